@@ -1,0 +1,232 @@
+"""The socket client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
+
+A thin typed layer over ``httpx.AsyncClient`` on the daemon's Unix socket (or any ASGI app,
+for in-process tests). Answers are the JSON documents of ``docs/api.md``; failures raise
+``ApiError`` (the daemon said no) or ``DaemonUnavailable`` (nobody is listening).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from mdsd.paths import default_socket_path
+
+JSON = dict[str, Any]
+
+
+class ClientError(Exception):
+    """Base of the errors a client call can raise."""
+
+
+class DaemonUnavailable(ClientError):
+    """No daemon answers on the socket (not started, restarting, or wrong path)."""
+
+
+class ApiError(ClientError):
+    """The daemon answered with an error document."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--socket`` beats ``MDS_SOCKET`` beats the default of contract 2.1."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("MDS_SOCKET")
+    if env:
+        return Path(env).expanduser()
+    return default_socket_path()
+
+
+class Client:
+    """Async client of the daemon API. Use as ``async with Client(...) as c``."""
+
+    def __init__(
+        self,
+        socket: str | os.PathLike[str] | None = None,
+        *,
+        app: Any = None,
+        timeout: float = 30.0,
+    ) -> None:
+        transport: httpx.AsyncBaseTransport
+        if app is not None:
+            transport = httpx.ASGITransport(app=app)
+            self.socket: Path | None = None
+        else:
+            self.socket = resolve_socket(socket)
+            transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+        self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> JSON:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = timeout
+        try:
+            response = await self._http.request(
+                method, path, params=clean, json=json_body, content=content, **extra
+            )
+        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError) as exc:
+            where = self.socket or "the in-process app"
+            raise DaemonUnavailable(
+                f"mdsd is not reachable at {where} ({exc}); start it with `mdsd --config PATH`"
+            ) from exc
+        try:
+            body = response.json()
+        except json.JSONDecodeError:
+            body = {}
+        if response.is_success or response.status_code in ok_statuses:
+            return body if isinstance(body, dict) else {"data": body}
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        raise ApiError(
+            response.status_code,
+            str(error.get("code", "error")),
+            str(error.get("message", response.text or response.reason_phrase)),
+        )
+
+    async def get(self, path: str, **params: Any) -> JSON:
+        return await self.request("GET", path, params=params)
+
+    # -- the API ----------------------------------------------------------------------------
+
+    async def ingest(self, body: bytes) -> JSON:
+        """Send raw event input (one JSON event, a JSON array, or JSON lines)."""
+        return await self.request("POST", "/v1/events", content=body)
+
+    async def status(self) -> JSON:
+        return await self.get("/v1/status")
+
+    async def search(
+        self, q: str, *, type: str | None = None, limit: int = 20, as_of: str | None = None
+    ) -> JSON:
+        return await self.get("/v1/search", q=q, type=type, limit=limit, as_of=as_of)
+
+    async def search_owners(self, q: str, *, limit: int = 20) -> JSON:
+        return await self.get("/v1/owners/search", q=q, limit=limit)
+
+    async def entity(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/entity", id=id, as_of=as_of)
+
+    async def neighbors(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/neighbors", id=id, as_of=as_of)
+
+    async def lineage(
+        self,
+        id: str,
+        *,
+        direction: str = "upstream",
+        depth: int | None = None,
+        types: list[str] | None = None,
+        as_of: str | None = None,
+    ) -> JSON:
+        return await self.get(
+            "/v1/lineage",
+            id=id,
+            direction=direction,
+            depth=depth,
+            types=",".join(types) if types else None,
+            as_of=as_of,
+        )
+
+    async def impact(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/impact", id=id, as_of=as_of)
+
+    async def usage(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/usage", id=id, as_of=as_of)
+
+    async def path(
+        self, source: str, target: str, *, max_depth: int | None = None, as_of: str | None = None
+    ) -> JSON:
+        return await self.get(
+            "/v1/path", **{"from": source, "to": target}, max_depth=max_depth, as_of=as_of
+        )
+
+    async def dependencies(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/dependencies", id=id, as_of=as_of)
+
+    async def history(
+        self, id: str | None = None, *, limit: int | None = None, before_tx: int | None = None
+    ) -> JSON:
+        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx)
+
+    async def dead_letters(self, *, limit: int | None = None) -> JSON:
+        return await self.get("/v1/dead-letters", limit=limit)
+
+    async def redrive(self, ids: list[int] | None = None) -> JSON:
+        body: JSON = {"ids": ids} if ids else {"all": True}
+        return await self.request("POST", "/v1/dead-letters/redrive", json_body=body)
+
+    async def reconcile(self) -> JSON:
+        return await self.request("POST", "/v1/reconcile")
+
+    async def wait_idle(self, timeout: float = 60.0) -> JSON:
+        """``{"idle": bool, ...}``; ``idle`` is false when ``timeout`` ran out first."""
+        return await self.request(
+            "GET",
+            "/v1/wait-idle",
+            params={"timeout": timeout},
+            timeout=timeout + 10.0,
+            ok_statuses=(408,),
+        )
+
+    async def similar(self, id: str, *, limit: int | None = None) -> JSON:
+        return await self.get("/v1/similar", id=id, limit=limit)
+
+    async def suggestions(self, id: str, *, limit: int | None = None) -> JSON:
+        return await self.get("/v1/suggestions", id=id, limit=limit)
+
+    async def quality(self, *, stale_days: int | None = None) -> JSON:
+        return await self.get("/v1/quality", stale_days=stale_days)
+
+    async def graphql(
+        self, query: str, variables: JSON | None = None, *, as_of: str | None = None
+    ) -> JSON:
+        body: JSON = {"query": query, "variables": variables or {}}
+        return await self.request("POST", "/v1/graphql", json_body=body, params={"as_of": as_of})
+
+    async def changes(self) -> AsyncIterator[JSON]:
+        """Follow the daemon's change stream: one dict per committed transaction."""
+        try:
+            async with self._http.stream("GET", "/v1/changes", timeout=None) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        yield json.loads(line[5:].strip())
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise DaemonUnavailable(f"change stream closed: {exc}") from exc

@@ -1,0 +1,86 @@
+"""The one small interface every source system plugs in through.
+
+A connector knows one source's events, its hydration API and how to normalize what it
+returns. Adding a source means one new module with a ``Connector`` subclass, registered in
+``mdsd.connectors.CONNECTORS`` by its source key, plus a ``[sources.KEY]`` config table.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from mdsd.model import EntityType, NormalizedEntity
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """What an event type names: the entity type it is about and its required id fields."""
+
+    entity_type: EntityType
+    id_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hydrated:
+    """A source's current description of one hydration unit.
+
+    ``entities[0]`` is the unit itself; the rest are its parts (an A/B test's cells, a
+    dataset's versions), each with ``parent`` set to the unit's id.
+    """
+
+    entities: list[NormalizedEntity]
+
+
+@dataclass(frozen=True, slots=True)
+class Gone:
+    """The source answered 404: the unit no longer exists."""
+
+    id: str
+
+
+HydrationResult = Hydrated | Gone
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One row of a source's listing endpoint, for reconciliation."""
+
+    id: str
+    updated_at: str | None
+
+
+class Connector(ABC):
+    """One source system. Subclasses set ``source`` and ``events`` and implement the rest."""
+
+    #: the source key of contract section 1 (``registry``, ``orchestrator``, ...)
+    source: str
+    #: event_type -> what it names
+    events: Mapping[str, EventSpec]
+
+    @abstractmethod
+    def target_of(self, event_type: str, ids: Mapping[str, str]) -> str:
+        """The aip id of the hydration unit an (already validated) event points at."""
+
+    @abstractmethod
+    def unit_of(self, entity_id: str) -> str:
+        """The hydration unit that describes ``entity_id`` (a cell -> its test)."""
+
+    @abstractmethod
+    async def hydrate(self, unit_id: str) -> HydrationResult:
+        """Fetch the unit's current state from the source and normalize it.
+
+        Raises ``SourceUnavailable`` when the source cannot answer after retries.
+        """
+
+    @abstractmethod
+    def list_units(self) -> AsyncIterator[Listed]:
+        """Every unit the source holds now, for reconciliation."""
+
+    async def aclose(self) -> None:
+        """Release the connector's HTTP client."""
+
+
+class SourceUnavailable(Exception):
+    """The source could not be reached or kept failing; the work is retried later."""

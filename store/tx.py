@@ -1,0 +1,78 @@
+"""Transaction operations and their reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+#: An entity named by its internal id or its external id (``db/xid``).
+EntityRef = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Assert ``value``. For cardinality one, the old value is retracted in the same tx."""
+
+    e: EntityRef
+    attr: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Retract:
+    """Retract ``value`` if it is currently true; otherwise nothing."""
+
+    e: EntityRef
+    attr: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Make exactly ``values`` true for (e, attr): retract the rest, assert what is missing.
+
+    For cardinality one give zero or one value. This is how a source's current description
+    of an entity is written without the caller computing diffs.
+    """
+
+    e: EntityRef
+    attr: str
+    values: tuple[Any, ...] | list[Any] = field(default_factory=tuple)
+
+
+Op = Add | Retract | Replace
+
+
+class Datom(NamedTuple):
+    """(entity, attribute, value, tx, added): one fact, asserted or retracted."""
+
+    e: int
+    a: str
+    v: Any
+    tx: int
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TxReport:
+    tx: int
+    at: datetime
+    meta: dict[str, Any]
+    datoms: list[Datom]
+    #: external ids of entities this transaction created -> their internal ids
+    created: dict[str, int]
+
+    @property
+    def entities(self) -> set[int]:
+        return {d.e for d in self.datoms}
+
+
+@dataclass(frozen=True, slots=True)
+class TxChanges:
+    """What one transaction did to one entity (a step of ``history``)."""
+
+    tx: int
+    at: datetime
+    meta: dict[str, Any]
+    datoms: list[Datom]
