@@ -1,0 +1,163 @@
+"""``mdsd``: run the daemon, a demo of it, or its maintenance commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from mdsd import __version__
+from mdsd.config import Config, ConfigError, load_config
+
+log = logging.getLogger("mdsd")
+
+EPILOG = """\
+examples:
+  mdsd --config ~/.config/mds/config.toml     run the daemon in the foreground
+  mdsd demo                                   a simulated ML platform, a living graph
+  mdsd reindex --config PATH                  rebuild the search index from the facts
+  mdsd check-config --config PATH             validate a config file and exit
+
+The daemon serves its API on a Unix socket (see `mds --help` and docs/api.md).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdsd",
+        description="The mds daemon: ingests change events, hydrates entities from their "
+        "sources, keeps the lifecycle graph as immutable facts and serves queries.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mdsd {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="TOML config (see config.example.toml)")
+    parser.add_argument(
+        "--log-level", default=None, help="debug, info, warning or error (default: from config)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the daemon in the foreground (the default)")
+    run.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    reindex = commands.add_parser(
+        "reindex", help="rebuild the search index from the facts (stop the daemon first)"
+    )
+    reindex.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    demo = commands.add_parser(
+        "demo",
+        help="run against the built-in simulator of the reference platform",
+        description="Starts the reference-platform simulator over a generated organisation "
+        "and the daemon on it, with a living stream of changes.",
+    )
+    from mdsd.demo import add_demo_arguments
+
+    add_demo_arguments(demo)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = getattr(args, "sub_config", None) or args.config
+    if not path:
+        raise ConfigError("--config PATH is required (see config.example.toml)")
+    return load_config(path)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def serve(
+    config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
+    from mdsd.api import create_app
+    from mdsd.daemon import Daemon
+    from mdsd.server import bind_tcp, bind_unix_socket, build_server
+
+    daemon = Daemon(config)
+    sockets = [bind_unix_socket(config.socket_path)]
+    if config.daemon.tcp_port:
+        sockets.append(bind_tcp(config.daemon.tcp_port))
+    server = build_server(create_app(daemon), log_level="warning")
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(server.serve(sockets=sockets))
+    log.info("listening on %s", config.socket_path)
+    try:
+        await daemon.start()
+        waiters = [asyncio.create_task(stop.wait()), serving]
+        if on_ready is not None:
+            waiters.append(asyncio.create_task(on_ready()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            if waiter is not serving:
+                waiter.cancel()
+        log.info("shutting down")
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving
+        await daemon.stop()
+        config.socket_path.unlink(missing_ok=True)
+
+
+def _reindex(config: Config) -> str:
+    from store import FactStore
+
+    from mdsd.indexer import Indexer
+    from mdsd.search import SearchIndex
+
+    data = config.data_dir
+    with FactStore(data / "facts") as store:
+        main = SearchIndex(data / "search" / "main")
+        owners = SearchIndex(data / "search" / "owners")
+        try:
+            count = Indexer(store, main, owners).rebuild()
+        finally:
+            main.close()
+            owners.close()
+    return f"indexed {count} entities"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from mdsd.demo import run_demo
+
+            _logging(args.log_level or "info")
+            return run_demo(args)
+        config = _config(args)
+        _logging(args.log_level or config.daemon.log_level)
+        if args.command == "check-config":
+            print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
+            return 0
+        if args.command == "reindex":
+            print(_reindex(config))
+            return 0
+        asyncio.run(serve(config))
+        return 0
+    except ConfigError as exc:
+        print(f"mdsd: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"mdsd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Parsing "as of when": RFC 3339 times, dates, relative ages and transaction ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from store import Db, FactStore
+
+_RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+AS_OF_HELP = (
+    "an RFC 3339 time (2025-01-01T12:00:00Z), a date (2025-01-01, meaning its end), "
+    "an age (30m, 12h, 3d, 2w) or a transaction (tx:42)"
+)
+
+
+class AsOfError(ValueError):
+    """``as_of`` could not be understood; the message says what is accepted."""
+
+
+def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
+    """A transaction id or an aware datetime for ``text``."""
+    value = text.strip()
+    if value.lower().startswith("tx:"):
+        number = value[3:]
+        if not number.isdigit():
+            raise AsOfError(f"bad as_of {text!r}: tx: needs a number; use {AS_OF_HELP}")
+        return int(number)
+    match = _RELATIVE.match(value.lower())
+    if match:
+        amount, unit = match.groups()
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = date.fromisoformat(value)
+        return datetime.combine(day, time.max, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise AsOfError(f"bad as_of {text!r}: use {AS_OF_HELP}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def view(store: FactStore, as_of: str | None) -> Db:
+    """The view a query reads: current, or as of ``as_of``."""
+    db = store.db()
+    if not as_of or as_of.strip().lower() == "now":
+        return db
+    return db.as_of(parse_as_of(as_of))
+
+
+def describe(db: Db) -> dict[str, object]:
+    at = db.basis_at
+    return {"tx": db.basis_tx, "at": iso(at) if at else None}
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_epoch(epoch: float | None) -> str | None:
+    """RFC 3339 of a Unix time (the journal keeps times as epoch seconds)."""
+    return None if epoch is None else iso(datetime.fromtimestamp(epoch, tz=UTC))

@@ -1,0 +1,141 @@
+"""The daemon's configuration: one TOML file, loaded into typed dataclasses by pyserde.
+
+Unknown keys and wrong types are errors that name the key and the file, so a typo never
+silently falls back to a default. ``config.example.toml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serde import SerdeError, from_dict, serde
+
+from mdsd.connectors.http import SourcePolicy
+from mdsd.paths import DEFAULT_DATA_DIR, default_socket_path
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid; the message says where."""
+
+
+@serde(deny_unknown_fields=True)
+@dataclass
+class DaemonConfig:
+    data_dir: str = DEFAULT_DATA_DIR
+    #: empty means ``$XDG_RUNTIME_DIR/mds/mdsd.sock``, else ``{data_dir}/run/mdsd.sock``
+    socket: str = ""
+    log_level: str = "info"
+    #: hydrations in flight at once, across all sources (each source has its own limit too)
+    workers: int = 16
+    #: fsync the fact log and intake journal on every write (power-loss safe, slower);
+    #: without it a process crash still loses nothing acknowledged
+    fsync: bool = False
+    #: also serve the API on 127.0.0.1:PORT; 0 keeps it on the Unix socket only
+    tcp_port: int = 0
+
+
+@serde(deny_unknown_fields=True)
+@dataclass
+class EnrichmentConfig:
+    interval_seconds: float = 30.0
+    #: stubs and unresolved references hydrated per pass
+    batch_size: int = 1000
+    #: entities not refreshed for this long are reported stale
+    stale_days: int = 7
+    #: a failed stub hydration is retried after this, doubling up to 1 hour
+    retry_seconds: float = 30.0
+
+
+@serde(deny_unknown_fields=True)
+@dataclass
+class ReconcileConfig:
+    interval_seconds: float = 3600.0
+    #: run one pass right after start-up
+    on_start: bool = False
+
+
+@serde(deny_unknown_fields=True)
+@dataclass
+class SearchConfig:
+    #: how often new facts become visible to search (one index commit per interval)
+    commit_interval_ms: int = 200
+
+
+@serde(deny_unknown_fields=True)
+@dataclass
+class Config:
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    sources: dict[str, SourcePolicy] = field(default_factory=dict)
+    enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(os.path.expandvars(self.daemon.data_dir)).expanduser()
+
+    @property
+    def socket_path(self) -> Path:
+        if self.daemon.socket:
+            return Path(os.path.expandvars(self.daemon.socket)).expanduser()
+        return default_socket_path(self.data_dir)
+
+
+def _unknown_keys(cls: type, table: dict[str, Any], where: str) -> list[str]:
+    """Dotted paths of keys in ``table`` that ``cls`` (a dataclass) does not declare."""
+    hints = typing.get_type_hints(cls)
+    problems: list[str] = []
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key, value in table.items():
+        path = f"{where}{key}"
+        if key not in known:
+            problems.append(f"unknown key {path!r} (known: {', '.join(sorted(known))})")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            problems += _unknown_keys(hint, value, f"{path}.")  # type: ignore[arg-type]
+        elif typing.get_origin(hint) is dict and isinstance(value, dict):
+            item = typing.get_args(hint)[1]
+            if dataclasses.is_dataclass(item):
+                for name, sub in value.items():
+                    if isinstance(sub, dict):
+                        problems += _unknown_keys(item, sub, f"{path}.{name}.")  # type: ignore[arg-type]
+    return problems
+
+
+def parse_config(text: str, origin: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    problems = _unknown_keys(Config, raw, "")
+    if problems:
+        raise ConfigError(f"{origin}: " + "; ".join(problems))
+    try:
+        config = from_dict(Config, raw)
+    except SerdeError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+    from mdsd.connectors import CONNECTORS
+
+    unknown_sources = sorted(set(config.sources) - set(CONNECTORS))
+    if unknown_sources:
+        raise ConfigError(
+            f"{origin}: no connector for source(s) {', '.join(unknown_sources)}; "
+            f"known sources: {', '.join(sorted(CONNECTORS))}"
+        )
+    return config
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    location = Path(path).expanduser()
+    try:
+        text = location.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {location}: {exc.strerror}") from exc
+    return parse_config(text, str(location))

@@ -1,0 +1,238 @@
+"""The daemon: opens the stores, wires intake -> hydration -> facts -> search, serves the API.
+
+One asyncio process. The fact store is written only from this process's event loop; every
+commit fans out to the search indexer, the change feed and enrichment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mdsd import __version__
+from mdsd import facts as F
+from mdsd.asof import iso, iso_epoch
+from mdsd.changes import ChangeFeed
+from mdsd.config import Config
+from mdsd.connectors import Connector, build_connectors
+from mdsd.enrichment import Enrichment
+from mdsd.hydrator import Hydrator
+from mdsd.indexer import Indexer
+from mdsd.intake import Intake
+from mdsd.journal import Journal
+from mdsd.model import parse_aip_id
+from mdsd.search import SearchIndex
+from mdsd.writer import Writer
+from store import FactStore, Op, TxReport
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Everything the running daemon holds. ``await start()``, then ``await stop()``."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.ready = False
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        data = self.config.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        fsync = self.config.daemon.fsync
+        self.store = FactStore(data / "facts", sync=fsync)
+        self.store.install(F.SCHEMA)
+        self.journal = await Journal.open(data / "journal.sqlite3", fsync=fsync)
+        self.search_index = SearchIndex(data / "search" / "main")
+        self.owners_index = SearchIndex(data / "search" / "owners")
+        self.indexer = Indexer(self.store, self.search_index, self.owners_index)
+        log.info("search index: %s", self.indexer.catch_up())
+        self.changes = ChangeFeed(self.store)
+        self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
+        self.writer = Writer(self.store)
+        self.hydrator = Hydrator(
+            self.journal,
+            self.connectors,
+            self.writer,
+            self.on_commit,
+            workers=self.config.daemon.workers,
+            retry_seconds=self.config.enrichment.retry_seconds,
+        )
+        self.intake = Intake(self.journal, self.hydrator, self.connectors)
+        self.enrichment = Enrichment(self)
+        resumed = await self.hydrator.start()
+        if resumed:
+            log.info("resumed %d unit(s) left pending by the last run", resumed)
+        inbox = data / "inbox"
+        self._spawn(self.intake.watch_inbox(inbox), "inbox")
+        self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
+        self._spawn(self.enrichment.run(), "enrichment")
+        self.ready = True
+        log.info(
+            "mdsd ready: %d transactions, sources %s, inbox %s",
+            self.store.last_tx,
+            ", ".join(sorted(self.connectors)) or "(none)",
+            inbox,
+        )
+
+    def _spawn(self, coroutine: Any, name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        task.add_done_callback(self._task_ended)
+        self._tasks.append(task)
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s died", task.get_name(), exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Stop intake, let nothing half-done be lost, close every store."""
+        if not self.ready:
+            return
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hydrator.stop()
+        with contextlib.suppress(Exception):
+            self.indexer.flush()
+        for connector in self.connectors.values():
+            await connector.aclose()
+        await self.journal.close()
+        self.search_index.close()
+        self.owners_index.close()
+        self.store.sync_wal()
+        self.store.close()
+        log.info("mdsd stopped cleanly")
+
+    # -- the write path -------------------------------------------------------------------------
+
+    def on_commit(self, report: TxReport) -> None:
+        """Every transaction, whoever wrote it, is indexed, announced and offered to enrichment."""
+        self.indexer.note(report)
+        self.changes.publish(report)
+        self.enrichment.note(report)
+
+    def commit(self, ops: Sequence[Op], meta: dict[str, Any]) -> TxReport | None:
+        """Write ``ops`` as one transaction and fan it out."""
+        report = self.store.transact(ops, meta)
+        if report is not None:
+            self.on_commit(report)
+        return report
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        entity_type: str | None = None,
+        limit: int = 20,
+        owners: bool = False,
+        db: Any = None,
+    ) -> dict[str, Any]:
+        """Ranked hits, each with owners and tags as of the view ``db``."""
+        db = db or self.store.db()
+        index = self.owners_index if owners else self.search_index
+        if not query.strip():
+            return {"results": []}
+        hits = index.search(query, entity_type=entity_type, limit=limit)
+        results = []
+        for hit in hits:
+            e = db.entid(hit.id)
+            if e is None:
+                continue  # created after the moment asked about
+            entity = db.entity(e)
+            owner_ids = entity.get(F.rel_attr("owned_by"), [])
+            results.append(
+                {
+                    "id": hit.id,
+                    "entity_type": entity.get(F.TYPE, hit.entity_type),
+                    "name": entity.get(F.NAME, hit.name),
+                    "score": hit.score,
+                    "match": hit.match,
+                    "status": entity.get(F.STATUS, hit.status),
+                    "description": entity.get(F.DESCRIPTION),
+                    "owners": [{"id": db.xid(o), "name": db.get(o, F.NAME)} for o in owner_ids],
+                    "tags": entity.get(F.TAGS, []),
+                    "highlights": hit.highlights,
+                }
+            )
+        return {"results": results}
+
+    async def unit_times(self, xid: str) -> tuple[float | None, float | None] | None:
+        """(last hydrated, last enriched) epoch seconds of the unit ``xid`` belongs to."""
+        try:
+            connector = self.connectors.get(parse_aip_id(xid).source)
+        except ValueError:
+            return None
+        unit = connector.unit_of(xid) if connector is not None else xid
+        state = await self.journal.unit_state(unit)
+        if state is None:
+            return None
+        return state.last_ok_at, state.last_enriched_at or self.enrichment.enriched_at(xid)
+
+    async def status(self) -> dict[str, Any]:
+        db = self.store.db()
+        counts = {
+            status: len(db.lookup(F.STATUS, status))
+            for status in (F.STATUS_RESOLVED, F.STATUS_STUB, F.STATUS_DELETED)
+        }
+        return {
+            "version": __version__,
+            "ready": self.ready,
+            "started_at": iso_epoch(self.started_at),
+            "entities": counts[F.STATUS_RESOLVED] + counts[F.STATUS_STUB],
+            "resolved": counts[F.STATUS_RESOLVED],
+            "stubs": counts[F.STATUS_STUB],
+            "deleted": counts[F.STATUS_DELETED],
+            "pending": await self.journal.pending_count(),
+            "pending_units": self.hydrator.pending_units,
+            "dead_letters": await self.journal.dead_letter_count(),
+            "last_tx": self.store.last_tx,
+            "last_tx_at": iso(self.store.instant_of(self.store.last_tx))
+            if self.store.last_tx
+            else None,
+            "received": self.intake.received,
+            "hydration": self.hydrator.stats.to_json(),
+            "failing_units": [
+                {"unit": u.unit, "failures": u.failures, "last_error": u.last_error}
+                for u in await self.journal.failing_units(20)
+            ],
+            "sources": {key: c.stats() for key, c in self.connectors.items()},
+            "enrichment": self.enrichment.status(),
+            "search": {
+                "indexed_tx": self.search_index.indexed_tx,
+                "documents": self.search_index.count(),
+            },
+        }
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is pending, no stub is due and enrichment has caught up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.hydrator.is_idle and self.enrichment.settled and not self.indexer.behind:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(0.05, remaining))
+
+    async def redrive(self, ids: list[int] | None) -> dict[str, int]:
+        """Send dead letters through intake again (events) or back to hydration (units)."""
+        letters = await self.journal.take_dead_letters(ids)
+        redriven = rejected = 0
+        for letter in letters:
+            result = await self.intake.redrive(letter)
+            redriven += result.accepted
+            rejected += len(result.rejected)
+        return {"redriven": redriven, "rejected": rejected}
+
+    async def start_reconcile(self) -> dict[str, Any]:
+        return await self.enrichment.start_reconcile()

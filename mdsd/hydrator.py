@@ -1,0 +1,267 @@
+"""Hydration: queued units -> fresh reads from their sources -> transactions.
+
+Events only say "unit X changed"; all pending events for one unit are coalesced, so one
+read serves them all. Work survives restarts (it lives in the journal until its
+transaction is written); a source that is down delays its units with backoff instead of
+dropping them, and a payload that cannot be normalized goes to the dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from mdsd.connectors import Connector, Gone, Hydrated, InvalidPayload, SourceUnavailable
+from mdsd.connectors.identity import IdentityConnector
+from mdsd.journal import Journal
+from mdsd.model import EntityType, aip_id
+from mdsd.writer import Writer
+from store import TxReport
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_SECONDS = 3600.0
+#: finished units are removed from the journal in batches, at most this long after
+COMPLETE_EVERY_SECONDS = 0.05
+
+OnCommit = Callable[[TxReport], None]
+
+
+@dataclass(slots=True)
+class HydrationStats:
+    hydrated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    deleted: int = 0
+    failures: int = 0
+    dead_lettered: int = 0
+    #: seconds spent per stage, for the end-to-end benchmark's breakdown
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"hydrate": 0.0, "owners": 0.0, "write": 0.0}
+    )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "hydrated": self.hydrated,
+            "unchanged": self.unchanged,
+            "stale": self.stale,
+            "deleted": self.deleted,
+            "failures": self.failures,
+            "dead_lettered": self.dead_lettered,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+
+class Hydrator:
+    def __init__(
+        self,
+        journal: Journal,
+        connectors: Mapping[str, Connector],
+        writer: Writer,
+        on_commit: OnCommit,
+        *,
+        workers: int = 16,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.journal = journal
+        self.connectors = connectors
+        self.writer = writer
+        self.on_commit = on_commit
+        self.workers = workers
+        self.retry_seconds = retry_seconds
+        self.stats = HydrationStats()
+        self._queue: deque[str] = deque()
+        self._wanted: dict[str, tuple[str, int]] = {}  # unit -> (source, newest seq)
+        self._inflight: set[str] = set()
+        self._delayed: dict[str, asyncio.TimerHandle] = {}
+        self._done: list[tuple[str, int]] = []
+        self._ok_units: list[tuple[str, str]] = []
+        self._work_ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Resume the journal's pending work and start the workers. Returns units resumed."""
+        pending = await self.journal.pending()
+        for source, unit, seq in pending:
+            self.schedule(source, unit, seq)
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"hydrate-{i}") for i in range(self.workers)
+        ]
+        self._tasks.append(asyncio.create_task(self._complete_loop(), name="hydrate-complete"))
+        return len(pending)
+
+    async def stop(self) -> None:
+        """Stop taking work; what is unfinished stays in the journal for the next start."""
+        self._stopping = True
+        for handle in self._delayed.values():
+            handle.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._flush_done()
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def schedule(self, source: str, unit: str, seq: int) -> None:
+        """Ask for ``unit`` to be hydrated; coalesces with work already pending for it."""
+        previous = self._wanted.get(unit)
+        self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
+        if previous is None and unit not in self._inflight and unit not in self._delayed:
+            self._queue.append(unit)
+            self._work_ready.set()
+        self._idle.clear()
+
+    @property
+    def pending_units(self) -> int:
+        return len(self._wanted) + len(self._inflight)
+
+    @property
+    def is_idle(self) -> bool:
+        return not self._wanted and not self._inflight and not self._done
+
+    async def wait_idle(self) -> None:
+        while not self.is_idle:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def _maybe_idle(self) -> None:
+        if self.is_idle:
+            self._idle.set()
+
+    # -- workers ------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            while not self._queue:
+                self._work_ready.clear()
+                await self._work_ready.wait()
+            unit = self._queue.popleft()
+            wanted = self._wanted.pop(unit, None)
+            if wanted is None:
+                continue
+            source, seq = wanted
+            self._inflight.add(unit)
+            try:
+                await self._hydrate(source, unit, seq)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the worker must survive anything one unit does
+                log.exception("hydrating %s failed unexpectedly", unit)
+                await self._dead_letter(source, unit, seq, f"hydration of {unit} failed: {exc!r}")
+            finally:
+                self._inflight.discard(unit)
+                if unit in self._wanted and unit not in self._delayed:
+                    self._queue.append(unit)
+                    self._work_ready.set()
+                self._maybe_idle()
+
+    async def _hydrate(self, source: str, unit: str, seq: int) -> None:
+        connector = self.connectors.get(source)
+        if connector is None:
+            await self._dead_letter(source, unit, seq, f"source {source!r} is not configured")
+            return
+        started = time.perf_counter()
+        try:
+            result = await connector.hydrate(unit)
+        except SourceUnavailable as exc:
+            self.stats.seconds["hydrate"] += time.perf_counter() - started
+            await self._retry_later(source, unit, seq, str(exc))
+            return
+        except InvalidPayload as exc:
+            await self._dead_letter(
+                source, unit, seq, f"{source} returned an unusable payload for {unit}: {exc}"
+            )
+            return
+        hydrated_at = time.perf_counter()
+        self.stats.seconds["hydrate"] += hydrated_at - started
+        owners: dict[str, list[str]] = {}
+        if isinstance(result, Hydrated):
+            for entity in result.entities:
+                if entity.owner_emails:
+                    owners[entity.id] = await self.resolve_owners(entity.owner_emails)
+        resolved_at = time.perf_counter()
+        self.stats.seconds["owners"] += resolved_at - hydrated_at
+        cause = {"origin": "hydration", "source": source, "unit": unit, "seq": seq}
+        outcome = self.writer.write(result, owners, cause)
+        self.stats.seconds["write"] += time.perf_counter() - resolved_at
+        if outcome.stale:
+            self.stats.stale += 1
+        elif outcome.report is None:
+            self.stats.unchanged += 1
+        elif isinstance(result, Gone):
+            self.stats.deleted += 1
+        else:
+            self.stats.hydrated += 1
+        if outcome.report is not None:
+            self.on_commit(outcome.report)
+        self._done.append((unit, seq))
+        self._ok_units.append((source, unit))
+
+    async def resolve_owners(self, emails: list[str]) -> list[str]:
+        """Owner emails -> user ids, through the identity source when it is configured."""
+        identity = self.connectors.get("identity")
+        owners: list[str] = []
+        for email in emails:
+            if isinstance(identity, IdentityConnector):
+                try:
+                    user = await identity.resolve_email(email)
+                except SourceUnavailable:
+                    user = None
+                if user is None:
+                    continue
+            else:
+                user = aip_id(EntityType.USER, "identity", email.split("@", 1)[0])
+            owners.append(user)
+        return owners
+
+    async def _retry_later(self, source: str, unit: str, seq: int, reason: str) -> None:
+        self.stats.failures += 1
+        failures = await self.journal.record_failure(source, unit, reason, 0)
+        delay = min(self.retry_seconds * 2 ** (failures - 1), MAX_RETRY_SECONDS)
+        delay *= random.uniform(0.5, 1.0)
+        log.warning(
+            "%s unavailable for %s (%s); retry %d in %.1fs", source, unit, reason, failures, delay
+        )
+        previous = self._wanted.get(unit)
+        self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
+
+        def release() -> None:
+            self._delayed.pop(unit, None)
+            if unit in self._wanted and unit not in self._inflight:
+                self._queue.append(unit)
+                self._work_ready.set()
+
+        self._delayed[unit] = asyncio.get_running_loop().call_later(delay, release)
+
+    async def _dead_letter(self, source: str, unit: str, seq: int, reason: str) -> None:
+        self.stats.dead_lettered += 1
+        raw = json.dumps({"source": source, "unit": unit, "seq": seq})
+        await self.journal.dead_letter([(reason, raw)], origin="hydration")
+        self._done.append((unit, seq))
+
+    # -- completion ---------------------------------------------------------------------------
+
+    async def _complete_loop(self) -> None:
+        while True:
+            await asyncio.sleep(COMPLETE_EVERY_SECONDS)
+            await self._flush_done()
+            self._maybe_idle()
+
+    async def _flush_done(self) -> None:
+        if self._done:
+            done, self._done = self._done, []
+            await self.journal.complete(done)
+        if self._ok_units:
+            ok, self._ok_units = self._ok_units, []
+            await self.journal.record_success(ok)

@@ -1,0 +1,267 @@
+"""The intake journal: durable queue of accepted work, dead letters, and per-unit state.
+
+An event is acknowledged only after its row is committed here; it leaves the queue only
+after the transaction its hydration produced is in the fact log. So a crash at any point
+re-hydrates at most a few units and loses nothing. SQLite (WAL) through aiosqlite: this is
+bookkeeping on the intake path, not a per-keystroke query path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from mdsd.asof import iso_epoch
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS intake (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at REAL NOT NULL,
+    origin TEXT NOT NULL,
+    source TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_id TEXT,
+    raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intake_unit ON intake (unit, seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at REAL NOT NULL,
+    origin TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    redriven_at REAL
+);
+CREATE TABLE IF NOT EXISTS units (
+    unit TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    last_ok_at REAL,
+    last_enriched_at REAL,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """What the journal needs of an accepted event."""
+
+    source: str
+    unit: str
+    event_type: str
+    event_id: str | None
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    received_at: float
+    origin: str
+    reason: str
+    raw: str
+    redriven_at: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "received_at": iso_epoch(self.received_at),
+            "origin": self.origin,
+            "reason": self.reason,
+            "raw": self.raw,
+            "redriven_at": iso_epoch(self.redriven_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnitState:
+    unit: str
+    source: str
+    last_ok_at: float | None
+    last_enriched_at: float | None
+    last_error: str | None
+    failures: int
+    next_attempt_at: float | None
+
+
+class Journal:
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path, *, fsync: bool = False) -> Journal:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL survives a process crash (the WAL is written before commit returns);
+        # FULL also survives power loss.
+        await connection.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+        await connection.executescript(_SCHEMA)
+        await connection.commit()
+        return cls(connection)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    # -- the queue ------------------------------------------------------------------------
+
+    async def enqueue(
+        self, events: Sequence[QueuedEvent], origin: str
+    ) -> list[tuple[str, str, int]]:
+        """Persist events; returns (source, unit, seq) for each, in order."""
+        if not events:
+            return []
+        now = time.time()
+        await self._db.executemany(
+            "INSERT INTO intake (received_at, origin, source, unit, event_type, event_id, raw)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(now, origin, e.source, e.unit, e.event_type, e.event_id, e.raw) for e in events],
+        )
+        async with self._db.execute("SELECT last_insert_rowid()") as cursor:
+            row = await cursor.fetchone()
+        await self._db.commit()
+        # One connection writes, so one statement's AUTOINCREMENT ids are consecutive.
+        last = int(row[0]) if row else 0
+        first = last - len(events) + 1
+        return [(e.source, e.unit, first + i) for i, e in enumerate(events)]
+
+    async def pending(self) -> list[tuple[str, str, int]]:
+        """(source, unit, newest seq) of every unit with queued work, oldest first."""
+        async with self._db.execute(
+            "SELECT source, unit, MAX(seq) FROM intake GROUP BY unit ORDER BY MIN(seq)"
+        ) as cursor:
+            return [(str(s), str(u), int(q)) for s, u, q in await cursor.fetchall()]
+
+    async def complete(self, done: Iterable[tuple[str, int]]) -> None:
+        """Drop the events of each (unit, up to seq): their effect is in the fact log."""
+        rows = list(done)
+        if rows:
+            await self._db.executemany("DELETE FROM intake WHERE unit = ? AND seq <= ?", rows)
+            await self._db.commit()
+
+    async def pending_count(self) -> int:
+        async with self._db.execute("SELECT COUNT(*) FROM intake") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    async def dead_letter(self, items: Iterable[tuple[str, str]], origin: str) -> int:
+        """Keep (reason, raw) pairs that could not be accepted. Returns how many."""
+        rows = [(time.time(), origin, reason, raw) for reason, raw in items]
+        if rows:
+            await self._db.executemany(
+                "INSERT INTO dead_letters (received_at, origin, reason, raw) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+            await self._db.commit()
+        return len(rows)
+
+    async def dead_letters(
+        self, limit: int = 100, *, include_redriven: bool = False
+    ) -> list[DeadLetter]:
+        where = "" if include_redriven else "WHERE redriven_at IS NULL"
+        async with self._db.execute(
+            f"SELECT id, received_at, origin, reason, raw, redriven_at FROM dead_letters {where}"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ) as cursor:
+            return [DeadLetter(*row) for row in await cursor.fetchall()]
+
+    async def dead_letter_count(self) -> int:
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM dead_letters WHERE redriven_at IS NULL"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def take_dead_letters(self, ids: Sequence[int] | None) -> list[DeadLetter]:
+        """Mark dead letters as redriven and return them (all when ``ids`` is None)."""
+        if ids is None:
+            letters = await self.dead_letters(limit=1_000_000)
+        else:
+            marks = ",".join("?" * len(ids)) or "NULL"
+            async with self._db.execute(
+                "SELECT id, received_at, origin, reason, raw, redriven_at FROM dead_letters"
+                f" WHERE redriven_at IS NULL AND id IN ({marks})",
+                tuple(ids),
+            ) as cursor:
+                letters = [DeadLetter(*row) for row in await cursor.fetchall()]
+        await self._db.executemany(
+            "UPDATE dead_letters SET redriven_at = ? WHERE id = ?",
+            [(time.time(), letter.id) for letter in letters],
+        )
+        await self._db.commit()
+        return letters
+
+    # -- per-unit state -----------------------------------------------------------------------
+
+    async def record_success(
+        self, units: Iterable[tuple[str, str]], *, enriched: bool = False
+    ) -> None:
+        now = time.time()
+        rows = [(unit, source, now, now if enriched else None) for source, unit in units]
+        if not rows:
+            return
+        await self._db.executemany(
+            "INSERT INTO units (unit, source, last_ok_at, last_enriched_at, failures)"
+            " VALUES (?, ?, ?, ?, 0) ON CONFLICT(unit) DO UPDATE SET"
+            " last_ok_at = excluded.last_ok_at, failures = 0, last_error = NULL,"
+            " next_attempt_at = NULL,"
+            " last_enriched_at = COALESCE(excluded.last_enriched_at, units.last_enriched_at)",
+            rows,
+        )
+        await self._db.commit()
+
+    async def record_enriched(self, units: Iterable[str]) -> None:
+        now = time.time()
+        await self._db.executemany(
+            "UPDATE units SET last_enriched_at = ? WHERE unit = ?", [(now, u) for u in units]
+        )
+        await self._db.commit()
+
+    async def record_failure(self, source: str, unit: str, error: str, retry_at: float) -> int:
+        """Count a failed hydration; returns the number of consecutive failures."""
+        await self._db.execute(
+            "INSERT INTO units (unit, source, last_error, failures, next_attempt_at)"
+            " VALUES (?, ?, ?, 1, ?) ON CONFLICT(unit) DO UPDATE SET"
+            " last_error = excluded.last_error, failures = units.failures + 1,"
+            " next_attempt_at = excluded.next_attempt_at",
+            (unit, source, error, retry_at),
+        )
+        await self._db.commit()
+        async with self._db.execute("SELECT failures FROM units WHERE unit = ?", (unit,)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 1
+
+    async def unit_state(self, unit: str) -> UnitState | None:
+        async with self._db.execute(
+            "SELECT unit, source, last_ok_at, last_enriched_at, last_error, failures,"
+            " next_attempt_at FROM units WHERE unit = ?",
+            (unit,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return UnitState(*row) if row else None
+
+    async def failing_units(self, limit: int = 100) -> list[UnitState]:
+        async with self._db.execute(
+            "SELECT unit, source, last_ok_at, last_enriched_at, last_error, failures,"
+            " next_attempt_at FROM units WHERE failures > 0 ORDER BY next_attempt_at LIMIT ?",
+            (limit,),
+        ) as cursor:
+            return [UnitState(*row) for row in await cursor.fetchall()]
+
+    async def unit_times(self) -> dict[str, tuple[float | None, float | None]]:
+        """unit -> (last_ok_at, last_enriched_at), for staleness reports."""
+        async with self._db.execute(
+            "SELECT unit, last_ok_at, last_enriched_at FROM units"
+        ) as cursor:
+            return {str(u): (ok, en) for u, ok, en in await cursor.fetchall()}
