@@ -103,7 +103,10 @@ class Client:
             response = await self._http.request(
                 method, path, params=clean, json=json_body, content=content, **extra
             )
-        except (httpx.ConnectError, httpx.RemoteProtocolError, FileNotFoundError) as exc:
+        except httpx.TimeoutException as exc:
+            where = self.socket or "the in-process app"
+            raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
+        except (httpx.TransportError, OSError) as exc:
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(
                 f"mdsd is not reachable at {where} ({exc}); start it with `mdsd --config PATH`"
@@ -182,15 +185,22 @@ class Client:
         return await self.get("/v1/dependencies", id=id, as_of=as_of)
 
     async def history(
-        self, id: str | None = None, *, limit: int | None = None, before_tx: int | None = None
+        self,
+        id: str | None = None,
+        *,
+        limit: int | None = None,
+        before_tx: int | None = None,
+        as_of: str | None = None,
     ) -> JSON:
-        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx)
+        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx, as_of=as_of)
 
     async def dead_letters(self, *, limit: int | None = None) -> JSON:
         return await self.get("/v1/dead-letters", limit=limit)
 
     async def redrive(self, ids: list[int] | None = None) -> JSON:
-        body: JSON = {"ids": ids} if ids else {"all": True}
+        """Redrive the dead letters ``ids``, or all of them when ``ids`` is None (an empty
+        list redrives nothing, so a filter that matched nothing cannot redrive everything)."""
+        body: JSON = {"ids": ids} if ids is not None else {"all": True}
         return await self.request("POST", "/v1/dead-letters/redrive", json_body=body)
 
     async def reconcile(self) -> JSON:
@@ -206,14 +216,16 @@ class Client:
             ok_statuses=(408,),
         )
 
-    async def similar(self, id: str, *, limit: int | None = None) -> JSON:
-        return await self.get("/v1/similar", id=id, limit=limit)
+    async def similar(self, id: str, *, limit: int | None = None, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/similar", id=id, limit=limit, as_of=as_of)
 
-    async def suggestions(self, id: str, *, limit: int | None = None) -> JSON:
-        return await self.get("/v1/suggestions", id=id, limit=limit)
+    async def suggestions(
+        self, id: str, *, limit: int | None = None, as_of: str | None = None
+    ) -> JSON:
+        return await self.get("/v1/suggestions", id=id, limit=limit, as_of=as_of)
 
-    async def quality(self, *, stale_days: int | None = None) -> JSON:
-        return await self.get("/v1/quality", stale_days=stale_days)
+    async def quality(self, *, stale_days: int | None = None, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/quality", stale_days=stale_days, as_of=as_of)
 
     async def graphql(
         self, query: str, variables: JSON | None = None, *, as_of: str | None = None

@@ -1,0 +1,36 @@
+"""Fixtures of the CLI tests: ``daemon`` (a fake mdsd, see ``fake_mdsd``) and ``mds``
+(run the CLI in-process against it)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import sys
+
+import pytest
+from fake_mdsd import PROFILES, FakeDaemon, Result, Run
+
+from mdsd.cli import main
+from mdsd.client import Client
+
+
+@pytest.fixture(params=["full"])
+def daemon(request: pytest.FixtureRequest) -> FakeDaemon:
+    return FakeDaemon(copy.deepcopy(PROFILES[request.param]))  # tests may edit answers
+
+
+@pytest.fixture
+def mds(
+    daemon: FakeDaemon, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Run:
+    """Run ``mds ARGV...`` in-process against the fake daemon; ``stdin=`` feeds bytes."""
+
+    def run(*argv: str, stdin: bytes | None = None) -> Result:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        code = main(list(argv), connect=lambda socket: Client(app=daemon.app))
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return Result(code, captured.out, captured.err)
+
+    return run

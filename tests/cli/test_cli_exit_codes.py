@@ -1,0 +1,158 @@
+"""Exit codes (0 ok, 1 not found, 2 bad usage, 3 daemon unreachable or failing) and
+their one-line reasons on stderr, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_mdsd import BAD, BOOM, INSTANCE, MISSING, MODEL, FakeDaemon, Run
+
+from mdsd.cli import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser, main
+from mdsd.cli.introspect import commands
+
+#: the commands that read the graph, so take --as-of
+READS = sorted(
+    view.name
+    for view in commands(build_parser())
+    if any(p.flags == ("--as-of",) for p in view.params)
+)
+
+
+def _argv(name: str, entity: str) -> list[str]:
+    argv = {"path": ["path", entity, MODEL], "search": ["search", entity]}.get(name)
+    return argv or [name, entity]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "show",
+        "lineage",
+        "impact",
+        "usage",
+        "deps",
+        "neighbors",
+        "path",
+        "similar",
+        "suggest",
+        "history",
+    ],
+)
+def test_unknown_id_is_1_with_the_daemons_reason(mds: Run, name: str) -> None:
+    result = mds(*_argv(name, MISSING))
+    assert result.code == EXIT_NOT_FOUND
+    assert result.out == ""
+    assert result.err == f"mds: no entity {MISSING}\n"
+
+
+def test_rejected_query_is_2(mds: Run) -> None:
+    result = mds("search", BAD, "--json")
+    assert result.code == EXIT_USAGE
+    assert result.err == f"mds: bad query: {BAD}\n"
+    assert result.out == ""
+
+
+def test_daemon_failure_is_3(mds: Run) -> None:
+    result = mds("show", BOOM)
+    assert result.code == EXIT_UNAVAILABLE
+    assert result.err == "mds: mdsd failed (500 internal): the store caught fire\n"
+
+
+def test_daemon_still_starting_is_3(mds: Run, daemon: FakeDaemon) -> None:
+    daemon.documents["/v1/status"] = {"error": {"code": "starting", "message": "opening store"}}
+    daemon.status = 503
+    result = mds("status")
+    assert result.code == EXIT_UNAVAILABLE
+    assert result.err == "mds: mdsd is not ready yet (opening store); try again shortly\n"
+
+
+@pytest.mark.parametrize("name", READS)
+@pytest.mark.parametrize("when", ["yesterday", "2025-13-01", "2025-01-01T10:00:00", "3w", "tx:"])
+def test_malformed_as_of_is_2_before_asking(
+    mds: Run, daemon: FakeDaemon, name: str, when: str
+) -> None:
+    result = mds(*_argv(name, INSTANCE), "--as-of", when)
+    assert result.code == EXIT_USAGE
+    assert "argument --as-of" in result.err
+    assert daemon.requests == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["frobnicate"],
+        [],
+        ["show"],
+        ["show", MODEL, "--bogus"],
+        ["lineage", MODEL, "--direction", "sideways"],
+        ["lineage", MODEL, "--types", "reads,bogus"],
+        ["search", "x", "--type", "spaceship"],
+        ["search", "x", "--limit", "0"],
+        ["wait"],
+        ["wait", "--idle", "--timeout", "soon"],
+        ["redrive"],
+        ["redrive", "1", "--all"],
+        ["completion", "powershell"],
+    ],
+)
+def test_bad_usage_is_2(mds: Run, daemon: FakeDaemon, argv: list[str]) -> None:
+    result = mds(*argv)
+    assert result.code == EXIT_USAGE
+    assert result.err.strip()
+    assert daemon.requests == []
+
+
+def test_unreadable_input_is_2(mds: Run, tmp_path: Path) -> None:
+    result = mds("ingest", str(tmp_path / "nope.jsonl"))
+    assert result.code == EXIT_USAGE
+    assert result.err == f"mds: cannot read {tmp_path / 'nope.jsonl'}: No such file or directory\n"
+
+
+def test_bad_graphql_variables_are_2(mds: Run) -> None:
+    assert mds("graphql", "{ x }", "--variables", "[1]").code == EXIT_USAGE
+    assert mds("graphql", "{ x }", "--variables", "{nope").code == EXIT_USAGE
+
+
+def test_graphql_errors_are_2_with_the_result_still_printed(mds: Run) -> None:
+    result = mds("graphql", "{ errors }", "--json")
+    assert result.code == EXIT_USAGE
+    assert result.json["errors"]
+    assert result.err == "mds: graphql: Cannot query field 'x'\n"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_wait_timing_out_is_1(mds: Run, as_json: bool) -> None:
+    result = mds("wait", "--idle", "--timeout", "0.5", *(["--json"] if as_json else []))
+    assert result.code == EXIT_NOT_FOUND
+    assert result.err == "mds: still busy after 0.5s (pending: 3)\n"
+    if as_json:
+        assert result.json == {"idle": False, "pending": 3}
+
+
+def test_rejected_events_still_exit_0(mds: Run) -> None:
+    assert mds("ingest", "-", stdin=b"{}").code == 0
+
+
+def test_help_is_0(mds: Run) -> None:
+    assert mds("--help").code == 0
+    assert mds("show", "--help").code == 0
+
+
+def test_unreachable_daemon_is_3_with_how_to_start_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket = tmp_path / "mdsd.sock"
+    assert main(["status", "--socket", str(socket)]) == EXIT_UNAVAILABLE
+    err = capsys.readouterr().err
+    assert err.startswith(f"mds: mdsd is not reachable at {socket} (")
+    assert "mdsd --config PATH" in err
+    assert err.count("\n") == 1
+
+
+def test_mds_socket_environment_variable_is_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MDS_SOCKET", str(tmp_path / "env.sock"))
+    assert main(["show", MODEL]) == EXIT_UNAVAILABLE
+    assert str(tmp_path / "env.sock") in capsys.readouterr().err

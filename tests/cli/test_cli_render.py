@@ -1,0 +1,94 @@
+"""What people read: the text renderings of the full answers, checked line by line where
+the layout is the point (cards, trees, +/- changes)."""
+
+from __future__ import annotations
+
+from fake_mdsd import AB_TEST, ALICE, DATASET, INSTANCE, MODEL, RUN, Run
+
+
+def test_search_is_a_table_best_first(mds: Run) -> None:
+    lines = mds("search", "ranking").out.splitlines()
+    assert lines[0].split() == ["TYPE", "NAME", "ID", "SCORE"]
+    assert lines[1].split() == ["[Model]", "ranking-model", MODEL, "12.5"]
+    assert lines[2].split() == ["[ModelInstance]", "ranking-model-v5-20250101", INSTANCE, "3.25"]
+    assert lines[-1] == "(as of tx 100, 2025-01-02T03:04:05Z)"
+
+
+def test_show_is_a_card_with_grouped_relationships(mds: Run) -> None:
+    out = mds("show", INSTANCE).out
+    assert out.startswith("ranking-model-v5-20250101 [ModelInstance]\n")
+    assert f"  owners         Alice <{ALICE}>\n" in out
+    assert "  tags           tier=1, experimental\n" in out
+    assert "  status         resolved, stale\n" in out
+    assert "  last enriched  2025-01-02T03:04:05Z\n" in out
+    assert "  attributes:\n    version  5\n" in out
+    relationships = out[out.index("relationships (5):") :].splitlines()
+    assert relationships[1:3] == ["  → instance_of", f"      [Model] ranking-model  {MODEL}"]
+    tested = relationships.index("  → tested_in")
+    assert relationships[tested + 1].endswith("(inferred: tested_in_via_run)")
+    assert relationships[tested + 2].strip() == (
+        "via ranking-model-v5-20250101 → train-weekly-ranking-20250101 → 12345/2 → 12345"
+    )
+    assert "  ← current_instance" in relationships  # incoming after outgoing
+    assert relationships.index("  ← current_instance") > tested
+
+
+def test_lineage_is_a_tree_by_depth(mds: Run) -> None:
+    lines = mds("lineage", INSTANCE).out.splitlines()
+    assert lines == [
+        "upstream lineage, 5 node(s):",
+        f"[ModelInstance] ranking-model-v5-20250101  {INSTANCE}",
+        f"├─ produced_by  [PipelineRun] train-weekly-ranking-20250101  {RUN}",
+        "│  ├─ reads  [DatasetVersion] playback-events@2025-01-01  "
+        "aip://dataset-version/datasets/playback-events@2025-01-01",
+        "│  └─ run_of  [Pipeline] weekly-ranking-trainer  "
+        "aip://pipeline/orchestrator/weekly-ranking-trainer",
+        "└─ uses_feature  [Feature] watch-time-7d  aip://feature/featurestore/watch-time-7d",
+        f"   └─ derived_from  [Dataset] playback-events  {DATASET}",
+    ]
+
+
+def test_impact_groups_by_type_and_names_whom_to_notify(mds: Run) -> None:
+    out = mds("impact", DATASET).out
+    assert out.startswith(f"impact of {DATASET}: 3 downstream\nFeature (1)\n  NAME")
+    assert f"  owners  Alice <{ALICE}>\n" in out
+    assert "  teams   Personalization <aip://team/identity/personalization>\n" in out
+
+
+def test_history_shows_changes_as_plus_and_minus(mds: Run) -> None:
+    lines = mds("history", INSTANCE).out.splitlines()
+    assert lines[:4] == [
+        f"history of {INSTANCE}",
+        "tx 118  2025-01-02T03:04:05Z  kind=event event_type=model_instance_updated",
+        '  - status "staged"',
+        '  + status "production"',
+    ]
+    assert f'  + tested_in "{AB_TEST}"' in lines
+
+
+def test_global_history_is_one_line_per_transaction(mds: Run) -> None:
+    lines = mds("history").out.splitlines()
+    assert lines[0].split() == ["TX", "AT", "DATOMS", "CAUSE", "ENTITIES"]
+    assert lines[1].endswith(
+        "ranking-model-v5-20250101, ranking-model, train-weekly-ranking-20250101 +1 more"
+    )
+
+
+def test_path_marks_edge_direction(mds: Run) -> None:
+    lines = mds("path", DATASET, MODEL).out.splitlines()
+    assert lines[1:2] == ["  ↑ derived_from"]
+    assert lines[-2:] == ["  ↓ instance_of", f"[Model] ranking-model  {MODEL}"]
+
+
+def test_status_is_key_values_with_a_sources_table(mds: Run) -> None:
+    lines = mds("status").out.splitlines()
+    assert lines[0] == "entities      42"
+    sources = lines.index("sources:")
+    assert lines[sources + 1].split() == ["state", "requests", "errors", "retry_after"]
+    assert lines[sources + 3].split() == ["identity", "backoff", "4", "2", "1.5"]
+
+
+def test_empty_answers_say_so_on_stderr(mds: Run, daemon) -> None:  # type: ignore[no-untyped-def]
+    daemon.documents["/v1/search"] = {"results": []}
+    result = mds("search", "nothing")
+    assert (result.out, result.err) == ("", "mds: no results\n")
