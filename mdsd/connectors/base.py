@@ -10,8 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mdsd.model import EntityType, NormalizedEntity
+
+if TYPE_CHECKING:
+    from mdsd.connectors.http import SourcePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,28 +63,57 @@ class Connector(ABC):
     #: event_type -> what it names
     events: Mapping[str, EventSpec]
 
-    @abstractmethod
-    def target_of(self, event_type: str, ids: Mapping[str, str]) -> str:
-        """The aip id of the hydration unit an (already validated) event points at."""
+    def __init__(self, policy: SourcePolicy) -> None:
+        """Every connector is built from its ``[sources.KEY]`` config table alone."""
+        self.policy = policy
 
+    @classmethod
     @abstractmethod
-    def unit_of(self, entity_id: str) -> str:
+    def target_of(cls, event_type: str, ids: Mapping[str, str]) -> str:
+        """The aip id of the hydration unit an (already validated) event points at.
+
+        A class method: ids map to units without a connection, so events are validated
+        and routed before any connector is built.
+        """
+
+    @classmethod
+    @abstractmethod
+    def unit_of(cls, entity_id: str) -> str:
         """The hydration unit that describes ``entity_id`` (a cell -> its test)."""
 
     @abstractmethod
     async def hydrate(self, unit_id: str) -> HydrationResult:
         """Fetch the unit's current state from the source and normalize it.
 
-        Raises ``SourceUnavailable`` when the source cannot answer after retries.
+        Raises ``SourceUnavailable`` when the source cannot answer after retries, and
+        ``InvalidPayload`` when its answer cannot be normalized.
         """
 
     @abstractmethod
     def list_units(self) -> AsyncIterator[Listed]:
         """Every unit the source holds now, for reconciliation."""
 
+    def invalidate(self, unit_id: str) -> None:
+        """Forget any cached response for the unit, so the next ``hydrate`` reads the source.
+
+        Call it before hydrating for an event: the event says the source changed after
+        whatever the short-lived response cache may hold.
+        """
+        return None
+
+    def stats(self) -> dict[str, object]:
+        """Counters and state of the source's HTTP client, for ``mds status``."""
+        return {}
+
     async def aclose(self) -> None:
         """Release the connector's HTTP client."""
+        return None
 
 
 class SourceUnavailable(Exception):
     """The source could not be reached or kept failing; the work is retried later."""
+
+
+class InvalidPayload(ValueError):
+    """A source answered with something that cannot be normalized (the reason names the
+    field). Retrying will not help until the source changes."""

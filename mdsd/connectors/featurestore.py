@@ -1,0 +1,30 @@
+"""The Feature Store: features (contract 1.2, ``featurestore``)."""
+
+from __future__ import annotations
+
+from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
+from mdsd.connectors.rest import Collection, RestConnector, lifecycle
+from mdsd.model import EntityType, NormalizedEntity, Rel
+
+
+def feature(p: Payload) -> list[NormalizedEntity]:
+    versions = p.objects("versions")
+    latest = newest(versions, by_time("created_at"))
+    return [
+        entity(
+            p,
+            EntityType.FEATURE,
+            p.id("id"),
+            attributes={
+                "latest_version": latest.scalar("version") if latest else None,
+                "version_count": len(versions),
+            },
+            relationships={Rel.DERIVED_FROM: refs(EntityType.DATASET, p.ids("source_dataset_ids"))},
+        )
+    ]
+
+
+class FeatureStoreConnector(RestConnector):
+    source = "featurestore"
+    events = lifecycle("feature", EntityType.FEATURE, "feature_id")
+    collections = (Collection("features", EntityType.FEATURE, feature),)

@@ -1,0 +1,433 @@
+"""HTTP access to one source system that never hammers it (contract 1.2, "Errors").
+
+``SourceClient`` wraps one ``httpx.AsyncClient`` per source with, in the order a request
+meets them: a short-lived response cache that also coalesces identical concurrent GETs, a
+circuit breaker, the source's ``Retry-After`` hold, a concurrency limit, a token-bucket
+rate limit, and retries with exponential backoff and full jitter. A 404 is an answer
+(``NotFound``), not a failure. Clock, sleep, jitter and transport are injectable so tests
+run on fake time against ``httpx.MockTransport`` or an ASGI app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+
+from mdsd.connectors.base import InvalidPayload, SourceUnavailable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass
+class SourcePolicy:
+    """How mds treats one source: the ``[sources.KEY]`` config table (contract 2.1)."""
+
+    base_url: str
+    concurrency: int = 8
+    rate_per_second: float = 50.0
+    burst: int = 20
+    timeout_seconds: float = 10.0
+    max_retries: int = 5
+    backoff_base_seconds: float = 0.2
+    backoff_max_seconds: float = 30.0
+    breaker_failures: int = 10
+    breaker_reset_seconds: float = 30.0
+    cache_ttl_seconds: float = 5.0
+    cache_max_entries: int = 10000
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        minimums: dict[str, float] = {
+            "concurrency": 1,
+            "rate_per_second": 0,
+            "burst": 1,
+            "timeout_seconds": 0,
+            "max_retries": 0,
+            "backoff_base_seconds": 0,
+            "backoff_max_seconds": 0,
+            "breaker_failures": 1,
+            "breaker_reset_seconds": 0,
+            "cache_ttl_seconds": 0,
+            "cache_max_entries": 0,
+        }
+        strictly_positive = {"rate_per_second", "timeout_seconds"}
+        for name, low in minimums.items():
+            value = getattr(self, name)
+            if value < low or (name in strictly_positive and value == low):
+                bound = f"> {low}" if name in strictly_positive else f">= {low}"
+                raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """The source answered 404 for ``url``: the entity does not exist (any more)."""
+
+    url: str
+
+
+class _Miss(enum.Enum):
+    MISS = enum.auto()
+
+
+#: what ``TtlCache.get`` returns when it holds nothing fresh for the key
+MISS = _Miss.MISS
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """A bounded map whose entries expire; the oldest entry goes first when full."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | Literal[_Miss.MISS]:
+        entry = self._entries.get(key)
+        if entry is None:
+            return MISS
+        expires, value = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return MISS
+        return value
+
+    def put(self, key: K, value: V, ttl_seconds: float | None = None) -> None:
+        ttl = self._ttl if ttl_seconds is None else ttl_seconds
+        if ttl <= 0 or self._max <= 0:
+            return
+        self._entries.pop(key, None)
+        self._entries[key] = (self._clock() + ttl, value)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class TokenBucket:
+    """At most ``burst`` requests at once, refilled at ``rate`` per second; waiters queue."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock, sleep: Sleep) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = self._clock()
+                self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+                self._stamp = now
+                if self._tokens >= 1 - 1e-9:  # float refills fall a hair short
+                    self._tokens = max(0.0, self._tokens - 1)
+                    return
+                await self._sleep((1 - self._tokens) / self._rate)
+
+
+class CircuitBreaker:
+    """Stops calling a source that keeps failing, then lets one probe through.
+
+    ``failures`` consecutive failures open it for ``reset_seconds``; after that it is
+    half-open: one call probes the source while the others still fail fast, and the
+    probe's outcome closes or reopens it.
+    """
+
+    def __init__(self, failures: int, reset_seconds: float, clock: Clock) -> None:
+        self._threshold = failures
+        self._reset = reset_seconds
+        self._clock = clock
+        self._open = False
+        self._opened_at = 0.0
+        self._probing = False
+        self.consecutive_failures = 0
+
+    @property
+    def state(self) -> BreakerState:
+        if not self._open:
+            return "closed"
+        return "half_open" if self._clock() >= self._opened_at + self._reset else "open"
+
+    def retry_in(self) -> float:
+        return max(0.0, self._opened_at + self._reset - self._clock())
+
+    def enter(self) -> bool:
+        """May a call go to the source now? In half-open state the caller becomes the probe."""
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half_open" and not self._probing:
+            self._probing = True
+            return True
+        return False
+
+    def leave(self) -> None:
+        """The call ended without an outcome (cancelled): let another call probe."""
+        self._probing = False
+
+    def success(self) -> None:
+        self._open = self._probing = False
+        self.consecutive_failures = 0
+
+    def failure(self) -> None:
+        self.consecutive_failures += 1
+        if self._probing or self.consecutive_failures >= self._threshold:
+            self._open, self._opened_at, self._probing = True, self._clock(), False
+
+
+class _Transient(Exception):
+    """One attempt failed in a way worth retrying."""
+
+
+JsonValue = Any
+
+
+class SourceClient:
+    """GET JSON from one source politely. One instance per source, shared by all callers."""
+
+    def __init__(
+        self,
+        source: str,
+        policy: SourcePolicy,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.source = source
+        self.policy = policy
+        self.clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=policy.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(policy.timeout_seconds),
+            limits=httpx.Limits(max_connections=policy.concurrency),
+            headers={"Accept": "application/json"},
+            follow_redirects=True,
+        )
+        self._slots = asyncio.Semaphore(policy.concurrency)
+        self._bucket = TokenBucket(policy.rate_per_second, policy.burst, clock, sleep)
+        self._breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_reset_seconds, clock)
+        self._cache: TtlCache[str, JsonValue | NotFound] = TtlCache(
+            policy.cache_ttl_seconds, policy.cache_max_entries, clock
+        )
+        self._pending: dict[str, asyncio.Task[JsonValue | NotFound]] = {}
+        self._hold_until = 0.0  # the source's Retry-After, for every caller
+        self._in_flight = 0
+        self._last_error: str | None = None
+        self._counts = dict.fromkeys(
+            (
+                "requests",
+                "errors",
+                "retries",
+                "rate_limited",
+                "not_found",
+                "cache_hits",
+                "coalesced",
+                "unavailable",
+            ),
+            0,
+        )
+
+    @staticmethod
+    def url(path: str, params: Mapping[str, str | int] | None = None) -> str:
+        """The cache key of a GET: its path and query, relative to the source's base URL."""
+        return str(httpx.URL(path, params=params or None))
+
+    async def get_json(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        cache: bool = True,
+    ) -> JsonValue | NotFound:
+        """The decoded JSON body, or ``NotFound`` on 404.
+
+        Raises ``SourceUnavailable`` (retries exhausted, breaker open, unexpected status)
+        or ``InvalidPayload`` (the body is not JSON). With ``cache=False`` the call
+        neither reads nor fills the cache (listing pages).
+        """
+        url = self.url(path, params)
+        if not cache:
+            return await self._fetch(url)
+        hit = self._cache.get(url)
+        if hit is not MISS:
+            self._counts["cache_hits"] += 1
+            return hit
+        task = self._pending.get(url)
+        if task is not None:
+            self._counts["coalesced"] += 1
+        else:
+            task = asyncio.create_task(self._fetch(url))
+            self._pending[url] = task
+            task.add_done_callback(lambda done: self._settle(url, done))
+        # shield: one caller giving up must not cancel the request the others wait on
+        return await asyncio.shield(task)
+
+    def invalidate(self, url: str) -> None:
+        """Forget ``url``'s cached answer; a request already in flight is not joined again."""
+        self._cache.pop(url)
+        self._pending.pop(url, None)
+
+    def stats(self) -> dict[str, object]:
+        """For ``mds status``. ``state``: the breaker, closed|open|half_open. Counters since
+        start: ``requests`` sent, ``errors`` (5xx, transport errors, unexpected statuses),
+        ``retries``, ``rate_limited`` (429s), ``not_found`` (404s), ``cache_hits``,
+        ``coalesced`` (joined an identical GET in flight), ``unavailable`` (calls that raised
+        ``SourceUnavailable``). Gauges: ``in_flight``, ``consecutive_failures``,
+        ``cache_entries``. ``last_error``: the latest failure, or None."""
+        return {
+            "state": self._breaker.state,
+            **self._counts,
+            "in_flight": self._in_flight,
+            "consecutive_failures": self._breaker.consecutive_failures,
+            "cache_entries": len(self._cache),
+            "last_error": self._last_error,
+        }
+
+    async def aclose(self) -> None:
+        for task in list(self._pending.values()):
+            task.cancel()
+        self._pending.clear()
+        await self._http.aclose()
+
+    def _settle(self, url: str, task: asyncio.Task[JsonValue | NotFound]) -> None:
+        if self._pending.get(url) is not task:
+            return  # invalidated while in flight: its answer may predate the change
+        del self._pending[url]
+        if not task.cancelled() and task.exception() is None:
+            self._cache.put(url, task.result())
+
+    async def _fetch(self, url: str) -> JsonValue | NotFound:
+        attempts = self.policy.max_retries + 1
+        for attempt in range(attempts):
+            if attempt:
+                self._counts["retries"] += 1
+            try:
+                response = await self._send(url)
+                return self._interpret(url, response)
+            except _Transient as exc:
+                self._last_error = f"GET {url}: {exc}"
+                if attempt + 1 < attempts and self._hold_until <= self.clock():
+                    await self._sleep(self._backoff(attempt))
+        self._counts["unavailable"] += 1
+        raise SourceUnavailable(
+            f"{self.source}: GET {url} failed after {attempts} attempts: {self._last_error}"
+        )
+
+    async def _send(self, url: str) -> httpx.Response:
+        if not self._breaker.enter():
+            self._counts["unavailable"] += 1
+            raise SourceUnavailable(
+                f"{self.source}: circuit open after {self._breaker.consecutive_failures} "
+                f"consecutive failures; next try in {self._breaker.retry_in():.1f}s "
+                f"(last error: {self._last_error})"
+            )
+        try:
+            await self._respect_hold(url)
+            async with self._slots:
+                await self._bucket.acquire()
+                self._counts["requests"] += 1
+                self._in_flight += 1
+                try:
+                    return await self._http.get(url)
+                finally:
+                    self._in_flight -= 1
+        except httpx.RequestError as exc:  # timeouts, refused connections, broken streams
+            self._failed()
+            raise _Transient(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        except BaseException:
+            self._breaker.leave()
+            raise
+
+    def _interpret(self, url: str, response: httpx.Response) -> JsonValue | NotFound:
+        status = response.status_code
+        if status >= 500:
+            self._failed()
+            self._hold(response)
+            raise _Transient(f"HTTP {status}")
+        self._breaker.success()  # anything below 500 means the source is up and answering
+        if status == 429:
+            self._counts["rate_limited"] += 1
+            self._hold(response)
+            raise _Transient("HTTP 429 Too Many Requests")
+        if status == 404:
+            self._counts["not_found"] += 1
+            return NotFound(url)
+        if status >= 300:
+            self._counts["errors"] += 1
+            self._last_error = f"GET {url}: HTTP {status}"
+            raise SourceUnavailable(f"{self.source}: GET {url} answered HTTP {status}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise InvalidPayload(f"{self.source}: GET {url}: body is not JSON ({exc})") from exc
+
+    def _failed(self) -> None:
+        self._counts["errors"] += 1
+        self._breaker.failure()
+
+    def _hold(self, response: httpx.Response) -> None:
+        """Make every caller wait as long as the source asked in ``Retry-After``."""
+        delay = _retry_after_seconds(response.headers.get("Retry-After"))
+        if delay is not None:
+            self._hold_until = max(self._hold_until, self.clock() + delay)
+
+    async def _respect_hold(self, url: str) -> None:
+        wait = self._hold_until - self.clock()
+        if wait <= 0:
+            return
+        if wait > self.policy.backoff_max_seconds:
+            self._counts["unavailable"] += 1
+            raise SourceUnavailable(
+                f"{self.source}: asked to wait {wait:.0f}s (Retry-After) before GET {url}"
+            )
+        await self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
+        cap = min(self.policy.backoff_max_seconds, self.policy.backoff_base_seconds * 2**attempt)
+        return self._jitter() * cap
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

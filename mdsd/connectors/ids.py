@@ -1,0 +1,47 @@
+"""Which source owns each entity type, and how the ids of parts are composed (contract 1.3).
+
+Payloads reference entities of other sources by native id (an instance names its pipeline
+run); every connector turns such a reference into the same aip id through ``ref``.
+"""
+
+from __future__ import annotations
+
+from mdsd.model import EntityType, aip_id
+
+#: entity type -> the key of the source that owns it (contract 1, first table)
+HOME: dict[EntityType, str] = {
+    EntityType.MODEL: "registry",
+    EntityType.MODEL_INSTANCE: "registry",
+    EntityType.PIPELINE: "orchestrator",
+    EntityType.PIPELINE_RUN: "orchestrator",
+    EntityType.FEATURE: "featurestore",
+    EntityType.AB_TEST: "experiments",
+    EntityType.AB_TEST_CELL: "experiments",
+    EntityType.DATASET: "datasets",
+    EntityType.DATASET_VERSION: "datasets",
+    EntityType.USER: "identity",
+    EntityType.TEAM: "identity",
+}
+
+
+def ref(entity_type: EntityType, native_id: str) -> str:
+    """The aip id of an entity known by its native id, whichever source mentions it."""
+    return aip_id(entity_type, HOME[entity_type], native_id)
+
+
+def dataset_version_native(dataset_id: str, version: str) -> str:
+    return f"{dataset_id}@{version}"
+
+
+def dataset_of_version(native_id: str) -> str:
+    """``playback-events@2025-01-01`` -> ``playback-events`` (versions may contain ``@``)."""
+    return native_id.partition("@")[0]
+
+
+def cell_native(test_id: str, cell_number: str) -> str:
+    return f"{test_id}/{cell_number}"
+
+
+def ab_test_of_cell(native_id: str) -> str:
+    """``12345/2`` -> ``12345`` (cell numbers never contain ``/``)."""
+    return native_id.rpartition("/")[0]

@@ -1,0 +1,77 @@
+"""Pipeline Orchestration: pipelines and their runs (contract 1.2, ``orchestrator``)."""
+
+from __future__ import annotations
+
+from mdsd.connectors.ids import cell_native, dataset_version_native
+from mdsd.connectors.payload import Payload, entity, newest, refs
+from mdsd.connectors.rest import Collection, RestConnector, lifecycle
+from mdsd.model import EntityType, NormalizedEntity, Rel
+
+
+def pipeline(p: Payload) -> list[NormalizedEntity]:
+    return [
+        entity(
+            p,
+            EntityType.PIPELINE,
+            p.id("id"),
+            attributes={"schedule": p.text("schedule"), "node_count": len(p.objects("nodes"))},
+            relationships={Rel.OUTPUTS: refs(EntityType.DATASET, p.ids("output_dataset_ids"))},
+        )
+    ]
+
+
+def run(p: Payload) -> list[NormalizedEntity]:
+    attempts = p.objects("attempts")
+    last = newest(attempts, _attempt_number)
+    return [
+        entity(
+            p,
+            EntityType.PIPELINE_RUN,
+            p.id("run_id", "id"),
+            attributes={
+                "status": p.text("status"),
+                "started_at": p.text("started_at"),
+                "ended_at": p.text("ended_at"),
+                "attempts": len(attempts),
+                "last_attempt_status": last.text("status") if last else None,
+            },
+            relationships={
+                Rel.RUN_OF: refs(EntityType.PIPELINE, [p.opt_id("pipeline")]),
+                Rel.READS: _dataset_versions(p, "input_dataset_versions"),
+                Rel.WRITES: _dataset_versions(p, "output_dataset_versions"),
+                Rel.RAN_FOR: refs(
+                    EntityType.AB_TEST_CELL,
+                    [
+                        cell_native(c.id("test_id"), c.id("cell_number"))
+                        for c in p.objects("ab_test_cells")
+                    ],
+                ),
+            },
+        )
+    ]
+
+
+def _dataset_versions(p: Payload, field: str) -> list[str]:
+    return refs(
+        EntityType.DATASET_VERSION,
+        [dataset_version_native(v.id("dataset_id"), v.id("version")) for v in p.objects(field)],
+    )
+
+
+def _attempt_number(attempt: Payload) -> float:
+    number = attempt.scalar("attempt")
+    return number if isinstance(number, int | float) and not isinstance(number, bool) else -1
+
+
+class OrchestratorConnector(RestConnector):
+    source = "orchestrator"
+    events = {
+        **lifecycle("pipeline", EntityType.PIPELINE, "pipeline_id"),
+        **lifecycle(
+            "pipeline_run", EntityType.PIPELINE_RUN, "run_id", ("started", "completed", "failed")
+        ),
+    }
+    collections = (
+        Collection("pipelines", EntityType.PIPELINE, pipeline),
+        Collection("pipeline-runs", EntityType.PIPELINE_RUN, run, id_field="run_id"),
+    )

@@ -1,0 +1,215 @@
+"""Validating thin events (contract 1.1) before anything else sees them.
+
+``parse_events`` splits an input (one JSON object, a JSON array, or JSON lines) into events
+and judges each on its own: an ``Accepted`` knows its source and the hydration unit it
+points at; a ``Rejected`` says, in words a person can act on, where and why, and keeps the
+raw text for the dead-letter queue. One bad line never sinks its neighbours.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mdsd.connectors import CONNECTORS, EVENT_ROUTES
+from mdsd.connectors.payload import json_type, parse_timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid event: what changed (``ids``), where to read it (``source``, ``target``)."""
+
+    event_type: str
+    ids: dict[str, str]
+    event_id: str | None
+    emitted_at: str | None
+    source: str
+    #: the aip id of the hydration unit to read (contract 1.1: every event triggers a read)
+    target: str
+    raw: str
+    #: position among the input's events, counting from 0
+    index: int
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input the daemon cannot use, with the reason and the raw text to fix and redrive."""
+
+    index: int
+    reason: str
+    raw: str
+    origin: str
+
+
+Result = Accepted | Rejected
+
+
+def parse_events(raw: bytes, origin: str) -> list[Result]:
+    """Every event of ``raw`` in input order; blank lines are skipped.
+
+    ``origin`` (an inbox path, ``socket``, ``cli``) travels with each result; a name
+    ending in ``.jsonl`` means JSON lines even when the first line is broken.
+    """
+    results: list[Result] = []
+    for index, (where, event_text, value) in enumerate(_split(raw, origin)):
+        prefix = f"{where}: " if where else ""
+        if isinstance(value, _Unreadable):
+            results.append(Rejected(index, prefix + value.reason, event_text, origin))
+        else:
+            results.append(_judge(index, prefix, event_text, value, origin))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """Text that is not UTF-8 or not JSON, and why."""
+
+    reason: str
+
+
+def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
+    """(location for reasons, raw text, decoded value or ``_Unreadable``) per event."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if _looks_like_lines(raw.decode("utf-8-sig", "replace"), origin):
+            yield from _lines(raw)
+        else:
+            yield (
+                "",
+                _shown(raw),
+                _Unreadable(_not_utf8(exc, raw, "at line {line} column {column}")),
+            )
+        return
+    if not text.strip():
+        return
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if _looks_like_lines(text, origin):
+            yield from _lines(raw)
+        else:
+            reason = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            yield "", text.strip(), _Unreadable(reason)
+        return
+    if isinstance(whole, list):
+        for i, value in enumerate(whole):
+            yield f"index {i}", json.dumps(value, ensure_ascii=False), value
+    else:
+        yield "", text.strip(), whole
+
+
+def _lines(raw: bytes) -> Iterator[tuple[str, str, Any]]:
+    """JSON lines, each on its own: one bad line never sinks its neighbours. Split as bytes
+    so a U+2028 inside a JSON string does not end a line."""
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            yield (
+                f"line {number}",
+                _shown(line),
+                _Unreadable(_not_utf8(exc, line, "at column {column}")),
+            )
+            continue
+        yield f"line {number}", text.strip(), _decode(text)
+
+
+def _looks_like_lines(text: str, origin: str) -> bool:
+    """JSON lines rather than one broken document: so named, or some line is an event alone."""
+    if origin.lower().endswith(".jsonl"):
+        return True
+    lines = [line for line in text.splitlines() if line.strip()]
+    return len(lines) > 1 and any(isinstance(_decode(line), dict) for line in lines)
+
+
+def _decode(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return _Unreadable(f"not JSON: {exc.msg} at column {exc.colno}")
+
+
+def _not_utf8(exc: UnicodeDecodeError, data: bytes, position: str) -> str:
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    where = position.format(line=line, column=column)
+    return f"not UTF-8: byte 0x{data[exc.start]:02x} {where} ({exc.reason})"
+
+
+def _shown(data: bytes) -> str:
+    """Bytes that are not UTF-8, kept readable and lossless for the dead-letter queue."""
+    return data.decode("utf-8", "backslashreplace").strip()
+
+
+def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result:
+    if not isinstance(event, dict):
+        reason = f"{prefix}an event must be a JSON object, got {json_type(event)}"
+        return Rejected(index, reason, raw, origin)
+    event_type = event.get("event_type")
+    if event_type is None:
+        reason = f'{prefix}missing required field "event_type"'
+        return Rejected(index, reason, raw, origin)
+    if not isinstance(event_type, str) or event_type not in EVENT_ROUTES:
+        return Rejected(index, prefix + _unknown_type(event_type), raw, origin)
+    source, spec = EVENT_ROUTES[event_type]
+    problems = [
+        problem
+        for field in spec.id_fields
+        if (problem := _id_problem(event, field, event_type)) is not None
+    ]
+    event_id = event.get("event_id")
+    if event_id is not None and not (isinstance(event_id, str) and event_id):
+        problems.append(f'"event_id" must be a non-empty string, got {_show(event_id)}')
+    emitted_at = event.get("emitted_at")
+    if emitted_at is not None and not (isinstance(emitted_at, str) and parse_timestamp(emitted_at)):
+        problems.append(
+            '"emitted_at" must be an RFC 3339 time with a zone, like "2025-01-01T12:00:00Z", '
+            f"got {_show(emitted_at)}"
+        )
+    if problems:
+        return Rejected(index, prefix + "; ".join(problems), raw, origin)
+    ids = {field: event[field] for field in spec.id_fields}
+    return Accepted(
+        event_type=event_type,
+        ids=ids,
+        event_id=event_id,
+        emitted_at=emitted_at,
+        source=source,
+        target=CONNECTORS[source].target_of(event_type, ids),
+        raw=raw,
+        index=index,
+        origin=origin,
+    )
+
+
+def _unknown_type(event_type: object) -> str:
+    if not isinstance(event_type, str):
+        return f'"event_type" must be a string, got {_show(event_type)}'
+    close = difflib.get_close_matches(event_type, EVENT_ROUTES, n=1)
+    hint = f' (did you mean "{close[0]}"?)' if close else ""
+    return f'unknown event_type "{event_type}"{hint}; known: {", ".join(sorted(EVENT_ROUTES))}'
+
+
+def _id_problem(event: dict[str, Any], field: str, event_type: str) -> str | None:
+    if field not in event:
+        return f'missing required field "{field}" for event_type "{event_type}"'
+    value = event[field]
+    if isinstance(value, str) and value.strip():
+        return None
+    problem = f'"{field}" must be a non-empty string, got {_show(value)}'
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        problem += f' (ids are strings: write "{field}": "{value}")'
+    return problem
+
+
+def _show(value: object) -> str:
+    """A value as it appeared in JSON, shortened for a one-line reason."""
+    shown = json.dumps(value, ensure_ascii=False)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
