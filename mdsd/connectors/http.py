@@ -28,6 +28,7 @@ from mdsd.connectors.base import InvalidPayload, SourceUnavailable
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 BreakerState = Literal["closed", "open", "half_open"]
+JsonValue = Any
 
 
 @dataclass
@@ -200,9 +201,6 @@ class CircuitBreaker:
 
 class _Transient(Exception):
     """One attempt failed in a way worth retrying."""
-
-
-JsonValue = Any
 
 
 class SourceClient:
