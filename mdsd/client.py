@@ -8,6 +8,7 @@ for in-process tests). Answers are the JSON documents of ``docs/api.md``; failur
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -185,14 +186,9 @@ class Client:
         return await self.get("/v1/dependencies", id=id, as_of=as_of)
 
     async def history(
-        self,
-        id: str | None = None,
-        *,
-        limit: int | None = None,
-        before_tx: int | None = None,
-        as_of: str | None = None,
+        self, id: str | None = None, *, limit: int | None = None, before_tx: int | None = None
     ) -> JSON:
-        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx, as_of=as_of)
+        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx)
 
     async def dead_letters(self, *, limit: int | None = None) -> JSON:
         return await self.get("/v1/dead-letters", limit=limit)
@@ -211,7 +207,7 @@ class Client:
         return await self.request(
             "GET",
             "/v1/wait-idle",
-            params={"timeout": timeout},
+            params={"timeout": math.ceil(timeout)},  # the daemon takes whole seconds
             timeout=timeout + 10.0,
             ok_statuses=(408,),
         )

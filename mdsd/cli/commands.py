@@ -212,18 +212,18 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
             "--before-tx",
             metavar="TX",
             type=options.int_at_least(1),
-            help="only transactions before TX (to page back)",
+            help="whole-graph history: only transactions before TX (to page back)",
         ),
     ),
-    reads_graph=True,
     render=render.history,
-    examples=(f"mds history {EXAMPLE_INSTANCE}", "mds history --limit 10"),
+    examples=(f"mds history {EXAMPLE_INSTANCE}", "mds history --limit 10 --before-tx 500"),
 )
 async def history(client: Client, args: argparse.Namespace) -> JSON:
-    """Show transactions, newest first, with what each asserted (+) and retracted (-)."""
-    return await client.history(
-        args.id, limit=args.limit, before_tx=args.before_tx, as_of=args.as_of
-    )
+    """Show transactions with what each asserted (+) and retracted (-).
+
+    Without ID: the whole graph's transactions, newest first (page back with --before-tx).
+    """
+    return await client.history(args.id, limit=args.limit, before_tx=args.before_tx)
 
 
 @command(
@@ -411,8 +411,8 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
         arg(
             "--timeout",
             metavar="S",
-            type=options.seconds,
-            default=60.0,
+            type=options.int_at_least(0),
+            default=60,
             help="give up after S seconds and exit 1 (default 60)",
         ),
     ),

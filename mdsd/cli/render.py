@@ -45,6 +45,13 @@ def short(entity_id: Any) -> str:
     return value
 
 
+def label(ref: Any) -> str:
+    """A reference given either as an id or as an ``{"id", "name"}`` object, named briefly."""
+    if isinstance(ref, dict):
+        return str(ref.get("name") or short(ref.get("id")))
+    return short(ref)
+
+
 def badge(entity_type: Any) -> str:
     return f"[{entity_type or '?'}]"
 
@@ -83,24 +90,37 @@ def aligned(headers: Sequence[str], rows: Iterable[Row], *, indent: int = 0) -> 
 
 
 def table(out: Out, headers: Sequence[str], rows: Iterable[Row], *, indent: int = 0) -> None:
-    for line in aligned(headers, rows, indent=indent):
+    """An aligned table; nothing at all (not even the header) when there are no rows."""
+    lines = aligned(headers, rows, indent=indent)
+    for line in lines if len(lines) > 1 else []:
         out.line(line)
 
 
 def key_values(out: Out, doc: JSON, *, indent: int = 0, skip: Iterable[str] = ()) -> None:
     """``key  value`` lines; nested mappings become indented sections, and a mapping of
-    mappings (``sources``) a table with one row per key."""
+    mappings (``sources``) or a list of mappings (``failing_units``) a table."""
     pad = " " * indent
     skipped = set(skip)
-    scalars = [(k, v) for k, v in doc.items() if k not in skipped and not isinstance(v, dict)]
-    width = max((len(k) for k, _ in scalars), default=0)
-    for key, value in scalars:
-        out.line(f"{pad}{key.ljust(width)}  {text(value)}".rstrip())
-    for key, value in doc.items():
-        if key in skipped or not isinstance(value, dict):
+
+    def records(value: Any) -> bool:
+        return bool(value) and isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+    def section(value: Any) -> bool:
+        return isinstance(value, dict) or records(value)
+
+    shown = [(k, v) for k, v in doc.items() if k not in skipped]
+    width = max((len(k) for k, v in shown if not section(v)), default=0)
+    for key, value in shown:
+        if not section(value):
+            out.line(f"{pad}{key.ljust(width)}  {text(value)}".rstrip())
+    for key, value in shown:
+        if not section(value):
             continue
         out.line(f"{pad}{key}:" + ("  -" if not value else ""))
-        if value and all(isinstance(v, dict) for v in value.values()):
+        if records(value):
+            columns = list(dict.fromkeys(c for v in value for c in v))
+            table(out, columns, [[v.get(c) for c in columns] for v in value], indent=indent + 2)
+        elif value and all(isinstance(v, dict) for v in value.values()):
             columns = list(dict.fromkeys(c for v in value.values() for c in v))
             rows = [[name, *(v.get(c) for c in columns)] for name, v in value.items()]
             table(out, ["", *columns], rows, indent=indent + 2)
@@ -301,18 +321,18 @@ def usage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     """Two shapes: a model's or instance's A/B tests, or an A/B test's instances."""
 
     def cells(item: JSON) -> str:
-        return ", ".join(text(c.get("name") or short(c.get("id"))) for c in item.get("cells") or [])
+        return ", ".join(label(c) for c in item.get("cells") or [])
 
     if "ab_tests" in doc:
         tests = doc.get("ab_tests") or []
         out.line(f"A/B tests of {text(doc.get('id'))} ({len(tests)})")
         rows = [
             [
-                t.get("status"),
+                t.get("test_status") or t.get("status"),
                 t.get("name"),
                 t.get("id"),
                 cells(t),
-                [short(v) for v in t.get("via") or []],
+                [label(v) for v in t.get("via") or []],
             ]
             for t in tests
         ]
@@ -320,7 +340,7 @@ def usage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     if "instances" in doc or "models" in doc:
         instances = doc.get("instances") or []
         out.line(f"instances tested in {text(doc.get('id'))} ({len(instances)})")
-        rows = [[i.get("name"), i.get("id"), short(i.get("model")), cells(i)] for i in instances]
+        rows = [[i.get("name"), i.get("id"), label(i.get("model")), cells(i)] for i in instances]
         table(out, ["NAME", "ID", "MODEL", "CELLS"], rows, indent=2)
         models = doc.get("models") or []
         out.line(f"models ({len(models)})")
@@ -378,8 +398,7 @@ def history(doc: JSON, args: argparse.Namespace, out: Out) -> None:
             ]
             for t in transactions
         ]
-        if rows:
-            table(out, ["TX", "AT", "DATOMS", "CAUSE", "ENTITIES"], rows)
+        table(out, ["TX", "AT", "DATOMS", "CAUSE", "ENTITIES"], rows)
         return
     out.line(f"history of {text(doc.get('id'))}")
     for t in transactions:
@@ -454,11 +473,11 @@ def quality(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         if not isinstance(items, list):
             continue
         out.line(f"{key} ({len(items)})" + (":" if items else ""))
+        entries = [i if isinstance(i, dict) else {"id": i} for i in items]
+        reasons = any(e.get("reason") for e in entries)
         rows = [
-            [badge(i.get("entity_type")), i.get("name"), i.get("id")]
-            if isinstance(i, dict)
-            else [i, "", ""]
-            for i in items
+            [badge(e.get("entity_type")), e.get("name"), e.get("id")]
+            + ([e.get("reason")] if reasons else [])
+            for e in entries
         ]
-        if rows:
-            table(out, ["TYPE", "NAME", "ID"], rows, indent=2)
+        table(out, ["TYPE", "NAME", "ID"] + (["REASON"] if reasons else []), rows, indent=2)

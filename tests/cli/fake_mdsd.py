@@ -73,6 +73,7 @@ FULL: dict[str, JSON] = {
             "identity": {"state": "backoff", "requests": 4, "errors": 2, "retry_after": 1.5},
         },
         "enrichment": {"passes": 5, "last_pass_at": AT, "inferred": 7},
+        "failing_units": [{"unit": MODEL, "failures": 2, "last_error": "HTTP 503"}],
         "started_at": AT,
         "version": "0.1.0",
     },
@@ -195,7 +196,8 @@ FULL: dict[str, JSON] = {
             {
                 "id": AB_TEST,
                 "name": "Ranking v5 vs v4",
-                "status": "ACTIVE",
+                "status": "resolved",
+                "test_status": "ACTIVE",
                 "cells": [{"id": CELL, "name": "treatment"}],
                 "via": [INSTANCE],
             }
@@ -207,7 +209,7 @@ FULL: dict[str, JSON] = {
             {
                 "id": INSTANCE,
                 "name": "ranking-model-v5-20250101",
-                "model": MODEL,
+                "model": {"id": MODEL, "entity_type": "Model", "name": "ranking-model"},
                 "cells": [{"id": CELL, "name": "treatment"}],
             }
         ],
@@ -376,7 +378,7 @@ SPARSE: dict[str, JSON] = {
         "groups": [{"entity_type": "Model", "entities": [{"id": MODEL}]}],
     },
     "/v1/usage": {"id": MODEL, "ab_tests": [{"id": AB_TEST}]},
-    "/v1/usage#ab-test": {"id": AB_TEST, "instances": [{"id": INSTANCE}]},
+    "/v1/usage#ab-test": {"id": AB_TEST, "instances": [{"id": INSTANCE, "model": MODEL}]},
     "/v1/path": {"from": DATASET, "to": MODEL, "path": [{"id": DATASET}, {"id": MODEL}]},
     "/v1/dependencies": {"root": MODEL, "groups": [{"entity_type": "Dataset"}]},
     "/v1/history": {"id": MODEL, "transactions": [{"tx": 1, "changes": [{"attribute": "name"}]}]},
@@ -426,8 +428,11 @@ class FakeDaemon:
             return _error(400, "bad_request", f"bad query: {BAD}")
         if BOOM in values:
             return _error(500, "internal", "the store caught fire")
-        if request.url.path == "/v1/wait-idle" and float(params.get("timeout", 60)) < 1:
-            return JSONResponse({"idle": False, "pending": 3}, status_code=408)
+        if request.url.path == "/v1/wait-idle":
+            if not params.get("timeout", "60").isdigit():  # as mdsd: whole seconds
+                return _error(400, "bad_request", "timeout must be an integer")
+            if params.get("timeout") == "0":
+                return JSONResponse({"idle": False, "pending": 3}, status_code=408)
         if request.url.path == "/v1/graphql" and b"errors" in body:
             return JSONResponse({"data": None, "errors": [{"message": "Cannot query field 'x'"}]})
         doc = self.documents.get(self.key(request.url.path, params))

@@ -95,7 +95,7 @@ CASES = [
     Case(("redrive", "1", "2"), "POST", "/v1/dead-letters/redrive"),
     Case(("redrive", "--all"), "POST", "/v1/dead-letters/redrive"),
     Case(("reconcile",), "POST", "/v1/reconcile"),
-    Case(("wait", "--idle", "--timeout", "5"), "GET", "/v1/wait-idle", {"timeout": "5.0"}),
+    Case(("wait", "--idle", "--timeout", "5"), "GET", "/v1/wait-idle", {"timeout": "5"}),
     Case(("ingest", "-"), "POST", "/v1/events"),
 ]
 EVENT = b'{"event_type": "model_updated", "model_id": "ranking-model"}\n'

@@ -68,7 +68,7 @@ def test_daemon_still_starting_is_3(mds: Run, daemon: FakeDaemon) -> None:
 
 
 @pytest.mark.parametrize("name", READS)
-@pytest.mark.parametrize("when", ["yesterday", "2025-13-01", "2025-01-01T10:00:00", "3w", "tx:"])
+@pytest.mark.parametrize("when", ["yesterday", "2025-13-01", "3y", "tx:"])
 def test_malformed_as_of_is_2_before_asking(
     mds: Run, daemon: FakeDaemon, name: str, when: str
 ) -> None:
@@ -91,6 +91,8 @@ def test_malformed_as_of_is_2_before_asking(
         ["search", "x", "--limit", "0"],
         ["wait"],
         ["wait", "--idle", "--timeout", "soon"],
+        ["wait", "--idle", "--timeout", "0.5"],
+        ["history", "--as-of", "3d"],
         ["redrive"],
         ["redrive", "1", "--all"],
         ["completion", "powershell"],
@@ -123,9 +125,9 @@ def test_graphql_errors_are_2_with_the_result_still_printed(mds: Run) -> None:
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_wait_timing_out_is_1(mds: Run, as_json: bool) -> None:
-    result = mds("wait", "--idle", "--timeout", "0.5", *(["--json"] if as_json else []))
+    result = mds("wait", "--idle", "--timeout", "0", *(["--json"] if as_json else []))
     assert result.code == EXIT_NOT_FOUND
-    assert result.err == "mds: still busy after 0.5s (pending: 3)\n"
+    assert result.err == "mds: still busy after 0s (pending: 3)\n"
     if as_json:
         assert result.json == {"idle": False, "pending": 3}
 

@@ -92,3 +92,15 @@ def test_empty_answers_say_so_on_stderr(mds: Run, daemon) -> None:  # type: igno
     daemon.documents["/v1/search"] = {"results": []}
     result = mds("search", "nothing")
     assert (result.out, result.err) == ("", "mds: no results\n")
+
+
+def test_usage_names_tests_and_models(mds: Run) -> None:
+    lines = mds("usage", MODEL).out.splitlines()
+    assert lines[2].split()[:2] == ["ACTIVE", "Ranking"]  # the test's status, not the entity's
+    lines = mds("usage", AB_TEST).out.splitlines()
+    assert lines[2].split() == [
+        "ranking-model-v5-20250101",
+        INSTANCE,
+        "ranking-model",
+        "treatment",
+    ]
