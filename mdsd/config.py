@@ -119,7 +119,7 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: " + "; ".join(problems))
     try:
         config = from_dict(Config, raw)
-    except SerdeError as exc:
+    except (SerdeError, ValueError, TypeError) as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
     from mdsd.connectors import CONNECTORS
 

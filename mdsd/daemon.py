@@ -7,7 +7,6 @@ commit fans out to the search indexer, the change feed and enrichment.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -100,8 +99,10 @@ class Daemon:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.hydrator.stop()
-        with contextlib.suppress(Exception):
-            self.indexer.flush()
+        try:
+            await self.indexer.drain()
+        except Exception:  # the index is rebuilt from the facts at the next start
+            log.exception("could not flush the search index")
         for connector in self.connectors.values():
             await connector.aclose()
         await self.journal.close()
@@ -176,7 +177,7 @@ class Daemon:
         state = await self.journal.unit_state(unit)
         if state is None:
             return None
-        return state.last_ok_at, state.last_enriched_at or self.enrichment.enriched_at(xid)
+        return state.last_ok_at, state.last_enriched_at
 
     async def status(self) -> dict[str, Any]:
         db = self.store.db()

@@ -82,6 +82,7 @@ class Hydrator:
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._done: list[tuple[str, int]] = []
         self._ok_units: list[tuple[str, str]] = []
+        self._fresh: set[str] = set()
         self._work_ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,8 +114,14 @@ class Hydrator:
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def schedule(self, source: str, unit: str, seq: int) -> None:
-        """Ask for ``unit`` to be hydrated; coalesces with work already pending for it."""
+    def schedule(self, source: str, unit: str, seq: int, *, fresh: bool = True) -> None:
+        """Ask for ``unit`` to be hydrated; coalesces with work already pending for it.
+
+        ``fresh`` work (an event said the unit changed) bypasses the response cache;
+        enrichment's work may reuse a response ingestion fetched moments ago.
+        """
+        if fresh:
+            self._fresh.add(unit)
         previous = self._wanted.get(unit)
         self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
         if previous is None and unit not in self._inflight and unit not in self._delayed:
@@ -172,6 +179,9 @@ class Hydrator:
             await self._dead_letter(source, unit, seq, f"source {source!r} is not configured")
             return
         started = time.perf_counter()
+        if unit in self._fresh:
+            self._fresh.discard(unit)
+            connector.invalidate(unit)
         try:
             result = await connector.hydrate(unit)
         except SourceUnavailable as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from mdsd import facts as F
 from mdsd.model import EntityType, Rel
@@ -24,12 +24,20 @@ OWNER_TYPES = {str(EntityType.USER), str(EntityType.TEAM)}
 MAX_REFERRERS = 2000
 
 
+@dataclass(slots=True)
+class _Batch:
+    basis_tx: int
+    docs: list[SearchDoc] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
 class Indexer:
     def __init__(self, store: FactStore, main: SearchIndex, owners: SearchIndex) -> None:
         self.store = store
         self.main = main
         self.owners = owners
         self._dirty: set[int] = set()
+        self._commit_lock = asyncio.Lock()
 
     # -- marking ----------------------------------------------------------------------------
 
@@ -43,47 +51,63 @@ class Indexer:
 
     @property
     def behind(self) -> bool:
-        return bool(self._dirty)
+        """Whether some committed fact is not yet searchable."""
+        return bool(self._dirty) or self._commit_lock.locked()
+
+    async def drain(self) -> None:
+        """Wait for a background commit, then index what is left (at shutdown)."""
+        async with self._commit_lock:
+            self.flush()
 
     # -- flushing ---------------------------------------------------------------------------
 
     def flush(self) -> int:
         """Index every dirty entity as the store says now; returns how many."""
-        if not self._dirty:
+        batch = self._take()
+        if batch is not None:
+            self._apply(batch)
+        return 0 if batch is None else len(batch.docs) + len(batch.gone)
+
+    async def flush_in_background(self) -> int:
+        """As ``flush``, but the index commit (fsyncs, ~100 ms) runs off the event loop."""
+        batch = self._take()
+        if batch is None:
             return 0
+        async with self._commit_lock:
+            await asyncio.to_thread(self._apply, batch)
+        return len(batch.docs) + len(batch.gone)
+
+    def _take(self) -> _Batch | None:
+        """Documents for the dirty entities, read from one view on the calling thread."""
+        if not self._dirty:
+            return None
         dirty, self._dirty = self._dirty, set()
         db = self.store.db()
-        self._index(db, dirty)
-        self.main.commit(db.basis_tx)
-        self.owners.commit(db.basis_tx)
-        return len(dirty)
-
-    def _index(self, db: Db, entities: Iterable[int]) -> None:
-        docs: list[SearchDoc] = []
-        owner_docs: list[SearchDoc] = []
-        gone: list[str] = []
-        for e in entities:
+        batch = _Batch(db.basis_tx)
+        for e in dirty:
             doc = document(db, e)
-            if doc is None:
-                xid = db.xid(e)
-                if xid:
-                    gone.append(xid)
-                continue
-            docs.append(doc)
-            if doc.entity_type in OWNER_TYPES:
-                owner_docs.append(doc)
-        if gone:
-            self.main.delete(gone)
-            self.owners.delete(gone)
-        self.main.upsert(docs)
-        self.owners.upsert(owner_docs)
+            if doc is not None:
+                batch.docs.append(doc)
+            elif xid := db.xid(e):
+                batch.gone.append(xid)
+        return batch
+
+    def _apply(self, batch: _Batch) -> None:
+        owners = [d for d in batch.docs if d.entity_type in OWNER_TYPES]
+        if batch.gone:
+            self.main.delete(batch.gone)
+            self.owners.delete(batch.gone)
+        self.main.upsert(batch.docs)
+        self.owners.upsert(owners)
+        self.main.commit(batch.basis_tx)
+        self.owners.commit(batch.basis_tx)
 
     async def run(self, interval_seconds: float) -> None:
-        """Flush periodically; searches see writes within one interval."""
+        """Flush periodically; searches see writes within about one interval."""
         while True:
             await asyncio.sleep(interval_seconds)
             try:
-                self.flush()
+                await self.flush_in_background()
             except Exception:  # a bad document must not stop indexing for good
                 log.exception("search indexing failed; will retry")
 
@@ -106,21 +130,8 @@ class Indexer:
         """Clear both indexes and index every entity from the facts."""
         self.main.clear()
         self.owners.clear()
-        db = self.store.db()
-        count = 0
-        batch: list[int] = []
-        for e, _ in db.entities_with(F.TYPE):
-            batch.append(e)
-            if len(batch) >= 5000:
-                self._index(db, batch)
-                count += len(batch)
-                batch = []
-        self._index(db, batch)
-        count += len(batch)
-        self.main.commit(db.basis_tx)
-        self.owners.commit(db.basis_tx)
-        self._dirty.clear()
-        return count
+        self._dirty = {e for e, _ in self.store.db().entities_with(F.TYPE)}
+        return self.flush()
 
 
 def document(db: Db, e: int) -> SearchDoc | None:

@@ -24,6 +24,8 @@ from mdsd.journal import DeadLetter, Journal, QueuedEvent
 log = logging.getLogger(__name__)
 
 INBOX_SUFFIXES = (".json", ".jsonl")
+#: work from these origins may be served from the sources' short-lived response cache
+CACHED_ORIGINS = frozenset({"enrichment"})
 
 
 @dataclass(slots=True)
@@ -74,8 +76,9 @@ class Intake:
 
     async def enqueue(self, events: list[QueuedEvent], origin: str) -> None:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it."""
+        fresh = origin not in CACHED_ORIGINS
         for source, unit, seq in await self.journal.enqueue(events, origin):
-            self.hydrator.schedule(source, unit, seq)
+            self.hydrator.schedule(source, unit, seq, fresh=fresh)
 
     async def redrive(self, letter: DeadLetter) -> IntakeResult:
         """Give a dead letter another chance: events are re-validated, units re-hydrated."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def allowed_peer(uid: int | None, own_uid: int) -> bool:
     return uid is None or uid in (own_uid, 0)
 
 
-class PeerCheckedProtocol(H11Protocol):
+class PeerCheckedProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol, closing connections from other users before any request."""
 
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,64 @@
+"""The config file: every documented key loads, mistakes name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mdsd.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_config_loads_with_every_source() -> None:
+    config = load_config(ROOT / "config.example.toml")
+    assert set(config.sources) == {
+        "registry",
+        "orchestrator",
+        "featurestore",
+        "experiments",
+        "datasets",
+        "identity",
+    }
+    assert config.enrichment.interval_seconds == 30.0
+    assert config.reconcile.interval_seconds == 3600.0
+
+
+def test_empty_config_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    config = parse_config("")
+    assert config.socket_path == tmp_path / "mds" / "mdsd.sock"
+    assert config.sources == {}
+
+
+def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    config = parse_config('[daemon]\ndata_dir = "/srv/mds"\n')
+    assert config.socket_path == Path("/srv/mds/run/mdsd.sock")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[daemon]\nworkerz = 3\n", "unknown key 'daemon.workerz'"),
+        ('[sources.registry]\nbase_url = "http://x"\nrate = 3\n', "unknown key 'sources.registry.rate'"),
+        ("[nonsense]\n", "unknown key 'nonsense'"),
+        ('[enrichment]\ninterval_seconds = "soon"\n', "interval_seconds"),
+        ('[sources.registry]\nbase_url = "ftp://x"\n', "base_url must start with http"),
+        ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
+        ("[daemon\n", "not valid TOML"),
+    ],
+)
+def test_mistakes_name_the_key_and_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mds.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.toml")
