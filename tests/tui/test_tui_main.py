@@ -1,0 +1,72 @@
+"""The command line of mds-tui and the --demo daemon lifecycle."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tui import demo
+from tui.__main__ import main
+from tui.demo import DemoDaemon, DemoError, socket_answers
+
+
+def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--keymap", str(tmp_path / "nope.toml")]) == 2
+    assert "keymap file not found" in capsys.readouterr().err
+    assert main(["--as-of", "someday"]) == 2
+    assert "not a moment" in capsys.readouterr().err
+
+
+def short_socket(tmp_path: Path) -> Path:
+    path = tmp_path / "d.sock"
+    assert len(str(path)) < 100, "Unix socket paths are limited to about 100 bytes"
+    return path
+
+
+def test_demo_leaves_a_running_daemon_alone(tmp_path: Path) -> None:
+    path = short_socket(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()
+        daemon = DemoDaemon(path)
+        assert daemon.ensure() is False
+        assert daemon.process is None
+
+
+def test_demo_starts_waits_for_the_socket_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "fake_mdsd.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import socket, sys, time
+            path = sys.argv[sys.argv.index("--socket") + 1]
+            s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen()
+            while True:
+                time.sleep(0.1)
+            """
+        )
+    )
+    monkeypatch.setattr(demo, "mdsd_command", lambda: [sys.executable, str(script)])
+    path = short_socket(tmp_path)
+    daemon = DemoDaemon(path, timeout=20)
+    assert daemon.ensure() is True
+    process = daemon.process
+    assert process is not None and socket_answers(path)
+    daemon.stop()
+    assert process.poll() is not None
+
+
+def test_demo_that_dies_reports_its_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        demo,
+        "mdsd_command",
+        lambda: [sys.executable, "-c", "print('no demo here'); raise SystemExit(3)"],
+    )
+    with pytest.raises(DemoError, match="no demo here"):
+        DemoDaemon(short_socket(tmp_path), timeout=20).ensure()

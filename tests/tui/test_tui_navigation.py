@@ -1,0 +1,152 @@
+"""Moving around: following relationships, back/forward, q, the command line, palette, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conftest import wait_for
+from fake_daemon import CHURN, RANKING, RUN2, V5
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tui.app import MdsApp
+from tui.nav import Location
+from tui.screens.entity import EntityScreen
+from tui.screens.help import HelpScreen
+from tui.screens.lineage import LineageScreen
+from tui.screens.prompt import CommandLine
+from tui.screens.search import SearchScreen
+
+
+async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> EntityScreen:
+    app.open_entity(entity_id)
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, EntityScreen)
+            and app.screen.entity_id == entity_id
+            and app.screen.entity is not None
+        ),
+        what=f"entity page of {entity_id}",
+    )
+    assert isinstance(app.screen, EntityScreen)
+    return app.screen
+
+
+async def test_enter_follows_a_relationship_and_brackets_go_back_and_forward(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        page = await open_entity(pilot, app, V5)
+        targets = [row.target for row in page.table.rows_shown]
+        page.table.move_cursor(row=targets.index(RUN2))
+        await pilot.press("enter")
+        await open_entity(pilot, app, RUN2)
+        await pilot.press("left_square_bracket")
+        page = await open_entity(pilot, app, V5)
+        assert page.table.cursor_row == targets.index(RUN2), "the cursor is restored on back"
+        await pilot.press("right_square_bracket")
+        await open_entity(pilot, app, RUN2)
+        breadcrumbs = str(app.screen.query_one("#breadcrumbs", Static).render())
+        assert (
+            "ranking-model-v5-20250101" in breadcrumbs
+            and "train-weekly-ranking-20250101" in breadcrumbs
+        )
+
+
+async def test_q_goes_back_then_quits_at_the_root(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await open_entity(pilot, app, CHURN)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        await pilot.press("tab", "q")  # leave the input (where q is a letter), then quit
+        await wait_for(pilot, lambda: app._exit)
+
+
+async def test_command_line_lists_a_kind_and_opens_by_id(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("tab", "colon", *"models", "enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SearchScreen) and app.screen.shown_query == "type:model",
+        )
+        assert isinstance(app.screen, SearchScreen)
+        assert {r["id"] for r in app.screen.results} == {RANKING, CHURN}
+        await pilot.press("tab", "colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLine))
+        app.screen.query_one(Input).value = f"open {V5}"
+        await pilot.press("enter")
+        await open_entity(pilot, app, V5)
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLine))
+        app.screen.query_one(Input).value = "nonsense"
+        await pilot.press("enter")  # a bad command is a notice, not a crash
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, EntityScreen)
+
+
+async def test_palette_finds_an_entity_in_the_daemon(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"churn-mo")
+        palette = app.screen
+
+        def found() -> bool:
+            options = palette.query_one("CommandList")
+            return any(
+                "churn-model" in str(options.get_option_at_index(i).prompt)
+                for i in range(options.option_count)
+            )
+
+        await wait_for(pilot, found, what="palette hit")
+        await pilot.press("enter")
+        await open_entity(pilot, app, CHURN)
+
+
+async def test_help_lists_the_live_bindings_including_a_user_keymap(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app(keymap={"lineage": "L"})
+    async with app.run_test(size=(110, 50)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert isinstance(app.screen, HelpScreen)
+        keys = {entry.binding_id: entry.keys for entry in app.screen.entries}
+        for binding_id in ("impact", "usage", "history", "provenance", "back", "tx_prev", "down"):
+            assert binding_id in keys
+        assert keys["lineage"] == ["L"]
+        await pilot.press("escape", "l")  # rebound: l does nothing now
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, EntityScreen)
+        await pilot.press("L")
+        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen))
+
+
+async def test_unknown_keymap_ids_are_reported_not_fatal(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(keymap={"no_such_binding": "x"})
+    async with app.run_test(notifications=True) as pilot:
+        await pilot.pause(0.1)
+        assert any("no_such_binding" in str(n.message) for n in app._notifications)
+
+
+async def test_slash_filters_the_list_and_escape_clears_then_goes_back(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app(start=Location("entity", V5))
+    async with app.run_test() as pilot:
+        page = await open_entity(pilot, app, V5)
+        total = len(page.table.rows_shown)
+        await pilot.press("slash", *"tenure")
+        await wait_for(pilot, lambda: len(page.table.rows_shown) == 1)
+        await pilot.press("enter", "escape")
+        await wait_for(pilot, lambda: len(page.table.rows_shown) == total)
+        await pilot.press("escape")  # nothing to clear: back (here: nowhere, stays)
+        await pilot.pause(0.05)
+        assert isinstance(app.screen, EntityScreen)

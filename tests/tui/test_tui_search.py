@@ -1,0 +1,91 @@
+"""The search page: results as you type, Enter opens, filters and people mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conftest import wait_for
+from fake_daemon import CHURN, RANKING, FakeDaemon
+from textual.widgets import Input
+
+from tui.app import MdsApp
+from tui.screens.entity import EntityScreen
+from tui.screens.search import SearchScreen
+from tui.widgets.lists import ResultList
+
+
+async def test_opens_on_search_with_the_input_focused(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        assert isinstance(app.focused, Input) and app.focused.id == "query"
+
+
+async def test_typing_shows_results_and_enter_opens_the_top_one(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"ranking-m")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await wait_for(pilot, lambda: screen.shown_query == "ranking-m", what="search results")
+        assert screen.results[0]["id"] == RANKING
+        prompt = screen.query_one(ResultList).get_option_at_index(0).prompt
+        assert "ranking-model" in str(prompt) and "Alice Andersen" in str(prompt)
+        # debounced: one search for the whole burst of keystrokes, not one per key
+        assert sum("/v1/search" in r for r in fake.graph.requests) <= 2
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity)
+        assert app.screen.entity_id == RANKING
+
+
+async def test_arrows_move_and_enter_opens_the_highlighted_result(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press(*"ranking")
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await wait_for(pilot, lambda: screen.shown_query == "ranking" and len(screen.results) > 2)
+        second = screen.results[1]["id"]
+        await pilot.press("down", "down", "up", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, EntityScreen))
+        assert app.screen.entity_id == second
+
+
+async def test_enter_before_the_results_arrive_opens_the_top_result(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app(search_debounce=0.5)
+    async with app.run_test() as pilot:
+        await pilot.press(*"churn-model", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, EntityScreen))
+        assert app.screen.entity_id == CHURN
+
+
+async def test_filters_pass_through_and_at_searches_people(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        screen.query_one("#query", Input).value = "type:model owner:bob"
+        await wait_for(pilot, lambda: [r["id"] for r in screen.results] == [CHURN])
+        await pilot.press("ctrl+u", *"@ali")
+        await wait_for(
+            pilot, lambda: screen.results and screen.results[0]["name"] == "Alice Andersen"
+        )
+        assert screen.results[0]["entity_type"] == "User"
+
+
+async def test_escape_clears_the_query(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await pilot.press(*"churn")
+        await wait_for(pilot, lambda: screen.results)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.results)
+        assert screen.query_one("#query", Input).value == ""

@@ -1,0 +1,94 @@
+"""As-of: switching moments, stepping between transactions, and the history view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conftest import wait_for
+from fake_daemon import RANKING, V5
+from test_tui_navigation import open_entity
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from tui.app import MdsApp
+from tui.screens.entity import EntityScreen
+from tui.screens.history import HistoryScreen
+
+
+def header(app: MdsApp) -> str:
+    return str(app.screen.query_one("#header", Static).render())
+
+
+def description_is(app: MdsApp, text: str) -> Callable[[], bool]:
+    return lambda: (
+        isinstance(app.screen, EntityScreen)
+        and app.screen.entity is not None
+        and app.screen.entity["description"] == text
+    )
+
+
+async def test_as_of_shows_an_older_state_and_now_returns_to_live(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        assert "v5 rollout" in header(app)
+        app.run_command(":asof 2025-01-02")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        await wait_for(pilot, lambda: "tx 2" in app.as_of_label)
+        bar = app.screen.query_one("#asof-bar", Static)
+        assert bar.display and "AS OF 2025-01-02" in str(bar.render())
+        app.run_command(":asof now")
+        await wait_for(pilot, description_is(app, "Ranks the home feed (v5 rollout)."))
+        assert not app.screen.query_one("#asof-bar", Static).display
+
+
+async def test_an_entity_that_did_not_exist_yet_says_so(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(as_of="tx:1")
+    async with app.run_test() as pilot:
+        app.open_entity(V5)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.failure is not None
+        )
+        assert app.screen.failure.kind == "missing"
+        assert "as of tx:1" in str(app.screen.query_one("#message", Static).render())
+
+
+async def step(pilot: Pilot[None], app: MdsApp, key: str, expected: str | None) -> None:
+    await pilot.press(key)
+    await wait_for(pilot, lambda: app.as_of == expected, what=f"as of {expected}")
+
+
+async def test_braces_step_through_the_entity_transactions(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)  # changed in tx 1 and tx 3
+        await step(pilot, app, "left_curly_bracket", "tx:1")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        await step(pilot, app, "right_curly_bracket", "tx:3")
+        await step(pilot, app, "right_curly_bracket", None)
+        await wait_for(pilot, description_is(app, "Ranks the home feed (v5 rollout)."))
+
+
+async def test_history_shows_diffs_and_enter_travels_to_that_transaction(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        await pilot.press("h")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, HistoryScreen)
+        lines = [" ".join(str(c) for c in row.cells) for row in page.table.rows_shown]
+        assert any("- description  Ranks the home feed." in line for line in lines)
+        assert any("+ description  Ranks the home feed (v5 rollout)." in line for line in lines)
+        oldest = max(i for i, row in enumerate(page.table.rows_shown) if row.data == 1)
+        page.table.move_cursor(row=oldest)
+        await pilot.press("enter")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        assert app.as_of == "tx:1"
+        assert app.history.current is not None and app.history.current.view == "entity"

@@ -1,0 +1,147 @@
+"""The pure parts: as-of parsing and stepping, keymaps, commands, safe rendering, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.app import MdsApp
+from tui.asof import normalize_as_of, step_tx
+from tui.commands import Command, CommandError, parse_command
+from tui.format import highlighted, tags_text
+from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
+from tui.nav import History, Location
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("now", None),
+        (" NOW ", None),
+        ("2025-01-01", "2025-01-01"),
+        ("2025-01-01T12:00:00Z", "2025-01-01T12:00:00Z"),
+        ("3d", "3d"),
+        ("12h", "12h"),
+        ("tx:42", "tx:42"),
+        ("TX: 42", "tx:42"),
+    ],
+)
+def test_as_of_forms(text: str, expected: str | None) -> None:
+    assert normalize_as_of(text) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "tx:abc", "2025-13-01", "3 days"])
+def test_bad_as_of_is_explained(text: str) -> None:
+    with pytest.raises(ValueError, match="tx:N"):
+        normalize_as_of(text)
+
+
+def test_step_tx_moves_between_versions() -> None:
+    txs = [3, 7, 12]
+    assert step_tx(txs, None, -1) == 7  # from live: the version before the current one
+    assert step_tx(txs, 7, -1) == 3
+    assert step_tx(txs, 9, -1) == 3  # as of 9 the entity shows version 7
+    assert step_tx(txs, 3, -1) is None
+    assert step_tx(txs, 3, 1) == 7
+    assert step_tx(txs, 12, 1) is None  # the caller goes live
+    assert step_tx(txs, None, 1) is None
+    assert step_tx([], None, -1) is None
+
+
+def test_keymap_file(tmp_path: Path) -> None:
+    path = tmp_path / "keymap.toml"
+    path.write_text('[keys]\nback = "backspace"\nforward = ["]", "ctrl+n"]\n')
+    assert load_keymap(path) == {"back": "backspace", "forward": "],ctrl+n"}
+    assert unknown_ids({"back": "x", "nope": "y"}, MdsApp.known_binding_ids()) == ["nope"]
+
+
+def test_keymap_errors(tmp_path: Path) -> None:
+    with pytest.raises(KeymapError, match="not found"):
+        load_keymap(tmp_path / "missing.toml")
+    with pytest.raises(KeymapError, match="unknown table"):
+        parse_keymap({"bindings": {}})
+    with pytest.raises(KeymapError, match=r"keys\.back"):
+        parse_keymap({"keys": {"back": 3}})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[keys\n")
+    with pytest.raises(KeymapError, match=str(broken)):
+        load_keymap(broken)
+
+
+def test_default_keymap_is_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_keymap() == {}
+
+
+def test_every_binding_has_an_id() -> None:
+    ids = MdsApp.known_binding_ids()
+    assert {
+        "find",
+        "command_line",
+        "palette",
+        "back",
+        "forward",
+        "lineage",
+        "impact",
+        "usage",
+        "history",
+        "as_of",
+        "tx_prev",
+        "tx_next",
+        "reload",
+        "help",
+        "quit",
+        "back_or_quit",
+        "down",
+        "up",
+        "top",
+        "bottom",
+        "page_down",
+        "page_up",
+    } <= ids
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        (":models", Command("kind", ("Model",))),
+        ("datasets", Command("kind", ("Dataset",))),
+        (":asof 2025-01-01", Command("asof", ("2025-01-01",))),
+        (":asof now", Command("asof", ("now",))),
+        (":q", Command("q")),
+        (":quit", Command("q!")),
+        (":open aip://model/registry/x", Command("open", ("aip://model/registry/x",))),
+        ("aip://model/registry/x", Command("open", ("aip://model/registry/x",))),
+        (":path aip://a/b/c", Command("path", ("aip://a/b/c",))),
+    ],
+)
+def test_commands(line: str, command: Command) -> None:
+    assert parse_command(line) == command
+
+
+def test_unknown_command() -> None:
+    with pytest.raises(CommandError, match="unknown command"):
+        parse_command(":frobnicate")
+
+
+def test_highlights_render_literally() -> None:
+    text = highlighted("[red]x<b>rank</b>ing &amp; <b>[/]</b>", "fallback")
+    assert text.plain == "[red]xranking & [/]"
+    assert [text.plain[s.start : s.end] for s in text.spans] == ["rank", "[/]"]
+    assert highlighted(None, "plain [b]name").plain == "plain [b]name"
+    assert tags_text([{"tag": "env", "value": "[prod]"}]).plain == "env=[prod]"
+
+
+def test_history_back_forward_and_truncation() -> None:
+    history = History(limit=3)
+    a, b, c, d = (Location("entity", f"aip://model/r/{n}") for n in "abcd")
+    for loc in (a, b, c):
+        history.push(loc)
+    assert history.back() is b and history.back() is a and history.back() is None
+    assert history.forward() is b
+    history.push(d)  # drops c, the forward entry
+    assert not history.can_forward and history.trail() == [a, b, d]
+    history.push(Location("entity", d.id))  # the same page again: no new entry
+    assert history.current is d

@@ -1,0 +1,153 @@
+"""Lineage, impact, usage, path, quality and the per-type sections of entity pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conftest import wait_for
+from fake_daemon import PIPE, PLAYBACK, PLAYBACK_V2, RUN2, TENURE, TEST, V5, WATCH, FakeDaemon
+from test_tui_navigation import open_entity
+from textual.widgets import Static
+
+from tui.app import MdsApp
+from tui.nav import Location
+from tui.screens.impact import ImpactScreen
+from tui.screens.info import InfoScreen
+from tui.screens.lineage import LineageScreen
+from tui.screens.listing import ListScreen
+from tui.screens.path import PathScreen
+from tui.screens.quality import QualityScreen
+from tui.screens.usage import UsageScreen
+
+
+def child_ids(node: object) -> set[str]:
+    return {c.data["id"] for c in node.children if c.data}  # type: ignore[attr-defined]
+
+
+async def test_lineage_tree_expands_lazily_and_toggles_direction(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    app = make_app(start=Location("lineage", V5))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LineageScreen) and app.screen.tree.root.children
+        )
+        page = app.screen
+        assert isinstance(page, LineageScreen)
+        root = page.tree.root
+        assert child_ids(root) == {RUN2, WATCH, TENURE}
+        assert not any(
+            f"id={RUN2.replace(':', '%3A').replace('/', '%2F')}" in r for r in fake.graph.requests
+        )
+        run_node = next(c for c in root.children if c.data["id"] == RUN2)
+        page.tree.move_cursor(run_node)
+        await pilot.press("right")
+        await wait_for(pilot, lambda: child_ids(run_node) == {PIPE, PLAYBACK_V2})
+        assert "d2" in str(run_node.children[0].label)
+        await pilot.press("tab")
+        await wait_for(
+            pilot, lambda: page.direction == "downstream" and TEST in child_ids(page.tree.root)
+        )
+
+
+async def test_impact_groups_by_type_with_owners_to_notify(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(start=Location("impact", PLAYBACK))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, ImpactScreen)
+        groups = {row.group.split(" (")[0] for row in page.table.rows_shown}
+        assert {"Dataset", "Feature", "ModelInstance", "notify owners"} <= groups
+        summary = str(page.query_one("#summary", Static).render())
+        assert "Alice Andersen" in summary and "Personalization" in summary
+
+
+async def test_usage_of_an_instance_and_of_a_test(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(start=Location("usage", V5))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, UsageScreen) and app.screen.table.row_count
+        )
+        assert [r.target for r in app.screen.table.rows_shown] == [TEST]
+        app.go(Location("usage", TEST))
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, UsageScreen)
+                and app.screen.entity_id == TEST
+                and app.screen.table.row_count
+            ),
+        )
+        assert V5 in {r.target for r in app.screen.table.rows_shown}
+
+
+async def test_path_from_the_current_entity(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, V5)
+        app.run_command(f":path {PLAYBACK}")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, PathScreen) and app.screen.table.row_count
+        )
+        targets = [r.target for r in app.screen.table.rows_shown]
+        assert targets[0] == V5 and targets[-1] == PLAYBACK
+
+
+async def test_quality_report_is_browsable(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.run_command(":quality")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, QualityScreen) and app.screen.table.row_count
+        )
+        assert any(
+            r.group.startswith("unresolved stubs") and "legacy-ctr" in str(r.cells[0])
+            for r in app.screen.table.rows_shown
+        )
+
+
+def sections_text(app: MdsApp) -> str:
+    return "\n".join(str(s.render()) for s in app.screen.query(".section").results(Static))
+
+
+async def test_per_type_sections(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 50)) as pilot:
+        expectations = {
+            V5: [
+                "Deployment",
+                "production",
+                "Produced by",
+                "train-weekly-ranking-20250101",
+                "Ranking v5 vs v4",
+            ],
+            PLAYBACK: ["1,500 rows (+500)", "Consumers"],
+            PIPE: ["2 attempts", "train-weekly-ranking-20250101"],
+            TEST: ["treatment", "ranking-model-v5-20250101", "ACTIVE"],
+        }
+        for entity_id, needles in expectations.items():
+            await open_entity(pilot, app, entity_id)
+            await wait_for(
+                pilot,
+                lambda needles=needles: all(n in sections_text(app) for n in needles),
+                what=f"sections of {entity_id}",
+            )
+
+
+async def test_provenance_of_an_inferred_relationship(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        assert isinstance(page, ListScreen)
+        index = next(
+            i for i, r in enumerate(page.table.rows_shown) if r.data and r.data.get("inferred")
+        )
+        page.table.move_cursor(row=index)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, InfoScreen))
+        text = str(app.screen.query_one(Static).render())
+        assert "tested_in" in text and "train-weekly-ranking-20250101" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is page)

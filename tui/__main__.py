@@ -1,0 +1,68 @@
+"""``mds-tui [--socket PATH] [--as-of WHEN] [--keymap PATH] [--demo]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mdsd.client import resolve_socket
+from tui.asof import normalize_as_of
+from tui.keymap import KeymapError, default_keymap_path, load_keymap
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mds-tui",
+        description="Keyboard-driven explorer of the ML lifecycle graph served by mdsd.",
+        epilog="Press ? inside for the keys, : for commands, ctrl+p for the palette.",
+    )
+    parser.add_argument(
+        "--socket", help="daemon socket (default: $MDS_SOCKET, else the mdsd default)"
+    )
+    parser.add_argument(
+        "--as-of", dest="as_of", help="start in time travel: 2025-01-01, 3d, tx:N, RFC 3339"
+    )
+    parser.add_argument(
+        "--keymap", help=f"keymap TOML file (default: {default_keymap_path()} if present)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="if no daemon answers, start `mdsd demo` on the socket and stop it on exit",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        keymap = load_keymap(args.keymap)
+        as_of = normalize_as_of(args.as_of)
+    except (KeymapError, ValueError) as exc:
+        print(f"mds-tui: {exc}", file=sys.stderr)
+        return 2
+    socket_path = resolve_socket(args.socket)
+
+    from mdsd.client import Client
+    from tui.app import MdsApp
+    from tui.demo import DemoDaemon, DemoError
+
+    demo = DemoDaemon(socket_path) if args.demo else None
+    try:
+        if demo is not None:
+            print(f"mds-tui: starting `mdsd demo` on {socket_path} …", file=sys.stderr)
+            try:
+                demo.ensure()
+            except DemoError as exc:
+                print(f"mds-tui: {exc}", file=sys.stderr)
+                return 1
+        app = MdsApp(client_factory=lambda: Client(socket_path), as_of=as_of, keymap=keymap)
+        app.run()
+    finally:
+        if demo is not None:
+            demo.stop()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

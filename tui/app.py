@@ -1,0 +1,546 @@
+"""The explorer application: navigation, time travel, commands and the live connection.
+
+Pages know how to load and draw themselves; the app owns everything that spans pages:
+the client, the visited-page history, the as-of moment, the keymap, the status poll and
+the change stream that refreshes the page on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+
+from mdsd.client import ApiError, Client, DaemonUnavailable
+from mdsd.model import KIND_OF
+from tui.asof import normalize_as_of, step_tx
+from tui.commands import Command, CommandError, parse_command
+from tui.errors import describe_failure
+from tui.format import fmt_time
+from tui.keymap import binding_ids, unknown_ids
+from tui.nav import History, Location
+from tui.palette import CommandProvider, EntityProvider
+from tui.screens.base import PageScreen
+from tui.screens.entity import EntityScreen
+from tui.screens.help import HelpScreen, live_keys
+from tui.screens.history import HistoryScreen
+from tui.screens.impact import ImpactScreen
+from tui.screens.info import InfoScreen
+from tui.screens.lineage import LineageScreen
+from tui.screens.path import PathScreen
+from tui.screens.prompt import AsOfPrompt, CommandLine
+from tui.screens.quality import QualityScreen
+from tui.screens.search import SearchScreen
+from tui.screens.usage import UsageScreen
+from tui.widgets.chrome import StatusInfo
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.lists import NavTable, NavTree, ResultList
+
+#: view name -> page class; a Location names its view, the page is built from it
+VIEWS: dict[str, type[PageScreen]] = {
+    "search": SearchScreen,
+    "entity": EntityScreen,
+    "lineage": LineageScreen,
+    "impact": ImpactScreen,
+    "usage": UsageScreen,
+    "history": HistoryScreen,
+    "path": PathScreen,
+    "quality": QualityScreen,
+}
+
+ClientFactory = Callable[[], Client]
+
+
+class MdsApp(App[None]):
+    """``MdsApp(client=...)`` uses (and never closes) a given client; ``client_factory``
+    makes one the app owns; with neither, the default socket is used."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "mds"
+    COMMANDS: ClassVar[set[Any]] = {EntityProvider, CommandProvider}
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit"),
+        Binding("q", "back_or_quit", "Back/quit", show=False, id="back_or_quit"),
+        Binding("colon", "command_line", "Command", key_display=":", id="command_line"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True, id="palette"),
+        Binding("left_square_bracket", "back", "Back", key_display="[", show=False, id="back"),
+        Binding(
+            "right_square_bracket", "forward", "Forward", key_display="]", show=False, id="forward"
+        ),
+        Binding("at", "as_of_prompt", "As of", key_display="@", id="as_of"),
+        Binding(
+            "left_curly_bracket",
+            "step_tx(-1)",
+            "Previous tx",
+            key_display="{",
+            show=False,
+            id="tx_prev",
+        ),
+        Binding(
+            "right_curly_bracket",
+            "step_tx(1)",
+            "Next tx",
+            key_display="}",
+            show=False,
+            id="tx_next",
+        ),
+        Binding("ctrl+r", "reload", "Reload", key_display="^r", show=False, id="reload"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+    ]
+
+    as_of: reactive[str | None] = reactive(None)
+    #: the moment the daemon resolved ``as_of`` to: (tx, at)
+    as_of_point: reactive[tuple[int | None, str | None] | None] = reactive(None)
+    as_of_label: reactive[str] = reactive("")
+    status_info: reactive[StatusInfo] = reactive(StatusInfo)
+    nav_version: reactive[int] = reactive(0)
+
+    def __init__(
+        self,
+        *,
+        client: Client | None = None,
+        client_factory: ClientFactory | None = None,
+        socket: str | None = None,
+        as_of: str | None = None,
+        keymap: Mapping[str, str] | None = None,
+        start: Location | None = None,
+        search_debounce: float = 0.15,
+        status_interval: float = 3.0,
+        live: bool = True,
+    ) -> None:
+        super().__init__()
+        self._owns_client = client is None
+        self.client: Client = client or (client_factory or (lambda: Client(socket)))()
+        self.history = History()
+        #: id -> display name of everything seen, for breadcrumbs and lists of bare ids
+        self.names: dict[str, str] = {}
+        self.search_debounce = search_debounce
+        self.status_interval = status_interval
+        self.live = live
+        self._start = start or Location("search")
+        self._initial_as_of = normalize_as_of(as_of)
+        self._keymap = dict(keymap or {})
+        self._notified: set[str] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            unknown = unknown_ids(self._keymap, self.known_binding_ids())
+            if unknown:
+                self.notify(
+                    f"keymap: unknown binding ids {', '.join(unknown)} (see ? for ids)",
+                    severity="warning",
+                    timeout=10,
+                )
+            self.set_keymap(self._keymap)
+        self.as_of = self._initial_as_of
+        self.go(self._start)
+        if self.live:
+            self._poll_status()
+            self._follow_changes()
+
+    async def on_unmount(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    @staticmethod
+    def known_binding_ids() -> set[str]:
+        classes: list[type] = [MdsApp, *VIEWS.values(), NavTable, NavTree, ResultList, FilterBar]
+        classes += [HelpScreen, InfoScreen, CommandLine, AsOfPrompt]
+        return binding_ids(classes)
+
+    def notify_once(self, message: str, *, severity: str = "information") -> None:
+        """Notify, but not again for the same message (palette searches run per keystroke)."""
+        if message not in self._notified:
+            self._notified.add(message)
+            self.notify(message, severity=severity)  # type: ignore[arg-type]
+
+    # -- navigation -----------------------------------------------------------------------
+
+    @property
+    def page(self) -> PageScreen | None:
+        screen = self.screen
+        return screen if isinstance(screen, PageScreen) else None
+
+    def go(self, location: Location) -> None:
+        """Visit a new page (the forward history is dropped, as in a browser)."""
+        self._leave_page()
+        shown = self.history.push(location)
+        self._show(shown)
+
+    def _leave_page(self) -> None:
+        page = self.page
+        if page is not None:
+            page.save_state()
+
+    def _show(self, location: Location) -> None:
+        page = VIEWS[location.view](location)
+        top = self.screen_stack[-1] if len(self.screen_stack) > 1 else None
+        if isinstance(top, PageScreen):
+            self.switch_screen(page)
+        else:
+            self.push_screen(page)
+        self.nav_changed()
+
+    def nav_changed(self) -> None:
+        for location in self.history.trail(8):
+            if location.id and location.title and location.view == "entity":
+                self.names.setdefault(location.id, location.title)
+        self.nav_version += 1
+
+    def open_entity(self, entity_id: str) -> None:
+        self.go(Location("entity", entity_id))
+
+    def open_search(self, query: str = "") -> None:
+        current = self.history.current
+        if current is not None and current.view == "search" and not query:
+            page = self.page
+            if page is not None:
+                page.action_find()
+                return
+        self.go(Location("search", params={"query": query} if query else {}))
+
+    def open_global_history(self) -> None:
+        self.go(Location("history"))
+
+    def action_back(self) -> None:
+        self._leave_page()
+        location = self.history.back()
+        if location is not None:
+            self._show(location)
+
+    def action_forward(self) -> None:
+        self._leave_page()
+        location = self.history.forward()
+        if location is not None:
+            self._show(location)
+
+    def action_back_or_quit(self) -> None:
+        if self.history.can_back:
+            self.action_back()
+        else:
+            self.exit()
+
+    def action_reload(self) -> None:
+        page = self.page
+        if page is not None:
+            page.reload()
+
+    # -- prompts, help, commands ----------------------------------------------------------
+
+    def action_command_line(self) -> None:
+        self.push_screen(CommandLine(), self._command_entered)
+
+    def _command_entered(self, text: str | None) -> None:
+        if text and text.strip():
+            self.run_command(text)
+
+    def action_as_of_prompt(self) -> None:
+        self.push_screen(AsOfPrompt(self.as_of or ""), self._as_of_entered)
+
+    def _as_of_entered(self, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            self.set_as_of(normalize_as_of(text))
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(live_keys(self, self.screen)))
+
+    def run_command(self, text: str) -> None:
+        """Execute a ``:`` command line (also used by the palette)."""
+        try:
+            command = parse_command(text)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        try:
+            self._execute(command)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+
+    def _execute(self, command: Command) -> None:
+        entity = self.page.entity_id if self.page is not None else None
+        name, args = command.name, command.args
+        if name == "q":
+            self.action_back_or_quit()
+        elif name == "q!":
+            self.exit()
+        elif name == "open":
+            if not args:
+                raise CommandError("usage: :open ID")
+            if command.arg.startswith("aip://"):
+                self.open_entity(command.arg)
+            else:
+                self._open_best(command.arg)
+        elif name == "search":
+            self.go(Location("search", params={"query": command.arg}))
+        elif name == "owners":
+            self.go(Location("search", params={"query": "@" + command.arg}))
+        elif name == "kind":
+            kind = KIND_OF.get(args[0], args[0])  # type: ignore[call-overload]  # StrEnum keys
+            query = " ".join([f"type:{kind}", *args[1:]])
+            self.go(Location("search", params={"query": query}))
+        elif name == "asof":
+            try:
+                self.set_as_of(normalize_as_of(command.arg))
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        elif name in ("lineage", "impact", "usage"):
+            if entity is None:
+                raise CommandError(f":{name} needs an entity: open one first, or :open ID")
+            location = Location(name, entity)
+            if name == "lineage" and args:
+                location.state["direction"] = (
+                    "downstream" if args[0].startswith("down") else "upstream"
+                )
+            self.go(location)
+        elif name == "history":
+            self.go(Location("history", args[0] if args else entity))
+        elif name == "path":
+            if len(args) == 1 and entity:
+                self.go(Location("path", entity, {"to": args[0]}))
+            elif len(args) == 2:
+                self.go(Location("path", args[0], {"to": args[1]}))
+            else:
+                raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
+        elif name == "quality":
+            self.go(Location("quality"))
+        elif name == "reload":
+            self.action_reload()
+        elif name == "help":
+            self.action_help()
+
+    @work(group="open", exclusive=True, exit_on_error=False)
+    async def _open_best(self, query: str) -> None:
+        """``:open name``: open the best search hit, for people who do not know the id."""
+        try:
+            answer = await self.client.search(query, limit=1, as_of=self.as_of)
+        except Exception as exc:
+            self.notify(describe_failure(exc, self.as_of).message, severity="error")
+            return
+        results = answer.get("results", [])
+        if results:
+            self.open_entity(str(results[0]["id"]))
+        else:
+            self.notify(f"nothing matches {query!r}", severity="warning")
+
+    # -- time travel ----------------------------------------------------------------------
+
+    def set_as_of(self, value: str | None) -> None:
+        """Change the moment every view answers for, and redraw the page on screen."""
+        if value == self.as_of:
+            return
+        self.as_of = value
+        self.as_of_point = None
+        if value is None:
+            self.notify("Back to live.", timeout=2)
+        self.action_reload()
+
+    def travel_to(self, tx: int, entity_id: str | None = None) -> None:
+        """As of ``tx``, back on the entity's page (history rows, Enter)."""
+        self.set_as_of(f"tx:{tx}")
+        previous = self.history.peek_back()
+        if entity_id is None:
+            return
+        if previous is not None and previous.view == "entity" and previous.id == entity_id:
+            self.action_back()
+        else:
+            self.open_entity(entity_id)
+
+    def note_as_of(self, point: Any) -> None:
+        if self.as_of is not None and isinstance(point, dict):
+            resolved = (point.get("tx"), point.get("at"))
+            if resolved != self.as_of_point:
+                self.as_of_point = resolved
+
+    @property
+    def as_of_tx(self) -> int | None:
+        if self.as_of is None:
+            return None
+        if self.as_of_point and self.as_of_point[0] is not None:
+            return int(self.as_of_point[0])
+        if self.as_of.startswith("tx:"):
+            return int(self.as_of[3:])
+        return None
+
+    def _update_as_of_label(self) -> None:
+        if self.as_of is None:
+            self.as_of_label = ""
+            return
+        tx, at = self.as_of_point or (None, None)
+        if self.as_of.startswith("tx:"):
+            label = f"AS OF tx {self.as_of[3:]}"
+            details = [fmt_time(at)] if at else []
+        else:
+            label = f"AS OF {self.as_of}"
+            details = [
+                p for p in (f"tx {tx}" if tx is not None else "", fmt_time(at) if at else "") if p
+            ]
+        self.as_of_label = f"{label} ({', '.join(details)})" if details else label
+
+    def watch_as_of(self) -> None:
+        self._update_as_of_label()
+
+    def watch_as_of_point(self) -> None:
+        self._update_as_of_label()
+
+    @work(group="step", exclusive=True, exit_on_error=False)
+    async def action_step_tx(self, step: int) -> None:
+        """``{``/``}``: the entity's previous/next change (or the graph's, off an entity)."""
+        page = self.page
+        entity = page.entity_id if page is not None else None
+        current = self.as_of_tx
+        try:
+            if entity is not None:
+                answer = await self.client.history(entity, limit=500)
+            else:
+                answer = await self.client.history(limit=200)
+                if current is not None:
+                    older = await self.client.history(limit=200, before_tx=current + 1)
+                    answer["transactions"] = answer.get("transactions", []) + older.get(
+                        "transactions", []
+                    )
+        except Exception as exc:
+            self.notify(describe_failure(exc).message, severity="error")
+            return
+        txs = [int(t["tx"]) for t in answer.get("transactions", []) if "tx" in t]
+        if self.as_of is not None and current is None:
+            self.notify(
+                "Waiting for the daemon to resolve the current moment; try again.",
+                severity="warning",
+            )
+            return
+        target = step_tx(txs, current, 1 if step > 0 else -1)
+        if target is not None:
+            self.set_as_of(f"tx:{target}")
+        elif step > 0 and self.as_of is not None:
+            self.set_as_of(None)
+        else:
+            what = "this entity" if entity else "the graph"
+            self.notify(
+                f"No {'earlier' if step < 0 else 'later'} transaction of {what}.",
+                severity="warning",
+                timeout=3,
+            )
+
+    # -- live -----------------------------------------------------------------------------
+
+    @work(group="status", exit_on_error=False)
+    async def _poll_status(self) -> None:
+        """Poll ``/v1/status``; while the daemon is away, back off and say so."""
+        delay = 1.0
+        while True:
+            was = self.status_info.state
+            try:
+                status = await self.client.status()
+            except DaemonUnavailable as exc:
+                self.status_info = StatusInfo(
+                    "down",
+                    message=str(exc).split(";")[0],
+                    retry_in=delay,
+                    stream=self.status_info.stream,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)
+                continue
+            except ApiError as exc:
+                state = "starting" if exc.status == 503 else "down"
+                self.status_info = StatusInfo(
+                    state, message=exc.message, stream=self.status_info.stream
+                )
+            except Exception as exc:
+                self.log.error("status poll failed", exc)
+                self.status_info = StatusInfo(
+                    "down", message=str(exc), stream=self.status_info.stream
+                )
+            else:
+                self._status_received(status, was)
+            delay = 1.0
+            await asyncio.sleep(self.status_interval)
+
+    def _status_received(self, status: dict[str, Any], was: str) -> None:
+        previous_tx = self.status_info.last_tx
+        info = StatusInfo(
+            "up",
+            entities=status.get("entities"),
+            stubs=status.get("stubs"),
+            pending=status.get("pending"),
+            dead_letters=status.get("dead_letters"),
+            last_tx=status.get("last_tx"),
+            last_tx_at=status.get("last_tx_at"),
+            stream=self.status_info.stream,
+        )
+        self.status_info = info
+        page = self.page
+        if was == "down":
+            self.notify("Reconnected to the daemon.", timeout=3)
+            if page is not None and page.failure is not None and page.failure.kind == "down":
+                page.reload()
+        elif (
+            info.stream != "on"
+            and previous_tx is not None
+            and info.last_tx is not None
+            and info.last_tx > previous_tx
+            and self.as_of is None
+            and page is not None
+            and not isinstance(page, SearchScreen)
+        ):
+            page.reload(quiet=True)  # no change stream: refresh on a new transaction
+
+    @work(group="changes", exit_on_error=False)
+    async def _follow_changes(self) -> None:
+        """Follow ``/v1/changes``; reconnect with backoff whenever it drops."""
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            opened = loop.time()
+            received = False
+            try:
+                async for change in self.client.changes():
+                    received = True
+                    delay = 0.5
+                    self._set_stream("on")
+                    self.change_received(change)
+                if received or loop.time() - opened > 1.0:
+                    # A clean end after a while (restart, proxy, long poll): reopen at once.
+                    self._set_stream("on")
+                    await asyncio.sleep(0.2)
+                    continue
+                self._set_stream("off")  # ended at once: not served (yet); back off below
+            except DaemonUnavailable:
+                self._set_stream("off")
+            except Exception as exc:
+                self.log.error("change stream failed", exc)
+                self._set_stream("off")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+    def _set_stream(self, state: str) -> None:
+        if self.status_info.stream != state:
+            self.status_info = dataclasses.replace(self.status_info, stream=state)
+
+    def change_received(self, change: dict[str, Any]) -> None:
+        """A committed transaction: note it, and redraw the page if it shows what changed."""
+        tx = change.get("tx")
+        if isinstance(tx, int):
+            self.status_info = dataclasses.replace(
+                self.status_info, last_tx=tx, last_tx_at=change.get("at")
+            )
+        page = self.page
+        if (
+            self.as_of is None
+            and page is not None
+            and page.touches(set(change.get("entities", [])))
+        ):
+            page.reload(quiet=True, delay=0.1)

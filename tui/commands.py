@@ -1,0 +1,112 @@
+"""The ``:`` command line: what it understands, parsed into a small value the app executes.
+
+One table (:data:`COMMANDS`) feeds the parser, the completion of the command line, the
+command palette and the help screen, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from mdsd.model import KIND_OF, EntityType
+
+#: plural and short names people type for a kind listing (``:models``)
+KIND_WORDS: dict[str, str] = {
+    "models": EntityType.MODEL,
+    "instances": EntityType.MODEL_INSTANCE,
+    "pipelines": EntityType.PIPELINE,
+    "runs": EntityType.PIPELINE_RUN,
+    "features": EntityType.FEATURE,
+    "datasets": EntityType.DATASET,
+    "versions": EntityType.DATASET_VERSION,
+    "tests": EntityType.AB_TEST,
+    "abtests": EntityType.AB_TEST,
+    "cells": EntityType.AB_TEST_CELL,
+    "users": EntityType.USER,
+    "teams": EntityType.TEAM,
+}
+KIND_WORDS.update({kind: et for et, kind in KIND_OF.items()})
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str
+    help: str
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("open", ":open ID", "open an entity by its aip:// id"),
+    CommandSpec("search", ":search QUERY", "search (filters: type:model owner:alice tag:k=v)"),
+    CommandSpec("owners", ":owners [QUERY]", "search people and teams"),
+    CommandSpec("models", ":models  :datasets  :features  :tests …", "list entities of a kind"),
+    CommandSpec("asof", ":asof WHEN", "time travel: 2025-01-01, 3d, tx:N; `:asof now` to go live"),
+    CommandSpec("lineage", ":lineage [up|down]", "lineage tree of the current entity"),
+    CommandSpec("impact", ":impact", "downstream impact and owners to notify"),
+    CommandSpec("usage", ":usage", "A/B tests of a model or instance, models of a test"),
+    CommandSpec("history", ":history", "changes of the current entity (or of everything)"),
+    CommandSpec("path", ":path ID [ID]", "how the current entity (or the first ID) reaches ID"),
+    CommandSpec("quality", ":quality", "the daemon's data quality report"),
+    CommandSpec("reload", ":reload", "fetch the current page again"),
+    CommandSpec("help", ":help", "keys and commands"),
+    CommandSpec("q", ":q", "back; quit at the first page (`:q!` quits)"),
+)
+
+_ALIASES = {
+    "o": "open",
+    "e": "open",
+    "s": "search",
+    "find": "search",
+    "as-of": "asof",
+    "at": "asof",
+    "now": "asof",
+    "live": "asof",
+    "quit": "q!",
+    "exit": "q!",
+    "qa": "q!",
+    "r": "reload",
+}
+
+
+class CommandError(ValueError):
+    """The command line cannot be understood; the message says how to write it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def arg(self) -> str:
+        return " ".join(self.args)
+
+
+def parse_command(text: str) -> Command:
+    """``":asof 2025-01-01"`` -> ``Command("asof", ("2025-01-01",))``."""
+    line = text.strip().removeprefix(":").strip()
+    if not line:
+        raise CommandError("empty command; try :help")
+    if line.startswith("aip://"):
+        return Command("open", (line,))
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    head, args = words[0].lower(), tuple(words[1:])
+    if head in ("now", "live"):
+        return Command("asof", ("now",))
+    head = _ALIASES.get(head, head)
+    if head in KIND_WORDS:
+        return Command("kind", (KIND_WORDS[head], *args))
+    if head == "q!" or head in {spec.name for spec in COMMANDS}:
+        return Command(head, args)
+    raise CommandError(f"unknown command :{words[0]}; try :help")
+
+
+def completions() -> list[str]:
+    """Words offered while typing a command (``SuggestFromList`` on the command line)."""
+    words = [spec.name for spec in COMMANDS if spec.name != "models"]
+    words += [w for w in KIND_WORDS if w.endswith("s")]
+    return sorted(set(words), key=lambda w: (len(w), w))

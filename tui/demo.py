@@ -1,0 +1,96 @@
+"""``mds-tui --demo``: bring up ``mdsd demo`` when nobody answers, and take it down after.
+
+Only a daemon this module started is ever stopped; one that was already running is left
+alone, so ``--demo`` is safe to use against a daemon someone else runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+class DemoError(Exception):
+    """The demo daemon could not be started; the message includes the end of its log."""
+
+
+def socket_answers(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket ``path``."""
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def mdsd_command() -> list[str]:
+    """``mdsd`` from the same environment as this interpreter."""
+    script = Path(sys.executable).with_name("mdsd")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mdsd"]
+
+
+class DemoDaemon:
+    def __init__(self, socket_path: Path, *, timeout: float = 60.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+
+    def ensure(self) -> bool:
+        """Start ``mdsd demo`` unless a daemon answers; True when this call started one."""
+        if socket_answers(self.socket_path):
+            return False
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, log_name = tempfile.mkstemp(prefix="mds-tui-demo-", suffix=".log")
+        self.log_path = Path(log_name)
+        with os.fdopen(fd, "wb") as log:
+            self.process = subprocess.Popen(
+                [*mdsd_command(), "demo", "--socket", str(self.socket_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoError(
+                    f"`mdsd demo` exited with {self.process.returncode}:\n{self._log_tail()}"
+                )
+            if socket_answers(self.socket_path):
+                return True
+            time.sleep(0.1)
+        self.stop()
+        raise DemoError(
+            f"`mdsd demo` did not open {self.socket_path} within {self.timeout:.0f}s:\n{self._log_tail()}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM the demo's process group (a clean daemon shutdown), SIGKILL if it hangs."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def _log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(text) + f"\n(full log: {self.log_path})"

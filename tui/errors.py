@@ -1,0 +1,39 @@
+"""What a failed daemon call means to the person at the keyboard.
+
+Every worker funnels its exceptions through :func:`describe_failure`, so the wording (and
+the decision "wait for reconnect" vs "this does not exist") is the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mdsd.client import ApiError, DaemonUnavailable
+
+
+@dataclass(frozen=True)
+class Failure:
+    #: ``down`` (retry when the daemon is back), ``missing`` (404), ``bad`` (400) or ``error``
+    kind: str
+    message: str
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.kind in ("missing", "bad") else "error"
+
+
+def describe_failure(exc: BaseException, as_of: str | None = None) -> Failure:
+    when = f" as of {as_of}" if as_of else ""
+    if isinstance(exc, DaemonUnavailable):
+        return Failure(
+            "down", f"Daemon unavailable: {exc}. Reconnecting; the page reloads when it is back."
+        )
+    if isinstance(exc, ApiError):
+        if exc.status == 404:
+            return Failure("missing", f"Not found{when}: {exc.message}")
+        if exc.status == 503:
+            return Failure("down", f"The daemon is still starting: {exc.message}")
+        if exc.status == 400:
+            return Failure("bad", f"The daemon rejected the request: {exc.message}")
+        return Failure("error", f"Daemon error {exc.status} ({exc.code}): {exc.message}")
+    return Failure("error", f"Unexpected error: {type(exc).__name__}: {exc}")

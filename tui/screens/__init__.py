@@ -1,0 +1,1 @@
+"""The explorer's pages (one per view) and its modal prompts."""

@@ -1,0 +1,177 @@
+"""The page every view is built on: chrome around a body that loads from the daemon.
+
+A page is rebuilt from its :class:`~tui.nav.Location` whenever it is shown, loads in one
+exclusive worker (a reload cancels the previous one), and turns every failure into a
+message on the page: the explorer never dies because the daemon did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from mdsd.client import Client
+from tui.errors import Failure, describe_failure
+from tui.nav import Location
+from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
+
+if TYPE_CHECKING:
+    from tui.app import MdsApp
+
+
+class PageScreen(Screen[None]):
+    """Base of all pages. Subclasses implement :meth:`compose_body` and :meth:`load`."""
+
+    #: the views that make sense only with an entity
+    ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "impact", "usage"})
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "find", "Find", key_display="/", id="find"),
+        Binding("escape", "escape", "Back", show=False, id="escape"),
+        Binding("l", "lineage", "Lineage", id="lineage"),
+        Binding("i", "impact", "Impact", id="impact"),
+        Binding("u", "usage", "Usage", id="usage"),
+        Binding("h", "history", "History", id="history"),
+    ]
+
+    def __init__(self, location: Location) -> None:
+        super().__init__()
+        self.location = location
+        #: why the last load failed (``None`` when it did not); ``down`` reloads on reconnect
+        self.failure: Failure | None = None
+        self._loading_timer: Timer | None = None
+
+    # -- structure ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumbs(id="breadcrumbs")
+        yield AsOfBar(id="asof-bar")
+        yield Static(id="message")
+        with Vertical(id="body"):
+            yield from self.compose_body()
+        yield StatusLine(id="status-line")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def mds(self) -> MdsApp:
+        return cast("MdsApp", self.app)
+
+    @property
+    def client(self) -> Client:
+        return self.mds.client
+
+    @property
+    def as_of(self) -> str | None:
+        return self.mds.as_of
+
+    @property
+    def entity_id(self) -> str | None:
+        return self.location.id
+
+    def on_mount(self) -> None:
+        self.query_one("#message", Static).display = False
+        self.restore_state()
+        self.reload()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def reload(self, *, quiet: bool = False, delay: float = 0.0) -> None:
+        """Fetch and render again, cancelling a load in flight.
+
+        ``quiet``: no "Loading…" even if slow (live updates, typing); ``delay``: wait first,
+        so a burst of calls (keystrokes, change events) costs one request.
+        """
+        self._load(quiet, delay)
+
+    @work(exclusive=True, group="load", exit_on_error=False)
+    async def _load(self, quiet: bool, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if not quiet:
+            self._loading_timer = self.set_timer(0.3, lambda: self.show_message("Loading…", "info"))
+        try:
+            await self.load()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = describe_failure(exc, self.as_of)
+            self.show_failure(failure)
+            if failure.kind == "error":
+                self.log.error(f"loading {self.location} failed", exc)
+        else:
+            self.failure = None
+            self.clear_message()
+        finally:
+            if self._loading_timer is not None:
+                self._loading_timer.stop()
+                self._loading_timer = None
+            self.mds.nav_changed()
+
+    async def load(self) -> None:
+        """Fetch this page's data (passing ``as_of``) and render it; raise on failure."""
+
+    def touches(self, entity_ids: set[str]) -> bool:
+        """Whether a transaction touching ``entity_ids`` changes what this page shows."""
+        return self.entity_id is not None and self.entity_id in entity_ids
+
+    def note_as_of(self, answer: dict[str, object]) -> None:
+        self.mds.note_as_of(answer.get("as_of"))
+
+    # -- messages -------------------------------------------------------------------------
+
+    def show_message(self, text: str, severity: str = "info") -> None:
+        message = self.query_one("#message", Static)
+        message.set_classes(f"-{severity}")
+        message.update(text)
+        message.display = True
+
+    def clear_message(self) -> None:
+        message = self.query_one("#message", Static)
+        message.display = False
+        message.update("")
+
+    def show_failure(self, failure: Failure) -> None:
+        self.failure = failure
+        self.show_message(failure.message, failure.severity)
+
+    # -- view state -----------------------------------------------------------------------
+
+    def save_state(self) -> None:
+        """Keep what is worth restoring (cursor, filter) in ``self.location.state``."""
+
+    def restore_state(self) -> None:
+        """Apply ``self.location.state`` before the first load."""
+
+    # -- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.ENTITY_ACTIONS and self.entity_id is None)
+
+    def action_find(self) -> None:
+        self.mds.open_search()
+
+    def action_escape(self) -> None:
+        self.mds.action_back()
+
+    def action_lineage(self) -> None:
+        self.mds.go(Location("lineage", self.entity_id))
+
+    def action_impact(self) -> None:
+        self.mds.go(Location("impact", self.entity_id))
+
+    def action_usage(self) -> None:
+        self.mds.go(Location("usage", self.entity_id))
+
+    def action_history(self) -> None:
+        self.mds.go(Location("history", self.entity_id))

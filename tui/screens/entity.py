@@ -1,0 +1,219 @@
+"""The entity page: who and what it is, its per-type sections and every relationship.
+
+One generic page serves every entity type; :mod:`tui.sections` adds the type-specific
+parts. Relationships are one list grouped by direction and type, so Enter follows any of
+them and ``p`` explains an inferred one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from tui.format import (
+    ago,
+    badge,
+    clip,
+    fmt_time,
+    name_of,
+    names,
+    native_id,
+    staleness_style,
+    status_text,
+    tags_text,
+)
+from tui.screens.info import InfoScreen
+from tui.screens.listing import ListScreen
+from tui.sections import Link, Section, load_sections
+from tui.widgets.lists import Row
+
+JSON = dict[str, Any]
+
+
+def header_text(entity: JSON) -> Text:
+    text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
+    status = str(entity.get("status") or "resolved")
+    if status != "resolved":
+        text.append("  ")
+        text.append_text(status_text(status))
+    text.append(f"  {entity.get('entity_type', '')}", style="dim")
+    text.append(f"\n{entity.get('id', '')}", style="dim")
+    description = entity.get("description")
+    text.append("\n")
+    text.append(
+        str(description) if description else "no description",
+        style="" if description else "dim italic",
+    )
+    owners = entity.get("owners_resolved") or [{"id": o} for o in entity.get("owners", [])]
+    text.append("\nOwners   ", style="bold")
+    text.append(names(owners, limit=6) if owners else "none", style="green" if owners else "yellow")
+    if entity.get("tags"):
+        text.append("\nTags     ", style="bold")
+        text.append_text(tags_text(entity["tags"]))
+    text.append("\nCreated  ", style="bold")
+    text.append(fmt_time(entity.get("created_at")))
+    text.append("   Updated ", style="bold")
+    text.append(f"{fmt_time(entity.get('updated_at'))} ({ago(entity.get('updated_at'))})")
+    enriched = entity.get("last_enriched_at")
+    stale = bool(entity.get("stale"))
+    text.append("   Enriched ", style="bold")
+    text.append(
+        ago(enriched) + ("  STALE" if stale else ""), style=staleness_style(enriched, stale)
+    )
+    return text
+
+
+def attributes_text(entity: JSON) -> Text:
+    text = Text()
+    for key, value in sorted((entity.get("attributes") or {}).items()):
+        if value in (None, ""):
+            continue
+        if text:
+            text.append("   ")
+        text.append(f"{key} ", style="dim")
+        text.append(clip(value, 40))
+    return text
+
+
+def relationship_rows(entity: JSON) -> list[Row]:
+    """Relationships grouped by direction and type, outgoing first; inferred ones marked."""
+    relationships = sorted(
+        entity.get("relationships", []),
+        key=lambda r: (
+            r.get("direction") != "out",
+            str(r.get("type")),
+            bool(r.get("inferred")),
+            name_of(r).lower(),
+        ),
+    )
+    rows = []
+    for rel in relationships:
+        arrow = "→" if rel.get("direction") == "out" else "←"
+        target_type = rel.get("target_type")
+        note = Text("inferred · p", style="italic magenta") if rel.get("inferred") else Text("")
+        rows.append(
+            Row(
+                cells=(
+                    Text.assemble(badge(target_type), " ", name_of(rel)),
+                    Text(str(target_type or ""), style="dim"),
+                    note,
+                ),
+                group=f"{arrow} {rel.get('type')}",
+                target=rel.get("target"),
+                data=rel,
+            )
+        )
+    return rows
+
+
+def link_rows(links: list[Link]) -> list[Row]:
+    return [
+        Row(
+            cells=(
+                Text.assemble(badge(link.entity_type), " ", link.name),
+                Text(link.entity_type or "", style="dim"),
+                Text(link.note, style="dim"),
+            ),
+            group=link.group,
+            target=link.id or None,
+        )
+        for link in links
+    ]
+
+
+def provenance_text(rel: JSON) -> Text:
+    provenance = rel.get("provenance") or {}
+    text = Text.assemble(
+        ("Rule  ", "bold"), str(provenance.get("rule", "?")), "\n\n", ("Path", "bold")
+    )
+    for step, entity_id in enumerate(provenance.get("path", [])):
+        kind = entity_id.split("/")[2] if entity_id.startswith("aip://") else ""
+        text.append(f"\n{'  ' * step}{'└ ' if step else ''}")
+        text.append(native_id(entity_id), style="bold")
+        text.append(f"  {kind}", style="dim")
+    return text
+
+
+class EntityScreen(ListScreen):
+    """Any entity; the per-type sections load after the page so it appears at once."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("related", "type", "")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "provenance", "Provenance", id="provenance"),
+    ]
+
+    def __init__(self, location: Any) -> None:
+        super().__init__(location)
+        self.entity: JSON | None = None
+        self._relationship_rows: list[Row] = []
+
+    def compose_top(self) -> ComposeResult:
+        with VerticalScroll(id="summary"):
+            yield Static(id="header")
+            yield Static(id="attributes")
+            yield Vertical(id="sections")
+
+    async def load(self) -> None:
+        assert self.entity_id is not None
+        entity = await self.client.entity(self.entity_id, as_of=self.as_of)
+        self.note_as_of(entity)
+        self.entity = entity
+        self.location.title = name_of(entity)
+        names = self.mds.names
+        names[entity["id"]] = name_of(entity)
+        names.update(
+            (r["target"], r["target_name"])
+            for r in entity.get("relationships", [])
+            if r.get("target_name")
+        )
+        names.update(
+            (o["id"], o["name"]) for o in entity.get("owners_resolved", []) if o.get("name")
+        )
+        self.query_one("#header", Static).update(header_text(entity))
+        attributes = attributes_text(entity)
+        self.query_one("#attributes", Static).update(attributes)
+        self.query_one("#attributes", Static).display = bool(attributes)
+        self._relationship_rows = relationship_rows(entity)
+        self.show_rows(self._relationship_rows)
+        self._load_sections(entity)
+
+    @work(exclusive=True, group="sections", exit_on_error=False)
+    async def _load_sections(self, entity: JSON) -> None:
+        sections = await load_sections(self.client, entity, self.as_of)  # never raises
+        if self.is_attached:
+            await self._draw_sections(sections)
+
+    async def _draw_sections(self, sections: list[Section]) -> None:
+        container = self.query_one("#sections", Vertical)
+        await container.remove_children()
+        widgets = []
+        for section in sections:
+            body = Text.assemble((section.title, "bold underline"), "\n")
+            body.append_text(section.body)
+            widgets.append(Static(body, classes="section"))
+        await container.mount_all(widgets)
+        links = [link for section in sections for link in section.links]
+        if links:
+            self.show_rows(self._relationship_rows + link_rows(links))
+
+    def action_provenance(self) -> None:
+        row = self.table.current
+        rel = row.data if row is not None else None
+        if not isinstance(rel, dict):
+            self.notify("Highlight a relationship first.", severity="warning")
+            return
+        if rel.get("inferred"):
+            title = f"{name_of(self.entity or {})} {rel.get('type')} {name_of(rel)} (inferred)"
+            self.app.push_screen(InfoScreen(title, provenance_text(rel)))
+        else:
+            declared_by = (
+                name_of(self.entity or {}) if rel.get("direction") == "out" else name_of(rel)
+            )
+            self.notify(f"Declared: from the source payload of {declared_by}.", title="Provenance")

@@ -1,0 +1,129 @@
+"""History: what changed in which transaction, as a diff; Enter travels to that moment.
+
+With an entity: its transactions and their asserted (+) and retracted (-) facts. Without:
+the latest transactions of the whole graph. Either way the row's transaction becomes the
+as-of moment, which is the quickest way into time travel. History is the one view not cut
+at the as-of moment (the API takes none): the version shown is marked ◀, later ones dimmed,
+so one can travel forward as well as back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from tui.format import clip, fmt_time, native_id
+from tui.screens.listing import ListScreen
+from tui.widgets.lists import Row
+
+CAUSE_KEYS = ("event_type", "kind", "rule", "source", "origin", "event_id")
+
+
+def cause_text(cause: Any) -> str:
+    if not isinstance(cause, dict):
+        return "" if cause is None else clip(cause, 60)
+    keys = [k for k in CAUSE_KEYS if cause.get(k) not in (None, "")]
+    keys += [k for k in cause if k not in keys and cause[k] not in (None, "", [], {})]
+    return clip(
+        " · ".join(
+            f"{cause[k]}" if k in ("event_type", "kind") else f"{k}={cause[k]}" for k in keys
+        ),
+        70,
+    )
+
+
+def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
+    asserted = change.get("op") != "retract"
+    sign, style = ("+", "green") if asserted else ("-", "red")
+    value = change.get("value")
+    if isinstance(value, str) and value.startswith("aip://"):
+        shown = names.get(value) or native_id(value)  # people by name, not by id
+    else:
+        shown = clip(value, 70)
+    return Text.assemble(
+        (f"{sign} ", f"bold {style}"), (f"{change.get('attribute')}  ", style), shown
+    )
+
+
+def shown_tx(numbers: list[int], current_tx: int | None) -> int | None:
+    """The transaction whose state is on screen as of ``current_tx`` (marked with ◀)."""
+    if current_tx is None:
+        return None
+    return max((n for n in numbers if n <= current_tx), default=None)
+
+
+def entity_rows(
+    transactions: list[dict[str, Any]], names: dict[str, str], current_tx: int | None
+) -> list[Row]:
+    rows: list[Row] = []
+    ordered = sorted(transactions, key=lambda t: int(t.get("tx", 0)), reverse=True)
+    marked = shown_tx([int(t.get("tx", 0)) for t in ordered], current_tx)
+    for tx in ordered:
+        number = int(tx.get("tx", 0))
+        group = f"tx {number}" + (" ◀" if number == marked else "")
+        later = current_tx is not None and number > current_tx  # after the as-of moment
+        cause = Text(cause_text(tx.get("cause")), style="dim" if later else "bold")
+        rows.append(Row((fmt_time(tx.get("at")), cause), group=group, data=number))
+        changes = sorted(
+            tx.get("changes", []), key=lambda c: (str(c.get("attribute")), c.get("op") != "retract")
+        )
+        rows += [Row(("", change_text(c, names)), group=group, data=number) for c in changes]
+    return rows
+
+
+def global_rows(
+    transactions: list[dict[str, Any]], names: dict[str, str], current_tx: int | None
+) -> list[Row]:
+    rows = []
+    for tx in sorted(transactions, key=lambda t: int(t.get("tx", 0)), reverse=True):
+        number = int(tx.get("tx", 0))
+        entities = tx.get("entities", [])
+        touched = ", ".join(names.get(e) or native_id(e) for e in entities[:3])
+        if len(entities) > 3:
+            touched += f" +{len(entities) - 3}"
+        text = Text.assemble(
+            (cause_text(tx.get("cause")), "bold"),
+            "  ",
+            (touched, "dim"),
+            f"  {tx.get('datoms', '')} datoms" if tx.get("datoms") else "",
+        )
+        rows.append(
+            Row(
+                (fmt_time(tx.get("at")), text),
+                group=f"tx {number}" + (" ◀" if number == current_tx else ""),
+                data=number,
+            )
+        )
+    return rows
+
+
+class HistoryScreen(ListScreen):
+    COLUMNS: ClassVar[tuple[str, ...]] = ("at", "change")
+
+    def compose_top(self) -> ComposeResult:
+        yield Static(id="summary")
+
+    async def load(self) -> None:
+        current = self.mds.as_of_tx
+        if self.entity_id is None:
+            answer = await self.client.history(limit=100)
+            rows = global_rows(answer.get("transactions", []), self.mds.names, current)
+            self.location.title = "all"
+            head = "Latest transactions of the whole graph"
+        else:
+            answer = await self.client.history(self.entity_id, limit=100)
+            rows = entity_rows(answer.get("transactions", []), self.mds.names, current)
+            name = self.mds.names.get(self.entity_id) or native_id(self.entity_id)
+            self.location.title = name
+            head = f"History of {name}: {len(answer.get('transactions', []))} transactions"
+        self.show_rows(rows)
+        summary = Text(head, style="bold")
+        summary.append("   enter: view everything as of that transaction", style="dim")
+        self.query_one("#summary", Static).update(summary)
+
+    def activate(self, row: Row) -> None:
+        if isinstance(row.data, int):
+            self.mds.travel_to(row.data, self.entity_id)

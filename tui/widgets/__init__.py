@@ -1,0 +1,1 @@
+"""Reusable widgets: list views with vim keys, the filter bar and the page chrome."""

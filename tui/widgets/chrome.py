@@ -1,0 +1,117 @@
+"""The page chrome: breadcrumbs, the as-of bar and the status line.
+
+They live on every page but show app-wide state, so each watches the app's reactives
+instead of being told by the screens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.format import fmt_time
+
+if TYPE_CHECKING:
+    from tui.app import MdsApp
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """What the status line shows; replaced as a whole so watchers fire once per change."""
+
+    state: str = "connecting"  # connecting | up | starting | down
+    message: str = ""
+    entities: int | None = None
+    stubs: int | None = None
+    pending: int | None = None
+    dead_letters: int | None = None
+    last_tx: int | None = None
+    last_tx_at: str | None = None
+    stream: str = "off"  # on | off | unavailable
+    retry_in: float | None = None
+
+
+class _AppWatcher(Static):
+    @property
+    def mds(self) -> MdsApp:
+        return cast("MdsApp", self.app)
+
+
+class Breadcrumbs(_AppWatcher):
+    """Where you are and how you got here; ``[``/``]`` move along it."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "nav_version", self._refresh, init=True)
+
+    def _refresh(self, _version: int = 0) -> None:
+        history = self.mds.history
+        trail = history.trail(5)
+        text = Text(" mds ", style="bold reverse")
+        for index, location in enumerate(trail):
+            text.append(" › ", style="dim")  # noqa: RUF001
+            last = index == len(trail) - 1
+            text.append(location.label(), style="bold" if last else "")
+        if history.ahead:
+            text.append(f"   ] {history.ahead} ahead", style="dim")
+        self.update(text)
+
+
+class AsOfBar(_AppWatcher):
+    """A loud bar while time travelling, so nobody mistakes the past for the present."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "as_of_label", self._refresh, init=True)
+
+    def _refresh(self, label: str) -> None:
+        self.display = bool(label)
+        self.update(
+            Text(f" ⏱  {label}   ", style="bold")
+            + Text("{ } step · @ change · :asof now", style="italic")
+        )
+
+
+class StatusLine(_AppWatcher):
+    """Connection, pending events and the last transaction, polled from ``/v1/status``."""
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "status_info", self._refresh, init=True)
+
+    def _refresh(self, info: StatusInfo) -> None:
+        text = Text()
+        if info.state == "up":
+            text.append("● connected", style="bold green")
+        elif info.state == "starting":
+            text.append("◌ daemon starting", style="bold yellow")
+        elif info.state == "down":
+            text.append("✗ daemon unavailable", style="bold red")
+            if info.retry_in is not None:
+                text.append(f" — retrying in {info.retry_in:.0f}s", style="red")
+        else:
+            text.append("◌ connecting…", style="yellow")
+        if info.state in ("up", "starting"):
+            if info.entities is not None:
+                text.append(f"  {info.entities:,} entities", style="dim")
+            if info.stubs:
+                text.append(f" · {info.stubs:,} stubs", style="dim")
+            if info.pending is not None:
+                style = "yellow" if info.pending else "dim"
+                text.append(f"  pending {info.pending:,}", style=style)
+            if info.dead_letters:
+                text.append(f"  dead letters {info.dead_letters:,}", style="red")
+            if info.last_tx is not None:
+                text.append(f"  last tx {info.last_tx}", style="dim")
+                if info.last_tx_at:
+                    text.append(f" ({fmt_time(info.last_tx_at)})", style="dim")
+            text.append("  live ", style="dim")
+            text.append(
+                {"on": "on", "off": "connecting", "unavailable": "off"}.get(
+                    info.stream, info.stream
+                ),
+                style="green" if info.stream == "on" else "dim",
+            )
+        elif info.message:
+            text.append(f"  {info.message}", style="dim")
+        self.update(text)
