@@ -1,0 +1,137 @@
+"""End-to-end intake: events/s through the real daemon, hydrating from the simulator.
+
+The simulator and the daemon each run in their own process over loopback, chaos off. The
+peer is the floor of the same work: plain httpx GETs of the same units at the same
+concurrency, with no validation, journal, normalization, facts or indexing.
+
+    .venv/bin/python bench/e2e_bench.py [--size 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from mdsd.testing import DaemonProcess
+from simulator.world import World
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_simulator(size: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--size", str(size), "--seed", str(seed), "--rate", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{base}/_stats", timeout=1)
+            return process, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("simulator did not start")
+
+
+PATHS = {
+    "model_id": "models",
+    "instance_id": "instances",
+    "pipeline_id": "pipelines",
+    "run_id": "pipeline-runs",
+    "feature_id": "features",
+    "test_id": "tests",
+    "dataset_id": "datasets",
+    "user_id": "users",
+    "team_id": "teams",
+}
+
+
+async def floor(base: str, events: list[dict[str, str]], concurrency: int) -> float:
+    """Seconds for bare GETs of each event's entity: the HTTP work alone."""
+    urls = []
+    for event in events:
+        field = next(k for k in PATHS if k in event)
+        urls.append(f"{base}/api/v1/{PATHS[field]}/{event[field]}")
+    gate = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient() as http:
+
+        async def get(url: str) -> None:
+            async with gate:
+                await http.get(url)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(get(u) for u in urls))
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=5000, help="entities in the world")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    world = World.generate(size=args.size, seed=args.seed)
+    events = list(world.initial_events())
+    body = "\n".join(json.dumps(e) for e in events).encode()
+    simulator, base = start_simulator(args.size, args.seed)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            daemon = DaemonProcess(Path(tmp), base, enrichment_interval=5.0).start()
+            try:
+                started = time.perf_counter()
+                accepted = daemon.call("ingest", body)["accepted"]
+                acknowledged = time.perf_counter() - started
+                idle = daemon.call("wait_idle", 3600)
+                elapsed = time.perf_counter() - started
+                status = daemon.call("status")
+            finally:
+                daemon.stop()
+        floor_seconds = asyncio.run(floor(base, events, concurrency=16))
+    finally:
+        simulator.terminate()
+
+    stages = status["hydration"]["seconds"]
+    total_stage = sum(stages.values()) or 1.0
+    rate = accepted / elapsed
+    floor_rate = len(events) / floor_seconds
+    result = {
+        "events": accepted,
+        "entities": status["entities"],
+        "idle": idle["idle"],
+        "acknowledge_seconds": round(acknowledged, 3),
+        "seconds": round(elapsed, 2),
+        "events_per_second": round(rate),
+        "floor_gets_per_second": round(floor_rate),
+        "ratio_to_floor": round(floor_rate / rate, 2),
+        "stage_share": {k: round(v / total_stage, 3) for k, v in stages.items()},
+    }
+    print(f"{'events':>10} {'seconds':>8} {'events/s':>9} {'bare GETs/s':>12} {'ratio':>6}")
+    print(
+        f"{accepted:>10} {elapsed:>8.2f} {rate:>9.0f} {floor_rate:>12.0f} {floor_rate / rate:>6.2f}"
+    )
+    print(f"acknowledged (durably queued) in {acknowledged:.3f}s: {accepted / acknowledged:.0f} events/s")
+    print("time per hydration stage (share of worker time):", result["stage_share"])
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "e2e.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
