@@ -3,21 +3,33 @@
 Keys sort the way reads want them: integers are big-endian and fixed-width, values are
 self-delimiting and order-preserving within a type, and the transaction id is stored as
 ``~tx`` (its complement) so that, for one (entity, attribute, value), the newest version
-comes first. Every key ends with ``~tx`` (8 bytes) and the op byte (1 assert, 0 retract).
+comes first. Every index key ends with ``~tx`` (8 bytes) and the op byte (1 assert,
+0 retract); ``e`` is 8 bytes, ``a`` 4, ``v`` an encoded value (tag byte first):
+
+====== ======================= =====================================================
+EAVT   ``E e a v ~tx op``      an entity's facts, grouped by attribute
+AEVT   ``A a e v ~tx op``      every entity having an attribute
+AVET   ``V a v e ~tx op``      lookup by value (unique and indexed attributes only)
+VAET   ``R v' a e ~tx op``     reverse references (``v'`` is the target's 8-byte id)
+LOG    ``L tx``                the transaction record: the source of truth
+T      ``T at tx``             wall-clock instant -> tx, for as-of by time
+META   ``M name``              counters and the schema
+====== ======================= =====================================================
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from store.schema import SchemaError, ValueType
 
 U64 = struct.Struct(">Q")
 U32 = struct.Struct(">I")
-I64 = struct.Struct(">q")
 F64 = struct.Struct(">d")
 MAX_U64 = (1 << 64) - 1
 SIGN_BIT = 1 << 63
@@ -31,31 +43,14 @@ LOG = b"L"
 INSTANTS = b"T"
 META = b"M"
 
-# Value type tags, the first byte of an encoded value.
-_TAG = {
-    ValueType.STRING: 1,
-    ValueType.INT: 2,
-    ValueType.FLOAT: 3,
-    ValueType.BOOL: 4,
-    ValueType.INSTANT: 5,
-    ValueType.REF: 6,
-    ValueType.JSON: 7,
-}
-_TYPE_OF_TAG = {tag: vt for vt, tag in _TAG.items()}
+# Every encoded value starts with its type's tag byte (1 string ... 7 json), so values of
+# different types never compare equal.
 _TERMINATOR = b"\x00\x01"
 
 
-def u64(n: int) -> bytes:
-    return U64.pack(n)
-
-
-def not_tx(tx: int) -> bytes:
-    """``~tx``: sorts newer transactions first."""
-    return U64.pack(MAX_U64 - tx)
-
-
-def tx_of(not_tx_bytes: bytes) -> int:
-    return MAX_U64 - U64.unpack(not_tx_bytes)[0]
+def tx_of(key: bytes) -> int:
+    """The transaction of an index key (from its ``~tx`` tail)."""
+    return MAX_U64 - U64.unpack_from(key, len(key) - 9)[0]
 
 
 def _escape(raw: bytes) -> bytes:
@@ -66,113 +61,148 @@ def _unescape(body: bytes) -> bytes:
     return body[:-2].replace(b"\x00\xff", b"\x00")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The instants a datetime can hold, in microseconds since the epoch.
+MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_MIN_I64 = -(1 << 63)
+_MAX_I64 = (1 << 63) - 1
+
+
 def micros(moment: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (naive means UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
+    # Integer arithmetic: going through a float timestamp can be a microsecond off.
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _enc_string(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError
+    return b"\x01" + _escape(value.encode())
+
+
+def _enc_int(value: Any) -> bytes:
+    if not _is_int(value) or not _MIN_I64 <= value <= _MAX_I64:
+        raise TypeError
+    return b"\x02" + U64.pack(value + SIGN_BIT)
+
+
+def _enc_float(value: Any) -> bytes:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError
+    value = float(value)
+    # Equal numbers must be equal keys, or retracting 0.0 would miss a stored -0.0.
+    if value == 0.0:
+        value = 0.0
+    elif value != value:
+        value = math.nan
+    bits = U64.unpack(F64.pack(value))[0]
+    bits = bits ^ MAX_U64 if bits & SIGN_BIT else bits | SIGN_BIT
+    return b"\x03" + U64.pack(bits)
+
+
+def _enc_bool(value: Any) -> bytes:
+    if not isinstance(value, bool):
+        raise TypeError
+    return b"\x04\x01" if value else b"\x04\x00"
+
+
+def _enc_instant(value: Any) -> bytes:
+    if isinstance(value, datetime):
+        value = micros(value)
+    # Only instants a datetime can hold: a stored value must decode.
+    if not _is_int(value) or not MIN_MICROS <= value <= MAX_MICROS:
+        raise TypeError
+    return b"\x05" + U64.pack(value + SIGN_BIT)
+
+
+def ref_value(e: int) -> bytes:
+    """The encoded ref to entity ``e`` (a known-good id)."""
+    return b"\x06" + U64.pack(e)
+
+
+def _enc_ref(value: Any) -> bytes:
+    if not _is_int(value) or not 0 <= value <= MAX_U64:
+        raise TypeError
+    return ref_value(value)
+
+
+def _enc_json(value: Any) -> bytes:
+    # Canonical text, so equal documents are equal values.
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return b"\x07" + _escape(text.encode())
+
+
+_ENCODERS: dict[ValueType, Callable[[Any], bytes]] = {
+    ValueType.STRING: _enc_string,
+    ValueType.INT: _enc_int,
+    ValueType.FLOAT: _enc_float,
+    ValueType.BOOL: _enc_bool,
+    ValueType.INSTANT: _enc_instant,
+    ValueType.REF: _enc_ref,
+    ValueType.JSON: _enc_json,
+}
+#: What an encoder raises on a value of the wrong type (see ``bad_value``).
+ENCODE_ERRORS = (TypeError, ValueError, OverflowError, RecursionError, struct.error)
+
+
+def bad_value(value_type: ValueType, value: Any) -> SchemaError:
+    return SchemaError(f"{value!r} is not a valid {value_type.value} value")
+
+
+def raw_encoder(value_type: ValueType) -> Callable[[Any], bytes]:
+    """The encoder of one type, for hot loops: raises one of ``ENCODE_ERRORS`` (not
+    ``SchemaError``) on a bad value, so the caller owns the try block."""
+    return _ENCODERS[value_type]
 
 
 def encode_value(value_type: ValueType, value: Any) -> bytes:
     """Encode ``value`` as ``value_type``; ``SchemaError`` if it is not of that type."""
-    tag = bytes((_TAG[value_type],))
     try:
-        if value_type is ValueType.STRING:
-            if not isinstance(value, str):
-                raise TypeError
-            return tag + _escape(value.encode())
-        if value_type is ValueType.REF:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise TypeError
-            return tag + U64.pack(value)
-        if value_type is ValueType.INT:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError
-            return tag + U64.pack((value + SIGN_BIT) & MAX_U64)
-        if value_type is ValueType.FLOAT:
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TypeError
-            bits = U64.unpack(F64.pack(float(value)))[0]
-            bits = bits ^ MAX_U64 if bits & SIGN_BIT else bits | SIGN_BIT
-            return tag + U64.pack(bits)
-        if value_type is ValueType.BOOL:
-            if not isinstance(value, bool):
-                raise TypeError
-            return tag + (b"\x01" if value else b"\x00")
-        if value_type is ValueType.INSTANT:
-            if isinstance(value, datetime):
-                value = micros(value)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError
-            return tag + U64.pack((value + SIGN_BIT) & MAX_U64)
-        # JSON: canonical text, so equal documents are equal values.
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return tag + _escape(text.encode())
-    except (TypeError, ValueError, OverflowError, struct.error) as exc:
-        raise SchemaError(f"{value!r} is not a valid {value_type.value} value") from exc
+        return _ENCODERS[value_type](value)
+    except ENCODE_ERRORS as exc:
+        raise bad_value(value_type, value) from exc
 
 
-def value_length(buf: bytes, start: int) -> int:
-    """Length of the encoded value starting at ``buf[start]`` (values self-delimit)."""
-    vt = _TYPE_OF_TAG[buf[start]]
-    if vt is ValueType.BOOL:
-        return 2
-    if vt in (ValueType.STRING, ValueType.JSON):
-        pos = start + 1
-        while True:
-            pos = buf.index(b"\x00", pos)
-            if buf[pos + 1] == 1:
-                return pos + 2 - start
-            pos += 2
-    return 9
+def _dec_float(encoded: bytes) -> float:
+    bits = U64.unpack_from(encoded, 1)[0]
+    bits = bits ^ SIGN_BIT if bits & SIGN_BIT else bits ^ MAX_U64
+    return float(F64.unpack(U64.pack(bits))[0])
+
+
+#: tag byte -> decoder of the whole encoded value (tag included)
+_DECODERS: dict[int, Callable[[bytes], Any]] = {
+    1: lambda b: _unescape(b[1:]).decode(),
+    2: lambda b: U64.unpack_from(b, 1)[0] - SIGN_BIT,
+    3: _dec_float,
+    4: lambda b: b[1] == 1,
+    5: lambda b: from_micros(U64.unpack_from(b, 1)[0] - SIGN_BIT),
+    6: lambda b: U64.unpack_from(b, 1)[0],
+    7: lambda b: json.loads(_unescape(b[1:])),
+}
 
 
 def decode_value(encoded: bytes) -> Any:
-    vt = _TYPE_OF_TAG[encoded[0]]
-    body = encoded[1:]
-    if vt is ValueType.STRING:
-        return _unescape(body).decode()
-    if vt is ValueType.REF:
-        return U64.unpack(body)[0]
-    if vt is ValueType.INT:
-        return U64.unpack(body)[0] - SIGN_BIT
-    if vt is ValueType.FLOAT:
-        bits = U64.unpack(body)[0]
-        bits = bits ^ SIGN_BIT if bits & SIGN_BIT else bits ^ MAX_U64
-        return F64.unpack(U64.pack(bits))[0]
-    if vt is ValueType.BOOL:
-        return body == b"\x01"
-    if vt is ValueType.INSTANT:
-        return from_micros(U64.unpack(body)[0] - SIGN_BIT)
-    return json.loads(_unescape(body))
+    return _DECODERS[encoded[0]](encoded)
 
 
 # -- index keys ---------------------------------------------------------------------------
-# Every key is (tag, components..., ~tx, op). Decoding relies on the fixed 9-byte tail.
 
 
-def eavt_key(e: int, a: int, v: bytes, tx: int, added: bool) -> bytes:
-    return b"".join((EAVT, U64.pack(e), U32.pack(a), v, not_tx(tx), b"\x01" if added else b"\x00"))
-
-
-def aevt_key(e: int, a: int, v: bytes, tx: int, added: bool) -> bytes:
-    return b"".join((AEVT, U32.pack(a), U64.pack(e), v, not_tx(tx), b"\x01" if added else b"\x00"))
-
-
-def avet_key(e: int, a: int, v: bytes, tx: int, added: bool) -> bytes:
-    return b"".join((AVET, U32.pack(a), v, U64.pack(e), not_tx(tx), b"\x01" if added else b"\x00"))
-
-
-def vaet_key(e: int, a: int, v: bytes, tx: int, added: bool) -> bytes:
-    """Reverse reference: ``v`` is an encoded ref; the key starts with the target's id."""
-    return b"".join(
-        (VAET, v[1:], U32.pack(a), U64.pack(e), not_tx(tx), b"\x01" if added else b"\x00")
-    )
+def tx_tail(tx: int, added: bool) -> bytes:
+    """The last 9 bytes of every index key of a datom: ``~tx`` then the op byte."""
+    return U64.pack(MAX_U64 - tx) + (b"\x01" if added else b"\x00")
 
 
 def log_key(tx: int) -> bytes:
@@ -205,9 +235,9 @@ _LOG_HEAD = struct.Struct(">QI")  # at, len(meta)
 EncodedDatom = tuple[int, int, bytes, bool]
 
 
-def encode_log(at: int, meta: dict[str, Any], datoms: list[EncodedDatom]) -> bytes:
-    meta_bytes = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
-    parts = [_LOG_HEAD.pack(at, len(meta_bytes)), meta_bytes]
+def encode_log(at: int, meta_json: bytes, datoms: list[EncodedDatom]) -> bytes:
+    """The record of one transaction; ``meta_json`` is its meta, already JSON-encoded."""
+    parts = [_LOG_HEAD.pack(at, len(meta_json)), meta_json]
     for e, a, v, added in datoms:
         parts.append(_DATOM_HEAD.pack(e, a, 1 if added else 0, len(v)))
         parts.append(v)

@@ -7,13 +7,11 @@ written after it was taken. ``as_of`` and ``since`` derive new views without I/O
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from store import codec
-from store.codec import U32, U64
-from store.intervals import Fact, grouped_intervals
+from store.intervals import Fact, Neighbours, spans
 from store.schema import XID, SchemaError
 from store.tx import Datom
 
@@ -23,22 +21,66 @@ if TYPE_CHECKING:
 Orientation = Literal["out", "in"]
 
 
-@dataclass(slots=True)
 class Traversal:
-    """The result of a bounded BFS: node depths, the edges walked and how each node was reached."""
+    """The result of a bounded BFS: node depths, the edges walked and how each node was
+    reached.
 
-    depth: dict[int, int] = field(default_factory=dict)
-    #: (source, attribute, target) in the edge's own direction, each edge once
-    edges: list[tuple[int, str, int]] = field(default_factory=list)
-    #: node -> (previous node, attribute, orientation followed) for path reconstruction
-    parent: dict[int, tuple[int, str, Orientation]] = field(default_factory=dict)
-    truncated: bool = False
+    The walk itself records only depths and, per expanded node, the neighbours it saw;
+    ``edges`` and ``parent`` are derived from those on first access, because most callers
+    (impact, dependencies) need only the depths and a walk is a hot path.
+    """
+
+    __slots__ = ("_both_ways", "_edges", "_parent", "_seen", "depth", "truncated")
+
+    def __init__(self) -> None:
+        #: node -> hops from the nearest start (starts are 0)
+        self.depth: dict[int, int] = {}
+        #: True when ``max_nodes`` stopped the walk before it ran out of nodes or depth
+        self.truncated = False
+        #: (node, attribute, orientation, visible neighbours) per expansion, in walk order
+        self._seen: list[tuple[int, str, Orientation, Sequence[int]]] = []
+        #: whether some attribute was followed both ways (then edges meet twice)
+        self._both_ways = False
+        self._edges: list[tuple[int, str, int]] | None = None
+        self._parent: dict[int, tuple[int, str, Orientation]] | None = None
+
+    @property
+    def edges(self) -> list[tuple[int, str, int]]:
+        """(source, attribute, target) in the edge's own direction, each edge once."""
+        if self._edges is None:
+            edges: list[tuple[int, str, int]] = []
+            for node, name, orientation, others in self._seen:
+                if orientation == "out":
+                    edges.extend((node, name, other) for other in others)
+                else:
+                    edges.extend((other, name, node) for other in others)
+            self._edges = list(dict.fromkeys(edges)) if self._both_ways else edges
+        return self._edges
+
+    @property
+    def parent(self) -> dict[int, tuple[int, str, Orientation]]:
+        """node -> (previous node, attribute, orientation followed), for paths.
+
+        The walk reached each node first from the earliest expansion, one level up, that
+        saw it; replaying the expansions in order finds that same one.
+        """
+        if self._parent is None:
+            parent: dict[int, tuple[int, str, Orientation]] = {}
+            depth = self.depth
+            for node, name, orientation, others in self._seen:
+                level = depth[node] + 1
+                for other in others:
+                    if other not in parent and depth.get(other) == level:
+                        parent[other] = (node, name, orientation)
+            self._parent = parent
+        return self._parent
 
     def path_to(self, node: int) -> list[tuple[int, str, Orientation]]:
         """Steps from a start node to ``node``: [(previous, attribute, orientation), ...]."""
+        parent = self.parent
         steps = []
-        while node in self.parent:
-            previous, attr, orientation = self.parent[node]
+        while node in parent:
+            previous, attr, orientation = parent[node]
             steps.append((previous, attr, orientation))
             node = previous
         steps.reverse()
@@ -46,6 +88,9 @@ class Traversal:
 
 
 class Db:
+    """A view: what was true at ``basis_tx``, counting only what was asserted after
+    ``since_tx``. Cheap to make (no I/O) and safe to share between threads."""
+
     def __init__(self, store: FactStore, basis_tx: int, since_tx: int = 0) -> None:
         self.store = store
         self.basis_tx = basis_tx
@@ -79,91 +124,92 @@ class Db:
         return e
 
     def xid(self, e: int) -> str | None:
-        xid_attr = self.store.attr_id(XID.name)
-        for f in self.store.facts_of(e):
-            if f.a == xid_attr:
-                return str(f.v)
-        return None
+        """The entity's external id; ids never change, so this ignores the basis."""
+        return self.store.xid_of(e)
 
     def exists(self, e: int) -> bool:
         """Whether the entity had been created by this view's basis."""
-        xid_attr = self.store.attr_id(XID.name)
-        basis = self.basis_tx
-        return any(f.a == xid_attr and f.start <= basis for f in self.store.facts_of(e))
+        return 0 < self.store.entity_of(e).created <= self.basis_tx
 
     # -- entity reads -------------------------------------------------------------------------
 
     def facts(self, e: int) -> list[Fact]:
         basis, since = self.basis_tx, self.since_tx
-        return [f for f in self.store.facts_of(e) if since < f.start <= basis < f.end]
+        return [f for f in self.store.entity_of(e).facts if since < f.start <= basis < f.end]
 
     def entity(self, e: int) -> dict[str, Any]:
         """Attribute name -> value (a list for cardinality many); empty if nothing visible."""
         out: dict[str, Any] = {}
-        store = self.store
+        info_by_id = self.store.info_by_id
         for f in self.facts(e):
-            attribute = store.attribute_by_id(f.a)
-            if attribute.many:
-                out.setdefault(attribute.name, []).append(f.v)
+            info = info_by_id(f.a)
+            if info.many:
+                out.setdefault(info.name, []).append(f.v)
             else:
-                out[attribute.name] = f.v
+                out[info.name] = f.v
         return out
 
     def get(self, e: int, attr: str) -> Any:
         """One attribute: its value, a list for cardinality many, ``None`` when absent."""
-        attribute = self.store.attribute(attr)
-        a = self.store.attr_id(attr)
-        values = [f.v for f in self.facts(e) if f.a == a]
-        if attribute.many:
+        info = self.store.info(attr)
+        a, basis, since = info.id, self.basis_tx, self.since_tx
+        values = [
+            f.v
+            for f in self.store.entity_of(e).facts
+            if f.a == a and since < f.start <= basis < f.end
+        ]
+        if info.many:
             return values
         return values[0] if values else None
 
     def refs_out(self, e: int, attrs: Iterable[str] | None = None) -> list[tuple[str, int]]:
         """(attribute, target) of the entity's visible references."""
-        store = self.store
-        wanted = None if attrs is None else {store.attr_id(a) for a in attrs}
-        return [
-            (store.attr_name(f.a), f.v)
-            for f in self.facts(e)
-            if store.attribute_by_id(f.a).is_ref and (wanted is None or f.a in wanted)
-        ]
+        return self._refs(self.store.entity_of(e).refs, attrs)
 
     def refs_in(self, e: int, attrs: Iterable[str] | None = None) -> list[tuple[str, int]]:
         """(attribute, source) of the visible references pointing at ``e`` (VAET)."""
+        return self._refs(self.store.links_to(e), attrs)
+
+    def _refs(
+        self, by_attr: dict[int, Neighbours], attrs: Iterable[str] | None
+    ) -> list[tuple[str, int]]:
         store = self.store
         wanted = None if attrs is None else {store.attr_id(a) for a in attrs}
         basis, since = self.basis_tx, self.since_tx
-        return [
-            (store.attr_name(link.a), link.e)
-            for link in store.links_to(e)
-            if since < link.start <= basis < link.end and (wanted is None or link.a in wanted)
-        ]
+        out: list[tuple[str, int]] = []
+        for a, neighbours in by_attr.items():
+            if wanted is None or a in wanted:
+                name = store.attr_name(a)
+                out.extend((name, other) for other in neighbours.visible(basis, since))
+        return out
 
     def lookup(self, attr: str, value: Any) -> list[int]:
-        """Entities whose ``attr`` currently equals ``value`` (AVET)."""
-        attribute = self.store.attribute(attr)
-        if not attribute.in_avet:
+        """Entities whose ``attr`` currently equals ``value`` (AVET); a ref takes an id or xid."""
+        info = self.store.info(attr)
+        if info.avet is None:
             raise SchemaError(f"{attr} is not indexed; declare it with indexed=True")
-        if attribute.is_ref:
-            return [src for a, src in self.refs_in(value, [attr])]
-        prefix = codec.AVET + U32.pack(self.store.attr_id(attr))
-        prefix += codec.encode_value(attribute.value_type, value)
+        if info.is_ref:
+            target = self.store.lookup_xid(value) if isinstance(value, str) else value
+            if target is None:
+                return []
+            return sorted({src for _, src in self.refs_in(target, [attr])})
+        prefix = info.avet + info.encode(value)
         basis, since = self.basis_tx, self.since_tx
         return sorted(
             {
-                int(U64.unpack(group)[0])
-                for group, start, end in grouped_intervals(self.store.scan(prefix), len(prefix))
+                int.from_bytes(group, "big")
+                for group, start, end in spans(self.store.scan(prefix), len(prefix))
                 if since < start <= basis < end
             }
         )
 
     def entities_with(self, attr: str) -> Iterator[tuple[int, Any]]:
         """(entity, value) for every visible datom of ``attr``, in entity order (AEVT)."""
-        prefix = codec.AEVT + U32.pack(self.store.attr_id(attr))
+        prefix = self.store.info(attr).aevt
         basis, since = self.basis_tx, self.since_tx
-        for group, start, end in grouped_intervals(self.store.scan(prefix), len(prefix)):
+        for group, start, end in spans(self.store.scan(prefix), len(prefix)):
             if since < start <= basis < end:
-                yield int(U64.unpack_from(group)[0]), codec.decode_value(group[8:])
+                yield int.from_bytes(group[:8], "big"), codec.decode_value(group[8:])
 
     def datoms(self, e: int) -> list[Datom]:
         """The entity's visible datoms, EAVT order."""
@@ -180,23 +226,29 @@ class Db:
     def _pull(self, e: int, depth: int, reverse: bool, seen: set[int]) -> dict[str, Any]:
         seen.add(e)
         store = self.store
+        info_by_id = store.info_by_id
+        xid_of = store.xid_of
+        basis, since = self.basis_tx, self.since_tx
         out: dict[str, Any] = {"db/id": e}
-        for f in self.facts(e):
-            attribute = store.attribute_by_id(f.a)
-            value: Any = f.v
-            if attribute.is_ref:
-                if depth > 0 and f.v not in seen:
-                    value = self._pull(f.v, depth - 1, False, seen)
+        for a, v, start, end in store.entity_of(e).facts:
+            if not since < start <= basis < end:
+                continue
+            info = info_by_id(a)
+            if info.is_ref:
+                if depth > 0 and v not in seen:
+                    v = self._pull(v, depth - 1, False, seen)
                 else:
-                    value = {"db/id": f.v, XID.name: self.xid(f.v)}
-            if attribute.many:
-                out.setdefault(attribute.name, []).append(value)
+                    v = {"db/id": v, XID.name: xid_of(v)}
+            if info.many:
+                out.setdefault(info.name, []).append(v)
             else:
-                out[attribute.name] = value
+                out[info.name] = v
         if reverse:
             incoming: dict[str, list[str | None]] = {}
-            for attr, source in self.refs_in(e):
-                incoming.setdefault(attr, []).append(self.xid(source))
+            for a, sources in store.links_to(e).items():
+                visible = sources.visible(basis, since)
+                if visible:
+                    incoming[store.attr_name(a)] = [xid_of(s) for s in visible]
             out["_in"] = incoming
         return out
 
@@ -208,45 +260,73 @@ class Db:
         *,
         max_nodes: int | None = None,
     ) -> Traversal:
-        """Breadth-first walk following ``steps`` (attribute, out|in) up to ``max_depth`` hops."""
+        """Breadth-first walk following ``steps`` (ref attribute, out|in) up to ``max_depth``
+        hops; with ``max_nodes``, stops after the first level that reaches that many nodes.
+
+        This is the store's hottest read, hence the inlined cache lookups and the inlined
+        fast path of ``Neighbours.visible`` (an (entity, attribute) that has not changed
+        since this view's basis).
+        """
         store = self.store
-        out_attrs = {store.attr_id(a) for a, o in steps if o == "out"}
-        in_attrs = {store.attr_id(a) for a, o in steps if o == "in"}
+        follow: list[tuple[int, str, Orientation]] = []
+        for attr, orientation in steps:
+            info = store.info(attr)
+            if not info.is_ref:
+                raise SchemaError(f"{attr} is not a ref attribute; a walk follows refs")
+            if orientation not in ("out", "in"):
+                raise ValueError(f"orientation must be 'out' or 'in', got {orientation!r}")
+            follow.append((info.id, info.name, orientation))
+        follow = list(dict.fromkeys(follow))
+        out_attrs = [(a, name) for a, name, o in follow if o == "out"]
+        in_attrs = [(a, name) for a, name, o in follow if o == "in"]
         basis, since = self.basis_tx, self.since_tx
+        entity_of, links_to = store.entity_of, store.links_to
+        cached_entity, cached_links = store._facts.get, store._links.get
         result = Traversal()
-        depth = result.depth
-        parent = result.parent
-        edges = result.edges
+        result._both_ways = bool({a for a, _ in out_attrs} & {a for a, _ in in_attrs})
+        depth, seen = result.depth, result._seen
         frontier = list(dict.fromkeys(starts))
         for s in frontier:
             depth[s] = 0
-        names = {a: store.attr_name(a) for a in out_attrs | in_attrs}
         level = 0
         while frontier and level < max_depth:
             level += 1
             following: list[int] = []
             for node in frontier:
                 if out_attrs:
-                    for f in store.facts_of(node):
-                        if f.a in out_attrs and since < f.start <= basis < f.end:
-                            target = f.v
-                            edges.append((node, names[f.a], target))
-                            if target not in depth:
-                                depth[target] = level
-                                parent[target] = (node, names[f.a], "out")
-                                following.append(target)
+                    entity = cached_entity(node) or entity_of(node)
+                    for a, name in out_attrs:
+                        nb = entity.refs.get(a)
+                        if nb is None:
+                            continue
+                        if since < nb.first and basis >= nb.settled:
+                            others: Sequence[int] = nb.current
+                        else:
+                            others = nb.visible(basis, since)
+                        seen.append((node, name, "out", others))
+                        for other in others:
+                            if other not in depth:
+                                depth[other] = level
+                                following.append(other)
                 if in_attrs:
-                    for link in store.links_to(node):
-                        if link.a in in_attrs and since < link.start <= basis < link.end:
-                            source = link.e
-                            edges.append((source, names[link.a], node))
-                            if source not in depth:
-                                depth[source] = level
-                                parent[source] = (node, names[link.a], "in")
-                                following.append(source)
+                    links = cached_links(node)
+                    if links is None:
+                        links = links_to(node)
+                    for a, name in in_attrs:
+                        nb = links.get(a)
+                        if nb is None:
+                            continue
+                        if since < nb.first and basis >= nb.settled:
+                            others = nb.current
+                        else:
+                            others = nb.visible(basis, since)
+                        seen.append((node, name, "in", others))
+                        for other in others:
+                            if other not in depth:
+                                depth[other] = level
+                                following.append(other)
             if max_nodes is not None and len(depth) >= max_nodes:
                 result.truncated = bool(following)
                 break
             frontier = following
-        result.edges = list(dict.fromkeys(edges))
         return result

@@ -2,17 +2,22 @@
 
 Each (attribute, value) of an entity is true over half-open transaction intervals
 ``[asserted_tx, retracted_tx)``. With those at hand, "the entity as of tx T" is a filter,
-so current and as-of reads cost the same. The store caches intervals per entity (from EAVT)
-and per reference target (from VAET) and drops an entry whenever a transaction touches it.
+so current and as-of reads cost the same. The store caches, per entity, its facts (from
+EAVT) and its incoming references (from VAET), and drops an entry whenever a transaction
+touches it.
+
+References are also kept grouped by attribute as ``Neighbours``, the shape graph walks
+want: a walk asks "which entities does e reach through attribute a at basis T", and for
+almost every (e, a) all edges are visible at T, which one range check can tell.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from store.codec import MAX_U64, U32, U64, decode_value, tx_of
+from store.codec import MAX_U64, decode_value
 
 OPEN = MAX_U64  # the retraction tx of a value that is still true
 
@@ -26,71 +31,132 @@ class Fact(NamedTuple):
     end: int
 
 
-class Link(NamedTuple):
-    """An incoming reference: entity ``e`` points here through attribute ``a``."""
-
-    a: int
-    e: int
-    start: int
-    end: int
+_new_fact = tuple.__new__  # Fact(...) without the Python-level __new__ frame: decode is hot
 
 
-def visible(start: int, end: int, basis: int, since: int) -> bool:
-    return since < start <= basis < end
+class Neighbours:
+    """The entities one entity reaches through one ref attribute, each edge with its interval.
+
+    Two summaries let a view skip the per-edge checks in the common cases (both need
+    ``since < first``, true for every view but ``since`` ones):
+
+    * ``basis >= settled`` (the current view, and any view after the last change here):
+      exactly the edges still open are visible, precomputed as ``current``;
+    * ``last <= basis < until`` (a view between the last assertion and the first
+      retraction): every edge is visible, ``ids`` as is.
+    """
+
+    __slots__ = ("current", "ends", "first", "ids", "last", "settled", "starts", "until")
+
+    def __init__(self, edges: Sequence[tuple[int, int, int]]) -> None:
+        ids, starts, ends = zip(*edges, strict=True)
+        self.ids: tuple[int, ...] = ids
+        self.starts: tuple[int, ...] = starts
+        self.ends: tuple[int, ...] = ends
+        self.first: int = min(starts)
+        self.last: int = max(starts)
+        self.until: int = min(ends)
+        closed = [e for e in ends if e != OPEN]
+        self.settled: int = max(self.last, *closed) if closed else self.last
+        self.current: tuple[int, ...] = (
+            tuple(i for i, e in zip(ids, ends, strict=True) if e == OPEN) if closed else ids
+        )
+
+    def visible(self, basis: int, since: int) -> Sequence[int]:
+        """The ids whose edge is visible in a view with this basis and since."""
+        if since < self.first:
+            if basis >= self.settled:
+                return self.current
+            if self.last <= basis < self.until:
+                return self.ids
+        return [
+            i
+            for i, s, e in zip(self.ids, self.starts, self.ends, strict=True)
+            if since < s <= basis < e
+        ]
 
 
-def _intervals(versions: list[tuple[int, bool]]) -> Iterable[tuple[int, int]]:
-    """Turn newest-first (tx, added) versions into [start, end) intervals."""
-    opened: int | None = None
-    for tx, added in reversed(versions):
-        if added:
-            if opened is None:
-                opened = tx
-        elif opened is not None:
-            yield opened, tx
-            opened = None
-    if opened is not None:
-        yield opened, OPEN
+class EntityIntervals:
+    """Everything ever stated about one entity (one EAVT prefix), decoded."""
+
+    __slots__ = ("created", "facts", "refs", "xid")
+
+    def __init__(
+        self, facts: list[Fact], xid: str | None, created: int, refs: dict[int, Neighbours]
+    ) -> None:
+        #: every version of every value, EAVT order (by attribute, then value)
+        self.facts = facts
+        self.xid = xid
+        #: the transaction that created the entity (asserted its xid); 0 if it does not exist
+        self.created = created
+        #: outgoing references by attribute
+        self.refs = refs
 
 
-def grouped_intervals(keys: Iterable[bytes], head: int) -> Iterator[tuple[bytes, int, int]]:
+def spans(keys: Sequence[bytes], head: int) -> list[tuple[bytes, int, int]]:
     """(group, start, end) for keys shaped ``prefix[:head] group ~tx op``.
 
     Keys of one group arrive together, newest version first, as every index orders them.
+    Most groups have one version (asserted and still true), which is the fast path.
     """
-    group: bytes | None = None
-    versions: list[tuple[int, bool]] = []
-    for key in keys:
-        body = key[head:-9]
-        if body != group:
-            if group is not None:
-                for s, e in _intervals(versions):
-                    yield group, s, e
-            group, versions = body, []
-        versions.append((tx_of(key[-9:-1]), key[-1] == 1))
-    if group is not None:
-        for s, e in _intervals(versions):
-            yield group, s, e
+    out: list[tuple[bytes, int, int]] = []
+    n = len(keys)
+    i = 0
+    while i < n:
+        key = keys[i]
+        group = key[head:-9]
+        j = i + 1
+        if j < n and keys[j][head:-9] == group:
+            while j < n and keys[j][head:-9] == group:
+                j += 1
+            opened = 0
+            for k in range(j - 1, i - 1, -1):  # oldest version first
+                version = keys[k]
+                tx = MAX_U64 - int.from_bytes(version[-9:-1], "big")
+                if version[-1] == 1:
+                    if not opened:
+                        opened = tx
+                elif opened:
+                    out.append((group, opened, tx))
+                    opened = 0
+            if opened:
+                out.append((group, opened, OPEN))
+        elif key[-1] == 1:
+            out.append((group, MAX_U64 - int.from_bytes(key[-9:-1], "big"), OPEN))
+        i = j
+    return out
 
 
-def facts_from_eavt(keys: Iterable[bytes]) -> list[Fact]:
-    """Decode the EAVT keys of one entity (``E e a v ~tx op``) into facts."""
+def _neighbours(edges: dict[int, list[tuple[int, int, int]]]) -> dict[int, Neighbours]:
+    return {a: Neighbours(found) for a, found in edges.items()}
+
+
+def entity_from_eavt(
+    keys: Sequence[bytes], xid_attr: int, ref_attrs: Collection[int]
+) -> EntityIntervals:
+    """Decode the EAVT keys of one entity (``E e a v ~tx op``)."""
     facts: list[Fact] = []
-    decoded: dict[bytes, tuple[int, Any]] = {}
-    for group, s, e in grouped_intervals(keys, 9):
-        av = decoded.get(group)
-        if av is None:
-            av = decoded[group] = (U32.unpack_from(group)[0], decode_value(group[4:]))
-        facts.append(Fact(av[0], av[1], s, e))
-    return facts
+    xid: str | None = None
+    created = 0
+    refs: dict[int, list[tuple[int, int, int]]] = {}
+    for group, start, end in spans(keys, 9):
+        a = int.from_bytes(group[:4], "big")
+        v = decode_value(group[4:])
+        facts.append(_new_fact(Fact, (a, v, start, end)))
+        if a == xid_attr:
+            xid, created = v, start
+        elif a in ref_attrs:
+            refs.setdefault(a, []).append((v, start, end))
+    return EntityIntervals(facts, xid, created, _neighbours(refs))
 
 
-def links_from_vaet(keys: Iterable[bytes]) -> list[Link]:
-    """Decode the VAET keys of one target (``R v a e ~tx op``) into incoming links."""
-    return [
-        Link(U32.unpack_from(group)[0], U64.unpack_from(group, 4)[0], s, e)
-        for group, s, e in grouped_intervals(keys, 9)
-    ]
+def links_from_vaet(keys: Sequence[bytes]) -> dict[int, Neighbours]:
+    """Decode the VAET keys of one target (``R v a e ~tx op``): sources by attribute."""
+    links: dict[int, list[tuple[int, int, int]]] = {}
+    for group, start, end in spans(keys, 9):
+        a = int.from_bytes(group[:4], "big")
+        links.setdefault(a, []).append((int.from_bytes(group[4:], "big"), start, end))
+    return _neighbours(links)
 
 
 class IntervalCache:
@@ -105,9 +171,11 @@ class IntervalCache:
         self._max = max_entries
         self._generation = 0
         self._lock = threading.Lock()
+        #: the bound method, for hot loops that look entries up by the thousand
+        self.get = self._entries.get
 
-    def get(self, key: int) -> Any:
-        return self._entries.get(key)
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def generation(self) -> int:
         return self._generation
