@@ -26,7 +26,7 @@ from tui.format import fmt_time
 from tui.keymap import binding_ids, unknown_ids
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
-from tui.screens.base import PageScreen
+from tui.screens.base import USAGE_KINDS, PageScreen, kind_of
 from tui.screens.entity import EntityScreen
 from tui.screens.help import HelpScreen, live_keys
 from tui.screens.history import HistoryScreen
@@ -299,6 +299,8 @@ class MdsApp(App[None]):
         elif name in ("lineage", "impact", "usage"):
             if entity is None:
                 raise CommandError(f":{name} needs an entity: open one first, or :open ID")
+            if name == "usage" and kind_of(entity) not in USAGE_KINDS:
+                raise CommandError(":usage is for models, instances, A/B tests and cells")
             location = Location(name, entity)
             if name == "lineage" and args:
                 location.state["direction"] = (
@@ -496,7 +498,7 @@ class MdsApp(App[None]):
             and page is not None
             and not isinstance(page, SearchScreen)
         ):
-            page.reload(quiet=True)  # no change stream: refresh on a new transaction
+            page.refresh_live()  # no change stream: refresh on a new transaction
 
     @work(group="changes", exit_on_error=False)
     async def _follow_changes(self) -> None:
@@ -543,4 +545,4 @@ class MdsApp(App[None]):
             and page is not None
             and page.touches(set(change.get("entities", [])))
         ):
-            page.reload(quiet=True, delay=0.1)
+            page.refresh_live()

@@ -41,6 +41,10 @@ async def test_enter_follows_a_relationship_and_brackets_go_back_and_forward(
     async with app.run_test() as pilot:
         page = await open_entity(pilot, app, V5)
         targets = [row.target for row in page.table.rows_shown]
+        await pilot.press("G")
+        assert page.table.cursor_row == len(targets) - 1
+        await pilot.press("g", "j")
+        assert page.table.cursor_row == 1
         page.table.move_cursor(row=targets.index(RUN2))
         await pilot.press("enter")
         await open_entity(pilot, app, RUN2)

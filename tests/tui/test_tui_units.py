@@ -12,6 +12,8 @@ from tui.commands import Command, CommandError, parse_command
 from tui.format import highlighted, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
+from tui.screens.base import kind_of
+from tui.screens.history import cause_text, value_text
 
 
 @pytest.mark.parametrize(
@@ -145,3 +147,17 @@ def test_history_back_forward_and_truncation() -> None:
     assert not history.can_forward and history.trail() == [a, b, d]
     history.push(Location("entity", d.id))  # the same page again: no new entry
     assert history.current is d
+
+
+def test_history_rendering_helpers() -> None:
+    assert (
+        cause_text({"origin": "enrichment", "rule": "tested_in", "seq": 3})
+        == "enrichment · rule=tested_in"
+    )
+    assert cause_text({"seq": 3}) == "seq=3"
+    names = {"aip://user/identity/alice": "Alice Andersen"}
+    assert value_text("aip://user/identity/alice", names) == "Alice Andersen"
+    assert value_text("aip://user/identity/bob", names) == "bob"
+    assert value_text({"tag": "env", "value": "prod"}, names) == "env=prod"
+    assert kind_of("aip://model-instance/registry/x") == "model-instance"
+    assert kind_of(None) == ""

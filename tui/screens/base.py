@@ -16,15 +16,27 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from mdsd.client import Client
 from tui.errors import Failure, describe_failure
 from tui.nav import Location
 from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
+from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from tui.app import MdsApp
+
+
+#: kinds ``/v1/usage`` answers for (models and instances, A/B tests and cells)
+USAGE_KINDS = frozenset({"model", "model-instance", "ab-test", "ab-test-cell"})
+
+
+def kind_of(entity_id: str | None) -> str:
+    """The kind segment of an aip id (``aip://model/registry/x`` -> ``model``)."""
+    if not entity_id or not entity_id.startswith("aip://"):
+        return ""
+    return entity_id[len("aip://") :].split("/", 1)[0]
 
 
 class PageScreen(Screen[None]):
@@ -48,6 +60,7 @@ class PageScreen(Screen[None]):
         #: why the last load failed (``None`` when it did not); ``down`` reloads on reconnect
         self.failure: Failure | None = None
         self._loading_timer: Timer | None = None
+        self._live_pending = False
 
     # -- structure ------------------------------------------------------------------------
 
@@ -58,7 +71,7 @@ class PageScreen(Screen[None]):
         with Vertical(id="body"):
             yield from self.compose_body()
         yield StatusLine(id="status-line")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -94,6 +107,16 @@ class PageScreen(Screen[None]):
         """
         self._load(quiet, delay)
 
+    def refresh_live(self) -> None:
+        """A committed change touched this page: reload shortly, once.
+
+        A throttle, not a debounce: under a steady stream of changes a debounce would
+        postpone the reload forever; this reloads at most once per load.
+        """
+        if not self._live_pending:
+            self._live_pending = True
+            self.reload(quiet=True, delay=0.3)
+
     @work(exclusive=True, group="load", exit_on_error=False)
     async def _load(self, quiet: bool, delay: float) -> None:
         if delay:
@@ -113,6 +136,7 @@ class PageScreen(Screen[None]):
             self.failure = None
             self.clear_message()
         finally:
+            self._live_pending = False
             if self._loading_timer is not None:
                 self._loading_timer.stop()
                 self._loading_timer = None
@@ -156,7 +180,11 @@ class PageScreen(Screen[None]):
     # -- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.ENTITY_ACTIONS and self.entity_id is None)
+        if action in self.ENTITY_ACTIONS and self.entity_id is None:
+            return False
+        if action == "usage":
+            return kind_of(self.entity_id) in USAGE_KINDS
+        return True
 
     def action_find(self) -> None:
         self.mds.open_search()

@@ -199,7 +199,8 @@ class EntityScreen(ListScreen):
             body.append_text(section.body)
             widgets.append(Static(body, classes="section"))
         await container.mount_all(widgets)
-        links = [link for section in sections for link in section.links]
+        shown = {row.target for row in self._relationship_rows}
+        links = [link for section in sections for link in section.links if link.id not in shown]
         if links:
             self.show_rows(self._relationship_rows + link_rows(links))
 

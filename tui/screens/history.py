@@ -19,30 +19,34 @@ from tui.format import clip, fmt_time, native_id
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
-CAUSE_KEYS = ("event_type", "kind", "rule", "source", "origin", "event_id")
+#: cause keys shown bare (what happened), then as key=value (why); others are left out
+CAUSE_WHAT = ("origin", "event_type", "kind")
+CAUSE_WHY = ("rule", "source", "event_id", "reason")
 
 
 def cause_text(cause: Any) -> str:
     if not isinstance(cause, dict):
         return "" if cause is None else clip(cause, 60)
-    keys = [k for k in CAUSE_KEYS if cause.get(k) not in (None, "")]
-    keys += [k for k in cause if k not in keys and cause[k] not in (None, "", [], {})]
-    return clip(
-        " · ".join(
-            f"{cause[k]}" if k in ("event_type", "kind") else f"{k}={cause[k]}" for k in keys
-        ),
-        70,
-    )
+    parts = [str(cause[k]) for k in CAUSE_WHAT if cause.get(k) not in (None, "")]
+    parts += [f"{k}={cause[k]}" for k in CAUSE_WHY if cause.get(k) not in (None, "")]
+    if not parts:
+        parts = [f"{k}={v}" for k, v in cause.items() if v not in (None, "", [], {})]
+    return clip(" · ".join(parts), 70)
+
+
+def value_text(value: Any, names: dict[str, str]) -> str:
+    """A fact's value for people: names for ids, ``tag=value`` for tags."""
+    if isinstance(value, str) and value.startswith("aip://"):
+        return names.get(value) or native_id(value)
+    if isinstance(value, dict) and "tag" in value:
+        return f"{value['tag']}={value.get('value', '')}"
+    return clip(value, 70)
 
 
 def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
     asserted = change.get("op") != "retract"
     sign, style = ("+", "green") if asserted else ("-", "red")
-    value = change.get("value")
-    if isinstance(value, str) and value.startswith("aip://"):
-        shown = names.get(value) or native_id(value)  # people by name, not by id
-    else:
-        shown = clip(value, 70)
+    shown = value_text(change.get("value"), names)
     return Text.assemble(
         (f"{sign} ", f"bold {style}"), (f"{change.get('attribute')}  ", style), shown
     )

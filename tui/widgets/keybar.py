@@ -1,0 +1,38 @@
+"""The key hints at the bottom: the shown bindings of the focused context, in one line.
+
+Textual's ``Footer`` rebuilds one widget per key on every focus change, which costs more
+than the rest of a page switch; this draws the same information as a single ``Text``.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+
+class KeyBar(Static):
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.call_after_refresh(self._draw)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        self.call_after_refresh(self._draw)
+
+    def _draw(self) -> None:
+        if not self.is_attached:
+            return
+        text = Text(no_wrap=True, overflow="ellipsis")
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            style = "" if active.enabled else "dim"
+            text.append(f" {self.app.get_key_display(binding)} ", style=f"bold {style}".strip())
+            text.append(f"{binding.description} ", style=style or "dim")
+        self.update(text)
