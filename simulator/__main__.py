@@ -114,7 +114,7 @@ async def _serve(args: argparse.Namespace) -> None:
     ) as simulator:
         print(f"serving on {simulator.base_url}; daemon config:", file=sys.stderr)
         for source, url in simulator.source_urls.items():
-            print(f'[sources.{source}]\nbase_url = "{url}"')
+            print(f'[sources.{source}]\nbase_url = "{url}"\n')
         sys.stdout.flush()
         await stopping.wait()
 

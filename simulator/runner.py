@@ -12,7 +12,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import uvicorn
@@ -39,7 +39,7 @@ class Simulator:
 
     world: World
     base_url: str
-    emitter: Emitter | None = field(default=None)
+    emitter: Emitter | None = None
 
     @property
     def source_urls(self) -> dict[str, str]:
@@ -118,7 +118,7 @@ async def run_simulator(
         finally:
             if emitter is not None and emitting is not None:
                 emitter.stop()
-                await emitting
+                await emitting  # re-raises whatever broke the emitter
             server.should_exit = True
             await serving
     finally:

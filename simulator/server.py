@@ -41,18 +41,18 @@ def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _bounded_int(request: Request, name: str, default: int, most: int) -> int:
+def _positive_int(request: Request, name: str, default: int, most: int) -> int:
+    """A positive integer query parameter, capped at ``most`` (as listing APIs cap pages)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    problem = f"{name} must be an integer from 1 to {most}, got {raw!r}"
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(problem) from None
-    if not 1 <= value <= most:
-        raise ValueError(problem)
-    return value
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return min(value, most)
 
 
 def _endpoint(scope: Scope) -> str:
@@ -128,7 +128,7 @@ class _SourceApi:
         if collection == "users" and email is not None:
             return JSONResponse({"users": self.world.users_with_email(email)})
         try:
-            limit = _bounded_int(request, "limit", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+            limit = _positive_int(request, "limit", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
             items, token = self.world.page(
                 collection, limit, request.query_params.get("page_token")
             )
@@ -141,7 +141,7 @@ class _SourceApi:
 
     async def mutate(self, request: Request) -> Response:
         try:
-            n = _bounded_int(request, "n", 1, MAX_MUTATIONS)
+            n = _positive_int(request, "n", 1, MAX_MUTATIONS)
         except ValueError as exc:
             return _error(400, str(exc))
         events = self.world.mutate_many(n)

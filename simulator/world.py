@@ -127,19 +127,22 @@ def _date(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day * DAY))
 
 
+@functools.lru_cache(maxsize=DAY)
+def _clock(second_of_day: int) -> str:
+    h, rest = divmod(second_of_day, 3600)
+    return f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def day_of(t: int) -> str:
-    """``YYYY-MM-DD`` of a Unix time (dates are cached: generation formats millions)."""
+    """``YYYY-MM-DD`` of a Unix time."""
     return _date(t // DAY)
 
 
-@functools.lru_cache(maxsize=256)
 def rfc3339(t: int) -> str:
-    """A Unix time as RFC 3339 with ``Z``, second precision (one change stamps one time
-    on several records: cached)."""
-    day, rest = divmod(t, DAY)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    return f"{_date(day)}T{h:02d}:{m:02d}:{s:02d}Z"
+    """A Unix time as RFC 3339 with ``Z``, second precision. Dates and clock times are
+    cached: generating a million entities formats millions of timestamps."""
+    day, second = divmod(t, DAY)
+    return f"{_date(day)}T{_clock(second)}Z"
 
 
 def _compact(t: int) -> str:
