@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mdsd import queries
+from mdsd import graphql, queries
 from mdsd.asof import AsOfError, view
 from mdsd.search import QueryError
 
@@ -190,6 +190,12 @@ def create_app(daemon: Daemon) -> Starlette:
         stale_days = _int(request, "stale_days", d.config.enrichment.stale_days, low=0)
         return JSONResponse(await d.enrichment.quality(db(request), stale_days))
 
+    async def graphql_query(request: Request) -> Response:
+        d = ready()
+        body = await _json_body(request)
+        as_of = request.query_params.get("as_of")
+        return JSONResponse(await graphql.execute(body, d.store, d, as_of))
+
     async def changes(request: Request) -> Response:
         feed = ready().changes
 
@@ -238,6 +244,7 @@ def create_app(daemon: Daemon) -> Starlette:
         Route("/v1/suggestions", guarded(suggestions)),
         Route("/v1/quality", guarded(quality)),
         Route("/v1/changes", guarded(changes)),
+        Route("/v1/graphql", guarded(graphql_query), methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})  # type: ignore[dict-item]
     app.state.daemon = daemon
