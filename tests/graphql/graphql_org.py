@@ -90,15 +90,8 @@ class Graph:
     daemon: Daemon
 
     def write(self, *entities: NormalizedEntity, owners: list[str] | None = None) -> int:
-        if len(entities) > 1:
-            # Writer stubs a unit's own primary when its parts reference it in the unit's
-            # first write (the stub's name and status win); writing the primary first
-            # keeps these tests about GraphQL. Remove once Writer excludes the unit's ids.
-            self._write([entities[0]], owners)
-        return self._write(list(entities), owners)
-
-    def _write(self, entities: list[NormalizedEntity], owners: list[str] | None) -> int:
-        unit = Hydrated(entities)
+        """One hydrated unit (its primary first, then its parts); ``owners`` of the primary."""
+        unit = Hydrated(list(entities))
         outcome = self.daemon.writer.write(unit, {entities[0].id: owners or []}, {"test": True})
         if outcome.report is not None:
             self.daemon.on_commit(outcome.report)
