@@ -70,9 +70,14 @@ class MdsApp(App[None]):
         Binding("q", "back_or_quit", "Back/quit", show=False, id="back_or_quit"),
         Binding("colon", "command_line", "Command", key_display=":", id="command_line"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True, id="palette"),
-        Binding("left_square_bracket", "back", "Back", key_display="[", show=False, id="back"),
+        Binding("left_square_bracket", "go_back", "Back", key_display="[", show=False, id="back"),
         Binding(
-            "right_square_bracket", "forward", "Forward", key_display="]", show=False, id="forward"
+            "right_square_bracket",
+            "go_forward",
+            "Forward",
+            key_display="]",
+            show=False,
+            id="forward",
         ),
         Binding("at", "as_of_prompt", "As of", key_display="@", id="as_of"),
         Binding(
@@ -126,21 +131,21 @@ class MdsApp(App[None]):
         self.live = live
         self._start = start or Location("search")
         self._initial_as_of = normalize_as_of(as_of)
-        self._keymap = dict(keymap or {})
+        self._user_keymap = dict(keymap or {})
         self._notified: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self._keymap:
-            unknown = unknown_ids(self._keymap, self.known_binding_ids())
+        if self._user_keymap:
+            unknown = unknown_ids(self._user_keymap, self.known_binding_ids())
             if unknown:
                 self.notify(
                     f"keymap: unknown binding ids {', '.join(unknown)} (see ? for ids)",
                     severity="warning",
                     timeout=10,
                 )
-            self.set_keymap(self._keymap)
+            self.set_keymap(self._user_keymap)
         self.as_of = self._initial_as_of
         self.go(self._start)
         if self.live:
@@ -211,13 +216,13 @@ class MdsApp(App[None]):
     def open_global_history(self) -> None:
         self.go(Location("history"))
 
-    def action_back(self) -> None:
+    def action_go_back(self) -> None:
         self._leave_page()
         location = self.history.back()
         if location is not None:
             self._show(location)
 
-    def action_forward(self) -> None:
+    def action_go_forward(self) -> None:
         self._leave_page()
         location = self.history.forward()
         if location is not None:
@@ -225,7 +230,7 @@ class MdsApp(App[None]):
 
     def action_back_or_quit(self) -> None:
         if self.history.can_back:
-            self.action_back()
+            self.action_go_back()
         else:
             self.exit()
 
@@ -356,7 +361,7 @@ class MdsApp(App[None]):
         if entity_id is None:
             return
         if previous is not None and previous.view == "entity" and previous.id == entity_id:
-            self.action_back()
+            self.action_go_back()
         else:
             self.open_entity(entity_id)
 

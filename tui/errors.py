@@ -7,6 +7,7 @@ the decision "wait for reconnect" vs "this does not exist") is the same everywhe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from mdsd.client import ApiError, DaemonUnavailable
 
@@ -18,7 +19,7 @@ class Failure:
     message: str
 
     @property
-    def severity(self) -> str:
+    def severity(self) -> Literal["warning", "error"]:
         return "warning" if self.kind in ("missing", "bad") else "error"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from textual.binding import Binding, BindingType
@@ -80,5 +80,5 @@ def binding_ids(classes: Iterable[type]) -> set[str]:
     return ids
 
 
-def unknown_ids(keymap: dict[str, str], known: set[str]) -> list[str]:
+def unknown_ids(keymap: Mapping[str, str], known: set[str]) -> list[str]:
     return sorted(set(keymap) - known)

@@ -82,7 +82,7 @@ async def measure(socket: str | None, runs: int) -> None:
                 ):
                     await pilot.pause(0.001)
                 opens.append(time.perf_counter() - began_open)
-                app.action_back()
+                app.action_go_back()
                 await pilot.pause(0.05)
                 assert isinstance(app.screen, SearchScreen)
                 screen = app.screen

@@ -30,23 +30,25 @@ async def test_lineage_tree_expands_lazily_and_toggles_direction(
     app = make_app(start=Location("lineage", V5))
     async with app.run_test(size=(100, 40)) as pilot:
         await wait_for(
-            pilot, lambda: isinstance(app.screen, LineageScreen) and app.screen.tree.root.children
+            pilot,
+            lambda: isinstance(app.screen, LineageScreen) and app.screen.lineage_tree.root.children,
         )
         page = app.screen
         assert isinstance(page, LineageScreen)
-        root = page.tree.root
+        root = page.lineage_tree.root
         assert child_ids(root) == {RUN2, WATCH, TENURE}
         assert not any(
             f"id={RUN2.replace(':', '%3A').replace('/', '%2F')}" in r for r in fake.graph.requests
         )
         run_node = next(c for c in root.children if c.data["id"] == RUN2)
-        page.tree.move_cursor(run_node)
+        page.lineage_tree.move_cursor(run_node)
         await pilot.press("right")
         await wait_for(pilot, lambda: child_ids(run_node) == {PIPE, PLAYBACK_V2})
         assert "d2" in str(run_node.children[0].label)
         await pilot.press("tab")
         await wait_for(
-            pilot, lambda: page.direction == "downstream" and TEST in child_ids(page.tree.root)
+            pilot,
+            lambda: page.direction == "downstream" and TEST in child_ids(page.lineage_tree.root),
         )
 
 

@@ -190,7 +190,7 @@ class PageScreen(Screen[None]):
         self.mds.open_search()
 
     def action_escape(self) -> None:
-        self.mds.action_back()
+        self.mds.action_go_back()
 
     def action_lineage(self) -> None:
         self.mds.go(Location("lineage", self.entity_id))

@@ -8,7 +8,7 @@ a keymap file rebinds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +29,7 @@ class KeyHelp:
     binding_id: str
 
 
-def live_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
+def live_keys(app: App[Any], screen: Screen[Any]) -> list[KeyHelp]:
     """The bindings active on ``screen``, one entry per binding id (keys merged)."""
     entries: dict[str, KeyHelp] = {}
     for active in screen.active_bindings.values():

@@ -61,7 +61,7 @@ class LineageScreen(PageScreen):
         )
 
     @property
-    def tree(self) -> NavTree:
+    def lineage_tree(self) -> NavTree:
         return self.query_one("#tree", NavTree)
 
     async def load(self) -> None:
@@ -73,12 +73,12 @@ class LineageScreen(PageScreen):
         root = next((n for n in answer.get("nodes", []) if n.get("id") == self.entity_id), None)
         root = root or {"id": self.entity_id, "name": self.mds.names.get(self.entity_id)}
         self.location.title = name_of(root)
-        tree = self.tree
+        tree = self.lineage_tree
         tree.reset(
             node_label(root, "", 0),
             {"id": self.entity_id, "loaded": True, "level": 0, "path": {self.entity_id}},
         )
-        count = self._add_children(tree.root, answer)
+        count = self._graft(tree.root, answer)
         tree.root.expand()
         arrow = "⬆ upstream" if self.direction == "upstream" else "⬇ downstream"
         summary = Text.assemble(
@@ -87,7 +87,7 @@ class LineageScreen(PageScreen):
         summary.append("   tab/l toggle · → expand · ← collapse · enter open", style="dim")
         self.query_one("#summary", Static).update(summary)
 
-    def _add_children(self, node: TreeNode[NodeData], answer: JSON) -> int:
+    def _graft(self, node: TreeNode[NodeData], answer: JSON) -> int:
         data = node.data or {}
         parent_id = str(data.get("id"))
         level = int(data.get("level", 0)) + 1
@@ -137,7 +137,7 @@ class LineageScreen(PageScreen):
             node.collapse()
             self.notify(failure.message, severity=failure.severity)
             return
-        self._add_children(node, answer)
+        self._graft(node, answer)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         event.stop()
@@ -147,7 +147,7 @@ class LineageScreen(PageScreen):
 
     def touches(self, entity_ids: set[str]) -> bool:
         shown: set[str] = set()
-        stack = [self.tree.root]
+        stack = [self.lineage_tree.root]
         while stack:
             node = stack.pop()
             if node.data and node.data.get("id"):

@@ -212,7 +212,7 @@ class SearchScreen(PageScreen):
             field.value = ""
             field.focus()
         elif self.mds.history.can_back:
-            self.mds.action_back()
+            self.mds.action_go_back()
         elif field.has_focus:
             self.query_one("#results", ResultList).focus()
         else:
