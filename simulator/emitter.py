@@ -31,8 +31,9 @@ from simulator.world import Event, World
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: backoff between deliveries to a sink that is down, seconds
-_RETRY_FIRST, _RETRY_MOST = 0.1, 5.0
+#: backoff between deliveries to a sink that is down, seconds (a daemon starting after the
+#: simulator gets its first events within _RETRY_MOST of listening)
+_RETRY_FIRST, _RETRY_MOST = 0.1, 2.0
 
 
 class Sink(Protocol):
@@ -137,11 +138,13 @@ class Emitter:
         self._stopping = asyncio.Event()
         self._ids = itertools.count(1)
         self._id_prefix = f"sim-{secrets.token_hex(4)}"  # ids never collide across runs
+        self._sink_down = False
         self.counts: Counter[str] = Counter()
 
     @property
     def stats(self) -> dict[str, int]:
-        """``emitted``, ``batches``, ``mutations``, ``send_retries``, and the injected chaos."""
+        """``emitted``, ``batches``, ``mutations``, ``send_retries``, ``refused``, and the
+        injected chaos (``dropped``, ``duplicated``, ``reordered``)."""
         return {**self.counts, **self._chaos.injected}
 
     def stop(self) -> None:
@@ -172,20 +175,44 @@ class Emitter:
 
     async def _deliver(self, events: list[dict[str, Any]]) -> None:
         for batch in _batches(events, self.batch_size):
-            delay = _RETRY_FIRST
-            while True:
-                try:
-                    await self.sink.send(batch)
-                    break
-                except (OSError, httpx.HTTPError) as exc:
-                    log.warning("event sink failed (%s); retrying in %.1fs", exc, delay)
-                    self.counts["send_retries"] += 1
-                    if await self._pause(delay):
-                        log.warning("emitter stopped: %d events undelivered", len(batch))
-                        return
-                    delay = min(delay * 2, _RETRY_MOST)
-            self.counts["emitted"] += len(batch)
-            self.counts["batches"] += 1
+            if await self._send(batch):
+                self.counts["emitted"] += len(batch)
+                self.counts["batches"] += 1
+
+    async def _send(self, batch: list[dict[str, Any]]) -> bool:
+        """Send one batch, retrying while the sink is unavailable; whether it was accepted.
+
+        A batch the daemon refuses (a 4xx other than 429) is not retried: it never would be
+        accepted, and it would block every later event.
+        """
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                await self.sink.send(batch)
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                if 400 <= status < 500 and status != 429:
+                    log.error("event sink refused %d events: %s", len(batch), exc)
+                    self.counts["refused"] += len(batch)
+                    return False
+                self._note_down(exc)
+            except (OSError, httpx.HTTPError) as exc:
+                self._note_down(exc)
+            else:
+                if self._sink_down:
+                    log.info("event sink is back")
+                    self._sink_down = False
+                return True
+            self.counts["send_retries"] += 1
+            if await self._pause(delay):
+                log.warning("emitter stopped: %d events undelivered", len(batch))
+                return False
+            delay = min(delay * 2, _RETRY_MOST)
+
+    def _note_down(self, exc: Exception) -> None:
+        if not self._sink_down:  # once per outage, not once per retry
+            log.warning("event sink unavailable (%s); retrying", exc)
+            self._sink_down = True
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep, cut short by ``stop()``; whether the emitter is stopping."""

@@ -106,12 +106,18 @@ async def test_inbox_files_appear_atomically_in_order(tmp_path: Path, world: Wor
 
 @pytest.fixture
 async def daemon_socket(tmp_path: Path) -> AsyncIterator[tuple[Path, list[bytes]]]:
-    """A stand-in for the daemon's event endpoint on a Unix socket, recording bodies."""
+    """A stand-in for the daemon's event endpoint on a Unix socket, recording bodies.
+
+    It refuses bodies that mention ``refuse-me`` with a 400, like a daemon refusing garbage.
+    """
     bodies: list[bytes] = []
 
     async def events(request: Request) -> JSONResponse:
-        bodies.append(await request.body())
-        return JSONResponse({"accepted": len(bodies[-1].splitlines())}, status_code=202)
+        body = await request.body()
+        if b"refuse-me" in body:
+            return JSONResponse({"error": "bad events"}, status_code=400)
+        bodies.append(body)
+        return JSONResponse({"accepted": len(body.splitlines())}, status_code=202)
 
     path = tmp_path / "mdsd.sock"
     app = Starlette(routes=[Route("/v1/events", events, methods=["POST"])])
@@ -137,3 +143,18 @@ async def test_socket_sink_posts_json_lines(
     lines = [json.loads(line) for body in bodies for line in body.splitlines()]
     assert [event_target(e) for e in lines] == [event_target(e) for e in world.initial_events()]
     assert len(bodies) == emitter.stats["batches"]
+
+
+async def test_refused_events_are_not_retried(
+    world: World, daemon_socket: tuple[Path, list[bytes]]
+) -> None:
+    path, bodies = daemon_socket
+    sink = SocketSink(path)
+    try:
+        emitter = Emitter(world, sink, rate=0)
+        await emitter.publish([{"event_type": "refuse-me", "model_id": "x"}])
+        await emitter.publish(world.mutate())
+    finally:
+        await sink.aclose()
+    assert emitter.stats["refused"] == 1 and emitter.stats.get("send_retries", 0) == 0
+    assert len(bodies) == 1
