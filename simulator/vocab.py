@@ -65,6 +65,14 @@ MODEL_TASKS = (
     "intent", "forecast", "anomaly", "bid", "dedup", "translation",
 )  # fmt: skip
 
+FRAMEWORKS = ("xgboost", "pytorch", "tensorflow", "lightgbm", "sklearn")
+
+#: what an A/B test tries on a model
+HYPOTHESES = (
+    "fresher training data", "new features", "a larger model", "a recency boost",
+    "calibrated scores", "a longer history window", "a new loss function",
+)  # fmt: skip
+
 CADENCES = ("daily", "weekly", "monthly")
 
 SCHEDULE_OF_CADENCE = {"daily": "0 3 * * *", "weekly": "0 4 * * 1", "monthly": "0 5 1 * *"}

@@ -32,6 +32,8 @@ from simulator.vocab import (
     FEATURE_SIGNALS,
     FEATURE_WINDOWS,
     FIRST_NAMES,
+    FRAMEWORKS,
+    HYPOTHESES,
     LAST_NAMES,
     MODEL_TASKS,
     RAW_EVENTS,
@@ -115,11 +117,6 @@ _TRAIN_NODES = (
     {"name": "evaluate", "depends_on": ["train"]},
     {"name": "register", "depends_on": ["evaluate"]},
 )
-_FRAMEWORKS = ("xgboost", "pytorch", "tensorflow", "lightgbm", "sklearn")
-_HYPOTHESES = (
-    "fresher training data", "new features", "a larger model", "a recency boost",
-    "calibrated scores", "a longer history window", "a new loss function",
-)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4096)
@@ -677,7 +674,7 @@ class World:
             "name": model_id,
             "description": f"Predicts {task.replace('-', ' ')} for {self._domain[team_id]}.",
             "owner_emails": owners,
-            "labels": self._labels(task=task, framework=rng.choice(_FRAMEWORKS)),
+            "labels": self._labels(task=task, framework=rng.choice(FRAMEWORKS)),
             "instance_ids": [],
             "current_instance_id": None,
             "created_at": rfc3339(at),
@@ -767,7 +764,7 @@ class World:
         self._last_test_number += rng.randint(1, 97)
         test_id = str(self._last_test_number)
         self._taken["tests"].add(test_id)
-        hypothesis = rng.choice(_HYPOTHESES)
+        hypothesis = rng.choice(HYPOTHESES)
         treatments = TREATMENT_NAMES[: rng.choice((1, 1, 2, 3))]
         model = self._records["models"][model_id]
         record = {
