@@ -36,7 +36,19 @@ def free_port() -> int:
 def start_simulator(size: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(port), "--size", str(size), "--seed", str(seed), "--rate", "0"],
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "--port",
+            str(port),
+            "--size",
+            str(size),
+            "--seed",
+            str(seed),
+            "--rate",
+            "0",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -82,7 +94,9 @@ async def floor(base: str, events: list[dict[str, str]], concurrency: int) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=5000, help="entities in the world")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -126,7 +140,9 @@ def main() -> None:
     print(
         f"{accepted:>10} {elapsed:>8.2f} {rate:>9.0f} {floor_rate:>12.0f} {floor_rate / rate:>6.2f}"
     )
-    print(f"acknowledged (durably queued) in {acknowledged:.3f}s: {accepted / acknowledged:.0f} events/s")
+    print(
+        f"acknowledged (durably queued) in {acknowledged:.3f}s: {accepted / acknowledged:.0f} events/s"
+    )
     print("time per hydration stage (share of worker time):", result["stage_share"])
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serde import SerdeError, from_dict, serde
+from serde import SerdeError, disabled, from_dict, serde
 
 from mdsd.connectors.http import SourcePolicy
 from mdsd.paths import DEFAULT_DATA_DIR, default_socket_path
+
+# Checked by ``_problems`` with messages that name the key; serde only builds the objects.
+serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)
 
 
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or invalid; the message says where."""
 
 
-@serde(deny_unknown_fields=True)
+@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class DaemonConfig:
     data_dir: str = DEFAULT_DATA_DIR
@@ -40,7 +43,7 @@ class DaemonConfig:
     tcp_port: int = 0
 
 
-@serde(deny_unknown_fields=True)
+@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class EnrichmentConfig:
     interval_seconds: float = 30.0
@@ -52,7 +55,7 @@ class EnrichmentConfig:
     retry_seconds: float = 30.0
 
 
-@serde(deny_unknown_fields=True)
+@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class ReconcileConfig:
     interval_seconds: float = 3600.0
@@ -60,14 +63,14 @@ class ReconcileConfig:
     on_start: bool = False
 
 
-@serde(deny_unknown_fields=True)
+@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class SearchConfig:
     #: how often new facts become visible to search (one index commit per interval)
     commit_interval_ms: int = 200
 
 
-@serde(deny_unknown_fields=True)
+@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
@@ -87,25 +90,44 @@ class Config:
         return default_socket_path(self.data_dir)
 
 
-def _unknown_keys(cls: type, table: dict[str, Any], where: str) -> list[str]:
-    """Dotted paths of keys in ``table`` that ``cls`` (a dataclass) does not declare."""
+_SCALARS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with ``table`` as ``cls``: unknown keys and wrong types, by dotted key.
+
+    Integers are accepted where a number is expected (``30`` for ``30.0``) and converted in
+    place, as a TOML author would expect.
+    """
     hints = typing.get_type_hints(cls)
-    problems: list[str] = []
     known = {f.name for f in dataclasses.fields(cls)}
+    problems: list[str] = []
     for key, value in table.items():
         path = f"{where}{key}"
         if key not in known:
             problems.append(f"unknown key {path!r} (known: {', '.join(sorted(known))})")
             continue
         hint = hints[key]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            problems += _unknown_keys(hint, value, f"{path}.")  # type: ignore[arg-type]
-        elif typing.get_origin(hint) is dict and isinstance(value, dict):
+        if dataclasses.is_dataclass(hint):
+            if isinstance(value, dict):
+                problems += _problems(hint, value, f"{path}.")  # type: ignore[arg-type]
+            else:
+                problems.append(f"{path!r} must be a table")
+        elif typing.get_origin(hint) is dict:
             item = typing.get_args(hint)[1]
-            if dataclasses.is_dataclass(item):
-                for name, sub in value.items():
-                    if isinstance(sub, dict):
-                        problems += _unknown_keys(item, sub, f"{path}.{name}.")  # type: ignore[arg-type]
+            if not isinstance(value, dict):
+                problems.append(f"{path!r} must be a table")
+                continue
+            for name, sub in value.items():
+                if isinstance(sub, dict):
+                    problems += _problems(item, sub, f"{path}.{name}.")
+                else:
+                    problems.append(f"{path}.{name!r} must be a table")
+        elif hint in _SCALARS:
+            if hint is float and isinstance(value, int) and not isinstance(value, bool):
+                table[key] = float(value)
+            elif not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+                problems.append(f"{path!r} must be {_SCALARS[hint]}, got {value!r}")
     return problems
 
 
@@ -114,7 +136,7 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
-    problems = _unknown_keys(Config, raw, "")
+    problems = _problems(Config, raw, "")
     if problems:
         raise ConfigError(f"{origin}: " + "; ".join(problems))
     try:

@@ -62,3 +62,20 @@ def test_mistakes_name_the_key_and_file(tmp_path: Path, text: str, message: str)
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_wrong_types_name_every_key_and_integers_count_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "mds.toml"
+    path.write_text(
+        '[sources.registry]\nbase_url = "http://x"\nconcurrency = "z"\nbackoff_base_seconds = 0\n'
+        '[enrichment]\ninterval_seconds = "a"\n[daemon]\nfsync = 1\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert "'sources.registry.concurrency' must be an integer, got 'z'" in message
+    assert "'enrichment.interval_seconds' must be a number" in message
+    assert "'daemon.fsync' must be true or false" in message
+    assert "backoff_base_seconds" not in message
+    path.write_text('[sources.registry]\nbase_url = "http://x"\nbackoff_base_seconds = 0\n')
+    assert load_config(path).sources["registry"].backoff_base_seconds == 0.0
