@@ -7,8 +7,6 @@ the change stream that refreshes the page on screen.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -17,16 +15,16 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
-from mdsd.client import ApiError, Client, DaemonUnavailable
-from mdsd.model import KIND_OF
+from mdsd.client import Client
 from tui.asof import normalize_as_of, step_tx
-from tui.commands import Command, CommandError, parse_command
+from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
 from tui.format import fmt_time
 from tui.keymap import binding_ids, unknown_ids
+from tui.live import LiveLink
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
-from tui.screens.base import USAGE_KINDS, PageScreen, kind_of
+from tui.screens.base import PageScreen
 from tui.screens.entity import EntityScreen
 from tui.screens.help import HelpScreen, live_keys
 from tui.screens.history import HistoryScreen
@@ -133,6 +131,7 @@ class MdsApp(App[None]):
         self._initial_as_of = normalize_as_of(as_of)
         self._user_keymap = dict(keymap or {})
         self._notified: set[str] = set()
+        self.link = LiveLink(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -149,8 +148,7 @@ class MdsApp(App[None]):
         self.as_of = self._initial_as_of
         self.go(self._start)
         if self.live:
-            self._poll_status()
-            self._follow_changes()
+            self.link.start()
 
     async def on_unmount(self) -> None:
         if self._owns_client:
@@ -270,66 +268,12 @@ class MdsApp(App[None]):
             self.notify(str(exc), severity="warning")
             return
         try:
-            self._execute(command)
+            execute(self, command)
         except CommandError as exc:
             self.notify(str(exc), severity="warning")
 
-    def _execute(self, command: Command) -> None:
-        entity = self.page.entity_id if self.page is not None else None
-        name, args = command.name, command.args
-        if name == "q":
-            self.action_back_or_quit()
-        elif name == "q!":
-            self.exit()
-        elif name == "open":
-            if not args:
-                raise CommandError("usage: :open ID")
-            if command.arg.startswith("aip://"):
-                self.open_entity(command.arg)
-            else:
-                self._open_best(command.arg)
-        elif name == "search":
-            self.go(Location("search", params={"query": command.arg}))
-        elif name == "owners":
-            self.go(Location("search", params={"query": "@" + command.arg}))
-        elif name == "kind":
-            kind = KIND_OF.get(args[0], args[0])  # type: ignore[call-overload]  # StrEnum keys
-            query = " ".join([f"type:{kind}", *args[1:]])
-            self.go(Location("search", params={"query": query}))
-        elif name == "asof":
-            try:
-                self.set_as_of(normalize_as_of(command.arg))
-            except ValueError as exc:
-                raise CommandError(str(exc)) from exc
-        elif name in ("lineage", "impact", "usage"):
-            if entity is None:
-                raise CommandError(f":{name} needs an entity: open one first, or :open ID")
-            if name == "usage" and kind_of(entity) not in USAGE_KINDS:
-                raise CommandError(":usage is for models, instances, A/B tests and cells")
-            location = Location(name, entity)
-            if name == "lineage" and args:
-                location.state["direction"] = (
-                    "downstream" if args[0].startswith("down") else "upstream"
-                )
-            self.go(location)
-        elif name == "history":
-            self.go(Location("history", args[0] if args else entity))
-        elif name == "path":
-            if len(args) == 1 and entity:
-                self.go(Location("path", entity, {"to": args[0]}))
-            elif len(args) == 2:
-                self.go(Location("path", args[0], {"to": args[1]}))
-            else:
-                raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
-        elif name == "quality":
-            self.go(Location("quality"))
-        elif name == "reload":
-            self.action_reload()
-        elif name == "help":
-            self.action_help()
-
     @work(group="open", exclusive=True, exit_on_error=False)
-    async def _open_best(self, query: str) -> None:
+    async def open_best(self, query: str) -> None:
         """``:open name``: open the best search hit, for people who do not know the id."""
         try:
             answer = await self.client.search(query, limit=1, as_of=self.as_of)
@@ -440,114 +384,3 @@ class MdsApp(App[None]):
                 severity="warning",
                 timeout=3,
             )
-
-    # -- live -----------------------------------------------------------------------------
-
-    @work(group="status", exit_on_error=False)
-    async def _poll_status(self) -> None:
-        """Poll ``/v1/status``; while the daemon is away, back off and say so."""
-        delay = 1.0
-        while True:
-            was = self.status_info.state
-            try:
-                status = await self.client.status()
-            except DaemonUnavailable as exc:
-                self.status_info = StatusInfo(
-                    "down",
-                    message=str(exc).split(";")[0],
-                    retry_in=delay,
-                    stream=self.status_info.stream,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 15.0)
-                continue
-            except ApiError as exc:
-                state = "starting" if exc.status == 503 else "down"
-                self.status_info = StatusInfo(
-                    state, message=exc.message, stream=self.status_info.stream
-                )
-            except Exception as exc:
-                self.log.error("status poll failed", exc)
-                self.status_info = StatusInfo(
-                    "down", message=str(exc), stream=self.status_info.stream
-                )
-            else:
-                self._status_received(status, was)
-            delay = 1.0
-            await asyncio.sleep(self.status_interval)
-
-    def _status_received(self, status: dict[str, Any], was: str) -> None:
-        previous_tx = self.status_info.last_tx
-        info = StatusInfo(
-            "up",
-            entities=status.get("entities"),
-            stubs=status.get("stubs"),
-            pending=status.get("pending"),
-            dead_letters=status.get("dead_letters"),
-            last_tx=status.get("last_tx"),
-            last_tx_at=status.get("last_tx_at"),
-            stream=self.status_info.stream,
-        )
-        self.status_info = info
-        page = self.page
-        if was == "down":
-            self.notify("Reconnected to the daemon.", timeout=3)
-            if page is not None and page.failure is not None and page.failure.kind == "down":
-                page.reload()
-        elif (
-            info.stream != "on"
-            and previous_tx is not None
-            and info.last_tx is not None
-            and info.last_tx > previous_tx
-            and self.as_of is None
-            and page is not None
-            and not isinstance(page, SearchScreen)
-        ):
-            page.refresh_live()  # no change stream: refresh on a new transaction
-
-    @work(group="changes", exit_on_error=False)
-    async def _follow_changes(self) -> None:
-        """Follow ``/v1/changes``; reconnect with backoff whenever it drops."""
-        loop = asyncio.get_running_loop()
-        delay = 0.5
-        while True:
-            opened = loop.time()
-            received = False
-            try:
-                async for change in self.client.changes():
-                    received = True
-                    delay = 0.5
-                    self._set_stream("on")
-                    self.change_received(change)
-                if received or loop.time() - opened > 1.0:
-                    # A clean end after a while (restart, proxy, long poll): reopen at once.
-                    self._set_stream("on")
-                    await asyncio.sleep(0.2)
-                    continue
-                self._set_stream("off")  # ended at once: not served (yet); back off below
-            except DaemonUnavailable:
-                self._set_stream("off")
-            except Exception as exc:
-                self.log.error("change stream failed", exc)
-                self._set_stream("off")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 15.0)
-
-    def _set_stream(self, state: str) -> None:
-        if self.status_info.stream != state:
-            self.status_info = dataclasses.replace(self.status_info, stream=state)
-
-    def change_received(self, change: dict[str, Any]) -> None:
-        """A committed transaction: note it, and redraw the page if it shows what changed."""
-        tx = change.get("tx")
-        if isinstance(tx, int):
-            self.status_info = dataclasses.replace(
-                self.status_info, last_tx=tx, last_tx_at=change.get("at")
-            )
-        page = self.page
-        if (
-            self.as_of is None
-            and page is not None
-            and page.touches(set(change.get("entities", [])))
-        ):
-            page.refresh_live()

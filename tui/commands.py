@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mdsd.model import KIND_OF, EntityType
+from tui.asof import normalize_as_of
+from tui.format import USAGE_KINDS, kind_of
+from tui.nav import Location
+
+if TYPE_CHECKING:
+    from tui.app import MdsApp
 
 #: plural and short names people type for a kind listing (``:models``)
 KIND_WORDS: dict[str, str] = {
@@ -110,3 +117,56 @@ def completions() -> list[str]:
     words = [spec.name for spec in COMMANDS if spec.name != "models"]
     words += [w for w in KIND_WORDS if w.endswith("s")]
     return sorted(set(words), key=lambda w: (len(w), w))
+
+
+def execute(app: MdsApp, command: Command) -> None:
+    """Carry out ``command`` in ``app``; ``CommandError`` says what was wrong with it."""
+    page = app.page
+    entity = page.entity_id if page is not None else None
+    name, args = command.name, command.args
+    if name == "q":
+        app.action_back_or_quit()
+    elif name == "q!":
+        app.exit()
+    elif name == "open":
+        if not args:
+            raise CommandError("usage: :open ID")
+        if command.arg.startswith("aip://"):
+            app.open_entity(command.arg)
+        else:
+            app.open_best(command.arg)
+    elif name in ("search", "owners"):
+        prefix = "@" if name == "owners" else ""
+        app.go(Location("search", params={"query": prefix + command.arg}))
+    elif name == "kind":
+        kind = KIND_OF.get(args[0], args[0])  # type: ignore[call-overload]  # StrEnum keys
+        app.go(Location("search", params={"query": " ".join([f"type:{kind}", *args[1:]])}))
+    elif name == "asof":
+        try:
+            app.set_as_of(normalize_as_of(command.arg))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+    elif name in ("lineage", "impact", "usage"):
+        if entity is None:
+            raise CommandError(f":{name} needs an entity: open one first, or :open ID")
+        if name == "usage" and kind_of(entity) not in USAGE_KINDS:
+            raise CommandError(":usage is for models, instances, A/B tests and cells")
+        location = Location(name, entity)
+        if name == "lineage" and args:
+            location.state["direction"] = "downstream" if args[0].startswith("down") else "upstream"
+        app.go(location)
+    elif name == "history":
+        app.go(Location("history", args[0] if args else entity))
+    elif name == "path":
+        if len(args) == 1 and entity:
+            app.go(Location("path", entity, {"to": args[0]}))
+        elif len(args) == 2:
+            app.go(Location("path", args[0], {"to": args[1]}))
+        else:
+            raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
+    elif name == "quality":
+        app.go(Location("quality"))
+    elif name == "reload":
+        app.action_reload()
+    elif name == "help":
+        app.action_help()

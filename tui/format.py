@@ -52,6 +52,17 @@ def badge(entity_type: str | None) -> Text:
     return Text(f" {label:<5} ", style=style)
 
 
+#: kinds ``/v1/usage`` answers for (models and instances, A/B tests and cells)
+USAGE_KINDS = frozenset({"model", "model-instance", "ab-test", "ab-test-cell"})
+
+
+def kind_of(entity_id: str | None) -> str:
+    """The kind segment of an aip id (``aip://model/registry/x`` -> ``model``)."""
+    if not entity_id or not entity_id.startswith("aip://"):
+        return ""
+    return entity_id[len("aip://") :].split("/", 1)[0]
+
+
 def native_id(entity_id: str) -> str:
     """The readable tail of an aip id (``aip://model/registry/x`` -> ``x``)."""
     return entity_id.split("/", 4)[-1] if entity_id.startswith("aip://") else entity_id

@@ -9,10 +9,9 @@ import pytest
 from tui.app import MdsApp
 from tui.asof import normalize_as_of, step_tx
 from tui.commands import Command, CommandError, parse_command
-from tui.format import highlighted, tags_text
+from tui.format import highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
-from tui.screens.base import kind_of
 from tui.screens.history import cause_text, value_text
 
 

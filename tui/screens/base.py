@@ -20,23 +20,13 @@ from textual.widgets import Static
 
 from mdsd.client import Client
 from tui.errors import Failure, describe_failure
+from tui.format import USAGE_KINDS, kind_of
 from tui.nav import Location
 from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from tui.app import MdsApp
-
-
-#: kinds ``/v1/usage`` answers for (models and instances, A/B tests and cells)
-USAGE_KINDS = frozenset({"model", "model-instance", "ab-test", "ab-test-cell"})
-
-
-def kind_of(entity_id: str | None) -> str:
-    """The kind segment of an aip id (``aip://model/registry/x`` -> ``model``)."""
-    if not entity_id or not entity_id.startswith("aip://"):
-        return ""
-    return entity_id[len("aip://") :].split("/", 1)[0]
 
 
 class PageScreen(Screen[None]):

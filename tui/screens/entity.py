@@ -127,7 +127,7 @@ def link_rows(links: list[Link]) -> list[Row]:
     ]
 
 
-def provenance_text(rel: JSON) -> Text:
+def provenance_text(rel: JSON, names: dict[str, str]) -> Text:
     provenance = rel.get("provenance") or {}
     text = Text.assemble(
         ("Rule  ", "bold"), str(provenance.get("rule", "?")), "\n\n", ("Path", "bold")
@@ -135,7 +135,7 @@ def provenance_text(rel: JSON) -> Text:
     for step, entity_id in enumerate(provenance.get("path", [])):
         kind = entity_id.split("/")[2] if entity_id.startswith("aip://") else ""
         text.append(f"\n{'  ' * step}{'└ ' if step else ''}")
-        text.append(native_id(entity_id), style="bold")
+        text.append(names.get(entity_id) or native_id(entity_id), style="bold")
         text.append(f"  {kind}", style="dim")
     return text
 
@@ -212,7 +212,7 @@ class EntityScreen(ListScreen):
             return
         if rel.get("inferred"):
             title = f"{name_of(self.entity or {})} {rel.get('type')} {name_of(rel)} (inferred)"
-            self.app.push_screen(InfoScreen(title, provenance_text(rel)))
+            self.app.push_screen(InfoScreen(title, provenance_text(rel, self.mds.names)))
         else:
             declared_by = (
                 name_of(self.entity or {}) if rel.get("direction") == "out" else name_of(rel)

@@ -7,7 +7,7 @@ filter behave identically on all of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input
@@ -96,20 +96,3 @@ class ListScreen(PageScreen):
             self.table.focus()
         else:
             super().action_escape()
-
-    def focus_table(self) -> None:
-        if not isinstance(self.focused, Input):
-            self.table.focus()
-
-
-def rows_by_group(groups: Iterable[tuple[str, Iterable[Row]]]) -> list[Row]:
-    rows: list[Row] = []
-    for group, members in groups:
-        for row in members:
-            row.group = group
-            rows.append(row)
-    return rows
-
-
-def cell(value: Any) -> str:
-    return "" if value is None else str(value)

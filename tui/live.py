@@ -1,0 +1,132 @@
+"""The live link to the daemon: the status poll and the change stream.
+
+Both loops run for the app's whole life and never raise: a daemon that is down, restarting
+or too old to stream shows up in the status line, with reconnects backing off, and the
+page on screen is refreshed when a transaction touches what it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from mdsd.client import ApiError, DaemonUnavailable
+from tui.widgets.chrome import StatusInfo
+
+if TYPE_CHECKING:
+    from tui.app import MdsApp
+
+MAX_BACKOFF = 15.0
+
+
+class LiveLink:
+    def __init__(self, app: MdsApp) -> None:
+        self.app = app
+
+    def start(self) -> None:
+        self.app.run_worker(self.poll_status(), group="status", exit_on_error=False)
+        self.app.run_worker(self.follow_changes(), group="changes", exit_on_error=False)
+
+    @property
+    def info(self) -> StatusInfo:
+        return self.app.status_info
+
+    def _set(self, **changes: Any) -> None:
+        self.app.status_info = dataclasses.replace(self.info, **changes)
+
+    # -- status ---------------------------------------------------------------------------
+
+    async def poll_status(self) -> None:
+        """Poll ``/v1/status``; while the daemon is away, back off and say so."""
+        delay = 1.0
+        while True:
+            was = self.info.state
+            try:
+                status = await self.app.client.status()
+            except DaemonUnavailable as exc:
+                message = str(exc).split(";")[0]
+                self._set(state="down", message=message, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+                continue
+            except ApiError as exc:
+                self._set(state="starting" if exc.status == 503 else "down", message=exc.message)
+            except Exception as exc:
+                self.app.log.error("status poll failed", exc)
+                self._set(state="down", message=str(exc))
+            else:
+                self.status_received(status, was)
+            delay = 1.0
+            await asyncio.sleep(self.app.status_interval)
+
+    def status_received(self, status: dict[str, Any], was: str) -> None:
+        previous_tx = self.info.last_tx
+        self.app.status_info = info = StatusInfo(
+            "up",
+            entities=status.get("entities"),
+            stubs=status.get("stubs"),
+            pending=status.get("pending"),
+            dead_letters=status.get("dead_letters"),
+            last_tx=status.get("last_tx"),
+            last_tx_at=status.get("last_tx_at"),
+            stream=self.info.stream,
+        )
+        page = self.app.page
+        if page is None:
+            return
+        if was == "down":
+            self.app.notify("Reconnected to the daemon.", timeout=3)
+            if page.failure is not None and page.failure.kind == "down":
+                page.reload()
+        elif (
+            info.stream != "on"
+            and previous_tx is not None
+            and (info.last_tx or 0) > previous_tx
+            and self.app.as_of is None
+            and page.entity_id is not None
+        ):
+            page.refresh_live()  # no change stream: a new transaction is all we know
+
+    # -- changes --------------------------------------------------------------------------
+
+    async def follow_changes(self) -> None:
+        """Follow ``/v1/changes``; reopen it whenever it ends, backing off on failures."""
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            opened = loop.time()
+            received = False
+            try:
+                async for change in self.app.client.changes():
+                    received = True
+                    delay = 0.5
+                    self._stream("on")
+                    self.change_received(change)
+                if received or loop.time() - opened > 1.0:
+                    # A clean end after a while (restart, proxy, long poll): reopen at once.
+                    self._stream("on")
+                    await asyncio.sleep(0.2)
+                    continue
+                self._stream("off")  # ended at once: not served (yet); back off below
+            except DaemonUnavailable:
+                self._stream("off")
+            except Exception as exc:
+                self.app.log.error("change stream failed", exc)
+                self._stream("off")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _stream(self, state: str) -> None:
+        if self.info.stream != state:
+            self._set(stream=state)
+
+    def change_received(self, change: dict[str, Any]) -> None:
+        """A committed transaction: note it, and refresh the page if it shows what changed."""
+        tx = change.get("tx")
+        if isinstance(tx, int):
+            self._set(last_tx=tx, last_tx_at=change.get("at"))
+        page = self.app.page
+        touched = set(change.get("entities", []))
+        if self.app.as_of is None and page is not None and page.touches(touched):
+            page.refresh_live()
