@@ -98,7 +98,7 @@ async def serve(
         await daemon.start()
         waiters = [asyncio.create_task(stop.wait()), serving]
         if on_ready is not None:
-            waiters.append(asyncio.create_task(on_ready()))
+            waiters.append(asyncio.ensure_future(on_ready()))
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waiters:
             if waiter is not serving:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -201,7 +201,7 @@ def create_app(daemon: Daemon) -> Starlette:
 
         async def stream() -> AsyncIterator[bytes]:
             yield b": connected\n\n"
-            subscription = feed.subscribe()
+            subscription: AsyncGenerator[dict[str, Any], None] = feed.subscribe()
             pending: asyncio.Task[dict[str, Any]] | None = None
             try:
                 while True:

@@ -8,7 +8,7 @@ re-read, never the data itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from store import FactStore, TxReport
@@ -52,7 +52,7 @@ class ChangeFeed:
             return False
         return True
 
-    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self) -> AsyncGenerator[dict[str, Any], None]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self._listeners.add(queue)
         try:

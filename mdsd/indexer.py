@@ -160,5 +160,5 @@ def document(db: Db, e: int) -> SearchDoc | None:
         owner_names=[n for n in owner_names if n],
         tags=tags,
         related_names=[n for n in related if n],
-        status=entity.get(F.STATUS) or F.STATUS_STUB,
+        status=entity.get(F.STATUS, F.STATUS_STUB),
     )

@@ -347,9 +347,9 @@ def usage(db: Db, xid: str) -> JSON:
             if iid not in row["via"]:
                 row["via"].append(iid)
             if target_kind == EntityType.AB_TEST_CELL:
-                cell = summary(db, target)
-                if cell not in row["cells"]:
-                    row["cells"].append(cell)
+                cell_summary = summary(db, target)
+                if cell_summary not in row["cells"]:
+                    row["cells"].append(cell_summary)
     return {"id": xid, "entity_type": kind, "ab_tests": list(tests.values()), "as_of": describe(db)}
 
 
@@ -370,9 +370,9 @@ def path(db: Db, source: str, target: str, max_depth: int = 8) -> JSON:
     hops.reverse()
     nodes = [summary(db, start)]
     edges = []
-    for previous, attr, orientation, reached in hops:
+    for previous, attr, way, reached in hops:
         ends = (db.xid(previous), db.xid(reached))
-        source_id, target_id = ends if orientation == "out" else ends[::-1]
+        source_id, target_id = ends if way == "out" else ends[::-1]
         edges.append({"source": source_id, "target": target_id, "type": _rel_name(attr)})
         nodes.append(summary(db, reached))
     return {"from": source, "to": target, "path": nodes, "edges": edges, "as_of": describe(db)}

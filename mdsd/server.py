@@ -6,6 +6,7 @@ checked (SO_PEERCRED): another local user cannot read the graph or feed it event
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -39,7 +40,7 @@ def allowed_peer(uid: int | None, own_uid: int) -> bool:
 class PeerCheckedProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol, closing connections from other users before any request."""
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         uid = peer_uid(sock) if sock is not None else None
         if not allowed_peer(uid, os.getuid()):
@@ -87,7 +88,7 @@ class DaemonServer(uvicorn.Server):
 def build_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
     config = uvicorn.Config(
         app,
-        http=PeerCheckedProtocol,  # type: ignore[arg-type]
+        http=PeerCheckedProtocol,
         log_level=log_level,
         access_log=False,
         lifespan="off",
