@@ -113,10 +113,9 @@ async def serve(
 
 
 def _reindex(config: Config) -> str:
-    from store import FactStore
-
     from mdsd.indexer import Indexer
     from mdsd.search import SearchIndex
+    from store import FactStore
 
     data = config.data_dir
     with FactStore(data / "facts") as store:

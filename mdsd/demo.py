@@ -49,12 +49,11 @@ def demo_config(base_url: str, data_dir: Path, socket: Path | None) -> Config:
 
 
 async def run(args: argparse.Namespace) -> None:
+    from mdsd.__main__ import serve
     from simulator.chaos import Chaos
     from simulator.emitter import SocketSink
     from simulator.runner import run_simulator
     from simulator.world import World
-
-    from mdsd.__main__ import serve
 
     owned_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="mds-demo-")) if owned_dir else args.data_dir
