@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from mdsd.testing import DaemonProcess
-from simulator.world import World
+from simulator.world import EVENT_ID_FIELD, World
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,17 +62,8 @@ def start_simulator(size: int, seed: int) -> tuple[subprocess.Popen[bytes], str]
     raise RuntimeError("simulator did not start")
 
 
-PATHS = {
-    "model_id": "models",
-    "instance_id": "instances",
-    "pipeline_id": "pipelines",
-    "run_id": "pipeline-runs",
-    "feature_id": "features",
-    "test_id": "tests",
-    "dataset_id": "datasets",
-    "user_id": "users",
-    "team_id": "teams",
-}
+#: event id field -> the collection its entity is served under
+PATHS = {field: collection for collection, field in EVENT_ID_FIELD.items()}
 
 
 async def floor(base: str, events: list[dict[str, str]], concurrency: int) -> float:
