@@ -87,6 +87,16 @@ class History:
         self._index += 1
         return self.current
 
+    def recent_entities(self, limit: int = 10) -> list[Location]:
+        """Entity pages visited, most recent first, each once."""
+        seen: set[str] = set()
+        found = []
+        for location in reversed(self._entries):
+            if location.view == "entity" and location.id and location.id not in seen:
+                seen.add(location.id)
+                found.append(location)
+        return found[:limit]
+
     def trail(self, size: int = 6) -> list[Location]:
         """The last ``size`` entries up to and including the current one."""
         start = max(0, self._index - size + 1)

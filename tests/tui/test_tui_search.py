@@ -89,3 +89,30 @@ async def test_escape_clears_the_query(make_app: Callable[..., MdsApp]) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.results)
         assert screen.query_one("#query", Input).value == ""
+
+
+async def test_an_empty_query_lists_recently_visited_entities(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        for entity_id in (CHURN, RANKING):
+            app.open_entity(entity_id)
+            await wait_for(
+                pilot,
+                lambda e=entity_id: (
+                    isinstance(app.screen, EntityScreen)
+                    and app.screen.entity_id == e
+                    and app.screen.entity
+                ),
+            )
+        app.run_command(":search")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, SearchScreen) and app.screen.shown_query == ""
+        )
+        assert [r["id"] for r in app.screen.results] == [RANKING, CHURN]
+        assert app.screen.results[0]["name"] == "ranking-model"
+        await pilot.press("down", "enter")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity_id == CHURN
+        )

@@ -92,3 +92,16 @@ async def test_history_shows_diffs_and_enter_travels_to_that_transaction(
         await wait_for(pilot, description_is(app, "Ranks the home feed."))
         assert app.as_of == "tx:1"
         assert app.history.current is not None and app.history.current.view == "entity"
+
+
+async def test_at_prompts_for_the_moment(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(notifications=True) as pilot:
+        await open_entity(pilot, app, RANKING)
+        await pilot.press("at", *"tx:1", "enter")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        await pilot.press("at", "ctrl+u", *"soon", "enter")  # not a moment: said, not done
+        await wait_for(
+            pilot, lambda: any("not a moment" in str(n.message) for n in app._notifications)
+        )
+        assert app.as_of == "tx:1"

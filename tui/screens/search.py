@@ -15,7 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.format import badge, clip, highlighted, names, tags_text
+from mdsd.model import TYPE_OF_KIND
+from tui.format import badge, clip, highlighted, kind_of, names, tags_text
 from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
 
@@ -124,8 +125,9 @@ class SearchScreen(PageScreen):
         self._query = query
         hint = self.query_one("#hint", Static)
         if not query or query == "@":
-            self._draw(query, [])
-            hint.update(HINT)
+            recent = self.recent()
+            self._draw(query, recent)
+            hint.update(HINT + Text("\nRecently visited:", style="bold") if recent else HINT)
             return
         if query.startswith("@"):
             answer = await self.client.search_owners(query[1:].strip(), limit=RESULT_LIMIT)
@@ -149,6 +151,17 @@ class SearchScreen(PageScreen):
         if self._open_when_ready:
             self._open_when_ready = False
             self.open_highlighted()
+
+    def recent(self) -> list[dict[str, Any]]:
+        """Entities visited this session, as results, so Enter on an empty query goes back."""
+        return [
+            {
+                "id": loc.id,
+                "name": loc.title or loc.label(),
+                "entity_type": TYPE_OF_KIND.get(kind_of(loc.id)),
+            }
+            for loc in self.mds.history.recent_entities()
+        ]
 
     def _draw(self, query: str, results: list[dict[str, Any]]) -> None:
         self.results = results
