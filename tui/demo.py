@@ -40,9 +40,13 @@ def mdsd_command() -> list[str]:
 
 
 class DemoDaemon:
-    def __init__(self, socket_path: Path, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, socket_path: Path, *, timeout: float = 60.0, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
+        #: more ``mdsd demo`` arguments (``--size 200``), for tests
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
 
@@ -55,7 +59,7 @@ class DemoDaemon:
         self.log_path = Path(log_name)
         with os.fdopen(fd, "wb") as log:
             self.process = subprocess.Popen(
-                [*mdsd_command(), "demo", "--socket", str(self.socket_path)],
+                [*mdsd_command(), "demo", "--socket", str(self.socket_path), *self.extra_args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
