@@ -187,8 +187,13 @@ class EntityScreen(ListScreen):
     @work(exclusive=True, group="sections", exit_on_error=False)
     async def _load_sections(self, entity: JSON) -> None:
         sections = await load_sections(self.client, entity, self.as_of)  # never raises
-        if self.is_attached:
+        if not self.is_attached:
+            return
+        try:
             await self._draw_sections(sections)
+        except Exception as exc:  # a bug here must not take the page down with it
+            self.log.error("drawing sections failed", exc)
+            self.notify(f"Could not draw the sections: {exc}", severity="error")
 
     async def _draw_sections(self, sections: list[Section]) -> None:
         container = self.query_one("#sections", Vertical)
