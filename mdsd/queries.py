@@ -191,8 +191,9 @@ def walk(
 ) -> tuple[int, Traversal]:
     if depth < 0 or depth > 50:
         raise BadQuery(f"depth must be between 0 and 50, not {depth}")
+    steps = _steps(direction, types)  # a bad query is a 400 whether or not the id exists
     e = entity_id(db, xid)
-    return e, db.traverse([e], _steps(direction, types), depth, max_nodes=MAX_NODES)
+    return e, db.traverse([e], steps, depth, max_nodes=MAX_NODES)
 
 
 def lineage(
@@ -338,7 +339,10 @@ def usage(db: Db, xid: str) -> JSON:
                 test,
                 {
                     **summary(db, test),
-                    "test_status": db.get(test, F.attr_key("status")),
+                    # the test's own lifecycle (DRAFT, ACTIVE, CONCLUDED) is what a reader
+                    # of "which tests use this model" wants; the record status stays too
+                    "record_status": db.get(test, F.STATUS),
+                    "status": db.get(test, F.attr_key("status")) or db.get(test, F.STATUS),
                     "cells": [],
                     "via": [],
                 },
@@ -408,7 +412,7 @@ def history(store: FactStore, xid: str, limit: int | None = None) -> JSON:
 
 def graph_history(store: FactStore, limit: int = 50, before_tx: int | None = None) -> JSON:
     """The most recent transactions of the whole graph, newest first."""
-    end = before_tx if before_tx is not None else store.last_tx + 1
+    end = store.last_tx + 1 if before_tx is None else min(before_tx, store.last_tx + 1)
     start = max(1, end - limit)
     db = store.db()
     reports = list(store.log(start, end))

@@ -328,7 +328,7 @@ def usage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         out.line(f"A/B tests of {text(doc.get('id'))} ({len(tests)})")
         rows = [
             [
-                t.get("test_status") or t.get("status"),
+                t.get("status"),
                 t.get("name"),
                 t.get("id"),
                 cells(t),

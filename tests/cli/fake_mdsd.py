@@ -196,8 +196,8 @@ FULL: dict[str, JSON] = {
             {
                 "id": AB_TEST,
                 "name": "Ranking v5 vs v4",
-                "status": "resolved",
-                "test_status": "ACTIVE",
+                "status": "ACTIVE",
+                "record_status": "resolved",
                 "cells": [{"id": CELL, "name": "treatment"}],
                 "via": [INSTANCE],
             }
