@@ -61,13 +61,14 @@ user); the small one exists so that owner completion (``/v1/owners/search``, ``o
 the TUI) answers from a few thousand documents and never competes with a million assets.
 
 Commit policy: ``upsert``/``delete``/``clear`` only stage changes; ``commit`` makes them
-visible and durable. A commit costs one tantivy commit (a segment flush and a few fsyncs:
-~10-30 ms on an ordinary disk, releasing the GIL), a small sidecar write and a reader
-reload, and nothing at all when nothing was staged. The daemon should commit on a timer
-(``search.commit_interval_ms``, 200 ms) only when something was staged, off its event loop,
-passing the last fact-store tx it indexed; tantivy merges the small segments this produces
-in the background. A rebuild is ``clear()``, ``upsert`` in batches, one ``commit(tx)``:
-until that commit, searches still see the old content.
+visible and durable. A commit is one tantivy commit (a segment flush and its fsyncs: 10-20 ms
+of CPU at a million documents, and as long as the disk takes to sync, 10-30 ms idle, 100+ ms
+busy; the GIL is released meanwhile), a small sidecar write and a reader reload; with nothing
+staged it costs nothing. The daemon should commit on a timer (``search.commit_interval_ms``,
+200 ms) only when something was staged, off its event loop, passing the last fact-store tx it
+indexed; tantivy merges the small segments this produces in the background. A rebuild is
+``clear()``, ``upsert`` in batches, one ``commit(tx)``: until that commit, searches still see
+the old content.
 """
 
 from __future__ import annotations
@@ -323,7 +324,11 @@ class SearchIndex:
 
     Opening an index written with another layout, or one that fails to open, recreates it
     empty (``indexed_tx`` is then None, which tells the daemon to rebuild it). Writes are
-    serialized internally; searches may run concurrently from any thread.
+    serialized internally; searches may run concurrently from any thread. Only one instance
+    may be open on a path at a time (tantivy's writer lock).
+
+    ``writer_heap_mb`` bounds the indexing memory; a bigger heap means fewer, larger segments
+    during a rebuild (the benchmark uses 256).
     """
 
     def __init__(self, path: Path, *, writer_heap_mb: int = 64) -> None:
@@ -335,13 +340,17 @@ class SearchIndex:
         self._cleared = False
         self._closed = False
         self._index, self._indexed_tx = self._open_or_create()
-        self._writer = self._index.writer(heap_size=writer_heap_mb * 1_000_000)
+        empty = self._index.searcher().num_docs == 0
+        # An empty index is about to be rebuilt: index on every core. Otherwise one thread,
+        # which halves the CPU of the frequent small commits (one segment each, not one per
+        # thread) and is plenty for incremental batches.
+        self._writer = self._index.writer(
+            heap_size=writer_heap_mb * 1_000_000, num_threads=0 if empty else 1
+        )
         #: While not None, every id the index may hold, committed or staged. Deleting an id
         #: before adding it costs as much as the add, and a rebuild (after ``clear`` or into
         #: an empty index) need not; dropped at the commit, so as not to hold a million ids.
-        self._possible_ids: set[str] | None = (
-            set() if self._index.searcher().num_docs == 0 else None
-        )
+        self._possible_ids: set[str] | None = set() if empty else None
 
     # -- lifecycle --
 
@@ -394,7 +403,8 @@ class SearchIndex:
         tmp.replace(self.path / _SIDECAR)
 
     def close(self) -> None:
-        """Release the writer (and its directory lock). Staged, uncommitted changes are lost."""
+        """Release the writer and its directory lock, after tantivy's background merges end
+        (seconds after a big rebuild). Staged, uncommitted changes are lost."""
         with self._lock:
             if self._closed:
                 return

@@ -5,13 +5,15 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mdsd.model import EntityType
 from mdsd.search import (
+    _MAX_BONUS,
     _TIER_BASE,
     MAX_PRIOR,
     QueryError,
@@ -26,8 +28,8 @@ ALICE = "aip://user/identity/alice"
 BOB = "aip://user/identity/bob"
 
 
-def doc(kind: str, entity_type: str, name: str, **kw: object) -> SearchDoc:
-    return SearchDoc(id=f"aip://{kind}/src/{name}", entity_type=entity_type, name=name, **kw)  # type: ignore[arg-type]
+def doc(kind: str, entity_type: str, name: str, **kw: Any) -> SearchDoc:
+    return SearchDoc(id=f"aip://{kind}/src/{name}", entity_type=entity_type, name=name, **kw)
 
 
 CORPUS = [
@@ -75,8 +77,8 @@ def index(tmp_path: Path) -> Iterator[SearchIndex]:
         yield ix
 
 
-def names(ix: SearchIndex, query: str, **kw: object) -> list[str]:
-    return [h.name for h in ix.search(query, **kw)]  # type: ignore[arg-type]
+def names(ix: SearchIndex, query: str, **kw: Any) -> list[str]:
+    return [h.name for h in ix.search(query, **kw)]
 
 
 # --- relevance --------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ def test_tiers_are_strict(corpus: SearchIndex) -> None:
 
 def test_tier_bands_cannot_overlap() -> None:
     # the most a tier's hit can score is below the least of the tier above
-    top_factor = (1 + 0.5) * math.log2(2 + MAX_PRIOR)
+    top_factor = (1 + _MAX_BONUS) * math.log2(2 + MAX_PRIOR)
     bases = list(_TIER_BASE.values())
     assert all(low * top_factor < high for high, low in itertools.pairwise(bases))
     extremes = [doc("model", "Model", ""), doc("x", "Nope", "a" * 500, status="stub")]
@@ -349,12 +351,14 @@ def test_clear_is_staged_and_forgets_indexed_tx(index: SearchIndex) -> None:
     ],
     ids=["corrupt-meta", "missing-meta", "missing-sidecar", "other-layout", "missing-segment"],
 )
-def test_recreated_when_unreadable_or_of_another_layout(tmp_path: Path, damage: object) -> None:
+def test_recreated_when_unreadable_or_of_another_layout(
+    tmp_path: Path, damage: Callable[[Path], object]
+) -> None:
     path = tmp_path / "s"
     with SearchIndex(path) as ix:
         ix.upsert(CORPUS)
         ix.commit(indexed_tx=5)
-    damage(path)  # type: ignore[operator]
+    damage(path)
     with SearchIndex(path) as ix:
         assert (ix.count(), ix.indexed_tx) == (0, None)
         ix.upsert(CORPUS[:1])
@@ -367,6 +371,12 @@ def test_refuses_to_wipe_a_directory_that_is_not_an_index(tmp_path: Path) -> Non
     with pytest.raises(RuntimeError, match="not a search index"):
         SearchIndex(tmp_path)
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_one_instance_per_path(index: SearchIndex) -> None:
+    with pytest.raises(ValueError, match="lock"):
+        SearchIndex(index.path)
+    assert index.count() == len(CORPUS)  # the open index was left alone
 
 
 def test_owners_index_is_a_second_instance(tmp_path: Path) -> None:
