@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Request], Awaitable[Response]]
 PING_SECONDS = 15.0
+#: transaction ids are unsigned 64-bit; a long-lived daemon passes any smaller cap
+MAX_TX = 2**63 - 1
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
@@ -141,7 +143,7 @@ def create_app(daemon: Daemon) -> Starlette:
         if xid:
             return JSONResponse(queries.history(store, xid, limit))
         before = request.query_params.get("before_tx")
-        before_tx = _int(request, "before_tx", 0) if before else None
+        before_tx = _int(request, "before_tx", 0, high=MAX_TX) if before else None
         return JSONResponse(queries.graph_history(store, limit, before_tx))
 
     async def dead_letters(request: Request) -> Response:
@@ -215,9 +217,12 @@ def create_app(daemon: Daemon) -> Starlette:
                     pending = None
                     yield f"event: tx\ndata: {json.dumps(notice)}\n\n".encode()
             finally:
+                # a next() in flight owns the generator: cancelling it closes the generator
+                # where it waits; aclose() meanwhile would raise "already running"
                 if pending is not None:
                     pending.cancel()
-                await subscription.aclose()
+                else:
+                    await subscription.aclose()
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -246,7 +251,8 @@ def create_app(daemon: Daemon) -> Starlette:
         Route("/v1/changes", guarded(changes)),
         Route("/v1/graphql", guarded(graphql_query), methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})  # type: ignore[dict-item]
+    handlers = {HTTPException: _http_error, Exception: _internal_error}
+    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
     app.state.daemon = daemon
     return app
 
@@ -288,3 +294,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         else f"no such endpoint: {request.url.path} (see docs/api.md)"
     )
     return error(exc.status_code, code, str(message))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug answers JSON like every other error (the server still logs the traceback)."""
+    return error(500, "internal", f"mdsd failed on {request.url.path}: {type(exc).__name__}: {exc}")

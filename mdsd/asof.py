@@ -28,17 +28,19 @@ def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
         if not number.isdigit():
             raise AsOfError(f"bad as_of {text!r}: tx: needs a number; use {AS_OF_HELP}")
         return int(number)
-    match = _RELATIVE.match(value.lower())
-    if match:
-        amount, unit = match.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        day = date.fromisoformat(value)
-        return datetime.combine(day, time.max, tzinfo=UTC)
+    # a well-formed text can still name no moment (2025-13-45, 10**12 days ago): each
+    # step's ValueError or OverflowError is the caller's mistake, never a server error
     try:
+        match = _RELATIVE.match(value.lower())
+        if match:
+            amount, unit = match.groups()
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max, tzinfo=UTC)
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise AsOfError(f"bad as_of {text!r}: use {AS_OF_HELP}") from None
+    except (ValueError, OverflowError) as exc:
+        raise AsOfError(f"bad as_of {text!r} ({exc}): use {AS_OF_HELP}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
