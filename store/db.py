@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from store import codec
-from store.intervals import Fact, Neighbours, spans
+from store.intervals import Fact, Neighbours, RawFact, spans
 from store.schema import XID, SchemaError
 from store.tx import Datom
 
@@ -134,19 +134,23 @@ class Db:
     # -- entity reads -------------------------------------------------------------------------
 
     def facts(self, e: int) -> list[Fact]:
+        """The entity's visible facts, EAVT order."""
+        return [Fact._make(f) for f in self._visible(e)]
+
+    def _visible(self, e: int) -> list[RawFact]:
         basis, since = self.basis_tx, self.since_tx
-        return [f for f in self.store.entity_of(e).facts if since < f.start <= basis < f.end]
+        return [f for f in self.store.entity_of(e).facts if since < f[2] <= basis < f[3]]
 
     def entity(self, e: int) -> dict[str, Any]:
         """Attribute name -> value (a list for cardinality many); empty if nothing visible."""
         out: dict[str, Any] = {}
         info_by_id = self.store.info_by_id
-        for f in self.facts(e):
-            info = info_by_id(f.a)
+        for a, v, _, _ in self._visible(e):
+            info = info_by_id(a)
             if info.many:
-                out.setdefault(info.name, []).append(f.v)
+                out.setdefault(info.name, []).append(v)
             else:
-                out[info.name] = f.v
+                out[info.name] = v
         return out
 
     def get(self, e: int, attr: str) -> Any:
@@ -154,9 +158,9 @@ class Db:
         info = self.store.info(attr)
         a, basis, since = info.id, self.basis_tx, self.since_tx
         values = [
-            f.v
-            for f in self.store.entity_of(e).facts
-            if f.a == a and since < f.start <= basis < f.end
+            v
+            for fa, v, start, end in self.store.entity_of(e).facts
+            if fa == a and since < start <= basis < end
         ]
         if info.many:
             return values
@@ -214,7 +218,7 @@ class Db:
     def datoms(self, e: int) -> list[Datom]:
         """The entity's visible datoms, EAVT order."""
         store = self.store
-        return [Datom(e, store.attr_name(f.a), f.v, f.start, True) for f in self.facts(e)]
+        return [Datom(e, store.attr_name(a), v, start, True) for a, v, start, _ in self._visible(e)]
 
     # -- graph reads ----------------------------------------------------------------------------
 

@@ -31,7 +31,10 @@ class Fact(NamedTuple):
     end: int
 
 
-_new_fact = tuple.__new__  # Fact(...) without the Python-level __new__ frame: decode is hot
+#: How the cache holds a ``Fact``: a plain tuple (a, v, start, end). The garbage collector
+#: stops tracking plain tuples of plain values, but never named tuples, and a full
+#: collection would otherwise walk every cached fact of every cached entity.
+RawFact = tuple[int, Any, int, int]
 
 
 class Neighbours:
@@ -82,9 +85,14 @@ class EntityIntervals:
     __slots__ = ("created", "facts", "refs", "xid")
 
     def __init__(
-        self, facts: list[Fact], xid: str | None, created: int, refs: dict[int, Neighbours]
+        self,
+        facts: tuple[RawFact, ...],
+        xid: str | None,
+        created: int,
+        refs: dict[int, Neighbours],
     ) -> None:
-        #: every version of every value, EAVT order (by attribute, then value)
+        #: every version of every value, EAVT order (by attribute, then value); a tuple of
+        #: tuples, which the garbage collector stops tracking altogether
         self.facts = facts
         self.xid = xid
         #: the transaction that created the entity (asserted its xid); 0 if it does not exist
@@ -135,19 +143,19 @@ def entity_from_eavt(
     keys: Sequence[bytes], xid_attr: int, ref_attrs: Collection[int]
 ) -> EntityIntervals:
     """Decode the EAVT keys of one entity (``E e a v ~tx op``)."""
-    facts: list[Fact] = []
+    facts: list[RawFact] = []
     xid: str | None = None
     created = 0
     refs: dict[int, list[tuple[int, int, int]]] = {}
     for group, start, end in spans(keys, 9):
         a = int.from_bytes(group[:4], "big")
         v = decode_value(group[4:])
-        facts.append(_new_fact(Fact, (a, v, start, end)))
+        facts.append((a, v, start, end))
         if a == xid_attr:
             xid, created = v, start
         elif a in ref_attrs:
             refs.setdefault(a, []).append((v, start, end))
-    return EntityIntervals(facts, xid, created, _neighbours(refs))
+    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs))
 
 
 def links_from_vaet(keys: Sequence[bytes]) -> dict[int, Neighbours]:

@@ -31,6 +31,7 @@ from store.intervals import (
     Neighbours,
     entity_from_eavt,
     links_from_vaet,
+    spans,
 )
 from store.schema import XID, Attribute, SchemaError, ValueType
 from store.tx import Add, Datom, EntityRef, Op, Replace, Retract, TxChanges, TxReport
@@ -41,6 +42,23 @@ _INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.INSTANT
 _XID_CACHE_MAX = 2_000_000
 #: Index keys per write batch when rebuilding or reindexing (bounds the batch's memory).
 _BATCH_KEYS = 50_000
+
+
+def _options(block_cache_bytes: int) -> rocksdict.Options:
+    """RocksDB tuned for this workload: many short prefix scans (one per entity read).
+
+    The block cache is the setting that matters: with RocksDB's 8 MB default, a scan
+    mostly re-reads and decompresses blocks from the OS page cache, and reading one entity
+    costs several times more. Bloom filters make the point reads (log, counters) cheap.
+    """
+    options = rocksdict.Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_max_background_jobs(2)
+    table = rocksdict.BlockBasedOptions()
+    table.set_block_cache(rocksdict.Cache(block_cache_bytes))
+    table.set_bloom_filter(10, False)
+    options.set_block_based_table_factory(table)
+    return options
 
 
 class StoreClosed(RuntimeError):
@@ -90,7 +108,8 @@ class FactStore:
     ``secondary`` opens a read-only follower of a live primary at ``path``, keeping its
     own bookkeeping in that directory; call ``catch_up()`` to see newer transactions.
     ``cache_entries`` bounds each of the two decoded-interval caches (entities and
-    reverse references), in entities.
+    reverse references), in entities; ``block_cache_bytes`` bounds RocksDB's cache of
+    (uncompressed) blocks, which serves the reads that miss those.
     """
 
     def __init__(
@@ -99,13 +118,12 @@ class FactStore:
         *,
         sync: bool = False,
         cache_entries: int = 1_000_000,
+        block_cache_bytes: int = 256 << 20,
         secondary: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
         self.read_only = secondary is not None
-        options = rocksdict.Options(raw_mode=True)
-        options.create_if_missing(True)
-        options.set_max_background_jobs(2)
+        options = _options(block_cache_bytes)
         if secondary is not None:
             access = rocksdict.AccessType.secondary(str(secondary))
             self._rdb = rocksdict.Rdict(str(self.path), options, access_type=access)
@@ -347,7 +365,8 @@ class FactStore:
         return cached
 
     def facts_of(self, e: int) -> list[Fact]:
-        return self.entity_of(e).facts
+        """Every version of every value of ``e`` (see ``Db.facts`` for one view's)."""
+        return [Fact._make(f) for f in self.entity_of(e).facts]
 
     def links_to(self, e: int) -> dict[int, Neighbours]:
         """The references pointing at ``e``, by attribute (from VAET; cached like entities)."""
@@ -556,19 +575,62 @@ class _Transaction:
         self.touched: dict[tuple[int, int], tuple[dict[bytes, Any], dict[bytes, Any]]] = {}
 
     def run(self, ops: Sequence[Op], meta: dict[str, Any], meta_bytes: bytes) -> TxReport | None:
-        apply = self.apply
-        for op in ops:
-            apply(op)
+        self.apply_all(ops)
         datoms, values = self.net()
         if not datoms:
             return None
         tx, at = self.store._commit(datoms, meta_bytes, self.next_eid, self.created)
         names = {a: info.name for a, info in self.store._info_by_id.items()}
+        new = tuple.__new__  # Datom(...) minus a Python-level frame per datom
         decoded = [
-            Datom._make((e, names[a], value, tx, added))
+            new(Datom, (e, names[a], value, tx, added))
             for (e, a, _, added), value in zip(datoms, values, strict=True)
         ]
         return TxReport(tx, codec.from_micros(at), meta, decoded, dict(self.created))
+
+    def apply_all(self, ops: Sequence[Op]) -> None:
+        """``apply`` each op, with the bulk-write case inlined: an ``Add`` to an entity
+        this transaction created (by xid), of a value or of a ref to a known xid. Anything
+        else, errors included, takes the general path."""
+        infos_get = self.infos.get
+        created_get = self.created.get
+        known_get = self.store._xids.get
+        touched = self.touched
+        touched_get = touched.get
+        xid_info = self.xid_info
+        apply = self.apply
+        ref_value = codec.ref_value
+        for op in ops:
+            if op.__class__ is not Add:
+                apply(op)
+                continue
+            info = infos_get(op.attr)
+            e = created_get(op.e) if op.e.__class__ is str else None
+            if info is None or info is xid_info or e is None:
+                apply(op)
+                continue
+            value = op.value
+            if info.is_ref:
+                target = None
+                if value.__class__ is str:
+                    target = created_get(value) or known_get(value)
+                if target is None:
+                    apply(op)
+                    continue
+                v, value = ref_value(target), target
+            else:
+                try:
+                    v = info.raw_encode(value)
+                except codec.ENCODE_ERRORS as exc:
+                    raise codec.bad_value(info.attribute.value_type, value) from exc
+            key = (e, info.id)
+            pair = touched_get(key)
+            if pair is None:
+                pair = touched[key] = (_NOTHING, {})  # a new entity has no past
+            current = pair[1]
+            if not info.many:
+                current.clear()
+            current[v] = value
 
     def resolve(self, ref: EntityRef, create: bool) -> int | None:
         """The entity id of ``ref``; a new entity for an unknown xid when ``create``."""
@@ -597,10 +659,19 @@ class _Transaction:
         if pair is None:
             before: dict[bytes, Any] = {}
             if e < self.first_new_eid:
-                a, encode = info.id, info.raw_encode
-                for f in self.store.entity_of(e).facts:
-                    if f.a == a and f.end == OPEN:
-                        before[encode(f.v)] = f.v  # stored values re-encode to their bytes
+                cached: EntityIntervals | None = self.store._facts.get(e)
+                if cached is not None:
+                    a, encode = info.id, info.raw_encode
+                    for fa, v, _, end in cached.facts:
+                        if fa == a and end == OPEN:
+                            before[encode(v)] = v  # stored values re-encode to their bytes
+                else:
+                    # Only this attribute's keys: the commit drops the entity from the cache
+                    # anyway, so decoding all of it here would be wasted.
+                    prefix = codec.EAVT + U64.pack(e) + info.a4
+                    for v, _, end in spans(self.store.scan(prefix), len(prefix)):
+                        if end == OPEN:
+                            before[v] = codec.decode_value(v)
             # A new entity's empty "before" is shared: before dicts are never mutated.
             pair = self.touched[key] = (before or _NOTHING, dict(before))
         return pair[1]
@@ -627,31 +698,14 @@ class _Transaction:
         if info is self.xid_info:
             raise SchemaError("db/xid is set when an entity is created and never changes")
         if isinstance(op, Add):
-            e = self.created.get(op.e) if isinstance(op.e, str) else None
-            if e is None:
-                e = self.resolve(op.e, create=True)
-                assert e is not None
-            pair = self.touched.get((e, info.id))
-            current = self.values(e, info) if pair is None else pair[1]
-            value = op.value
-            if info.is_ref:
-                target = None
-                if isinstance(value, str):  # the common case, inlined: a known xid
-                    target = self.created.get(value) or self.store._xids.get(value)
-                if target is not None:
-                    v, value = codec.ref_value(target), target
-                else:
-                    encoded = self.encode(info, value, create=True)
-                    assert encoded is not None
-                    v, value = encoded
-            else:
-                try:
-                    v = info.raw_encode(value)
-                except codec.ENCODE_ERRORS as exc:
-                    raise codec.bad_value(info.attribute.value_type, value) from exc
+            e = self.resolve(op.e, create=True)
+            assert e is not None
+            current = self.values(e, info)
+            encoded = self.encode(info, op.value, create=True)
+            assert encoded is not None
             if not info.many:
                 current.clear()
-            current[v] = value
+            current[encoded[0]] = encoded[1]
         elif isinstance(op, Retract):
             e = self.resolve(op.e, create=False)
             if e is None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-#: An entity named by its internal id or its external id (``db/xid``).
+#: An entity named by its internal id or its external id (``db/xid``). An internal id must
+#: name an existing entity; an unknown xid creates the entity (except in ``Retract``).
 EntityRef = int | str
 
 
@@ -21,7 +22,8 @@ class Add:
 
 @dataclass(frozen=True, slots=True)
 class Retract:
-    """Retract ``value`` if it is currently true; otherwise nothing."""
+    """Retract ``value`` if it is currently true; otherwise nothing (an unknown entity or
+    ref target is not created)."""
 
     e: EntityRef
     attr: str
