@@ -21,15 +21,20 @@ the next):
    tag or a related entity's name, the last one possibly unfinished (``ranking alice`` finds
    alice's ranking models).
 
-Within a tier, a static per-document prior decides: shorter names first (the closest
-completion of what was typed), canonical entities (a Model, a Dataset) before their many
-versions and runs, resolved entities before stubs.
+Within a tier, a static per-document prior decides: resolved canonical entities (a Model, a
+Dataset) before the many versions, runs and cells hanging off them, shorter names first
+within each (the closest completion of what was typed), stubs last.
 
 Each tier is one tantivy search, best tier first, and the search stops as soon as ``limit``
 hits are found: as-you-type queries are nearly always answered by the exact and prefix tiers
 and never pay for the others. Tiers match precomputed terms (edge n-grams of the whole name
 and of each name word), so a prefix is one term lookup, never a walk of the term dictionary;
-only fuzzy words and the unfinished last word in other text walk it.
+only fuzzy words and the unfinished last word in other text walk it. What a search costs is
+then the number of documents a tier matches, all of which must be ordered by prior: ``tra``
+matches a tenth of a graph. So the name fields are indexed twice, the second time for the
+top documents only (the resolved canonical ones, a fifth of a graph, whose prior is above
+every other's); a tier first looks there, and only if they cannot fill the page goes on to
+every document.
 
 Index layout (one tantivy document per entity):
 
@@ -44,6 +49,7 @@ name_prefix        edge n-grams of the normalized name      prefix tier
 name_word_prefix   edge n-grams of each name word           words, fuzzy, other tiers
 name_words         words of the name                        fuzzy tier (one term per
                                                             word, not one per n-gram)
+``*_top``          the three above, top documents only      the same, looked at first
 owner              owner ids, id tails, names, name words   ``owner:``
 tag                ``k=v`` and ``k``, lowercased            ``tag:``
 text               words of the name, description, owner    other tier
@@ -84,12 +90,21 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Final, Literal
 
 import tantivy
 from rapidfuzz.distance import Levenshtein
-from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
+from tantivy import (
+    DocAddress,
+    Filter,
+    Occur,
+    Query,
+    TextAnalyzer,
+    TextAnalyzerBuilder,
+    Tokenizer,
+)
 
 from mdsd.model import KIND_OF, EntityType
 
@@ -250,6 +265,10 @@ _TEXT_FIELDS: Final = (
     ("name_prefix", False, "mds_name_prefix", "basic"),
     ("name_word_prefix", False, "mds_word_prefix", "basic"),
     ("name_words", False, "mds_words", "basic"),
+    # the same for top documents only (prior >= TOP_PRIOR)
+    ("name_prefix_top", False, "mds_name_prefix", "basic"),
+    ("name_word_prefix_top", False, "mds_word_prefix", "basic"),
+    ("name_words_top", False, "mds_words", "basic"),
     ("owner", False, "mds_keyword", "basic"),
     ("tag", False, "mds_keyword", "basic"),
     ("text", False, "mds_words", "basic"),
@@ -286,12 +305,16 @@ _CANONICAL_TYPES: Final = frozenset(
 #: Bounds of the prior; a hit's score is its tier's base times ``log2(2 + prior)`` (what
 #: tantivy's ``weight_by_field`` computes), a factor in [1, log2(3)] (see ``_TIER_BASE``).
 MAX_PRIOR: Final = 1.0
+#: Documents with a prior from here up (resolved canonical entities, a fifth of a typical
+#: graph) are indexed a second time in the ``*_top`` fields, see ``SearchIndex.search``.
+TOP_PRIOR: Final = 0.5
 
 
 def _prior(doc: SearchDoc) -> float:
-    """Static within-tier rank: short names, canonical entities, resolved before stubs."""
+    """Static within-tier rank: resolved canonical entities, then the rest; shorter names
+    first within each (the closest completion of what was typed); stubs last."""
     shortness = 1.0 / (1.0 + len(doc.name) / 12.0)  # in (0, 1]
-    prior = 0.7 * shortness + (0.3 if doc.entity_type in _CANONICAL_TYPES else 0.0)
+    prior = 0.5 * shortness + (TOP_PRIOR if doc.entity_type in _CANONICAL_TYPES else 0.0)
     return prior * 0.5 if doc.status == "stub" else prior
 
 
@@ -482,18 +505,20 @@ class SearchIndex:
         owner_keys = [*doc.owners, *(owner.rsplit("/", 1)[-1] for owner in doc.owners)]
         for owner_name in doc.owner_names:
             owner_keys += (owner_name, *owner_name.split())
+        prior = _prior(doc)
+        names = {"name_prefix": " ".join(words), "name_word_prefix": words, "name_words": words}
+        if prior >= TOP_PRIOR:
+            names |= {f"{name}_top": value for name, value in names.items()}
         return tantivy.Document(
             id=doc.id,
             entity_type=doc.entity_type,
             status=doc.status,
             name=doc.name,
-            name_prefix=" ".join(words),
-            name_word_prefix=words,
-            name_words=words,
             owner=owner_keys,
             tag=[*doc.tags, *(tag.split("=", 1)[0] for tag in doc.tags if "=" in tag)],
             text=[doc.name, doc.description, *doc.owner_names, *doc.tags, *doc.related_names],
-            prior=_prior(doc),
+            prior=prior,
+            **names,
         )
 
     # -- reads --
@@ -522,41 +547,57 @@ class SearchIndex:
             return []
         words = self._analyzers["mds_words"].analyze(parsed.text) if parsed.text else []
         searcher = self._index.searcher()
-        found: list[tuple[float, tantivy.DocAddress, MatchTier]] = []
+        found: list[tuple[float, DocAddress, MatchTier]] = []
         seen: set[tuple[int, int]] = set()
 
-        def run(tier: MatchTier, tier_query: Query, scored: bool = False) -> None:
+        def best(tier: MatchTier, query: Query, scored: bool) -> list[tuple[float, DocAddress]]:
             # ``limit`` and not fewer: every hit found so far may be among this tier's best.
-            full = Query.boolean_query([(Occur.Must, tier_query), *filters])
+            full = Query.boolean_query([(Occur.Must, query), *filters])
             if scored:  # words spelled exactly earn a bonus
-                hits = searcher.search(full, limit, count=False, weight_by_field="prior").hits
-            else:  # all hits of a tier are equal: the prior alone orders them, at less cost
-                base = _TIER_BASE[tier]
-                ordered = searcher.search(full, limit, count=False, order_by_field="prior")
-                hits = [(base * math.log2(2 + prior), address) for prior, address in ordered.hits]
+                return searcher.search(full, limit, count=False, weight_by_field="prior").hits
+            # all hits of a tier are equal: the prior alone orders them, at less cost
+            base = _TIER_BASE[tier]
+            ordered = searcher.search(full, limit, count=False, order_by_field="prior")
+            return [(base * math.log2(2 + prior), address) for prior, address in ordered.hits]
+
+        def run(
+            tier: MatchTier, make: Callable[[bool], Query], *, top: bool, scored: bool = False
+        ) -> None:
+            """Add the tier's best hits. With ``top``, first among top documents only: if
+            they alone fill the page, no other document could rank among them, and the
+            (five times more numerous) rest is never scanned."""
+            hits: list[tuple[float, DocAddress]] = []
+            if top and not scored:
+                hits = [h for h in best(tier, make(True), scored) if _key(h[1]) not in seen]
+            if len(hits) < limit - len(found):
+                hits = best(tier, make(False), scored)
             for score, address in hits:
-                key = (address.segment_ord, address.doc)
-                if key not in seen and len(found) < limit:
-                    seen.add(key)
+                if _key(address) not in seen and len(found) < limit:
+                    seen.add(_key(address))
                     found.append((score, address, tier))
 
         if not parsed.text:
             if parsed.types or parsed.owners or parsed.tags or entity_type is not None:
-                run("filter", Query.all_query())  # list what the filters match
+                run("filter", lambda _top: Query.all_query(), top=False)  # list the matches
         else:
-            build: dict[MatchTier, Callable[[], Query]] = {
-                "exact": lambda: self._exact(parsed.text),
-                "prefix": lambda: self._prefix(words),
-                "words": lambda: _all([self._word_prefix(w) for w in words]),
-                "other": lambda: self._other(searcher, words),
-            }
             for tier in ("exact", "prefix", "words", "fuzzy", "other"):
                 if len(found) >= limit or (tier != "exact" and not words):
                     break
-                if tier != "fuzzy":
-                    run(tier, build[tier]())
-                elif fuzzy := self._fuzzy(searcher, words, found=bool(found)):
-                    run(tier, *fuzzy)
+                if tier == "exact":
+                    run(tier, lambda _top: self._exact(parsed.text), top=False)
+                elif tier == "prefix":
+                    run(tier, lambda top: self._prefix(words, top), top=True)
+                elif tier == "words":
+                    run(
+                        tier, lambda top: _all([self._word_prefix(w, top) for w in words]), top=True
+                    )
+                elif tier == "fuzzy":
+                    if typos := self._misspelled(searcher, words, found=bool(found)):
+                        misspelled, scored = typos
+                        make = partial(self._fuzzy, words, misspelled, scored)
+                        run(tier, make, top=True, scored=scored)
+                else:
+                    run(tier, lambda _top: self._other(searcher, words), top=False)
 
         hits = []
         highlight = _Highlighter(parsed.text, words)
@@ -608,24 +649,25 @@ class SearchIndex:
             return _any([exact, self._term("id", text)])
         return exact
 
-    def _prefix(self, words: list[str]) -> Query:
+    def _prefix(self, words: list[str], top: bool) -> Query:
         normalized = " ".join(words)
-        prefix = self._term("name_prefix", normalized[:NAME_PREFIX_CHARS])
+        prefix = self._term(_field("name_prefix", top), normalized[:NAME_PREFIX_CHARS])
         if len(normalized) <= NAME_PREFIX_CHARS:
             return prefix
-        # Past the indexed n-grams: the longest one, and every word where a prefix's words are.
-        return _all([prefix, *(self._word_prefix(w) for w in words)])
+        # Past the indexed n-grams: the longest one, and every query word starting a name word
+        # (as all of them do in a name the query is a prefix of).
+        return _all([prefix, *(self._word_prefix(w, top) for w in words)])
 
-    def _fuzzy(
+    def _misspelled(
         self, searcher: tantivy.Searcher, words: list[str], *, found: bool
-    ) -> tuple[Query, bool] | None:
-        """Every word matches a name word, the misspelled ones within their edit budget.
+    ) -> tuple[set[str], bool] | None:
+        """The words the fuzzy tier expands, and whether exactly spelled words then score.
 
         A word that starts no name word is misspelled, and only those are expanded. If every
         word is spelled like some name word, the words tier already found what they spell;
         only when it and the tiers above found nothing at all are they all taken as possibly
         misspelled (a mistyped date is still a date), and then the words that match exactly
-        earn a bonus. Returns the query and whether its scores (not just the prior) rank.
+        earn a bonus. None when there is nothing to expand.
         """
         misspelled = {
             w
@@ -636,15 +678,17 @@ class SearchIndex:
         scored = not misspelled
         if scored and not found:
             misspelled = {w for w in words if _fuzzy_distance(w)}
-        if not misspelled:
-            return None
+        return (misspelled, scored) if misspelled else None
+
+    def _fuzzy(self, words: list[str], misspelled: set[str], scored: bool, top: bool) -> Query:
+        """Every word matches a name word, the misspelled ones within their edit budget."""
         conditions: list[Query] = []
         for word in words:
             if word in misspelled:
                 # A prefix, as in the words tier: the last word may still be being typed.
                 near = Query.fuzzy_term_query(
                     self._schema,
-                    "name_words",
+                    _field("name_words", top),
                     word,
                     distance=_fuzzy_distance(word),
                     transposition_cost_one=True,
@@ -652,15 +696,15 @@ class SearchIndex:
                 )
                 conditions.append(near)
             else:
-                conditions.append(self._word_prefix(word))
+                conditions.append(self._word_prefix(word, top))
         matched = Query.const_score_query(_all(conditions), _TIER_BASE["fuzzy"])
         if not scored:
-            return matched, False
+            return matched
         bonus = _TIER_BASE["fuzzy"] * _MAX_BONUS / len(words)
         bonuses = [
-            (Occur.Should, Query.const_score_query(self._word_prefix(w), bonus)) for w in words
+            (Occur.Should, Query.const_score_query(self._word_prefix(w, top), bonus)) for w in words
         ]
-        return Query.boolean_query([(Occur.Must, matched), *bonuses]), True
+        return Query.boolean_query([(Occur.Must, matched), *bonuses])
 
     def _other(self, searcher: tantivy.Searcher, words: list[str]) -> Query:
         """Every word is a word of the name or the other text (which has the name's words
@@ -672,12 +716,12 @@ class SearchIndex:
             in_text = self._term("text", last)
         else:  # walks the text vocabulary, so only for a prefix of 3+ letters
             in_text = Query.fuzzy_term_query(self._schema, "text", last, 0, True, True)
-        last_query = _any([self._word_prefix(last), in_text])
+        last_query = _any([self._word_prefix(last, top=False), in_text])
         return _all([*(self._term("text", w) for w in finished), last_query])
 
-    def _word_prefix(self, word: str) -> Query:
+    def _word_prefix(self, word: str, top: bool) -> Query:
         """Name words starting with ``word`` (cut to the longest n-gram indexed)."""
-        return self._term("name_word_prefix", word[:WORD_PREFIX_CHARS])
+        return self._term(_field("name_word_prefix", top), word[:WORD_PREFIX_CHARS])
 
     def _term(self, field_name: str, value: str) -> Query:
         return Query.term_query(self._schema, field_name, value)
@@ -686,6 +730,14 @@ class SearchIndex:
         """``value`` as the keyword analyzer indexes it (lowercased exactly like tantivy)."""
         tokens = self._analyzers["mds_keyword"].analyze(value)
         return tokens[0] if tokens else ""
+
+
+def _field(name: str, top: bool) -> str:
+    return f"{name}_top" if top else name
+
+
+def _key(address: DocAddress) -> tuple[int, int]:
+    return address.segment_ord, address.doc
 
 
 def _all(queries: list[Query]) -> Query:

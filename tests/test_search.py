@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from mdsd.search import (
     parse_query,
 )
 
+SHM = Path("/dev/shm")
 ALICE = "aip://user/identity/alice"
 BOB = "aip://user/identity/bob"
 
@@ -59,19 +62,39 @@ CORPUS = [
 ]
 
 
+def _memory_dir(fallback: Path) -> Iterator[Path]:
+    """A scratch directory in memory where the OS offers one: every commit fsyncs, and on a
+    busy disk that would be most of what these tests take."""
+    if not SHM.is_dir():
+        yield fallback
+        return
+    with tempfile.TemporaryDirectory(dir=SHM, prefix="mds-search-test-") as path:
+        yield Path(path)
+
+
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from _memory_dir(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Iterator[Path]:
+    yield from _memory_dir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def corpus(corpus_dir: Path) -> Iterator[SearchIndex]:
     """The corpus, indexed once for the tests that only read."""
-    with SearchIndex(tmp_path_factory.mktemp("corpus")) as ix:
+    with SearchIndex(corpus_dir) as ix:
         ix.upsert(CORPUS)
         ix.commit(indexed_tx=7)
         yield ix
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[SearchIndex]:
+def index(tmp: Path) -> Iterator[SearchIndex]:
     """The corpus in an index of the test's own, to write to."""
-    with SearchIndex(tmp_path / "search") as ix:
+    with SearchIndex(tmp / "search") as ix:
         ix.upsert(CORPUS)
         ix.commit(indexed_tx=7)
         yield ix
@@ -94,8 +117,8 @@ def test_exact_name_first_even_when_it_prefixes_many_others(
     assert {h.match for h in hits[1:]} <= {"prefix", "words", "fuzzy", "other"}
 
 
-def test_exact_first_over_shorter_and_canonical_names(tmp_path: Path) -> None:
-    with SearchIndex(tmp_path / "s") as ix:
+def test_exact_first_over_shorter_and_canonical_names(tmp: Path) -> None:
+    with SearchIndex(tmp / "s") as ix:
         ix.upsert(
             [
                 doc("model", "Model", "churn"),
@@ -138,6 +161,31 @@ def test_tier_bands_cannot_overlap() -> None:
     assert all(0 <= _prior(d) <= MAX_PRIOR for d in extremes)
 
 
+def test_top_documents_first_never_changes_the_results(tmp: Path) -> None:
+    """A small page is answered from the top documents when they fill it; it must be what
+    the full scan (a page too big for them to fill) starts with."""
+    rng = random.Random(3)
+    words = ["rank", "ranking", "rate", "play", "playback", "events", "model", "train"]
+    types = ["Model", "ModelInstance", "Dataset", "DatasetVersion", "PipelineRun"]
+    docs = [
+        SearchDoc(
+            id=f"aip://x/src/{i}",
+            entity_type=rng.choice(types),
+            name="-".join(rng.choices(words, k=rng.randint(1, 4))) + f"-{i}",
+            status=rng.choice(["resolved", "resolved", "stub"]),
+        )
+        for i in range(400)
+    ]
+    with SearchIndex(tmp / "s") as ix:
+        ix.upsert(docs)
+        ix.commit()
+        for query in ["r", "ra", "rank", "play", "ranking mo", "events", "plyback", "rnk"]:
+            for limit in (1, 5, 20):
+                page = [(h.match, round(h.score, 9)) for h in ix.search(query, limit=limit)]
+                everything = [(h.match, round(h.score, 9)) for h in ix.search(query, limit=500)]
+                assert page == everything[:limit], (query, limit)
+
+
 def test_words_anywhere_in_the_name(corpus: SearchIndex) -> None:
     hits = corpus.search("weekly rank")
     assert hits[0].name == "train-weekly-ranking-20250101"
@@ -165,8 +213,8 @@ def test_typo_budget_by_word_length(corpus: SearchIndex) -> None:
     assert names(corpus, "pxlybak") == []  # 7 letters: not 2 edits
 
 
-def test_words_spelled_right_are_not_expanded(tmp_path: Path) -> None:
-    with SearchIndex(tmp_path / "s") as ix:
+def test_words_spelled_right_are_not_expanded(tmp: Path) -> None:
+    with SearchIndex(tmp / "s") as ix:
         ix.upsert([doc("feature", "Feature", n) for n in ("playback-mode-7d", "node-degree")])
         ix.commit()
         assert names(ix, "playbak mode") == ["playback-mode-7d"]
@@ -265,8 +313,8 @@ def test_highlights(corpus: SearchIndex, query: str, name: str, highlight: str) 
     assert hit.highlights == {"name": highlight}
 
 
-def test_highlights_escape_html(tmp_path: Path) -> None:
-    with SearchIndex(tmp_path / "s") as ix:
+def test_highlights_escape_html(tmp: Path) -> None:
+    with SearchIndex(tmp / "s") as ix:
         ix.upsert([doc("model", "Model", "a<b>-model")])
         ix.commit()
         assert ix.search("model")[0].highlights["name"] == "a&lt;b&gt;-<b>model</b>"
@@ -287,11 +335,11 @@ def test_upsert_replaces_by_id(index: SearchIndex) -> None:
     assert "playback-events" not in names(index, "playback-events")
 
 
-def test_same_id_twice_in_a_rebuild(tmp_path: Path) -> None:
+def test_same_id_twice_in_a_rebuild(tmp: Path) -> None:
     first = doc("model", "Model", "churn-model")
     second = doc("model", "Model", "churn-model")
     second.name = "churn-model-renamed"
-    with SearchIndex(tmp_path / "s") as ix:  # empty: upserts skip the per-id delete
+    with SearchIndex(tmp / "s") as ix:  # empty: upserts skip the per-id delete
         ix.upsert([first, second])
         ix.commit()
         assert names(ix, "churn") == ["churn-model-renamed"]
@@ -309,8 +357,8 @@ def test_delete(index: SearchIndex) -> None:
     assert index.count() == len(CORPUS) - 1
 
 
-def test_commit_persists_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "s"
+def test_commit_persists_across_reopen(tmp: Path) -> None:
+    path = tmp / "s"
     with SearchIndex(path) as ix:
         assert ix.indexed_tx is None
         ix.upsert(CORPUS[:3])
@@ -352,9 +400,9 @@ def test_clear_is_staged_and_forgets_indexed_tx(index: SearchIndex) -> None:
     ids=["corrupt-meta", "missing-meta", "missing-sidecar", "other-layout", "missing-segment"],
 )
 def test_recreated_when_unreadable_or_of_another_layout(
-    tmp_path: Path, damage: Callable[[Path], object]
+    tmp: Path, damage: Callable[[Path], object]
 ) -> None:
-    path = tmp_path / "s"
+    path = tmp / "s"
     with SearchIndex(path) as ix:
         ix.upsert(CORPUS)
         ix.commit(indexed_tx=5)
@@ -366,11 +414,11 @@ def test_recreated_when_unreadable_or_of_another_layout(
         assert names(ix, "ranking-model") == ["ranking-model"]
 
 
-def test_refuses_to_wipe_a_directory_that_is_not_an_index(tmp_path: Path) -> None:
-    (tmp_path / "precious.txt").write_text("keep me")
+def test_refuses_to_wipe_a_directory_that_is_not_an_index(tmp: Path) -> None:
+    (tmp / "precious.txt").write_text("keep me")
     with pytest.raises(RuntimeError, match="not a search index"):
-        SearchIndex(tmp_path)
-    assert (tmp_path / "precious.txt").exists()
+        SearchIndex(tmp)
+    assert (tmp / "precious.txt").exists()
 
 
 def test_one_instance_per_path(index: SearchIndex) -> None:
@@ -379,9 +427,9 @@ def test_one_instance_per_path(index: SearchIndex) -> None:
     assert index.count() == len(CORPUS)  # the open index was left alone
 
 
-def test_owners_index_is_a_second_instance(tmp_path: Path) -> None:
+def test_owners_index_is_a_second_instance(tmp: Path) -> None:
     owner_types = {EntityType.USER, EntityType.TEAM}
-    with SearchIndex(tmp_path / "owners") as owners:
+    with SearchIndex(tmp / "owners") as owners:
         owners.upsert(d for d in CORPUS if d.entity_type in owner_types)
         owners.commit()
         assert names(owners, "al") == ["Alice Ng"]
