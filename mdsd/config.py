@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
+from mdsd.buses.settings import IntakeConfig
 from mdsd.connectors.http import SourcePolicy
 from mdsd.paths import DEFAULT_DATA_DIR, default_socket_path
 
@@ -78,6 +80,7 @@ class Config:
     enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -91,6 +94,15 @@ class Config:
 
 
 _SCALARS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _optional(hint: Any) -> Any:
+    """``X | None`` -> ``X``: an optional table or key is checked as ``X`` when present."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        present = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(present) == 1:
+            return present[0]
+    return hint
 
 
 def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
@@ -107,7 +119,7 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
         if key not in known:
             problems.append(f"unknown key {path!r} (known: {', '.join(sorted(known))})")
             continue
-        hint = hints[key]
+        hint = _optional(hints[key])
         if dataclasses.is_dataclass(hint):
             if isinstance(value, dict):
                 problems += _problems(hint, value, f"{path}.")  # type: ignore[arg-type]
@@ -123,6 +135,10 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
                     problems += _problems(item, sub, f"{path}.{name}.")
                 else:
                     problems.append(f"{path}.{name!r} must be a table")
+        elif typing.get_origin(hint) is list and typing.get_args(hint)[0] in _SCALARS:
+            item = typing.get_args(hint)[0]
+            if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+                problems.append(f"{path!r} must be a list, each {_SCALARS[item]}, got {value!r}")
         elif hint in _SCALARS:
             if hint is float and isinstance(value, int) and not isinstance(value, bool):
                 table[key] = float(value)

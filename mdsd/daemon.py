@@ -15,6 +15,7 @@ from typing import Any
 from mdsd import __version__
 from mdsd import facts as F
 from mdsd.asof import iso, iso_epoch
+from mdsd.buses import Bus, build_buses
 from mdsd.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
@@ -73,6 +74,11 @@ class Daemon:
         self._spawn(self.intake.watch_inbox(inbox), "inbox")
         self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
         self._spawn(self.enrichment.run(), "enrichment")
+        self.buses: list[Bus] = build_buses(
+            self.config.intake, self.intake, lambda: self.hydrator.pending_units
+        )
+        for bus in self.buses:
+            self._spawn(bus.run(), f"bus-{bus.kind}")
         self.ready = True
         log.info(
             "mdsd ready: %d transactions, sources %s, inbox %s",
@@ -208,6 +214,7 @@ class Daemon:
             ],
             "sources": {key: c.stats() for key, c in self.connectors.items()},
             "enrichment": self.enrichment.status(),
+            "buses": {bus.kind: await bus.status() for bus in self.buses},
             "search": {
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),
