@@ -61,9 +61,9 @@ class Writer:
                 outcome.stale.append(primary.id)
                 return outcome
             self._ensure_attributes(e for e in result.entities)
-            for entity in result.entities:
-                ops += self._state(db, entity, owners.get(entity.id, []))
             kept = {e.id for e in result.entities}
+            for entity in result.entities:
+                ops += self._state(db, entity, owners.get(entity.id, []), kept)
             for part in self._parts(db, primary.id):
                 if part not in kept:
                     ops += self._delete_entity(db, part)
@@ -99,8 +99,14 @@ class Writer:
             self.store.install(F.scalar_attribute(k[len(F.ATTR_PREFIX) :]) for k in missing)
             self._installed |= missing
 
-    def _state(self, db: Db, entity: NormalizedEntity, owners: list[str]) -> list[Op]:
-        """Ops that make the store say exactly what the source says about ``entity``."""
+    def _state(
+        self, db: Db, entity: NormalizedEntity, owners: list[str], described: set[str]
+    ) -> list[Op]:
+        """Ops that make the store say exactly what the source says about ``entity``.
+
+        ``described`` are the ids this write states in full: never stubs, even when a part
+        refers to its unit before the unit exists (a new test's cells point at the test).
+        """
         xid = entity.id
         ops: list[Op] = [
             Replace(xid, F.TYPE, [str(entity.entity_type)]),
@@ -134,7 +140,7 @@ class Writer:
             if values or F.rel_attr(rel) in held:
                 ops.append(Replace(xid, F.rel_attr(rel), values))
             targets.update(values)
-        for target in sorted(targets - {xid}):
+        for target in sorted(targets - described):
             ops += self._stub(db, target)
         return ops
 

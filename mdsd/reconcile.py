@@ -1,0 +1,284 @@
+"""Reconciliation: walk every source's listing and queue what the store has missed.
+
+Events may be dropped (contract 1.1); the listing endpoints say what each source holds
+now. A pass queues hydration, through the normal durable intake, of units that are new,
+changed since we last read them, still stubs, or held as resolved but no longer listed
+(their hydration answers 404 and the writer marks them deleted). One pass makes any
+dropped event harmless; nothing is deleted on the strength of an incomplete listing.
+
+"Changed" compares the listed ``updated_at`` with the last one a pass saw for the unit,
+kept in a small side table, else with the entity's own ``updated_at``: runs, users and
+teams carry no ``updated_at`` in their payloads, and source clocks are not ours, so the
+daemon's hydration times cannot stand in for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from mdsd import facts as F
+from mdsd.asof import iso_epoch
+from mdsd.connectors import Connector, InvalidPayload, Listed, SourceUnavailable
+from mdsd.journal import QueuedEvent
+from mdsd.model import parse_aip_id
+from mdsd.writer import parse_instant
+from store import Db
+
+if TYPE_CHECKING:
+    from mdsd.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "reconcile"
+#: units queued per journal write
+QUEUE_BATCH = 500
+
+
+@dataclass(slots=True)
+class SourcePass:
+    listed: int = 0
+    queued: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "listed": self.listed,
+            "queued": sum(self.queued.values()),
+            "queued_by_reason": dict(self.queued),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class PassReport:
+    number: int
+    started_at: float
+    finished_at: float | None = None
+    sources: dict[str, SourcePass] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pass": self.number,
+            "started_at": iso_epoch(self.started_at),
+            "finished_at": iso_epoch(self.finished_at),
+            "listed": sum(s.listed for s in self.sources.values()),
+            "queued": sum(sum(s.queued.values()) for s in self.sources.values()),
+            "errors": [f"{k}: {s.error}" for k, s in self.sources.items() if s.error],
+            "sources": {k: s.to_json() for k, s in self.sources.items()},
+        }
+
+
+class ListingMemo:
+    """unit -> the ``updated_at`` its source listed when a pass last saw it (SQLite)."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: Path) -> ListingMemo:
+        connection = await aiosqlite.connect(path)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.executescript(
+            "CREATE TABLE IF NOT EXISTS listed"
+            " (unit TEXT PRIMARY KEY, source TEXT NOT NULL, updated_at TEXT NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS listed_source ON listed (source);"
+        )
+        await connection.commit()
+        return cls(connection)
+
+    async def load(self, source: str) -> dict[str, str]:
+        async with self._db.execute(
+            "SELECT unit, updated_at FROM listed WHERE source = ?", (source,)
+        ) as cursor:
+            return {str(u): str(v) for u, v in await cursor.fetchall()}
+
+    async def save(self, source: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Remember this pass's listing of ``source``; units it no longer lists are dropped."""
+        await self._db.execute("DELETE FROM listed WHERE source = ?", (source,))
+        await self._db.executemany(
+            "INSERT OR REPLACE INTO listed (unit, source, updated_at) VALUES (?, ?, ?)",
+            [(unit, source, at) for unit, at in rows],
+        )
+        await self._db.commit()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+def why_hydrate(db: Db, listed: Listed, memo: dict[str, str]) -> str | None:
+    """The reason a listed unit needs hydrating, or None when the store is up to date."""
+    e = db.entid(listed.id)
+    if e is None:
+        return "new"
+    status = db.get(e, F.STATUS)
+    if status == F.STATUS_STUB:
+        return "stub"
+    if status == F.STATUS_DELETED:
+        return "reappeared"
+    if listed.updated_at is None:
+        return None
+    seen = memo.get(listed.id)
+    if seen is not None:
+        return "changed" if seen != listed.updated_at else None
+    listed_at = parse_instant(listed.updated_at)
+    held = db.get(e, F.UPDATED_AT)
+    if listed_at is None or held is None:
+        return "unversioned"  # nothing to compare yet; read it once, remember the listing
+    return "changed" if listed_at > held else None
+
+
+def resolved_units_by_source(db: Db) -> dict[str, set[str]]:
+    """Source key -> the aip ids of units (not parts) the store holds as resolved."""
+    units: dict[str, set[str]] = {}
+    for e in db.lookup(F.STATUS, F.STATUS_RESOLVED):
+        if db.get(e, F.PARENT) is not None:
+            continue  # a part: its unit answers for it
+        xid = db.xid(e)
+        if xid is None:
+            continue
+        try:
+            source = parse_aip_id(xid).source
+        except ValueError:
+            continue
+        units.setdefault(source, set()).add(xid)
+    return units
+
+
+class Reconciler:
+    """Periodic and on-demand reconciliation passes; at most one runs at a time."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.passes = 0
+        self.current: PassReport | None = None
+        self.last: PassReport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._memo: ListingMemo | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> dict[str, Any]:
+        """Start a pass in the background; ``{"started": false}`` while one is running."""
+        if self.running:
+            return {"started": False, "pass": self.passes, "reason": "a pass is already running"}
+        self.passes += 1
+        self._task = asyncio.create_task(self._pass(self.passes), name=f"reconcile-{self.passes}")
+        return {"started": True, "pass": self.passes}
+
+    async def wait(self) -> PassReport | None:
+        """The report of the running pass once it finishes (or of the last one)."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+        return self.last
+
+    async def run(self) -> None:
+        """The periodic schedule: ``[reconcile] interval_seconds``, first one at start-up
+        when ``on_start``. Cancelling it stops a running pass too."""
+        config = self.daemon.config.reconcile
+        try:
+            if not config.on_start:
+                await asyncio.sleep(config.interval_seconds)
+            while True:
+                self.start()
+                await self.wait()
+                await asyncio.sleep(config.interval_seconds)
+        finally:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+            if self._memo is not None:
+                await self._memo.close()
+                self._memo = None
+
+    def status(self) -> dict[str, Any]:
+        config = self.daemon.config.reconcile
+        return {
+            "passes": self.passes,
+            "running": self.running,
+            "interval_seconds": config.interval_seconds,
+            "current": self.current.to_json() if self.current else None,
+            "last": self.last.to_json() if self.last else None,
+        }
+
+    # -- one pass --------------------------------------------------------------------------
+
+    async def _pass(self, number: int) -> None:
+        report = self.current = PassReport(number, time.time())
+        try:
+            if self._memo is None:
+                self._memo = await ListingMemo.open(
+                    self.daemon.config.data_dir / "reconcile.sqlite3"
+                )
+            pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
+            held = resolved_units_by_source(self.daemon.store.db())
+            for key, connector in self.daemon.connectors.items():
+                outcome = report.sources[key] = SourcePass()
+                await self._reconcile_source(key, connector, pending, held.get(key, set()), outcome)
+        except Exception:
+            log.exception("reconciliation pass %d failed", number)
+            raise
+        finally:
+            report.finished_at = time.time()
+            self.last, self.current = report, None
+            summary = report.to_json()
+            log.info(
+                "reconciliation pass %d: %d listed, %d queued%s",
+                number,
+                summary["listed"],
+                summary["queued"],
+                f", errors: {'; '.join(summary['errors'])}" if summary["errors"] else "",
+            )
+
+    async def _reconcile_source(
+        self,
+        key: str,
+        connector: Connector,
+        pending: set[str],
+        held: set[str],
+        outcome: SourcePass,
+    ) -> None:
+        assert self._memo is not None
+        memo = await self._memo.load(key)
+        seen: dict[str, str | None] = {}
+        queue: list[QueuedEvent] = []
+        try:
+            async for listed in connector.list_units():
+                outcome.listed += 1
+                seen[listed.id] = listed.updated_at
+                reason = why_hydrate(self.daemon.store.db(), listed, memo)
+                if reason is not None and listed.id not in pending:
+                    queue.append(self._queued(key, listed.id, reason))
+                    outcome.queued[reason] += 1
+                if len(queue) >= QUEUE_BATCH:
+                    await self.daemon.intake.enqueue(queue, ORIGIN)
+                    queue = []
+        except (SourceUnavailable, InvalidPayload) as exc:
+            outcome.error = str(exc)
+        if outcome.error is None:
+            # only a complete listing can say what is gone
+            for unit in sorted(held - seen.keys() - pending):
+                queue.append(self._queued(key, unit, "unlisted"))
+                outcome.queued["unlisted"] += 1
+        await self.daemon.intake.enqueue(queue, ORIGIN)
+        if outcome.error is None:
+            await self._memo.save(key, ((u, v) for u, v in seen.items() if v is not None))
+
+    @staticmethod
+    def _queued(key: str, unit: str, reason: str) -> QueuedEvent:
+        raw = json.dumps({"unit": unit, "reason": reason})
+        return QueuedEvent(key, unit, f"reconcile:{reason}", None, raw)

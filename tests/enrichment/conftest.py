@@ -1,0 +1,68 @@
+"""Fixtures: a bare fact store with the daemon's schema, and a running daemon whose
+sources are scriptable fakes (``enrichment_fakes.FakeSource``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from enrichment_fakes import FakeSource, Graph
+
+from mdsd import facts as F
+from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
+from mdsd.daemon import Daemon
+from store import FactStore
+
+SOURCES = ("registry", "orchestrator", "experiments", "featurestore", "datasets", "identity")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FactStore:
+    facts = FactStore(tmp_path / "facts")
+    facts.install(F.SCHEMA)
+    yield facts
+    facts.close()
+
+
+@pytest.fixture
+def graph(store: FactStore) -> Graph:
+    return Graph(store)
+
+
+def daemon_config(data_dir: Path, **enrichment: float) -> Config:
+    return Config(
+        daemon=DaemonConfig(data_dir=str(data_dir)),
+        enrichment=EnrichmentConfig(
+            **{"interval_seconds": 30.0, "retry_seconds": 0.3, **enrichment}  # type: ignore[arg-type]
+        ),
+        reconcile=ReconcileConfig(interval_seconds=3600.0),
+    )
+
+
+async def start_daemon(config: Config, sources: dict[str, FakeSource]) -> Daemon:
+    """A started daemon whose connectors are ``sources`` (shared with its hydrator)."""
+    daemon = Daemon(config)
+    await daemon.start()
+    daemon.connectors.clear()
+    daemon.connectors.update(sources)
+    daemon.intake.sources = set(sources)
+    return daemon
+
+
+@pytest.fixture
+def sources() -> dict[str, FakeSource]:
+    return {key: FakeSource(key) for key in SOURCES}
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path, sources: dict[str, FakeSource]) -> AsyncIterator[Daemon]:
+    running = await start_daemon(daemon_config(tmp_path / "data"), sources)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+def daemon_graph(daemon: Daemon) -> Graph:
+    """Writes into the running daemon, fanning out like hydration does."""
+    return Graph(daemon.store, daemon.on_commit)

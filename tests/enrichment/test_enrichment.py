@@ -1,0 +1,170 @@
+"""The enrichment loop in a running daemon: passes after commits, stub hydration through
+the durable intake with backoff, wait-idle semantics, and state across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from conftest import daemon_config, start_daemon
+from enrichment_fakes import (
+    ET,
+    FakeSource,
+    Graph,
+    ab_test_entities,
+    aip,
+    cell_id,
+    inferred_edges,
+    instance_entity,
+    run_entity,
+)
+
+from mdsd import facts as F
+from mdsd.daemon import Daemon
+from mdsd.enrichment import STATE_FILE
+from store import FactStore
+
+I1 = aip(ET.MODEL_INSTANCE, "ranker-v5")
+R1 = aip(ET.PIPELINE_RUN, "train-1")
+T1 = aip(ET.AB_TEST, "12345")
+
+
+async def idle(daemon: Daemon, timeout: float = 10.0) -> None:
+    assert await daemon.wait_idle(timeout), daemon.enrichment.status()
+
+
+def status_of(daemon: Daemon, xid: str) -> str | None:
+    db = daemon.store.db()
+    e = db.entid(xid)
+    return None if e is None else db.get(e, F.STATUS)
+
+
+async def test_a_commit_gets_its_edges_in_a_pass_shortly_after(
+    daemon: Daemon, daemon_graph: Graph
+) -> None:
+    daemon_graph.chain("ranker-v5", "train-1", "12345", cell=2)
+    assert not daemon.enrichment.settled
+    await idle(daemon, 5.0)
+    assert inferred_edges(daemon.store.db()) == {(I1, T1), (I1, cell_id("12345", 2))}
+    passes = daemon.enrichment.status()["passes"]
+    await asyncio.sleep(0.5)  # its own transaction does not trigger another pass
+    assert daemon.enrichment.status()["passes"] == passes
+    assert daemon.enrichment.settled
+
+
+async def test_stubs_are_hydrated_through_their_unit_and_complete_the_path(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    sources["orchestrator"].add(run_entity("train-1", [("12345", 2)]))
+    sources["experiments"].add(*ab_test_entities("12345", cells=(1, 2)))
+    daemon_graph.put(instance_entity("ranker-v5", run="train-1"))
+    assert status_of(daemon, R1) == F.STATUS_STUB
+    await idle(daemon)
+    assert status_of(daemon, R1) == F.STATUS_RESOLVED
+    assert status_of(daemon, T1) == F.STATUS_RESOLVED
+    # the cell stub was hydrated by hydrating its test, each unit exactly once
+    assert sources["orchestrator"].hydrated == [R1]
+    assert sources["experiments"].hydrated == [T1]
+    assert inferred_edges(daemon.store.db()) == {(I1, T1), (I1, cell_id("12345", 2))}
+    hydrated_at, enriched_at = await daemon.unit_times(R1) or (None, None)
+    assert hydrated_at is not None and enriched_at is not None
+
+
+async def test_a_stub_of_an_unconfigured_source_is_not_due(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    del daemon.connectors["featurestore"]
+    daemon_graph.put(instance_entity("ranker-v5", features=["watch-time"]))
+    await idle(daemon)
+    assert status_of(daemon, aip(ET.FEATURE, "watch-time")) == F.STATUS_STUB
+    assert sources["featurestore"].hydrated == []
+
+
+async def test_a_stub_its_unit_does_not_describe_backs_off_and_is_reported(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    daemon.config.enrichment.retry_seconds = 1.0
+    sources["experiments"].add(*ab_test_entities("12345", cells=(1,)))
+    daemon_graph.put(run_entity("train-1", [("12345", 7)]))  # cell 7 does not exist
+    await idle(daemon)
+    stray = cell_id("12345", 7)
+    assert status_of(daemon, stray) == F.STATUS_STUB
+    assert sources["experiments"].hydrated == [T1]
+    status = daemon.enrichment.status()
+    assert status["waiting_retry"] == 1
+    await asyncio.sleep(1.1)  # asked again after retry_seconds, then waits twice as long
+    await idle(daemon)
+    assert sources["experiments"].hydrated == [T1, T1]
+    report = await daemon.enrichment.quality(daemon.store.db(), 7)
+    (stub,) = report["unresolved_stubs"]
+    assert stub["id"] == stray
+    assert "after 2 hydration(s)" in stub["reason"]
+
+
+async def test_a_failing_source_is_retried_with_backoff_not_asked_again(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    orchestrator = sources["orchestrator"]
+    orchestrator.add(run_entity("train-1"))
+    orchestrator.down.add(R1)
+    daemon_graph.put(instance_entity("ranker-v5", run="train-1"))
+    await asyncio.sleep(1.0)
+    failing = (await daemon.status())["failing_units"]
+    assert [f["unit"] for f in failing] == [R1]
+    assert not await daemon.wait_idle(0.1)  # the hydration is still pending
+    orchestrator.down.clear()
+    await idle(daemon)
+    assert status_of(daemon, R1) == F.STATUS_RESOLVED
+    assert (await daemon.status())["failing_units"] == []
+
+
+async def test_status_counts_the_work_of_one_change(daemon: Daemon, daemon_graph: Graph) -> None:
+    for i in range(60):
+        daemon_graph.chain(f"inst-{i}", f"run-{i}", str(1000 + i))
+    await idle(daemon)
+    daemon_graph.run("run-7", [])
+    await idle(daemon)
+    last = daemon.enrichment.status()["last_pass"]
+    assert (last["anchors"], last["retracted"]) == (1, 2)
+    assert last["examined"] < 20
+    assert len(inferred_edges(daemon.store.db())) == 59 * 2
+
+
+async def test_a_restart_replays_what_enrichment_missed(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path / "data")
+    daemon = await start_daemon(config, {})
+    Graph(daemon.store, daemon.on_commit).chain("ranker-v5", "train-1", "12345")
+    await idle(daemon)
+    await daemon.stop()
+
+    store = FactStore(config.data_dir / "facts")  # a change enrichment never saw
+    Graph(store).run("train-1", [])
+    store.close()
+
+    daemon = await start_daemon(config, {})
+    try:
+        await idle(daemon)
+        assert inferred_edges(daemon.store.db()) == set()
+        assert daemon.enrichment.status()["last_full_pass"] is None
+    finally:
+        await daemon.stop()
+
+
+async def test_changed_rules_rederive_everything_at_start_up(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path / "data")
+    daemon = await start_daemon(config, {})
+    graph = Graph(daemon.store, daemon.on_commit)
+    graph.chain("ranker-v5", "train-1", "12345")
+    await idle(daemon)
+    await daemon.stop()
+    state = config.data_dir / STATE_FILE
+    state.write_text(json.dumps({**json.loads(state.read_text()), "rules": "older"}))
+
+    daemon = await start_daemon(config, {})
+    try:
+        await idle(daemon)
+        assert daemon.enrichment.status()["last_full_pass"]["anchors"] == 1
+        assert len(inferred_edges(daemon.store.db())) == 2
+    finally:
+        await daemon.stop()

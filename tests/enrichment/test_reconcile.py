@@ -1,0 +1,103 @@
+"""Reconciliation against scriptable sources: what a pass queues, and what it must not."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from enrichment_fakes import ET, FakeSource, Graph, aip, entity, instance_entity, run_entity
+
+from mdsd import facts as F
+from mdsd.daemon import Daemon
+from mdsd.model import NormalizedEntity
+
+STAMP_1 = "2025-01-01T00:00:00Z"
+STAMP_2 = "2025-01-02T00:00:00Z"
+M1 = aip(ET.MODEL, "ranker")
+
+
+async def reconcile(daemon: Daemon) -> dict:
+    started = await daemon.start_reconcile()
+    assert started["started"] is True
+    report = await daemon.enrichment.reconciler.wait()
+    assert report is not None and report.number == started["pass"]
+    assert await daemon.wait_idle(10)
+    return report.to_json()
+
+
+def status_of(daemon: Daemon, xid: str) -> str | None:
+    db = daemon.store.db()
+    e = db.entid(xid)
+    return None if e is None else db.get(e, F.STATUS)
+
+
+def model(updated_at: str, description: str = "ranks") -> NormalizedEntity:
+    return entity(ET.MODEL, "ranker", description=description, updated_at=updated_at)
+
+
+async def test_a_unit_whose_event_was_dropped_is_hydrated(
+    daemon: Daemon, sources: dict[str, FakeSource]
+) -> None:
+    sources["registry"].add(model(STAMP_1))
+    report = await reconcile(daemon)
+    assert report["sources"]["registry"]["queued_by_reason"] == {"new": 1}
+    assert status_of(daemon, M1) == F.STATUS_RESOLVED
+
+
+async def test_only_what_changed_since_is_queued(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    daemon_graph.put(model(STAMP_1))
+    sources["registry"].add(model(STAMP_1))
+    assert (await reconcile(daemon))["queued"] == 0
+    sources["registry"].add(model(STAMP_2, description="ranks better"))
+    report = await reconcile(daemon)
+    assert report["sources"]["registry"]["queued_by_reason"] == {"changed": 1}
+    db = daemon.store.db()
+    assert db.get(db.entid(M1), F.DESCRIPTION) == "ranks better"
+
+
+async def test_units_without_updated_at_are_read_once_then_compared_by_listing(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    run = run_entity("train-1")
+    daemon_graph.put(run)
+    sources["orchestrator"].add(dataclasses.replace(run, updated_at=STAMP_1))
+    first = await reconcile(daemon)
+    assert first["sources"]["orchestrator"]["queued_by_reason"] == {"unversioned": 1}
+    assert (await reconcile(daemon))["queued"] == 0
+    sources["orchestrator"].add(dataclasses.replace(run, updated_at=STAMP_2))
+    third = await reconcile(daemon)
+    assert third["sources"]["orchestrator"]["queued_by_reason"] == {"changed": 1}
+
+
+async def test_a_resolved_unit_no_longer_listed_is_found_deleted(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    daemon_graph.put(instance_entity("ranker-v5"))
+    report = await reconcile(daemon)
+    assert report["sources"]["registry"]["queued_by_reason"] == {"unlisted": 1}
+    assert status_of(daemon, aip(ET.MODEL_INSTANCE, "ranker-v5")) == F.STATUS_DELETED
+
+
+async def test_an_incomplete_listing_deletes_nothing(
+    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+) -> None:
+    for i in range(4):
+        daemon_graph.put(instance_entity(f"inst-{i}"))
+        sources["registry"].add(instance_entity(f"inst-{i}"))
+    sources["registry"].listing_fails = True
+    report = await reconcile(daemon)
+    assert report["errors"] == ["registry: listing: injected outage"]
+    assert "unlisted" not in report["sources"]["registry"]["queued_by_reason"]
+    assert sources["registry"].hydrated == []
+    status = (await daemon.status())["enrichment"]["reconcile"]
+    assert status["last"]["errors"] == report["errors"]
+
+
+async def test_a_second_pass_does_not_start_while_one_runs(daemon: Daemon) -> None:
+    first = await daemon.start_reconcile()
+    second = await daemon.start_reconcile()
+    assert first == {"started": True, "pass": 1}
+    assert second["started"] is False and second["pass"] == 1
+    await daemon.enrichment.reconciler.wait()
+    assert (await daemon.start_reconcile())["pass"] == 2
