@@ -11,6 +11,7 @@ EAVT   ``E e a v ~tx op``      an entity's facts, grouped by attribute
 AEVT   ``A a e v ~tx op``      every entity having an attribute
 AVET   ``V a v e ~tx op``      lookup by value (unique and indexed attributes only)
 VAET   ``R v' a e ~tx op``     reverse references (``v'`` is the target's 8-byte id)
+XIDS   ``X v`` -> ``e``        xid -> entity id, a point read (bloom filters answer "no")
 LOG    ``L tx``                the transaction record: the source of truth
 T      ``T at tx``             wall-clock instant -> tx, for as-of by time
 META   ``M name``              counters and the schema
@@ -39,6 +40,7 @@ EAVT = b"E"
 AEVT = b"A"
 AVET = b"V"
 VAET = b"R"
+XIDS = b"X"
 LOG = b"L"
 INSTANTS = b"T"
 META = b"M"
@@ -57,8 +59,9 @@ def _escape(raw: bytes) -> bytes:
     return raw.replace(b"\x00", b"\x00\xff") + _TERMINATOR
 
 
-def _unescape(body: bytes) -> bytes:
-    return body[:-2].replace(b"\x00\xff", b"\x00")
+def _unescape(encoded: bytes) -> bytes:
+    """The raw bytes of an encoded string or JSON value (tag and terminator dropped)."""
+    return encoded[1:-2].replace(b"\x00\xff", b"\x00")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -183,13 +186,13 @@ def _dec_float(encoded: bytes) -> float:
 
 #: tag byte -> decoder of the whole encoded value (tag included)
 _DECODERS: dict[int, Callable[[bytes], Any]] = {
-    1: lambda b: _unescape(b[1:]).decode(),
+    1: lambda b: _unescape(b).decode(),
     2: lambda b: U64.unpack_from(b, 1)[0] - SIGN_BIT,
     3: _dec_float,
     4: lambda b: b[1] == 1,
     5: lambda b: from_micros(U64.unpack_from(b, 1)[0] - SIGN_BIT),
     6: lambda b: U64.unpack_from(b, 1)[0],
-    7: lambda b: json.loads(_unescape(b[1:])),
+    7: lambda b: json.loads(_unescape(b)),
 }
 
 

@@ -108,14 +108,14 @@ def spans(keys: Sequence[bytes], head: int) -> list[tuple[bytes, int, int]]:
     Most groups have one version (asserted and still true), which is the fast path.
     """
     out: list[tuple[bytes, int, int]] = []
+    groups = [key[head:-9] for key in keys]
     n = len(keys)
     i = 0
     while i < n:
-        key = keys[i]
-        group = key[head:-9]
+        group = groups[i]
         j = i + 1
-        if j < n and keys[j][head:-9] == group:
-            while j < n and keys[j][head:-9] == group:
+        if j < n and groups[j] == group:
+            while j < n and groups[j] == group:
                 j += 1
             opened = 0
             for k in range(j - 1, i - 1, -1):  # oldest version first
@@ -129,8 +129,10 @@ def spans(keys: Sequence[bytes], head: int) -> list[tuple[bytes, int, int]]:
                     opened = 0
             if opened:
                 out.append((group, opened, OPEN))
-        elif key[-1] == 1:
-            out.append((group, MAX_U64 - int.from_bytes(key[-9:-1], "big"), OPEN))
+        else:
+            key = keys[i]
+            if key[-1] == 1:
+                out.append((group, MAX_U64 - int.from_bytes(key[-9:-1], "big"), OPEN))
         i = j
     return out
 

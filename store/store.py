@@ -36,7 +36,10 @@ from store.intervals import (
 from store.schema import XID, Attribute, SchemaError, ValueType
 from store.tx import Add, Datom, EntityRef, Op, Replace, Retract, TxChanges, TxReport
 
-_INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.INSTANTS)
+_INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.XIDS, codec.INSTANTS)
+#: The layout version. 2 added the XIDS keyspace; a primary upgrades an older store when it
+#: opens it, by rebuilding the indexes from the log (the one time opening scans).
+_FORMAT = 2
 #: Bound of the xid <-> entity id maps. Ids never change, so entries never go stale; the
 #: bound only caps memory (the maps are dropped whole, then refill from RocksDB).
 _XID_CACHE_MAX = 2_000_000
@@ -155,6 +158,12 @@ class FactStore:
         if XID.name not in self._infos:
             self.install([XID])
         self._xid_attr = self._infos[XID.name].id
+        if self._meta_int("format") < _FORMAT:
+            if self.read_only:
+                raise SchemaError("the store has an older layout: open it once as a primary")
+            if self.last_tx:
+                self.rebuild_indexes()
+            self._rdb.put(codec.meta_key("format"), U64.pack(_FORMAT))
 
     def _meta_int(self, name: str) -> int:
         raw = self._rdb.get(codec.meta_key(name))
@@ -382,11 +391,11 @@ class FactStore:
         cached = self._xids.get(xid)
         if cached is not None:
             return cached
-        prefix = codec.AVET + U32.pack(self._xid_attr) + codec.encode_value(ValueType.STRING, xid)
-        keys = self.scan(prefix)
-        if not keys:
+        self._check_open()
+        found = self._rdb.get(codec.XIDS + codec.encode_value(ValueType.STRING, xid))
+        if found is None:
             return None
-        eid = int(U64.unpack_from(keys[0], len(prefix))[0])
+        eid = int(U64.unpack(cast(bytes, found))[0])
         self._remember_xid(xid, eid)
         return eid
 
@@ -465,11 +474,14 @@ class FactStore:
         targets: set[int] = set()
         keys = [codec.instant_key(at, tx)]
         add = keys.append
+        xid_attr = self._xid_attr
         last_e, e8 = -1, b""
         for e, a, v, added in datoms:
             info = infos[a]
             if e != last_e:
                 last_e, e8 = e, pack(e)
+            if a == xid_attr:  # asserted once, at creation, never retracted
+                batch.put(codec.XIDS + v, e8)
             tail = tails[added]
             add(b"".join((codec.EAVT, e8, info.a4, v, tail)))
             add(b"".join((info.aevt, e8, v, tail)))

@@ -18,7 +18,7 @@ SCHEMA = [
 ]
 
 #: every derived keyspace (rebuilt from the log)
-INDEX_PREFIXES = (b"E", b"A", b"V", b"R", b"T")
+INDEX_PREFIXES = (b"E", b"A", b"V", b"R", b"X", b"T")
 
 
 def answers(store: FactStore, basis: int | None = None) -> dict[str, Any]:

@@ -221,3 +221,16 @@ def test_scans_see_every_key_written_in_this_process(store: FactStore) -> None:
     a = store.lookup_xid("aip://a")
     assert a is not None
     assert len(store.history(a)) == 50
+
+
+def test_opening_an_older_layout_rebuilds_its_indexes(store: FactStore, store_path: Path) -> None:
+    populate(store)
+    expected = answers(store)
+    # The first layout had no xid keyspace and no format marker.
+    store._rdb.delete_range(b"X", b"Y")
+    store._rdb.delete(b"Mformat")
+    store.close()
+    with FactStore(store_path) as upgraded:
+        assert upgraded.lookup_xid("aip://a") is not None
+        assert answers(upgraded) == expected
+        assert upgraded._meta_int("format") == 2
