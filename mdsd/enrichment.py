@@ -99,6 +99,7 @@ class Enrichment:
         self._wake = asyncio.Event()
         self._wake.set()  # the start-up pass
         self._in_pass = False
+        self._pass_lock = asyncio.Lock()  # a full pass on demand never overlaps the loop's
         self._full_needed = False
         #: stub entities, kept from commits after one lookup at start-up
         self._stubs: set[int] | None = None
@@ -241,6 +242,10 @@ class Enrichment:
 
     async def run_pass(self, kind: str = "incremental") -> PassReport:
         """Infer what the changes since the last pass imply, then ask for due hydrations."""
+        async with self._pass_lock:
+            return await self._run_pass(kind)
+
+    async def _run_pass(self, kind: str) -> PassReport:
         self._in_pass = True
         started = time.monotonic()
         report = PassReport(kind, time.time())
@@ -276,7 +281,8 @@ class Enrichment:
         or on demand). Returns its report; ``work.examined`` is what it cost."""
         report = PassReport("full", time.time())
         started = time.monotonic()
-        await self._full(report.work, set())
+        async with self._pass_lock:
+            await self._full(report.work, set())
         report.seconds = time.monotonic() - started
         self._last_full = report
         return report
