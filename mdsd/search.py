@@ -586,11 +586,9 @@ class SearchIndex:
                 if tier == "exact":
                     run(tier, lambda _top: self._exact(parsed.text), top=False)
                 elif tier == "prefix":
-                    run(tier, lambda top: self._prefix(words, top), top=True)
+                    run(tier, partial(self._prefix, words), top=True)
                 elif tier == "words":
-                    run(
-                        tier, lambda top: _all([self._word_prefix(w, top) for w in words]), top=True
-                    )
+                    run(tier, partial(self._words, words), top=True)
                 elif tier == "fuzzy":
                     if typos := self._misspelled(searcher, words, found=bool(found)):
                         misspelled, scored = typos
@@ -657,6 +655,9 @@ class SearchIndex:
         # Past the indexed n-grams: the longest one, and every query word starting a name word
         # (as all of them do in a name the query is a prefix of).
         return _all([prefix, *(self._word_prefix(w, top) for w in words)])
+
+    def _words(self, words: list[str], top: bool) -> Query:
+        return _all([self._word_prefix(w, top) for w in words])
 
     def _misspelled(
         self, searcher: tantivy.Searcher, words: list[str], *, found: bool
