@@ -56,8 +56,10 @@ class Change:
         return sorted(self.after[collection].keys() - self.before[collection].keys())
 
 
-@dataclass
+@dataclass(frozen=True)
 class Org:
+    """A simulated platform and a started daemon that has hydrated all of it."""
+
     world: World
     simulator: SimulatorThread
     daemon: Daemon
@@ -97,9 +99,8 @@ async def running_org(tmp: Path, *, size: int = SIZE, seed: int = SEED) -> Async
         try:
             async with Client(app=create_app(daemon)) as client:
                 await ingest(client, world.initial_events())
-                org = Org(world, simulator, daemon, client, Truth.of(simulator.truth()), 0)
-                org.loaded_tx = (await client.status())["last_tx"]
-                yield org
+                loaded_tx = (await client.status())["last_tx"]
+                yield Org(world, simulator, daemon, client, Truth.of(simulator.truth()), loaded_tx)
         finally:
             await daemon.stop()
 

@@ -94,6 +94,12 @@ def test_ingest_reads_stdin_and_reports_rejections(platform: Platform) -> None:
     assert text.code == 0 and "not JSON" in text.err
     assert platform.daemon.mds("wait", "--idle").code == 0
 
+    letters = platform.daemon.mds("dead-letters", "--json").json["dead_letters"]
+    bad = [str(d["id"]) for d in letters if d["raw"] == "not json"]
+    assert bad, letters
+    redriven = platform.daemon.mds("redrive", *bad, "--json")
+    assert redriven.code == 0 and redriven.json == {"redriven": 0, "rejected": len(bad)}
+
 
 def test_reconcile_starts_a_pass(platform: Platform) -> None:
     result = platform.daemon.mds("reconcile", "--json")
