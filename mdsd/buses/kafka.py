@@ -189,18 +189,16 @@ class KafkaAdapter:
         if consumer is not None:
             assigned = sorted(consumer.assignment())
             ends: dict[TopicPartition, int] = {}
-            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
+            with contextlib.suppress(KafkaError, TimeoutError):
                 ends = await asyncio.wait_for(
                     consumer.end_offsets(assigned), STATUS_TIMEOUT_SECONDS
                 )
-            for tp in assigned:
+            positions = await asyncio.gather(*(self._position(tp) for tp in assigned))
+            for tp, position in zip(assigned, positions, strict=True):
                 # The fetch high-water mark is fresher than a listed end offset while
                 # fetching; the listed one is the only one while paused.
                 known = [x for x in (ends.get(tp), consumer.highwater(tp)) if x is not None]
                 end = max(known) if known else None
-                position = None
-                with contextlib.suppress(Exception):
-                    position = await asyncio.wait_for(consumer.position(tp), STATUS_TIMEOUT_SECONDS)
                 committed = self.book.committed.get(tp)
                 partitions.append(
                     {
@@ -222,3 +220,12 @@ class KafkaAdapter:
             "commit_failures": self.commit_failures,
             "rebalances": self.rebalances,
         }
+
+    async def _position(self, partition: TopicPartition) -> int | None:
+        assert self.consumer is not None
+        try:
+            return int(
+                await asyncio.wait_for(self.consumer.position(partition), STATUS_TIMEOUT_SECONDS)
+            )
+        except (TimeoutError, KafkaError):
+            return None

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mdsd.asof import iso_epoch
 from mdsd.buses.backpressure import Backpressure
 from mdsd.intake import IntakeResult
 
@@ -226,7 +227,7 @@ class Bus:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "batches": self.batches,
-            "last_batch_at": self.last_batch_at,
+            "last_batch_at": iso_epoch(self.last_batch_at),
             "last_error": self.last_error,
             "backpressure": self.pressure.to_json(),
             **await self.adapter.status(),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import namedtuple
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from aiokafka.errors import CommitFailedError
 
 from mdsd.buses.kafka import KafkaAdapter, consumer_options
 from mdsd.buses.pump import Message
-from mdsd.buses.settings import KafkaConfig, SqsConfig
+from mdsd.buses.settings import IntakeConfig, KafkaConfig, SqsConfig
 from mdsd.buses.sqs import SqsAdapter
 from mdsd.config import ConfigError, parse_config
 
@@ -264,3 +266,13 @@ def test_a_bus_without_its_extra_is_a_clear_startup_error(
             else f"[intake.{table}]\n"
         )
     assert f"install mds[{extra}]" in str(caught.value)
+
+
+def test_the_example_configs_commented_bus_tables_show_the_defaults() -> None:
+    text = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
+    section = text[text.index("[intake]") :]
+    uncommented = re.sub(r"^# (\[intake|[a-z_]+ = )", r"\1", section, flags=re.M)
+    intake = parse_config(uncommented).intake
+    assert intake.max_pending == IntakeConfig().max_pending
+    assert intake.kafka == KafkaConfig()
+    assert intake.sqs is not None and intake.sqs == SqsConfig(queue_url=intake.sqs.queue_url)
