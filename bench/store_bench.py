@@ -224,7 +224,10 @@ def print_report(report: dict[str, Any]) -> None:
     cols = columns(results)
     floor = cols.get(FLOOR, {})
     names = list(cols)
-    print("\nreads: p50 / p90 per query (p50 / the dict floor's p50), warm: caches filled")
+    print(
+        "\nreads: p50 / p90 over the queries (p50 / the dict floor's p50); warm: caches "
+        "filled, each query's best of up to 3 runs"
+    )
     rows = [["operation", *names]]
     for op, label in OPS.items():
         rows.append([label, *(cell(cols[n].get(op), floor.get(op)) for n in names)])

@@ -303,10 +303,12 @@ class Db:
                         nb = entity.refs.get(a)
                         if nb is None:
                             continue
-                        if since < nb.first and basis >= nb.settled:
+                        if basis >= nb.settled and since < nb.first:
                             others: Sequence[int] = nb.current
                         else:
                             others = nb.visible(basis, since)
+                            if not others:
+                                continue
                         seen.append((node, name, "out", others))
                         for other in others:
                             if other not in depth:
@@ -320,10 +322,12 @@ class Db:
                         nb = links.get(a)
                         if nb is None:
                             continue
-                        if since < nb.first and basis >= nb.settled:
+                        if basis >= nb.settled and since < nb.first:
                             others = nb.current
                         else:
                             others = nb.visible(basis, since)
+                            if not others:
+                                continue
                         seen.append((node, name, "in", others))
                         for other in others:
                             if other not in depth:

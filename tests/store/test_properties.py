@@ -174,6 +174,12 @@ def check_views(store: FactStore, model: Model) -> None:
             steps = [("p/links", "out"), ("p/owner", "out")]
             walked = db.traverse([e], steps, 2)
             assert {store.xid_of(n): d for n, d in walked.depth.items()} == model.reach(t, x, 2)
+            for node, (previous, attr, _) in walked.parent.items():
+                assert walked.depth[previous] == walked.depth[node] - 1
+                assert (attr, node) in db.refs_out(previous)
+            assert set(walked.parent) == set(walked.depth) - {e}
+            for source, attr, target in walked.edges:
+                assert (attr, target) in db.refs_out(source)
         names = {n: db.lookup("p/name", n) for n in ("a", "b", "c")}
         for name, found in names.items():
             expected = {x for x in XIDS if model.entity(t, x).get("p/name") == name}
