@@ -74,6 +74,42 @@ class SearchConfig:
 
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
+class MlflowConfig:
+    """MLflow-only settings; the connection itself is the ``[sources.mlflow]`` table."""
+
+    #: poll MLflow's search APIs this often for changes whose webhook delivery was lost
+    #: (MLflow gives up after 3 retries); 0 disables
+    catch_up_interval_seconds: float = 60.0
+    #: serve the webhook receiver on webhook_host:webhook_port; 0 disables it
+    webhook_port: int = 0
+    webhook_host: str = "127.0.0.1"
+    #: the secret MLflow signs deliveries with; ``$VAR`` is read from the environment
+    webhook_secret: str = ""
+    #: deliveries stamped further than this from now are refused (replay protection)
+    webhook_max_age_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.catch_up_interval_seconds < 0 or self.webhook_max_age_seconds <= 0:
+            raise ValueError(
+                "mlflow.catch_up_interval_seconds must be >= 0 (0 disables) and "
+                "mlflow.webhook_max_age_seconds > 0"
+            )
+        if not 0 <= self.webhook_port <= 65535:
+            raise ValueError(f"mlflow.webhook_port must be 0..65535, got {self.webhook_port}")
+        if self.webhook_port and not self.secret:
+            raise ValueError(
+                "mlflow.webhook_secret is required with webhook_port (unsigned deliveries "
+                f"are refused); {self.webhook_secret!r} is empty or an unset variable"
+            )
+
+    @property
+    def secret(self) -> str:
+        expanded = os.path.expandvars(self.webhook_secret)
+        return "" if expanded.startswith("$") else expanded
+
+
+@serde(deny_unknown_fields=True, type_check=disabled)
+@dataclass
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     sources: dict[str, SourcePolicy] = field(default_factory=dict)
@@ -81,6 +117,7 @@ class Config:
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     intake: IntakeConfig = field(default_factory=IntakeConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
 
     @property
     def data_dir(self) -> Path:

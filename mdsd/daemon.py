@@ -24,6 +24,7 @@ from mdsd.hydrator import Hydrator
 from mdsd.indexer import Indexer
 from mdsd.intake import Intake
 from mdsd.journal import Journal
+from mdsd.mlflow_webhook import mlflow_services
 from mdsd.model import parse_aip_id
 from mdsd.search import SearchIndex
 from mdsd.writer import Writer
@@ -79,6 +80,8 @@ class Daemon:
         )
         for bus in self.buses:
             self._spawn(bus.run(), f"bus-{bus.kind}")
+        for name, job in mlflow_services(self).items():
+            self._spawn(job, name)
         self.ready = True
         log.info(
             "mdsd ready: %d transactions, sources %s, inbox %s",

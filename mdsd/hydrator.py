@@ -198,8 +198,9 @@ class Hydrator:
         owners: dict[str, list[str]] = {}
         if isinstance(result, Hydrated):
             for entity in result.entities:
-                if entity.owner_emails:
-                    owners[entity.id] = await self.resolve_owners(entity.owner_emails)
+                if entity.owners or entity.owner_emails:
+                    resolved = await self.resolve_owners(entity.owner_emails)
+                    owners[entity.id] = [*entity.owners, *resolved]
         resolved_at = time.perf_counter()
         self.stats.seconds["owners"] += resolved_at - hydrated_at
         cause = {"origin": "hydration", "source": source, "unit": unit, "seq": seq}

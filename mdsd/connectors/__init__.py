@@ -24,6 +24,7 @@ from mdsd.connectors.experiments import ExperimentsConnector
 from mdsd.connectors.featurestore import FeatureStoreConnector
 from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.identity import IdentityConnector
+from mdsd.connectors.mlflow import MlflowConnector
 from mdsd.connectors.orchestrator import OrchestratorConnector
 from mdsd.connectors.registry import RegistryConnector
 
@@ -36,6 +37,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         ExperimentsConnector,
         DatasetsConnector,
         IdentityConnector,
+        MlflowConnector,
     )
 }
 

@@ -1,0 +1,57 @@
+"""Fixtures for the MLflow connector: a fake MLflow for fast tests, and (slow tests only) a
+real MLflow server installed once into a cached virtualenv."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.mlflow import MlflowConnector
+from tests.mlflow.fake_mlflow import FakeMlflow, kv
+
+BASE_URL = "http://mlflow.test"
+
+
+@pytest.fixture
+def fake() -> FakeMlflow:
+    """One experiment, one run reading a dataset, a model with two versions (v1 champion)."""
+    mlflow = FakeMlflow()
+    mlflow.add_experiment("1", "iris-training", tags=kv(team="vision"))
+    mlflow.add_run(
+        "r1",
+        "1",
+        run_name="train-1",
+        data={
+            "params": kv(alpha="0.5"),
+            "metrics": [{"key": "rmse", "value": 0.12, "timestamp": 1, "step": 0}],
+            "tags": kv(**{"mlflow.user": "root", "mlflow.source.type": "LOCAL", "team": "vision"}),
+        },
+        inputs={
+            "dataset_inputs": [
+                {
+                    "tags": kv(**{"mlflow.data.context": "training"}),
+                    "dataset": {
+                        "name": "iris",
+                        "digest": "97ce029f",
+                        "source_type": "s3",
+                        "source": '{"uri": "s3://bucket/iris.csv"}',
+                    },
+                }
+            ]
+        },
+    )
+    mlflow.add_model("iris-classifier", description="classifies irises", tags=kv(domain="vision"))
+    mlflow.add_version("iris-classifier", "r1", tags=kv(validated="yes"))
+    mlflow.add_version("iris-classifier", "r1", user_id="alice@example.com")
+    mlflow.set_alias("iris-classifier", "champion", "1")
+    return mlflow
+
+
+@pytest.fixture
+async def connector(fake: FakeMlflow) -> AsyncIterator[MlflowConnector]:
+    policy = SourcePolicy(base_url=BASE_URL, backoff_base_seconds=0, cache_ttl_seconds=60)
+    mlflow = MlflowConnector(policy, transport=fake.transport())
+    yield mlflow
+    await mlflow.aclose()
