@@ -8,7 +8,6 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,35 +21,18 @@ from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.buses.brokers import KafkaBroker, jsonl_bodies
 from tests.buses.fakes import MemoryIntake
+from tests.buses.scenario import DEAD_RAWS, MALFORMED, kill_mid_stream, until
 from tests.e2e.conftest import graph_differences
 
 pytestmark = pytest.mark.slow
 
 PARTITIONS = 3
-MALFORMED = [
-    b"this is not json",
-    b'{"event_type": "model_exploded", "model_id": "m"}',
-    b'{"event_type": "model_created"}',
-    b'[{"event_type": "model_created", "model_id": 42}]',
-]
-#: what the dead letters keep of them (an array's events are kept one by one)
-DEAD_RAWS = {m.decode() for m in MALFORMED[:3]} | {
-    '{"event_type": "model_created", "model_id": 42}'
-}
 
 
 def events(n: int) -> list[bytes]:
     return [
         json.dumps({"event_type": "model_created", "model_id": f"m{i}"}).encode() for i in range(n)
     ]
-
-
-async def until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def start(bus: Bus) -> asyncio.Task[None]:
@@ -154,12 +136,7 @@ def test_daemon_killed_mid_stream_applies_every_event_and_dead_letters_the_rest(
         )
         daemon.start()
         try:
-            deadline = time.monotonic() + 60
-            while daemon.call("status")["buses"]["kafka"]["messages"] == 0:
-                assert time.monotonic() < deadline, daemon.log()[-3000:]
-                time.sleep(0.05)
-            assert daemon.call("status")["pending"] > 0, "the kill must land with work queued"
-            daemon.kill()  # SIGKILL: no last commit, no clean leave
+            kill_mid_stream(daemon, "kafka")
             asyncio.run(kafka.produce("events", bodies[half:], PARTITIONS))  # while it is down
             daemon.start()
             deadline = time.monotonic() + 240
@@ -177,5 +154,7 @@ def test_daemon_killed_mid_stream_applies_every_event_and_dead_letters_the_rest(
             letters = daemon.call("dead_letters", limit=100)["dead_letters"]
             assert {letter["origin"] for letter in letters} == {"kafka:events"}
             assert {letter["raw"] for letter in letters} == DEAD_RAWS
+            assert daemon.stop() == 0, "SIGTERM: a last commit, a clean leave"
+            assert "mdsd stopped cleanly" in daemon.log()
         finally:
             daemon.stop()

@@ -23,7 +23,7 @@ from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.buses.brokers import MotoServer, jsonl_bodies
 from tests.buses.fakes import MemoryIntake
-from tests.buses.test_kafka import DEAD_RAWS, MALFORMED, until
+from tests.buses.scenario import DEAD_RAWS, MALFORMED, kill_mid_stream, until
 from tests.e2e.conftest import graph_differences
 
 pytestmark = pytest.mark.slow
@@ -70,12 +70,7 @@ def test_daemon_killed_mid_stream_applies_every_event_and_dead_letters_the_rest(
         )
         daemon.start()
         try:
-            deadline = time.monotonic() + 60
-            while daemon.call("status")["buses"]["sqs"]["messages"] == 0:
-                assert time.monotonic() < deadline, daemon.log()[-3000:]
-                time.sleep(0.05)
-            assert daemon.call("status")["pending"] > 0, "the kill must land with work queued"
-            daemon.kill()  # messages in flight reappear after their visibility timeout
+            kill_mid_stream(daemon, "sqs")  # in-flight messages reappear after their timeout
             daemon.start()
             drained(daemon, moto, queue_url, 240)
             assert graph_differences(daemon, simulator.truth()) == []
@@ -84,6 +79,8 @@ def test_daemon_killed_mid_stream_applies_every_event_and_dead_letters_the_rest(
             letters = daemon.call("dead_letters", limit=100)["dead_letters"]
             assert {letter["origin"] for letter in letters} == {"sqs:events"}
             assert {letter["raw"] for letter in letters} == DEAD_RAWS
+            assert daemon.stop() == 0, "SIGTERM: a last commit, a clean leave"
+            assert "mdsd stopped cleanly" in daemon.log()
         finally:
             daemon.stop()
 

@@ -1,0 +1,42 @@
+"""What the Kafka and SQS end-to-end tests share: the malformed messages, waiting, and
+killing a daemon while a stream is half consumed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from mdsd.testing import DaemonProcess
+
+MALFORMED = [
+    b"this is not json",
+    b'{"event_type": "model_exploded", "model_id": "m"}',
+    b'{"event_type": "model_created"}',
+    b'[{"event_type": "model_created", "model_id": 42}]',
+]
+#: what the dead letters keep of them (an array's events are kept one by one)
+DEAD_RAWS = {m.decode() for m in MALFORMED[:3]} | {
+    '{"event_type": "model_created", "model_id": 42}'
+}
+
+
+async def until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def kill_mid_stream(daemon: DaemonProcess, bus: str, timeout: float = 60.0) -> None:
+    """SIGKILL ``daemon`` once its ``bus`` has taken messages and work is still queued: no
+    last commit or delete, no clean leave."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = daemon.call("status")
+        if status["buses"][bus]["messages"] > 0 and status["pending"] > 0:
+            break
+        assert time.monotonic() < deadline, "never caught mid-stream:\n" + daemon.log()[-3000:]
+        time.sleep(0.01)
+    daemon.kill()
