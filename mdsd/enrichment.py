@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from mdsd import facts as F
 from mdsd import insights
 from mdsd.asof import iso_epoch
-from mdsd.inference import Evaluator, Work, all_anchors, touched_entities
+from mdsd.inference import Evaluator, Work, touched_entities
 from mdsd.journal import QueuedEvent
 from mdsd.model import Rel, parse_aip_id
+from mdsd.readers import PointReader, ScanReader
 from mdsd.reconcile import Reconciler
 from mdsd.rules import RULES, Rule, fingerprint
 from store import Db, TxReport
@@ -49,7 +50,7 @@ DEBOUNCE_SECONDS = 0.2
 #: ... but a steady stream of commits still gets a pass at least this often
 MAX_DEFER_SECONDS = 2.0
 #: anchors evaluated and written per transaction; one chunk is one short stretch of work
-CHUNK = 500
+CHUNK = 200
 #: the longest wait before asking again for a unit that stayed unresolved
 MAX_ASK_BACKOFF_SECONDS = 3600.0
 #: a restart replays at most this many missed transactions; beyond, a full pass is cheaper
@@ -288,9 +289,12 @@ class Enrichment:
         return report
 
     async def _full(self, work: Work, touched: set[int]) -> None:
+        """Every anchor, from one bulk read of the attributes each rule needs (read in a
+        thread: a view is safe to share, and the event loop keeps serving meanwhile)."""
         for rule in self.rules:
-            anchors = list(all_anchors(self.daemon.store.db(), rule))
-            await self._apply(rule, anchors, work, touched)
+            reader = await asyncio.to_thread(ScanReader, self.daemon.store.db(), rule)
+            evaluator = Evaluator(reader, rule, work)
+            await self._apply(rule, reader.anchors(rule), lambda e=evaluator: e, touched)
 
     async def _incremental(self, changed: set[int], work: Work, touched: set[int]) -> None:
         if not changed:
@@ -298,17 +302,30 @@ class Enrichment:
         ordered = sorted(changed)
         for rule in self.rules:
             anchors: set[int] = set()
-            for chunk in _chunks(ordered, CHUNK * 4):
-                anchors |= Evaluator(self.daemon.store.db(), rule, work).anchors_of(chunk)
+            for chunk in _chunks(ordered, CHUNK * 10):
+                reader = PointReader(self.daemon.store.db())
+                anchors |= Evaluator(reader, rule, work).anchors_of(chunk)
                 await asyncio.sleep(0)
-            await self._apply(rule, sorted(anchors), work, touched)
 
-    async def _apply(self, rule: Rule, anchors: list[int], work: Work, touched: set[int]) -> None:
-        """Evaluate and write in chunks; each chunk reads a fresh view and commits at once,
-        so what it writes was derived from the state it lands on."""
+            def fresh(rule: Rule = rule) -> Evaluator:
+                return Evaluator(PointReader(self.daemon.store.db()), rule, work)
+
+            await self._apply(rule, sorted(anchors), fresh, touched)
+
+    async def _apply(
+        self,
+        rule: Rule,
+        anchors: Sequence[int],
+        evaluator: Callable[[], Evaluator],
+        touched: set[int],
+    ) -> None:
+        """Evaluate and write in chunks, yielding between them. An incremental pass reads a
+        fresh view per chunk, so what it writes was derived from the state it lands on; a
+        full pass reads one snapshot, and commits landing meanwhile are noted for the next
+        pass, which corrects whatever they made stale."""
         meta = {"origin": ORIGIN, "rule": rule.name}
         for chunk in _chunks(anchors, CHUNK):
-            outcome = Evaluator(self.daemon.store.db(), rule, work).reconcile(chunk)
+            outcome = evaluator().reconcile(chunk)
             if outcome.ops:
                 self.daemon.commit(outcome.ops, meta)
                 touched |= outcome.changed

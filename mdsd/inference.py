@@ -17,14 +17,15 @@ at, so that claim is measurable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mdsd import facts as F
-from mdsd.model import EntityType, Orientation, Rel, flip
+from mdsd.model import EntityType, Rel, flip
+from mdsd.readers import Reader, StoredEdge
 from mdsd.rules import Rule
-from store import Add, Db, Op, Replace, Retract, TxReport
+from store import Add, Op, Replace, Retract, TxReport
 
 EDGE_ATTRS = (F.EDGE_TYPE, F.EDGE_SOURCE, F.EDGE_TARGET, F.EDGE_RULE, F.EDGE_PATH)
 Path = tuple[int, ...]
@@ -68,55 +69,28 @@ class Outcome:
     changed: set[int] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    """A stored edge entity and the provenance it carries."""
-
-    edge: int
-    rule: str | None
-    path: list[str] | None
-
-
 class Evaluator:
-    """Evaluates one rule against one view. Build a new one per view: it memoizes walks."""
+    """Evaluates one rule against one reader (one view). It memoizes walks, so build a new
+    one for each view."""
 
-    def __init__(self, db: Db, rule: Rule, work: Work) -> None:
-        self.db = db
+    def __init__(self, reader: Reader, rule: Rule, work: Work) -> None:
+        self.reader = reader
         self.rule = rule
         self.work = work
-        store = db.store
-        self._type_a = store.attr_id(F.TYPE)
-        self._status_a = store.attr_id(F.STATUS)
         self._suffixes: dict[tuple[int, int], list[Path]] = {}
-        self._xids: dict[int, str | None] = {}
 
-    # -- entity reads ---------------------------------------------------------------------
-
-    def _type_and_status(self, e: int) -> tuple[str | None, str | None]:
+    def _kind(self, e: int) -> str | None:
         self.work.examined += 1
-        kind = status = None
-        for f in self.db.facts(e):
-            if f.a == self._type_a:
-                kind = f.v
-            elif f.a == self._status_a:
-                status = f.v
-        return kind, status
+        return self.reader.kind_status(e)[0]
 
     def _alive(self, e: int, entity_type: EntityType) -> bool:
         """A path may pass only through existing, non-deleted entities of the right type."""
-        kind, status = self._type_and_status(e)
+        self.work.examined += 1
+        kind, status = self.reader.kind_status(e)
         return kind == entity_type and status != F.STATUS_DELETED
 
-    def _neighbors(self, e: int, rel: Rel, orientation: Orientation) -> list[int]:
-        attr = [F.rel_attr(rel)]
-        if orientation == "out":
-            return [t for _, t in self.db.refs_out(e, attr)]
-        return [s for _, s in self.db.refs_in(e, attr)]
-
-    def xid(self, e: int) -> str | None:
-        if e not in self._xids:
-            self._xids[e] = self.db.xid(e)
-        return self._xids[e]
+    def xid(self, e: int) -> str:
+        return self.reader.xid(e) or ""
 
     # -- walking the pattern ---------------------------------------------------------------
 
@@ -124,8 +98,9 @@ class Evaluator:
         """Anchors whose paths can pass through any of ``changed`` (walking backwards)."""
         rule = self.rule
         anchors: set[int] = set()
+        neighbors = self.reader.neighbors
         for e in changed:
-            kind, _ = self._type_and_status(e)
+            kind = self._kind(e)
             if kind is None:
                 continue
             for position in range(len(rule.steps) + 1):
@@ -138,8 +113,8 @@ class Evaluator:
                     frontier = {
                         n
                         for node in frontier
-                        for n in self._neighbors(node, step.rel, flip(step.orientation))
-                        if self._type_and_status(n)[0] == wanted
+                        for n in neighbors(node, step.rel, flip(step.orientation))
+                        if self._kind(n) == wanted
                     }
                 anchors |= frontier
         return anchors
@@ -156,7 +131,7 @@ class Evaluator:
                 paths = [(e,)]
             else:
                 step = self.rule.steps[position]
-                for n in dict.fromkeys(self._neighbors(e, step.rel, step.orientation)):
+                for n in dict.fromkeys(self.reader.neighbors(e, step.rel, step.orientation)):
                     paths += [(e, *rest) for rest in self.paths_from(n, position + 1)]
         self._suffixes[key] = paths
         return paths
@@ -169,7 +144,7 @@ class Evaluator:
         """
         found: dict[tuple[Rel, int], list[str]] = {}
         for path in self.paths_from(anchor):
-            ids = [self.xid(n) or "" for n in path]
+            ids = [self.xid(n) for n in path]
             for implied in self.rule.implies:
                 key = (implied.rel, path[implied.target])
                 if key not in found or ids < found[key]:
@@ -178,24 +153,16 @@ class Evaluator:
 
     # -- what is stored ------------------------------------------------------------------
 
-    def stored(self, anchor: int) -> tuple[dict[Rel, set[int]], dict[tuple[Rel, int], _Stored]]:
+    def stored(self, anchor: int) -> tuple[dict[Rel, set[int]], dict[tuple[Rel, int], StoredEdge]]:
         """The anchor's inferred edges of this rule's relationships, as stored now: the
         ``rel/*`` refs, and the edge entities by (relationship, target)."""
-        db = self.db
-        refs = {
-            rel: {t for _, t in db.refs_out(anchor, [F.rel_attr(rel)])}
-            for rel in self.rule.implied_rels
-        }
         rels = {str(r): r for r in self.rule.implied_rels}
-        edges: dict[tuple[Rel, int], _Stored] = {}
-        for _, edge in db.refs_in(anchor, [F.EDGE_SOURCE]):
-            record = db.entity(edge)
-            rel = rels.get(record.get(F.EDGE_TYPE, ""))
-            target = record.get(F.EDGE_TARGET)
-            if rel is not None and target is not None:
-                edges[(rel, target)] = _Stored(
-                    edge, record.get(F.EDGE_RULE), record.get(F.EDGE_PATH)
-                )
+        refs = {rel: set(self.reader.neighbors(anchor, rel, "out")) for rel in rels.values()}
+        edges: dict[tuple[Rel, int], StoredEdge] = {}
+        for edge in self.reader.edges_from(anchor):
+            rel = rels.get(edge.type or "")
+            if rel is not None and edge.target is not None:
+                edges[(rel, edge.target)] = edge
         return refs, edges
 
     # -- the difference --------------------------------------------------------------------
@@ -241,13 +208,10 @@ class Evaluator:
             outcome.changed.update((anchor, target))
 
     def _edge_ops(
-        self, held: _Stored | None, anchor: int, rel: Rel, target: int, path: list[str]
+        self, held: StoredEdge | None, anchor: int, rel: Rel, target: int, path: list[str]
     ) -> list[Op]:
-        ref: int | str
-        if held is not None:
-            ref = held.edge
-        else:
-            ref = edge_xid(rel, self.xid(anchor) or "", self.xid(target) or "")
+        new = edge_xid(rel, self.xid(anchor), self.xid(target))
+        ref: int | str = held.edge if held is not None else new
         values: dict[str, Any] = {
             F.EDGE_TYPE: str(rel),
             F.EDGE_SOURCE: anchor,
@@ -256,22 +220,3 @@ class Evaluator:
             F.EDGE_PATH: path,
         }
         return [Replace(ref, attr, [value]) for attr, value in values.items()]
-
-
-def all_anchors(db: Db, rule: Rule) -> Iterator[int]:
-    """Every entity a full pass must evaluate: all of the anchor type, plus the sources of
-    stored edges (whatever they are now), so stale edges are found too."""
-    seen: set[int] = set()
-    for e in db.lookup(F.TYPE, str(rule.anchor)):
-        seen.add(e)
-        yield e
-    for rel in rule.implied_rels:
-        for edge in db.lookup(F.EDGE_TYPE, str(rel)):
-            source = db.get(edge, F.EDGE_SOURCE)
-            if source is not None and source not in seen:
-                seen.add(source)
-                yield source
-        for source, _ in db.entities_with(F.rel_attr(rel)):
-            if source not in seen:
-                seen.add(source)
-                yield source

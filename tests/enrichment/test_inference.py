@@ -7,8 +7,9 @@ from enrichment_fakes import ET, Graph, aip, cell_id, edge_entities, inferred_ed
 
 from mdsd import facts as F
 from mdsd import queries
-from mdsd.inference import Evaluator, Work, all_anchors, edge_xid, touched_entities
+from mdsd.inference import Evaluator, Work, edge_xid, touched_entities
 from mdsd.model import Rel
+from mdsd.readers import PointReader, ScanReader
 from mdsd.rules import TESTED_IN
 from store import Add, FactStore, TxReport
 
@@ -19,14 +20,18 @@ R1 = aip(ET.PIPELINE_RUN, "train-1")
 
 
 def infer(store: FactStore, changed: set[int] | None = None) -> Work:
-    """One evaluation, as enrichment does it: incremental from ``changed``, else full."""
+    """One evaluation, as enrichment does it: incremental from ``changed`` (point reads),
+    else full (bulk reads)."""
     work = Work()
     db = store.db()
-    evaluator = Evaluator(db, TESTED_IN, work)
-    anchors = (
-        evaluator.anchors_of(changed) if changed is not None else set(all_anchors(db, TESTED_IN))
-    )
-    outcome = evaluator.reconcile(sorted(anchors))
+    if changed is None:
+        reader = ScanReader(db, TESTED_IN)
+        evaluator = Evaluator(reader, TESTED_IN, work)
+        anchors = reader.anchors(TESTED_IN)
+    else:
+        evaluator = Evaluator(PointReader(db), TESTED_IN, work)
+        anchors = sorted(evaluator.anchors_of(changed))
+    outcome = evaluator.reconcile(anchors)
     store.transact(outcome.ops, {"origin": "enrichment", "rule": TESTED_IN.name})
     return work
 
@@ -179,3 +184,22 @@ def test_one_change_examines_its_paths_not_the_graph(store: FactStore, graph: Gr
     assert large_work.examined == small  # the same shape of change costs the same
     full = infer(store)
     assert full.examined > 20 * large_work.examined
+
+
+def test_bulk_and_point_reads_derive_the_same(store: FactStore, graph: Graph) -> None:
+    graph.test("12345", cells=(1, 2, 3))
+    graph.run("train-1", [("12345", 1), ("12345", 3)])
+    graph.run("train-2", [("12345", 9)])
+    graph.instance("ranker-v5", run="train-1")
+    graph.instance("ranker-v6", run="train-2")
+    graph.instance("ranker-v7", run="train-1")
+    infer(store)
+    graph.gone(ET.MODEL_INSTANCE, "ranker-v7")
+    db = store.db()
+    scan = ScanReader(db, TESTED_IN)
+    bulk, point = Evaluator(scan, TESTED_IN, Work()), Evaluator(PointReader(db), TESTED_IN, Work())
+    anchors = scan.anchors(TESTED_IN)
+    assert len(anchors) == 3
+    for anchor in anchors:
+        assert bulk.derive(anchor) == point.derive(anchor)
+        assert bulk.stored(anchor) == point.stored(anchor)
