@@ -147,13 +147,14 @@ async def test_unknown_endpoint_and_method_answer_json(client: Client) -> None:
 async def test_a_daemon_still_starting_answers_503(tmp_path: Path, org: Org) -> None:
     starting = Daemon(org_config(org.simulator.base_url, tmp_path))  # never started
     async with Client(app=create_app(starting)) as early:
-        for call in (
-            early.status(),
-            early.entity(UNKNOWN),
-            early.ingest(b"{}"),
-            early.wait_idle(1),
-        ):
-            error = await fails(call, 503)
+        asks: list[Callable[[], Awaitable[Any]]] = [
+            early.status,
+            lambda: early.entity(UNKNOWN),
+            lambda: early.ingest(b"{}"),
+            lambda: early.wait_idle(1),
+        ]
+        for ask in asks:
+            error = await fails(ask(), 503)
             assert error.code == "starting"
         await fails(early.get("/v1/no-such-route"), 404)
 
