@@ -23,7 +23,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from mdsd.asof import iso_epoch
 from mdsd.inference import Evaluator, Work, touched_entities
 from mdsd.journal import QueuedEvent
 from mdsd.model import Rel, parse_aip_id
-from mdsd.readers import PointReader, ScanReader
+from mdsd.readers import PointReader, Reader, ScanReader
 from mdsd.reconcile import Reconciler
 from mdsd.rules import RULES, Rule, fingerprint
 from store import Db, TxReport
@@ -54,7 +55,7 @@ CHUNK = 200
 #: the longest wait before asking again for a unit that stayed unresolved
 MAX_ASK_BACKOFF_SECONDS = 3600.0
 #: a restart replays at most this many missed transactions; beyond, a full pass is cheaper
-MAX_REPLAY = 200_000
+MAX_REPLAY = 20_000
 STATE_FILE = "enrichment.json"
 
 
@@ -123,7 +124,8 @@ class Enrichment:
         if report.meta.get("origin") == ORIGIN:
             return
         self._changed |= touched_entities(report)
-        self._track_stubs(report)
+        if self._stubs is not None:
+            _track_stubs(self._stubs, report)
         self._wake.set()
 
     @property
@@ -221,19 +223,26 @@ class Enrichment:
                 return
 
     async def _start_up(self) -> None:
-        """Rebuild in-memory state and catch up with what happened while we were down."""
+        """Rebuild in-memory state and catch up with what happened while we were down.
+
+        The bulk reads run in a thread on one view; hydration may commit meanwhile, and
+        those commits are replayed onto the result (``note`` already has their changes).
+        """
         store = self.daemon.store
         db = store.db()
-        self._stubs = set(db.lookup(F.STATUS, F.STATUS_STUB))
-        self._unresolved_owners = _unresolved_owner_refs(db, _owner_candidates(db))
+        stubs, unresolved = await asyncio.to_thread(_incomplete, db)
+        for report in store.log(db.basis_tx + 1):
+            if report.meta.get("origin") != ORIGIN:
+                _track_stubs(stubs, report)
+        self._stubs, self._unresolved_owners = stubs, unresolved
         state = self._load_state()
         processed = int(state.get("processed_tx", 0))
         same_rules = state.get("rules") == fingerprint(self.rules)
-        missed = store.last_tx - processed
-        if store.last_tx and (not same_rules or processed == 0 or missed > MAX_REPLAY):
+        missed = db.basis_tx - processed
+        if db.basis_tx and (not same_rules or processed == 0 or missed > MAX_REPLAY):
             self._full_needed = True
         elif missed > 0:
-            for report in store.log(processed + 1):
+            for report in store.log(processed + 1, db.basis_tx + 1):
                 if report.meta.get("origin") != ORIGIN:
                     self._changed |= touched_entities(report)
         self._processed_tx = processed
@@ -293,8 +302,7 @@ class Enrichment:
         thread: a view is safe to share, and the event loop keeps serving meanwhile)."""
         for rule in self.rules:
             reader = await asyncio.to_thread(ScanReader, self.daemon.store.db(), rule)
-            evaluator = Evaluator(reader, rule, work)
-            await self._apply(rule, reader.anchors(rule), lambda e=evaluator: e, touched)
+            await self._apply(rule, reader.anchors(rule), work, touched, reader)
 
     async def _incremental(self, changed: set[int], work: Work, touched: set[int]) -> None:
         if not changed:
@@ -306,26 +314,27 @@ class Enrichment:
                 reader = PointReader(self.daemon.store.db())
                 anchors |= Evaluator(reader, rule, work).anchors_of(chunk)
                 await asyncio.sleep(0)
-
-            def fresh(rule: Rule = rule) -> Evaluator:
-                return Evaluator(PointReader(self.daemon.store.db()), rule, work)
-
-            await self._apply(rule, sorted(anchors), fresh, touched)
+            await self._apply(rule, sorted(anchors), work, touched)
 
     async def _apply(
         self,
         rule: Rule,
         anchors: Sequence[int],
-        evaluator: Callable[[], Evaluator],
+        work: Work,
         touched: set[int],
+        snapshot: Reader | None = None,
     ) -> None:
-        """Evaluate and write in chunks, yielding between them. An incremental pass reads a
-        fresh view per chunk, so what it writes was derived from the state it lands on; a
-        full pass reads one snapshot, and commits landing meanwhile are noted for the next
-        pass, which corrects whatever they made stale."""
+        """Evaluate and write in chunks, yielding between them.
+
+        Without a ``snapshot`` each chunk reads a fresh view, so what it writes was derived
+        from the state it lands on. A full pass reads one snapshot; commits landing while it
+        runs are noted for the next pass, which corrects whatever they made stale.
+        """
         meta = {"origin": ORIGIN, "rule": rule.name}
+        shared = Evaluator(snapshot, rule, work) if snapshot is not None else None
         for chunk in _chunks(anchors, CHUNK):
-            outcome = evaluator().reconcile(chunk)
+            evaluator = shared or Evaluator(PointReader(self.daemon.store.db()), rule, work)
+            outcome = evaluator.reconcile(chunk)
             if outcome.ops:
                 self.daemon.commit(outcome.ops, meta)
                 touched |= outcome.changed
@@ -333,21 +342,20 @@ class Enrichment:
 
     # -- hydration of what is incomplete ----------------------------------------------------
 
-    def _track_stubs(self, report: TxReport) -> None:
-        if self._stubs is None:
-            return
-        for d in report.datoms:  # retractions come first, so a Replace ends right
-            if d.a == F.STATUS:
-                if d.added and d.v == F.STATUS_STUB:
-                    self._stubs.add(d.e)
-                elif d.v == F.STATUS_STUB or d.added:
-                    self._stubs.discard(d.e)
-
     def _check_owner_refs(self, changed: Iterable[int]) -> None:
         db = self.daemon.store.db()
         changed = set(changed)
         self._unresolved_owners -= changed
-        self._unresolved_owners |= _unresolved_owner_refs(db, changed)
+        owned_by = F.rel_attr(Rel.OWNED_BY)
+        self._unresolved_owners.update(
+            e
+            for e in changed
+            if _owners_unresolved(
+                len(db.get(e, F.OWNER_EMAILS)),
+                len(db.refs_out(e, [owned_by])),
+                db.get(e, F.STATUS),
+            )
+        )
 
     def _unit_of(self, xid: str) -> str | None:
         """The hydration unit of ``xid``, or None when its source is not configured."""
@@ -436,21 +444,28 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
         yield items[start : start + size]
 
 
-def _owner_candidates(db: Db) -> set[int]:
-    return {e for e, _ in db.entities_with(F.OWNER_EMAILS)}
+def _track_stubs(stubs: set[int], report: TxReport) -> None:
+    """Keep ``stubs`` in step with a transaction (retractions come first, so a Replace of
+    the status ends right)."""
+    for d in report.datoms:
+        if d.a == F.STATUS:
+            if d.added and d.v == F.STATUS_STUB:
+                stubs.add(d.e)
+            elif d.v == F.STATUS_STUB or d.added:
+                stubs.discard(d.e)
 
 
-def _unresolved_owner_refs(db: Db, entities: Iterable[int]) -> set[int]:
-    """Resolved entities naming more owner emails than they have resolved owners: their
-    owners were not resolvable when they were hydrated (identity down, user not yet known)."""
-    owned_by = F.rel_attr(Rel.OWNED_BY)
-    out = set()
-    for e in entities:
-        emails = db.get(e, F.OWNER_EMAILS)
-        if (
-            emails
-            and db.get(e, F.STATUS) == F.STATUS_RESOLVED
-            and len(db.refs_out(e, [owned_by])) < len(emails)
-        ):
-            out.add(e)
-    return out
+def _owners_unresolved(emails: int, owners: int, status: str | None) -> bool:
+    """A resolved entity naming more owner emails than it has owners: they did not resolve
+    when it was hydrated (identity down, or the user not known yet)."""
+    return status == F.STATUS_RESOLVED and owners < emails
+
+
+def _incomplete(db: Db) -> tuple[set[int], set[int]]:
+    """(stubs, entities with unresolved owners) of a whole view, from bulk index reads."""
+    stubs = set(db.lookup(F.STATUS, F.STATUS_STUB))
+    emails = Counter(e for e, _ in db.entities_with(F.OWNER_EMAILS))
+    owners = Counter(e for e, _ in db.entities_with(F.rel_attr(Rel.OWNED_BY)))
+    status = dict(db.entities_with(F.STATUS))
+    unresolved = {e for e, n in emails.items() if _owners_unresolved(n, owners[e], status.get(e))}
+    return stubs, unresolved

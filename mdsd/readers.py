@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mdsd import facts as F
-from mdsd.model import Orientation, Rel
+from mdsd.model import EntityType, Orientation, Rel
 from mdsd.rules import Rule
 from store import XID, Db
+
+_STATUSES = (F.STATUS_RESOLVED, F.STATUS_STUB, F.STATUS_DELETED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,13 @@ class ScanReader:
 
     def __init__(self, db: Db, rule: Rule) -> None:
         self.db = db
-        self._kind: dict[int, Any] = dict(db.entities_with(F.TYPE))
-        self._status: dict[int, Any] = dict(db.entities_with(F.STATUS))
+        # types and statuses are few values: their AVET ranges yield ids without decoding
+        self._kind: dict[int, str] = {
+            e: str(kind) for kind in EntityType for e in db.lookup(F.TYPE, str(kind))
+        }
+        self._status: dict[int, str] = {
+            e: status for status in _STATUSES for e in db.lookup(F.STATUS, status)
+        }
         self._xid: dict[int, Any] = dict(db.entities_with(XID.name))
         rels = {step.rel for step in rule.steps} | set(rule.implied_rels)
         self._out: dict[Rel, dict[int, list[int]]] = {}
