@@ -47,7 +47,8 @@ class ChangeFeed:
     async def wait(self, timeout: float) -> bool:
         """Wait until the next publish; False on timeout."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel
+                await self._changed.wait()
         except TimeoutError:
             return False
         return True

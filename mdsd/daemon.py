@@ -32,6 +32,9 @@ from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
 
+#: how long background tasks get to end when the daemon stops
+STOP_TIMEOUT_SECONDS = 10.0
+
 
 class Daemon:
     """Everything the running daemon holds. ``await start()``, then ``await stop()``."""
@@ -106,7 +109,10 @@ class Daemon:
         self.ready = False
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+            for task in stuck:  # shutdown must finish; what they held is in the journal
+                log.error("background task %s did not stop in time", task.get_name())
         await self.hydrator.stop()
         try:
             await self.indexer.drain()

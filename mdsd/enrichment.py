@@ -196,8 +196,11 @@ class Enrichment:
     async def _loop(self) -> None:
         await self._start_up()
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # lands as the event fires, and the daemon's shutdown would wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sleep_budget())
+                async with asyncio.timeout(self._sleep_budget()):
+                    await self._wake.wait()
             kind = "periodic"
             if self._wake.is_set():
                 kind = "incremental"

@@ -217,7 +217,8 @@ class Emitter:
     async def _pause(self, seconds: float) -> bool:
         """Sleep, cut short by ``stop()``; whether the emitter is stopping."""
         try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: it can swallow a cancel
+                await self._stopping.wait()
         except TimeoutError:
             return False
         return True
