@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import wait_for
 from fake_daemon import RANKING, FakeDaemon
 from test_tui_navigation import open_entity
 from textual.widgets import Static
+from tui_support import wait_for
 
 from mdsd.client import Client, DaemonUnavailable
 from tui.app import MdsApp

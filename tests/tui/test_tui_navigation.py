@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import wait_for
 from fake_daemon import CHURN, RANKING, RUN2, V5
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.nav import Location

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
 from test_tui_navigation import open_entity
+from tui_support import wait_for
 
 from mdsd.client import ApiError, Client
 from tui.app import MdsApp

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import wait_for
 from fake_daemon import CHURN, RANKING, FakeDaemon
 from textual.widgets import Input
+from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import wait_for
 from fake_daemon import RANKING, V5
 from test_tui_navigation import open_entity
 from textual.pilot import Pilot
 from textual.widgets import Static
+from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import wait_for
 from fake_daemon import PIPE, PLAYBACK, PLAYBACK_V2, RUN2, TENURE, TEST, V5, WATCH, FakeDaemon
 from test_tui_navigation import open_entity
 from textual.widgets import Static
+from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.nav import Location
