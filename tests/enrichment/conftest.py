@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from enrichment_fakes import FakeSource, Graph
+from enrichment_fakes import FakeSource, Graph, daemon_config, start_daemon
 
 from mdsd import facts as F
-from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.daemon import Daemon
 from store import FactStore
 
@@ -28,26 +27,6 @@ def store(tmp_path: Path) -> FactStore:
 @pytest.fixture
 def graph(store: FactStore) -> Graph:
     return Graph(store)
-
-
-def daemon_config(data_dir: Path, **enrichment: float) -> Config:
-    return Config(
-        daemon=DaemonConfig(data_dir=str(data_dir)),
-        enrichment=EnrichmentConfig(
-            **{"interval_seconds": 30.0, "retry_seconds": 0.3, **enrichment}  # type: ignore[arg-type]
-        ),
-        reconcile=ReconcileConfig(interval_seconds=3600.0),
-    )
-
-
-async def start_daemon(config: Config, sources: dict[str, FakeSource]) -> Daemon:
-    """A started daemon whose connectors are ``sources`` (shared with its hydrator)."""
-    daemon = Daemon(config)
-    await daemon.start()
-    daemon.connectors.clear()
-    daemon.connectors.update(sources)
-    daemon.intake.sources = set(sources)
-    return daemon
 
 
 @pytest.fixture

@@ -8,11 +8,14 @@ does them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from mdsd import facts as F
+from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.connectors import Connector, Gone, Hydrated, HydrationResult, Listed, SourceUnavailable
 from mdsd.connectors.ids import HOME, ab_test_of_cell, cell_native, ref
+from mdsd.daemon import Daemon
 from mdsd.model import EntityType, NormalizedEntity, Rel
 from mdsd.writer import Writer
 from store import Db, FactStore, TxReport
@@ -188,3 +191,23 @@ class FakeSource(Connector):
             if self.listing_fails and i >= len(self.units) // 2:
                 raise SourceUnavailable("listing: injected outage")
             yield Listed(unit, entities[0].updated_at)
+
+
+def daemon_config(data_dir: Path, **enrichment: float) -> Config:
+    return Config(
+        daemon=DaemonConfig(data_dir=str(data_dir)),
+        enrichment=EnrichmentConfig(
+            **{"interval_seconds": 30.0, "retry_seconds": 0.3, **enrichment}  # type: ignore[arg-type]
+        ),
+        reconcile=ReconcileConfig(interval_seconds=3600.0),
+    )
+
+
+async def start_daemon(config: Config, sources: dict[str, FakeSource]) -> Daemon:
+    """A started daemon whose connectors are ``sources`` (shared with its hydrator)."""
+    daemon = Daemon(config)
+    await daemon.start()
+    daemon.connectors.clear()
+    daemon.connectors.update(sources)
+    daemon.intake.sources = set(sources)
+    return daemon

@@ -7,7 +7,6 @@ import asyncio
 import json
 from pathlib import Path
 
-from conftest import daemon_config, start_daemon
 from enrichment_fakes import (
     ET,
     FakeSource,
@@ -15,9 +14,11 @@ from enrichment_fakes import (
     ab_test_entities,
     aip,
     cell_id,
+    daemon_config,
     inferred_edges,
     instance_entity,
     run_entity,
+    start_daemon,
 )
 
 from mdsd import facts as F
