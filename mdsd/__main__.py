@@ -105,6 +105,7 @@ async def serve(
                 waiter.cancel()
         log.info("shutting down")
     finally:
+        daemon.begin_shutdown()
         server.should_exit = True
         with contextlib.suppress(Exception):
             await serving

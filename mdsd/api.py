@@ -213,7 +213,11 @@ def create_app(daemon: Daemon) -> Starlette:
                     if not done:
                         yield b": ping\n\n"
                         continue
-                    notice = pending.result()
+                    try:
+                        notice = pending.result()
+                    except StopAsyncIteration:  # the daemon is shutting down
+                        pending = None
+                        return
                     pending = None
                     yield f"event: tx\ndata: {json.dumps(notice)}\n\n".encode()
             finally:

@@ -19,7 +19,8 @@ QUEUE_LIMIT = 1000
 class ChangeFeed:
     def __init__(self, store: FactStore) -> None:
         self.store = store
-        self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._listeners: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._closed = False
         self._version = 0
         self._changed = asyncio.Event()
 
@@ -53,11 +54,24 @@ class ChangeFeed:
             return False
         return True
 
+    def close(self) -> None:
+        """End every subscription (the daemon is shutting down): streams finish at once
+        instead of holding the server's graceful shutdown open."""
+        self._closed = True
+        for queue in list(self._listeners):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
     async def subscribe(self) -> AsyncGenerator[dict[str, Any], None]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        """Notices as they are published, until the feed is closed."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_LIMIT)
         self._listeners.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            while not self._closed:
+                notice = await queue.get()
+                if notice is None:
+                    return
+                yield notice
         finally:
             self._listeners.discard(queue)

@@ -102,6 +102,11 @@ class Daemon:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s died", task.get_name(), exc_info=task.exception())
 
+    def begin_shutdown(self) -> None:
+        """End long-lived responses (change streams) so the server can stop promptly."""
+        if self.ready:
+            self.changes.close()
+
     async def stop(self) -> None:
         """Stop intake, let nothing half-done be lost, close every store."""
         if not self.ready:
@@ -234,7 +239,12 @@ class Daemon:
         """True once nothing is pending, no stub is due and enrichment has caught up."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.hydrator.is_idle and self.enrichment.settled and not self.indexer.behind:
+            if (
+                self.hydrator.is_idle
+                and self.enrichment.settled
+                and not self.enrichment.reconciler.running
+                and not self.indexer.behind
+            ):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
