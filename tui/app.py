@@ -114,7 +114,7 @@ class MdsApp(App[None]):
         as_of: str | None = None,
         keymap: Mapping[str, str] | None = None,
         start: Location | None = None,
-        search_debounce: float = 0.15,
+        search_debounce: float = 0.05,
         status_interval: float = 3.0,
         live: bool = True,
     ) -> None:

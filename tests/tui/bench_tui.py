@@ -5,7 +5,7 @@
 Without ``--socket`` it runs against the in-process fake daemon. It reports:
 the import of ``tui.app``; headless start to the first painted search page; and
 keystroke-to-results (the query input changing -> results drawn), whose floor is the
-search debounce (150 ms).
+search debounce (50 ms).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ async def measure(socket: str | None, runs: int) -> None:
     )
     print(
         f"keystroke to results: median {1000 * statistics.median(searches):.0f} ms, "
-        f"min {1000 * min(searches):.0f} ms (debounce 150 ms included)"
+        f"min {1000 * min(searches):.0f} ms (debounce 50 ms included)"
     )
     print(f"enter to entity page drawn: median {1000 * statistics.median(opens):.0f} ms")
 

@@ -24,7 +24,7 @@ async def test_opens_on_search_with_the_input_focused(make_app: Callable[..., Md
 async def test_typing_shows_results_and_enter_opens_the_top_one(
     make_app: Callable[..., MdsApp], fake: FakeDaemon
 ) -> None:
-    app = make_app()
+    app = make_app(search_debounce=0.5)  # longer than the pilot's keystrokes take
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press(*"ranking-m")
         screen = app.screen
