@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from mdsd.connectors import Connector, InvalidPayload, Listed, SourceUnavailable
 from mdsd.journal import QueuedEvent
 from mdsd.model import parse_aip_id
 from mdsd.writer import parse_instant
-from store import Db
+from store import XID, Db
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -116,12 +117,38 @@ class ListingMemo:
         await self._db.close()
 
 
-def why_hydrate(db: Db, listed: Listed, memo: dict[str, str]) -> str | None:
+@dataclass(slots=True)
+class Held:
+    """What the store holds, by aip id, read in bulk once per pass (a pass compares tens
+    of thousands of listed units; reading each entity would be a random read apiece)."""
+
+    status: dict[str, str]
+    updated_at: dict[str, datetime]
+    #: source key -> the units (not parts) held as resolved
+    resolved_units: dict[str, set[str]]
+
+    @classmethod
+    def read(cls, db: Db) -> Held:
+        xids: dict[int, str] = dict(db.entities_with(XID.name))
+        status = {xids[e]: s for e, s in db.entities_with(F.STATUS) if e in xids}
+        updated = {xids[e]: at for e, at in db.entities_with(F.UPDATED_AT) if e in xids}
+        parts = {xids.get(e) for e, _ in db.entities_with(F.PARENT)}
+        units: dict[str, set[str]] = {}
+        for xid, state in status.items():
+            if state != F.STATUS_RESOLVED or xid in parts:
+                continue  # a part: its unit answers for it
+            try:
+                units.setdefault(parse_aip_id(xid).source, set()).add(xid)
+            except ValueError:
+                continue
+        return cls(status, updated, units)
+
+
+def why_hydrate(held: Held, listed: Listed, memo: dict[str, str]) -> str | None:
     """The reason a listed unit needs hydrating, or None when the store is up to date."""
-    e = db.entid(listed.id)
-    if e is None:
+    status = held.status.get(listed.id)
+    if status is None:
         return "new"
-    status = db.get(e, F.STATUS)
     if status == F.STATUS_STUB:
         return "stub"
     if status == F.STATUS_DELETED:
@@ -132,27 +159,10 @@ def why_hydrate(db: Db, listed: Listed, memo: dict[str, str]) -> str | None:
     if seen is not None:
         return "changed" if seen != listed.updated_at else None
     listed_at = parse_instant(listed.updated_at)
-    held = db.get(e, F.UPDATED_AT)
-    if listed_at is None or held is None:
+    held_at = held.updated_at.get(listed.id)
+    if listed_at is None or held_at is None:
         return "unversioned"  # nothing to compare yet; read it once, remember the listing
-    return "changed" if listed_at > held else None
-
-
-def resolved_units_by_source(db: Db) -> dict[str, set[str]]:
-    """Source key -> the aip ids of units (not parts) the store holds as resolved."""
-    units: dict[str, set[str]] = {}
-    for e in db.lookup(F.STATUS, F.STATUS_RESOLVED):
-        if db.get(e, F.PARENT) is not None:
-            continue  # a part: its unit answers for it
-        xid = db.xid(e)
-        if xid is None:
-            continue
-        try:
-            source = parse_aip_id(xid).source
-        except ValueError:
-            continue
-        units.setdefault(source, set()).add(xid)
-    return units
+    return "changed" if listed_at > held_at else None
 
 
 class Reconciler:
@@ -225,10 +235,11 @@ class Reconciler:
                     self.daemon.config.data_dir / "reconcile.sqlite3"
                 )
             pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
-            held = resolved_units_by_source(self.daemon.store.db())
+            # a view is safe to read from another thread; the event loop keeps serving
+            held = await asyncio.to_thread(Held.read, self.daemon.store.db())
             for key, connector in self.daemon.connectors.items():
                 outcome = report.sources[key] = SourcePass()
-                await self._reconcile_source(key, connector, pending, held.get(key, set()), outcome)
+                await self._reconcile_source(key, connector, pending, held, outcome)
         except Exception:
             log.exception("reconciliation pass %d failed", number)
             raise
@@ -249,7 +260,7 @@ class Reconciler:
         key: str,
         connector: Connector,
         pending: set[str],
-        held: set[str],
+        held: Held,
         outcome: SourcePass,
     ) -> None:
         assert self._memo is not None
@@ -260,7 +271,7 @@ class Reconciler:
             async for listed in connector.list_units():
                 outcome.listed += 1
                 seen[listed.id] = listed.updated_at
-                reason = why_hydrate(self.daemon.store.db(), listed, memo)
+                reason = why_hydrate(held, listed, memo)
                 if reason is not None and listed.id not in pending:
                     queue.append(self._queued(key, listed.id, reason))
                     outcome.queued[reason] += 1
@@ -271,7 +282,7 @@ class Reconciler:
             outcome.error = str(exc)
         if outcome.error is None:
             # only a complete listing can say what is gone
-            for unit in sorted(held - seen.keys() - pending):
+            for unit in sorted(held.resolved_units.get(key, set()) - seen.keys() - pending):
                 queue.append(self._queued(key, unit, "unlisted"))
                 outcome.queued["unlisted"] += 1
         await self.daemon.intake.enqueue(queue, ORIGIN)
