@@ -194,7 +194,12 @@ class Enrichment:
     # -- the loop ---------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        await self._start_up()
+        try:
+            await self._start_up()
+        except Exception:  # without its bookkeeping, re-derive everything once
+            log.exception("enrichment start-up failed; running a full pass instead")
+            self._stubs = self._stubs if self._stubs is not None else set()
+            self._full_needed = True
         while True:
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # lands as the event fires, and the daemon's shutdown would wait forever

@@ -67,6 +67,8 @@ class PassReport:
     started_at: float
     finished_at: float | None = None
     sources: dict[str, SourcePass] = field(default_factory=dict)
+    #: why the pass stopped early, if it did
+    failure: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +77,8 @@ class PassReport:
             "finished_at": iso_epoch(self.finished_at),
             "listed": sum(s.listed for s in self.sources.values()),
             "queued": sum(sum(s.queued.values()) for s in self.sources.values()),
-            "errors": [f"{k}: {s.error}" for k, s in self.sources.items() if s.error],
+            "errors": [f"{k}: {s.error}" for k, s in self.sources.items() if s.error]
+            + ([self.failure] if self.failure else []),
             "sources": {k: s.to_json() for k, s in self.sources.items()},
         }
 
@@ -189,10 +192,10 @@ class Reconciler:
         return {"started": True, "pass": self.passes}
 
     async def wait(self) -> PassReport | None:
-        """The report of the running pass once it finishes (or of the last one)."""
+        """The report of the running pass once it finishes (or of the last one). A pass
+        that failed has logged why; waiting for it does not raise."""
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+            await asyncio.wait([self._task])
         return self.last
 
     async def run(self) -> None:
@@ -240,9 +243,9 @@ class Reconciler:
             for key, connector in self.daemon.connectors.items():
                 outcome = report.sources[key] = SourcePass()
                 await self._reconcile_source(key, connector, pending, held, outcome)
-        except Exception:
+        except Exception as exc:  # logged and reported; the next pass starts afresh
             log.exception("reconciliation pass %d failed", number)
-            raise
+            report.failure = f"{type(exc).__name__}: {exc}"
         finally:
             report.finished_at = time.time()
             self.last, self.current = report, None

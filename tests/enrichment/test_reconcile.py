@@ -101,3 +101,17 @@ async def test_a_second_pass_does_not_start_while_one_runs(daemon: Daemon) -> No
     assert second["started"] is False and second["pass"] == 1
     await daemon.enrichment.reconciler.wait()
     assert (await daemon.start_reconcile())["pass"] == 2
+
+
+async def test_a_pass_that_breaks_is_reported_and_the_next_one_runs(
+    daemon: Daemon, sources: dict[str, FakeSource]
+) -> None:
+    async def broken():  # type: ignore[no-untyped-def]
+        raise RuntimeError("listing blew up")
+        yield
+
+    sources["registry"].list_units = broken  # type: ignore[method-assign]
+    report = await reconcile(daemon)
+    assert report["errors"] == ["RuntimeError: listing blew up"]
+    del daemon.connectors["registry"]
+    assert (await reconcile(daemon))["errors"] == []
