@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mdsd import graphql, queries
-from mdsd.asof import AsOfError, view
+from mdsd.asof import AsOfError, iso_epoch, view
 from mdsd.search import QueryError
 
 if TYPE_CHECKING:
@@ -97,9 +97,25 @@ def create_app(daemon: Daemon) -> Starlette:
     async def entity(request: Request) -> Response:
         d = ready()
         xid = _required(request, "id")
-        times = await d.unit_times(xid)
+        state = await d.unit_state(xid)
+        times = (state.last_ok_at, state.last_enriched_at) if state else None
+        hydration = (
+            {
+                "failures": state.failures,
+                "last_error": state.last_error,
+                "next_attempt_at": iso_epoch(state.next_attempt_at),
+            }
+            if state and state.failures
+            else None
+        )
         return JSONResponse(
-            queries.show(db(request), xid, times, stale_days=d.config.enrichment.stale_days)
+            queries.show(
+                db(request),
+                xid,
+                times,
+                stale_days=d.config.enrichment.stale_days,
+                hydration=hydration,
+            )
         )
 
     async def neighbors(request: Request) -> Response:

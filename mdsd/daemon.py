@@ -23,7 +23,7 @@ from mdsd.enrichment import Enrichment
 from mdsd.hydrator import Hydrator
 from mdsd.indexer import Indexer
 from mdsd.intake import Intake
-from mdsd.journal import Journal
+from mdsd.journal import Journal, UnitState
 from mdsd.mlflow_webhook import mlflow_services
 from mdsd.model import parse_aip_id
 from mdsd.search import SearchIndex
@@ -187,14 +187,18 @@ class Daemon:
             )
         return {"results": results}
 
-    async def unit_times(self, xid: str) -> tuple[float | None, float | None] | None:
-        """(last hydrated, last enriched) epoch seconds of the unit ``xid`` belongs to."""
+    async def unit_state(self, xid: str) -> UnitState | None:
+        """The journal's record of reading the unit ``xid`` belongs to (times, failures)."""
         try:
             connector = self.connectors.get(parse_aip_id(xid).source)
         except ValueError:
             return None
         unit = connector.unit_of(xid) if connector is not None else xid
-        state = await self.journal.unit_state(unit)
+        return await self.journal.unit_state(unit)
+
+    async def unit_times(self, xid: str) -> tuple[float | None, float | None] | None:
+        """(last hydrated, last enriched) epoch seconds of the unit ``xid`` belongs to."""
+        state = await self.unit_state(xid)
         if state is None:
             return None
         return state.last_ok_at, state.last_enriched_at

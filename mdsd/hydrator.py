@@ -238,9 +238,22 @@ class Hydrator:
 
     async def _retry_later(self, source: str, unit: str, seq: int, reason: str) -> None:
         self.stats.failures += 1
-        failures = await self.journal.record_failure(source, unit, reason, 0)
-        delay = min(self.retry_seconds * 2 ** (failures - 1), MAX_RETRY_SECONDS)
-        delay *= random.uniform(0.5, 1.0)
+        delays: list[float] = []
+
+        def backoff(failures: int) -> float:
+            """Exponential with jitter, capped: the source gets room to recover."""
+            base = min(self.retry_seconds * 2 ** (failures - 1), MAX_RETRY_SECONDS)
+            delays.append(base * random.uniform(0.5, 1.0))
+            return delays[-1]
+
+        failures = await self.journal.record_failure(source, unit, reason, backoff)
+        delay = delays[-1]
+        # an entity we have never read still gets a page (a stub) showing why it is missing
+        stub = self.writer.ensure_stubs(
+            [unit], {"origin": "hydration", "unit": unit, "failed": reason}
+        )
+        if stub is not None:
+            self.on_commit(stub)
         log.warning(
             "%s unavailable for %s (%s); retry %d in %.1fs", source, unit, reason, failures, delay
         )

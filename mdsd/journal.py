@@ -9,7 +9,7 @@ bookkeeping on the intake path, not a per-keystroke query path.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,19 +228,23 @@ class Journal:
         )
         await self._db.commit()
 
-    async def record_failure(self, source: str, unit: str, error: str, retry_at: float) -> int:
-        """Count a failed hydration; returns the number of consecutive failures."""
-        await self._db.execute(
-            "INSERT INTO units (unit, source, last_error, failures, next_attempt_at)"
-            " VALUES (?, ?, ?, 1, ?) ON CONFLICT(unit) DO UPDATE SET"
-            " last_error = excluded.last_error, failures = units.failures + 1,"
-            " next_attempt_at = excluded.next_attempt_at",
-            (unit, source, error, retry_at),
-        )
-        await self._db.commit()
+    async def record_failure(
+        self, source: str, unit: str, error: str, backoff: Callable[[int], float]
+    ) -> int:
+        """Count a failed hydration and when it is retried (``backoff(failures)`` seconds
+        from now); returns the number of consecutive failures."""
         async with self._db.execute("SELECT failures FROM units WHERE unit = ?", (unit,)) as cursor:
             row = await cursor.fetchone()
-        return int(row[0]) if row else 1
+        failures = (int(row[0]) if row else 0) + 1
+        await self._db.execute(
+            "INSERT INTO units (unit, source, last_error, failures, next_attempt_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(unit) DO UPDATE SET"
+            " last_error = excluded.last_error, failures = excluded.failures,"
+            " next_attempt_at = excluded.next_attempt_at",
+            (unit, source, error, failures, time.time() + backoff(failures)),
+        )
+        await self._db.commit()
+        return failures
 
     async def unit_state(self, unit: str) -> UnitState | None:
         async with self._db.execute(

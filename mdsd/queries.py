@@ -114,7 +114,9 @@ def show(
     unit_times: tuple[float | None, float | None] | None = None,
     *,
     stale_days: int = 7,
+    hydration: JSON | None = None,
 ) -> JSON:
+    """The entity page. ``hydration`` describes failing reads of its unit, if any."""
     e = entity_id(db, xid)
     entity = db.entity(e)
     owners = entity.get(F.rel_attr(Rel.OWNED_BY), [])
@@ -141,6 +143,7 @@ def show(
         "last_hydrated_at": iso_epoch(last_ok),
         "last_enriched_at": iso_epoch(last_enriched),
         "stale": stale,
+        "hydration": hydration or {"failures": 0, "last_error": None, "next_attempt_at": None},
         "attributes": {
             k[len(F.ATTR_PREFIX) :]: v
             for k, v in sorted(entity.items())
