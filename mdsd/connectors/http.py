@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
-from mdsd.connectors.base import InvalidPayload, SourceUnavailable
+from mdsd.connectors.base import Connector, InvalidPayload, SourceUnavailable
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -429,3 +429,26 @@ def _retry_after_seconds(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class HttpConnector(Connector):
+    """A connector that reads its source over HTTP through one polite ``SourceClient``."""
+
+    def __init__(
+        self,
+        policy: SourcePolicy,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(policy)
+        self.client = SourceClient(
+            self.source, policy, transport=transport, clock=clock, sleep=sleep
+        )
+
+    def stats(self) -> dict[str, object]:
+        return self.client.stats()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -29,18 +29,14 @@ details (context, source URI) are kept on the run, as ``input`` tags.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
-
-import httpx
+from typing import Any
 
 from mdsd.connectors.base import (
-    Connector,
     EventSpec,
     Gone,
     Hydrated,
@@ -49,7 +45,7 @@ from mdsd.connectors.base import (
     Listed,
     SourceUnavailable,
 )
-from mdsd.connectors.http import Clock, NotFound, Sleep, SourceClient, SourcePolicy
+from mdsd.connectors.http import HttpConnector, NotFound, SourcePolicy
 from mdsd.connectors.ids import ref
 from mdsd.connectors.payload import Payload, Scalar
 from mdsd.model import EntityType, NormalizedEntity, Rel, Tag, aip_id, parse_aip_id
@@ -431,7 +427,7 @@ def listing_token(model: Payload, versions: list[Payload]) -> str:
 # -- the connector --------------------------------------------------------------------------
 
 
-class MlflowConnector(Connector):
+class MlflowConnector(HttpConnector):
     source = SOURCE
     events = {
         "mlflow_model_changed": EventSpec(EntityType.MODEL, ("name",)),
@@ -440,18 +436,9 @@ class MlflowConnector(Connector):
         "mlflow_experiment_changed": EventSpec(EntityType.PIPELINE, ("experiment_id",)),
     }
 
-    def __init__(
-        self,
-        policy: SourcePolicy,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        super().__init__(policy)
-        self.client = SourceClient(
-            self.source, policy, transport=transport, clock=clock, sleep=sleep
-        )
+    def __init__(self, policy: SourcePolicy, **client_options: Any) -> None:
+        """``client_options``: those of ``HttpConnector`` (transport, clock, sleep)."""
+        super().__init__(policy, **client_options)
         #: counters of the services feeding this source (webhook receiver, catch-up poll),
         #: by name, shown with the client's in ``mds status``
         self.services: dict[str, Callable[[], dict[str, object]]] = {}
@@ -593,9 +580,6 @@ class MlflowConnector(Connector):
 
     def stats(self) -> dict[str, object]:
         return {**self.client.stats(), **{name: stats() for name, stats in self.services.items()}}
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
 
 def _deleted(p: Payload, field: str) -> bool:

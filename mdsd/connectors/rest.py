@@ -8,17 +8,12 @@ module declares its collections (each with a normalize function), its events and
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
-
 from mdsd.connectors.base import (
-    Connector,
     EventSpec,
     Gone,
     Hydrated,
@@ -27,7 +22,7 @@ from mdsd.connectors.base import (
     Listed,
     SourceUnavailable,
 )
-from mdsd.connectors.http import Clock, NotFound, Sleep, SourceClient, SourcePolicy
+from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.ids import HOME, ref
 from mdsd.connectors.payload import Payload
 from mdsd.model import EntityType, NormalizedEntity, parse_aip_id
@@ -68,7 +63,7 @@ def lifecycle(
     return {f"{prefix}_{verb}": EventSpec(entity_type, (id_field,)) for verb in verbs}
 
 
-class RestConnector(Connector):
+class RestConnector(HttpConnector):
     """A connector for a source speaking the reference API; subclasses only declare."""
 
     collections: ClassVar[tuple[Collection, ...]]
@@ -85,19 +80,6 @@ class RestConnector(Connector):
                     raise TypeError(
                         f"{cls.__name__}: {et} belongs to {HOME[et]!r}, not {cls.source!r}"
                     )
-
-    def __init__(
-        self,
-        policy: SourcePolicy,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        super().__init__(policy)
-        self.client = SourceClient(
-            self.source, policy, transport=transport, clock=clock, sleep=sleep
-        )
 
     @classmethod
     def target_of(cls, event_type: str, ids: Mapping[str, str]) -> str:
@@ -136,12 +118,6 @@ class RestConnector(Connector):
     def invalidate(self, unit_id: str) -> None:
         collection, native = self._locate(self.unit_of(unit_id))
         self.client.invalidate(self.client.url(collection.item_path(native)))
-
-    def stats(self) -> dict[str, object]:
-        return self.client.stats()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
 
     async def _walk(self, collection: Collection) -> AsyncIterator[Listed]:
         where = f"{self.source} {collection.name} listing"
