@@ -46,6 +46,7 @@ from mdsd import facts as F
 from mdsd import queries
 from mdsd.asof import view
 from mdsd.config import Config
+from mdsd.connectors.ids import HOME
 from mdsd.graphql import execute
 from mdsd.model import EntityType, Rel, aip_id
 from store import Add, FactStore, Op, Replace
@@ -56,19 +57,8 @@ SEED = """query($id: ID!) { model(id: $id) { name owners { name }
       associatedAbTests { name cells { number name } } } } }"""
 
 T = EntityType
-SOURCE = {
-    T.MODEL: "registry",
-    T.MODEL_INSTANCE: "registry",
-    T.PIPELINE: "orchestrator",
-    T.PIPELINE_RUN: "orchestrator",
-    T.FEATURE: "featurestore",
-    T.AB_TEST: "experiments",
-    T.AB_TEST_CELL: "experiments",
-    T.DATASET: "datasets",
-    T.DATASET_VERSION: "datasets",
-    T.USER: "identity",
-    T.TEAM: "identity",
-}
+#: entity type -> the source that owns it
+SOURCE = HOME
 #: share of the organisation's entities per kind (the rest are edge records)
 SHARE = {
     T.TEAM: 0.001,

@@ -13,25 +13,15 @@ from typing import Any
 
 from mdsd import facts as F
 from mdsd.connectors.base import Hydrated
+from mdsd.connectors.ids import HOME
 from mdsd.daemon import Daemon
 from mdsd.graphql import execute
 from mdsd.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
 from store import Add
 
 T = EntityType
-SOURCE = {
-    T.MODEL: "registry",
-    T.MODEL_INSTANCE: "registry",
-    T.PIPELINE: "orchestrator",
-    T.PIPELINE_RUN: "orchestrator",
-    T.FEATURE: "featurestore",
-    T.AB_TEST: "experiments",
-    T.AB_TEST_CELL: "experiments",
-    T.DATASET: "datasets",
-    T.DATASET_VERSION: "datasets",
-    T.USER: "identity",
-    T.TEAM: "identity",
-}
+#: entity type -> the source that owns it
+SOURCE = HOME
 
 
 def ref(entity_type: EntityType, native: str) -> str:
