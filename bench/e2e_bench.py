@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from mdsd.connectors.transport import SourceTransport
 from mdsd.testing import DaemonProcess
 from simulator.world import EVENT_ID_FIELD, World
 
@@ -73,7 +74,8 @@ async def floor(base: str, events: list[dict[str, str]], concurrency: int) -> fl
         field = next(k for k in PATHS if k in event)
         urls.append(f"{base}/api/v1/{PATHS[field]}/{event[field]}")
     gate = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient() as http:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(transport=SourceTransport(limits=limits)) as http:
 
         async def get(url: str) -> None:
             async with gate:

@@ -73,6 +73,9 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request at INFO: one line per hydration drowns what the daemon says
+    # (and cost 4% of its CPU during a backfill); failures reach our own log with context.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 async def serve(
