@@ -70,20 +70,23 @@ async def test_json_over_the_default_transport_with_keep_alive() -> None:
     assert len(connections) == 1  # one pooled connection served all three
 
 
-async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader)
-    writer.write(b"this is not HTTP\r\n\r\n")
-    await writer.drain()
+def replying(raw: bytes) -> Handler:
+    """A handler that reads one request and writes ``raw`` back, whatever it is."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+
+    return reply
+
+
+garbage = replying(b"this is not HTTP\r\n\r\n")
+truncated = replying(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"id"')
 
 
 async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await read_request(reader)
-
-
-async def truncated(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await read_request(reader)
-    writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"id"')
-    await writer.drain()
 
 
 async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -91,7 +94,11 @@ async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     await asyncio.sleep(5)
 
 
-@pytest.mark.parametrize("handler", [garbage, hang_up, truncated, silent])
+@pytest.mark.parametrize(
+    "handler",
+    [garbage, hang_up, truncated, silent],
+    ids=["garbage", "hang_up", "truncated", "silent"],
+)
 async def test_a_misbehaving_server_is_retried_then_unavailable(handler: Handler) -> None:
     async with raw_server(handler) as (base, connections):
         source = client(base, max_retries=2, timeout_seconds=0.3)
