@@ -38,11 +38,23 @@ class DaemonConfig:
     log_level: str = "info"
     #: hydrations in flight at once, across all sources (each source has its own limit too)
     workers: int = 16
+    #: worker processes that read the sources (HTTP and normalization), beside the process
+    #: that writes facts and answers queries; 0 reads in the daemon process itself
+    hydration_processes: int = 2
     #: fsync the fact log and intake journal on every write (power-loss safe, slower);
     #: without it a process crash still loses nothing acknowledged
     fsync: bool = False
     #: also serve the API on 127.0.0.1:PORT; 0 keeps it on the Unix socket only
     tcp_port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"daemon.workers must be >= 1, got {self.workers}")
+        if self.hydration_processes < 0:
+            raise ValueError(
+                f"daemon.hydration_processes must be >= 0 (0 reads in the daemon process), "
+                f"got {self.hydration_processes}"
+            )
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)

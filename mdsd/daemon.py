@@ -20,6 +20,8 @@ from mdsd.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
 from mdsd.enrichment import Enrichment
+from mdsd.fetch_workers import ProcessFetcher
+from mdsd.fetching import Fetcher, LocalFetcher
 from mdsd.hydrator import Hydrator
 from mdsd.indexer import Indexer
 from mdsd.intake import Intake
@@ -60,10 +62,12 @@ class Daemon:
         log.info("search index: %s", self.indexer.catch_up())
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
+        self.fetcher = self._fetcher()
+        await self.fetcher.start()
         self.writer = Writer(self.store)
         self.hydrator = Hydrator(
             self.journal,
-            self.connectors,
+            self.fetcher,
             self.writer,
             self.on_commit,
             workers=self.config.daemon.workers,
@@ -93,6 +97,14 @@ class Daemon:
             inbox,
         )
 
+    def _fetcher(self) -> Fetcher:
+        processes = self.config.daemon.hydration_processes
+        if processes == 0 or not self.connectors:
+            return LocalFetcher(self.connectors)
+        return ProcessFetcher(
+            self.config.sources, self.connectors, processes, self.config.daemon.log_level
+        )
+
     def _spawn(self, coroutine: Any, name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
         task.add_done_callback(self._task_ended)
@@ -119,6 +131,7 @@ class Daemon:
             for task in stuck:  # shutdown must finish; what they held is in the journal
                 log.error("background task %s did not stop in time", task.get_name())
         await self.hydrator.stop()
+        await self.fetcher.aclose()
         try:
             await self.indexer.drain()
         except Exception:  # the index is rebuilt from the facts at the next start
@@ -225,12 +238,15 @@ class Daemon:
             if self.store.last_tx
             else None,
             "received": self.intake.received,
-            "hydration": self.hydrator.stats.to_json(),
+            "hydration": {
+                **self.hydrator.stats.to_json(),
+                "processes": self.fetcher.processes(),
+            },
             "failing_units": [
                 {"unit": u.unit, "failures": u.failures, "last_error": u.last_error}
                 for u in await self.journal.failing_units(20)
             ],
-            "sources": {key: c.stats() for key, c in self.connectors.items()},
+            "sources": await self.fetcher.stats(),
             "enrichment": self.enrichment.status(),
             "buses": {bus.kind: await bus.status() for bus in self.buses},
             "search": {

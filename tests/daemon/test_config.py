@@ -48,6 +48,8 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ('[sources.registry]\nbase_url = "ftp://x"\n', "base_url must start with http"),
         ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
         ("[daemon\n", "not valid TOML"),
+        ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),
+        ("[daemon]\nworkers = 0\n", "daemon.workers must be >= 1"),
     ],
 )
 def test_mistakes_name_the_key_and_file(tmp_path: Path, text: str, message: str) -> None:

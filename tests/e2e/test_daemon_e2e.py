@@ -80,14 +80,32 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
                 batch = events[start : start + 50]
                 acknowledged += daemon.call("ingest", jsonl(batch))["accepted"]
             assert acknowledged == len(events)
-            pending = daemon.call("status")["pending"]
-            assert pending > 0, "the kill must land while work is still queued"
+            status = daemon.call("status")
+            assert status["pending"] > 0, "the kill must land while work is still queued"
+            workers = [p["pid"] for p in status["hydration"]["processes"]]
+            assert len(workers) == 2
             daemon.kill()  # SIGKILL: no chance to flush anything
+            for pid in workers:  # the daemon's workers end with it
+                assert wait_until_gone(pid), f"hydration worker {pid} outlived the daemon"
             daemon.start()
             wait_idle(daemon)
             assert graph_differences(daemon, simulator.truth()) == []
         finally:
             daemon.stop()
+
+
+def wait_until_gone(pid: int, timeout: float = 10.0) -> bool:
+    """True once ``pid`` has exited (a zombie nobody reaped yet counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
 
 
 BAD_INPUTS = [
