@@ -25,6 +25,13 @@ class ChangeFeed:
         self._changed = asyncio.Event()
 
     def publish(self, report: TxReport) -> None:
+        if self._listeners:  # nobody listening (a backfill, usually): no notice to build
+            self._notify(report)
+        self._version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _notify(self, report: TxReport) -> None:
         db = self.store.db()
         notice = {
             "tx": report.tx,
@@ -36,9 +43,6 @@ class ChangeFeed:
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(notice)
-        self._version += 1
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     @property
     def version(self) -> int:
