@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -63,6 +64,25 @@ def start_simulator(size: int, seed: int) -> tuple[subprocess.Popen[bytes], str]
     raise RuntimeError("simulator did not start")
 
 
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """CPU time (user + system) of a process, or of one of its threads (Linux /proc)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(daemon_pid: int, workers: list[int], simulator_pid: int) -> dict[str, float]:
+    """Where the machine's CPU goes: the daemon's event loop (its main thread), the rest of
+    the daemon (RocksDB, tantivy and SQLite threads), the fetch workers, the simulator."""
+    loop = cpu_seconds(daemon_pid, daemon_pid)
+    return {
+        "daemon event loop": loop,
+        "daemon other threads": cpu_seconds(daemon_pid) - loop,
+        "fetch workers": sum(cpu_seconds(pid) for pid in workers),
+        "simulator": cpu_seconds(simulator_pid),
+    }
+
+
 #: event id field -> the collection its entity is served under
 PATHS = {field: collection for collection, field in EVENT_ID_FIELD.items()}
 
@@ -102,11 +122,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             daemon = DaemonProcess(Path(tmp), base, enrichment_interval=5.0).start()
             try:
+                assert daemon.process is not None
+                workers = [p["pid"] for p in daemon.call("status")["hydration"]["processes"]]
+                parts = (daemon.process.pid, workers, simulator.pid)
+                cpu_before = cpu_by_part(*parts)
                 started = time.perf_counter()
                 accepted = daemon.call("ingest", body)["accepted"]
                 acknowledged = time.perf_counter() - started
                 idle = daemon.call("wait_idle", 3600)
                 elapsed = time.perf_counter() - started
+                cpu_after = cpu_by_part(*parts)
                 status = daemon.call("status")
             finally:
                 daemon.stop()
@@ -128,6 +153,11 @@ def main() -> None:
         "floor_gets_per_second": round(floor_rate),
         "ratio_to_floor": round(floor_rate / rate, 2),
         "stage_share": {k: round(v / total_stage, 3) for k, v in stages.items()},
+        "cpu_ms_per_event": {
+            part: round((cpu_after[part] - cpu_before[part]) / accepted * 1000, 3)
+            for part in cpu_after
+        },
+        "cores_busy": round((sum(cpu_after.values()) - sum(cpu_before.values())) / elapsed, 2),
     }
     print(f"{'events':>10} {'seconds':>8} {'events/s':>9} {'bare GETs/s':>12} {'ratio':>6}")
     print(
@@ -136,7 +166,11 @@ def main() -> None:
     print(
         f"acknowledged (durably queued) in {acknowledged:.3f}s: {accepted / acknowledged:.0f} events/s"
     )
-    print("time per hydration stage (share of worker time):", result["stage_share"])
+    print("wall time per hydration stage (share of hydrator time):", result["stage_share"])
+    print(
+        f"CPU ms per event ({result['cores_busy']:.2f} of {os.cpu_count()} cores busy):",
+        result["cpu_ms_per_event"],
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "e2e.json").write_text(json.dumps(result, indent=2))
