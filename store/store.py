@@ -601,9 +601,9 @@ class _Transaction:
         return TxReport(tx, codec.from_micros(at), meta, decoded, dict(self.created))
 
     def apply_all(self, ops: Sequence[Op]) -> None:
-        """``apply`` each op, with the bulk-write case inlined: an ``Add`` to an entity
-        this transaction created (by xid), of a value or of a ref to a known xid. Anything
-        else, errors included, takes the general path."""
+        """``apply`` each op, with the bulk-write cases inlined: an ``Add`` to an entity this
+        transaction created, and a ``Replace`` on an entity that exists, each of values or
+        of refs to known xids. Anything else, errors included, takes the general path."""
         infos_get = self.infos.get
         created_get = self.created.get
         known_get = self.store._xids.get
@@ -611,8 +611,24 @@ class _Transaction:
         touched_get = touched.get
         xid_info = self.xid_info
         apply = self.apply
+        values_of = self.values
         ref_value = codec.ref_value
         for op in ops:
+            if isinstance(op, Replace):
+                info = infos_get(op.attr)
+                ref = op.e
+                eid = (created_get(ref) or known_get(ref)) if isinstance(ref, str) else None
+                encoded = None
+                if info is not None and info is not xid_info and eid is not None:
+                    encoded = self.encode_all(info, op.values)
+                if encoded is None:
+                    apply(op)
+                    continue
+                assert info is not None and eid is not None
+                current = values_of(eid, info)
+                current.clear()
+                current.update(encoded)
+                continue
             if op.__class__ is not Add:
                 apply(op)
                 continue
@@ -643,6 +659,35 @@ class _Transaction:
             if not info.many:
                 current.clear()
             current[v] = value
+
+    def encode_all(self, info: AttrInfo, values: Sequence[Any]) -> dict[bytes, Any] | None:
+        """{encoded: decoded} of a ``Replace``'s values when each is a plain value or a ref
+        to an entity already known by xid; ``None`` sends the op down the general path
+        (new entities to create, errors to report)."""
+        if len(values) > 1 and not info.many:
+            return None
+        encoded: dict[bytes, Any] = {}
+        if info.is_ref:
+            created_get, known_get, ref_value = (
+                self.created.get,
+                self.store._xids.get,
+                codec.ref_value,
+            )
+            for value in values:
+                target = (
+                    (created_get(value) or known_get(value)) if value.__class__ is str else None
+                )
+                if target is None:
+                    return None
+                encoded[ref_value(target)] = target
+            return encoded
+        encode = info.raw_encode
+        try:
+            for value in values:
+                encoded[encode(value)] = value
+        except codec.ENCODE_ERRORS:
+            return None
+        return encoded
 
     def resolve(self, ref: EntityRef, create: bool) -> int | None:
         """The entity id of ``ref``; a new entity for an unknown xid when ``create``."""
