@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import orjson
 
 from mdsd.paths import default_socket_path
 
@@ -113,8 +114,8 @@ class Client:
                 f"mdsd is not reachable at {where} ({exc}); start it with `mdsd --config PATH`"
             ) from exc
         try:
-            body = response.json()
-        except json.JSONDecodeError:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
             body = {}
         if response.is_success or response.status_code in ok_statuses:
             return body if isinstance(body, dict) else {"data": body}
