@@ -78,9 +78,7 @@ def _logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-async def serve(
-    config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None
-) -> None:
+async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
     """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
     from mdsd.api import create_app
     from mdsd.daemon import Daemon

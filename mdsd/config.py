@@ -142,7 +142,12 @@ class Config:
         return default_socket_path(self.data_dir)
 
 
-_SCALARS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_SCALARS: dict[type, str] = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+}
 
 
 def _optional(hint: Any) -> Any:

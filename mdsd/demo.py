@@ -20,17 +20,29 @@ log = logging.getLogger(__name__)
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, default=3000, help="entities in the world (default 3000)")
+    parser.add_argument(
+        "--size", type=int, default=3000, help="entities in the world (default 3000)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="world generator seed (default 1)")
     parser.add_argument(
-        "--rate", type=float, default=2.0, help="changes per second once loaded (default 2; 0 = still)"
+        "--rate",
+        type=float,
+        default=2.0,
+        help="changes per second once loaded (default 2; 0 = still)",
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=None, help="keep the daemon's data here (default: a temp dir, removed on exit)"
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the daemon's data here (default: a temp dir, removed on exit)",
     )
-    parser.add_argument("--socket", type=Path, default=None, help="socket path (default: as for mdsd)")
     parser.add_argument(
-        "--chaos", action="store_true", help="turn on the simulator's failures: 5xx, 429s, dropped and duplicated events"
+        "--socket", type=Path, default=None, help="socket path (default: as for mdsd)"
+    )
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="turn on the simulator's failures: 5xx, 429s, dropped and duplicated events",
     )
 
 
@@ -38,7 +50,14 @@ def demo_config(base_url: str, data_dir: Path, socket: Path | None) -> Config:
     """A config whose six sources all point at the simulator, with demo-friendly limits."""
     sources = {
         key: SourcePolicy(base_url=base_url, concurrency=16, rate_per_second=2000.0, burst=200)
-        for key in ("registry", "orchestrator", "featurestore", "experiments", "datasets", "identity")
+        for key in (
+            "registry",
+            "orchestrator",
+            "featurestore",
+            "experiments",
+            "datasets",
+            "identity",
+        )
     }
     return Config(
         daemon=DaemonConfig(data_dir=str(data_dir), socket=str(socket) if socket else ""),
@@ -70,7 +89,10 @@ async def run(args: argparse.Namespace) -> None:
         async with run_simulator(world, chaos=chaos, sink=sink, rate=args.rate) as simulator:
             config = demo_config(simulator.base_url, data_dir, args.socket)
             log.info("simulator at %s; daemon socket %s", simulator.base_url, config.socket_path)
-            print(f"mds demo: socket {config.socket_path}  (try: mds --socket {config.socket_path} status)", flush=True)
+            print(
+                f"mds demo: socket {config.socket_path}  (try: mds --socket {config.socket_path} status)",
+                flush=True,
+            )
             await serve(config)
     finally:
         if owned_dir:

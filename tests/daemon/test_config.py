@@ -42,7 +42,10 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     ("text", "message"),
     [
         ("[daemon]\nworkerz = 3\n", "unknown key 'daemon.workerz'"),
-        ('[sources.registry]\nbase_url = "http://x"\nrate = 3\n', "unknown key 'sources.registry.rate'"),
+        (
+            '[sources.registry]\nbase_url = "http://x"\nrate = 3\n',
+            "unknown key 'sources.registry.rate'",
+        ),
         ("[nonsense]\n", "unknown key 'nonsense'"),
         ('[enrichment]\ninterval_seconds = "soon"\n', "interval_seconds"),
         ('[sources.registry]\nbase_url = "ftp://x"\n', "base_url must start with http"),
