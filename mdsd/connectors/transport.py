@@ -15,13 +15,26 @@ an error nobody handles.
 
 from __future__ import annotations
 
+import functools
+import ssl
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: each loads the CA bundle (~30 ms), and a
+    daemon has a client per source in each of its processes."""
+    return httpx.create_ssl_context()
+
+
 class SourceTransport(AiohttpTransport):
     """``AiohttpTransport`` whose every failure is an ``httpx.RequestError``."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(verify=_tls_context(), limits=limits)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
