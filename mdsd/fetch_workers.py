@@ -106,8 +106,8 @@ def share_of(policy: SourcePolicy, workers: int) -> SourcePolicy:
 
 
 def merge_stats(parts: list[dict[str, object]]) -> dict[str, object]:
-    """One source's stats from several clients: counters add up, the breaker shows the
-    worst state, and the last error is the last one any client saw."""
+    """One source's stats from several clients: counters and gauges add up, the breaker
+    shows the worst state, and ``last_error`` is one that a client still reports."""
     merged: dict[str, object] = {}
     for part in parts:
         for key, value in part.items():
@@ -311,7 +311,7 @@ class ProcessFetcher(Fetcher):
 
         parts = [{key: c.stats() for key, c in self._local.items()}]
         parts += await asyncio.gather(*(of(worker) for worker in self._workers))
-        return {key: merge_stats([p[key] for p in parts if key in p]) for key in self._local}
+        return {key: merge_stats([p[key] for p in parts if key in p]) for key in self._sources}
 
     def processes(self) -> list[dict[str, object]]:
         return [{"pid": w.pid, "restarts": max(0, w.restarts)} for w in self._workers]

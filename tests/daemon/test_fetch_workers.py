@@ -166,6 +166,9 @@ async def test_an_unusable_payload_reaches_the_daemon_as_invalid_payload() -> No
         try:
             with pytest.raises(InvalidPayload, match="not JSON"):
                 await fetcher.fetch("registry", "aip://model/registry/m", fresh=True)
+            stats = await fetcher.stats()  # the workers' counters, with no local connectors
+            assert stats["registry"]["requests"] == 1
+            assert stats["registry"]["retries"] == 0  # an unusable body is not retried
         finally:
             await fetcher.aclose()
 
