@@ -311,7 +311,9 @@ class ProcessFetcher(Fetcher):
 
         parts = [{key: c.stats() for key, c in self._local.items()}]
         parts += await asyncio.gather(*(of(worker) for worker in self._workers))
-        return {key: merge_stats([p[key] for p in parts if key in p]) for key in self._sources}
+        return {
+            key: merge_stats([p[key] for p in parts if key in p]) for key in sorted(self._sources)
+        }
 
     def processes(self) -> list[dict[str, object]]:
         return [{"pid": w.pid, "restarts": max(0, w.restarts)} for w in self._workers]
@@ -379,10 +381,11 @@ async def _serve_worker() -> None:
 
 
 def main() -> None:
-    # Ctrl-C in a terminal signals the whole process group; the daemon decides when its
-    # workers stop (by closing their stdin), so they finish the reads it still waits for.
-    # SIGTERM still ends a worker: the daemon retries its reads and starts another.
+    # Ctrl-C in a terminal, timeout(1) and service managers signal the whole process
+    # group; the daemon decides when its workers stop (it closes their stdin as it shuts
+    # down), so they finish the reads it still waits for. SIGKILL still ends one at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     asyncio.run(_serve_worker())
 
 

@@ -7,7 +7,9 @@ hand-picked examples.
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +94,25 @@ def test_sigkill_mid_ingest_loses_no_acknowledged_event(tmp_path: Path) -> None:
             assert graph_differences(daemon, simulator.truth()) == []
         finally:
             daemon.stop()
+
+
+def test_sigterm_to_the_whole_process_group_shuts_down_cleanly(tmp_path: Path) -> None:
+    """Service managers and timeout(1) signal every process of the group: the workers
+    leave their shutdown to the daemon, which finishes cleanly and says nothing is wrong."""
+    with SimulatorThread(World.generate(size=100, seed=4)) as simulator:
+        daemon = DaemonProcess(tmp_path, simulator.base_url).start()
+        events = list(simulator.world.initial_events())
+        daemon.call("ingest", jsonl(events))
+        workers = [p["pid"] for p in daemon.call("status")["hydration"]["processes"]]
+        assert daemon.process is not None
+        for pid in [daemon.process.pid, *workers]:
+            os.kill(pid, signal.SIGTERM)
+        assert daemon.process.wait(timeout=60) == 0
+        for pid in workers:
+            assert wait_until_gone(pid), f"hydration worker {pid} outlived the daemon"
+        log = daemon.log()
+        assert "mdsd stopped cleanly" in log
+        assert " ERROR " not in log, log
 
 
 def wait_until_gone(pid: int, timeout: float = 10.0) -> bool:
