@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _procs import cpu_seconds
 from serde.toml import to_toml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -381,12 +382,6 @@ def over_socket(socket: Path, work: Workload, t0: int, rounds: int) -> dict[str,
         walks = [{"id": r, "direction": d, "depth": LINEAGE_DEPTH} for r, d in work.lineage]
         results |= measure(both("lineage", "/v1/lineage", walks), max(rounds * 5, 5))
     return results
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (Linux ``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def under_load(

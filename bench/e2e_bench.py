@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _procs import cpu_seconds
 
 from mdsd.connectors.transport import SourceTransport
 from mdsd.testing import DaemonProcess
@@ -62,13 +63,6 @@ def start_simulator(size: int, seed: int) -> tuple[subprocess.Popen[bytes], str]
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("simulator did not start")
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """CPU time (user + system) of a process, or of one of its threads (Linux /proc)."""
-    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_part(daemon_pid: int, workers: list[int], simulator_pid: int) -> dict[str, float]:

@@ -48,6 +48,7 @@ from mdsd.asof import view
 from mdsd.config import Config
 from mdsd.connectors.ids import HOME
 from mdsd.graphql import execute
+from mdsd.inference import new_edge_ops
 from mdsd.model import EntityType, Rel, aip_id
 from store import Add, FactStore, Op, Replace
 
@@ -113,21 +114,6 @@ def _entity(kind: EntityType, n: int, owner: str | None = None, **attrs: Any) ->
 
 def _rel(source: str, rel: Rel, *targets: str) -> list[Op]:
     return [Add(source, F.rel_attr(rel), t) for t in targets]
-
-
-def _tested_in(instance: str, cell: str, test: str, run: str) -> list[Op]:
-    ops: list[Op] = []
-    for target in (cell, test):
-        edge = f"edge:tested_in:{instance}->{target}"
-        ops += [
-            Add(instance, F.rel_attr(Rel.TESTED_IN), target),
-            Add(edge, F.EDGE_TYPE, str(Rel.TESTED_IN)),
-            Add(edge, F.EDGE_SOURCE, instance),
-            Add(edge, F.EDGE_TARGET, target),
-            Add(edge, F.EDGE_RULE, "produced_by/ran_for/cell_of"),
-            Add(edge, F.EDGE_PATH, [instance, run, cell, test]),
-        ]
-    return ops
 
 
 def _units(org: Org, rng: random.Random) -> Iterator[list[Op]]:
@@ -218,7 +204,10 @@ def _instance(
     if run in runs_for_cells:
         cell = runs_for_cells[run]
         test = xid(T.AB_TEST, cell // CELLS_PER_TEST)
-        ops += _tested_in(i, xid(T.AB_TEST_CELL, cell), test, xid(T.PIPELINE_RUN, run))
+        cell_id, run_id = xid(T.AB_TEST_CELL, cell), xid(T.PIPELINE_RUN, run)
+        path = [i, run_id, cell_id, test]
+        for target in (cell_id, test):
+            ops += new_edge_ops(Rel.TESTED_IN, i, target, "produced_by/ran_for/cell_of", path)
     return ops
 
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
 from mdsd.config import Config, ConfigError, load_config
+from mdsd.logs import configure_logging
 
 log = logging.getLogger("mdsd")
 
@@ -65,17 +66,6 @@ def _config(args: argparse.Namespace) -> Config:
     if not path:
         raise ConfigError("--config PATH is required (see config.example.toml)")
     return load_config(path)
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request at INFO: one line per hydration drowns what the daemon says
-    # (and cost 4% of its CPU during a backfill); failures reach our own log with context.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -138,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from mdsd.demo import run_demo
 
-            _logging(args.log_level or "info")
+            configure_logging(args.log_level or "info")
             return run_demo(args)
         config = _config(args)
-        _logging(args.log_level or config.daemon.log_level)
+        configure_logging(args.log_level or config.daemon.log_level)
         if args.command == "check-config":
             print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
             return 0

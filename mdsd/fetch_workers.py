@@ -42,6 +42,7 @@ from mdsd.connectors import (
     build_connectors,
 )
 from mdsd.fetching import Fetched, Fetcher, LocalFetcher, SourceStats
+from mdsd.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -339,12 +340,7 @@ async def _serve_worker() -> None:
     setup = await read_frame(reader)
     if setup is None:
         return
-    logging.basicConfig(
-        level=setup["log_level"].upper(),
-        format=f"%(asctime)s %(levelname)-7s %(name)s[worker {setup['index']}]: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(setup["log_level"], process=f"worker {setup['index']}")
     fetcher = LocalFetcher(build_connectors(setup["policies"]))
     replies.send((_HELLO, True, None))
     running: set[asyncio.Task[None]] = set()

@@ -36,6 +36,28 @@ def edge_xid(rel: Rel | str, source: str, target: str) -> str:
     return f"edge:{rel}:{source}->{target}"
 
 
+def edge_ops(
+    ref: int | str, rel: Rel, source: int | str, target: int | str, rule: str, path: list[str]
+) -> list[Op]:
+    """The facts of the reified edge ``ref`` (its entity id, or ``edge_xid`` for a new one):
+    which relationship it is, between which entities, by which rule along which path."""
+    values: dict[str, Any] = {
+        F.EDGE_TYPE: str(rel),
+        F.EDGE_SOURCE: source,
+        F.EDGE_TARGET: target,
+        F.EDGE_RULE: rule,
+        F.EDGE_PATH: path,
+    }
+    return [Replace(ref, attr, [value]) for attr, value in values.items()]
+
+
+def new_edge_ops(rel: Rel, source: str, target: str, rule: str, path: list[str]) -> list[Op]:
+    """Everything a new inferred edge writes, the reference and its reified edge (for
+    building graphs whole, as the benchmarks and test fixtures do)."""
+    ref = edge_xid(rel, source, target)
+    return [Add(source, F.rel_attr(rel), target), *edge_ops(ref, rel, source, target, rule, path)]
+
+
 def touched_entities(report: TxReport) -> set[int]:
     """Entities whose support a transaction may have changed: every datom's entity and the
     target of every ref it asserted or retracted."""
@@ -212,11 +234,4 @@ class Evaluator:
     ) -> list[Op]:
         new = edge_xid(rel, self.xid(anchor), self.xid(target))
         ref: int | str = held.edge if held is not None else new
-        values: dict[str, Any] = {
-            F.EDGE_TYPE: str(rel),
-            F.EDGE_SOURCE: anchor,
-            F.EDGE_TARGET: target,
-            F.EDGE_RULE: self.rule.name,
-            F.EDGE_PATH: path,
-        }
-        return [Replace(ref, attr, [value]) for attr, value in values.items()]
+        return edge_ops(ref, rel, anchor, target, self.rule.name, path)

@@ -606,7 +606,7 @@ class _Transaction:
         of refs to known xids. Anything else, errors included, takes the general path."""
         infos_get = self.infos.get
         created_get = self.created.get
-        known_get = self.store._xids.get
+        known = self.known
         touched = self.touched
         touched_get = touched.get
         xid_info = self.xid_info
@@ -616,8 +616,7 @@ class _Transaction:
         for op in ops:
             if isinstance(op, Replace):
                 info = infos_get(op.attr)
-                ref = op.e
-                eid = (created_get(ref) or known_get(ref)) if isinstance(ref, str) else None
+                eid = known(op.e)
                 encoded = None
                 if info is not None and info is not xid_info and eid is not None:
                     encoded = self.encode_all(info, op.values)
@@ -639,9 +638,7 @@ class _Transaction:
                 continue
             value = op.value
             if info.is_ref:
-                target = None
-                if value.__class__ is str:
-                    target = created_get(value) or known_get(value)
+                target = known(value)
                 if target is None:
                     apply(op)
                     continue
@@ -668,18 +665,11 @@ class _Transaction:
             return None
         encoded: dict[bytes, Any] = {}
         if info.is_ref:
-            created_get, known_get, ref_value = (
-                self.created.get,
-                self.store._xids.get,
-                codec.ref_value,
-            )
             for value in values:
-                target = (
-                    (created_get(value) or known_get(value)) if value.__class__ is str else None
-                )
+                target = self.known(value)
                 if target is None:
                     return None
-                encoded[ref_value(target)] = target
+                encoded[codec.ref_value(target)] = target
             return encoded
         encode = info.raw_encode
         try:
@@ -688,6 +678,13 @@ class _Transaction:
         except codec.ENCODE_ERRORS:
             return None
         return encoded
+
+    def known(self, ref: object) -> int | None:
+        """The id of an xid this transaction created or the store has in memory; ``None``
+        for anything else (ints, unknown xids), which the general path resolves."""
+        if not isinstance(ref, str):
+            return None
+        return self.created.get(ref) or self.store._xids.get(ref)
 
     def resolve(self, ref: EntityRef, create: bool) -> int | None:
         """The entity id of ``ref``; a new entity for an unknown xid when ``create``."""

@@ -95,6 +95,16 @@ def pull_checksum(answers: list[tuple[int, float]]) -> list[float]:
     return [sum(n for n, _ in answers), round(sum(s for _, s in answers), 4)]
 
 
+def flat_pull_checksum(answers: list[dict[str, Any]]) -> list[float]:
+    """``pull_checksum`` of pulls answered as flat dicts: a list counts its items, anything
+    else one value."""
+    counted = []
+    for p in answers:
+        values = sum(len(v) if isinstance(v, list) else 1 for v in p.values())
+        counted.append((values, p["score"]))
+    return pull_checksum(counted)
+
+
 def reach_checksum(answers: list[int]) -> int:
     """Traversals answer the number of nodes reached (start included): summed."""
     return sum(answers)

@@ -12,10 +12,10 @@ from typing import Any
 from _peers.common import (
     HOPS,
     Config,
+    flat_pull_checksum,
     length_checksum,
     measure,
     peak_rss_mb,
-    pull_checksum,
     reach_checksum,
 )
 from _peers.dataset import OPEN
@@ -87,17 +87,10 @@ def run(config: Config) -> dict[str, Any]:
             frontier = following
         return len(depth)
 
-    def pulled(answers: list[dict[str, Any]]) -> list[float]:
-        counted = []
-        for p in answers:
-            values = sum(len(v) if isinstance(v, list) else 1 for v in p.values())
-            counted.append((values, p["score"]))
-        return pull_checksum(counted)
-
     now, t0 = data.last_tx, data.t0
     ops = {
-        "pull": measure(lambda i: pull(i, now), asked.entities, pulled),
-        "pull_asof": measure(lambda i: pull(i, t0), asked.entities, pulled),
+        "pull": measure(lambda i: pull(i, now), asked.entities, flat_pull_checksum),
+        "pull_asof": measure(lambda i: pull(i, t0), asked.entities, flat_pull_checksum),
         "refs_in": measure(
             lambda i: [c for c, s, e in children[i] if s <= now < e],
             asked.entities,

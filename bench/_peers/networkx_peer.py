@@ -15,10 +15,10 @@ import networkx as nx
 from _peers.common import (
     HOPS,
     Config,
+    flat_pull_checksum,
     length_checksum,
     measure,
     peak_rss_mb,
-    pull_checksum,
     reach_checksum,
 )
 from _peers.dataset import OPEN
@@ -70,13 +70,6 @@ def run(config: Config) -> dict[str, Any]:
         out["_in"] = [history.nodes[c]["xid"] for c in view.predecessors(i)]
         return out
 
-    def pulled(answers: list[dict[str, Any]]) -> list[float]:
-        counted = []
-        for p in answers:
-            values = sum(len(v) if isinstance(v, list) else 1 for v in p.values())
-            counted.append((values, p["score"]))
-        return pull_checksum(counted)
-
     now, t0 = data.last_tx, data.t0
     view_now, view_then = at(now), at(t0)
     downstream_now = current.reverse(copy=False)
@@ -86,8 +79,8 @@ def run(config: Config) -> dict[str, Any]:
         return lambda s: len(nx.single_source_shortest_path_length(graph, s, cutoff=HOPS))
 
     ops = {
-        "pull": measure(lambda i: pull(view_now, now, i), asked.entities, pulled),
-        "pull_asof": measure(lambda i: pull(view_then, t0, i), asked.entities, pulled),
+        "pull": measure(lambda i: pull(view_now, now, i), asked.entities, flat_pull_checksum),
+        "pull_asof": measure(lambda i: pull(view_then, t0, i), asked.entities, flat_pull_checksum),
         "refs_in": measure(
             lambda i: list(view_now.predecessors(i)), asked.entities, length_checksum
         ),

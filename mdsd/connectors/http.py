@@ -223,12 +223,11 @@ class SourceClient:
         self.clock = clock
         self._sleep = sleep
         self._jitter = jitter
-        limits = httpx.Limits(max_connections=policy.concurrency)
         self._http = httpx.AsyncClient(
             base_url=policy.base_url,
-            transport=transport or SourceTransport(limits=limits),
+            transport=transport
+            or SourceTransport(limits=httpx.Limits(max_connections=policy.concurrency)),
             timeout=httpx.Timeout(policy.timeout_seconds),
-            limits=limits,
             headers={"Accept": "application/json"},
             follow_redirects=True,
         )

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from api_world import Truth
 
+from mdsd.testing import config_toml
 from simulator import SimulatorThread
 
-SOURCES = ("registry", "orchestrator", "featurestore", "experiments", "datasets", "identity")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 
@@ -34,28 +34,6 @@ def _program(name: str, module: str) -> list[str]:
 
 MDSD = _program("mdsd", "mdsd")
 MDS = _program("mds", "mdsd.cli")
-
-
-def config_toml(data_dir: Path, socket_path: Path, base_url: str) -> str:
-    """A daemon config whose six sources point at one simulator, with limits it can take."""
-    lines = [
-        "[daemon]",
-        f'data_dir = "{data_dir}"',
-        f'socket = "{socket_path}"',
-        'log_level = "info"',
-        "",
-    ]
-    for source in SOURCES:
-        lines += [
-            f"[sources.{source}]",
-            f'base_url = "{base_url}"',
-            "concurrency = 16",
-            "rate_per_second = 2000.0",
-            "burst = 200",
-            "",
-        ]
-    lines += ["[enrichment]", "interval_seconds = 5.0", "retry_seconds = 2.0", ""]
-    return "\n".join(lines)
 
 
 @dataclass
@@ -84,7 +62,9 @@ class Mdsd:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "mdsd.toml"
         sock, data = home / "run" / "mdsd.sock", home / "data"
-        config.write_text(config_toml(data, sock, base_url))
+        config.write_text(
+            config_toml(data, sock, base_url, enrichment_interval=5.0, retry_seconds=2.0)
+        )
         log = home / "mdsd.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mdsd import facts as F
 from mdsd.connectors.base import Hydrated
 from mdsd.connectors.ids import HOME
 from mdsd.daemon import Daemon
 from mdsd.graphql import execute
+from mdsd.inference import new_edge_ops
 from mdsd.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
-from store import Add
 
 T = EntityType
 #: entity type -> the source that owns it
@@ -89,17 +88,14 @@ class Graph:
 
     def tested_in(self, instance: str, cell: str, test: str, run: str) -> int:
         """The inferred edges instance -> cell and instance -> test, as enrichment states them."""
-        ops = []
-        for target in (cell, test):
-            edge = f"edge:tested_in:{instance}->{target}"
-            ops += [
-                Add(instance, F.rel_attr(Rel.TESTED_IN), target),
-                Add(edge, F.EDGE_TYPE, str(Rel.TESTED_IN)),
-                Add(edge, F.EDGE_SOURCE, instance),
-                Add(edge, F.EDGE_TARGET, target),
-                Add(edge, F.EDGE_RULE, "produced_by/ran_for/cell_of"),
-                Add(edge, F.EDGE_PATH, [instance, run, cell, test]),
-            ]
+        path = [instance, run, cell, test]
+        ops = [
+            op
+            for target in (cell, test)
+            for op in new_edge_ops(
+                Rel.TESTED_IN, instance, target, "produced_by/ran_for/cell_of", path
+            )
+        ]
         self.daemon.commit(ops, {"cause": "enrichment"})
         return self.daemon.store.last_tx
 
