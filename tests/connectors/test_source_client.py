@@ -24,6 +24,29 @@ async def test_json_body_is_returned(make_client):
     assert client.stats()["requests"] == 1
 
 
+async def test_base_url_path_prefix_is_kept(fake_time):
+    """A source behind a reverse proxy at ``/registry/`` is read under that prefix."""
+    from mdsd.connectors.http import SourceClient
+
+    source = FakeSource({"/registry/api/v1/models/m": {"id": "m"}})
+    for base in ("http://proxy.test/registry", "http://proxy.test/registry/"):
+        client = SourceClient("test", SourcePolicy(base), transport=source.transport)
+        assert await client.get_json("/api/v1/models/m") == {"id": "m"}
+    assert [str(r.url) for r in source.requests] == [
+        "http://proxy.test/registry/api/v1/models/m"
+    ] * 2
+    assert source.requests[0].headers["Accept"] == "application/json"
+
+
+async def test_a_redirect_is_an_unexpected_status_not_followed(make_client):
+    moved = httpx.Response(301, headers={"Location": "http://elsewhere.test/x"})
+    source = FakeSource({"/x": moved})
+    client = make_client(source)
+    with pytest.raises(SourceUnavailable, match="answered HTTP 301"):
+        await client.get_json("/x")
+    assert source.paths() == ["/x"]
+
+
 async def test_404_is_a_result_not_a_retry_and_is_cached(make_client):
     source = FakeSource()
     client = make_client(source)
