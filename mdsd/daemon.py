@@ -259,13 +259,15 @@ class Daemon:
         """True once nothing is pending, no stub is due and enrichment has caught up."""
         deadline = time.monotonic() + timeout
         while True:
-            if (
+            settled = (
                 self.hydrator.is_idle
                 and self.enrichment.settled
                 and not self.enrichment.reconciler.running
-                and not self.indexer.behind
-            ):
+            )
+            if settled and not self.indexer.behind:
                 return True
+            if settled:
+                self.indexer.flush_soon()  # only the search commit is left
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False

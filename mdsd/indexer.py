@@ -8,6 +8,7 @@ log (or is rebuilt when missing), so it is always derivable from the facts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -38,6 +39,7 @@ class Indexer:
         self.owners = owners
         self._dirty: set[int] = set()
         self._commit_lock = asyncio.Lock()
+        self._flush_now = asyncio.Event()
 
     # -- marking ----------------------------------------------------------------------------
 
@@ -102,10 +104,22 @@ class Indexer:
         self.main.commit(batch.basis_tx)
         self.owners.commit(batch.basis_tx)
 
+    def flush_soon(self) -> None:
+        """Commit without waiting for the rest of the interval (someone waits on the index)."""
+        self._flush_now.set()
+
     async def run(self, interval_seconds: float) -> None:
-        """Flush periodically; searches see writes within about one interval."""
+        """Flush periodically; searches see writes within about one interval.
+
+        Each commit has a fixed cost (a segment, its fsyncs, a reader reload), so the
+        interval trades freshness for CPU: during a backfill, commits every 200 ms cost
+        0.16 ms of CPU per event, 1 s (Elasticsearch's refresh interval) 0.03 ms. Whoever
+        needs the index current now (``wait --idle``) calls ``flush_soon``."""
         while True:
-            await asyncio.sleep(interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval_seconds):
+                    await self._flush_now.wait()
+            self._flush_now.clear()
             try:
                 await self.flush_in_background()
             except Exception:  # a bad document must not stop indexing for good

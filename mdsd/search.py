@@ -71,7 +71,7 @@ visible and durable. A commit is one tantivy commit (a segment flush and its fsy
 of CPU at a million documents, and as long as the disk takes to sync, 10-30 ms idle, 100+ ms
 busy; the GIL is released meanwhile), a small sidecar write and a reader reload; with nothing
 staged it costs nothing. The daemon should commit on a timer (``search.commit_interval_ms``,
-200 ms) only when something was staged, off its event loop, passing the last fact-store tx it
+1 s) only when something was staged, off its event loop, passing the last fact-store tx it
 indexed; tantivy merges the small segments this produces in the background. A rebuild is
 ``clear()``, ``upsert`` in batches, one ``commit(tx)``: until that commit, searches still see
 the old content.
