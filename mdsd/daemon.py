@@ -71,6 +71,7 @@ class Daemon:
             self.writer,
             self.on_commit,
             workers=self.config.daemon.workers,
+            source_limits={key: policy.concurrency for key, policy in self.config.sources.items()},
             retry_seconds=self.config.enrichment.retry_seconds,
         )
         self.intake = Intake(self.journal, self.hydrator, self.connectors)

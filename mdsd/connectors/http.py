@@ -39,8 +39,10 @@ class SourcePolicy:
 
     base_url: str
     concurrency: int = 8
-    rate_per_second: float = 50.0
-    burst: int = 20
+    #: A backfill reads each entity once, so this paces it: 3,540 events of which 1,635 from
+    #: one source took 41 s at 50/s and 13 s at 200/s. ``concurrency`` bounds the load too.
+    rate_per_second: float = 200.0
+    burst: int = 50
     timeout_seconds: float = 10.0
     max_retries: int = 5
     backoff_base_seconds: float = 0.2

@@ -1,0 +1,91 @@
+"""The hydrator serves sources in turn: a slow or rate-limited source never starves the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+
+import pytest
+
+from mdsd import facts as F
+from mdsd.connectors import Gone
+from mdsd.fetching import Fetched, Fetcher, SourceStats
+from mdsd.hydrator import Hydrator
+from mdsd.journal import Journal
+from mdsd.writer import Writer
+from store import FactStore
+
+
+class GatedFetcher(Fetcher):
+    """Answers ``Gone`` at once, except for ``slow`` units, which wait for ``release``."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight: Counter[str] = Counter()
+        self.done: list[str] = []
+
+    @property
+    def sources(self) -> AbstractSet[str]:
+        return {"slow", "fast"}
+
+    async def fetch(self, source: str, unit: str, *, fresh: bool) -> Fetched:
+        self.in_flight[source] += 1
+        self.most_in_flight[source] = max(self.most_in_flight[source], self.in_flight[source])
+        try:
+            if source == "slow":
+                await self.release.wait()
+            self.done.append(unit)
+            return Fetched(Gone(unit), {})
+        finally:
+            self.in_flight[source] -= 1
+
+    async def stats(self) -> SourceStats:
+        return {}
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[Journal, Writer]]:
+    store = FactStore(tmp_path / "facts")
+    store.install(F.SCHEMA)
+    journal = await Journal.open(tmp_path / "journal.sqlite")
+    yield journal, Writer(store)
+    await journal.close()
+    store.close()
+
+
+async def test_a_blocked_source_leaves_workers_for_the_others(
+    parts: tuple[Journal, Writer],
+) -> None:
+    journal, writer = parts
+    fetcher = GatedFetcher()
+    hydrator = Hydrator(
+        journal,
+        fetcher,
+        writer,
+        lambda report: None,
+        workers=16,
+        source_limits={"slow": 3, "fast": 2},
+    )
+    for i in range(40):  # the slow source's units come first, as in a backfill
+        hydrator.schedule("slow", f"aip://model/slow/m{i}", seq=i + 1)
+    fast = [f"aip://model/fast/m{i}" for i in range(10)]
+    for i, unit in enumerate(fast):
+        hydrator.schedule("fast", unit, seq=100 + i)
+    await hydrator.start()
+    try:
+        async with asyncio.timeout(5):
+            while not set(fast) <= set(fetcher.done):
+                await asyncio.sleep(0.01)
+        assert fetcher.in_flight["slow"] == 3, "the slow source holds only its own slots"
+        assert fetcher.most_in_flight["fast"] <= 2
+        fetcher.release.set()
+        async with asyncio.timeout(5):
+            await hydrator.wait_idle()
+        assert len(fetcher.done) == 50
+        assert fetcher.most_in_flight["slow"] == 3
+    finally:
+        await hydrator.stop()
