@@ -21,6 +21,11 @@ JSON = dict[str, Any]
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
 MAX_NODES = 100_000
+#: the deepest walk a query may ask for
+MAX_DEPTH = 50
+#: lineage without a depth is the whole closure (contract 1.4: "transitively"); a fixed
+#: default such as 6 hops silently cut a derivation chain short
+LINEAGE_DEPTH = MAX_DEPTH
 
 
 class NotFound(LookupError):
@@ -194,8 +199,8 @@ def _steps(direction: str, types: Iterable[str] | None) -> list[tuple[str, Any]]
 def walk(
     db: Db, xid: str, direction: str, depth: int, types: Iterable[str] | None = None
 ) -> tuple[int, Traversal]:
-    if depth < 0 or depth > 50:
-        raise BadQuery(f"depth must be between 0 and 50, not {depth}")
+    if depth < 0 or depth > MAX_DEPTH:
+        raise BadQuery(f"depth must be between 0 and {MAX_DEPTH}, not {depth}")
     steps = _steps(direction, types)  # a bad query is a 400 whether or not the id exists
     e = entity_id(db, xid)
     return e, db.traverse([e], steps, depth, max_nodes=MAX_NODES)
@@ -205,9 +210,10 @@ def lineage(
     db: Db,
     xid: str,
     direction: str = "upstream",
-    depth: int = 6,
+    depth: int = LINEAGE_DEPTH,
     types: Iterable[str] | None = None,
 ) -> JSON:
+    """The data-flow closure of ``xid`` up to ``depth`` hops, with the edges walked."""
     _, walked = walk(db, xid, direction, depth, types)
     nodes = []
     for node, level in walked.depth.items():
