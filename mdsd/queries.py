@@ -259,6 +259,19 @@ def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
     ]
 
 
+def teams_of(db: Db, user: int) -> list[int]:
+    """The user's teams as either side states them: the user's ``team_ids`` (its
+    ``member_of`` edges) or a team's ``member_ids`` (the team's mentions).
+
+    Both lists are optional in identity payloads (contract 1.2), so either may be the only
+    one that says so; reading ``member_of`` alone left such teams out of whom to notify.
+    A deleted team has nobody left to tell.
+    """
+    found = [t for _, t in db.refs_out(user, [F.rel_attr(Rel.MEMBER_OF)])]
+    found += [m for _, m in db.refs_in(user, [F.MENTIONS]) if db.get(m, F.TYPE) == EntityType.TEAM]
+    return [t for t in dict.fromkeys(found) if db.get(t, F.STATUS) != F.STATUS_DELETED]
+
+
 def impact(db: Db, xid: str, depth: int = 20) -> JSON:
     """What breaks downstream, and whom to tell: owners of every impacted entity, their teams."""
     root, walked = walk(db, xid, "downstream", depth)
@@ -268,7 +281,7 @@ def impact(db: Db, xid: str, depth: int = 20) -> JSON:
             owners[owner] = None
     teams: dict[int, None] = {}
     for owner in owners:
-        for _, team in db.refs_out(owner, [F.rel_attr(Rel.MEMBER_OF)]):
+        for team in teams_of(db, owner):
             teams[team] = None
     return {
         "root": xid,
