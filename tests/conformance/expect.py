@@ -104,6 +104,18 @@ def resolve_owner(org: Organisation, email: str) -> str | None:
     return None
 
 
+def teams_of(org: Organisation, user: str) -> set[str]:
+    """The teams of a user, as either side states it: the user's ``team_ids`` or a team's
+    ``member_ids`` (both optional, so either may be all there is)."""
+    native = user.rsplit("/", 1)[1]
+    payload = org.get("users", native) or {}
+    teams = {uri("team", t) for t in _ids(payload, "team_ids")}
+    teams |= {
+        uri("team", t) for t, team in org.items("teams") if native in _ids(team, "member_ids")
+    }
+    return teams
+
+
 def _ids(payload: dict[str, Any], name: str) -> list[str]:
     return [str(v) for v in payload.get(name) or [] if v is not None]
 

@@ -4,8 +4,10 @@ Small enough to reason about by hand, and shaped to touch every edge of contract
 
 * optional fields absent in some payloads, ``null`` in others; empty lists; unknown fields
 * timestamps as ``Z``, ``+00:00``, ``+02:00``, fractional (ms and ns), lowercase ``t``/``z``
-* owner emails in another case than the user's, one nobody has (``ghost@``), and one whose
-  lookup also answers a longer address (``ann@example.com`` vs ``ann@example.com.au``)
+* owner emails in another case than the user's, one nobody has (``ghost@``), one whose
+  lookup also answers a longer address (``ann@example.com`` vs ``ann@example.com.au``),
+  and one whose lookup answers two users, neither of them with that email
+* a team membership stated only by the team's ``member_ids`` (the user has no ``team_ids``)
 * a derivation chain deep enough that only a transitive walk reaches its end (``firehose``)
 * a run reading a dataset version the datasets source does not list (a stub forever)
 * ModelInstance -> PipelineRun -> AbTestCell -> AbTest, so ``tested_in`` must be inferred
@@ -38,7 +40,7 @@ def organisation() -> Organisation:
             "id": "bob",
             "name": "Bob",
             "email": "Bob@Example.COM",
-            "team_ids": ["personalization", "search"],
+            "team_ids": ["personalization"],
             "phone": "+1 555",
         },
     )
@@ -49,14 +51,19 @@ def organisation() -> Organisation:
         "teams",
         {"id": "personalization", "name": "Personalization", "member_ids": ["alice", "bob"]},
     )
-    put("teams", {"id": "search", "name": "Search", "member_ids": ["bob"], "slack": "#search"})
+    # ann's payload has no team_ids: only the team's member list says she is in it
+    put(
+        "teams",
+        {"id": "search", "name": "Search", "member_ids": ["ann"], "slack": "#search"},
+    )
     put("teams", {"id": "empty-team", "member_ids": []})
 
     # -- datasets: firehose <- clickstream <- bronze <- raw-events <- sessions <- ... ------
     put("datasets", {
         "id": "firehose", "name": "Firehose", "description": None,
-        "owner_emails": ["carol@example.com"], "labels": [], "upstream_dataset_ids": [],
-        "versions": [], "created_at": "2024-12-01T00:00:00Z", "updated_at": "2024-12-01T00:00:00Z",
+        "owner_emails": ["carol@example.com", "ann@example.co"], "labels": [],
+        "upstream_dataset_ids": [], "versions": [],
+        "created_at": "2024-12-01T00:00:00Z", "updated_at": "2024-12-01T00:00:00Z",
     })  # fmt: skip
     put("datasets", {
         "id": "clickstream", "name": "Clickstream", "upstream_dataset_ids": ["firehose"],
@@ -88,6 +95,7 @@ def organisation() -> Organisation:
     })  # fmt: skip
     put("datasets", {
         "id": "sessions-daily", "name": "Daily sessions", "upstream_dataset_ids": ["sessions"],
+        "owner_emails": ["ann@example.com"],
         "versions": [], "created_at": "2025-01-03T00:00:00Z", "updated_at": "2025-01-03T00:00:00Z",
     })  # fmt: skip
     put("datasets", {
@@ -195,7 +203,7 @@ def organisation() -> Organisation:
 
 def initial_events() -> list[Event]:
     """One event per unit a change feed would have announced. Deliberately missing:
-    ``firehose``, ``search``, ``carol`` (reached through references) and ``churn-model``,
+    ``firehose``, ``carol`` (reached through references) and ``churn-model``,
     ``ann-au`` (reached only by reconciliation)."""
     return [
         {"event_type": "user_updated", "user_id": "alice"},
@@ -203,6 +211,7 @@ def initial_events() -> list[Event]:
         {"event_type": "user_updated", "user_id": "ann"},
         {"event_type": "team_updated", "team_id": "personalization"},
         {"event_type": "team_updated", "team_id": "empty-team"},
+        {"event_type": "team_updated", "team_id": "search"},
         {"event_type": "dataset_created", "dataset_id": "clickstream"},
         {"event_type": "dataset_created", "dataset_id": "bronze", "event_id": "ds-bronze"},
         {"event_type": "dataset_created", "dataset_id": "raw-events"},
@@ -226,6 +235,9 @@ def initial_events() -> list[Event]:
         {"event_type": "model_instance_created", "instance_id": "ranking-model-v6"},
     ]  # fmt: skip
 
+
+#: what no event and no reference names: only reconciliation finds these
+UNANNOUNCED = frozenset({"aip://model/registry/churn-model", "aip://user/identity/ann-au"})
 
 #: inputs the daemon must reject into the dead letters (contract 1.1), as raw lines
 MALFORMED: list[str] = [
