@@ -72,6 +72,7 @@ def test_tested_in_is_retracted_with_its_support_and_history_keeps_both(fresh: H
     assert inferred(then) == {("out", TEST), ("out", CELL)}
     at = next(t["at"] for t in h.ok("history")["transactions"] if t["tx"] == before)
     assert inferred(h.show(V5, "--as-of", at)) == {("out", TEST), ("out", CELL)}
+    assert inferred(h.show(V5, "--as-of", at.lower())) == {("out", TEST), ("out", CELL)}
     old = h.ok("lineage", RAW, "--direction", "downstream", "--as-of", f"tx:{before}")
     assert TEST in {n["id"] for n in old["nodes"]}
 
