@@ -84,6 +84,10 @@ class Organisation:
     def get(self, collection: str, native: str) -> Payload | None:
         return self.collections[collection].get(native)
 
+    def payload(self, collection: str, native: str) -> Payload:
+        """The payload to edit in place; the platform serves the edit from then on."""
+        return self.collections[collection][native]
+
     def remove(self, collection: str, native: str) -> None:
         self.collections[collection].pop(native, None)
 

@@ -24,6 +24,12 @@ CELL = uri("ab-test-cell", "12345/2")
 RAW = uri("dataset", "raw-events")
 
 
+def at(text: str) -> datetime:
+    moment = instant(text)
+    assert moment is not None
+    return moment
+
+
 def inferred(page: dict[str, Any]) -> set[tuple[str, str]]:
     return {(r["direction"], r["target"]) for r in page["relationships"] if r["inferred"]}
 
@@ -44,7 +50,7 @@ def test_tested_in_is_retracted_with_its_support_and_history_keeps_both(fresh: H
     before = h.ok("status")["last_tx"]
 
     # the run is taken out of the cell: nothing supports tested_in any more
-    h.org.get("pipeline-runs", "train-001")["ab_test_cells"] = []
+    h.org.payload("pipeline-runs", "train-001")["ab_test_cells"] = []
     h.ingest([{"event_type": "pipeline_run_completed", "run_id": "train-001"}])
     h.wait_idle()
     assert graph(h.org).tested_in == set()
@@ -70,14 +76,14 @@ def test_tested_in_is_retracted_with_its_support_and_history_keeps_both(fresh: H
     # as of the moment before the change, the inference and the lineage through it hold
     then = h.show(V5, "--as-of", f"tx:{before}")
     assert inferred(then) == {("out", TEST), ("out", CELL)}
-    at = next(t["at"] for t in h.ok("history")["transactions"] if t["tx"] == before)
-    assert inferred(h.show(V5, "--as-of", at)) == {("out", TEST), ("out", CELL)}
-    assert inferred(h.show(V5, "--as-of", at.lower())) == {("out", TEST), ("out", CELL)}
+    when = next(t["at"] for t in h.ok("history")["transactions"] if t["tx"] == before)
+    assert inferred(h.show(V5, "--as-of", when)) == {("out", TEST), ("out", CELL)}
+    assert inferred(h.show(V5, "--as-of", when.lower())) == {("out", TEST), ("out", CELL)}
     old = h.ok("lineage", RAW, "--direction", "downstream", "--as-of", f"tx:{before}")
     assert TEST in {n["id"] for n in old["nodes"]}
 
     # the run is put back, then the test itself is deleted at its source
-    h.org.get("pipeline-runs", "train-001")["ab_test_cells"] = [
+    h.org.payload("pipeline-runs", "train-001")["ab_test_cells"] = [
         {"test_id": "12345", "cell_number": 2, "cell_name": "treatment"}
     ]
     h.ingest([{"event_type": "pipeline_run_failed", "run_id": "train-001"}])
@@ -117,12 +123,12 @@ def test_deleted_events_are_hints_and_a_404_deletes(fresh: Harness) -> None:
 def test_newer_payloads_win_whatever_their_offset(fresh: Harness) -> None:
     """Order is by instant, not by the text: ``11:30:00Z`` is after ``12:00:00+02:00``."""
     h = fresh
-    model = h.org.get("models", "ranking-model")
-    assert instant("2025-03-01T11:30:00Z") > instant(model["updated_at"])
+    model = h.org.payload("models", "ranking-model")
+    assert at("2025-03-01T11:30:00Z") > at(model["updated_at"])
     model.update(description="Ranks the home page, v2", updated_at="2025-03-01T11:30:00Z")
-    clicks = h.org.get("datasets", "clickstream")
+    clicks = h.org.payload("datasets", "clickstream")
     clicks.update(description="now described", updated_at="2025-01-07T00:00:00+09:00")
-    assert instant(clicks["updated_at"]) > instant("2025-01-06t09:30:00z")
+    assert at(clicks["updated_at"]) > at("2025-01-06t09:30:00z")
     h.ingest(
         [
             {"event_type": "model_updated", "model_id": "ranking-model"},
@@ -142,7 +148,7 @@ def test_reconciliation_recovers_dropped_events(fresh: Harness) -> None:
         "datasets",
         {"id": "gold", "name": "Gold", "upstream_dataset_ids": ["sessions"], "versions": None},
     )
-    daily = h.org.get("datasets", "sessions-daily")
+    daily = h.org.payload("datasets", "sessions-daily")
     daily.update(description="rolled up daily", updated_at="2025-02-01T00:00:00+01:00")
     h.org.remove("pipelines", "etl")
     h.platform.fail("/api/v1/datasets", Fault("429-seconds", 1))
