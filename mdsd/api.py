@@ -137,7 +137,7 @@ def create_app(daemon: Daemon) -> Starlette:
                 db(request),
                 _required(request, "id"),
                 request.query_params.get("direction", "upstream"),
-                _int(request, "depth", 6, high=50),
+                _int(request, "depth", queries.LINEAGE_DEPTH, high=queries.MAX_DEPTH),
                 types or None,
             )
         )

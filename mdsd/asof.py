@@ -38,7 +38,8 @@ def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             day = date.fromisoformat(value)
             return datetime.combine(day, time.max, tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
+        # RFC 3339 (5.6) allows a lowercase t and z, which fromisoformat refuses
+        moment = datetime.fromisoformat(value.upper())
     except (ValueError, OverflowError) as exc:
         raise AsOfError(f"bad as_of {text!r} ({exc}): use {AS_OF_HELP}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -21,6 +21,11 @@ JSON = dict[str, Any]
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
 MAX_NODES = 100_000
+#: the deepest walk a query may ask for
+MAX_DEPTH = 50
+#: lineage without a depth is the whole closure (contract 1.4: "transitively"); a fixed
+#: default such as 6 hops silently cut a derivation chain short
+LINEAGE_DEPTH = MAX_DEPTH
 
 
 class NotFound(LookupError):
@@ -194,8 +199,8 @@ def _steps(direction: str, types: Iterable[str] | None) -> list[tuple[str, Any]]
 def walk(
     db: Db, xid: str, direction: str, depth: int, types: Iterable[str] | None = None
 ) -> tuple[int, Traversal]:
-    if depth < 0 or depth > 50:
-        raise BadQuery(f"depth must be between 0 and 50, not {depth}")
+    if depth < 0 or depth > MAX_DEPTH:
+        raise BadQuery(f"depth must be between 0 and {MAX_DEPTH}, not {depth}")
     steps = _steps(direction, types)  # a bad query is a 400 whether or not the id exists
     e = entity_id(db, xid)
     return e, db.traverse([e], steps, depth, max_nodes=MAX_NODES)
@@ -205,9 +210,10 @@ def lineage(
     db: Db,
     xid: str,
     direction: str = "upstream",
-    depth: int = 6,
+    depth: int = LINEAGE_DEPTH,
     types: Iterable[str] | None = None,
 ) -> JSON:
+    """The data-flow closure of ``xid`` up to ``depth`` hops, with the edges walked."""
     _, walked = walk(db, xid, direction, depth, types)
     nodes = []
     for node, level in walked.depth.items():
@@ -253,6 +259,19 @@ def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
     ]
 
 
+def teams_of(db: Db, user: int) -> list[int]:
+    """The user's teams as either side states them: the user's ``team_ids`` (its
+    ``member_of`` edges) or a team's ``member_ids`` (the team's mentions).
+
+    Both lists are optional in identity payloads (contract 1.2), so either may be the only
+    one that says so; reading ``member_of`` alone left such teams out of whom to notify.
+    A deleted team has nobody left to tell.
+    """
+    found = [t for _, t in db.refs_out(user, [F.rel_attr(Rel.MEMBER_OF)])]
+    found += [m for _, m in db.refs_in(user, [F.MENTIONS]) if db.get(m, F.TYPE) == EntityType.TEAM]
+    return [t for t in dict.fromkeys(found) if db.get(t, F.STATUS) != F.STATUS_DELETED]
+
+
 def impact(db: Db, xid: str, depth: int = 20) -> JSON:
     """What breaks downstream, and whom to tell: owners of every impacted entity, their teams."""
     root, walked = walk(db, xid, "downstream", depth)
@@ -262,7 +281,7 @@ def impact(db: Db, xid: str, depth: int = 20) -> JSON:
             owners[owner] = None
     teams: dict[int, None] = {}
     for owner in owners:
-        for _, team in db.refs_out(owner, [F.rel_attr(Rel.MEMBER_OF)]):
+        for team in teams_of(db, owner):
             teams[team] = None
     return {
         "root": xid,

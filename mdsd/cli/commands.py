@@ -116,7 +116,7 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
             "--depth",
             metavar="N",
             type=options.int_at_least(1),
-            help="stop N hops from ID (daemon default 6)",
+            help="stop N hops from ID (default: the whole closure, up to 50 hops)",
         ),
         arg(
             "--types",

@@ -30,8 +30,8 @@ def as_of(value: str) -> str:
     try:
         if _DATE.fullmatch(text):
             date.fromisoformat(text)
-        else:
-            datetime.fromisoformat(text)
+        else:  # RFC 3339 (5.6) allows a lowercase t and z, as mdsd.asof does
+            datetime.fromisoformat(text.upper())
     except ValueError as exc:
         reason = f": {exc}" if _DATE.fullmatch(text) else ""
         raise argparse.ArgumentTypeError(

@@ -36,6 +36,25 @@ def team(p: Payload) -> list[NormalizedEntity]:
     ]
 
 
+def _owner_among(users: list[Payload], email: str) -> Payload | None:
+    """The user a ``users?email=`` answer names for ``email`` (lowercased), if any.
+
+    The lookup may answer several users (a directory search matching by prefix, say):
+    the first whose email is ``email``, case aside, is the owner. Failing that, one that
+    states no email is taken on the source's word. A user whose stated email is another
+    address never is: taking the first answer made ``ann@example.co`` owned by whoever
+    had ``ann@example.com.au``.
+    """
+    unstated: Payload | None = None
+    for user in users:
+        stated = (user.text("email") or "").strip().lower()
+        if stated == email:
+            return user
+        if not stated and unstated is None:
+            unstated = user
+    return unstated
+
+
 class IdentityConnector(RestConnector):
     source = "identity"
     events = {
@@ -69,9 +88,8 @@ class IdentityConnector(RestConnector):
         user_id = None
         if not isinstance(body, NotFound):
             users = Payload(body, f"identity users?email={email}").objects("users")
-            exact = [u for u in users if (u.text("email") or "").strip().lower() == key]
-            found = (exact or users)[:1]
-            user_id = ref(EntityType.USER, found[0].id("id")) if found else None
+            found = _owner_among(users, key)
+            user_id = ref(EntityType.USER, found.id("id")) if found else None
         self._emails.put(key, user_id, None if user_id else self._miss_ttl)
         return user_id
 

@@ -25,12 +25,19 @@ _RFC3339 = re.compile(
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """An RFC 3339 timestamp (a time zone is required) as an aware datetime, else None."""
+    """An RFC 3339 timestamp (a time zone is required) as an aware datetime, else None.
+
+    Everything RFC 3339 allows is read: ``t``/``z`` in either case, a space for ``T``,
+    any number of fractional digits (beyond microseconds they are cut), and a leap second
+    (``23:59:60``), which reads as the last microsecond before it."""
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
     frac = match["frac"] or ""
-    iso = text[:10] + "T" + text[11:19] + frac[:7] + match["tz"].upper()
+    clock = text[11:19]
+    if clock.endswith(":60"):
+        clock, frac = clock[:-2] + "59", ".999999"
+    iso = text[:10] + "T" + clock + frac[:7] + match["tz"].upper()
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00"))
     except ValueError:  # a well-formed string naming an impossible date or time
@@ -81,6 +88,20 @@ class Payload:
         return [
             Payload(v, f"{self.where}.{name}[{i}]") for i, v in self._list(name) if v is not None
         ]
+
+    def timestamp(self, name: str) -> str | None:
+        """An RFC 3339 field respelled the one way the rest of mds reads it (Python's
+        ``isoformat``, ``Z`` for UTC, other offsets kept), or None when absent or unreadable.
+
+        The contract promises RFC 3339, which allows spellings ``datetime.fromisoformat``
+        refuses (``2025-01-06t09:30:00z``); passed on raw, such a time was silently dropped
+        downstream, and with it the guard against writing a payload older than the one
+        held. A time without a zone cannot be ordered against the others, so it reads as
+        None too rather than as a naive datetime.
+        """
+        text = self.text(name)
+        moment = parse_timestamp(text.strip()) if text else None
+        return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
     def scalar(self, name: str) -> Scalar:
         value = self.data.get(name)
@@ -165,8 +186,8 @@ def entity(
             rel: list(dict.fromkeys(ts)) for rel, ts in (relationships or {}).items() if ts
         },
         mentions=list(dict.fromkeys(mentions or [])),
-        created_at=p.text("created_at"),
-        updated_at=p.text("updated_at"),
+        created_at=p.timestamp("created_at"),
+        updated_at=p.timestamp("updated_at"),
         parent=parent,
     )
 

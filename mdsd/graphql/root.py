@@ -26,7 +26,7 @@ from mdsd.graphql.results import (
     search,
 )
 from mdsd.model import EntityType, parse_aip_id
-from mdsd.queries import BadQuery, NotFound
+from mdsd.queries import LINEAGE_DEPTH, BadQuery, NotFound
 
 Info = strawberry.Info[GraphContext, None]
 Id = Annotated[strawberry.ID, strawberry.argument(description="An aip:// id.")]
@@ -74,7 +74,7 @@ class Roots:
         info: Info,
         id: Id,
         direction: LineageDirection = LineageDirection.UPSTREAM,
-        depth: int = 6,
+        depth: int = LINEAGE_DEPTH,
         types: list[str] | None = None,
         as_of: AsOf = None,
     ) -> Lineage:

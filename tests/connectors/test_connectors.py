@@ -229,6 +229,19 @@ async def test_resolve_email_prefers_the_exact_match():
     assert await conn.resolve_email("bobby@example.com") == "aip://user/identity/bobby"
 
 
+async def test_resolve_email_never_takes_a_user_with_another_email():
+    """A lookup answering by prefix names two users, neither with the owner's email."""
+    ann_au = {"id": "ann-au", "email": "ann@example.com.au"}
+    ann = {"id": "ann", "email": "ann@example.com"}
+    conn, _ = identity_with({"ann@example.co": [ann_au, ann]})
+    assert await conn.resolve_email("ann@example.co") is None
+
+
+async def test_resolve_email_trusts_a_user_that_states_no_email():
+    conn, _ = identity_with({"dana@example.com": [{"id": "dana", "email": None}]})
+    assert await conn.resolve_email("dana@example.com") == "aip://user/identity/dana"
+
+
 async def test_hydrating_a_user_teaches_the_email_lookup():
     fake = FakeSource({"/api/v1/users/carol": {"id": "carol", "email": "Carol@example.com"}})
     conn = IdentityConnector(SourcePolicy(BASE), transport=fake.transport)

@@ -407,3 +407,29 @@ async def test_source_unavailable_propagates():
     with pytest.raises(SourceUnavailable):
         await conn.hydrate("aip://model/registry/m")
     assert conn.stats()["errors"] == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        ("2025-01-06T09:30:00Z", "2025-01-06T09:30:00Z"),
+        ("2025-01-06t09:30:00z", "2025-01-06T09:30:00Z"),
+        ("2025-01-06 09:30:00+00:00", "2025-01-06T09:30:00Z"),
+        ("2025-01-06T11:30:00.5+02:00", "2025-01-06T11:30:00.500000+02:00"),
+        ("2025-01-06T09:30:00.123456789Z", "2025-01-06T09:30:00.123456Z"),
+        ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999999Z"),
+        ("2025-01-06T09:30:00", None),  # no zone: cannot be ordered against the others
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+async def test_timestamps_in_any_rfc3339_spelling_are_kept(given, read):
+    """RFC 3339 (5.6) allows lowercase t and z, a space for T, any fraction and leap
+    seconds; every one reaches the writer in a spelling it can order."""
+    [model] = await hydrate(
+        "registry",
+        "/api/v1/models/m",
+        {"id": "m", "created_at": given, "updated_at": given},
+        "aip://model/registry/m",
+    )
+    assert (model.created_at, model.updated_at) == (read, read)

@@ -1,0 +1,55 @@
+"""``impact`` notifies an owner's teams as either side of identity states them (contract
+1.2: a user's ``team_ids`` and a team's ``member_ids`` are both optional)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mdsd import facts as F
+from mdsd import queries
+from mdsd.connectors import Gone, Hydrated
+from mdsd.connectors.identity import team, user
+from mdsd.connectors.payload import Payload
+from mdsd.model import EntityType, NormalizedEntity
+from mdsd.writer import Writer
+from store import FactStore
+
+DATASET = "aip://dataset/datasets/d"
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Iterator[Writer]:
+    store = FactStore(tmp_path / "facts")
+    store.install(F.SCHEMA)
+    yield Writer(store)
+    store.close()
+
+
+def write(writer: Writer, entity: NormalizedEntity, owners: list[str] | None = None) -> None:
+    writer.write(Hydrated([entity]), {entity.id: owners or []}, {"origin": "test"})
+
+
+def notified_teams(writer: Writer) -> set[str]:
+    doc = queries.impact(writer.store.db(), DATASET)
+    return {t["id"] for t in doc["notify"]["teams"]}
+
+
+def test_teams_come_from_team_ids_and_from_member_ids(writer: Writer) -> None:
+    dataset = NormalizedEntity(DATASET, EntityType.DATASET, "datasets", "d", "d")
+    write(writer, dataset, ["aip://user/identity/ann", "aip://user/identity/bob"])
+    for payload in (
+        {"id": "ann"},  # no team_ids: only the search team's member list says
+        {"id": "bob", "team_ids": ["ml"]},
+    ):
+        [entity] = user(Payload(payload, "test"))
+        write(writer, entity)
+    for payload in ({"id": "search", "member_ids": ["ann"]}, {"id": "ml", "member_ids": []}):
+        [entity] = team(Payload(payload, "test"))
+        write(writer, entity)
+    assert notified_teams(writer) == {"aip://team/identity/search", "aip://team/identity/ml"}
+
+    writer.write(Gone("aip://team/identity/search"), {}, {"origin": "test"})
+    assert notified_teams(writer) == {"aip://team/identity/ml"}, "a deleted team is not told"
