@@ -218,7 +218,7 @@ class Hydrator:
             return
         except InvalidPayload as exc:
             await self._dead_letter(
-                source, unit, seq, f"{source} returned an unusable payload for {unit}: {exc}"
+                source, unit, seq, f"{source} gave no usable answer for {unit}: {exc}"
             )
             return
         fetched_at = time.perf_counter()

@@ -30,12 +30,15 @@ class WriteOutcome:
 
 
 def parse_instant(value: str | None) -> datetime | None:
+    """An RFC 3339 instant; ``None`` for anything else, a time without a zone included
+    (it names no instant, and could not be compared with the ones held)."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 class Writer:

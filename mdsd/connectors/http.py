@@ -204,6 +204,10 @@ class CircuitBreaker:
 
 
 _HEADERS = {"Accept": "application/json"}
+#: Answers that say the connection to the source is wrong (a moved base_url, missing
+#: credentials), not the entity: fixed in config, so the work waits and is retried. Any
+#: other 4xx refuses this one read for good, and its unit goes to the dead letters.
+_CONNECTION_PROBLEMS = frozenset({*range(300, 400), 401, 403, 407})
 
 
 class _Transient(Exception):
@@ -387,7 +391,7 @@ class SourceClient:
 
     def _interpret(self, url: str, response: httpx.Response) -> JsonValue | NotFound:
         status = response.status_code
-        if status >= 500:
+        if status >= 500 or status == 408:
             self._failed()
             self._hold(response)
             raise _Transient(f"HTTP {status}")
@@ -402,7 +406,15 @@ class SourceClient:
         if status >= 300:
             self._counts["errors"] += 1
             self._last_error = f"GET {url}: HTTP {status}"
-            raise SourceUnavailable(f"{self.source}: GET {url} answered HTTP {status}")
+            if status in _CONNECTION_PROBLEMS:
+                raise SourceUnavailable(
+                    f"{self.source}: GET {url} answered HTTP {status}; check the source's "
+                    "base_url and access"
+                )
+            raise InvalidPayload(
+                f"{self.source}: GET {url} answered HTTP {status}, refusing this read; "
+                "retrying will not help"
+            )
         try:
             return response.json()
         except ValueError as exc:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import strawberry
 
-from mdsd.graphql.context import MENTIONED, Path, into, out, via
+from mdsd.graphql.context import MENTIONED, Hop, Path, into, out, via
 from mdsd.graphql.entity import After, Connection, Entity, First, paginate, register
 from mdsd.graphql.limits import PAGE
 from mdsd.model import EntityType, Rel
@@ -31,6 +31,8 @@ INSTANCES_IN_TEST: tuple[Path, ...] = (
 MODELS_IN_TEST = tuple((*p, out(Rel.INSTANCE_OF)) for p in INSTANCES_IN_TEST)
 READERS_OF_DATASET = via(into(Rel.VERSION_OF), into(Rel.READS), out(Rel.RUN_OF))
 MEMBERS: tuple[Path, ...] = ((into(Rel.MEMBER_OF),), (MENTIONED,))
+#: a user's teams, as either side states them (the user's team_ids, a team's member_ids)
+TEAMS: tuple[Path, ...] = ((out(Rel.MEMBER_OF),), (Hop(MENTIONED.attr, inward=True),))
 OWNED_BY_TEAM = tuple((*p, into(Rel.OWNED_BY)) for p in MEMBERS)
 SOURCES = via(out(Rel.DERIVED_FROM))
 
@@ -302,7 +304,7 @@ class User(Entity):
 
     @strawberry.field
     async def teams(self) -> list[Team]:
-        return await self.related(via(out(Rel.MEMBER_OF)), Team)
+        return await self.related(TEAMS, Team)
 
     @strawberry.field(description="What they own.")
     async def owned(self, first: First = PAGE, after: After = None) -> Connection[Entity]:

@@ -47,6 +47,31 @@ async def test_a_redirect_is_an_unexpected_status_not_followed(make_client):
     assert source.paths() == ["/x"]
 
 
+@pytest.mark.parametrize("status", [400, 405, 409, 410, 422])
+async def test_a_4xx_refusing_the_read_is_not_retried(make_client, status):
+    source = FakeSource({"/x": httpx.Response(status)})
+    client = make_client(source)
+    with pytest.raises(InvalidPayload, match=f"answered HTTP {status}.*will not help"):
+        await client.get_json("/x")
+    assert source.paths() == ["/x"]
+    assert client.stats()["state"] == "closed"
+
+
+@pytest.mark.parametrize("status", [401, 403, 407])
+async def test_a_4xx_about_access_waits_for_the_config_to_be_fixed(make_client, status):
+    source = FakeSource({"/x": httpx.Response(status)})
+    client = make_client(source)
+    with pytest.raises(SourceUnavailable, match=f"answered HTTP {status}; check"):
+        await client.get_json("/x")
+
+
+async def test_408_is_transient(make_client):
+    source = FakeSource({"/x": responses(httpx.Response(408), OK)})
+    client = make_client(source)
+    assert await client.get_json("/x") == {"id": "a"}
+    assert client.stats()["retries"] == 1
+
+
 async def test_404_is_a_result_not_a_retry_and_is_cached(make_client):
     source = FakeSource()
     client = make_client(source)

@@ -22,6 +22,9 @@ from graphql_org import (
 )
 
 from mdsd.api import create_app
+from mdsd.connectors.identity import team, user
+from mdsd.connectors.payload import Payload
+from mdsd.daemon import Daemon
 from mdsd.model import Rel
 
 SEED = """
@@ -253,3 +256,17 @@ async def test_served_by_the_daemon_app(graph: Graph) -> None:
         assert '"query"' in response.json()["error"]["message"]
 
     assert (await run(graph.daemon, SEED))["data"]["model"]["owners"] == [{"name": "Carol"}]
+
+
+async def test_user_teams_as_either_side_states_them(daemon: Daemon) -> None:
+    g = Graph(daemon)
+    [ann] = user(Payload({"id": "ann", "team_ids": ["ml"]}, "test"))
+    g.write(ann)
+    for payload in ({"id": "search", "member_ids": ["ann"]}, {"id": "ml", "member_ids": []}):
+        g.write(*team(Payload(payload, "test")))
+    query = "query($id: ID!) { entity(id: $id) { ... on User { teams { id } } } }"
+    answer = await data(daemon, query, id="aip://user/identity/ann")
+    assert {t["id"] for t in answer["entity"]["teams"]} == {
+        "aip://team/identity/ml",
+        "aip://team/identity/search",
+    }
