@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from mdsd import facts as F
 from mdsd.connectors import Hydrated
 from mdsd.model import EntityType, NormalizedEntity
 from mdsd.writer import Writer, parse_instant
-from store import FactStore
 
 MODEL = "aip://model/registry/churn"
 
@@ -31,14 +26,6 @@ def model(description: str, updated_at: str | None) -> Hydrated:
             )
         ]
     )
-
-
-@pytest.fixture
-def writer(tmp_path: Path) -> Iterator[Writer]:
-    store = FactStore(tmp_path / "facts")
-    store.install(F.SCHEMA)
-    yield Writer(store)
-    store.close()
 
 
 def description(writer: Writer) -> str | None:

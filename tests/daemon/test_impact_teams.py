@@ -3,29 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from mdsd import facts as F
 from mdsd import queries
 from mdsd.connectors import Gone, Hydrated
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
 from mdsd.model import EntityType, NormalizedEntity
 from mdsd.writer import Writer
-from store import FactStore
 
 DATASET = "aip://dataset/datasets/d"
-
-
-@pytest.fixture
-def writer(tmp_path: Path) -> Iterator[Writer]:
-    store = FactStore(tmp_path / "facts")
-    store.install(F.SCHEMA)
-    yield Writer(store)
-    store.close()
 
 
 def write(writer: Writer, entity: NormalizedEntity, owners: list[str] | None = None) -> None:
