@@ -272,8 +272,9 @@ def teams_of(db: Db, user: int) -> list[int]:
     return [t for t in dict.fromkeys(found) if db.get(t, F.STATUS) != F.STATUS_DELETED]
 
 
-def impact(db: Db, xid: str, depth: int = 20) -> JSON:
-    """What breaks downstream, and whom to tell: owners of every impacted entity, their teams."""
+def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
+    """What breaks downstream, and whom to tell: owners of every impacted entity, their
+    teams. The whole downstream closure, as lineage walks it (bounded by ``MAX_NODES``)."""
     root, walked = walk(db, xid, "downstream", depth)
     owners: dict[int, None] = {}
     for node in walked.depth:

@@ -7,7 +7,7 @@ from mdsd import queries
 from mdsd.connectors import Gone, Hydrated
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
-from mdsd.model import EntityType, NormalizedEntity
+from mdsd.model import EntityType, NormalizedEntity, Rel
 from mdsd.writer import Writer
 
 DATASET = "aip://dataset/datasets/d"
@@ -38,3 +38,19 @@ def test_teams_come_from_team_ids_and_from_member_ids(writer: Writer) -> None:
 
     writer.write(Gone("aip://team/identity/search"), {}, {"origin": "test"})
     assert notified_teams(writer) == {"aip://team/identity/ml"}, "a deleted team is not told"
+
+
+def test_impact_is_the_whole_downstream_closure(writer: Writer) -> None:
+    """A derivation chain longer than any fixed default depth is impacted end to end."""
+    chain = [f"aip://dataset/datasets/d{i}" for i in range(30)]
+    for i, xid in enumerate(chain):
+        upstream = {Rel.DERIVED_FROM: [chain[i - 1]]} if i else {}
+        write(
+            writer,
+            NormalizedEntity(
+                xid, EntityType.DATASET, "datasets", f"d{i}", f"d{i}", relationships=upstream
+            ),
+        )
+    doc = queries.impact(writer.store.db(), chain[0])
+    impacted = {e["id"] for g in doc["groups"] for e in g["entities"]}
+    assert impacted == set(chain[1:])
