@@ -241,6 +241,7 @@ class Daemon:
             "received": self.intake.received,
             "hydration": {
                 **self.hydrator.stats.to_json(),
+                "by_source": self.hydrator.by_source(),
                 "processes": self.fetcher.processes(),
             },
             "failing_units": [

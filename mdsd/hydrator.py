@@ -165,6 +165,14 @@ class Hydrator:
                 oldest = queue
         return None if oldest is None else oldest.popleft()[1]
 
+    def by_source(self) -> dict[str, dict[str, int]]:
+        """Units waiting and in flight per source, for ``mds status``: which source a
+        backfill is waiting on. Units held back by a retry backoff are not queued."""
+        return {
+            source: {"queued": len(self._queues.get(source, ())), "in_flight": self._busy[source]}
+            for source in sorted(self._queues.keys() | {s for s, n in self._busy.items() if n})
+        }
+
     @property
     def pending_units(self) -> int:
         return len(self._wanted) + len(self._inflight)

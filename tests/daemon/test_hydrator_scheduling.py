@@ -81,6 +81,10 @@ async def test_a_blocked_source_leaves_workers_for_the_others(
             while not set(fast) <= set(fetcher.done):
                 await asyncio.sleep(0.01)
         assert fetcher.in_flight["slow"] == 3, "the slow source holds only its own slots"
+        assert hydrator.by_source() == {
+            "fast": {"queued": 0, "in_flight": 0},
+            "slow": {"queued": 37, "in_flight": 3},
+        }
         assert fetcher.most_in_flight["fast"] <= 2
         fetcher.release.set()
         async with asyncio.timeout(5):
