@@ -4,7 +4,12 @@ The simulator and the daemon each run in their own process over loopback, chaos 
 peer is the floor of the same work: plain httpx GETs of the same units at the same
 concurrency, with no validation, journal, normalization, facts or indexing.
 
-    .venv/bin/python bench/e2e_bench.py [--size 5000]
+    .venv/bin/python bench/e2e_bench.py [--size 5000] [--default-limits]
+
+With ``--default-limits`` the daemon's config names only each source's ``base_url``, as a
+user's minimal config does, so the default per-source rate limit paces the backfill. The
+run then also reports its second peer: the rate floor, the time the busiest source's
+requests need at that rate. A ratio near 1 means no source waited on another's limit.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _procs import cpu_seconds
 
+from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.transport import SourceTransport
 from mdsd.testing import DaemonProcess
 from simulator.world import EVENT_ID_FIELD, World
@@ -106,6 +113,11 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=5000, help="entities in the world")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--default-limits",
+        action="store_true",
+        help="sources at their default rate limits instead of unthrottled",
+    )
     args = parser.parse_args()
 
     world = World.generate(size=args.size, seed=args.seed)
@@ -114,7 +126,9 @@ def main() -> None:
     simulator, base = start_simulator(args.size, args.seed)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            daemon = DaemonProcess(Path(tmp), base, enrichment_interval=5.0).start()
+            daemon = DaemonProcess(
+                Path(tmp), base, enrichment_interval=5.0, default_limits=args.default_limits
+            ).start()
             try:
                 assert daemon.process is not None
                 workers = [p["pid"] for p in daemon.call("status")["hydration"]["processes"]]
@@ -165,9 +179,25 @@ def main() -> None:
         f"CPU ms per event ({result['cores_busy']:.2f} of {os.cpu_count()} cores busy):",
         result["cpu_ms_per_event"],
     )
+    if args.default_limits:
+        floor_s = rate_floor_seconds(status["sources"])
+        result["rate_floor_seconds"] = round(floor_s, 2)
+        result["ratio_to_rate_floor"] = round(elapsed / floor_s, 2)
+        print(
+            f"rate floor (busiest source's requests at the default rate): {floor_s:.2f}s; "
+            f"ratio {elapsed / floor_s:.2f}"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "e2e.json").write_text(json.dumps(result, indent=2))
+    name = "e2e_default_limits.json" if args.default_limits else "e2e.json"
+    (out / name).write_text(json.dumps(result, indent=2))
+
+
+def rate_floor_seconds(sources: dict[str, dict[str, Any]]) -> float:
+    """The least time the busiest source's requests take through its default token bucket."""
+    policy = SourcePolicy(base_url="http://floor")
+    busiest = max(int(stats["requests"]) for stats in sources.values())
+    return max(busiest - policy.burst, 0) / policy.rate_per_second
 
 
 if __name__ == "__main__":

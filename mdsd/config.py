@@ -37,7 +37,7 @@ class DaemonConfig:
     socket: str = ""
     log_level: str = "info"
     #: hydrations in flight at once, across all sources (each source has its own limit too)
-    workers: int = 16
+    workers: int = 64
     #: worker processes that read the sources (HTTP and normalization), beside the process
     #: that writes facts and answers queries; 0 reads in the daemon process itself
     hydration_processes: int = 2

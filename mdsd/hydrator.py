@@ -73,7 +73,7 @@ class Hydrator:
         writer: Writer,
         on_commit: OnCommit,
         *,
-        workers: int = 16,
+        workers: int,
         source_limits: Mapping[str, int] | None = None,
         retry_seconds: float = 5.0,
     ) -> None:

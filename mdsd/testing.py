@@ -33,8 +33,12 @@ def config_toml(
     enrichment_interval: float = 1.0,
     retry_seconds: float = 0.5,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    default_limits: bool = False,
 ) -> str:
-    """A daemon config with every source at ``base_url`` and test-friendly timings."""
+    """A daemon config with every source at ``base_url`` and test-friendly timings.
+
+    With ``default_limits`` each source table holds only its ``base_url``, as in a user's
+    minimal config: the default rate, burst and backoff apply."""
     lines = [
         "[daemon]",
         f'data_dir = "{data_dir}"',
@@ -47,16 +51,16 @@ def config_toml(
         "",
     ]
     for key in SOURCES:
-        lines += [
-            f"[sources.{key}]",
-            f'base_url = "{base_url}"',
-            "rate_per_second = 5000.0",
-            "burst = 500",
-            "backoff_base_seconds = 0.05",
-            "backoff_max_seconds = 1.0",
-            "breaker_reset_seconds = 1.0",
-            "",
-        ]
+        lines += [f"[sources.{key}]", f'base_url = "{base_url}"']
+        if not default_limits:
+            lines += [
+                "rate_per_second = 5000.0",
+                "burst = 500",
+                "backoff_base_seconds = 0.05",
+                "backoff_max_seconds = 1.0",
+                "breaker_reset_seconds = 1.0",
+            ]
+        lines.append("")
     for table, values in (extra or {}).items():
         lines.append(f"[{table}]")
         lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]

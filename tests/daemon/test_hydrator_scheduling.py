@@ -11,16 +11,21 @@ from pathlib import Path
 import pytest
 
 from mdsd import facts as F
+from mdsd.config import DaemonConfig
 from mdsd.connectors import Gone
+from mdsd.connectors.http import SourcePolicy
 from mdsd.fetching import Fetched, Fetcher, SourceStats
 from mdsd.hydrator import Hydrator
 from mdsd.journal import Journal
+from mdsd.testing import SOURCES as PLATFORM_SOURCES
 from mdsd.writer import Writer
 from store import FactStore
 
+FETCHABLE = frozenset({"slow", "fast", *PLATFORM_SOURCES})
+
 
 class GatedFetcher(Fetcher):
-    """Answers ``Gone`` at once, except for ``slow`` units, which wait for ``release``."""
+    """Answers ``Gone`` at once for ``fast`` units; the others wait for ``release``."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
@@ -30,13 +35,13 @@ class GatedFetcher(Fetcher):
 
     @property
     def sources(self) -> AbstractSet[str]:
-        return {"slow", "fast"}
+        return FETCHABLE
 
     async def fetch(self, source: str, unit: str, *, fresh: bool) -> Fetched:
         self.in_flight[source] += 1
         self.most_in_flight[source] = max(self.most_in_flight[source], self.in_flight[source])
         try:
-            if source == "slow":
+            if source != "fast":
                 await self.release.wait()
             self.done.append(unit)
             return Fetched(Gone(unit), {})
@@ -92,4 +97,37 @@ async def test_a_blocked_source_leaves_workers_for_the_others(
         assert len(fetcher.done) == 50
         assert fetcher.most_in_flight["slow"] == 3
     finally:
+        await hydrator.stop()
+
+
+async def test_by_default_every_source_hydrates_at_once(parts: tuple[Journal, Writer]) -> None:
+    """Units queued source after source (as a backfill emits them): with the default
+    worker count, each source has its full concurrency in flight from the start, so the
+    last source's reads are not left until the others' are done."""
+    journal, writer = parts
+    fetcher = GatedFetcher()
+    concurrency = SourcePolicy(base_url="http://s").concurrency
+    hydrator = Hydrator(
+        journal,
+        fetcher,
+        writer,
+        lambda report: None,
+        workers=DaemonConfig().workers,
+        source_limits=dict.fromkeys(PLATFORM_SOURCES, concurrency),
+    )
+    seq = 0
+    for source in PLATFORM_SOURCES:
+        for i in range(3 * concurrency):
+            seq += 1
+            hydrator.schedule(source, f"aip://model/{source}/m{i}", seq=seq)
+    await hydrator.start()
+    try:
+        async with asyncio.timeout(5):
+            while sum(fetcher.in_flight.values()) < len(PLATFORM_SOURCES) * concurrency:
+                await asyncio.sleep(0.01)
+        assert {s: fetcher.in_flight[s] for s in PLATFORM_SOURCES} == dict.fromkeys(
+            PLATFORM_SOURCES, concurrency
+        )
+    finally:
+        fetcher.release.set()
         await hydrator.stop()
