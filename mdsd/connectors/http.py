@@ -78,7 +78,7 @@ class SourcePolicy:
 
 @dataclass(frozen=True, slots=True)
 class NotFound:
-    """The source answered 404 for ``url``: the entity does not exist (any more)."""
+    """The source answered 404 (or 410) for ``url``: the entity does not exist (any more)."""
 
     url: str
 
@@ -276,7 +276,7 @@ class SourceClient:
         *,
         cache: bool = True,
     ) -> JsonValue | NotFound:
-        """The decoded JSON body, or ``NotFound`` on 404.
+        """The decoded JSON body, or ``NotFound`` on 404 or 410.
 
         Raises ``SourceUnavailable`` (retries exhausted, breaker open, unexpected status)
         or ``InvalidPayload`` (the body is not JSON). With ``cache=False`` the call
@@ -400,7 +400,7 @@ class SourceClient:
             self._counts["rate_limited"] += 1
             self._hold(response)
             raise _Transient("HTTP 429 Too Many Requests")
-        if status == 404:
+        if status in (404, 410):  # 410 Gone says "not any more" outright
             self._counts["not_found"] += 1
             return NotFound(url)
         if status >= 300:

@@ -47,7 +47,7 @@ async def test_a_redirect_is_an_unexpected_status_not_followed(make_client):
     assert source.paths() == ["/x"]
 
 
-@pytest.mark.parametrize("status", [400, 405, 409, 410, 422])
+@pytest.mark.parametrize("status", [400, 405, 409, 422])
 async def test_a_4xx_refusing_the_read_is_not_retried(make_client, status):
     source = FakeSource({"/x": httpx.Response(status)})
     client = make_client(source)
@@ -70,6 +70,11 @@ async def test_408_is_transient(make_client):
     client = make_client(source)
     assert await client.get_json("/x") == {"id": "a"}
     assert client.stats()["retries"] == 1
+
+
+async def test_410_gone_is_not_found_too(make_client):
+    client = make_client(FakeSource({"/x": httpx.Response(410)}))
+    assert await client.get_json("/x") == NotFound("/x")
 
 
 async def test_404_is_a_result_not_a_retry_and_is_cached(make_client):
