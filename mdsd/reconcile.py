@@ -84,7 +84,8 @@ class PassReport:
 
 
 class ListingMemo:
-    """unit -> the ``updated_at`` its source listed when a pass last saw it (SQLite)."""
+    """unit -> the ``updated_at`` its source listed when a pass last saw it, and when the
+    last pass finished (SQLite)."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
@@ -97,6 +98,8 @@ class ListingMemo:
             "CREATE TABLE IF NOT EXISTS listed"
             " (unit TEXT PRIMARY KEY, source TEXT NOT NULL, updated_at TEXT NOT NULL);"
             "CREATE INDEX IF NOT EXISTS listed_source ON listed (source);"
+            "CREATE TABLE IF NOT EXISTS last_pass"
+            " (id INTEGER PRIMARY KEY CHECK (id = 1), finished_at REAL NOT NULL);"
         )
         await connection.commit()
         return cls(connection)
@@ -113,6 +116,18 @@ class ListingMemo:
         await self._db.executemany(
             "INSERT OR REPLACE INTO listed (unit, source, updated_at) VALUES (?, ?, ?)",
             [(unit, source, at) for unit, at in rows],
+        )
+        await self._db.commit()
+
+    async def last_pass_finished(self) -> float | None:
+        """When the last pass that ran to its end finished (epoch seconds), by any process."""
+        async with self._db.execute("SELECT finished_at FROM last_pass") as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else float(row[0])
+
+    async def record_pass(self, finished_at: float) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO last_pass (id, finished_at) VALUES (1, ?)", (finished_at,)
         )
         await self._db.commit()
 
@@ -178,6 +193,9 @@ class Reconciler:
         self.last: PassReport | None = None
         self._task: asyncio.Task[None] | None = None
         self._memo: ListingMemo | None = None
+        self._memo_lock = asyncio.Lock()
+        #: when the schedule runs the next pass (epoch seconds), once it is known
+        self.next_pass_at: float | None = None
 
     @property
     def running(self) -> bool:
@@ -199,16 +217,19 @@ class Reconciler:
         return self.last
 
     async def run(self) -> None:
-        """The periodic schedule: ``[reconcile] interval_seconds``, first one at start-up
-        when ``on_start``. Cancelling it stops a running pass too."""
+        """The periodic schedule: a pass ``[reconcile] interval_seconds`` after the last one
+        finished, whichever process ran it, so a daemon restarted more often than the
+        interval still reconciles; at start-up when ``on_start``, or when the last pass is
+        older than the interval. Cancelling it stops a running pass too."""
         config = self.daemon.config.reconcile
         try:
-            if not config.on_start:
-                await asyncio.sleep(config.interval_seconds)
+            delay = 0.0 if config.on_start else await self._until_due(config.interval_seconds)
             while True:
+                self.next_pass_at = time.time() + delay
+                await asyncio.sleep(delay)
                 self.start()
                 await self.wait()
-                await asyncio.sleep(config.interval_seconds)
+                delay = config.interval_seconds
         finally:
             if self._task is not None and not self._task.done():
                 self._task.cancel()
@@ -218,12 +239,30 @@ class Reconciler:
                 await self._memo.close()
                 self._memo = None
 
+    async def _until_due(self, interval: float) -> float:
+        """Seconds until the next pass is due: an interval after the last recorded one, or
+        a whole interval from now when none ever finished (a first start backfills from
+        events, not by walking every source)."""
+        last = await (await self._opened_memo()).last_pass_finished()
+        return interval if last is None else max(0.0, last + interval - time.time())
+
+    async def _opened_memo(self) -> ListingMemo:
+        """The one memo connection: the schedule and a pass asked at start-up both need it,
+        and two connections setting it up at once found the database locked."""
+        async with self._memo_lock:
+            if self._memo is None:
+                self._memo = await ListingMemo.open(
+                    self.daemon.config.data_dir / "reconcile.sqlite3"
+                )
+            return self._memo
+
     def status(self) -> dict[str, Any]:
         config = self.daemon.config.reconcile
         return {
             "passes": self.passes,
             "running": self.running,
             "interval_seconds": config.interval_seconds,
+            "next_pass_at": iso_epoch(self.next_pass_at) if self.next_pass_at else None,
             "current": self.current.to_json() if self.current else None,
             "last": self.last.to_json() if self.last else None,
         }
@@ -233,16 +272,14 @@ class Reconciler:
     async def _pass(self, number: int) -> None:
         report = self.current = PassReport(number, time.time())
         try:
-            if self._memo is None:
-                self._memo = await ListingMemo.open(
-                    self.daemon.config.data_dir / "reconcile.sqlite3"
-                )
+            memo = await self._opened_memo()
             pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
             # a view is safe to read from another thread; the event loop keeps serving
             held = await asyncio.to_thread(Held.read, self.daemon.store.db())
             for key, connector in self.daemon.connectors.items():
                 outcome = report.sources[key] = SourcePass()
                 await self._reconcile_source(key, connector, pending, held, outcome)
+            await memo.record_pass(time.time())  # the schedule counts from here
         except Exception as exc:  # logged and reported; the next pass starts afresh
             log.exception("reconciliation pass %d failed", number)
             report.failure = f"{type(exc).__name__}: {exc}"

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
 
-from enrichment_fakes import ET, FakeSource, Graph, aip, entity, instance_entity, run_entity
+from enrichment_fakes import (
+    ET,
+    FakeSource,
+    Graph,
+    aip,
+    daemon_config,
+    entity,
+    instance_entity,
+    run_entity,
+    start_daemon,
+)
 
 from mdsd import facts as F
 from mdsd.daemon import Daemon
@@ -115,3 +130,40 @@ async def test_a_pass_that_breaks_is_reported_and_the_next_one_runs(
     assert report["errors"] == ["RuntimeError: listing blew up"]
     del daemon.connectors["registry"]
     assert (await reconcile(daemon))["errors"] == []
+
+
+async def test_the_schedule_counts_from_the_last_pass_across_restarts(
+    tmp_path: Path, sources: dict[str, FakeSource]
+) -> None:
+    """A daemon restarted more often than the interval still reconciles: the next pass is
+    due an interval after the last one finished, not after this process started."""
+    config = daemon_config(tmp_path / "data")
+    hour = config.reconcile.interval_seconds
+    first = await start_daemon(config, sources)
+    try:
+        before = time.time()
+        await reconcile(first)
+    finally:
+        await first.stop()
+
+    again = await start_daemon(config, sources)
+    try:
+        await asyncio.sleep(0.2)
+        status = again.enrichment.reconciler.status()
+        assert status["passes"] == 0, "the last pass is recent: none is due at start"
+        due = datetime.fromisoformat(status["next_pass_at"]).timestamp()
+        assert before + hour <= due <= time.time() + hour
+    finally:
+        await again.stop()
+
+    memo = sqlite3.connect(tmp_path / "data" / "reconcile.sqlite3")
+    with memo:
+        memo.execute("UPDATE last_pass SET finished_at = ?", (time.time() - 2 * hour,))
+    memo.close()
+    late = await start_daemon(config, sources)
+    try:
+        async with asyncio.timeout(5):
+            while late.enrichment.reconciler.passes == 0:
+                await asyncio.sleep(0.02)
+    finally:
+        await late.stop()
