@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from tui.app import MdsApp
 
 MAX_BACKOFF = 15.0
+#: a change stream still open this long is live, though an idle daemon sends nothing on it
+STREAM_OPEN_AFTER = 1.0
 
 
 class LiveLink:
@@ -91,19 +93,25 @@ class LiveLink:
     # -- changes --------------------------------------------------------------------------
 
     async def follow_changes(self) -> None:
-        """Follow ``/v1/changes``; reopen it whenever it ends, backing off on failures."""
+        """Follow ``/v1/changes``; reopen it whenever it ends, backing off on failures.
+
+        The stream is "on" once a change arrives or it has stayed open
+        :data:`STREAM_OPEN_AFTER` seconds: an idle daemon sends no data (its pings are
+        comments the client skips), and one that does not serve the stream ends it at once.
+        """
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             opened = loop.time()
             received = False
+            still_open = self.app.set_timer(STREAM_OPEN_AFTER, lambda: self._stream("on"))
             try:
                 async for change in self.app.client.changes():
                     received = True
                     delay = 0.5
                     self._stream("on")
                     self.change_received(change)
-                if received or loop.time() - opened > 1.0:
+                if received or loop.time() - opened > STREAM_OPEN_AFTER:
                     # A clean end after a while (restart, proxy, long poll): reopen at once.
                     self._stream("on")
                     await asyncio.sleep(0.2)
@@ -114,6 +122,8 @@ class LiveLink:
             except Exception as exc:
                 self.app.log.error("change stream failed", exc)
                 self._stream("off")
+            finally:
+                still_open.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
 

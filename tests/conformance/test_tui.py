@@ -151,9 +151,11 @@ async def command(pilot: Pilot[Any], text: str) -> None:
 async def entity_page(pilot: Pilot[Any], app: MdsApp, xid: str) -> EntityScreen:
     await wait_for(
         pilot,
-        lambda: isinstance(app.screen, EntityScreen)
-        and app.screen.entity_id == xid
-        and (app.screen.entity is not None or app.screen.failure is not None),
+        lambda: (
+            isinstance(app.screen, EntityScreen)
+            and app.screen.entity_id == xid
+            and (app.screen.entity is not None or app.screen.failure is not None)
+        ),
         f"the page of {xid}",
     )
     page = await settle(pilot, app, f"the sections of {xid}")
@@ -209,6 +211,8 @@ async def test_search_as_you_type_puts_the_exact_name_first_and_filters(loaded: 
     async with explorer(loaded) as (app, pilot):
         search = app.screen
         assert isinstance(search, SearchScreen)
+        # an idle daemon sends no change for a while: the open stream is live all the same
+        await wait_for(pilot, lambda: "live on" in screen_text(app), "the change stream", 5)
         await type_text(pilot, "Weekly rank")  # results while typing, before the whole name
         await wait_for(pilot, lambda: search.shown_query == "Weekly rank", "partial results")
         assert "Weekly ranking trainer" in screen_text(app)
@@ -239,6 +243,19 @@ async def test_search_as_you_type_puts_the_exact_name_first_and_filters(loaded: 
         text = screen_text(app)
         for xid in owned:
             assert g.entities[xid].name in text
+
+        await pilot.press("ctrl+a", "ctrl+k")
+        await paste(pilot, "tag:tier=gold")
+        await wait_for(pilot, lambda: search.shown_query == "tag:tier=gold", "tag filter")
+        tagged = {x for x, e in g.entities.items() if ("tier", "gold") in e.tags}
+        assert {r["id"] for r in search.results} == tagged == {RAW}
+
+        await pilot.press("ctrl+a", "ctrl+k")
+        await paste(pilot, "Alice")
+        await pilot.press("ctrl+t")  # people and teams: the query becomes @Alice
+        await wait_for(pilot, lambda: search.shown_query == "@Alice", "people search")
+        assert search.results and search.results[0]["id"] == alice
+        assert "Alice Liddell" in screen_text(app)
 
         # Enter opens the highlighted (first) result
         await pilot.press("ctrl+a", "ctrl+k")
@@ -356,7 +373,9 @@ async def test_pages_of_entities_with_absent_or_null_fields(loaded: Harness) -> 
                 assert relationships_wanted(g, xid) <= relationships_shown(page), xid
             else:
                 assert "STUB" in header or "DELETED" in header, header
-            for key in ("l", "i", "h") + (("u",) if kind_of(xid) in ("model-instance", "ab-test") else ()):
+            for key in ("l", "i", "h") + (
+                ("u",) if kind_of(xid) in ("model-instance", "ab-test") else ()
+            ):
                 await pilot.press(key)
                 view = await settle(pilot, app, f"{key} of {xid}")
                 assert view.entity_id == xid
@@ -453,7 +472,7 @@ async def test_impact_lists_the_downstream_and_whom_to_notify(loaded: Harness) -
         assert owners <= notified, f"not notified: {sorted(owners - notified)}"
         told = {t for group, t, _ in rows if group == "notify teams"}
         assert teams <= told, f"teams not notified: {sorted(teams - told)}"
-        for group, target, shown in rows:
+        for _, target, shown in rows:
             if target in g.entities:
                 assert g.entities[target].name in shown[0], (target, shown)
         summary = static_text(page, "#summary")
@@ -618,9 +637,7 @@ async def test_history_and_time_travel_around_a_retracted_inference(fresh: Harne
         history = await settle(pilot, app, "history again")
         assert isinstance(history, HistoryScreen)
         rows = list(history.table.rows_shown)
-        asserted = next(
-            i for i, r in enumerate(rows) if cells(r)[1].startswith("+ rel/tested_in")
-        )
+        asserted = next(i for i, r in enumerate(rows) if cells(r)[1].startswith("+ rel/tested_in"))
         history.table.move_cursor(row=asserted)
         await pilot.press("enter")
         page = await entity_page(pilot, app, V5)
