@@ -122,7 +122,6 @@ async def settle(pilot: Pilot[Any], app: MdsApp, what: str) -> PageScreen:
     page = app.page
     assert page is not None
     await wait_for(pilot, lambda: app.page is page and idle(app, page), what)
-    await pilot.pause(0.05)
     return page
 
 
@@ -373,35 +372,52 @@ async def test_pages_of_entities_with_absent_or_null_fields(loaded: Harness) -> 
                 assert relationships_wanted(g, xid) <= relationships_shown(page), xid
             else:
                 assert "STUB" in header or "DELETED" in header, header
-            for key in ("l", "i", "h") + (
-                ("u",) if kind_of(xid) in ("model-instance", "ab-test") else ()
-            ):
+            # every view of it, one after the other (the view keys work on every page)
+            usage = ("u",) if kind_of(xid) in ("model-instance", "ab-test") else ()
+            for key in ("i", "h", *usage, "l"):
+                shown = app.page
                 await pilot.press(key)
+                await wait_for(pilot, lambda s=shown: app.page is not s, f"{key} of {xid}")
                 view = await settle(pilot, app, f"{key} of {xid}")
                 assert view.entity_id == xid
                 no_errors_shown(view)
-                await pilot.press("left_square_bracket")
-                await entity_page(pilot, app, xid)
 
 
 # -- lineage, impact, usage ----------------------------------------------------------------
 
 
+async def key(pilot: Pilot[Any], name: str) -> None:
+    """Send one key as the terminal would, without ``Pilot.press``'s wait for the whole
+    screen to settle (~0.2 s a key): the caller waits for the key's effect instead."""
+    char = name if len(name) == 1 else None
+    pilot.app.post_message(events.Key(name, char))
+    await pilot.pause(0)
+
+
 async def expand_all(pilot: Pilot[Any], app: MdsApp, page: LineageScreen) -> set[str]:
-    """Walk the tree with the keyboard, expanding every node (→), until nothing is left;
-    returns the ids of every node shown."""
+    """Walk the tree with the keyboard, expanding every node (→) and moving down (↓) to
+    the last line; returns the ids of every node shown."""
     tree = page.lineage_tree
+    await settle(pilot, app, "lineage")
+    tree.focus()
     await pilot.press("g")
     while True:
-        await settle(pilot, app, "lineage expansion")
         node = tree.cursor_node
-        if node is not None and node.allow_expand and not node.is_expanded:
-            await pilot.press("right")
+        assert node is not None
+        if node.allow_expand and not node.is_expanded:
+            await key(pilot, "right")
+            await wait_for(
+                pilot,
+                lambda n=node: n.is_expanded and (n.children or not n.allow_expand),
+                f"expanding {node.label}",
+            )
+            await settle(pilot, app, "lineage expansion")
             continue
         if tree.cursor_line >= tree.last_line:
             break
-        await pilot.press("down")
-    await settle(pilot, app, "lineage expansion")
+        line = tree.cursor_line
+        await key(pilot, "down")
+        await wait_for(pilot, lambda line=line: tree.cursor_line == line + 1, "moving down")
     shown: set[str] = set()
     stack: list[TreeNode[dict[str, Any]]] = [tree.root]
     while stack:
@@ -510,6 +526,14 @@ async def test_usage_of_an_instance_a_model_and_a_test(loaded: Harness) -> None:
         assert {(group, t) for group, t, _ in rows} == {("instances", V5), ("models", MODEL)}
         instance = next(shown for _, t, shown in rows if t == V5)
         assert g.entities[MODEL].name in instance[1] and g.entities[CELL].name in instance[2]
+        await command(pilot, f"open {CELL}")
+        await entity_page(pilot, app, CELL)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UsageScreen), "usage of the cell")
+        page = await settle(pilot, app, "usage of the cell")
+        assert isinstance(page, UsageScreen)
+        no_errors_shown(page)
+        assert V5 in {t for _, t, _ in table_rows(page.table)}
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -647,3 +671,119 @@ async def test_history_and_time_travel_around_a_retracted_inference(fresh: Harne
             lambda: ("→", TEST, True) in relationships_shown(page),
             "tested_in as of its assertion",
         )
+
+        assert_tx = rows[asserted].data
+
+        # { and } step through the instance's own changes; past the last one is live
+        await command(pilot, "asof now")
+        await wait_for(pilot, lambda: app.as_of is None and not inferred_shown(page), "live")
+        await pilot.press("left_curly_bracket")
+        await wait_for(pilot, lambda: app.as_of == f"tx:{assert_tx}", "{ to the assertion")
+        await wait_for(pilot, lambda: inferred_shown(page) == {TEST, CELL}, "tested_in then")
+        await pilot.press("right_curly_bracket")
+        await wait_for(pilot, lambda: app.as_of not in (None, f"tx:{assert_tx}"), "} forward")
+        await wait_for(pilot, lambda: page.entity and not inferred_shown(page), "retracted")
+        await pilot.press("right_curly_bracket")
+        await wait_for(pilot, lambda: app.as_of is None, "} past the last change: live")
+
+        # @ takes an RFC 3339 instant, as the daemon wrote it in the history
+        log = await asyncio.to_thread(h.ok, "history")
+        when = next(t["at"] for t in log["transactions"] if t["tx"] == before)
+        await pilot.press("at")
+        await pilot.press("ctrl+a", "ctrl+k")
+        await paste(pilot, when.lower())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.as_of == when.lower(), "the as-of moment")
+        await wait_for(pilot, lambda: inferred_shown(page) == {TEST, CELL}, "tested_in at then")
+        assert f"AS OF {when.lower()}" in screen_text(app)
+        assert f"tx {before}" in screen_text(app), "the bar names the resolved transaction"
+
+        # an entity its source answers 404 for is shown deleted, and resolved before that
+        legacy = uri("dataset", "legacy-dump")
+        h.org.remove("datasets", "legacy-dump")
+        await asyncio.to_thread(
+            h.ingest, [{"event_type": "dataset_deleted", "dataset_id": "legacy-dump"}]
+        )
+        await asyncio.to_thread(h.wait_idle)
+        await command(pilot, "asof now")
+        await command(pilot, f"open {legacy}")
+        page = await entity_page(pilot, app, legacy)
+        no_errors_shown(page)
+        assert "DELETED" in static_text(page, "#header")
+        await command(pilot, f"asof tx:{before}")
+        await wait_for(pilot, lambda: "DELETED" not in static_text(page, "#header"), "then")
+        assert "Legacy dump" in static_text(page, "#header")
+
+        # the graph's own history lists the latest transactions and what they touched
+        await command(pilot, "asof now")
+        await pilot.press("escape")
+        await command(pilot, "search")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen), "search")
+        await command(pilot, "history")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), "global history")
+        history = await settle(pilot, app, "global history")
+        assert isinstance(history, HistoryScreen) and history.entity_id is None
+        no_errors_shown(history)
+        rows = table_rows(history.table)
+        latest = max(t["tx"] for t in (await asyncio.to_thread(h.ok, "history"))["transactions"])
+        assert rows and rows[0][0].startswith(f"tx {latest}"), rows[:3]
+        assert "legacy-dump" in rows[0][2][1] or "Legacy dump" in rows[0][2][1], rows[0]
+
+
+def sections_text(page: EntityScreen) -> str:
+    return "\n".join(str(s.render()) for s in page.query(".section"))
+
+
+def line_with(text: str, needle: str) -> str:
+    found = [line for line in text.splitlines() if needle in line]
+    assert found, f"no line with {needle!r} in:\n{text}"
+    return found[0]
+
+
+async def test_type_sections_show_the_payloads_facts(loaded: Harness) -> None:
+    org = loaded.org
+    async with explorer(loaded) as (app, pilot):
+        await command(pilot, f"open {MODEL}")
+        page = await entity_page(pilot, app, MODEL)
+        text = sections_text(page)
+        model = org.payload("models", "ranking-model")
+        current = model["current_instance_id"]
+        for native in model["instance_ids"]:
+            instance = org.payload("instances", native)
+            line = line_with(text, native)
+            assert instance["status"] in line and f"v{instance['version']}" in line, line
+            assert ("◀ current" in line) == (native == current), line
+
+        await command(pilot, f"open {RUN}")
+        page = await entity_page(pilot, app, RUN)
+        text = sections_text(page)
+        run = org.payload("pipeline-runs", "train-001")
+        assert run["status"] in line_with(text, "Status")
+        # 2025-01-04T00:00:00+02:00 is 22:00 UTC the day before; no end time: a dash
+        assert line_with(text, "Ran").split(None, 1)[1] == "2025-01-03 22:00 → —"
+        reads = line_with(text, "Reads")
+        for ref in run["input_dataset_versions"]:
+            assert f"{ref['dataset_id']}@{ref['version']}" in reads, reads
+        assert run["ab_test_cells"][0]["cell_name"] in line_with(text, "For cells")
+
+        await command(pilot, f"open {RAW}")
+        page = await entity_page(pilot, app, RAW)
+        text = sections_text(page)
+        for version in org.payload("datasets", "raw-events")["versions"]:
+            line = line_with(text, version["version"])
+            if version.get("row_count") is not None:
+                assert f"{version['row_count']:,} rows" in line, line
+
+        await command(pilot, f"open {TEST}")
+        page = await entity_page(pilot, app, TEST)
+        text = sections_text(page)
+        test = org.payload("tests", "12345")
+        assert test["status"] in line_with(text, "Status")
+        for cell in test["cells"]:
+            line = line_with(text, f"Cell {cell['cell_number']}")
+            assert cell["name"] in line
+            assert ("ranking-model-v5" in line) == (cell["cell_number"] == 2), line
+
+
+def inferred_shown(page: EntityScreen) -> set[str]:
+    return {target for _, target, inferred in relationships_shown(page) if inferred}
