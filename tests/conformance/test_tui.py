@@ -284,7 +284,8 @@ async def test_entity_page_shows_the_normalized_entity(loaded: Harness) -> None:
         tags_line = next(line for line in header.splitlines() if line.startswith("Tags"))
         for tag, value in want.tags:
             assert f"{tag}={value}" in tags_line
-        assert "STUB" not in header and "DELETED" not in header
+        first = header.splitlines()[0]
+        assert "resolved" in first and "STUB" not in header and "DELETED" not in header
         assert relationships_wanted(g, MODEL) <= relationships_shown(page)
         text = screen_text(app)
         assert "Ranking model" in text and "Ranks the home page" in text
@@ -370,8 +371,9 @@ async def test_pages_of_entities_with_absent_or_null_fields(loaded: Harness) -> 
                 assert want.name in header, (xid, header)
                 assert (want.description or "no description") in header
                 assert relationships_wanted(g, xid) <= relationships_shown(page), xid
+                assert "resolved" in header.splitlines()[0], header
             else:
-                assert "STUB" in header or "DELETED" in header, header
+                assert "STUB" in header.splitlines()[0], header
             # every view of it, one after the other (the view keys work on every page)
             usage = ("u",) if kind_of(xid) in ("model-instance", "ab-test") else ()
             for key in ("i", "h", *usage, "l"):

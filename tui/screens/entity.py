@@ -37,11 +37,11 @@ JSON = dict[str, Any]
 
 
 def header_text(entity: JSON) -> Text:
+    """Name, type and record status (always: "resolved" is what tells a hydrated entity
+    from a stub), id, description, owners, tags and times."""
     text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
-    status = str(entity.get("status") or "resolved")
-    if status != "resolved":
-        text.append("  ")
-        text.append_text(status_text(status))
+    text.append("  ")
+    text.append_text(status_text(entity.get("status") or "resolved"))
     text.append(f"  {entity.get('entity_type', '')}", style="dim")
     text.append(f"\n{entity.get('id', '')}", style="dim")
     description = entity.get("description")
