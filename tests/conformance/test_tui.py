@@ -11,6 +11,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -358,6 +359,8 @@ async def test_pages_of_entities_with_absent_or_null_fields(loaded: Harness) -> 
         uri("ab-test", "777"),  # no cells, no owners
         uri("pipeline", "weekly-trainer"),  # schedule null, empty lists
         uri("dataset", "firehose"),  # reached only through a reference
+        uri("dataset", "clickstream"),  # updated_at in lowercase RFC 3339, no versions
+        uri("dataset", "sessions-weekly"),  # updated_at with nanoseconds
         *sorted(g.dangling),  # a stub forever
     ]
     async with explorer(loaded) as (app, pilot):
@@ -371,6 +374,12 @@ async def test_pages_of_entities_with_absent_or_null_fields(loaded: Harness) -> 
                 assert want.name in header, (xid, header)
                 assert (want.description or "no description") in header
                 assert relationships_wanted(g, xid) <= relationships_shown(page), xid
+                updated = line_with(header, "Updated").split("Updated", 1)[1]
+                if want.updated_at is None:
+                    assert updated.strip().startswith("—"), updated
+                else:
+                    minute = want.updated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+                    assert updated.strip().startswith(minute), (xid, updated)
                 assert "resolved" in header.splitlines()[0], header
             else:
                 assert "STUB" in header.splitlines()[0], header
