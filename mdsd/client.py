@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,6 +39,23 @@ class ApiError(ClientError):
         self.status = status
         self.code = code
         self.message = message
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+
+
+def _api_error(response: httpx.Response, body: Any) -> ApiError:
+    """The daemon's error document (``{"error": {"code", "message"}}``) as an exception."""
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    return ApiError(
+        response.status_code,
+        str(error.get("code", "error")),
+        str(error.get("message", response.text or response.reason_phrase)),
+    )
 
 
 def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -113,18 +130,10 @@ class Client:
             raise DaemonUnavailable(
                 f"mdsd is not reachable at {where} ({exc}); start it with `mdsd --config PATH`"
             ) from exc
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            body = {}
+        body = _body(response)
         if response.is_success or response.status_code in ok_statuses:
             return body if isinstance(body, dict) else {"data": body}
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise ApiError(
-            response.status_code,
-            str(error.get("code", "error")),
-            str(error.get("message", response.text or response.reason_phrase)),
-        )
+        raise _api_error(response, body)
 
     async def get(self, path: str, **params: Any) -> JSON:
         return await self.request("GET", path, params=params)
@@ -230,10 +239,19 @@ class Client:
         body: JSON = {"query": query, "variables": variables or {}}
         return await self.request("POST", "/v1/graphql", json_body=body, params={"as_of": as_of})
 
-    async def changes(self) -> AsyncIterator[JSON]:
-        """Follow the daemon's change stream: one dict per committed transaction."""
+    async def changes(self, on_open: Callable[[], object] | None = None) -> AsyncIterator[JSON]:
+        """Follow the daemon's change stream: one dict per committed transaction.
+
+        ``on_open`` is called once the daemon has accepted the stream: an idle daemon
+        sends nothing but keep-alive comments, so no change may come for a long while.
+        A stream the daemon refuses raises ``ApiError`` instead of ending quietly."""
         try:
             async with self._http.stream("GET", "/v1/changes", timeout=None) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _api_error(response, _body(response))
+                if on_open is not None:
+                    on_open()
                 async for line in response.aiter_lines():
                     if line.startswith("data:"):
                         yield json.loads(line[5:].strip())

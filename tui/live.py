@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tui.app import MdsApp
 
 MAX_BACKOFF = 15.0
-#: a change stream still open this long is live, though an idle daemon sends nothing on it
+#: a change stream that ends sooner than this after opening is reopened with backoff
 STREAM_OPEN_AFTER = 1.0
 
 
@@ -95,35 +95,34 @@ class LiveLink:
     async def follow_changes(self) -> None:
         """Follow ``/v1/changes``; reopen it whenever it ends, backing off on failures.
 
-        The stream is "on" once a change arrives or it has stayed open
-        :data:`STREAM_OPEN_AFTER` seconds: an idle daemon sends no data (its pings are
-        comments the client skips), and one that does not serve the stream ends it at once.
+        The stream is "on" as soon as the daemon accepts it: an idle daemon sends no
+        change for a long while. One that refuses it raises, and is retried with backoff.
         """
         loop = asyncio.get_running_loop()
         delay = 0.5
         while True:
             opened = loop.time()
-            received = False
-            still_open = self.app.set_timer(STREAM_OPEN_AFTER, lambda: self._stream("on"))
+            accepted = received = False
+
+            def on_open() -> None:
+                nonlocal accepted
+                accepted = True
+                self._stream("on")
+
             try:
-                async for change in self.app.client.changes():
-                    received = True
-                    delay = 0.5
-                    self._stream("on")
+                async for change in self.app.client.changes(on_open=on_open):
+                    received, delay = True, 0.5
                     self.change_received(change)
-                if received or loop.time() - opened > STREAM_OPEN_AFTER:
+                if received or (accepted and loop.time() - opened > STREAM_OPEN_AFTER):
                     # A clean end after a while (restart, proxy, long poll): reopen at once.
-                    self._stream("on")
                     await asyncio.sleep(0.2)
                     continue
-                self._stream("off")  # ended at once: not served (yet); back off below
+                self._stream("off")  # accepted, then ended at once: back off below
             except DaemonUnavailable:
                 self._stream("off")
             except Exception as exc:
                 self.app.log.error("change stream failed", exc)
                 self._stream("off")
-            finally:
-                still_open.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
 

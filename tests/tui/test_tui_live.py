@@ -27,10 +27,10 @@ class FlakyClient(Client):
             raise DaemonUnavailable("mdsd is not reachable at /nowhere/mdsd.sock (refused)")
         return await super().request(method, path, **kwargs)
 
-    async def changes(self) -> Any:
+    async def changes(self, on_open: Any = None) -> Any:
         if self.down:
             raise DaemonUnavailable("change stream closed")
-        async for change in super().changes():
+        async for change in super().changes(on_open=on_open):
             yield change
 
 
