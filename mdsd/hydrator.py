@@ -284,7 +284,7 @@ class Hydrator:
         def release() -> None:
             self._delayed.pop(unit, None)
             if unit in self._wanted and unit not in self._inflight:
-                self._push(self._wanted[unit][0], unit)
+                self._push(source, unit)
 
         self._delayed[unit] = asyncio.get_running_loop().call_later(delay, release)
 

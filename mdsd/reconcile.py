@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -242,8 +243,15 @@ class Reconciler:
     async def _until_due(self, interval: float) -> float:
         """Seconds until the next pass is due: an interval after the last recorded one, or
         a whole interval from now when none ever finished (a first start backfills from
-        events, not by walking every source)."""
-        last = await (await self._opened_memo()).last_pass_finished()
+        events, not by walking every source). A memo that cannot be read costs the schedule
+        its memory, not the enrichment loop it runs in."""
+        try:
+            last = await (await self._opened_memo()).last_pass_finished()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning(
+                "reconciliation schedule: last pass unknown (%s); next in %ss", exc, interval
+            )
+            last = None
         return interval if last is None else max(0.0, last + interval - time.time())
 
     async def _opened_memo(self) -> ListingMemo:

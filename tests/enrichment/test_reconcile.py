@@ -167,3 +167,22 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
                 await asyncio.sleep(0.02)
     finally:
         await late.stop()
+
+
+async def test_an_unreadable_memo_leaves_the_schedule_and_enrichment_running(
+    tmp_path: Path, sources: dict[str, FakeSource]
+) -> None:
+    config = daemon_config(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "reconcile.sqlite3").mkdir()  # not a database: cannot be opened
+    daemon = await start_daemon(config, sources)
+    try:
+        async with asyncio.timeout(5):
+            while daemon.enrichment.reconciler.next_pass_at is None:
+                await asyncio.sleep(0.02)
+        due = daemon.enrichment.reconciler.next_pass_at
+        assert due >= time.time() + config.reconcile.interval_seconds - 10
+        report = await reconcile(daemon)
+        assert report["errors"], "the pass says why it could not run"
+    finally:
+        await daemon.stop()
