@@ -8,12 +8,14 @@ the same data: exactly what a user's machine does to it.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,19 @@ import httpx
 from mdsd.client import Client
 
 SOURCES = ("registry", "orchestrator", "featurestore", "experiments", "datasets", "identity")
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """One ``mds`` run: its exit status, stdout and stderr; ``json`` decodes stdout."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 def config_toml(

@@ -4,7 +4,6 @@ a process from the outside (its listening sockets, what another user gets from i
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -14,11 +13,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from api_world import Truth
 
+from mdsd.testing import CliResult as Result
 from mdsd.testing import config_toml
 from simulator import SimulatorThread
 
@@ -34,17 +33,6 @@ def _program(name: str, module: str) -> list[str]:
 
 MDSD = _program("mdsd", "mdsd")
 MDS = _program("mds", "mdsd.cli")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass

@@ -11,23 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mdsd.testing import DaemonProcess
+from mdsd.testing import CliResult, DaemonProcess
 from tests.conformance.platform import Organisation, PlatformApp, PlatformServer
 
 IDLE_TIMEOUT_S = 90
-
-
-@dataclass
-class Answer:
-    """One ``mds`` run: its exit status, and its stdout as JSON when it printed any."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass
@@ -39,14 +26,14 @@ class Harness:
     def org(self) -> Organisation:
         return self.platform.org
 
-    def mds(self, *args: str, stdin: str | None = None) -> Answer:
+    def mds(self, *args: str, stdin: str | None = None) -> CliResult:
         """``mds ARGS --json --socket PATH`` as a subprocess, as acceptance runs it."""
         command = [sys.executable, "-m", "mdsd.cli", *args, "--json"]
         command += ["--socket", str(self.daemon.socket)]
         done = subprocess.run(
             command, input=stdin, capture_output=True, text=True, timeout=120, check=False
         )
-        return Answer(done.returncode, done.stdout, done.stderr)
+        return CliResult(done.returncode, done.stdout, done.stderr)
 
     def ok(self, *args: str, stdin: str | None = None) -> Any:
         """The JSON of an ``mds`` command that must succeed."""

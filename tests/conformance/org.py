@@ -18,7 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conformance.expect import uri
 from tests.conformance.platform import Organisation
+
+#: the entities the tests name: the tested_in chain (instance, run, cell, test) and the
+#: raw dataset at the head of its lineage
+V5 = uri("model-instance", "ranking-model-v5")
+MODEL = uri("model", "ranking-model")
+RUN = uri("pipeline-run", "train-001")
+TEST = uri("ab-test", "12345")
+CELL = uri("ab-test-cell", "12345/2")
+RAW = uri("dataset", "raw-events")
 
 Event = dict[str, Any]
 

@@ -148,16 +148,22 @@ class PlatformApp:
         with self._lock:
             self.hits.append(Hit(time.time(), path, status, not_before))
 
-    async def item(self, request: Request) -> Response:
-        path = request.url.path
-        collection = request.path_params["collection"]
-        native = request.path_params["native"]
+    def _refusal(self, path: str, collection: str) -> Response | None:
+        """The answer before any data: an injected fault, or 404 for an unknown collection."""
         fault = self._fault(path)
         if fault is not None:
             return fault
         if collection not in ID_FIELD:
             self._log(path, 404)
             return JSONResponse({"error": "no such collection"}, status_code=404)
+        return None
+
+    async def item(self, request: Request) -> Response:
+        path = request.url.path
+        collection = request.path_params["collection"]
+        native = request.path_params["native"]
+        if (refused := self._refusal(path, collection)) is not None:
+            return refused
         payload = self.org.get(collection, native)
         if payload is None:
             self._log(path, 404)
@@ -168,12 +174,8 @@ class PlatformApp:
     async def listing(self, request: Request) -> Response:
         path = request.url.path
         collection = request.path_params["collection"]
-        fault = self._fault(path)
-        if fault is not None:
-            return fault
-        if collection not in ID_FIELD:
-            self._log(path, 404)
-            return JSONResponse({"error": "no such collection"}, status_code=404)
+        if (refused := self._refusal(path, collection)) is not None:
+            return refused
         email = request.query_params.get("email")
         if collection == "users" and email is not None:
             self._log(path, 200)

@@ -12,16 +12,10 @@ import pytest
 from tests.conformance.checks import graph_problems
 from tests.conformance.expect import graph, instant, required_downstream, uri
 from tests.conformance.harness import Harness
-from tests.conformance.org import UNANNOUNCED
+from tests.conformance.org import CELL, RAW, TEST, UNANNOUNCED, V5
 from tests.conformance.platform import Fault
 
 pytestmark = pytest.mark.slow
-
-V5 = uri("model-instance", "ranking-model-v5")
-RUN = uri("pipeline-run", "train-001")
-TEST = uri("ab-test", "12345")
-CELL = uri("ab-test-cell", "12345/2")
-RAW = uri("dataset", "raw-events")
 
 
 def at(text: str) -> datetime:

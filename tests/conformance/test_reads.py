@@ -24,14 +24,10 @@ from tests.conformance.expect import (
     uri,
 )
 from tests.conformance.harness import Harness
-from tests.conformance.org import MALFORMED, UNANNOUNCED
+from tests.conformance.org import CELL, MALFORMED, RAW, TEST, UNANNOUNCED, V5
 
 pytestmark = pytest.mark.slow
 
-V5 = uri("model-instance", "ranking-model-v5")
-TEST = uri("ab-test", "12345")
-CELL = uri("ab-test-cell", "12345/2")
-RAW = uri("dataset", "raw-events")
 CONTEXT_KINDS = {"user", "team"}
 
 

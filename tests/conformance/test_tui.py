@@ -12,7 +12,7 @@ import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 from rich.console import Console
@@ -32,6 +32,8 @@ from tests.conformance.expect import (
     uri,
 )
 from tests.conformance.harness import Harness
+from tests.conformance.org import CELL, MODEL, RAW, RUN, TEST, V5
+from tests.tui.tui_support import wait_for as support_wait_for
 from tui.app import MdsApp
 from tui.screens.base import PageScreen
 from tui.screens.entity import EntityScreen
@@ -45,13 +47,9 @@ from tui.widgets.lists import NavTable, Row
 
 pytestmark = pytest.mark.slow
 
+View = TypeVar("View", bound=PageScreen)
+
 SIZE = (160, 60)
-V5 = uri("model-instance", "ranking-model-v5")
-MODEL = uri("model", "ranking-model")
-RUN = uri("pipeline-run", "train-001")
-TEST = uri("ab-test", "12345")
-CELL = uri("ab-test-cell", "12345/2")
-RAW = uri("dataset", "raw-events")
 
 
 # -- what is on screen --------------------------------------------------------------------
@@ -100,18 +98,10 @@ def table_rows(table: NavTable) -> list[tuple[str, str | None, list[str]]]:
 async def wait_for(
     pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 15.0
 ) -> None:
-    """Let the app run until ``predicate()`` holds (workers answer asynchronously)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:
-            pass
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
-        await pilot.pause(0.02)
+    """The TUI tests' ``wait_for``, showing the screen when it times out."""
+    await support_wait_for(
+        pilot, predicate, timeout, what, detail=lambda: screen_text(cast(MdsApp, pilot.app))
+    )
 
 
 def idle(app: MdsApp, page: PageScreen) -> bool:
@@ -160,6 +150,19 @@ async def entity_page(pilot: Pilot[Any], app: MdsApp, xid: str) -> EntityScreen:
     )
     page = await settle(pilot, app, f"the sections of {xid}")
     assert isinstance(page, EntityScreen)
+    return page
+
+
+async def view_of(
+    pilot: Pilot[Any], app: MdsApp, xid: str, key: str, kind: type[View], what: str
+) -> View:
+    """Open ``xid``'s page, press ``key``, and wait for that ``kind`` of view to settle."""
+    await command(pilot, f"open {xid}")
+    await entity_page(pilot, app, xid)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind), what)
+    page = await settle(pilot, app, what)
+    assert isinstance(page, kind)
     return page
 
 
@@ -442,13 +445,7 @@ async def expand_all(pilot: Pilot[Any], app: MdsApp, page: LineageScreen) -> set
 async def test_lineage_upstream_and_downstream_walk_the_whole_chain(loaded: Harness) -> None:
     g = graph(loaded.org)
     async with explorer(loaded) as (app, pilot):
-        await command(pilot, f"open {V5}")
-        await entity_page(pilot, app, V5)
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen), "lineage")
-        page = app.screen
-        assert isinstance(page, LineageScreen)
-        await settle(pilot, app, "upstream")
+        page = await view_of(pilot, app, V5, "l", LineageScreen, "lineage")
         assert "upstream" in static_text(page, "#summary")
         shown = await expand_all(pilot, app, page) - {V5}
         required = required_upstream(g, V5)
@@ -461,13 +458,7 @@ async def test_lineage_upstream_and_downstream_walk_the_whole_chain(loaded: Harn
             assert g.entities[xid].name in text
 
         await pilot.press("left_square_bracket")
-        await command(pilot, f"open {RAW}")
-        await entity_page(pilot, app, RAW)
-        await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen), "lineage")
-        page = app.screen
-        assert isinstance(page, LineageScreen)
-        await settle(pilot, app, "upstream of raw")
+        page = await view_of(pilot, app, RAW, "l", LineageScreen, "lineage of raw")
         await pilot.press("tab")
         await wait_for(pilot, lambda: "downstream" in static_text(page, "#summary"), "tab")
         shown = await expand_all(pilot, app, page) - {RAW}
@@ -485,12 +476,7 @@ async def test_impact_lists_the_downstream_and_whom_to_notify(loaded: Harness) -
     teams = {t for o in owners for t in teams_of(loaded.org, o)}
     assert uri("team", "search") in teams and uri("user", "carol") in owners
     async with explorer(loaded) as (app, pilot):
-        await command(pilot, f"open {RAW}")
-        await entity_page(pilot, app, RAW)
-        await pilot.press("i")
-        await wait_for(pilot, lambda: isinstance(app.screen, ImpactScreen), "impact")
-        page = await settle(pilot, app, "impact")
-        assert isinstance(page, ImpactScreen)
+        page = await view_of(pilot, app, RAW, "i", ImpactScreen, "impact")
         no_errors_shown(page)
         rows = table_rows(page.table)
         affected = {t for group, t, _ in rows if not group.startswith("notify")}
@@ -514,12 +500,7 @@ async def test_usage_of_an_instance_a_model_and_a_test(loaded: Harness) -> None:
     status = loaded.org.payload("tests", "12345")["status"]
     async with explorer(loaded) as (app, pilot):
         for xid in (V5, MODEL):
-            await command(pilot, f"open {xid}")
-            await entity_page(pilot, app, xid)
-            await pilot.press("u")
-            await wait_for(pilot, lambda: isinstance(app.screen, UsageScreen), "usage")
-            page = await settle(pilot, app, f"usage of {xid}")
-            assert isinstance(page, UsageScreen)
+            page = await view_of(pilot, app, xid, "u", UsageScreen, f"usage of {xid}")
             no_errors_shown(page)
             rows = table_rows(page.table)
             assert [t for _, t, _ in rows] == [TEST], rows
@@ -527,22 +508,12 @@ async def test_usage_of_an_instance_a_model_and_a_test(loaded: Harness) -> None:
             assert test_name in shown[0] and status in shown[1]
             assert g.entities[CELL].name in shown[2]
             assert "in 1 A/B tests" in static_text(page, "#summary")
-        await command(pilot, f"open {TEST}")
-        await entity_page(pilot, app, TEST)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, UsageScreen), "usage of the test")
-        page = await settle(pilot, app, "usage of the test")
-        assert isinstance(page, UsageScreen)
+        page = await view_of(pilot, app, TEST, "u", UsageScreen, "usage of the test")
         rows = table_rows(page.table)
         assert {(group, t) for group, t, _ in rows} == {("instances", V5), ("models", MODEL)}
         instance = next(shown for _, t, shown in rows if t == V5)
         assert g.entities[MODEL].name in instance[1] and g.entities[CELL].name in instance[2]
-        await command(pilot, f"open {CELL}")
-        await entity_page(pilot, app, CELL)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, UsageScreen), "usage of the cell")
-        page = await settle(pilot, app, "usage of the cell")
-        assert isinstance(page, UsageScreen)
+        page = await view_of(pilot, app, CELL, "u", UsageScreen, "usage of the cell")
         no_errors_shown(page)
         assert V5 in {t for _, t, _ in table_rows(page.table)}
 

@@ -10,9 +10,14 @@ from textual.pilot import Pilot
 
 
 async def wait_for(
-    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0, what: str = ""
+    pilot: Pilot[Any],
+    predicate: Callable[[], object],
+    timeout: float = 10.0,
+    what: str = "",
+    detail: Callable[[], str] | None = None,
 ) -> None:
-    """Let the app run until ``predicate()`` holds (workers answer asynchronously)."""
+    """Let the app run until ``predicate()`` holds (workers answer asynchronously).
+    ``detail`` adds what the failure message should show (the screen, say)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -22,5 +27,6 @@ async def wait_for(
         except Exception:
             pass
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
+            shown = f":\n{detail()}" if detail is not None else ""
+            raise AssertionError(f"timed out waiting for {what or predicate}{shown}")
         await pilot.pause(0.02)
