@@ -18,6 +18,7 @@ from mdsd.connectors import (
     build_connectors,
 )
 from mdsd.fetch_workers import (
+    WORKER_NICENESS,
     FrameWriter,
     ProcessFetcher,
     encode_frame,
@@ -133,6 +134,17 @@ async def test_workers_answer_exactly_as_the_daemon_process_would(
     assert set(stats) == set(SOURCES)
     assert sum(int(s["requests"]) for s in stats.values()) >= len(sample)  # type: ignore[call-overload]
     assert [p["restarts"] for p in workers.processes()] == [0, 0]
+
+
+async def test_workers_run_at_a_lower_cpu_priority_than_the_daemon(
+    workers: ProcessFetcher,
+) -> None:
+    """The daemon's loop is the serial stage: under load it must get a core first."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    for process in workers.processes():
+        assert isinstance(process["pid"], int)
+        theirs = os.getpriority(os.PRIO_PROCESS, process["pid"])
+        assert theirs == min(ours + WORKER_NICENESS, 19)
 
 
 async def test_a_killed_worker_fails_its_reads_and_is_started_again(
