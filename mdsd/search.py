@@ -774,9 +774,8 @@ class _Highlighter:
     def __init__(self, text: str, words: list[str]) -> None:
         self._text = _fold(text)
         self._words = words
-        # a query word at the start of a name word; longest first, to mark all it matched
-        alternatives = "|".join(map(re.escape, sorted(set(words), key=len, reverse=True)))
-        self._prefixes = re.compile(rf"(?<![^\W_])(?:{alternatives})") if words else None
+        # longest first, to mark all that a query word matched
+        self._longest_first = sorted(set(words), key=len, reverse=True)
 
     def __call__(self, name: str, tier: MatchTier) -> str:
         """``name`` HTML-escaped with the parts the query matched in ``<b>..</b>``.
@@ -789,7 +788,7 @@ class _Highlighter:
         escape = _escape if _HTML_SPECIAL.search(name) else str
         if tier == "exact" and folded == self._text:
             return f"<b>{escape(name)}</b>"
-        spans = [m.span() for m in self._prefixes.finditer(folded)] if self._prefixes else []
+        spans = self._prefixes(folded)
         if tier == "fuzzy":
             spans = sorted(spans + self._near(folded, spans))
         out: list[str] = []
@@ -803,6 +802,20 @@ class _Highlighter:
             pos = end
         out.append(escape(name[pos:]))
         return "".join(out)
+
+    def _prefixes(self, folded: str) -> list[tuple[int, int]]:
+        """Where a query word starts a name word. Query words are alphanumeric runs, as
+        name words are, so a match never spans two name words. (A regex of the query words
+        did the same, but compiling it cost more than the rest of a search's highlighting.)
+        """
+        spans = []
+        for match in _NAME_WORD_RE.finditer(folded):
+            start = match.start()
+            for word in self._longest_first:
+                if folded.startswith(word, start):
+                    spans.append((start, start + len(word)))
+                    break
+        return spans
 
     def _near(self, folded: str, marked: list[tuple[int, int]]) -> list[tuple[int, int]]:
         starts = {start for start, _ in marked}
