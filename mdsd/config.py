@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -19,7 +20,7 @@ from serde import SerdeError, disabled, from_dict, serde
 
 from mdsd.buses.settings import IntakeConfig
 from mdsd.connectors.http import SourcePolicy
-from mdsd.paths import DEFAULT_DATA_DIR, default_socket_path
+from mdsd.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)
@@ -33,8 +34,8 @@ class ConfigError(ValueError):
 @dataclass
 class DaemonConfig:
     data_dir: str = DEFAULT_DATA_DIR
-    #: empty means ``$XDG_RUNTIME_DIR/mds/mdsd.sock``, else ``{data_dir}/run/mdsd.sock``
-    socket: str = ""
+    #: with a variable that is not set (or empty), ``{data_dir}/run/mdsd.sock``; so is ""
+    socket: str = DEFAULT_SOCKET
     log_level: str = "info"
     #: hydrations in flight at once, across all sources (each source has its own limit too)
     workers: int = 64
@@ -48,6 +49,11 @@ class DaemonConfig:
     tcp_port: int = 0
 
     def __post_init__(self) -> None:
+        unset = expand_path(self.data_dir)[1]
+        if unset:
+            raise ValueError(
+                f"daemon.data_dir {self.data_dir!r} uses ${unset[0]}, which is not set"
+            )
         if self.workers < 1:
             raise ValueError(f"daemon.workers must be >= 1, got {self.workers}")
         if self.hydration_processes < 0:
@@ -134,13 +140,32 @@ class Config:
 
     @property
     def data_dir(self) -> Path:
-        return Path(os.path.expandvars(self.daemon.data_dir)).expanduser()
+        return expand_path(self.daemon.data_dir)[0]
 
     @property
     def socket_path(self) -> Path:
-        if self.daemon.socket:
-            return Path(os.path.expandvars(self.daemon.socket)).expanduser()
-        return default_socket_path(self.data_dir)
+        """The configured socket; falls back to data_dir (contract 2.1) when it names a
+        variable that is not set, as the default does without ``XDG_RUNTIME_DIR``."""
+        path, unset = expand_path(self.daemon.socket or DEFAULT_SOCKET)
+        return self.data_dir / "run" / "mdsd.sock" if unset else path
+
+
+_VARIABLE = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
+
+
+def expand_path(text: str) -> tuple[Path, list[str]]:
+    """``text`` with ``~`` and ``$VAR``/``${VAR}`` expanded, and the variables left as
+    written because they are not set (or empty: "$XDG_RUNTIME_DIR/mds" must not be "/mds")."""
+    unset: list[str] = []
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1) or found.group(2)
+        if not os.environ.get(name):
+            unset.append(name)
+            return found.group(0)
+        return os.environ[name]
+
+    return Path(_VARIABLE.sub(value, text)).expanduser(), unset
 
 
 _SCALARS: dict[type, str] = {

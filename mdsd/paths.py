@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "~/.local/share/mds"
+#: without ``XDG_RUNTIME_DIR`` the socket falls back to ``{data_dir}/run/mdsd.sock``
+DEFAULT_SOCKET = "$XDG_RUNTIME_DIR/mds/mdsd.sock"
 
 
 def default_data_dir() -> Path:
