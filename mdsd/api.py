@@ -48,14 +48,26 @@ class Starting(Exception):
 
 
 def _int(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
+    return int(_number(request, name, default, int, "an integer", low, high))
+
+
+def _number(
+    request: Request,
+    name: str,
+    default: float,
+    parse: Callable[[str], float],
+    kind: str,
+    low: float,
+    high: float,
+) -> float:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise queries.BadQuery(f"{name} must be an integer, not {raw!r}") from None
-    if not low <= value <= high:
+        raise queries.BadQuery(f"{name} must be {kind}, not {raw!r}") from None
+    if not low <= value <= high:  # NaN fails this too
         raise queries.BadQuery(f"{name} must be between {low} and {high}, not {value}")
     return value
 
@@ -191,7 +203,7 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def wait_idle(request: Request) -> Response:
         d = ready()
-        timeout = float(_int(request, "timeout", 60, high=86_400))
+        timeout = _number(request, "timeout", 60.0, float, "a number of seconds", 0, 86_400)
         idle = await d.wait_idle(timeout)
         body = {"idle": idle, **await d.status()}
         return JSONResponse(body, status_code=200 if idle else 408)

@@ -8,7 +8,6 @@ for in-process tests). Answers are the JSON documents of ``docs/api.md``; failur
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -217,7 +216,7 @@ class Client:
         return await self.request(
             "GET",
             "/v1/wait-idle",
-            params={"timeout": math.ceil(timeout)},  # the daemon takes whole seconds
+            params={"timeout": f"{timeout:g}"},
             timeout=timeout + 10.0,
             ok_statuses=(408,),
         )

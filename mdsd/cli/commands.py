@@ -411,9 +411,9 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
         arg(
             "--timeout",
             metavar="S",
-            type=options.int_at_least(0),
-            default=60,
-            help="give up after S seconds and exit 1 (default 60)",
+            type=options.seconds,
+            default=60.0,
+            help="give up after S seconds (2.5, or 30s, 2m) and exit 1 (default 60)",
         ),
     ),
     render=render.wait,

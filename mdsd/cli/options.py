@@ -55,6 +55,21 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(value: str) -> float:
+    """A duration as scripts write it: seconds (``90``, ``2.5``) or with a unit as kubectl
+    takes it (``30s``, ``2m``, ``1h``)."""
+    found = _DURATION.fullmatch(value.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration; use seconds (90, 2.5) or 30s, 2m, 1h"
+        )
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()]
+
+
 #: what ``--type`` accepts: kinds (``model-instance``) and entity types (``ModelInstance``)
 KINDS: tuple[str, ...] = tuple(KIND_OF.values())
 _KIND_BY_SPELLING: dict[str, str] = {

@@ -430,8 +430,10 @@ class FakeDaemon:
         if BOOM in values:
             return _error(500, "internal", "the store caught fire")
         if request.url.path == "/v1/wait-idle":
-            if not params.get("timeout", "60").isdigit():  # as mdsd: whole seconds
-                return _error(400, "bad_request", "timeout must be an integer")
+            try:  # as mdsd: a number of seconds
+                float(params.get("timeout", "60"))
+            except ValueError:
+                return _error(400, "bad_request", "timeout must be a number of seconds")
             if params.get("timeout") == "0":
                 return JSONResponse({"idle": False, "pending": 3}, status_code=408)
         if request.url.path == "/v1/graphql" and b"errors" in body:

@@ -96,6 +96,8 @@ CASES = [
     Case(("redrive", "--all"), "POST", "/v1/dead-letters/redrive"),
     Case(("reconcile",), "POST", "/v1/reconcile"),
     Case(("wait", "--idle", "--timeout", "5"), "GET", "/v1/wait-idle", {"timeout": "5"}),
+    Case(("wait", "--idle", "--timeout", "2m"), "GET", "/v1/wait-idle", {"timeout": "120"}),
+    Case(("wait", "--idle", "--timeout", "2.5"), "GET", "/v1/wait-idle", {"timeout": "2.5"}),
     Case(("ingest", "-"), "POST", "/v1/events"),
 ]
 EVENT = b'{"event_type": "model_updated", "model_id": "ranking-model"}\n'
