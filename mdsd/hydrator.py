@@ -304,8 +304,11 @@ class Hydrator:
 
     async def _flush_done(self) -> None:
         if self._done:
-            done, self._done = self._done, []
+            # dropped from _done only once the journal has them: until then the daemon is
+            # not idle, or `wait --idle` could answer while `status` still counts them pending
+            done = list(self._done)
             await self.journal.complete(done)
+            self._done = self._done[len(done) :]
         if self._ok_units:
             ok, self._ok_units = self._ok_units, []
             await self.journal.record_success(ok)
