@@ -91,7 +91,11 @@ def create_app(daemon: Daemon) -> Starlette:
         return view(ready().store, request.query_params.get("as_of"))
 
     async def events(request: Request) -> Response:
-        result = await ready().intake.submit(await request.body(), "socket")
+        # ``name``: the file the events come from (``mds ingest FILE``), so ``.jsonl`` means
+        # lines as in the inbox, and dead letters say where they came from
+        name = request.query_params.get("name")
+        origin = f"socket:{name}" if name else "socket"
+        result = await ready().intake.submit(await request.body(), origin)
         return JSONResponse(result.to_json())
 
     async def status(request: Request) -> Response:

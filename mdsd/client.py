@@ -139,9 +139,10 @@ class Client:
 
     # -- the API ----------------------------------------------------------------------------
 
-    async def ingest(self, body: bytes) -> JSON:
-        """Send raw event input (one JSON event, a JSON array, or JSON lines)."""
-        return await self.request("POST", "/v1/events", content=body)
+    async def ingest(self, body: bytes, *, name: str | None = None) -> JSON:
+        """Send raw event input (one JSON event, a JSON array, or JSON lines); ``name`` is
+        the file it was read from (``.jsonl``: JSON lines, even when every line is broken)."""
+        return await self.request("POST", "/v1/events", content=body, params={"name": name})
 
     async def status(self) -> JSON:
         return await self.get("/v1/status")

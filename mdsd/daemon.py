@@ -24,7 +24,7 @@ from mdsd.fetch_workers import ProcessFetcher
 from mdsd.fetching import Fetcher, LocalFetcher
 from mdsd.hydrator import Hydrator
 from mdsd.indexer import Indexer
-from mdsd.intake import Intake
+from mdsd.intake import Intake, inbox_files
 from mdsd.journal import Journal, UnitState
 from mdsd.mlflow_webhook import mlflow_services
 from mdsd.model import parse_aip_id
@@ -79,8 +79,8 @@ class Daemon:
         resumed = await self.hydrator.start()
         if resumed:
             log.info("resumed %d unit(s) left pending by the last run", resumed)
-        inbox = data / "inbox"
-        self._spawn(self.intake.watch_inbox(inbox), "inbox")
+        self.inbox = data / "inbox"
+        self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
         self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
         self._spawn(self.enrichment.run(), "enrichment")
         self.buses: list[Bus] = build_buses(
@@ -95,7 +95,7 @@ class Daemon:
             "mdsd ready: %d transactions, sources %s, inbox %s",
             self.store.last_tx,
             ", ".join(sorted(self.connectors)) or "(none)",
-            inbox,
+            self.inbox,
         )
 
     def _fetcher(self) -> Fetcher:
@@ -233,6 +233,8 @@ class Daemon:
             "deleted": counts[F.STATUS_DELETED],
             "pending": await self.journal.pending_count(),
             "pending_units": self.hydrator.pending_units,
+            # files in the inbox not read yet (one still being written settles first)
+            "inbox_files": sum(1 for _ in inbox_files(self.inbox)),
             "dead_letters": await self.journal.dead_letter_count(),
             "last_tx": self.store.last_tx,
             "last_tx_at": iso(self.store.instant_of(self.store.last_tx))
@@ -258,11 +260,13 @@ class Daemon:
         }
 
     async def wait_idle(self, timeout: float) -> bool:
-        """True once nothing is pending, no stub is due and enrichment has caught up."""
+        """True once nothing is pending (no inbox file either), no stub is due and
+        enrichment has caught up."""
         deadline = time.monotonic() + timeout
         while True:
             settled = (
-                self.hydrator.is_idle
+                not any(inbox_files(self.inbox))
+                and self.hydrator.is_idle
                 and self.enrichment.settled
                 and not self.enrichment.reconciler.running
             )
@@ -275,15 +279,18 @@ class Daemon:
                 return False
             await asyncio.sleep(min(0.05, remaining))
 
-    async def redrive(self, ids: list[int] | None) -> dict[str, int]:
-        """Send dead letters through intake again (events) or back to hydration (units)."""
+    async def redrive(self, ids: list[int] | None) -> dict[str, Any]:
+        """Send dead letters through intake again (events) or back to hydration (units);
+        ``missing`` names the ids asked for that wait for no redrive."""
         letters = await self.journal.take_dead_letters(ids)
         redriven = rejected = 0
         for letter in letters:
             result = await self.intake.redrive(letter)
             redriven += result.accepted
             rejected += len(result.rejected)
-        return {"redriven": redriven, "rejected": rejected}
+        found = {letter.id for letter in letters}
+        missing = sorted(set(ids or ()) - found)
+        return {"redriven": redriven, "rejected": rejected, "missing": missing}
 
     async def start_reconcile(self) -> dict[str, Any]:
         return await self.enrichment.start_reconcile()

@@ -51,8 +51,9 @@ Result = Accepted | Rejected
 def parse_events(raw: bytes, origin: str) -> list[Result]:
     """Every event of ``raw`` in input order; blank lines are skipped.
 
-    ``origin`` (an inbox path, ``socket``, ``cli``) travels with each result; a name
-    ending in ``.jsonl`` means JSON lines even when the first line is broken.
+    ``origin`` (an inbox path, ``socket``, ``socket:FILE``) travels with each result; a
+    name ending in ``.jsonl`` means JSON lines, one event a line, even when every line is
+    broken or the only one holds an array; an empty ``.json`` file is not JSON.
     """
     results: list[Result] = []
     for index, (where, event_text, value) in enumerate(_split(raw, origin)):
@@ -64,6 +65,15 @@ def parse_events(raw: bytes, origin: str) -> list[Result]:
     return results
 
 
+def parse_event(text: str, origin: str) -> Result:
+    """``text`` judged as exactly one event, as a dead letter is when redriven: an array
+    or several lines are that one input, not events to split."""
+    value = _decode(text)
+    if isinstance(value, _Unreadable):
+        return Rejected(0, value.reason, text, origin)
+    return _judge(0, "", text, value, origin)
+
+
 @dataclass(frozen=True, slots=True)
 class _Unreadable:
     """Text that is not UTF-8 or not JSON, and why."""
@@ -73,10 +83,13 @@ class _Unreadable:
 
 def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
     """(location for reasons, raw text, decoded value or ``_Unreadable``) per event."""
+    if origin.lower().endswith(".jsonl"):  # one event per line, whatever a line holds
+        yield from _lines(raw)
+        return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if _looks_like_lines(raw.decode("utf-8-sig", "replace"), origin):
+        if _looks_like_lines(raw.decode("utf-8-sig", "replace")):
             yield from _lines(raw)
         else:
             yield (
@@ -86,11 +99,13 @@ def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
             )
         return
     if not text.strip():
+        if origin.lower().endswith(".json"):  # zero lines are a fine .jsonl, no .json
+            yield "", "", _Unreadable("not JSON: the file is empty (a .json file holds one event)")
         return
     try:
         whole = json.loads(text)
     except json.JSONDecodeError as exc:
-        if _looks_like_lines(text, origin):
+        if _looks_like_lines(text):
             yield from _lines(raw)
         else:
             reason = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -121,10 +136,8 @@ def _lines(raw: bytes) -> Iterator[tuple[str, str, Any]]:
         yield f"line {number}", text.strip(), _decode(text)
 
 
-def _looks_like_lines(text: str, origin: str) -> bool:
-    """JSON lines rather than one broken document: so named, or some line is an event alone."""
-    if origin.lower().endswith(".jsonl"):
-        return True
+def _looks_like_lines(text: str) -> bool:
+    """JSON lines rather than one broken document: some line is an event alone."""
     lines = [line for line in text.splitlines() if line.strip()]
     return len(lines) > 1 and any(isinstance(_decode(line), dict) for line in lines)
 

@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import watchfiles
 
-from mdsd.events import Accepted, Rejected, parse_events
+from mdsd.events import Accepted, Rejected, Result, parse_event, parse_events
 from mdsd.hydrator import Hydrator
 from mdsd.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)
 
 INBOX_SUFFIXES = (".json", ".jsonl")
+#: an inbox file is read once unchanged for this long: one written in place rather than
+#: renamed in is then whole, not taken (and unlinked) while its writer is mid-line
+INBOX_SETTLE_SECONDS = 1.0
 #: work from these origins may be served from the sources' short-lived response cache
 CACHED_ORIGINS = frozenset({"enrichment"})
 
@@ -31,10 +35,12 @@ CACHED_ORIGINS = frozenset({"enrichment"})
 @dataclass(slots=True)
 class IntakeResult:
     accepted: int = 0
+    #: accepted events whose ``event_id`` was queued before: acknowledged, not queued again
+    duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "rejected": self.rejected}
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
 class Intake:
@@ -46,48 +52,71 @@ class Intake:
         self.sources = set(configured_sources)
         self.received = 0
         self._lock = asyncio.Lock()
+        self._recheck: asyncio.Task[None] | None = None
 
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
         accepted: list[Accepted] = []
         rejected: list[tuple[int, str, str]] = []
         for item in parse_events(raw, origin):
-            if isinstance(item, Rejected):
-                rejected.append((item.index, item.reason, item.raw))
-            elif item.source not in self.sources:
-                reason = (
-                    f"event_type {item.event_type!r} belongs to source {item.source!r}, "
-                    f"which is not configured (add a [sources.{item.source}] table)"
-                )
-                rejected.append((item.index, reason, item.raw))
+            taken = self._take(item)
+            if isinstance(taken, str):
+                rejected.append((item.index, taken, item.raw))
             else:
-                accepted.append(item)
+                accepted.append(taken)
         result = IntakeResult(accepted=len(accepted))
         result.rejected = [{"index": i, "reason": reason} for i, reason, _ in rejected]
         await self.journal.dead_letter([(reason, raw) for _, reason, raw in rejected], origin)
-        await self.enqueue(
-            [QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw) for a in accepted],
-            origin,
-        )
+        result.duplicates = len(accepted) - await self._queue(accepted, origin)
         self.received += len(accepted) + len(rejected)
         if rejected:
             log.info("%s: %d event(s) rejected, kept in dead letters", origin, len(rejected))
         return result
 
-    async def enqueue(self, events: list[QueuedEvent], origin: str) -> None:
-        """Persist work (events, or units enrichment and reconciliation want) and schedule it."""
+    def _take(self, item: Result) -> Accepted | str:
+        """``item`` when it can be queued, else why not."""
+        if isinstance(item, Rejected):
+            return item.reason
+        if item.source not in self.sources:
+            return (
+                f"event_type {item.event_type!r} belongs to source {item.source!r}, "
+                f"which is not configured (add a [sources.{item.source}] table)"
+            )
+        return item
+
+    async def _queue(self, accepted: list[Accepted], origin: str) -> int:
+        events = [
+            QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw) for a in accepted
+        ]
+        return await self.enqueue(events, origin)
+
+    async def enqueue(self, events: list[QueuedEvent], origin: str) -> int:
+        """Persist work (events, or units enrichment and reconciliation want) and schedule it;
+        returns how much was queued (events seen before by ``event_id`` are not)."""
         fresh = origin not in CACHED_ORIGINS
-        for source, unit, seq in await self.journal.enqueue(events, origin):
+        queued = await self.journal.enqueue(events, origin)
+        for source, unit, seq in queued:
             self.hydrator.schedule(source, unit, seq, fresh=fresh)
+        return len(queued)
 
     async def redrive(self, letter: DeadLetter) -> IntakeResult:
-        """Give a dead letter another chance: events are re-validated, units re-hydrated."""
+        """Give a dead letter another chance: events are re-validated, units re-hydrated.
+
+        A dead letter is one input, judged whole; one refused again stays that dead letter
+        (its id unchanged), with the reason it failed now."""
         if letter.origin == "hydration":
             unit = json.loads(letter.raw)
             queued = QueuedEvent(unit["source"], unit["unit"], "redrive", None, letter.raw)
             await self.enqueue([queued], "redrive")
             return IntakeResult(accepted=1)
-        return await self.submit(letter.raw.encode(), f"redrive:{letter.id}")
+        taken = self._take(parse_event(letter.raw, f"redrive:{letter.id}"))
+        if not isinstance(taken, str):
+            count = await self._queue([taken], taken.origin)
+            return IntakeResult(accepted=1, duplicates=1 - count)
+        # the same reason keeps where it was found ("line 3: ...")
+        reason = letter.reason if letter.reason.endswith(taken) else taken
+        await self.journal.restore_dead_letter(letter.id, reason)
+        return IntakeResult(rejected=[{"index": 0, "reason": reason}])
 
     # -- the inbox directory --------------------------------------------------------------------
 
@@ -110,17 +139,43 @@ class Intake:
         """Consume files already waiting, then every file that appears.
 
         Writers should create files under another name (or a dot-name) and rename them
-        in, so a half-written file is never read; only ``.json``/``.jsonl`` names count.
+        in; a file written in place is read once it has settled. Only ``.json``/``.jsonl``
+        names count.
         """
         inbox.mkdir(parents=True, exist_ok=True)
-        await self._consume_waiting(inbox)
-        async for _changes in watchfiles.awatch(inbox, debounce=50, step=20, recursive=False):
+        try:
             await self._consume_waiting(inbox)
+            async for _changes in watchfiles.awatch(inbox, debounce=50, step=20, recursive=False):
+                await self._consume_waiting(inbox)
+        finally:
+            if self._recheck is not None:
+                self._recheck.cancel()
 
     async def _consume_waiting(self, inbox: Path) -> None:
-        for path in sorted(inbox.iterdir()):
-            if path.suffix in INBOX_SUFFIXES and not path.name.startswith(".") and path.is_file():
-                try:
+        unsettled: list[float] = []  # seconds until each file still changing may be read
+        for path in inbox_files(inbox):
+            try:
+                age = time.time() - path.stat().st_mtime
+                if 0 <= age < INBOX_SETTLE_SECONDS:
+                    unsettled.append(INBOX_SETTLE_SECONDS - age)
+                else:
                     await self.consume_file(path)
-                except OSError as exc:
-                    log.error("inbox %s: %s", path.name, exc)
+            except OSError as exc:
+                log.error("inbox %s: %s", path.name, exc)
+        if unsettled and (self._recheck is None or self._recheck.done()):
+            self._recheck = asyncio.create_task(self._consume_after(inbox, min(unsettled)))
+
+    async def _consume_after(self, inbox: Path, delay: float) -> None:
+        """Look again once a file may have settled: no change may come to wake the watch."""
+        await asyncio.sleep(delay)
+        self._recheck = None
+        await self._consume_waiting(inbox)
+
+
+def inbox_files(inbox: Path) -> Iterator[Path]:
+    """The files of ``inbox`` that hold events, by name: neither dot-names nor other suffixes."""
+    if not inbox.is_dir():
+        return
+    for path in sorted(inbox.iterdir()):
+        if path.suffix in INBOX_SUFFIXES and not path.name.startswith(".") and path.is_file():
+            yield path

@@ -18,6 +18,12 @@ import aiosqlite
 
 from mdsd.asof import iso_epoch
 
+#: an ``event_id`` queued within this long makes a later event with that id a duplicate
+#: (redeliveries by buses, webhooks and retrying senders come within minutes or hours)
+EVENT_ID_MEMORY_SECONDS = 24 * 3600
+#: ids per ``IN (...)`` look-up, well under SQLite's limit on bound parameters
+_ID_CHUNK = 500
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -38,6 +44,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     raw TEXT NOT NULL,
     redriven_at REAL
 );
+CREATE TABLE IF NOT EXISTS seen_events (
+    event_id TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_events_at ON seen_events (seen_at);
 CREATE TABLE IF NOT EXISTS units (
     unit TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -116,10 +127,17 @@ class Journal:
     async def enqueue(
         self, events: Sequence[QueuedEvent], origin: str
     ) -> list[tuple[str, str, int]]:
-        """Persist events; returns (source, unit, seq) for each, in order."""
-        if not events:
-            return []
+        """Persist events, but not those whose ``event_id`` was queued before (contract
+        1.1: it is for de-duplication); returns (source, unit, seq) for each persisted."""
         now = time.time()
+        events = await self._unseen(events, now)
+        if not events:
+            await self._db.commit()  # what _unseen pruned
+            return []
+        await self._db.executemany(
+            "INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)",
+            [(e.event_id, now) for e in events if e.event_id is not None],
+        )
         await self._db.executemany(
             "INSERT INTO intake (received_at, origin, source, unit, event_type, event_id, raw)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -132,6 +150,31 @@ class Journal:
         last = int(row[0]) if row else 0
         first = last - len(events) + 1
         return [(e.source, e.unit, first + i) for i, e in enumerate(events)]
+
+    async def _unseen(self, events: Sequence[QueuedEvent], now: float) -> list[QueuedEvent]:
+        """``events`` without repeats of an ``event_id`` seen lately or earlier in the batch."""
+        ids = sorted({e.event_id for e in events if e.event_id is not None})
+        if not ids:
+            return list(events)
+        await self._db.execute(
+            "DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_ID_MEMORY_SECONDS,)
+        )
+        seen: set[str] = set()
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            async with self._db.execute(
+                "SELECT event_id FROM seen_events"
+                f" WHERE event_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cursor:
+                seen.update(str(row[0]) for row in await cursor.fetchall())
+        fresh = []
+        for event in events:
+            if event.event_id is None or event.event_id not in seen:
+                fresh.append(event)
+                if event.event_id is not None:
+                    seen.add(event.event_id)
+        return fresh
 
     async def pending(self) -> list[tuple[str, str, int]]:
         """(source, unit, newest seq) of every unit with queued work, oldest first."""
@@ -201,6 +244,14 @@ class Journal:
         )
         await self._db.commit()
         return letters
+
+    async def restore_dead_letter(self, letter_id: int, reason: str) -> None:
+        """Put back a dead letter a redrive could not use, with the reason it failed now."""
+        await self._db.execute(
+            "UPDATE dead_letters SET redriven_at = NULL, reason = ? WHERE id = ?",
+            (reason, letter_id),
+        )
+        await self._db.commit()
 
     # -- per-unit state -----------------------------------------------------------------------
 

@@ -346,7 +346,8 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
     rejects (not JSON, unknown event_type, missing id) are listed with their reason on
     stderr and kept in the dead letters; the exit status is still 0.
     """
-    return await client.ingest(read_input(args.file))
+    name = None if args.file == "-" else Path(args.file).name
+    return await client.ingest(read_input(args.file), name=name)
 
 
 @command(
@@ -368,6 +369,13 @@ async def dead_letters(client: Client, args: argparse.Namespace) -> JSON:
     return await client.dead_letters(limit=args.limit)
 
 
+def _redrive_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    missing = doc.get("missing") or []
+    if not missing:
+        return 0, None
+    return 1, "no dead letter " + ", ".join(map(str, missing)) + " waits for a redrive"
+
+
 @command(
     "redrive",
     one_of=(
@@ -382,12 +390,14 @@ async def dead_letters(client: Client, args: argparse.Namespace) -> JSON:
         arg("--all", action="store_true", help="redrive every dead letter"),
     ),
     render=render.redrive,
+    verdict=_redrive_verdict,
     examples=("mds redrive 3 4", "mds redrive --all"),
 )
 async def redrive(client: Client, args: argparse.Namespace) -> JSON:
     """Feed dead letters through intake again, e.g. after fixing a connector.
 
     Name the dead letters by id, or pass --all; those rejected again stay dead letters.
+    Exits 1 when an id names no dead letter waiting for a redrive (the others are redriven).
     """
     return await client.redrive(None if args.all else args.ids)
 

@@ -150,7 +150,9 @@ def pretty_json(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 
 def ingest(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     rejected = doc.get("rejected") or []
-    out.line(f"accepted {text(doc.get('accepted', 0))}, rejected {len(rejected)}")
+    duplicates = doc.get("duplicates") or 0
+    seen = f" ({text(duplicates)} already seen by event_id)" if duplicates else ""
+    out.line(f"accepted {text(doc.get('accepted', 0))}{seen}, rejected {len(rejected)}")
     for item in rejected:
         out.note(f"event {text(item.get('index'))} rejected: {text(item.get('reason'))}")
     if rejected:

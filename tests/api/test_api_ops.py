@@ -44,7 +44,7 @@ async def test_events_in_every_framing_are_accepted(client: Client, truth: Truth
         (json.dumps([one, other]).encode(), 2),
         (f"{json.dumps(one)}\n{json.dumps(other)}\n".encode(), 2),
     ):
-        assert await client.ingest(body) == {"accepted": count, "rejected": []}
+        assert await client.ingest(body) == {"accepted": count, "duplicates": 0, "rejected": []}
     assert (await client.wait_idle(IDLE_TIMEOUT_S))["idle"]
 
 
@@ -67,11 +67,11 @@ async def test_rejected_events_are_kept_as_dead_letters_with_their_reason(
     assert "unknown event_type" in mine[0]["reason"]
 
     # still invalid, so redriving it rejects it again and keeps it
-    assert await client.redrive([mine[0]["id"]]) == {"redriven": 0, "rejected": 1}
+    assert await client.redrive([mine[0]["id"]]) == {"redriven": 0, "rejected": 1, "missing": []}
     again = await client.dead_letters()
     assert any("model_exploded" in d["raw"] for d in again["dead_letters"])
     assert (await client.status())["dead_letters"] >= 1
-    assert await client.redrive([]) == {"redriven": 0, "rejected": 0}
+    assert await client.redrive([]) == {"redriven": 0, "rejected": 0, "missing": []}
 
 
 async def test_redrive_succeeds_once_the_cause_is_fixed(
@@ -98,7 +98,7 @@ async def test_redrive_succeeds_once_the_cause_is_fixed(
         async with Client(app=create_app(daemon)) as client:
             (letter,) = (await client.dead_letters())["dead_letters"]
             assert json.loads(letter["raw"])["test_id"] == test
-            assert await client.redrive(None) == {"redriven": 1, "rejected": 0}
+            assert await client.redrive(None) == {"redriven": 1, "rejected": 0, "missing": []}
             assert (await client.wait_idle(IDLE_TIMEOUT_S))["idle"]
             assert (await client.dead_letters())["dead_letters"] == []
             shown = await client.entity(aip("tests", test))

@@ -163,7 +163,7 @@ async def test_receiver_submits_genuine_deliveries_once(
 ) -> None:
     response = await post(receiver, *delivery())
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "rejected": []}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert intake.submitted == [
         {
             "origin": "mlflow-webhook",
