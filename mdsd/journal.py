@@ -18,7 +18,8 @@ import aiosqlite
 
 from mdsd.asof import iso_epoch
 
-#: an ``event_id`` queued within this long makes a later event with that id a duplicate
+#: an event queued within this long makes a later one with the same ``event_id``, type and
+#: entity a duplicate
 #: (redeliveries by buses, webhooks and retrying senders come within minutes or hours)
 EVENT_ID_MEMORY_SECONDS = 24 * 3600
 #: ids per ``IN (...)`` look-up, well under SQLite's limit on bound parameters
@@ -45,8 +46,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     redriven_at REAL
 );
 CREATE TABLE IF NOT EXISTS seen_events (
-    event_id TEXT PRIMARY KEY,
-    seen_at REAL NOT NULL
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (event_id, event_type, unit)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_events_at ON seen_events (seen_at);
 CREATE TABLE IF NOT EXISTS units (
@@ -135,8 +139,8 @@ class Journal:
             await self._db.commit()  # what _unseen pruned
             return []
         await self._db.executemany(
-            "INSERT INTO seen_events (event_id, seen_at) VALUES (?, ?)",
-            [(e.event_id, now) for e in events if e.event_id is not None],
+            "INSERT INTO seen_events (event_id, event_type, unit, seen_at) VALUES (?, ?, ?, ?)",
+            [(e.event_id, e.event_type, e.unit, now) for e in events if e.event_id is not None],
         )
         await self._db.executemany(
             "INSERT INTO intake (received_at, origin, source, unit, event_type, event_id, raw)"
@@ -152,28 +156,35 @@ class Journal:
         return [(e.source, e.unit, first + i) for i, e in enumerate(events)]
 
     async def _unseen(self, events: Sequence[QueuedEvent], now: float) -> list[QueuedEvent]:
-        """``events`` without repeats of an ``event_id`` seen lately or earlier in the batch."""
+        """``events`` without repeats of one seen lately or earlier in the batch.
+
+        A repeat has the same ``event_id``, type and entity: a redelivery. An id that comes
+        back naming another change (a sender reusing ids) is still queued, since dropping
+        it would lose that change until the next reconciliation."""
         ids = sorted({e.event_id for e in events if e.event_id is not None})
         if not ids:
             return list(events)
         await self._db.execute(
             "DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_ID_MEMORY_SECONDS,)
         )
-        seen: set[str] = set()
+        seen: set[tuple[str, str, str]] = set()
         for start in range(0, len(ids), _ID_CHUNK):
             chunk = ids[start : start + _ID_CHUNK]
             async with self._db.execute(
-                "SELECT event_id FROM seen_events"
+                "SELECT event_id, event_type, unit FROM seen_events"
                 f" WHERE event_id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ) as cursor:
-                seen.update(str(row[0]) for row in await cursor.fetchall())
+                seen.update((str(i), str(t), str(u)) for i, t, u in await cursor.fetchall())
         fresh = []
         for event in events:
-            if event.event_id is None or event.event_id not in seen:
+            if event.event_id is None:
                 fresh.append(event)
-                if event.event_id is not None:
-                    seen.add(event.event_id)
+                continue
+            key = (event.event_id, event.event_type, event.unit)
+            if key not in seen:
+                fresh.append(event)
+                seen.add(key)
         return fresh
 
     async def pending(self) -> list[tuple[str, str, int]]:

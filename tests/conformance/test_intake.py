@@ -152,6 +152,11 @@ def test_a_repeated_event_id_is_acknowledged_but_not_read_again(h: Harness) -> N
     assert fresh["duplicates"] == 0
     h.wait_idle()
     assert reads(h, path) == read + 1
+    # a sender reusing an id for another change: not a redelivery, so not dropped
+    reused = h.ingest([{**event, "event_type": "pipeline_deleted"}])
+    assert reused["duplicates"] == 0
+    h.wait_idle()
+    assert reads(h, path) == read + 2
 
 
 def test_redrive_of_a_letter_rejected_again_keeps_it_whole_and_counted(h: Harness) -> None:
