@@ -35,6 +35,7 @@ from mdsd.asof import iso_epoch
 from mdsd.inference import Evaluator, Work, touched_entities
 from mdsd.journal import QueuedEvent
 from mdsd.model import Rel, parse_aip_id
+from mdsd.pacing import paced
 from mdsd.readers import PointReader, Reader, ScanReader
 from mdsd.reconcile import Reconciler
 from mdsd.rules import RULES, Rule, fingerprint
@@ -278,7 +279,7 @@ class Enrichment:
                 await self._full(report.work, touched)
             else:
                 await self._incremental(changed, report.work, touched)
-            self._check_owner_refs(changed)
+            await self._check_owner_refs(changed)
             report.stubs, report.queued = await self._ask_for_hydration(report.work)
             await self._record_enriched(touched)
             self._processed_tx = max(self._processed_tx, basis)
@@ -318,7 +319,7 @@ class Enrichment:
         ordered = sorted(changed)
         for rule in self.rules:
             anchors: set[int] = set()
-            for chunk in _chunks(ordered, CHUNK * 10):
+            for chunk in _chunks(ordered, CHUNK):
                 reader = PointReader(self.daemon.store.db())
                 anchors |= Evaluator(reader, rule, work).anchors_of(chunk)
                 await asyncio.sleep(0)
@@ -350,20 +351,16 @@ class Enrichment:
 
     # -- hydration of what is incomplete ----------------------------------------------------
 
-    def _check_owner_refs(self, changed: Iterable[int]) -> None:
+    async def _check_owner_refs(self, changed: set[int]) -> None:
         db = self.daemon.store.db()
-        changed = set(changed)
-        self._unresolved_owners -= changed
         owned_by = F.rel_attr(Rel.OWNED_BY)
-        self._unresolved_owners.update(
-            e
-            for e in changed
-            if _owners_unresolved(
-                len(db.get(e, F.OWNER_EMAILS)),
-                len(db.refs_out(e, [owned_by])),
-                db.get(e, F.STATUS),
-            )
-        )
+        unresolved = set()
+        async for e in paced(changed):
+            emails, owners = db.get(e, F.OWNER_EMAILS), db.refs_out(e, [owned_by])
+            if _owners_unresolved(len(emails), len(owners), db.get(e, F.STATUS)):
+                unresolved.add(e)
+        self._unresolved_owners -= changed
+        self._unresolved_owners |= unresolved
 
     def _unit_of(self, xid: str) -> str | None:
         """The hydration unit of ``xid``, or None when its source is not configured."""
@@ -381,7 +378,7 @@ class Enrichment:
         wanted: dict[str, tuple[str, str, str]] = {}  # unit -> (source, entity, reason)
         stubs = sorted(self._stubs or ())
         for reason, entities in (("stub", stubs), ("owners", sorted(self._unresolved_owners))):
-            for e in entities:
+            async for e in paced(entities):
                 work.examined += 1
                 xid = db.xid(e)
                 unit = self._unit_of(xid) if xid else None
@@ -419,7 +416,7 @@ class Enrichment:
             return
         db = self.daemon.store.db()
         units = set()
-        for e in entities:
+        async for e in paced(entities):
             xid = db.xid(e)
             unit = self._unit_of(xid) if xid else None
             if unit:

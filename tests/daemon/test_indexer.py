@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mdsd import facts as F
 from mdsd.indexer import Indexer
+from mdsd.pacing import STEP
 from mdsd.search import SearchIndex
 from store import Add, FactStore
 
@@ -65,3 +67,37 @@ async def test_commits_on_the_interval_unasked(indexer: Indexer) -> None:
         assert indexer.main.search("ranking-model")[0].id == "aip://model/registry/ranking-model"
     finally:
         runner.cancel()
+
+
+async def test_a_large_flush_lets_the_event_loop_through(indexer: Indexer) -> None:
+    """Building hundreds of documents yields between steps: a query waiting on the loop
+    is answered while the batch is built, not only once the commit is in its thread; and
+    ``behind`` holds meanwhile, so ``wait --idle`` cannot answer early."""
+    for i in range(3 * STEP):
+        write_model(indexer, f"model-{i}")
+    ticks: list[bool] = []
+    ticks_before_commit: list[int] = []
+    commit = indexer._apply
+
+    def counted_commit(batch: Any) -> None:
+        ticks_before_commit.append(len(ticks))
+        commit(batch)
+
+    async def query_meanwhile() -> None:
+        while True:
+            ticks.append(indexer.behind)
+            await asyncio.sleep(0)
+
+    indexer._apply = counted_commit  # type: ignore[method-assign]
+    ticker = asyncio.create_task(query_meanwhile())
+    await asyncio.sleep(0)
+    ticks.clear()
+    try:
+        flushed = await indexer.flush_in_background()
+    finally:
+        ticker.cancel()
+    assert flushed == 3 * STEP
+    assert ticks_before_commit[0] >= 2, "the loop was held while the documents were built"
+    assert all(ticks[: ticks_before_commit[0]])
+    assert not indexer.behind
+    assert indexer.main.search("model-7")[0].id == "aip://model/registry/model-7"
