@@ -7,6 +7,7 @@ commit fans out to the search indexer, the change feed and enrichment.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -36,6 +37,15 @@ log = logging.getLogger(__name__)
 
 #: how long background tasks get to end when the daemon stops
 STOP_TIMEOUT_SECONDS = 10.0
+
+
+def runtime_status() -> dict[str, Any]:
+    """The garbage collector's work: each full collection holds the event loop, so these
+    are where to look when queries stall now and then."""
+    return {
+        "gc_frozen_objects": gc.get_freeze_count(),
+        "gc_collections": [generation["collections"] for generation in gc.get_stats()],
+    }
 
 
 class Daemon:
@@ -257,6 +267,7 @@ class Daemon:
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),
             },
+            "runtime": runtime_status(),
         }
 
     async def wait_idle(self, timeout: float) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from store import codec
-from store.intervals import Fact, Neighbours, RawFact, spans
+from store.intervals import CURRENT, FIRST, SETTLED, Fact, Neighbours, RawFact, spans, visible
 from store.schema import XID, SchemaError
 from store.tx import Datom
 
@@ -184,7 +184,7 @@ class Db:
         for a, neighbours in by_attr.items():
             if wanted is None or a in wanted:
                 name = store.attr_name(a)
-                out.extend((name, other) for other in neighbours.visible(basis, since))
+                out.extend((name, other) for other in visible(neighbours, basis, since))
         return out
 
     def lookup(self, attr: str, value: Any) -> list[int]:
@@ -250,9 +250,9 @@ class Db:
         if reverse:
             incoming: dict[str, list[str | None]] = {}
             for a, sources in store.links_to(e).items():
-                visible = sources.visible(basis, since)
-                if visible:
-                    incoming[store.attr_name(a)] = [xid_of(s) for s in visible]
+                found = visible(sources, basis, since)
+                if found:
+                    incoming[store.attr_name(a)] = [xid_of(s) for s in found]
             out["_in"] = incoming
         return out
 
@@ -268,7 +268,7 @@ class Db:
         hops; with ``max_nodes``, stops after the first level that reaches that many nodes.
 
         This is the store's hottest read, hence the inlined cache lookups and the inlined
-        fast path of ``Neighbours.visible`` (an (entity, attribute) that has not changed
+        fast path of ``intervals.visible`` (an (entity, attribute) that has not changed
         since this view's basis).
         """
         store = self.store
@@ -303,10 +303,10 @@ class Db:
                         nb = entity.refs.get(a)
                         if nb is None:
                             continue
-                        if basis >= nb.settled and since < nb.first:
-                            others: Sequence[int] = nb.current
+                        if basis >= nb[SETTLED] and since < nb[FIRST]:
+                            others: Sequence[int] = nb[CURRENT]
                         else:
-                            others = nb.visible(basis, since)
+                            others = visible(nb, basis, since)
                             if not others:
                                 continue
                         seen.append((node, name, "out", others))
@@ -322,10 +322,10 @@ class Db:
                         nb = links.get(a)
                         if nb is None:
                             continue
-                        if basis >= nb.settled and since < nb.first:
-                            others = nb.current
+                        if basis >= nb[SETTLED] and since < nb[FIRST]:
+                            others = nb[CURRENT]
                         else:
-                            others = nb.visible(basis, since)
+                            others = visible(nb, basis, since)
                             if not others:
                                 continue
                         seen.append((node, name, "in", others))
