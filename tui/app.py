@@ -21,6 +21,7 @@ from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
 from tui.format import fmt_time
 from tui.keymap import binding_ids, unknown_ids
+from tui.leaks import release_left_pages
 from tui.live import LiveLink
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
@@ -189,6 +190,7 @@ class MdsApp(App[None]):
         top = self.screen_stack[-1] if len(self.screen_stack) > 1 else None
         if isinstance(top, PageScreen):
             self.switch_screen(page)
+            release_left_pages()
         else:
             self.push_screen(page)
         self.nav_changed()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from fake_daemon import CHURN, RANKING, RUN2, V5
+from textual._styles_cache import StylesCache
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -17,6 +19,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.lineage import LineageScreen
 from tui.screens.prompt import CommandLine
 from tui.screens.search import SearchScreen
+from tui.widgets.chrome import AsOfBar, StatusLine
 
 
 async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> EntityScreen:
@@ -154,3 +157,31 @@ async def test_slash_filters_the_list_and_escape_clears_then_goes_back(
         await pilot.press("escape")  # nothing to clear: back (here: nowhere, stays)
         await pilot.pause(0.05)
         assert isinstance(app.screen, EntityScreen)
+
+
+async def test_pages_left_are_released(make_app: Callable[..., MdsApp]) -> None:
+    """A page left is garbage with all its widgets, however long the session. Two Textual
+    leaks kept them: the watchers the chrome put on the app (Textualize/textual#6666) and
+    the render cache keyed by widget (Textualize/textual#6665)."""
+    app = make_app(status_interval=3600)  # no status change prunes watchers meanwhile
+
+    def alive() -> tuple[int, int]:
+        gc.collect()
+        objects = gc.get_objects()
+        pages = [o for o in objects if isinstance(o, EntityScreen | AsOfBar | StatusLine)]
+        left = [o for o in pages if not o.is_attached]
+        return len(left), sum(1 for o in objects if isinstance(o, StylesCache))
+
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+        counts = []
+        for visits in (3, 9):
+            for _ in range(visits):
+                await open_entity(pilot, app, CHURN)
+                await pilot.press("left_square_bracket")
+                await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
+            await pilot.pause(0.1)
+            counts.append(alive())
+        (left_after_3, caches_after_3), (left_after_12, caches_after_12) = counts
+        assert left_after_3 == left_after_12 == 0, "widgets of pages left are alive"
+        assert caches_after_12 <= caches_after_3, "render caches of pages left are alive"

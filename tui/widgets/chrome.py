@@ -7,7 +7,7 @@ instead of being told by the screens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual.widgets import Static
@@ -35,16 +35,37 @@ class StatusInfo:
 
 
 class _AppWatcher(Static):
+    """Shows one of the app's reactives, ``WATCHES``, through ``_refresh``."""
+
+    WATCHES: ClassVar[str]
+
     @property
     def mds(self) -> MdsApp:
         return cast("MdsApp", self.app)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, self.WATCHES, self._refresh, init=True)
+
+    def on_unmount(self) -> None:
+        """Take our watcher off the app. Textual drops the watcher of a removed widget only
+        when the watched reactive next changes (Textualize/textual#6666), so every page
+        left kept its chrome, and the chrome's render caches, alive until then: the as-of
+        bar of each page for the whole of a session that never time travels. A full
+        collection then walked 3,300 more objects per page visited, and page opens slowed
+        as a session went on. (Textual keeps the list under this name; if that changes,
+        ``test_pages_left_are_released`` fails.)"""
+        watchers = getattr(self.app, "__watchers", {}).get(self.WATCHES)
+        if watchers:
+            watchers[:] = [(node, callback) for node, callback in watchers if node is not self]
+
+    def _refresh(self, value: Any) -> None:
+        raise NotImplementedError
 
 
 class Breadcrumbs(_AppWatcher):
     """Where you are and how you got here; ``[``/``]`` move along it."""
 
-    def on_mount(self) -> None:
-        self.watch(self.app, "nav_version", self._refresh, init=True)
+    WATCHES = "nav_version"
 
     def _refresh(self, _version: int = 0) -> None:
         history = self.mds.history
@@ -62,8 +83,7 @@ class Breadcrumbs(_AppWatcher):
 class AsOfBar(_AppWatcher):
     """A loud bar while time travelling, so nobody mistakes the past for the present."""
 
-    def on_mount(self) -> None:
-        self.watch(self.app, "as_of_label", self._refresh, init=True)
+    WATCHES = "as_of_label"
 
     def _refresh(self, label: str) -> None:
         self.display = bool(label)
@@ -76,8 +96,7 @@ class AsOfBar(_AppWatcher):
 class StatusLine(_AppWatcher):
     """Connection, pending events and the last transaction, polled from ``/v1/status``."""
 
-    def on_mount(self) -> None:
-        self.watch(self.app, "status_info", self._refresh, init=True)
+    WATCHES = "status_info"
 
     def _refresh(self, info: StatusInfo) -> None:
         text = Text()
