@@ -4,12 +4,16 @@ The simulator and the daemon each run in their own process over loopback, chaos 
 peer is the floor of the same work: plain httpx GETs of the same units at the same
 concurrency, with no validation, journal, normalization, facts or indexing.
 
-    .venv/bin/python bench/e2e_bench.py [--size 5000] [--default-limits]
+    .venv/bin/python bench/e2e_bench.py [--size 5000] [--default-limits] [--stages]
 
 With ``--default-limits`` the daemon's config names only each source's ``base_url``, as a
 user's minimal config does, so the default per-source rate limit paces the backfill. The
 run then also reports its second peer: the rate floor, the time the busiest source's
 requests need at that rate. A ratio near 1 means no source waited on another's limit.
+
+With ``--stages`` py-spy samples the daemon's event loop during the run and the report
+adds the share of its time per stage (write, search indexing, enrichment, intake, ...):
+the loop is the serial stage, so that split says where throughput goes.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import httpx
 from _procs import cpu_seconds
+from _stages import LoopSampler
 
 from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.transport import SourceTransport
@@ -114,6 +120,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=5000, help="entities in the world")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="sample the daemon's event loop with py-spy and report its time per stage",
+    )
+    parser.add_argument(
         "--default-limits",
         action="store_true",
         help="sources at their default rate limits instead of unthrottled",
@@ -134,11 +145,13 @@ def main() -> None:
                 workers = [p["pid"] for p in daemon.call("status")["hydration"]["processes"]]
                 parts = (daemon.process.pid, workers, simulator.pid)
                 cpu_before = cpu_by_part(*parts)
-                started = time.perf_counter()
-                accepted = daemon.call("ingest", body)["accepted"]
-                acknowledged = time.perf_counter() - started
-                idle = daemon.call("wait_idle", 3600)
-                elapsed = time.perf_counter() - started
+                sampler = LoopSampler(daemon.process.pid) if args.stages else nullcontext()
+                with sampler:
+                    started = time.perf_counter()
+                    accepted = daemon.call("ingest", body)["accepted"]
+                    acknowledged = time.perf_counter() - started
+                    idle = daemon.call("wait_idle", 3600)
+                    elapsed = time.perf_counter() - started
                 cpu_after = cpu_by_part(*parts)
                 status = daemon.call("status")
             finally:
@@ -174,11 +187,17 @@ def main() -> None:
     print(
         f"acknowledged (durably queued) in {acknowledged:.3f}s: {accepted / acknowledged:.0f} events/s"
     )
-    print("wall time per hydration stage (share of hydrator time):", result["stage_share"])
+    print(
+        "hydrator wall time, fetch vs write (a fetch includes its wait for the loop):",
+        result["stage_share"],
+    )
     print(
         f"CPU ms per event ({result['cores_busy']:.2f} of {os.cpu_count()} cores busy):",
         result["cpu_ms_per_event"],
     )
+    if isinstance(sampler, LoopSampler):
+        result["loop_stage_share"] = sampler.result or sampler.error
+        print("event loop time per stage (share of its samples):", result["loop_stage_share"])
     if args.default_limits:
         floor_s = rate_floor_seconds(status["sources"])
         result["rate_floor_seconds"] = round(floor_s, 2)

@@ -52,8 +52,10 @@ def config_toml(
 ) -> str:
     """A daemon config with every source at ``base_url`` and test-friendly timings.
 
-    With ``default_limits`` each source table holds only its ``base_url``, as in a user's
-    minimal config: the default rate, burst and backoff apply."""
+    Sources are unthrottled (a local simulator needs no protecting): 5,000 reads/s and 32 in
+    flight each, against the defaults' 200/s and 8. With ``default_limits`` each source
+    table holds only its ``base_url``, as in a user's minimal config: the default rate,
+    burst, concurrency and backoff apply."""
     lines = [
         "[daemon]",
         f'data_dir = "{data_dir}"',
@@ -71,6 +73,7 @@ def config_toml(
             lines += [
                 "rate_per_second = 5000.0",
                 "burst = 500",
+                "concurrency = 32",
                 "backoff_base_seconds = 0.05",
                 "backoff_max_seconds = 1.0",
                 "breaker_reset_seconds = 1.0",
