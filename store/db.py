@@ -129,7 +129,7 @@ class Db:
 
     def exists(self, e: int) -> bool:
         """Whether the entity had been created by this view's basis."""
-        return 0 < self.store.entity_of(e).created <= self.basis_tx
+        return 0 < self.store.created_tx(e) <= self.basis_tx
 
     # -- entity reads -------------------------------------------------------------------------
 

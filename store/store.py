@@ -377,6 +377,16 @@ class FactStore:
         """Every version of every value of ``e`` (see ``Db.facts`` for one view's)."""
         return [Fact._make(f) for f in self.entity_of(e).facts]
 
+    def created_tx(self, e: int) -> int:
+        """The transaction that created ``e``, 0 if none did. Existence checks ask this of
+        many entities they never read further (a write's referenced targets), so it reads
+        the one xid key rather than decoding the whole entity into the cache."""
+        cached: EntityIntervals | None = self._facts.get(e)
+        if cached is not None:
+            return cached.created
+        keys = self.scan(codec.EAVT + U64.pack(e) + U32.pack(self._xid_attr))
+        return codec.tx_of(keys[0]) if keys else 0  # asserted once, never retracted
+
     def links_to(self, e: int) -> dict[int, Neighbours]:
         """The references pointing at ``e``, by attribute (from VAET; cached like entities)."""
         cached: dict[int, Neighbours] | None = self._links.get(e)
