@@ -182,7 +182,7 @@ class MdsApp(App[None]):
 
     def _leave_page(self) -> None:
         page = self.page
-        if page is not None:
+        if page is not None and page.shown:
             page.save_state()
 
     def _show(self, location: Location) -> None:

@@ -185,3 +185,20 @@ async def test_pages_left_are_released(make_app: Callable[..., MdsApp]) -> None:
         (left_after_3, caches_after_3), (left_after_12, caches_after_12) = counts
         assert left_after_3 == left_after_12 == 0, "widgets of pages left are alive"
         assert caches_after_12 <= caches_after_3, "render caches of pages left are alive"
+
+
+async def test_navigating_again_before_a_page_has_mounted(make_app: Callable[..., MdsApp]) -> None:
+    """Keys can arrive faster than pages mount ([ then Enter, a held [): a page replaced
+    while it mounts is skipped, not a crash, and the one asked for last is shown."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        for _ in range(3):
+            await open_entity(pilot, app, CHURN)
+            app.action_go_back()  # and on at once, while the search page mounts
+        await open_entity(pilot, app, V5)
+        app.action_go_back()
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen) and app.screen.shown)
+        assert app.return_code is None
+        await open_entity(pilot, app, CHURN)
+        app.action_go_back()  # and quit while the search page mounts
+    assert app.return_code in (None, 0)

@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
@@ -51,6 +52,9 @@ class PageScreen(Screen[None]):
         self.failure: Failure | None = None
         self._loading_timer: Timer | None = None
         self._live_pending = False
+        #: whether the page was shown: one replaced while it mounted never was, and has no
+        #: state to save
+        self.shown = False
 
     # -- structure ------------------------------------------------------------------------
 
@@ -83,8 +87,15 @@ class PageScreen(Screen[None]):
         return self.location.id
 
     def on_mount(self) -> None:
-        self.query_one("#message", Static).display = False
-        self.restore_state()
+        try:
+            self.query_one("#message", Static).display = False
+            self.restore_state()
+        except NoMatches:
+            # Its widgets never mounted: the page was replaced, or the app closed, while it
+            # was mounting (keys can arrive faster than pages mount: [ then Enter, a held
+            # [). Nobody will see it; going back to it builds it afresh from its location.
+            return
+        self.shown = True
         self.reload()
 
     # -- loading --------------------------------------------------------------------------
