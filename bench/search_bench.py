@@ -456,7 +456,7 @@ def main() -> None:
         index.commit()
 
         classes = make_queries(org, args.queries, args.seed + 1)
-        peers: dict[str, Callable[[str, bool], object]] = {
+        peers: dict[str, Callable[[str, bool], list[str]]] = {
             "job": lambda q, typos: raw.job(q, LIMIT, typos=typos),
             "raw": lambda q, typos: raw.search(q, LIMIT),
             "raw~": lambda q, typos: raw.search(q, LIMIT, fuzzy=True),
@@ -492,9 +492,6 @@ def main() -> None:
         def rate(hit: Callable[[str, Entity], bool], pairs: list[tuple[str, Entity]]) -> str:
             return f"{100 * sum(hit(q, e) for q, e in pairs) / len(pairs):5.1f}%"
 
-        def ids(peer: Callable[[str, bool], object], query: str, typos: bool) -> list[str]:
-            return list(peer(query, typos))  # type: ignore[call-overload]
-
         exact, typo = classes["exact"], classes["typo"]
         print()
         print(
@@ -503,16 +500,13 @@ def main() -> None:
             + f"   (of {len(exact)} each)"
         )
         first = [rate(lambda q, e: index.search(q, limit=1)[0].id == e.id, exact)]
-        first += [
-            rate(lambda q, e, p=p: ids(p, q, False)[:1] == [e.id], exact) for p in peers.values()
-        ]
+        first += [rate(lambda q, e, p=p: p(q, False)[:1] == [e.id], exact) for p in peers.values()]
         print(f"{'exact name first':<22} " + " ".join(f"{r:>6}" for r in first))
         recall = [
             rate(lambda q, e: e.id in [h.id for h in index.search(q, limit=TOP_K_RECALL)], typo)
         ]
         recall += [
-            rate(lambda q, e, p=p: e.id in ids(p, q, True)[:TOP_K_RECALL], typo)
-            for p in peers.values()
+            rate(lambda q, e, p=p: e.id in p(q, True)[:TOP_K_RECALL], typo) for p in peers.values()
         ]
         print(f"{f'typo recall (top {TOP_K_RECALL})':<22} " + " ".join(f"{r:>6}" for r in recall))
         print()

@@ -35,7 +35,8 @@ CACHED_ORIGINS = frozenset({"enrichment"})
 @dataclass(slots=True)
 class IntakeResult:
     accepted: int = 0
-    #: accepted events whose ``event_id`` was queued before: acknowledged, not queued again
+    #: accepted events that redeliver one queued before (same ``event_id``, type and entity):
+    #: acknowledged, not queued again
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
@@ -92,7 +93,7 @@ class Intake:
 
     async def enqueue(self, events: list[QueuedEvent], origin: str) -> int:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it;
-        returns how much was queued (events seen before by ``event_id`` are not)."""
+        returns how much was queued (redeliveries are not)."""
         fresh = origin not in CACHED_ORIGINS
         queued = await self.journal.enqueue(events, origin)
         for source, unit, seq in queued:

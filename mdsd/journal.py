@@ -19,8 +19,8 @@ import aiosqlite
 from mdsd.asof import iso_epoch
 
 #: an event queued within this long makes a later one with the same ``event_id``, type and
-#: entity a duplicate
-#: (redeliveries by buses, webhooks and retrying senders come within minutes or hours)
+#: entity a duplicate (redeliveries by buses, webhooks and retrying senders come within
+#: minutes or hours)
 EVENT_ID_MEMORY_SECONDS = 24 * 3600
 #: ids per ``IN (...)`` look-up, well under SQLite's limit on bound parameters
 _ID_CHUNK = 500
@@ -131,8 +131,8 @@ class Journal:
     async def enqueue(
         self, events: Sequence[QueuedEvent], origin: str
     ) -> list[tuple[str, str, int]]:
-        """Persist events, but not those whose ``event_id`` was queued before (contract
-        1.1: it is for de-duplication); returns (source, unit, seq) for each persisted."""
+        """Persist events, but not redeliveries of ones queued before (contract 1.1:
+        ``event_id`` is for de-duplication); returns (source, unit, seq) for each persisted."""
         now = time.time()
         events = await self._unseen(events, now)
         if not events:
