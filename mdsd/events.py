@@ -102,18 +102,16 @@ def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
         if origin.lower().endswith(".json"):  # zero lines are a fine .jsonl, no .json
             yield "", "", _Unreadable("not JSON: the file is empty (a .json file holds one event)")
         return
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as exc:
+    whole = _decode(text, "at line {line} column {column}")
+    if isinstance(whole, _Unreadable):
         if _looks_like_lines(text):
             yield from _lines(raw)
         else:
-            reason = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            yield "", text.strip(), _Unreadable(reason)
+            yield "", text.strip(), whole
         return
     if isinstance(whole, list):
         for i, value in enumerate(whole):
-            yield f"index {i}", json.dumps(value, ensure_ascii=False), value
+            yield f"index {i}", _dumps(value), value
     else:
         yield "", text.strip(), whole
 
@@ -142,11 +140,19 @@ def _looks_like_lines(text: str) -> bool:
     return len(lines) > 1 and any(isinstance(_decode(line), dict) for line in lines)
 
 
-def _decode(line: str) -> Any:
+def _decode(text: str, position: str = "at column {column}") -> Any:
+    """The JSON value of ``text``, or why there is none. Valid JSON the decoder cannot
+    hold is refused too, never raised: nesting deeper than Python's recursion limit, and
+    integers of more than 4,300 digits."""
     try:
-        return json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        return _Unreadable(f"not JSON: {exc.msg} at column {exc.colno}")
+        where = position.format(line=exc.lineno, column=exc.colno)
+        return _Unreadable(f"not JSON: {exc.msg} {where}")
+    except RecursionError:
+        return _Unreadable("unreadable JSON: nested too deeply")
+    except ValueError as exc:  # the integer digit limit
+        return _Unreadable(f"unreadable JSON: {exc}")
 
 
 def _not_utf8(exc: UnicodeDecodeError, data: bytes, position: str) -> str:
@@ -180,6 +186,8 @@ def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result
     event_id = event.get("event_id")
     if event_id is not None and not (isinstance(event_id, str) and event_id):
         problems.append(f'"event_id" must be a non-empty string, got {_show(event_id)}')
+    elif isinstance(event_id, str) and not _is_text(event_id):
+        problems.append(f'"event_id" must be Unicode text, got {_show(event_id)}')
     emitted_at = event.get("emitted_at")
     if emitted_at is not None and not (isinstance(emitted_at, str) and parse_timestamp(emitted_at)):
         problems.append(
@@ -207,7 +215,8 @@ def _unknown_type(event_type: object) -> str:
         return f'"event_type" must be a string, got {_show(event_type)}'
     close = difflib.get_close_matches(event_type, EVENT_ROUTES, n=1)
     hint = f' (did you mean "{close[0]}"?)' if close else ""
-    return f'unknown event_type "{event_type}"{hint}; known: {", ".join(sorted(EVENT_ROUTES))}'
+    known = ", ".join(sorted(EVENT_ROUTES))
+    return f"unknown event_type {_show(event_type)}{hint}; known: {known}"
 
 
 def _id_problem(event: dict[str, Any], field: str, event_type: str) -> str | None:
@@ -215,14 +224,30 @@ def _id_problem(event: dict[str, Any], field: str, event_type: str) -> str | Non
         return f'missing required field "{field}" for event_type "{event_type}"'
     value = event[field]
     if isinstance(value, str) and value.strip():
-        return None
+        return None if _is_text(value) else f'"{field}" must be Unicode text, got {_show(value)}'
     problem = f'"{field}" must be a non-empty string, got {_show(value)}'
     if isinstance(value, int | float) and not isinstance(value, bool):
         problem += f' (ids are strings: write "{field}": "{value}")'
     return problem
 
 
+def _is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (JSON allows ``"\\udcff"``): it has
+    no UTF-8 form, so it can name no entity, be stored, or be put in a URL."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _dumps(value: object) -> str:
+    """``value`` as JSON text that can be stored: escaped only where it must be."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if _is_text(text) else json.dumps(value)
+
+
 def _show(value: object) -> str:
     """A value as it appeared in JSON, shortened for a one-line reason."""
-    shown = json.dumps(value, ensure_ascii=False)
+    shown = _dumps(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -163,6 +163,8 @@ class Intake:
                     await self.consume_file(path)
             except OSError as exc:
                 log.error("inbox %s: %s", path.name, exc)
+            except Exception:  # one file must never stop the inbox: it stays, to retry
+                log.exception("inbox %s: could not be ingested; left in place", path.name)
         if unsettled and (self._recheck is None or self._recheck.done()):
             self._recheck = asyncio.create_task(self._consume_after(inbox, min(unsettled)))
 

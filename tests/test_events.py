@@ -211,3 +211,62 @@ def test_a_pretty_printed_object_with_an_error_is_one_rejection():
     assert reason(raw).startswith(
         "not JSON: Expecting property name enclosed in double quotes at line 3"
     )
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+EVENT = '{"event_type": "model_created", "model_id": "m"}'
+
+
+@pytest.mark.parametrize("origin", ["socket", "inbox:events.jsonl"])
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (DEEP, "unreadable JSON: nested too deeply"),
+        (
+            '{"event_type": "model_created", "model_id": "m", "x": ' + DEEP + "}",
+            "nested too deeply",
+        ),
+        (
+            '{"event_type": "model_created", "model_id": "m", "n": ' + "1" * 5000 + "}",
+            "4300 digits",
+        ),
+    ],
+    ids=["deep", "deep-inside", "huge-integer"],
+)
+def test_json_too_deep_or_too_big_to_decode_is_rejected_not_raised(origin, bad, expected):
+    """Valid JSON the decoder cannot hold used to escape as RecursionError or ValueError:
+    a 500 on the socket, and an inbox that stopped reading files for good."""
+    results = parse_events(f"{EVENT}\n{bad}\n{EVENT}\n".encode(), origin)
+    assert [type(r) for r in results] == [Accepted, Rejected, Accepted]
+    assert results[1].reason.startswith("line 2: ") and expected in results[1].reason
+    whole = one(bad, origin.replace(".jsonl", ".json"))
+    assert isinstance(whole, Rejected) and expected in whole.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            r'{"event_type": "model_created", "model_id": "a\udcff"}',
+            r'"model_id" must be Unicode text, got "a\udcff"',
+        ),
+        (
+            r'{"event_type": "model_created", "model_id": "m", "event_id": "\ud800"}',
+            r'"event_id" must be Unicode text, got "\ud800"',
+        ),
+        (r'{"event_type": "x\ud800"}', r'unknown event_type "x\ud800"; known: '),
+    ],
+)
+def test_a_lone_surrogate_is_rejected_with_a_reason_that_can_be_stored(raw, expected):
+    """JSON may escape half a UTF-16 pair; no such string can be stored, put in a URL or
+    even written in a dead letter's reason, so it is refused in a reason that is UTF-8."""
+    text = reason(raw)
+    assert text.startswith(expected)
+    text.encode()
+
+
+def test_an_array_item_with_a_lone_surrogate_keeps_a_raw_text_that_can_be_stored():
+    [result] = parse_events(rb'[{"event_type": "model_created", "model_id": "\udcff"}]', "socket")
+    assert isinstance(result, Rejected)
+    assert json.loads(result.raw) == {"event_type": "model_created", "model_id": "\udcff"}
+    result.raw.encode()

@@ -119,6 +119,33 @@ def test_a_half_valid_file_keeps_the_good_and_dead_letters_each_bad_line(h: Harn
     assert after["pending"] == 0
 
 
+def test_json_the_decoder_cannot_hold_is_a_dead_letter_through_every_door(h: Harness) -> None:
+    """Too deep to decode, or an id that is half a UTF-16 pair: once a 500 on the socket,
+    and an inbox that read no file again (``mds wait --idle`` then never returned)."""
+    deep = (
+        '{"event_type": "dataset_created", "dataset_id": "x", "n": '
+        + "[" * 99_999
+        + "]" * 99_999
+        + "}"
+    )
+    surrogate = r'{"event_type": "dataset_created", "dataset_id": "a\udcff"}'
+    before = status(h)["dead_letters"]
+    answer = h.ingest([deep, surrogate])
+    assert answer["accepted"] == 0
+    assert [r["index"] for r in answer["rejected"]] == [0, 1]
+    drop(h, "deep.json", deep)
+    drop(h, "surrogate.json", surrogate)
+    drop(h, "after.json", json.dumps({"event_type": "dataset_created", "dataset_id": "bronze"}))
+    h.wait_idle()
+    assert not any(inbox(h).iterdir())
+    [too_deep] = letters(h, "inbox:deep.json")
+    assert too_deep["reason"] == "unreadable JSON: nested too deeply"
+    [half_pair] = letters(h, "inbox:surrogate.json")
+    assert half_pair["reason"] == r'"dataset_id" must be Unicode text, got "a\udcff"'
+    assert h.show(uri("dataset", "bronze"))["status"] == "resolved"
+    assert status(h)["dead_letters"] == before + 4
+
+
 def test_mds_ingest_of_a_jsonl_file_judges_each_line_as_the_inbox_does(
     h: Harness, tmp_path: Path
 ) -> None:
