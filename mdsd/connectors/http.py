@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
+import math
 import random
 import time
 from collections import OrderedDict
@@ -208,6 +210,13 @@ _HEADERS = {"Accept": "application/json"}
 #: credentials), not the entity: fixed in config, so the work waits and is retried. Any
 #: other 4xx refuses this one read for good, and its unit goes to the dead letters.
 _CONNECTION_PROBLEMS = frozenset({*range(300, 400), 401, 403, 407})
+#: A body larger than this is refused (``InvalidPayload``) instead of read on: an entity or
+#: a listing page is kilobytes, and a source streaming without end would take the memory
+#: of the worker that reads it, then of the next one, over and over.
+MAX_BODY_BYTES = 64 * 2**20
+#: The longest ``Retry-After`` honoured. A source asking for more (a clock off by a year,
+#: ``inf``) is asked again after this long, rather than parked for hours, or for good.
+MAX_RETRY_AFTER_SECONDS = 60.0
 
 
 class _Transient(Exception):
@@ -339,8 +348,8 @@ class SourceClient:
             if attempt:
                 self._counts["retries"] += 1
             try:
-                response = await self._send(url)
-                return self._interpret(url, response)
+                response, body = await self._send(url)
+                return self._interpret(url, response, body)
             except _Transient as exc:
                 self._last_error = f"GET {url}: {exc}"
                 if attempt + 1 < attempts and self._hold_until <= self.clock():
@@ -350,7 +359,7 @@ class SourceClient:
             f"{self.source}: GET {url} failed after {attempts} attempts: {self._last_error}"
         )
 
-    async def _send(self, url: str) -> httpx.Response:
+    async def _send(self, url: str) -> tuple[httpx.Response, bytes]:
         if not self._breaker.enter():
             self._counts["unavailable"] += 1
             raise SourceUnavailable(
@@ -365,18 +374,27 @@ class SourceClient:
                 self._counts["requests"] += 1
                 self._in_flight += 1
                 try:
-                    return await self._get(url)
+                    # the whole answer, not each read: a source trickling a byte at a
+                    # time would otherwise hold the slot (and the unit) without end
+                    async with asyncio.timeout(self.policy.timeout_seconds):
+                        return await self._get(url)
                 finally:
                     self._in_flight -= 1
         except httpx.RequestError as exc:  # timeouts, refused connections, broken streams
             self._failed()
             raise _Transient(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        except TimeoutError:
+            self._failed()
+            raise _Transient(
+                f"no whole answer within timeout_seconds ({self.policy.timeout_seconds:g}s)"
+            ) from None
         except BaseException:
             self._breaker.leave()
             raise
 
-    async def _get(self, url: str) -> httpx.Response:
-        """One GET straight through the transport, body read.
+    async def _get(self, url: str) -> tuple[httpx.Response, bytes]:
+        """One GET straight through the transport: the response and its body, at most
+        ``MAX_BODY_BYTES``. The connection goes back to the pool however the read ends.
 
         Not through ``httpx.AsyncClient``: its auth, redirect and cookie machinery, none of
         which a source read uses, cost 0.2-0.25 ms of CPU per request on loopback, a
@@ -386,10 +404,20 @@ class SourceClient:
             "GET", self._base_url + url, headers=_HEADERS, extensions=self._request_extensions
         )
         response = await self._transport.handle_async_request(request)
-        await response.aread()
-        return response
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise InvalidPayload(
+                        f"{self.source}: GET {url}: body larger than {MAX_BODY_BYTES} bytes, "
+                        "refusing this read"
+                    )
+        finally:
+            await response.aclose()
+        return response, bytes(body)
 
-    def _interpret(self, url: str, response: httpx.Response) -> JsonValue | NotFound:
+    def _interpret(self, url: str, response: httpx.Response, body: bytes) -> JsonValue | NotFound:
         status = response.status_code
         if status >= 500 or status == 408:
             self._failed()
@@ -416,9 +444,13 @@ class SourceClient:
                 "retrying will not help"
             )
         try:
-            return response.json()
-        except ValueError as exc:
+            return json.loads(body)
+        except ValueError as exc:  # not JSON, not UTF-8, or an integer of 4,300+ digits
             raise InvalidPayload(f"{self.source}: GET {url}: body is not JSON ({exc})") from exc
+        except RecursionError:
+            raise InvalidPayload(
+                f"{self.source}: GET {url}: body is JSON nested too deeply to read"
+            ) from None
 
     def _failed(self) -> None:
         self._counts["errors"] += 1
@@ -448,20 +480,23 @@ class SourceClient:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if unusable."""
+    """``Retry-After`` as seconds from now, at most ``MAX_RETRY_AFTER_SECONDS``:
+    delta-seconds or an HTTP date; None if unusable (``nan`` included)."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 class HttpConnector(Connector):

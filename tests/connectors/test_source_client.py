@@ -13,7 +13,12 @@ import serde
 from connector_fakes import FakeSource, responses
 
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
-from mdsd.connectors.http import NotFound, SourcePolicy, _retry_after_seconds
+from mdsd.connectors.http import (
+    MAX_RETRY_AFTER_SECONDS,
+    NotFound,
+    SourcePolicy,
+    _retry_after_seconds,
+)
 
 OK = httpx.Response(200, json={"id": "a"})
 
@@ -182,20 +187,34 @@ async def test_503_retry_after_is_honoured(make_client, fake_time):
 
 
 async def test_retry_after_longer_than_backoff_max_fails_fast(make_client, fake_time):
-    throttled = httpx.Response(429, headers={"Retry-After": "3600"})
+    throttled = httpx.Response(429, headers={"Retry-After": "45"})
     source = FakeSource({"/x": responses(throttled, OK)})
     client = make_client(source)
-    with pytest.raises(SourceUnavailable, match="asked to wait 3600s"):
+    with pytest.raises(SourceUnavailable, match="asked to wait 45s"):
         await client.get_json("/x")
     assert fake_time.sleeps == []
     assert len(source.requests) == 1
 
 
+@pytest.mark.parametrize("value", ["999999999", "inf", "1e400", "Fri, 31 Dec 9999 23:59:59 GMT"])
+async def test_a_huge_retry_after_holds_the_source_a_minute_not_for_good(
+    make_client, fake_time, value
+):
+    """``Retry-After: inf`` held every read of the source until a restart, and a date
+    years ahead as good as that: the hold is capped, then the source is asked again."""
+    throttled = httpx.Response(429, headers={"Retry-After": value})
+    client = make_client(FakeSource({"/x": responses(throttled, OK)}), backoff_max_seconds=90)
+    assert await client.get_json("/x") == {"id": "a"}
+    assert fake_time.sleeps == [pytest.approx(MAX_RETRY_AFTER_SECONDS)]
+
+
 def test_retry_after_http_date():
-    later = datetime.now(UTC) + timedelta(seconds=120)
-    assert _retry_after_seconds(format_datetime(later, usegmt=True)) == pytest.approx(120, abs=2)
+    later = datetime.now(UTC) + timedelta(seconds=50)
+    assert _retry_after_seconds(format_datetime(later, usegmt=True)) == pytest.approx(50, abs=2)
     assert _retry_after_seconds("1.5") == 1.5
     assert _retry_after_seconds("soon") is None
+    assert _retry_after_seconds("nan") is None
+    assert _retry_after_seconds("-5") == 0.0
     assert _retry_after_seconds(None) is None
 
 

@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from mdsd.connectors.base import SourceUnavailable
-from mdsd.connectors.http import SourceClient, SourcePolicy
+from mdsd.connectors.base import InvalidPayload, SourceUnavailable
+from mdsd.connectors.http import MAX_BODY_BYTES, SourceClient, SourcePolicy
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -121,3 +121,64 @@ async def test_a_refused_connection_is_retried_then_unavailable() -> None:
             await source.get_json("/x")
     finally:
         await source.aclose()
+
+
+def answering(path_bodies: dict[bytes, bytes]) -> Handler:
+    """A keep-alive handler answering each request line's path with a 200 and its body."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            body = path_bodies[head.split(b" ", 2)[1]]
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+
+    return answer
+
+
+async def test_a_trickling_answer_times_out_as_a_whole_and_frees_its_connection() -> None:
+    """timeout_seconds bounded each read only: a source sending a byte now and then held
+    the request, its slot and the unit for as long as it liked."""
+
+    async def by_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while b" /slow " not in await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n{"id": "ok"}')
+            await writer.drain()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        while True:  # a byte every 0.1 s: each read is quick, the answer never whole
+            writer.write(b" ")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+
+    async with raw_server(by_path) as (base, _):
+        source = client(base, max_retries=1, timeout_seconds=0.5, concurrency=1)
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(SourceUnavailable, match="no whole answer within"):
+                await source.get_json("/slow")
+            assert asyncio.get_running_loop().time() - started < 3
+            # the one connection the pool allows was released: the next read gets it
+            assert await source.get_json("/ok") == {"id": "ok"}
+        finally:
+            await source.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"n": ' + b"1" * 5000 + b"}", "body is not JSON"),
+        (b"x" * (MAX_BODY_BYTES + 1), "body larger than"),
+    ],
+    ids=["deep", "huge-integer", "too-large"],
+)
+async def test_a_body_that_cannot_be_held_is_an_invalid_payload(body: bytes, reason: str) -> None:
+    """Deep nesting escaped as RecursionError (a dead letter saying "failed unexpectedly"),
+    and an endless body was read into memory until the worker died, again at each retry."""
+    async with raw_server(answering({b"/x": body})) as (base, _):
+        source = client(base, max_retries=0)
+        try:
+            with pytest.raises(InvalidPayload, match=reason):
+                await source.get_json("/x")
+        finally:
+            await source.aclose()
