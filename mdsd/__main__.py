@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
 from mdsd.config import Config, ConfigError, load_config
+from mdsd.datalock import DataDirLock
 from mdsd.logs import configure_logging
 
 log = logging.getLogger("mdsd")
@@ -141,16 +142,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
             return 0
-        if args.command == "reindex":
-            print(_reindex(config))
-            return 0
-        asyncio.run(serve(config))
+        with DataDirLock(config.data_dir):
+            if args.command == "reindex":
+                print(_reindex(config))
+            else:
+                asyncio.run(serve(config))
         return 0
     except ConfigError as exc:
         print(f"mdsd: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         print(f"mdsd: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a data dir or socket that cannot be made: say which, not a trace
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mdsd: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -22,6 +22,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger(__name__)
 
 _UCRED = struct.Struct("3i")  # pid, uid, gid
+#: sun_path's size on Linux, the terminating NUL included
+MAX_SOCKET_PATH = 108
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -68,6 +70,15 @@ def bind_unix_socket(path: Path) -> socket.socket:
     old_umask = os.umask(0o177)
     try:
         sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        hint = ""
+        if len(os.fsencode(path)) >= MAX_SOCKET_PATH:
+            hint = (
+                f" (a Unix socket path is at most {MAX_SOCKET_PATH - 1} bytes: "
+                "set a shorter [daemon] socket)"
+            )
+        raise RuntimeError(f"cannot listen on {path}: {exc.strerror or exc}{hint}") from exc
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
