@@ -235,6 +235,11 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     problems = _problems(Config, raw, "")
     if problems:
         raise ConfigError(f"{origin}: " + "; ".join(problems))
+    for key, table in raw.get("sources", {}).items():  # a policy's reason, with its table
+        try:
+            from_dict(SourcePolicy, table)
+        except (SerdeError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{origin}: [sources.{key}] {exc}") from exc
     try:
         config = from_dict(Config, raw)
     except (SerdeError, ValueError, TypeError) as exc:

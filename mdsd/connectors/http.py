@@ -73,7 +73,7 @@ class SourcePolicy:
         strictly_positive = {"rate_per_second", "timeout_seconds"}
         for name, low in minimums.items():
             value = getattr(self, name)
-            if value < low or (name in strictly_positive and value == low):
+            if not value >= low or (name in strictly_positive and value == low):  # nan too
                 bound = f"> {low}" if name in strictly_positive else f">= {low}"
                 raise ValueError(f"{name} must be {bound}, got {value!r}")
 

@@ -48,7 +48,22 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ("[nonsense]\n", "unknown key 'nonsense'"),
         ('[enrichment]\ninterval_seconds = "soon"\n', "interval_seconds"),
-        ('[sources.registry]\nbase_url = "ftp://x"\n', "base_url must start with http"),
+        (
+            '[sources.registry]\nbase_url = "127.0.0.1:8701"\n',
+            "[sources.registry] base_url must start with http",
+        ),
+        (
+            '[sources.identity]\nbase_url = "http://x"\nrate_per_second = 0\n',
+            "[sources.identity] rate_per_second must be > 0, got 0.0",
+        ),
+        (
+            '[sources.datasets]\nbase_url = "http://x"\nconcurrency = -2\n',
+            "[sources.datasets] concurrency must be >= 1, got -2",
+        ),
+        (
+            '[sources.registry]\nbase_url = "http://x"\ntimeout_seconds = nan\n',
+            "[sources.registry] timeout_seconds must be > 0, got nan",
+        ),
         ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
         ("[daemon\n", "not valid TOML"),
         ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),
