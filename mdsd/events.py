@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdsd.connectors import CONNECTORS, EVENT_ROUTES
-from mdsd.connectors.payload import json_type, parse_timestamp
+from mdsd.connectors.payload import is_text, json_type, parse_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +186,7 @@ def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result
     event_id = event.get("event_id")
     if event_id is not None and not (isinstance(event_id, str) and event_id):
         problems.append(f'"event_id" must be a non-empty string, got {_show(event_id)}')
-    elif isinstance(event_id, str) and not _is_text(event_id):
+    elif isinstance(event_id, str) and not is_text(event_id):
         problems.append(f'"event_id" must be Unicode text, got {_show(event_id)}')
     emitted_at = event.get("emitted_at")
     if emitted_at is not None and not (isinstance(emitted_at, str) and parse_timestamp(emitted_at)):
@@ -224,27 +224,17 @@ def _id_problem(event: dict[str, Any], field: str, event_type: str) -> str | Non
         return f'missing required field "{field}" for event_type "{event_type}"'
     value = event[field]
     if isinstance(value, str) and value.strip():
-        return None if _is_text(value) else f'"{field}" must be Unicode text, got {_show(value)}'
+        return None if is_text(value) else f'"{field}" must be Unicode text, got {_show(value)}'
     problem = f'"{field}" must be a non-empty string, got {_show(value)}'
     if isinstance(value, int | float) and not isinstance(value, bool):
         problem += f' (ids are strings: write "{field}": "{value}")'
     return problem
 
 
-def _is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate (JSON allows ``"\\udcff"``): it has
-    no UTF-8 form, so it can name no entity, be stored, or be put in a URL."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _dumps(value: object) -> str:
     """``value`` as JSON text that can be stored: escaped only where it must be."""
     text = json.dumps(value, ensure_ascii=False)
-    return text if _is_text(text) else json.dumps(value)
+    return text if is_text(text) else json.dumps(value)
 
 
 def _show(value: object) -> str:

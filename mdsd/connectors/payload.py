@@ -44,6 +44,18 @@ def parse_timestamp(text: str) -> datetime | None:
         return None
 
 
+def is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate (JSON allows ``"\\udcff"``): it has
+    no UTF-8 form, so it can name no entity, be stored, or be put in a URL."""
+    if value.isascii():  # a flag of the string: the usual case costs no encoding
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def json_type(value: object) -> str:
     """The JSON name of a decoded value's type, for error messages."""
     if value is None:
@@ -105,7 +117,9 @@ class Payload:
 
     def scalar(self, name: str) -> Scalar:
         value = self.data.get(name)
-        if value is None or isinstance(value, str | int | float):
+        if isinstance(value, str):
+            return self._unicode(name, value)
+        if value is None or isinstance(value, int | float):
             return value
         raise InvalidPayload(f'{self.where}: "{name}" must be a scalar, got {json_type(value)}')
 
@@ -127,17 +141,24 @@ class Payload:
         return enumerate(value)
 
     def _text(self, name: str, value: object) -> str | None:
-        if value is None or isinstance(value, str):
-            return value
+        if isinstance(value, str):
+            return self._unicode(name, value)
+        if value is None:
+            return None
         if isinstance(value, int | float):
             return json.dumps(value)
         raise InvalidPayload(f'{self.where}: "{name}" must be a string, got {json_type(value)}')
+
+    def _unicode(self, name: str, value: str) -> str:
+        if is_text(value):
+            return value
+        raise InvalidPayload(f'{self.where}: "{name}" is not Unicode text: {json.dumps(value)}')
 
     def _native(self, name: str, value: object) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, str) and value.strip():
-            return value
+            return self._unicode(name, value)
         shown = json.dumps(value) if isinstance(value, str | int | float) else json_type(value)
         raise InvalidPayload(f'{self.where}: "{name}" must be a non-empty string id, got {shown}')
 

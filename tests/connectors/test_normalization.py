@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from connector_fakes import BASE, FakeSource
@@ -340,14 +342,23 @@ async def test_minimal_payloads_are_accepted(source_key, path, payload, unit_id)
             'registry instances/i: "feature_ids" must be a list, got string',
         ),
         ("aip://model/registry/m", {"id": "other"}, "describes aip://model/registry/other"),
+        (  # half a UTF-16 pair has no UTF-8 form: the store refused it, "failed unexpectedly"
+            "aip://model/registry/m",
+            {"id": "m", "name": "ranker \udcff"},
+            r'registry models/m: "name" is not Unicode text: "ranker \\udcff"',
+        ),
+        (
+            "aip://feature/featurestore/f",
+            {"id": "f", "source_dataset_ids": ["d\ud800"]},
+            r'"source_dataset_ids\[0\]" is not Unicode text',
+        ),
         ("aip://user/identity/u", ["not", "an", "object"], "expected a JSON object, got array"),
     ],
 )
 async def test_unreadable_payloads_say_which_field(unit_id, payload, message):
     source_key = unit_id.split("/")[3]
-    conn = CONNECTORS[source_key](
-        SourcePolicy(BASE), transport=FakeSource(default=payload).transport
-    )
+    body = httpx.Response(200, content=json.dumps(payload).encode())  # \u-escapes kept
+    conn = CONNECTORS[source_key](SourcePolicy(BASE), transport=FakeSource(default=body).transport)
     with pytest.raises(InvalidPayload, match=message):
         await conn.hydrate(unit_id)
 
