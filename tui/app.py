@@ -20,6 +20,7 @@ from tui.asof import normalize_as_of, step_tx
 from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
 from tui.format import fmt_time
+from tui.kept_pages import KeptPages
 from tui.keymap import binding_ids, unknown_ids
 from tui.leaks import release_left_pages
 from tui.live import LiveLink
@@ -133,6 +134,7 @@ class MdsApp(App[None]):
         self._user_keymap = dict(keymap or {})
         self._notified: set[str] = set()
         self.link = LiveLink(self)
+        self.kept_pages = KeptPages(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -186,7 +188,14 @@ class MdsApp(App[None]):
             page.save_state()
 
     def _show(self, location: Location) -> None:
-        page = VIEWS[location.view](location)
+        page = self.kept_pages.get(location)
+        if page is None:
+            page = VIEWS[location.view](location)
+            self.kept_pages.keep(page)
+        elif page is self.screen:
+            page.reload()
+        else:
+            page.resume()
         top = self.screen_stack[-1] if len(self.screen_stack) > 1 else None
         if isinstance(top, PageScreen):
             self.switch_screen(page)

@@ -1,10 +1,10 @@
 """Work-arounds for Textual leaks that a long explorer session runs into.
 
-The explorer builds a fresh screen for every page it shows, so whatever keeps a page's
-widgets alive after it is left grows with the session: more memory, and full garbage
-collections that walk it all, freezing the screen for longer and longer. Both issues are
-open upstream; the tests in ``tests/tui/test_tui_navigation.py`` fail if a Textual release
-changes what these rely on.
+The explorer builds a fresh screen for every page it visits and keeps only the last few,
+so whatever keeps a page's widgets alive after it is dropped grows with the session: more
+memory, and full garbage collections that walk it all, freezing the screen for longer and
+longer. Both issues are open upstream; the tests in ``tests/tui/test_tui_navigation.py``
+fail if a Textual release changes what these rely on.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Where the user has been: locations and the back/forward history of visited pages.
 
-Pages are rebuilt from a :class:`Location` when revisited (the data may have changed, or the
-as-of moment), so history stays small however long a session runs; the little view state
-worth keeping (cursor, filter, query) is saved into the location when the page is left.
+History holds locations, not pages, so it stays small however long a session runs. The
+last few pages are kept built (:mod:`tui.kept_pages`) and reloaded when revisited (the data
+may have changed, or the as-of moment); an older one is rebuilt from its :class:`Location`,
+into which the little view state worth keeping (cursor, filter, query) is saved when the
+page is left.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
-from fake_daemon import CHURN, RANKING, RUN2, V5
+from fake_daemon import CHURN, RANKING, RUN2, V5, FakeDaemon
 from textual._styles_cache import StylesCache
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from tui_support import wait_for
 
 from tui.app import MdsApp
+from tui.kept_pages import KEPT_PAGES
 from tui.nav import Location
 from tui.screens.entity import EntityScreen
 from tui.screens.help import HelpScreen
@@ -23,6 +24,7 @@ from tui.widgets.chrome import AsOfBar, StatusLine
 
 
 async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> EntityScreen:
+    """Open the page and wait until it has loaded all it shows (its sections included)."""
     app.open_entity(entity_id)
     await wait_for(
         pilot,
@@ -30,6 +32,7 @@ async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> Entity
             isinstance(app.screen, EntityScreen)
             and app.screen.entity_id == entity_id
             and app.screen.entity is not None
+            and all(w.is_finished for w in app.workers if w.node is app.screen)
         ),
         what=f"entity page of {entity_id}",
     )
@@ -61,6 +64,40 @@ async def test_enter_follows_a_relationship_and_brackets_go_back_and_forward(
             "ranking-model-v5-20250101" in breadcrumbs
             and "train-weekly-ranking-20250101" in breadcrumbs
         )
+
+
+async def test_back_shows_the_page_left_as_it_was_with_fresh_data(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    """Going back is a repaint of the page kept, not a rebuild: cursor and filter as left,
+    data loaded again (it changed meanwhile); beyond the kept pages, back rebuilds."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        page = await open_entity(pilot, app, RANKING)
+        await pilot.press("G")
+        cursor = page.table.cursor_row
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen))
+        fake.graph.update("2025-02-01T00:00:00Z", RANKING, description="Changed meanwhile.")
+        await pilot.press("left_square_bracket")
+        await wait_for(
+            pilot, lambda: page.entity is not None and "meanwhile" in page.entity["description"]
+        )
+        assert app.screen is page
+        assert page.table.cursor_row == cursor
+        assert "Changed meanwhile." in str(page.query_one("#header", Static).render())
+
+        for _ in range(KEPT_PAGES):
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, LineageScreen))
+            await pilot.press("left_square_bracket")
+            await wait_for(pilot, lambda: isinstance(app.screen, EntityScreen))
+        assert app.screen is page, "the page shown most recently is kept"
+        for _ in range(KEPT_PAGES):
+            await pilot.press("left_square_bracket")
+            await wait_for(pilot, lambda: app.screen is not page)
+        rebuilt = await open_entity(pilot, app, RANKING)
+        assert rebuilt is not page
 
 
 async def test_q_goes_back_then_quits_at_the_root(make_app: Callable[..., MdsApp]) -> None:
@@ -160,31 +197,34 @@ async def test_slash_filters_the_list_and_escape_clears_then_goes_back(
 
 
 async def test_pages_left_are_released(make_app: Callable[..., MdsApp]) -> None:
-    """A page left is garbage with all its widgets, however long the session. Two Textual
-    leaks kept them: the watchers the chrome put on the app (Textualize/textual#6666) and
-    the render cache keyed by widget (Textualize/textual#6665)."""
+    """A page left is garbage with all its widgets once no longer kept for going back,
+    however long the session. Two Textual leaks kept them: the watchers the chrome put on
+    the app (Textualize/textual#6666) and the render cache keyed by widget
+    (Textualize/textual#6665)."""
     app = make_app(status_interval=3600)  # no status change prunes watchers meanwhile
 
-    def alive() -> tuple[int, int]:
+    def alive() -> tuple[int, int, int]:
         gc.collect()
         objects = gc.get_objects()
         pages = [o for o in objects if isinstance(o, EntityScreen | AsOfBar | StatusLine)]
         left = [o for o in pages if not o.is_attached]
-        return len(left), sum(1 for o in objects if isinstance(o, StylesCache))
+        entity_pages = sum(1 for o in pages if isinstance(o, EntityScreen))
+        return len(left), entity_pages, sum(1 for o in objects if isinstance(o, StylesCache))
 
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
         counts = []
-        for visits in (3, 9):
+        for visits in (KEPT_PAGES + 1, 9):  # the kept pages are all entity pages after the first
             for _ in range(visits):
                 await open_entity(pilot, app, CHURN)
                 await pilot.press("left_square_bracket")
                 await wait_for(pilot, lambda: isinstance(app.screen, SearchScreen))
             await pilot.pause(0.1)
             counts.append(alive())
-        (left_after_3, caches_after_3), (left_after_12, caches_after_12) = counts
-        assert left_after_3 == left_after_12 == 0, "widgets of pages left are alive"
-        assert caches_after_12 <= caches_after_3, "render caches of pages left are alive"
+        (left_before, pages_before, caches_before), (left_after, pages_after, caches_after) = counts
+        assert left_before == left_after == 0, "widgets of pages left are alive"
+        assert pages_before == pages_after == KEPT_PAGES - 1, "more pages alive than kept"
+        assert caches_after <= caches_before, "render caches of pages left are alive"
 
 
 async def test_navigating_again_before_a_page_has_mounted(make_app: Callable[..., MdsApp]) -> None:

@@ -1,8 +1,9 @@
 """The page every view is built on: chrome around a body that loads from the daemon.
 
-A page is rebuilt from its :class:`~tui.nav.Location` whenever it is shown, loads in one
-exclusive worker (a reload cancels the previous one), and turns every failure into a
-message on the page: the explorer never dies because the daemon did.
+A page is built from its :class:`~tui.nav.Location` (or kept from its last showing, see
+:mod:`tui.kept_pages`), loads whenever it is shown in one exclusive worker (a reload
+cancels the previous one), and turns every failure into a message on the page: the
+explorer never dies because the daemon did.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class PageScreen(Screen[None]):
             # [). Nobody will see it; going back to it builds it afresh from its location.
             return
         self.shown = True
+        self.reload()
+
+    def resume(self) -> None:
+        """Shown again, kept since it was left (:mod:`tui.kept_pages`): load afresh, as the
+        data, or the moment the app looks at, may have changed meanwhile."""
         self.reload()
 
     # -- loading --------------------------------------------------------------------------

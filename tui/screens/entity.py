@@ -153,6 +153,9 @@ class EntityScreen(ListScreen):
         super().__init__(location)
         self.entity: JSON | None = None
         self._relationship_rows: list[Row] = []
+        #: rows the sections add; a reload shows the last ones until the sections load again,
+        #: so the cursor stays on the row it was on
+        self._link_rows: list[Row] = []
 
     def compose_top(self) -> ComposeResult:
         with VerticalScroll(id="summary"):
@@ -181,8 +184,14 @@ class EntityScreen(ListScreen):
         self.query_one("#attributes", Static).update(attributes)
         self.query_one("#attributes", Static).display = bool(attributes)
         self._relationship_rows = relationship_rows(entity)
-        self.show_rows(self._relationship_rows)
+        self._show_all_rows()
         self._load_sections(entity)
+
+    def _show_all_rows(self) -> None:
+        shown = {row.target for row in self._relationship_rows}
+        self.show_rows(
+            self._relationship_rows + [row for row in self._link_rows if row.target not in shown]
+        )
 
     @work(exclusive=True, group="sections", exit_on_error=False)
     async def _load_sections(self, entity: JSON) -> None:
@@ -197,17 +206,22 @@ class EntityScreen(ListScreen):
 
     async def _draw_sections(self, sections: list[Section]) -> None:
         container = self.query_one("#sections", Vertical)
-        await container.remove_children()
-        widgets = []
+        bodies = []
         for section in sections:
             body = Text.assemble((section.title, "bold underline"), "\n")
             body.append_text(section.body)
-            widgets.append(Static(body, classes="section"))
-        await container.mount_all(widgets)
-        shown = {row.target for row in self._relationship_rows}
-        links = [link for section in sections for link in section.links if link.id not in shown]
-        if links:
-            self.show_rows(self._relationship_rows + link_rows(links))
+            bodies.append(body)
+        drawn = container.query_children(Static)
+        if len(drawn) == len(bodies):  # a reload: the same sections, drawn in place
+            for widget, body in zip(drawn, bodies, strict=True):
+                widget.update(body)
+        else:
+            await container.remove_children()
+            await container.mount_all(Static(body, classes="section") for body in bodies)
+        links = link_rows([link for section in sections for link in section.links])
+        if links or self._link_rows:
+            self._link_rows = links
+            self._show_all_rows()
 
     def action_provenance(self) -> None:
         row = self.table.current

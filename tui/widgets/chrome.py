@@ -34,7 +34,22 @@ class StatusInfo:
     retry_in: float | None = None
 
 
-class _AppWatcher(Static):
+class OneLine(Static):
+    """A line of chrome: one line high whatever it says (``app.tcss``)."""
+
+    _shown: Text | None = None
+
+    def show(self, text: Text) -> None:
+        """Draw ``text`` unless it is already shown. The size never changes, so this repaints
+        the line and never lays the page out again: the breadcrumbs, key bar and status
+        line were each redrawn several times per page opened, and every layout re-rendered
+        the whole screen."""
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
+
+
+class _AppWatcher(OneLine):
     """Shows one of the app's reactives, ``WATCHES``, through ``_refresh``."""
 
     WATCHES: ClassVar[str]
@@ -77,7 +92,7 @@ class Breadcrumbs(_AppWatcher):
             text.append(location.label(), style="bold" if last else "")
         if history.ahead:
             text.append(f"   ] {history.ahead} ahead", style="dim")
-        self.update(text)
+        self.show(text)
 
 
 class AsOfBar(_AppWatcher):
@@ -87,7 +102,7 @@ class AsOfBar(_AppWatcher):
 
     def _refresh(self, label: str) -> None:
         self.display = bool(label)
-        self.update(
+        self.show(
             Text(f" ⏱  {label}   ", style="bold")
             + Text("{ } step · @ change · :asof now", style="italic")
         )
@@ -133,4 +148,4 @@ class StatusLine(_AppWatcher):
             )
         elif info.message:
             text.append(f"  {info.message}", style="dim")
-        self.update(text)
+        self.show(text)

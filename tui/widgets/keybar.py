@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.screen import Screen
-from textual.widgets import Static
+
+from tui.widgets.chrome import OneLine
 
 
-class KeyBar(Static):
+class KeyBar(OneLine):
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self.call_after_refresh(self._draw)
@@ -35,4 +36,4 @@ class KeyBar(Static):
             style = "" if active.enabled else "dim"
             text.append(f" {self.app.get_key_display(binding)} ", style=f"bold {style}".strip())
             text.append(f"{binding.description} ", style=style or "dim")
-        self.update(text)
+        self.show(text)

@@ -81,16 +81,25 @@ class NavTable(DataTable[RenderableType]):
         return self._visible[index] if 0 <= index < len(self._visible) else None
 
     def set_rows(self, rows: Iterable[Row], *, keep_cursor: bool = True) -> None:
+        """Show ``rows``. With ``keep_cursor`` the cursor stays on the row it was on (same
+        group and target) wherever the new rows put it, else at the same position: a
+        reload that adds or drops rows above it does not move what is highlighted."""
+        highlighted = self.current if keep_cursor else None
         self._rows = list(rows)
-        self._render_rows(self.cursor_row if keep_cursor else 0)
+        self._render_rows(self.cursor_row if keep_cursor else 0, highlighted)
 
     def apply_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
         self._render_rows(0)
 
-    def _render_rows(self, cursor: int) -> None:
+    def _render_rows(self, cursor: int, highlighted: Row | None = None) -> None:
         words = self.filter_text.split()
         self._visible = [r for r in self._rows if all(w in r.haystack() for w in words)]
+        if highlighted is not None:
+            same = (highlighted.group, highlighted.target)
+            cursor = next(
+                (i for i, r in enumerate(self._visible) if (r.group, r.target) == same), cursor
+            )
         self.clear()
         previous_group: str | None = None
         for index, row in enumerate(self._visible):
