@@ -178,14 +178,13 @@ def create_app(daemon: Daemon) -> Starlette:
         )
 
     async def history(request: Request) -> Response:
-        store = ready().store
         xid = request.query_params.get("id")
         limit = _int(request, "limit", 50, low=1, high=10_000)
         if xid:
-            return JSONResponse(queries.history(store, xid, limit))
+            return JSONResponse(queries.history(db(request), xid, limit))
         before = request.query_params.get("before_tx")
         before_tx = _int(request, "before_tx", 0, high=MAX_TX) if before else None
-        return JSONResponse(queries.graph_history(store, limit, before_tx))
+        return JSONResponse(queries.graph_history(db(request), limit, before_tx))
 
     async def dead_letters(request: Request) -> Response:
         letters = await ready().journal.dead_letters(_int(request, "limit", 100, low=1))

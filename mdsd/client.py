@@ -196,9 +196,14 @@ class Client:
         return await self.get("/v1/dependencies", id=id, as_of=as_of)
 
     async def history(
-        self, id: str | None = None, *, limit: int | None = None, before_tx: int | None = None
+        self,
+        id: str | None = None,
+        *,
+        limit: int | None = None,
+        before_tx: int | None = None,
+        as_of: str | None = None,
     ) -> JSON:
-        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx)
+        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx, as_of=as_of)
 
     async def dead_letters(self, *, limit: int | None = None) -> JSON:
         return await self.get("/v1/dead-letters", limit=limit)

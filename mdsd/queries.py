@@ -14,7 +14,7 @@ from typing import Any
 from mdsd import facts as F
 from mdsd.asof import describe, iso, iso_epoch
 from mdsd.model import EntityType, Rel, lineage_steps
-from store import Db, FactStore, Traversal
+from store import Db, Traversal
 
 JSON = dict[str, Any]
 
@@ -418,8 +418,9 @@ def _change(db: Db, attribute: str, value: Any, added: bool) -> JSON:
     return {"attribute": attribute, "op": "assert" if added else "retract", "value": value}
 
 
-def history(store: FactStore, xid: str, limit: int | None = None) -> JSON:
-    db = store.db()
+def history(db: Db, xid: str, limit: int | None = None) -> JSON:
+    """The transactions that touched ``xid``, oldest first, up to the view's basis: as of
+    a moment, the history known then (Datomic's ``history`` of an ``as-of`` database)."""
     e = entity_id(db, xid)
     transactions = [
         {
@@ -428,19 +429,20 @@ def history(store: FactStore, xid: str, limit: int | None = None) -> JSON:
             "cause": step.meta,
             "changes": [_change(db, d.a, d.v, d.added) for d in step.datoms],
         }
-        for step in store.history(e)
+        for step in db.store.history(e)
+        if step.tx <= db.basis_tx
     ]
     if limit is not None:
         transactions = transactions[-limit:]
-    return {"id": xid, "transactions": transactions}
+    return {"id": xid, "transactions": transactions, "as_of": describe(db)}
 
 
-def graph_history(store: FactStore, limit: int = 50, before_tx: int | None = None) -> JSON:
-    """The most recent transactions of the whole graph, newest first."""
-    end = store.last_tx + 1 if before_tx is None else min(before_tx, store.last_tx + 1)
+def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON:
+    """The most recent transactions of the whole graph up to the view's basis, newest
+    first."""
+    end = db.basis_tx + 1 if before_tx is None else min(before_tx, db.basis_tx + 1)
     start = max(1, end - limit)
-    db = store.db()
-    reports = list(store.log(start, end))
+    reports = list(db.store.log(start, end))
     reports.reverse()
     return {
         "transactions": [
@@ -452,5 +454,6 @@ def graph_history(store: FactStore, limit: int = 50, before_tx: int | None = Non
                 "datoms": len(r.datoms),
             }
             for r in reports
-        ]
+        ],
+        "as_of": describe(db),
     }

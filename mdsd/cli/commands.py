@@ -115,8 +115,8 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
         arg(
             "--depth",
             metavar="N",
-            type=options.int_at_least(1),
-            help="stop N hops from ID (default: the whole closure, up to 50 hops)",
+            type=options.int_at_least(0),
+            help="stop N hops from ID; 0 is ID alone (default: the whole closure, up to 50)",
         ),
         arg(
             "--types",
@@ -215,15 +215,23 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
             help="whole-graph history: only transactions before TX (to page back)",
         ),
     ),
+    reads_graph=True,
     render=render.history,
-    examples=(f"mds history {EXAMPLE_INSTANCE}", "mds history --limit 10 --before-tx 500"),
+    examples=(
+        f"mds history {EXAMPLE_INSTANCE}",
+        f"mds history {EXAMPLE_INSTANCE} --as-of 2025-01-01",
+        "mds history --limit 10 --before-tx 500",
+    ),
 )
 async def history(client: Client, args: argparse.Namespace) -> JSON:
     """Show transactions with what each asserted (+) and retracted (-).
 
     Without ID: the whole graph's transactions, newest first (page back with --before-tx).
+    With --as-of: only the transactions up to then.
     """
-    return await client.history(args.id, limit=args.limit, before_tx=args.before_tx)
+    return await client.history(
+        args.id, limit=args.limit, before_tx=args.before_tx, as_of=args.as_of
+    )
 
 
 @command(

@@ -185,8 +185,7 @@ async def history(view: View, xid: str, limit: int) -> History:
     if not 1 <= limit <= 10_000:
         raise queries.BadQuery(f"limit must be between 1 and 10000, not {limit}")
     entity = await node(view, xid)
-    steps = [t for t in queries.history(view.db.store, xid)["transactions"]]
-    steps = [t for t in steps if t["tx"] <= view.db.basis_tx][-limit:]
+    steps = queries.history(view.db, xid, limit)["transactions"]
     return History(
         entity=entity,
         transactions=[

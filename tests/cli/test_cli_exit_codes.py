@@ -93,7 +93,7 @@ def test_malformed_as_of_is_2_before_asking(
         ["wait", "--idle", "--timeout", "soon"],
         ["wait", "--idle", "--timeout", "-1"],
         ["wait", "--idle", "--timeout", "5x"],
-        ["history", "--as-of", "3d"],
+        ["lineage", MODEL, "--depth", "-1"],
         ["redrive"],
         ["redrive", "1", "--all"],
         ["completion", "powershell"],

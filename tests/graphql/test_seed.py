@@ -214,7 +214,7 @@ async def test_lineage_impact_and_history_match_rest(graph: Graph) -> None:
     assert answer["impact"]["teams"] == [{"name": "Personalization"}]
     history = answer["history"]["transactions"]
     assert [t["tx"] for t in history] == [
-        t["tx"] for t in queries.history(d.store, V5)["transactions"]
+        t["tx"] for t in queries.history(d.store.db(), V5)["transactions"]
     ]
     assert {"attribute": "rel/tested_in", "op": "ASSERT", "value": TEST} in history[-1]["changes"]
 
