@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from mdsd import graphql, queries
 from mdsd.asof import AsOfError, iso_epoch, view
-from mdsd.search import QueryError
+from mdsd.search import MAX_SEARCH_LIMIT, QueryError
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -103,7 +103,7 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def search(request: Request) -> Response:
         d = ready()
-        limit = _int(request, "limit", 20, low=1, high=500)
+        limit = _int(request, "limit", 20, low=1, high=MAX_SEARCH_LIMIT)
         answer = d.search(
             request.query_params.get("q", ""),
             entity_type=request.query_params.get("type"),
@@ -114,7 +114,7 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def search_owners(request: Request) -> Response:
         d = ready()
-        limit = _int(request, "limit", 20, low=1, high=500)
+        limit = _int(request, "limit", 20, low=1, high=MAX_SEARCH_LIMIT)
         return JSONResponse(
             d.search(request.query_params.get("q", ""), limit=limit, owners=True, db=db(request))
         )

@@ -29,7 +29,7 @@ from mdsd.intake import Intake, inbox_files
 from mdsd.journal import Journal, UnitState
 from mdsd.mlflow_webhook import mlflow_services
 from mdsd.model import parse_aip_id
-from mdsd.search import SearchIndex
+from mdsd.search import MAX_SEARCH_LIMIT, SearchIndex
 from mdsd.writer import Writer
 from store import FactStore, Op, TxReport
 
@@ -182,18 +182,28 @@ class Daemon:
         owners: bool = False,
         db: Any = None,
     ) -> dict[str, Any]:
-        """Ranked hits, each with owners and tags as of the view ``db``."""
+        """Ranked hits, each with owners and tags as of the view ``db``.
+
+        A blank query lists everything, as ``*`` does (``kubectl get``). The index holds
+        the present, so a view of the past also asks it for entities deleted since and
+        keeps the hits that existed, undeleted, then (their names as they are now)."""
         db = db or self.store.db()
         index = self.owners_index if owners else self.search_index
-        if not query.strip():
-            return {"results": []}
-        hits = index.search(query, entity_type=entity_type, limit=limit)
-        results = []
+        past = db.basis_tx < self.store.last_tx
+        hits = index.search(
+            query if query.strip() else "*",
+            entity_type=entity_type,
+            limit=MAX_SEARCH_LIMIT if past else limit,
+            include_deleted=past,
+        )
+        results: list[dict[str, Any]] = []
         for hit in hits:
             e = db.entid(hit.id)
-            if e is None:
-                continue  # created after the moment asked about
-            entity = db.entity(e)
+            entity = {} if e is None else db.entity(e)
+            if entity.get(F.STATUS, F.STATUS_DELETED) == F.STATUS_DELETED:
+                continue  # not there at the moment asked about
+            if len(results) == limit:
+                break
             owner_ids = entity.get(F.rel_attr("owned_by"), [])
             results.append(
                 {

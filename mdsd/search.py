@@ -109,6 +109,7 @@ from tantivy import (
 from mdsd.model import KIND_OF, EntityType
 
 __all__ = [
+    "MAX_SEARCH_LIMIT",
     "QueryError",
     "SearchDoc",
     "SearchHit",
@@ -121,6 +122,8 @@ Status = Literal["resolved", "stub", "deleted"]
 MatchTier = Literal["exact", "prefix", "words", "fuzzy", "other", "filter"]
 
 _STATUSES: Final = frozenset({"resolved", "stub", "deleted"})
+#: the most hits one search answers
+MAX_SEARCH_LIMIT: Final = 500
 
 
 @dataclass(slots=True)
@@ -186,6 +189,8 @@ class SearchQuery:
     types: frozenset[EntityType] = frozenset()
     owners: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: a bare ``*``: every entity the filters let through, even with no filter
+    everything: bool = False
 
 
 def parse_query(query: str) -> SearchQuery:
@@ -195,13 +200,18 @@ def parse_query(query: str) -> SearchQuery:
     ``type:ModelInstance``); ``owner`` an owner id, its last segment or a word of the owner's
     name; ``tag`` ``k=v`` or ``k``. Values may be quoted (``owner:"Alice Ng"``). An empty
     value (``type:`` as it is being typed) is ignored; unknown keys are free text, so a pasted
-    ``aip://`` id stays searchable. Raises ``QueryError`` for an unknown type.
+    ``aip://`` id stays searchable. A bare ``*`` matches everything. Raises ``QueryError``
+    for an unknown type.
     """
     words: list[str] = []
     types: set[EntityType] = set()
     owners: list[str] = []
     tags: list[str] = []
+    everything = False
     for m in _TOKEN_RE.finditer(query):
+        if m["word"] == "*":
+            everything = True
+            continue
         key = (m["key"] or "").lower()
         if key not in _FILTER_KEYS:
             text = m["phrase"] if m["phrase"] is not None else m[0]
@@ -220,7 +230,7 @@ def parse_query(query: str) -> SearchQuery:
             owners.append(value)
         else:
             tags.append(value)
-    return SearchQuery(" ".join(words), frozenset(types), tuple(owners), tuple(tags))
+    return SearchQuery(" ".join(words), frozenset(types), tuple(owners), tuple(tags), everything)
 
 
 # --- analysis ---------------------------------------------------------------------------------
@@ -539,7 +549,8 @@ class SearchIndex:
 
         ``entity_type`` (an entity_type or kind) further restricts ``type:`` filters from the
         query. Deleted entities are left out unless ``include_deleted``; stubs are included.
-        A query with neither text nor filters finds nothing.
+        A query with neither text nor filters (nor ``*``) finds nothing: ``type:`` as it
+        is being typed lists no one.
         """
         parsed = parse_query(query)
         filters = self._filters(parsed, entity_type, include_deleted)
@@ -577,7 +588,8 @@ class SearchIndex:
                     found.append((score, address, tier))
 
         if not parsed.text:
-            if parsed.types or parsed.owners or parsed.tags or entity_type is not None:
+            filtered = parsed.types or parsed.owners or parsed.tags or entity_type is not None
+            if filtered or parsed.everything:
                 run("filter", lambda _top: Query.all_query(), top=False)  # list the matches
         else:
             for tier in ("exact", "prefix", "words", "fuzzy", "other"):

@@ -278,6 +278,10 @@ def test_filters_alone_list_their_matches(corpus: SearchIndex) -> None:
     assert corpus.search("owner:bob")[0].match == "filter"
     assert corpus.search("") == []
     assert corpus.search("type:") == []  # still being typed
+    every = corpus.search("*", limit=500)
+    assert len(every) == len(corpus.search("*", limit=500, include_deleted=True)) - 1
+    assert {h.match for h in every} == {"filter"} and "deleted" not in {h.status for h in every}
+    assert names(corpus, "* type:dataset") == names(corpus, "type:dataset")
     assert len(corpus.search("", entity_type="model")) == 2
     assert [h.name for h in corpus.search("type:dataset", include_deleted=True)] == [
         "old-clicks",
