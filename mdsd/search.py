@@ -7,7 +7,9 @@ fact store in batches.
 Relevance is tiered, and the tiers are strict (every hit of a tier ranks above every hit of
 the next):
 
-1. ``exact``  - the whole name equals the query, case-insensitively (or the query is the id);
+1. ``exact``  - the whole name, or the native id (``raw-events`` of
+   ``aip://dataset/datasets/raw-events``), equals the query, case-insensitively (or the
+   query is the id);
 2. ``prefix`` - the name starts with the query, separators and case ignored (``ranking mo``
    and ``Ranking-Mo`` both find ``ranking-model-v5``);
 3. ``words``  - every query word starts a word of the name (``weekly rank`` finds
@@ -45,6 +47,7 @@ id                 aip id, raw                              upsert/delete key, i
 entity_type        ``Model``... raw                         ``type:``
 status             resolved / stub / deleted, raw           leaving deleted out
 name               whole name, lowercased; stored as is     exact tier, display
+native             the id's native part, lowercased         exact tier
 name_prefix        edge n-grams of the normalized name      prefix tier
 name_word_prefix   edge n-grams of each name word           words, fuzzy, other tiers
 name_words         words of the name                        fuzzy tier (one term per
@@ -272,6 +275,7 @@ _TEXT_FIELDS: Final = (
     ("entity_type", True, "raw", "basic"),
     ("status", True, "raw", "basic"),
     ("name", True, "mds_keyword", "basic"),
+    ("native", False, "mds_keyword", "basic"),
     ("name_prefix", False, "mds_name_prefix", "basic"),
     ("name_word_prefix", False, "mds_word_prefix", "basic"),
     ("name_words", False, "mds_words", "basic"),
@@ -524,6 +528,7 @@ class SearchIndex:
             entity_type=doc.entity_type,
             status=doc.status,
             name=doc.name,
+            native=_native_id(doc.id),
             owner=owner_keys,
             tag=[*doc.tags, *(tag.split("=", 1)[0] for tag in doc.tags if "=" in tag)],
             text=[doc.name, doc.description, *doc.owner_names, *doc.tags, *doc.related_names],
@@ -654,10 +659,11 @@ class SearchIndex:
     # -- the tiers (see the module docstring) --
 
     def _exact(self, text: str) -> Query:
-        exact = self._term("name", self._keyword(text))
+        keyword = self._keyword(text)
+        exact = [self._term("name", keyword), self._term("native", keyword)]
         if text.startswith("aip://"):
-            return _any([exact, self._term("id", text)])
-        return exact
+            exact.append(self._term("id", text))
+        return _any(exact)
 
     def _prefix(self, words: list[str], top: bool) -> Query:
         normalized = " ".join(words)
@@ -743,6 +749,11 @@ class SearchIndex:
         """``value`` as the keyword analyzer indexes it (lowercased exactly like tantivy)."""
         tokens = self._analyzers["mds_keyword"].analyze(value)
         return tokens[0] if tokens else ""
+
+
+def _native_id(xid: str) -> str:
+    """``12345/2`` of ``aip://ab-test-cell/experiments/12345/2``: what the source calls it."""
+    return xid.removeprefix("aip://").split("/", 2)[-1]
 
 
 def _field(name: str, top: bool) -> str:

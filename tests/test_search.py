@@ -117,6 +117,22 @@ def test_exact_name_first_even_when_it_prefixes_many_others(
     assert {h.match for h in hits[1:]} <= {"prefix", "words", "fuzzy", "other"}
 
 
+def test_the_native_id_is_an_exact_match_whatever_the_name(tmp: Path) -> None:
+    """``raw-events`` is the id of the dataset named "Raw playback events": that dataset
+    comes first, before its versions, whose names merely start with the query."""
+    with SearchIndex(tmp / "s") as ix:
+        dataset = SearchDoc("aip://dataset/datasets/raw-events", "Dataset", "Raw playback events")
+        versions = [
+            doc("dataset-version", "DatasetVersion", f"raw-events@2025-01-0{i}") for i in (1, 2)
+        ]
+        cell = SearchDoc("aip://ab-test-cell/experiments/12345/2", "AbTestCell", "treatment")
+        ix.upsert([dataset, *versions, cell])
+        ix.commit()
+        hits = ix.search("Raw-Events")
+        assert [h.id for h in hits][:1] == [dataset.id] and hits[0].match == "exact"
+        assert [h.id for h in ix.search("12345/2")] == [cell.id]
+
+
 def test_exact_first_over_shorter_and_canonical_names(tmp: Path) -> None:
     with SearchIndex(tmp / "s") as ix:
         ix.upsert(

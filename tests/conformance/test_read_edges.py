@@ -101,6 +101,13 @@ def test_search_that_finds_nothing_is_an_empty_answer(loaded: Harness) -> None:
     assert answer.code == 0 and answer.json == {"results": []}
 
 
+def test_search_by_native_id_finds_that_entity_first(loaded: Harness) -> None:
+    """The dataset ``raw-events`` is named "Raw playback events"; its versions' names
+    start with ``raw-events``, but the entity whose id it is comes first."""
+    assert loaded.ok("search", "raw-events")["results"][0]["id"] == RAW
+    assert loaded.ok("search", "12345")["results"][0]["id"] == uri("ab-test", "12345")
+
+
 def test_search_filters_compose_and_limit_caps(loaded: Harness) -> None:
     g = graph(loaded.org)
     alice = uri("user", "alice")
