@@ -20,6 +20,8 @@ JSON = dict[str, Any]
 
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
+#: the relationship enrichment infers (contract 1.4); every other one is declared
+_INFERRED = F.rel_attr(Rel.TESTED_IN)
 MAX_NODES = 100_000
 #: the deepest walk a query may ask for
 MAX_DEPTH = 50
@@ -69,7 +71,7 @@ def relationships(db: Db, e: int) -> list[JSON]:
         if attr in _NOT_RELATIONSHIPS or not attr.startswith(F.REL_PREFIX):
             continue
         item = _relationship(db, _rel_name(attr), "out", target)
-        if attr == F.rel_attr(Rel.TESTED_IN):
+        if attr == _INFERRED:
             item["inferred"] = True
             item["provenance"] = provenance.get((e, target))
         out.append(item)
@@ -77,7 +79,7 @@ def relationships(db: Db, e: int) -> list[JSON]:
         if attr in _NOT_RELATIONSHIPS or not attr.startswith(F.REL_PREFIX):
             continue
         item = _relationship(db, _rel_name(attr), "in", source)
-        if attr == F.rel_attr(Rel.TESTED_IN):
+        if attr == _INFERRED:
             item["inferred"] = True
             item["provenance"] = inferred_provenance(db, source).get((source, e))
         out.append(item)
@@ -226,6 +228,7 @@ def lineage(
             "source": xids.get(s) or db.xid(s),
             "target": xids.get(t) or db.xid(t),
             "type": _rel_name(a),
+            "inferred": a == _INFERRED,
         }
         for s, a, t in walked.edges
         if s in walked.depth and t in walked.depth

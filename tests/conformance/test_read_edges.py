@@ -134,8 +134,8 @@ def test_lineage_from_every_kind_is_data_flow_and_downstream_reverses_upstream(
     loaded: Harness,
 ) -> None:
     """For every entity: no owners or teams in its lineage, every edge a relationship of the
-    graph pointing the way it was declared, and b downstream of a exactly when a is upstream
-    of b."""
+    graph pointing the way it was declared (inferred ones marked, as ``show`` marks them),
+    and b downstream of a exactly when a is upstream of b."""
     g = graph(loaded.org)
     known = g.edges | g.tested_in
     entities = sorted(set(g.entities) - UNANNOUNCED)
@@ -157,7 +157,9 @@ def test_lineage_from_every_kind_is_data_flow_and_downstream_reverses_upstream(
             assert nodes == {xid}, f"{way} of {xid}: owners and teams are context, not lineage"
         assert not {kind_of(n) for n in nodes - {xid}} & CONTEXT_KINDS, (xid, way)
         for edge in doc["edges"]:  # type: ignore[attr-defined]
-            assert (edge["source"], edge["target"]) in known, f"{xid} {way}: {edge}"
+            ends = (edge["source"], edge["target"])
+            assert ends in known, f"{xid} {way}: {edge}"
+            assert edge["inferred"] is (ends in g.tested_in), f"{xid} {way}: {edge}"
         reach[(xid, way)] = nodes - {xid}
     for a in entities:
         for b in reach[(a, "downstream")]:
