@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from mdsd import __version__
 from mdsd.config import Config, ConfigError, load_config
 from mdsd.datalock import DataDirLock
-from mdsd.logs import configure_logging
+from mdsd.logs import LOG_LEVELS, configure_logging
 
 log = logging.getLogger("mdsd")
 
@@ -24,6 +24,11 @@ examples:
   mdsd demo                                   a simulated ML platform, a living graph
   mdsd reindex --config PATH                  rebuild the search index from the facts
   mdsd check-config --config PATH             validate a config file and exit
+
+exit status:
+  0  stopped cleanly (SIGINT/SIGTERM), or the config is valid
+  1  could not run: the data dir is held by another mdsd, or a path cannot be created
+  2  bad usage or a bad config (the message names the key and the file)
 
 The daemon serves its API on a Unix socket (see `mds --help` and docs/api.md).
 """
@@ -40,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mdsd {__version__}")
     parser.add_argument("--config", metavar="PATH", help="TOML config (see config.example.toml)")
     parser.add_argument(
-        "--log-level", default=None, help="debug, info, warning or error (default: from config)"
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=None,
+        help="debug, info, warning or error (default: [daemon] log_level, else info)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run the daemon in the foreground (the default)")

@@ -20,6 +20,7 @@ from serde import SerdeError, disabled, from_dict, serde
 
 from mdsd.buses.settings import IntakeConfig
 from mdsd.connectors.http import SourcePolicy
+from mdsd.logs import LOG_LEVELS
 from mdsd.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
@@ -53,6 +54,10 @@ class DaemonConfig:
         if unset:
             raise ValueError(
                 f"daemon.data_dir {self.data_dir!r} uses ${unset[0]}, which is not set"
+            )
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"daemon.log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
             )
         if self.workers < 1:
             raise ValueError(f"daemon.workers must be >= 1, got {self.workers}")
@@ -236,6 +241,8 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     if problems:
         raise ConfigError(f"{origin}: " + "; ".join(problems))
     for key, table in raw.get("sources", {}).items():  # a policy's reason, with its table
+        if "base_url" not in table:
+            raise ConfigError(f"{origin}: [sources.{key}] needs base_url, the source's URL")
         try:
             from_dict(SourcePolicy, table)
         except (SerdeError, ValueError, TypeError) as exc:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
+#: what ``[daemon] log_level`` and ``mdsd --log-level`` accept
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 def configure_logging(level: str, *, process: str = "") -> None:
     """Log to stderr at ``level``; ``process`` tags each line of a worker process."""

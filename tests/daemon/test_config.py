@@ -68,6 +68,11 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[daemon\n", "not valid TOML"),
         ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),
         ("[daemon]\nworkers = 0\n", "daemon.workers must be >= 1"),
+        (
+            '[daemon]\nlog_level = "verbose"\n',
+            "daemon.log_level must be one of debug, info, warning, error, got 'verbose'",
+        ),
+        ("[sources.registry]\nconcurrency = 4\n", "[sources.registry] needs base_url"),
     ],
 )
 def test_mistakes_name_the_key_and_file(tmp_path: Path, text: str, message: str) -> None:

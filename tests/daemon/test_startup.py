@@ -39,6 +39,18 @@ def test_a_data_dir_that_cannot_be_made_is_named(
     assert capsys.readouterr().err == f"mdsd: Not a directory: {data_dir}\n"
 
 
+def test_a_log_level_is_checked_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown level was a ValueError traceback from logging, after the config loaded."""
+    config = write_config(tmp_path, tmp_path / "data", tmp_path / "s")
+    with pytest.raises(SystemExit) as caught:
+        main(["--log-level", "loud", "check-config", "--config", str(config)])
+    assert caught.value.code == 2
+    assert "argument --log-level: invalid choice: 'loud'" in capsys.readouterr().err
+    assert main(["--log-level", "WARNING", "check-config", "--config", str(config)]) == 0
+
+
 @pytest.mark.slow
 def test_a_second_daemon_on_the_same_data_dir_is_refused_by_name(tmp_path: Path) -> None:
     """It used to bind its own socket, then die in RocksDB's words with a traceback;
