@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from store import Db, FactStore
 
 _RELATIVE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 AS_OF_HELP = (
-    "an RFC 3339 time (2025-01-01T12:00:00Z), a date (2025-01-01, meaning its end), "
-    "an age (30m, 12h, 3d, 2w) or a transaction (tx:42)"
+    "an RFC 3339 time (2025-01-01T12:00:00Z; UTC if it has no offset), a date (2025-01-01, "
+    "meaning its end), an age (30m, 12h, 3d, 2w), a transaction (tx:42) or now"
 )
 
 
@@ -30,18 +31,21 @@ def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
         return int(number)
     # a well-formed text can still name no moment (2025-13-45, 10**12 days ago): each
     # step's ValueError or OverflowError is the caller's mistake, never a server error
+    match = _RELATIVE.match(value.lower())
+    is_date = _DATE.fullmatch(value) is not None
     try:
-        match = _RELATIVE.match(value.lower())
         if match:
             amount, unit = match.groups()
             return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if is_date:
             day = date.fromisoformat(value)
             return datetime.combine(day, time.max, tzinfo=UTC)
         # RFC 3339 (5.6) allows a lowercase t and z, which fromisoformat refuses
         moment = datetime.fromisoformat(value.upper())
     except (ValueError, OverflowError) as exc:
-        raise AsOfError(f"bad as_of {text!r} ({exc}): use {AS_OF_HELP}") from None
+        # fromisoformat's own words quote the text upper-cased: only a date's are worth saying
+        reason = f" ({exc})" if match or is_date else ""
+        raise AsOfError(f"bad as_of {text!r}{reason}: use {AS_OF_HELP}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -30,6 +30,10 @@ MAX_DEPTH = 50
 LINEAGE_DEPTH = MAX_DEPTH
 
 
+#: what a person who typed a name where an id goes is told
+ID_FORM = "ids look like aip://KIND/SOURCE/NATIVE-ID (aip://model/registry/ranking-model)"
+
+
 class NotFound(LookupError):
     """The id does not exist in the view asked about."""
 
@@ -42,7 +46,8 @@ def entity_id(db: Db, xid: str) -> int:
     e = db.entid(xid)
     if e is None or db.get(e, F.TYPE) is None:
         when = "now" if db.basis_tx == db.store.last_tx else f"as of tx {db.basis_tx}"
-        raise NotFound(f"no entity {xid!r} {when}")
+        hint = "" if xid.startswith("aip://") else f"; {ID_FORM}, and search finds one by name"
+        raise NotFound(f"no entity {xid!r} {when}{hint}")
     return e
 
 

@@ -59,7 +59,8 @@ EPILOG = """\
 exit status:
   0  success (also when some ingested events were rejected: they are reported)
   1  the thing asked for does not exist (as of --as-of), or `wait` timed out
-  2  bad usage: unknown command or option, malformed argument, query rejected (HTTP 400)
+  2  bad usage: unknown command or option, malformed argument, query rejected (HTTP 400),
+     or a GraphQL error other than an unknown id
   3  mdsd is not reachable (start it with `mdsd --config PATH`) or failed (HTTP 5xx)
 
 environment:

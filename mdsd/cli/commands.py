@@ -278,13 +278,18 @@ async def quality(client: Client, args: argparse.Namespace) -> JSON:
 
 
 def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    """1 when every error is an id that does not exist (as of then), as for the other
+    reads (contract 2.2); 2 for any other error."""
     errors = doc.get("errors") or []
     if not errors:
         return 0, None
     messages = "; ".join(
         str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
     )
-    return 2, f"graphql: {messages}"
+    codes = {
+        (e.get("extensions") or {}).get("code") if isinstance(e, dict) else None for e in errors
+    }
+    return (1 if codes == {"NOT_FOUND"} else 2), f"graphql: {messages}"
 
 
 def _variables(text: str | None) -> JSON | None:
@@ -324,7 +329,8 @@ def _variables(text: str | None) -> JSON | None:
 async def graphql(client: Client, args: argparse.Namespace) -> JSON:
     """Run a GraphQL query against the graph and print the result as JSON.
 
-    Exits 2 when the result carries errors (they are also printed on stderr).
+    Exits 1 when the only errors are ids that do not exist (as of --as-of), 2 on any other
+    error; the result is printed all the same, and the errors on stderr.
     """
     if args.query == "-" or args.query.startswith("@"):
         query = read_text(args.query.removeprefix("@"))
@@ -416,10 +422,30 @@ async def reconcile(client: Client, args: argparse.Namespace) -> JSON:
     return await client.reconcile()
 
 
+def _busy_with(doc: JSON) -> list[str]:
+    """What kept the daemon from idle, from the status that comes with a timed-out wait."""
+    enrichment = doc.get("enrichment") or {}
+    search = doc.get("search") or {}
+    counts = (
+        ("pending", doc.get("pending")),
+        ("inbox files", doc.get("inbox_files")),
+        ("stubs due", enrichment.get("due")),
+    )
+    busy = [f"{n} {what}" for what, n in counts if n]
+    if (enrichment.get("reconcile") or {}).get("running"):
+        busy.append("a reconciliation pass running")
+    if enrichment.get("settled") is False:
+        busy.append("enrichment catching up")
+    if search.get("indexed_tx") is not None and search["indexed_tx"] < doc.get("last_tx", 0):
+        busy.append(f"search indexed to tx {search['indexed_tx']} of {doc['last_tx']}")
+    return busy
+
+
 def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
     if doc.get("idle"):
         return 0, None
-    return 1, f"still busy after {args.timeout:g}s (pending: {doc.get('pending', '?')})"
+    busy = ", ".join(_busy_with(doc)) or f"pending: {doc.get('pending', '?')}"
+    return 1, f"still busy after {args.timeout:g}s ({busy})"
 
 
 @command(

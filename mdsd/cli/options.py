@@ -18,7 +18,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 AS_OF_FORMS = (
     "an RFC 3339 time (2025-01-01T12:00:00Z; UTC if it has no offset), "
-    "a date (2025-01-01, meaning its end), an age (30m, 12h, 3d, 2w) or a transaction (tx:42)"
+    "a date (2025-01-01, meaning its end), an age (30m, 12h, 3d, 2w), a transaction (tx:42) "
+    "or now"
 )
 
 

@@ -52,6 +52,15 @@ async def test_unknown_id_is_not_found(client: Client, route: str) -> None:
     assert UNKNOWN in error.message
 
 
+async def test_a_name_given_for_an_id_is_told_what_an_id_looks_like(client: Client) -> None:
+    error = await fails(client.entity("ranking-model"), 404)
+    assert (
+        error.message
+        == f"no entity 'ranking-model' now; {queries.ID_FORM}, and search finds one by name"
+    )
+    assert queries.ID_FORM not in (await fails(client.entity(UNKNOWN), 404)).message
+
+
 @pytest.mark.parametrize("route", ["entity", "lineage", "impact", "usage"])
 async def test_an_id_that_did_not_exist_yet_is_not_found_as_of_then(
     client: Client, truth: Truth, route: str

@@ -37,6 +37,15 @@ ALICE = "aip://user/identity/alice"
 TEAM = "aip://team/identity/personalization"
 
 MISSING = "aip://model/registry/missing"
+#: a timed-out wait's answer: the status, which says what is still busy
+NOT_IDLE = {
+    "idle": False,
+    "pending": 3,
+    "inbox_files": 0,
+    "last_tx": 9,
+    "enrichment": {"due": 0, "settled": True, "reconcile": {"running": True}},
+    "search": {"indexed_tx": 7},
+}
 BAD = "aip://model/registry/bad"
 BOOM = "aip://model/registry/boom"
 
@@ -435,7 +444,10 @@ class FakeDaemon:
             except ValueError:
                 return _error(400, "bad_request", "timeout must be a number of seconds")
             if params.get("timeout") == "0":
-                return JSONResponse({"idle": False, "pending": 3}, status_code=408)
+                return JSONResponse(NOT_IDLE, status_code=408)
+        if request.url.path == "/v1/graphql" and MISSING.encode() in body:
+            error = {"message": f"no entity {MISSING!r} now", "extensions": {"code": "NOT_FOUND"}}
+            return JSONResponse({"data": {"entity": None}, "errors": [error]})
         if request.url.path == "/v1/graphql" and b"errors" in body:
             return JSONResponse({"data": None, "errors": [{"message": "Cannot query field 'x'"}]})
         doc = self.documents.get(self.key(request.url.path, params))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_mdsd import BAD, BOOM, INSTANCE, MISSING, MODEL, FakeDaemon, Run
+from fake_mdsd import BAD, BOOM, INSTANCE, MISSING, MODEL, NOT_IDLE, FakeDaemon, Run
 
 from mdsd.cli import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser, main
 from mdsd.cli.introspect import commands
@@ -124,13 +124,24 @@ def test_graphql_errors_are_2_with_the_result_still_printed(mds: Run) -> None:
     assert result.err == "mds: graphql: Cannot query field 'x'\n"
 
 
+def test_graphql_asking_for_a_missing_id_is_1(mds: Run) -> None:
+    """Contract 2.2: 1 when the thing asked for does not exist, in GraphQL too."""
+    result = mds("graphql", f'{{ entity(id: "{MISSING}") {{ name }} }}', "--json")
+    assert result.code == EXIT_NOT_FOUND
+    assert result.json["data"] == {"entity": None}
+    assert result.err == f"mds: graphql: no entity {MISSING!r} now\n"
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_wait_timing_out_is_1(mds: Run, as_json: bool) -> None:
     result = mds("wait", "--idle", "--timeout", "0", *(["--json"] if as_json else []))
     assert result.code == EXIT_NOT_FOUND
-    assert result.err == "mds: still busy after 0s (pending: 3)\n"
+    assert result.err == (
+        "mds: still busy after 0s "
+        "(3 pending, a reconciliation pass running, search indexed to tx 7 of 9)\n"
+    )
     if as_json:
-        assert result.json == {"idle": False, "pending": 3}
+        assert result.json == NOT_IDLE
 
 
 def test_rejected_events_still_exit_0(mds: Run) -> None:

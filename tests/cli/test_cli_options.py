@@ -60,14 +60,14 @@ def test_as_of_agrees_with_the_daemon() -> None:
     """
     code = (
         "import json, sys\n"
-        "from mdsd.asof import parse_as_of\n"
+        "from mdsd.asof import AS_OF_HELP, parse_as_of\n"
         "def ok(w):\n"
         "    try:\n"
         "        w.strip().lower() == 'now' or parse_as_of(w)\n"
         "        return True\n"
-        "    except ValueError:\n"
-        "        return False\n"
-        "print(json.dumps([ok(w) for w in json.loads(sys.argv[1])]))\n"
+        "    except ValueError as e:\n"
+        "        return str(e)\n"
+        "print(json.dumps([AS_OF_HELP, [ok(w) for w in json.loads(sys.argv[1])]]))\n"
     )
     samples = ACCEPTED + REJECTED
     result = subprocess.run(
@@ -77,8 +77,15 @@ def test_as_of_agrees_with_the_daemon() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stderr
-    daemon = dict(zip(samples, json.loads(result.stdout), strict=True))
-    assert daemon == {when: when in ACCEPTED for when in samples}
+    forms, answers = json.loads(result.stdout)
+    daemon = dict(zip(samples, answers, strict=True))
+    assert {when: answer is True for when, answer in daemon.items()} == {
+        when: when in ACCEPTED for when in samples
+    }
+    assert forms == options.AS_OF_FORMS
+    # a date's own reason helps; fromisoformat's upper-cased echo of a word does not
+    assert daemon["soon"] == f"bad as_of 'soon': use {forms}"
+    assert daemon["2025-02-30"].startswith("bad as_of '2025-02-30' (day is out of range")
 
 
 def test_kind_accepts_both_spellings() -> None:
