@@ -38,7 +38,8 @@ COMMON: tuple[Arg, ...] = (
     arg(
         "--socket",
         metavar="PATH",
-        help="the daemon's socket (default: $MDS_SOCKET, else $XDG_RUNTIME_DIR/mds/mdsd.sock)",
+        help="the daemon's socket (default: $MDS_SOCKET, else $XDG_RUNTIME_DIR/mds/mdsd.sock, "
+        "else ~/.local/share/mds/run/mdsd.sock)",
     ),
 )
 AS_OF = arg(

@@ -13,10 +13,20 @@ from pathlib import Path
 from mdsd.client import JSON, Client
 
 from . import options, render
-from .spec import UsageError, arg, command
+from .spec import Arg, UsageError, arg, command
 
 ID = arg("id", metavar="ID", help="the entity's id, e.g. aip://model/registry/ranking-model")
-LIMIT = arg("--limit", metavar="N", type=options.int_at_least(1), help="at most N results")
+
+
+def limit(default: int) -> Arg:
+    """``--limit N``; ``default`` is the daemon's, said in the help."""
+    return arg(
+        "--limit",
+        metavar="N",
+        type=options.int_at_least(1),
+        help=f"at most N results (daemon default {default})",
+    )
+
 
 EXAMPLE_MODEL = "aip://model/registry/ranking-model"
 EXAMPLE_INSTANCE = "aip://model-instance/registry/ranking-model-v5-20250101"
@@ -50,7 +60,8 @@ def read_text(name: str) -> str:
             "query",
             metavar="QUERY",
             nargs="+",
-            help="words, and filters such as type:model owner:alice tag:team=personalization",
+            help="words, and filters such as type:model owner:alice tag:team=personalization; "
+            "'*' lists everything (with --type, every entity of that kind)",
         ),
         arg(
             "--type",
@@ -59,7 +70,7 @@ def read_text(name: str) -> str:
             choices=options.KINDS,
             help="only this kind (model, model-instance, dataset, ...; or ModelInstance)",
         ),
-        LIMIT,
+        limit(20),
     ),
     reads_graph=True,
     render=render.search,
@@ -207,7 +218,7 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
     "history",
     args=(
         arg("id", metavar="ID", nargs="?", help="one entity's history (default: all transactions)"),
-        LIMIT,
+        limit(50),
         arg(
             "--before-tx",
             metavar="TX",
@@ -236,7 +247,7 @@ async def history(client: Client, args: argparse.Namespace) -> JSON:
 
 @command(
     "similar",
-    args=(ID, LIMIT),
+    args=(ID, limit(10)),
     reads_graph=True,
     render=render.similar,
     examples=(f"mds similar {EXAMPLE_MODEL}",),
@@ -248,7 +259,7 @@ async def similar(client: Client, args: argparse.Namespace) -> JSON:
 
 @command(
     "suggest",
-    args=(ID, LIMIT),
+    args=(ID, limit(10)),
     reads_graph=True,
     render=render.suggestions,
     examples=(f"mds suggest {EXAMPLE_MODEL}",),
@@ -374,7 +385,7 @@ async def status(client: Client, args: argparse.Namespace) -> JSON:
 
 @command(
     "dead-letters",
-    args=(LIMIT,),
+    args=(limit(100),),
     render=render.dead_letters,
     examples=("mds dead-letters", "mds dead-letters --json | jq '.dead_letters[].reason'"),
 )
