@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import tomllib
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mdsd.config import ConfigError, load_config, parse_config
+from mdsd.config import Config, ConfigError, _optional, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +109,45 @@ def test_wrong_types_name_every_key_and_integers_count_as_numbers(tmp_path: Path
     assert "backoff_base_seconds" not in message
     path.write_text('[sources.registry]\nbase_url = "http://x"\nbackoff_base_seconds = 0\n')
     assert load_config(path).sources["registry"].backoff_base_seconds == 0.0
+
+
+#: keys without a default that the example fills in with a sample value
+REQUIRED = {"sources.registry.base_url", "intake.sqs.queue_url"}
+
+
+def _example_keys() -> dict[str, object]:
+    """Every ``key = value`` of config.example.toml, commented out or not, by dotted key."""
+    table, found = "", {}
+    for line in (ROOT / "config.example.toml").read_text().splitlines():
+        if header := re.match(r"#?\s*\[([\w.]+)\]\s*(?:#.*)?$", line):
+            table = header.group(1)
+        elif table and (pair := re.match(r"#?\s*(\w+)\s*=\s*(.*)$", line)):
+            found[f"{table}.{pair.group(1)}"] = tomllib.loads(f"v = {pair.group(2)}")["v"]
+    return found
+
+
+def _defaults(cls: type, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """Every key the config accepts with its default; ``[sources.*]`` as its registry table."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = _optional(hints[f.name])
+        if dataclasses.is_dataclass(hint):
+            yield from _defaults(hint, f"{prefix}{f.name}.")  # type: ignore[arg-type]
+        elif typing.get_origin(hint) is dict:
+            yield from _defaults(typing.get_args(hint)[1], f"{prefix}{f.name}.registry.")
+        elif f.default is not dataclasses.MISSING:
+            yield f"{prefix}{f.name}", f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            yield f"{prefix}{f.name}", f.default_factory()
+        else:
+            yield f"{prefix}{f.name}", None
+
+
+def test_the_example_documents_every_key_with_its_default() -> None:
+    """config.example.toml "documents every key with its default" (contract 2.1)."""
+    example, code = _example_keys(), dict(_defaults(Config))
+    assert sorted(set(code) - set(example)) == [], "keys missing from config.example.toml"
+    extra = {k for k in set(example) - set(code) if not k.startswith("sources.")}
+    assert sorted(extra) == [], "config.example.toml shows keys the config does not accept"
+    wrong = {k: (example[k], v) for k, v in code.items() if k not in REQUIRED and example[k] != v}
+    assert wrong == {}, "config.example.toml (shown, default) disagree"
