@@ -1,0 +1,44 @@
+"""docs/api.md against the code: every endpoint the daemon serves and every event type it
+takes is documented, and nothing documented is missing from the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import cast
+
+from starlette.routing import Route
+
+from mdsd.api import create_app
+from mdsd.connectors import EVENT_ROUTES
+from mdsd.daemon import Daemon
+
+API_MD = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+
+
+def test_every_endpoint_is_documented_and_every_documented_one_served() -> None:
+    app = create_app(cast(Daemon, None))  # routes only: nothing is asked of the daemon
+    served = {
+        f"{method} {route.path}"
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    documented = set(re.findall(r"^\| `((?:GET|POST) /v1/[\w/-]+)`", API_MD, re.M))
+    assert sorted(served - documented) == [], "endpoints missing from docs/api.md"
+    assert sorted(documented - served) == [], "docs/api.md documents endpoints not served"
+
+
+def test_every_event_type_is_documented_with_its_id_fields_entity_and_source() -> None:
+    rows: dict[str, tuple[str, ...]] = {}
+    for types, fields, entity, source in re.findall(
+        r"^\| ((?:`\w+`(?:, )?)+) \| ((?:`\w+`(?:, )?)+) \| (\w+) \| `(\w+)` \|$", API_MD, re.M
+    ):
+        for event_type in re.findall(r"`(\w+)`", types):
+            rows[event_type] = (*re.findall(r"`(\w+)`", fields), entity, source)
+    code = {
+        event_type: (*spec.id_fields, str(spec.entity_type), source)
+        for event_type, (source, spec) in EVENT_ROUTES.items()
+    }
+    assert rows == code
