@@ -90,7 +90,9 @@ async def run(args: argparse.Namespace) -> None:
             config = demo_config(simulator.base_url, data_dir, args.socket)
             log.info("simulator at %s; daemon socket %s", simulator.base_url, config.socket_path)
             print(
-                f"mds demo: socket {config.socket_path}  (try: mds --socket {config.socket_path} status)",
+                f"mds demo: socket {config.socket_path}; in another terminal:\n"
+                f"  export MDS_SOCKET={config.socket_path}\n"
+                "  mds status; mds search '*' --type model",
                 flush=True,
             )
             await serve(config)
