@@ -125,14 +125,24 @@ class Client:
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
         except (httpx.TransportError, OSError) as exc:
-            where = self.socket or "the in-process app"
-            raise DaemonUnavailable(
-                f"mdsd is not reachable at {where} ({exc}); start it with `mdsd --config PATH`"
-            ) from exc
+            raise DaemonUnavailable(self._unreachable(exc)) from exc
         body = _body(response)
         if response.is_success or response.status_code in ok_statuses:
             return body if isinstance(body, dict) else {"data": body}
         raise _api_error(response, body)
+
+    def _unreachable(self, exc: Exception) -> str:
+        """Why nothing answered, and what to do: start mdsd, or name the socket it uses."""
+        if self.socket is None:
+            return f"mdsd is not reachable in-process ({exc})"
+        if self.socket.exists() and not self.socket.is_socket():
+            reason = "it is a directory" if self.socket.is_dir() else "it is not a socket"
+        else:
+            reason = str(exc)
+        return (
+            f"mdsd is not reachable at {self.socket} ({reason}); start it with "
+            "`mdsd --config PATH`, or name the socket it listens on with --socket or MDS_SOCKET"
+        )
 
     async def get(self, path: str, **params: Any) -> JSON:
         return await self.request("GET", path, params=params)

@@ -46,6 +46,8 @@ def entity_id(db: Db, xid: str) -> int:
     e = db.entid(xid)
     if e is None or db.get(e, F.TYPE) is None:
         when = "now" if db.basis_tx == db.store.last_tx else f"as of tx {db.basis_tx}"
+        if db.basis_tx == 0 and when != "now":
+            when += ", before the first transaction"
         hint = "" if xid.startswith("aip://") else f"; {ID_FORM}, and search finds one by name"
         raise NotFound(f"no entity {xid!r} {when}{hint}")
     return e

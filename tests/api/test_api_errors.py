@@ -61,6 +61,13 @@ async def test_a_name_given_for_an_id_is_told_what_an_id_looks_like(client: Clie
     assert queries.ID_FORM not in (await fails(client.entity(UNKNOWN), 404)).message
 
 
+async def test_before_the_first_transaction_says_so(client: Client, truth: Truth) -> None:
+    """``--as-of 3d`` on a daemon started today read "as of tx 0" and no more."""
+    xid = next(truth.records("models"))[0]
+    error = await fails(client.entity(xid, as_of="2000-01-01"), 404)
+    assert error.message.endswith("as of tx 0, before the first transaction")
+
+
 @pytest.mark.parametrize("route", ["entity", "lineage", "impact", "usage"])
 async def test_an_id_that_did_not_exist_yet_is_not_found_as_of_then(
     client: Client, truth: Truth, route: str

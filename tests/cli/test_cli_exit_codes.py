@@ -161,7 +161,20 @@ def test_unreachable_daemon_is_3_with_how_to_start_it(
     err = capsys.readouterr().err
     assert err.startswith(f"mds: mdsd is not reachable at {socket} (")
     assert "mdsd --config PATH" in err
+    assert "--socket or MDS_SOCKET" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_a_socket_path_that_is_no_socket_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A directory or file answered "Connection refused", as if a daemon had stopped."""
+    path = tmp_path / "mdsd.sock"
+    path.mkdir() if kind == "directory" else path.write_text("")
+    assert main(["status", "--socket", str(path)]) == EXIT_UNAVAILABLE
+    reason = "it is a directory" if kind == "directory" else "it is not a socket"
+    assert capsys.readouterr().err.startswith(f"mds: mdsd is not reachable at {path} ({reason});")
 
 
 def test_mds_socket_environment_variable_is_used(
