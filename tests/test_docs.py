@@ -1,5 +1,5 @@
-"""docs/api.md against the code: every endpoint the daemon serves and every event type it
-takes is documented, and nothing documented is missing from the code."""
+"""Docs against the code: every endpoint the daemon serves and every event type it takes
+is in docs/api.md (and nothing more), every mds-tui option in tui/README.md."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from mdsd.api import create_app
 from mdsd.connectors import EVENT_ROUTES
 from mdsd.daemon import Daemon
 
-API_MD = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+API_MD = (ROOT / "docs" / "api.md").read_text()
 
 
 def test_every_endpoint_is_documented_and_every_documented_one_served() -> None:
@@ -42,3 +43,14 @@ def test_every_event_type_is_documented_with_its_id_fields_entity_and_source() -
         for event_type, (source, spec) in EVENT_ROUTES.items()
     }
     assert rows == code
+
+
+def test_tui_readme_shows_every_mds_tui_option_as_its_help_does() -> None:
+    from tui.__main__ import build_parser
+
+    readme = (ROOT / "tui" / "README.md").read_text()
+    for action in build_parser()._actions:
+        if action.dest == "help":
+            continue
+        shown = " ".join([action.option_strings[-1], *([action.metavar] if action.metavar else [])])
+        assert f"[{shown}]" in readme, f"tui/README.md does not show {shown}"

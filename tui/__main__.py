@@ -18,13 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Press ? inside for the keys, : for commands, ctrl+p for the palette.",
     )
     parser.add_argument(
-        "--socket", help="daemon socket (default: $MDS_SOCKET, else the mdsd default)"
+        "--socket",
+        metavar="PATH",
+        help="daemon socket (default: $MDS_SOCKET, else the mdsd default)",
     )
     parser.add_argument(
-        "--as-of", dest="as_of", help="start in time travel: 2025-01-01, 3d, tx:N, RFC 3339"
+        "--as-of",
+        dest="as_of",
+        metavar="WHEN",
+        help="start in time travel: 2025-01-01, 3d, tx:N, RFC 3339",
     )
     parser.add_argument(
-        "--keymap", help=f"keymap TOML file (default: {default_keymap_path()} if present)"
+        "--keymap",
+        metavar="PATH",
+        help=f"keymap TOML file (default: {default_keymap_path()} if present)",
     )
     parser.add_argument(
         "--demo",
