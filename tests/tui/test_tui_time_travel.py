@@ -105,3 +105,19 @@ async def test_at_prompts_for_the_moment(make_app: Callable[..., MdsApp]) -> Non
             pilot, lambda: any("not a moment" in str(n.message) for n in app._notifications)
         )
         assert app.as_of == "tx:1"
+
+
+async def test_a_moment_before_the_entity_hides_what_it_became(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """The page shown live is not left under the banner of a moment it did not exist at."""
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        body = page.query_one("#body")
+        app.run_command(":asof tx:1")
+        await wait_for(pilot, lambda: page.failure is not None and page.failure.kind == "missing")
+        assert not body.display
+        app.run_command(":asof now")
+        await wait_for(pilot, lambda: page.failure is None and body.display)
+        assert page.table.has_focus

@@ -36,6 +36,8 @@ class PageScreen(Screen[None]):
 
     #: the views that make sense only with an entity
     ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "impact", "usage"})
+    #: what a failure that leaves nothing to show hides (:meth:`show_failure`)
+    CONTENT: ClassVar[str] = "#body"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "find", "Find", key_display="/", id="find"),
@@ -142,6 +144,7 @@ class PageScreen(Screen[None]):
         else:
             self.failure = None
             self.clear_message()
+            self._show_content(True)
         finally:
             self._live_pending = False
             if self._loading_timer is not None:
@@ -173,8 +176,20 @@ class PageScreen(Screen[None]):
         message.update("")
 
     def show_failure(self, failure: Failure) -> None:
+        """Say why the load failed. When the daemon answered that there is nothing to show
+        (not found as of this moment, a request it rejects), the last content is hidden: it
+        belongs to another moment. A daemon that is away leaves it up, marked by the message."""
         self.failure = failure
         self.show_message(failure.message, failure.severity)
+        self._show_content(failure.kind not in ("missing", "bad"))
+
+    def _show_content(self, shown: bool) -> None:
+        content = self.query_one(self.CONTENT)
+        if content.display == shown:
+            return
+        content.display = shown
+        if shown and self.focused is None and self.AUTO_FOCUS:
+            self.query(self.AUTO_FOCUS).focus()  # hiding took the focus with it
 
     # -- view state -----------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class SearchScreen(PageScreen):
     """The root page; also the page ``:models`` and friends open with a ``type:`` filter."""
 
     AUTO_FOCUS = "#query"
+    CONTENT = "#results"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down", "move(1)", "Next result", show=False, id="results_down"),
