@@ -41,6 +41,7 @@ from tui.screens.usage import UsageScreen
 from tui.widgets.chrome import StatusInfo
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.lists import NavTable, NavTree, ResultList
+from tui.widgets.search_box import SearchBox
 
 #: view name -> page class; a Location names its view, the page is built from it
 VIEWS: dict[str, type[PageScreen]] = {
@@ -160,7 +161,7 @@ class MdsApp(App[None]):
     @staticmethod
     def known_binding_ids() -> set[str]:
         classes: list[type] = [MdsApp, *VIEWS.values(), NavTable, NavTree, ResultList, FilterBar]
-        classes += [HelpScreen, InfoScreen, CommandLine, AsOfPrompt]
+        classes += [SearchBox, HelpScreen, InfoScreen, CommandLine, AsOfPrompt]
         return binding_ids(classes)
 
     def notify_once(self, message: str, *, severity: str = "information") -> None:

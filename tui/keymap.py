@@ -18,7 +18,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.keys import _character_to_key
+from textual.screen import Screen
+from textual.widgets import Input
+
+#: the keys a focused text input types instead of passing on to the bindings
+TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
 
 
 class KeymapError(Exception):
@@ -82,3 +88,18 @@ def binding_ids(classes: Iterable[type]) -> set[str]:
 
 def unknown_ids(keymap: Mapping[str, str], known: set[str]) -> list[str]:
     return sorted(set(keymap) - known)
+
+
+def live_bindings(screen: Screen[object]) -> list[ActiveBinding]:
+    """The screen's active bindings that a key press reaches now.
+
+    With a text input focused, a printable key is typed, so of the bindings on such keys
+    only priority ones (which come before the input) act; the key bar and the help
+    would otherwise offer ``@`` or ``/`` where they type ``@`` or ``/``.
+    """
+    typing = isinstance(screen.focused, Input)
+    return [
+        active
+        for key, active in screen.active_bindings.items()
+        if not (typing and key in TYPED_KEYS and not active.binding.priority)
+    ]

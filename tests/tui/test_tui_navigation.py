@@ -21,6 +21,7 @@ from tui.screens.lineage import LineageScreen
 from tui.screens.prompt import CommandLine
 from tui.screens.search import SearchScreen
 from tui.widgets.chrome import AsOfBar, StatusLine
+from tui.widgets.keybar import KeyBar
 
 
 async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> EntityScreen:
@@ -151,6 +152,17 @@ async def test_palette_finds_an_entity_in_the_daemon(make_app: Callable[..., Mds
         await wait_for(pilot, found, what="palette hit")
         await pilot.press("enter")
         await open_entity(pilot, app, CHURN)
+
+
+async def test_the_key_bar_keeps_help_on_a_narrow_terminal(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(60, 24)) as pilot:
+        page = await open_entity(pilot, app, RANKING)
+        bar = page.query_one(KeyBar)
+        await wait_for(pilot, lambda: bar._shown is not None and "Lineage" in bar._shown.plain)
+        assert bar._shown is not None and bar._shown.plain.startswith(" ? Help ")
 
 
 async def test_help_lists_the_live_bindings_including_a_user_keymap(

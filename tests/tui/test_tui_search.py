@@ -10,7 +10,10 @@ from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen
+from tui.screens.help import HelpScreen
+from tui.screens.prompt import CommandLine
 from tui.screens.search import SearchScreen
+from tui.widgets.keybar import KeyBar
 from tui.widgets.lists import ResultList
 
 
@@ -116,3 +119,33 @@ async def test_an_empty_query_lists_recently_visited_entities(
         await wait_for(
             pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity_id == CHURN
         )
+
+
+def key_bar(app: MdsApp) -> str:
+    shown = app.screen.query_one(KeyBar)._shown
+    return shown.plain if shown is not None else ""
+
+
+async def test_help_and_the_command_line_open_from_the_search_box(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """``?`` and a leading ``:`` are what they are on every page; in a query ``:`` is typed,
+    and the key bar offers only the keys that act (``@`` and ``/`` are typed here)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await wait_for(pilot, lambda: "? Help" in key_bar(app))
+        assert ": Command" in key_bar(app)
+        assert "@" not in key_bar(app) and "/ Find" not in key_bar(app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert isinstance(app.screen, HelpScreen)
+        ids = {entry.binding_id for entry in app.screen.entries}
+        assert "search_help" in ids and "as_of" not in ids and "find" not in ids
+        await pilot.press("escape", "colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandLine))
+        await pilot.press("escape", *"type:model")
+        await wait_for(pilot, lambda: screen.shown_query == "type:model")
+        assert screen.query_one("#query", Input).value == "type:model"
+        assert ": Command" not in key_bar(app)

@@ -19,7 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from tui.commands import COMMANDS
-from tui.keymap import default_keymap_path
+from tui.keymap import default_keymap_path, live_bindings
 
 
 @dataclass
@@ -32,7 +32,7 @@ class KeyHelp:
 def live_keys(app: App[Any], screen: Screen[Any]) -> list[KeyHelp]:
     """The bindings active on ``screen``, one entry per binding id (keys merged)."""
     entries: dict[str, KeyHelp] = {}
-    for active in screen.active_bindings.values():
+    for active in live_bindings(screen):
         binding = active.binding
         if binding.system or not (binding.description or binding.id):
             continue

@@ -19,6 +19,7 @@ from mdsd.model import TYPE_OF_KIND
 from tui.format import badge, clip, highlighted, kind_of, names, tags_text
 from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
+from tui.widgets.search_box import SearchBox
 
 PLACEHOLDER = "search…   type:model owner:alice tag:env=production   ·   @name for people and teams"
 HINT = Text.assemble(
@@ -86,7 +87,7 @@ class SearchScreen(PageScreen):
         self._restore_highlight: int | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder=PLACEHOLDER, id="query")
+        yield SearchBox(placeholder=PLACEHOLDER, id="query")
         yield Static(HINT, id="hint")
         yield ResultList(id="results")
 

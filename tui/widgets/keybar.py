@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.screen import Screen
 
+from tui.keymap import live_bindings
 from tui.widgets.chrome import OneLine
 
 
@@ -28,7 +29,8 @@ class KeyBar(OneLine):
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         seen: set[str] = set()
-        for active in self.screen.active_bindings.values():
+        # help first: it lists everything else, so it must survive a narrow terminal
+        for active in sorted(live_bindings(self.screen), key=lambda a: a.binding.action != "help"):
             binding = active.binding
             if not binding.show or binding.action in seen:
                 continue
