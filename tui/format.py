@@ -173,6 +173,10 @@ def entity_line(entity_type: str | None, name: str, note: str = "") -> Text:
     return text
 
 
+#: how much of a name a headline or a breadcrumb shows: a long one would take every line
+TITLE_WIDTH = 48
+
+
 def clip(value: Any, width: int = 60) -> str:
     text = "" if value is None else str(value)
     text = " ".join(text.split())

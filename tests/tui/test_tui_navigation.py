@@ -17,10 +17,11 @@ from tui.kept_pages import KEPT_PAGES
 from tui.nav import Location
 from tui.screens.entity import EntityScreen
 from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
 from tui.screens.lineage import LineageScreen
 from tui.screens.prompt import CommandLine
 from tui.screens.search import SearchScreen
-from tui.widgets.chrome import AsOfBar, StatusLine
+from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
 from tui.widgets.keybar import KeyBar
 
 
@@ -38,6 +39,17 @@ async def open_entity(pilot: Pilot[None], app: MdsApp, entity_id: str) -> Entity
         what=f"entity page of {entity_id}",
     )
     assert isinstance(app.screen, EntityScreen)
+    return app.screen
+
+
+async def open_history(pilot: Pilot[None], app: MdsApp, entity_id: str) -> HistoryScreen:
+    """Open the entity's page, then ``h``, and wait for its transactions."""
+    await open_entity(pilot, app, entity_id)
+    await pilot.press("h")
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table.row_count
+    )
+    assert isinstance(app.screen, HistoryScreen)
     return app.screen
 
 
@@ -254,3 +266,20 @@ async def test_navigating_again_before_a_page_has_mounted(make_app: Callable[...
         await open_entity(pilot, app, CHURN)
         app.action_go_back()  # and quit while the search page mounts
     assert app.return_code in (None, 0)
+
+
+async def test_a_very_long_name_keeps_where_you_are_on_one_line(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    long_name = "an-extremely-long-model-name-" * 8
+    fake.graph.update("2025-01-11T00:00:00Z", RANKING, name=long_name)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_history(pilot, app, RANKING)
+        crumbs = app.screen.query_one(Breadcrumbs)
+        await wait_for(
+            pilot, lambda: crumbs._shown is not None and "history" in crumbs._shown.plain
+        )
+        assert crumbs._shown is not None and crumbs._shown.cell_len <= 80
+        summary = str(app.screen.query_one("#summary", Static).render())
+        assert "…" in summary and long_name not in summary

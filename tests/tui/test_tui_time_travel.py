@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fake_daemon import RANKING, V5
-from test_tui_navigation import open_entity
+from test_tui_navigation import open_entity, open_history
 from textual.pilot import Pilot
 from textual.widgets import Static
 from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen
-from tui.screens.history import HistoryScreen
 
 
 def header(app: MdsApp) -> str:
@@ -76,13 +75,7 @@ async def test_history_shows_diffs_and_enter_travels_to_that_transaction(
 ) -> None:
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:
-        await open_entity(pilot, app, RANKING)
-        await pilot.press("h")
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, HistoryScreen)
+        page = await open_history(pilot, app, RANKING)
         lines = [" ".join(str(c) for c in row.cells) for row in page.table.rows_shown]
         assert any("- description  Ranks the home feed." in line for line in lines)
         assert any("+ description  Ranks the home feed (v5 rollout)." in line for line in lines)

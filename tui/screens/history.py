@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.format import clip, fmt_time, native_id
+from tui.format import TITLE_WIDTH, clip, fmt_time, native_id
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
@@ -122,7 +122,8 @@ class HistoryScreen(ListScreen):
             rows = entity_rows(answer.get("transactions", []), self.mds.names, current)
             name = self.mds.names.get(self.entity_id) or native_id(self.entity_id)
             self.location.title = name
-            head = f"History of {name}: {len(answer.get('transactions', []))} transactions"
+            count = len(answer.get("transactions", []))
+            head = f"History of {clip(name, TITLE_WIDTH)}: {count} transactions"
         self.show_rows(rows)
         summary = Text(head, style="bold")
         summary.append("   enter: view everything as of that transaction", style="dim")

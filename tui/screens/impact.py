@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.format import badge, name_of, names
+from tui.format import TITLE_WIDTH, badge, clip, name_of, names
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
@@ -54,7 +54,9 @@ class ImpactScreen(ListScreen):
                 )
         self.show_rows(rows)
         summary = Text.assemble(
-            ("Impact of ", ""), (name, "bold"), f": {answer.get('total', 0)} downstream entities"
+            ("Impact of ", ""),
+            (clip(name, TITLE_WIDTH), "bold"),
+            f": {answer.get('total', 0)} downstream entities",
         )
         owners, teams = notify.get("owners", []), notify.get("teams", [])
         if owners or teams:

@@ -16,7 +16,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from tui.errors import describe_failure
-from tui.format import badge, name_of
+from tui.format import TITLE_WIDTH, badge, clip, name_of
 from tui.screens.base import PageScreen
 from tui.widgets.lists import NavTree
 
@@ -82,7 +82,10 @@ class LineageScreen(PageScreen):
         tree.root.expand()
         arrow = "⬆ upstream" if self.direction == "upstream" else "⬇ downstream"
         summary = Text.assemble(
-            (arrow, "bold"), " of ", (name_of(root), "bold"), f"  ·  {count} direct"
+            (arrow, "bold"),
+            " of ",
+            (clip(name_of(root), TITLE_WIDTH), "bold"),
+            f"  ·  {count} direct",
         )
         summary.append("   tab/l toggle · → expand · ← collapse · enter open", style="dim")
         self.query_one("#summary", Static).update(summary)

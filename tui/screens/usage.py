@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.format import badge, name_of, native_id, status_text
+from tui.format import TITLE_WIDTH, badge, clip, name_of, native_id, status_text
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
@@ -72,6 +72,7 @@ class UsageScreen(ListScreen):
                 )
             )
         self.show_rows(rows)
+        name = clip(name, TITLE_WIDTH)
         if "ab_tests" in answer:
             summary = f"{name} is in {len(answer['ab_tests'])} A/B tests"
         else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import fmt_time
+from tui.format import TITLE_WIDTH, clip, fmt_time
 
 if TYPE_CHECKING:
     from tui.app import MdsApp
@@ -84,15 +84,28 @@ class Breadcrumbs(_AppWatcher):
 
     def _refresh(self, _version: int = 0) -> None:
         history = self.mds.history
-        trail = history.trail(5)
-        text = Text(" mds ", style="bold reverse")
-        for index, location in enumerate(trail):
-            text.append(" › ", style="dim")  # noqa: RUF001
-            last = index == len(trail) - 1
-            text.append(location.label(), style="bold" if last else "")
-        if history.ahead:
-            text.append(f"   ] {history.ahead} ahead", style="dim")
+        labels = [clip(location.label(), TITLE_WIDTH) for location in history.trail(5)]
+        ahead = f"   ] {history.ahead} ahead" if history.ahead else ""
+        # the oldest crumbs give way first: where you are is what must stay on the line
+        skipped = 0
+        while True:
+            text = self._trail(labels[skipped:], skipped > 0, ahead)
+            if text.cell_len <= self.app.size.width or skipped >= len(labels) - 1:
+                break
+            skipped += 1
         self.show(text)
+
+    @staticmethod
+    def _trail(labels: list[str], elided: bool, ahead: str) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" mds ", style="bold reverse")
+        if elided:
+            text.append(" › …", style="dim")  # noqa: RUF001
+        for index, label in enumerate(labels):
+            text.append(" › ", style="dim")  # noqa: RUF001
+            text.append(label, style="bold" if index == len(labels) - 1 else "")
+        text.append(ahead, style="dim")
+        return text
 
 
 class AsOfBar(_AppWatcher):
