@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fake_daemon import RANKING, V5
+from fake_daemon import RANKING, V5, FakeDaemon
 from test_tui_navigation import open_entity, open_history
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -114,3 +114,16 @@ async def test_a_moment_before_the_entity_hides_what_it_became(
         app.run_command(":asof now")
         await wait_for(pilot, lambda: page.failure is None and body.display)
         assert page.table.has_focus
+
+
+async def test_a_deleted_entity_says_so_and_how_to_see_it_before(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    fake.graph.update("2025-01-11T00:00:00Z", V5, status="deleted", relationships=[])
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, V5)
+        assert "DELETED" in header(app) and "{ shows it as it was before" in header(app)
+        await step(pilot, app, "left_curly_bracket", "tx:3")
+        await wait_for(pilot, lambda: "resolved" in header(app))
+        assert "Deleted:" not in header(app)

@@ -44,6 +44,12 @@ def header_text(entity: JSON) -> Text:
     text.append_text(status_text(entity.get("status") or "resolved"))
     text.append(f"  {entity.get('entity_type', '')}", style="dim")
     text.append(f"\n{entity.get('id', '')}", style="dim")
+    if entity.get("status") == "deleted":
+        text.append("\nDeleted: its source no longer has it, so it has no relationships now. ")
+        text.append("{", style="bold")
+        text.append(" shows it as it was before, ")
+        text.append("h", style="bold")
+        text.append(" when it changed.")
     description = entity.get("description")
     text.append("\n")
     text.append(
