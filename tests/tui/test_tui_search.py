@@ -149,3 +149,13 @@ async def test_help_and_the_command_line_open_from_the_search_box(
         await wait_for(pilot, lambda: screen.shown_query == "type:model")
         assert screen.query_one("#query", Input).value == "type:model"
         assert ": Command" not in key_bar(app)
+
+
+async def test_no_results_says_for_which_moment(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(as_of="tx:1")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        await pilot.press(*"zzzz")
+        await wait_for(pilot, lambda: screen.shown_query == "zzzz")
+        assert "No results for 'zzzz' as of tx:1." in str(screen.query_one("#hint").render())

@@ -149,7 +149,8 @@ class SearchScreen(PageScreen):
                 )
             )
         else:
-            hint.update(Text(f"No {kind} for {query!r}.", style="yellow"))
+            when = f" as of {self.as_of}" if self.as_of and kind == "results" else ""
+            hint.update(Text(f"No {kind} for {query!r}{when}.", style="yellow"))
         if self._open_when_ready:
             self._open_when_ready = False
             self.open_highlighted()
