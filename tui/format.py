@@ -177,6 +177,11 @@ def entity_line(entity_type: str | None, name: str, note: str = "") -> Text:
 TITLE_WIDTH = 48
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 A/B test``, ``3 A/B tests``: a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def clip(value: Any, width: int = 60) -> str:
     text = "" if value is None else str(value)
     text = " ".join(text.split())

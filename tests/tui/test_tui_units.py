@@ -9,7 +9,7 @@ import pytest
 from tui.app import MdsApp
 from tui.asof import normalize_as_of, step_tx
 from tui.commands import Command, CommandError, parse_command
-from tui.format import highlighted, kind_of, tags_text
+from tui.format import counted, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
 from tui.screens.history import cause_text, value_text
@@ -160,3 +160,12 @@ def test_history_rendering_helpers() -> None:
     assert value_text({"tag": "env", "value": "prod"}, names) == "env=prod"
     assert kind_of("aip://model-instance/registry/x") == "model-instance"
     assert kind_of(None) == ""
+
+
+def test_counts_take_their_noun_in_the_right_number() -> None:
+    assert [counted(n, "A/B test") for n in (0, 1, 2)] == [
+        "0 A/B tests",
+        "1 A/B test",
+        "2 A/B tests",
+    ]
+    assert counted(3, "entity", "entities") == "3 entities"

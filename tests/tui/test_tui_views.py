@@ -73,6 +73,8 @@ async def test_usage_of_an_instance_and_of_a_test(make_app: Callable[..., MdsApp
             pilot, lambda: isinstance(app.screen, UsageScreen) and app.screen.table.row_count
         )
         assert [r.target for r in app.screen.table.rows_shown] == [TEST]
+        assert "is in 1 A/B test" in str(app.screen.query_one("#summary", Static).render())
+        assert "1 A/B tests" not in str(app.screen.query_one("#summary", Static).render())
         app.go(Location("usage", TEST))
         await wait_for(
             pilot,

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.format import TITLE_WIDTH, badge, clip, name_of, native_id, status_text
+from tui.format import TITLE_WIDTH, badge, clip, counted, name_of, native_id, status_text
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
@@ -74,9 +74,12 @@ class UsageScreen(ListScreen):
         self.show_rows(rows)
         name = clip(name, TITLE_WIDTH)
         if "ab_tests" in answer:
-            summary = f"{name} is in {len(answer['ab_tests'])} A/B tests"
+            summary = f"{name} is in {counted(len(answer['ab_tests']), 'A/B test')}"
         else:
-            summary = f"{name} tests {len(answer.get('instances', []))} instances of {len(answer.get('models', []))} models"
+            instances = counted(len(answer.get("instances", [])), "instance")
+            summary = (
+                f"{name} tests {instances} of {counted(len(answer.get('models', [])), 'model')}"
+            )
         self.query_one("#summary", Static).update(
             Text(summary, style="bold") if rows else Text(f"{summary}.", style="dim")
         )
