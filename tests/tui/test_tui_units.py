@@ -12,6 +12,7 @@ from tui.commands import Command, CommandError, parse_command
 from tui.format import counted, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
+from tui.screens.entity import header_text
 from tui.screens.history import cause_text, value_text
 
 
@@ -169,3 +170,17 @@ def test_counts_take_their_noun_in_the_right_number() -> None:
         "2 A/B tests",
     ]
     assert counted(3, "entity", "entities") == "3 entities"
+
+
+def test_a_past_page_counts_ages_to_the_moment_it_shows() -> None:
+    entity = {
+        "id": "aip://model/registry/ranking-model",
+        "name": "ranking-model",
+        "updated_at": "2025-01-01T23:00:00Z",
+        "last_enriched_at": "2025-01-01T23:55:00Z",
+        "as_of": {"tx": 7, "at": "2025-01-02T00:00:00Z"},
+    }
+    past = header_text(entity, past=True).plain
+    assert "(1h ago then)" in past and "Enriched 5m ago then" in past
+    live = header_text(entity).plain
+    assert "then" not in live and "d ago" in live  # counted to now: days since 2025

@@ -24,6 +24,7 @@ from tui.format import (
     name_of,
     names,
     native_id,
+    parse_time,
     staleness_style,
     status_text,
     tags_text,
@@ -36,9 +37,13 @@ from tui.widgets.lists import Row
 JSON = dict[str, Any]
 
 
-def header_text(entity: JSON) -> Text:
+def header_text(entity: JSON, past: bool = False) -> Text:
     """Name, type and record status (always: "resolved" is what tells a hydrated entity
-    from a stub), id, description, owners, tags and times."""
+    from a stub), id, description, owners, tags and times.
+
+    In a ``past`` view, ages count to the moment shown, not to now: "enriched 5m ago"
+    beside a page of last Tuesday would be about today."""
+    then = parse_time((entity.get("as_of") or {}).get("at")) if past else None
     text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
     text.append("  ")
     text.append_text(status_text(entity.get("status") or "resolved"))
@@ -65,12 +70,14 @@ def header_text(entity: JSON) -> Text:
     text.append("\nCreated  ", style="bold")
     text.append(fmt_time(entity.get("created_at")))
     text.append("   Updated ", style="bold")
-    text.append(f"{fmt_time(entity.get('updated_at'))} ({ago(entity.get('updated_at'))})")
+    updated = entity.get("updated_at")
+    text.append(f"{fmt_time(updated)} ({ago(updated, then)}{' then' if then else ''})")
     enriched = entity.get("last_enriched_at")
     stale = bool(entity.get("stale"))
     text.append("   Enriched ", style="bold")
     text.append(
-        ago(enriched) + ("  STALE" if stale else ""), style=staleness_style(enriched, stale)
+        ago(enriched, then) + (" then" if then and enriched else "") + ("  STALE" if stale else ""),
+        style=staleness_style(enriched, stale, then),
     )
     return text
 
@@ -185,7 +192,7 @@ class EntityScreen(ListScreen):
         names.update(
             (o["id"], o["name"]) for o in entity.get("owners_resolved", []) if o.get("name")
         )
-        self.query_one("#header", Static).update(header_text(entity))
+        self.query_one("#header", Static).update(header_text(entity, past=self.as_of is not None))
         attributes = attributes_text(entity)
         self.query_one("#attributes", Static).update(attributes)
         self.query_one("#attributes", Static).display = bool(attributes)
