@@ -421,11 +421,15 @@ def path(db: Db, source: str, target: str, max_depth: int = 8) -> JSON:
 
 
 def _change(db: Db, attribute: str, value: Any, added: bool) -> JSON:
+    """One datom of a history step; a reference also names its target (as of the view),
+    so a reader shows "Alice Andersen" rather than an id it may never have seen."""
+    op = "assert" if added else "retract"
     if db.store.attribute(attribute).is_ref:
-        value = db.xid(value)
-    elif hasattr(value, "isoformat"):
+        name = db.get(value, F.NAME)
+        return {"attribute": attribute, "op": op, "value": db.xid(value), "target_name": name}
+    if hasattr(value, "isoformat"):
         value = iso(value)
-    return {"attribute": attribute, "op": "assert" if added else "retract", "value": value}
+    return {"attribute": attribute, "op": op, "value": value}
 
 
 def history(db: Db, xid: str, limit: int | None = None) -> JSON:

@@ -409,7 +409,8 @@ def history(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         for change in t.get("changes") or []:
             sign = {"assert": "+", "retract": "-"}.get(str(change.get("op")), "?")
             value = json.dumps(change.get("value"), ensure_ascii=False)
-            out.line(f"  {sign} {text(change.get('attribute'))} {value}")
+            named = f"  ({text(change['target_name'])})" if change.get("target_name") else ""
+            out.line(f"  {sign} {text(change.get('attribute'))} {value}{named}")
 
 
 def dead_letters(doc: JSON, args: argparse.Namespace, out: Out) -> None:

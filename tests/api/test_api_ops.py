@@ -136,6 +136,15 @@ async def test_entity_history_lists_what_each_transaction_changed(
     }
     assert ("entity/name", "assert", json.dumps(model["name"])) in first
     assert doc["transactions"][0]["cause"]
+    owners = {
+        c["value"]: c["target_name"]
+        for t in doc["transactions"]
+        for c in t["changes"]
+        if c["attribute"] == "rel/owned_by"
+    }
+    assert owners and set(owners) == truth.owners(model)  # a reference names its target
+    for owner, name in owners.items():
+        assert name == truth.record(owner)["name"]
     latest = await client.history(xid, limit=1)
     assert [t["tx"] for t in latest["transactions"]] == txs[-1:]
 

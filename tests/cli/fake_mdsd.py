@@ -271,7 +271,14 @@ FULL: dict[str, JSON] = {
                 "tx": 90,
                 "at": AT,
                 "cause": {"kind": "enrichment", "rule": "tested_in_via_run"},
-                "changes": [{"attribute": "tested_in", "op": "assert", "value": AB_TEST}],
+                "changes": [
+                    {
+                        "attribute": "tested_in",
+                        "op": "assert",
+                        "value": AB_TEST,
+                        "target_name": "Home feed ranking v5",
+                    }
+                ],
             },
         ],
     },

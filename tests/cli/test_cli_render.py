@@ -63,7 +63,7 @@ def test_history_shows_changes_as_plus_and_minus(mds: Run) -> None:
         '  - status "staged"',
         '  + status "production"',
     ]
-    assert f'  + tested_in "{AB_TEST}"' in lines
+    assert f'  + tested_in "{AB_TEST}"  (Home feed ranking v5)' in lines
 
 
 def test_global_history_is_one_line_per_transaction(mds: Run) -> None:

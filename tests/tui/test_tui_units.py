@@ -158,6 +158,7 @@ def test_history_rendering_helpers() -> None:
     names = {"aip://user/identity/alice": "Alice Andersen"}
     assert value_text("aip://user/identity/alice", names) == "Alice Andersen"
     assert value_text("aip://user/identity/bob", names) == "bob"
+    assert value_text("aip://user/identity/bob", names, "Bob Berg") == "Bob Berg"
     assert value_text({"tag": "env", "value": "prod"}, names) == "env=prod"
     assert kind_of("aip://model-instance/registry/x") == "model-instance"
     assert kind_of(None) == ""

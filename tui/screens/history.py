@@ -34,10 +34,11 @@ def cause_text(cause: Any) -> str:
     return clip(" · ".join(parts), 70)
 
 
-def value_text(value: Any, names: dict[str, str]) -> str:
-    """A fact's value for people: names for ids, ``tag=value`` for tags."""
+def value_text(value: Any, names: dict[str, str], name: str | None = None) -> str:
+    """A fact's value for people: names for ids (``name``, the daemon's, else one seen
+    before), ``tag=value`` for tags."""
     if isinstance(value, str) and value.startswith("aip://"):
-        return names.get(value) or native_id(value)
+        return name or names.get(value) or native_id(value)
     if isinstance(value, dict) and "tag" in value:
         return f"{value['tag']}={value.get('value', '')}"
     return clip(value, 70)
@@ -46,7 +47,7 @@ def value_text(value: Any, names: dict[str, str]) -> str:
 def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
     asserted = change.get("op") != "retract"
     sign, style = ("+", "green") if asserted else ("-", "red")
-    shown = value_text(change.get("value"), names)
+    shown = value_text(change.get("value"), names, change.get("target_name"))
     return Text.assemble(
         (f"{sign} ", f"bold {style}"), (f"{change.get('attribute')}  ", style), shown
     )
