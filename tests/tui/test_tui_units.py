@@ -12,7 +12,7 @@ from tui.commands import Command, CommandError, parse_command
 from tui.format import counted, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
-from tui.screens.entity import header_text
+from tui.screens.entity import header_text, relationship_rows
 from tui.screens.history import cause_text, value_text
 
 
@@ -185,3 +185,17 @@ def test_a_past_page_counts_ages_to_the_moment_it_shows() -> None:
     assert "(1h ago then)" in past and "Enriched 5m ago then" in past
     live = header_text(entity).plain
     assert "then" not in live and "d ago" in live  # counted to now: days since 2025
+
+
+def test_relationships_with_the_same_name_are_told_apart_by_id() -> None:
+    def cell(test: str, number: int, name: str) -> dict[str, object]:
+        target = f"aip://ab-test-cell/experiments/{test}/{number}"
+        return {"type": "ran_for", "direction": "out", "target": target, "target_name": name}
+
+    entity = {
+        "relationships": [cell("1", 1, "control"), cell("2", 1, "control"), cell("2", 2, "v5")]
+    }
+    shown = [row.cells[0].plain for row in relationship_rows(entity)]
+    assert any(s.endswith("control  1/1") for s in shown)
+    assert any(s.endswith("control  2/1") for s in shown)
+    assert any(s.endswith(" v5") for s in shown)  # a name of its own stays bare

@@ -7,6 +7,7 @@ them and ``p`` explains an inferred one.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -95,7 +96,8 @@ def attributes_text(entity: JSON) -> Text:
 
 
 def relationship_rows(entity: JSON) -> list[Row]:
-    """Relationships grouped by direction and type, outgoing first; inferred ones marked."""
+    """Relationships grouped by direction and type, outgoing first; inferred ones marked.
+    Where names repeat (every test's "control" cell), the native id tells them apart."""
     relationships = sorted(
         entity.get("relationships", []),
         key=lambda r: (
@@ -105,15 +107,19 @@ def relationship_rows(entity: JSON) -> list[Row]:
             name_of(r).lower(),
         ),
     )
+    repeated = Counter(name_of(r) for r in relationships)
     rows = []
     for rel in relationships:
         arrow = "→" if rel.get("direction") == "out" else "←"
         target_type = rel.get("target_type")
         note = Text("inferred · p", style="italic magenta") if rel.get("inferred") else Text("")
+        name = Text.assemble(badge(target_type), " ", name_of(rel))
+        if repeated[name_of(rel)] > 1 and rel.get("target"):
+            name.append(f"  {native_id(rel['target'])}", style="dim")
         rows.append(
             Row(
                 cells=(
-                    Text.assemble(badge(target_type), " ", name_of(rel)),
+                    name,
                     Text(str(target_type or ""), style="dim"),
                     note,
                 ),
