@@ -107,7 +107,8 @@ def relationship_rows(entity: JSON) -> list[Row]:
             name_of(r).lower(),
         ),
     )
-    repeated = Counter(name_of(r) for r in relationships)
+    targets = {r.get("target"): name_of(r) for r in relationships}
+    repeated = Counter(targets.values())  # names of different entities, not one in two roles
     rows = []
     for rel in relationships:
         arrow = "→" if rel.get("direction") == "out" else "←"
