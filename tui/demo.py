@@ -1,11 +1,14 @@
 """``mds-tui --demo``: bring up ``mdsd demo`` when nobody answers, and take it down after.
 
 Only a daemon this module started is ever stopped; one that was already running is left
-alone, so ``--demo`` is safe to use against a daemon someone else runs.
+alone, so ``--demo`` is safe to use against a daemon someone else runs. On Linux the demo is
+also told to stop when the explorer dies without its ``finally`` (a closed terminal's
+SIGHUP, SIGKILL): it never outlives the explorer that started it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -13,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 
@@ -37,6 +41,17 @@ def mdsd_command() -> list[str]:
     """``mdsd`` from the same environment as this interpreter."""
     script = Path(sys.executable).with_name("mdsd")
     return [str(script)] if script.exists() else [sys.executable, "-m", "mdsd"]
+
+
+#: prctl(2) option: the signal a process gets when the thread that started it ends
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with(parent: int) -> None:
+    """In the demo's process, before exec: SIGTERM it when ``parent`` dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above: nobody will signal
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class DemoDaemon:
@@ -64,6 +79,7 @@ class DemoDaemon:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=partial(_stop_with, os.getpid()) if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:

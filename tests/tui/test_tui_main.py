@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -37,9 +39,8 @@ def test_demo_leaves_a_running_daemon_alone(tmp_path: Path) -> None:
         assert daemon.process is None
 
 
-def test_demo_starts_waits_for_the_socket_and_stops(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def fake_mdsd(tmp_path: Path) -> Path:
+    """A stand-in for ``mdsd demo``: listens on ``--socket`` until a signal ends it."""
     script = tmp_path / "fake_mdsd.py"
     script.write_text(
         textwrap.dedent(
@@ -52,6 +53,13 @@ def test_demo_starts_waits_for_the_socket_and_stops(
             """
         )
     )
+    return script
+
+
+def test_demo_starts_waits_for_the_socket_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = fake_mdsd(tmp_path)
     monkeypatch.setattr(demo, "mdsd_command", lambda: [sys.executable, str(script)])
     path = short_socket(tmp_path)
     daemon = DemoDaemon(path, timeout=20)
@@ -70,3 +78,39 @@ def test_demo_that_dies_reports_its_log(tmp_path: Path, monkeypatch: pytest.Monk
     )
     with pytest.raises(DemoError, match="no demo here"):
         DemoDaemon(short_socket(tmp_path), timeout=20).ensure()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_demo_does_not_outlive_an_explorer_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL (or a closed terminal's SIGHUP) skips the explorer's own clean-up."""
+    explorer = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from tui import demo
+        demo.mdsd_command = lambda: [sys.executable, {str(fake_mdsd(tmp_path))!r}]
+        daemon = demo.DemoDaemon(Path({str(short_socket(tmp_path))!r}), timeout=20)
+        daemon.ensure()
+        print(daemon.process.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", explorer], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert pid_alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(child), "the demo daemon outlived the explorer"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped by init, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
