@@ -7,6 +7,7 @@ silently falls back to a default. ``config.example.toml`` documents every key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -18,6 +19,7 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
+from mdsd.bounds import check_minimums
 from mdsd.buses.settings import IntakeConfig
 from mdsd.connectors.http import SourcePolicy
 from mdsd.logs import LOG_LEVELS
@@ -66,6 +68,8 @@ class DaemonConfig:
                 f"daemon.hydration_processes must be >= 0 (0 reads in the daemon process), "
                 f"got {self.hydration_processes}"
             )
+        if not 0 <= self.tcp_port <= 65535:
+            raise ValueError(f"daemon.tcp_port must be 0..65535 (0: none), got {self.tcp_port}")
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)
@@ -79,6 +83,14 @@ class EnrichmentConfig:
     #: a failed stub hydration is retried after this, doubling up to 1 hour
     retry_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        check_minimums(
+            self,
+            {"interval_seconds": 0, "batch_size": 1, "stale_days": 0, "retry_seconds": 0},
+            strict={"interval_seconds", "retry_seconds"},
+            table="enrichment.",
+        )
+
 
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
@@ -87,6 +99,11 @@ class ReconcileConfig:
     #: run one pass right after start-up
     on_start: bool = False
 
+    def __post_init__(self) -> None:
+        check_minimums(
+            self, {"interval_seconds": 0}, strict={"interval_seconds"}, table="reconcile."
+        )
+
 
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
@@ -94,6 +111,9 @@ class SearchConfig:
     #: how often new facts become visible to search (one index commit per interval; each
     #: commit costs CPU, so shorter means fresher search and slower bulk ingestion)
     commit_interval_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        check_minimums(self, {"commit_interval_ms": 1}, table="search.")
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)
@@ -194,7 +214,8 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
     """What is wrong with ``table`` as ``cls``: unknown keys and wrong types, by dotted key.
 
     Integers are accepted where a number is expected (``30`` for ``30.0``) and converted in
-    place, as a TOML author would expect.
+    place, as a TOML author would expect. TOML has ``inf`` and ``nan``; no key means
+    anything by them (an endless timeout or interval is a hang), so a number must be finite.
     """
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
@@ -227,6 +248,8 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
         elif hint in _SCALARS:
             if hint is float and isinstance(value, int) and not isinstance(value, bool):
                 table[key] = float(value)
+            elif hint is float and isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{path!r} must be a finite number, got {value!r}")
             elif not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
                 problems.append(f"{path!r} must be {_SCALARS[hint]}, got {value!r}")
     return problems

@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from mdsd.bounds import check_minimums
 from mdsd.connectors.base import Connector, InvalidPayload, SourceUnavailable
 from mdsd.connectors.transport import SourceTransport
 
@@ -70,12 +71,7 @@ class SourcePolicy:
             "cache_ttl_seconds": 0,
             "cache_max_entries": 0,
         }
-        strictly_positive = {"rate_per_second", "timeout_seconds"}
-        for name, low in minimums.items():
-            value = getattr(self, name)
-            if not value >= low or (name in strictly_positive and value == low):  # nan too
-                bound = f"> {low}" if name in strictly_positive else f">= {low}"
-                raise ValueError(f"{name} must be {bound}, got {value!r}")
+        check_minimums(self, minimums, strict={"rate_per_second", "timeout_seconds"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,32 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             '[sources.registry]\nbase_url = "http://x"\ntimeout_seconds = nan\n',
-            "[sources.registry] timeout_seconds must be > 0, got nan",
+            "'sources.registry.timeout_seconds' must be a finite number, got nan",
         ),
+        (
+            '[sources.registry]\nbase_url = "http://x"\ntimeout_seconds = inf\n',
+            "'sources.registry.timeout_seconds' must be a finite number, got inf",
+        ),
+        (
+            '[sources.orchestrator]\nbase_url = "http://x"\nbackoff_max_seconds = -inf\n',
+            "'sources.orchestrator.backoff_max_seconds' must be a finite number, got -inf",
+        ),
+        ("[reconcile]\ninterval_seconds = inf\n", "'reconcile.interval_seconds' must be a finite"),
+        ("[mlflow]\nwebhook_max_age_seconds = inf\n", "'mlflow.webhook_max_age_seconds' must"),
+        (
+            '[sources.registry]\nbase_url = "http://x"\ncache_ttl_seconds = -1\n',
+            "[sources.registry] cache_ttl_seconds must be >= 0, got -1.0",
+        ),
+        (
+            "[enrichment]\ninterval_seconds = 0\n",
+            "enrichment.interval_seconds must be > 0, got 0.0",
+        ),
+        ("[enrichment]\nretry_seconds = -5\n", "enrichment.retry_seconds must be > 0, got -5.0"),
+        ("[enrichment]\nbatch_size = 0\n", "enrichment.batch_size must be >= 1, got 0"),
+        ("[enrichment]\nstale_days = -1\n", "enrichment.stale_days must be >= 0, got -1"),
+        ("[reconcile]\ninterval_seconds = 0\n", "reconcile.interval_seconds must be > 0, got 0.0"),
+        ("[search]\ncommit_interval_ms = 0\n", "search.commit_interval_ms must be >= 1, got 0"),
+        ("[daemon]\ntcp_port = -1\n", "daemon.tcp_port must be 0..65535"),
         ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
         ("[daemon\n", "not valid TOML"),
         ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),
