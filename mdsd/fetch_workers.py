@@ -12,8 +12,13 @@ coalescing serve it. Each source's concurrency, rate and cache limits are split 
 workers: together they never ask more of a source than ``[sources.KEY]`` allows.
 
 A worker that dies fails its in-flight reads with ``SourceUnavailable`` (the hydrator
-retries them with backoff) and is started again at the next read. A worker exits when its
-stdin closes, so it never outlives the daemon, even one killed with SIGKILL.
+retries them with backoff) and is started again at the next read. So does one that hangs,
+alive but silent (stopped with SIGSTOP, its loop blocked): a read that has not come back
+within its source's ``timeout_seconds`` (the longest one answer may take) makes the daemon
+ping the worker, and one that does not answer the ping within ``PING_TIMEOUT_SECONDS`` is
+killed. A worker that answers is working (a read may wait for a slot, retry and back off)
+and is left to finish. A worker exits when its stdin closes, so it never outlives the
+daemon, even one killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 #: a worker that keeps dying is started again at most this often
 RESTART_INTERVAL_SECONDS = 1.0
 STATS_TIMEOUT_SECONDS = 2.0
+#: A worker whose event loop runs answers a ping at once, however many reads it is doing;
+#: one silent this long is hung, and is killed.
+PING_TIMEOUT_SECONDS = 5.0
 STOP_TIMEOUT_SECONDS = 5.0
 #: How much lower the workers' CPU priority is than the daemon's. The daemon's event loop is
 #: the one serial stage (it writes, indexes and answers queries) while the workers are
@@ -144,6 +152,9 @@ class _Channel:
         self._ids = itertools.count(_HELLO)
         self.hello = self._expect(next(self._ids))
         self.closing = False
+        #: why the process was killed, for the calls it fails
+        self._killed_for: str | None = None
+        self._probe: asyncio.Task[None] | None = None
         self._reader = asyncio.create_task(self._read_answers(), name=f"fetch-worker-{index}")
 
     def _expect(self, call_id: int) -> asyncio.Future[Any]:
@@ -151,14 +162,40 @@ class _Channel:
         self._pending[call_id] = answer
         return answer
 
-    async def call(self, op: str, args: tuple[Any, ...]) -> Any:
+    async def call(self, op: str, args: tuple[Any, ...], deadline: float | None = None) -> Any:
+        """The worker's answer. Past ``deadline`` seconds, and again each time as long, the
+        worker is pinged; a hung one is killed, which fails this call."""
         call_id = next(self._ids)
         answer = self._expect(call_id)
         try:
             self._calls.send((call_id, op, args))
+            if deadline is not None:
+                while not (await asyncio.wait({answer}, timeout=deadline))[0]:
+                    await self._check_alive()
             return await answer
         finally:
             self._pending.pop(call_id, None)
+
+    async def _check_alive(self) -> None:
+        """One ping at a time, however many calls are overdue."""
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._ping())
+        await asyncio.shield(self._probe)
+
+    async def _ping(self) -> None:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+                await self.call("ping", ())
+        except TimeoutError:
+            if self.open:
+                self._killed_for = (
+                    f"hydration worker {self.index} (pid {self.process.pid}) did not answer "
+                    f"within {PING_TIMEOUT_SECONDS:g}s; killed it as hung"
+                )
+                log.error("%s", self._killed_for)
+                self.process.kill()
+        except SourceUnavailable:
+            pass  # it exited meanwhile: its calls have failed already
 
     def send_setup(self, setup: dict[str, Any]) -> None:
         self._calls.send(setup)
@@ -184,7 +221,9 @@ class _Channel:
             code = await self.process.wait()
             if not self.closing:
                 log.error("hydration worker %d exited with code %s", self.index, code)
-            gone = SourceUnavailable(f"hydration worker {self.index} exited with code {code}")
+            gone = SourceUnavailable(
+                self._killed_for or f"hydration worker {self.index} exited with code {code}"
+            )
             for answer in self._pending.values():
                 if not answer.done():
                     answer.set_exception(gone)
@@ -258,11 +297,11 @@ class _Worker:
             log.info("hydration worker %d started (pid %d)", self.index, process.pid)
             return channel
 
-    async def call(self, op: str, *args: Any) -> Any:
+    async def call(self, op: str, *args: Any, deadline: float | None = None) -> Any:
         channel = self._channel
         if channel is None or not channel.open:
             channel = await self.start()
-        return await channel.call(op, args)
+        return await channel.call(op, args, deadline)
 
     async def aclose(self) -> None:
         async with self._starting:
@@ -285,6 +324,8 @@ class ProcessFetcher(Fetcher):
         if processes < 1:
             raise ValueError(f"ProcessFetcher needs at least one process, got {processes}")
         self._sources = frozenset(policies)
+        #: per source, how long a read may take before its worker is checked
+        self._deadlines = {key: policy.timeout_seconds for key, policy in policies.items()}
         self._local = local
         shares = {key: share_of(policy, processes) for key, policy in policies.items()}
         self._workers = [
@@ -301,7 +342,9 @@ class ProcessFetcher(Fetcher):
 
     async def fetch(self, source: str, unit: str, *, fresh: bool) -> Fetched:
         worker = self._workers[zlib.crc32(unit.encode()) % len(self._workers)]
-        fetched: Fetched = await worker.call("fetch", source, unit, fresh)
+        fetched: Fetched = await worker.call(
+            "fetch", source, unit, fresh, deadline=self._deadlines.get(source)
+        )
         return fetched
 
     async def stats(self) -> SourceStats:
@@ -357,6 +400,8 @@ async def _serve_worker() -> None:
                 value: Any = await fetcher.fetch(source, unit, fresh=fresh)
             elif op == "stats":
                 value = await fetcher.stats()
+            elif op == "ping":
+                value = None
             else:
                 raise RuntimeError(f"unknown call {op!r}")
             message = (call_id, True, value)

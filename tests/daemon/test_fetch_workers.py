@@ -198,3 +198,50 @@ async def test_workers_stop_when_the_fetcher_closes(
             os.waitpid(pid, os.WNOHANG)  # reaped: it is gone
     with pytest.raises(SourceUnavailable, match="stopped"):
         await fetcher.fetch("registry", "aip://model/registry/m", fresh=True)
+
+
+async def test_a_hung_worker_is_killed_past_the_deadline_and_started_again(
+    simulator: SimulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGSTOP: alive but silent. Its reads fail once the deadline (the source's
+    timeout_seconds) and a ping go unanswered, and the next read has a new worker."""
+    monkeypatch.setattr("mdsd.fetch_workers.PING_TIMEOUT_SECONDS", 0.5)
+    fetcher = ProcessFetcher(
+        policies(simulator.base_url, timeout_seconds=0.5), {}, processes=1, log_level="warning"
+    )
+    await fetcher.start()
+    try:
+        (hung,) = [p["pid"] for p in fetcher.processes()]
+        assert isinstance(hung, int)
+        os.kill(hung, signal.SIGSTOP)
+        reads = [fetcher.fetch(s, u, fresh=True) for s, u in units(simulator.world)[:5]]
+        async with asyncio.timeout(10):
+            failed = await asyncio.gather(*reads, return_exceptions=True)
+        assert all(isinstance(f, SourceUnavailable) and "hung" in str(f) for f in failed)
+        source, unit = units(simulator.world)[0]
+        fetched = await fetcher.fetch(source, unit, fresh=True)
+        assert fetched.result.entities[0].id == unit  # type: ignore[union-attr]
+        assert fetcher.processes()[0]["restarts"] == 1
+        with pytest.raises(ChildProcessError):
+            os.waitpid(hung, os.WNOHANG)  # killed and reaped, not left stopped
+    finally:
+        await fetcher.aclose()
+
+
+async def test_a_slow_read_past_the_deadline_keeps_its_live_worker() -> None:
+    """A worker that answers the ping is working (retrying, backing off): left alone."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; the request times out in the worker
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        slow = policies(base, timeout_seconds=0.2, max_retries=3, backoff_max_seconds=0.1)
+        fetcher = ProcessFetcher(slow, {}, processes=1, log_level="error")
+        try:
+            with pytest.raises(SourceUnavailable, match="failed after 4 attempts"):
+                await fetcher.fetch("registry", "aip://model/registry/m", fresh=True)
+            assert fetcher.processes()[0]["restarts"] == 0
+        finally:
+            await fetcher.aclose()
