@@ -47,6 +47,31 @@ class Starting(Exception):
     """The daemon is still opening its stores."""
 
 
+class TooLarge(Exception):
+    """The request body is over its cap; it was not read past it."""
+
+
+async def capped_body(request: Request, cap: int) -> bytes:
+    """The body, refused (``TooLarge``) as soon as it is known to be over ``cap`` bytes: by
+    its Content-Length before any of it is read, else once that much has arrived."""
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else 0
+    body = bytearray()
+    if size <= cap:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > cap:
+                break
+        size = len(body)
+    if size > cap:
+        raise TooLarge(
+            f"request body is {'more than ' if not declared else ''}{size:,} bytes, over "
+            f"intake.max_request_bytes ({cap:,}): send the events in parts, or drop a .jsonl "
+            "file into the daemon's inbox directory, which is read line by line at any size"
+        )
+    return bytes(body)
+
+
 def _int(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
     return int(_number(request, name, default, int, "an integer", low, high))
 
@@ -95,7 +120,8 @@ def create_app(daemon: Daemon) -> Starlette:
         # lines as in the inbox, and dead letters say where they came from
         name = request.query_params.get("name")
         origin = f"socket:{name}" if name else "socket"
-        result = await ready().intake.submit(await request.body(), origin)
+        intake = ready().intake
+        result = await intake.submit(await capped_body(request, intake.max_request_bytes), origin)
         return JSONResponse(result.to_json())
 
     async def status(request: Request) -> Response:
@@ -326,6 +352,8 @@ def guarded(handler: Handler) -> Handler:
             return error(400, "bad_request", str(exc))
         except Starting as exc:
             return error(503, "starting", str(exc))
+        except TooLarge as exc:
+            return error(413, "too_large", str(exc))
 
     return run
 

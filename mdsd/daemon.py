@@ -84,7 +84,13 @@ class Daemon:
             source_limits={key: policy.concurrency for key, policy in self.config.sources.items()},
             retry_seconds=self.config.enrichment.retry_seconds,
         )
-        self.intake = Intake(self.journal, self.hydrator, self.connectors)
+        self.intake = Intake(
+            self.journal,
+            self.hydrator,
+            self.connectors,
+            max_request_bytes=self.config.intake.max_request_bytes,
+            max_event_bytes=self.config.intake.max_event_bytes,
+        )
         self.enrichment = Enrichment(self)
         resumed = await self.hydrator.start()
         if resumed:

@@ -3,14 +3,15 @@
 ``parse_events`` splits an input (one JSON object, a JSON array, or JSON lines) into events
 and judges each on its own: an ``Accepted`` knows its source and the hydration unit it
 points at; a ``Rejected`` says, in words a person can act on, where and why, and keeps the
-raw text for the dead-letter queue. One bad line never sinks its neighbours.
+raw text for the dead-letter queue. One bad line never sinks its neighbours, and one
+larger than ``[intake] max_event_bytes`` is refused before it is decoded.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,18 +47,47 @@ class Rejected:
 
 
 Result = Accepted | Rejected
+#: The default ``[intake] max_event_bytes``. A thin event is a few hundred bytes; one of a
+#: megabyte is a mistake (a payload sent where a notification belongs), not an event.
+MAX_EVENT_BYTES = 2**20
+#: The default ``[intake] max_request_bytes``: about 100,000 thin events. Decoded JSON takes
+#: many times its size in memory, so a body is refused before it is read past this.
+MAX_REQUEST_BYTES = 16 * 2**20
+#: How much of an oversize event its dead letter keeps: enough to see what it was.
+OVERSIZE_KEPT_BYTES = 4096
+#: (line number, the line or, when longer than the cap, its start, its whole size in bytes)
+NumberedLine = tuple[int, bytes, int]
 
 
-def parse_events(raw: bytes, origin: str) -> list[Result]:
+def parse_events(raw: bytes, origin: str, max_event_bytes: int = MAX_EVENT_BYTES) -> list[Result]:
     """Every event of ``raw`` in input order; blank lines are skipped.
 
     ``origin`` (an inbox path, ``socket``, ``socket:FILE``) travels with each result; a
     name ending in ``.jsonl`` means JSON lines, one event a line, even when every line is
     broken or the only one holds an array; an empty ``.json`` file is not JSON.
     """
+    return _judge_each(_split(raw, origin, max_event_bytes), origin, max_event_bytes, 0)
+
+
+def parse_lines(
+    lines: Iterable[NumberedLine], origin: str, max_event_bytes: int, first_index: int
+) -> list[Result]:
+    """JSON lines read elsewhere (an inbox file, streamed), one event each, as
+    ``parse_events`` judges a ``.jsonl`` input; indexes count from ``first_index``."""
+    return _judge_each(_lines(lines, max_event_bytes), origin, max_event_bytes, first_index)
+
+
+def _judge_each(
+    split: Iterable[tuple[str, str, Any]], origin: str, max_event_bytes: int, first_index: int
+) -> list[Result]:
     results: list[Result] = []
-    for index, (where, event_text, value) in enumerate(_split(raw, origin)):
+    for index, (where, event_text, value) in enumerate(split, start=first_index):
         prefix = f"{where}: " if where else ""
+        if not isinstance(value, _Unreadable) and len(event_text) * 4 > max_event_bytes:
+            size = len(event_text.encode())  # an element of an array, or a whole document
+            if size > max_event_bytes:
+                value = _oversize(size, max_event_bytes)
+                event_text = event_text[:OVERSIZE_KEPT_BYTES]
         if isinstance(value, _Unreadable):
             results.append(Rejected(index, prefix + value.reason, event_text, origin))
         else:
@@ -81,16 +111,39 @@ class _Unreadable:
     reason: str
 
 
-def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
+def too_large(what: str, size: int, key: str, cap: int) -> str:
+    """Why an input over a size cap is refused; its dead letter keeps only ``kept_start``."""
+    return (
+        f"{what} is {size:,} bytes, more than {key} ({cap:,}); "
+        f"only its first {OVERSIZE_KEPT_BYTES:,} bytes are kept here"
+    )
+
+
+def kept_start(data: bytes) -> str:
+    """What the dead letter of an oversize input keeps."""
+    return _shown(data[:OVERSIZE_KEPT_BYTES])
+
+
+def _oversize(size: int, cap: int) -> _Unreadable:
+    return _Unreadable(too_large("event", size, "intake.max_event_bytes", cap))
+
+
+def _numbered(raw: bytes) -> Iterator[NumberedLine]:
+    """Split as bytes so a U+2028 inside a JSON string does not end a line."""
+    for number, line in enumerate(raw.splitlines(), start=1):
+        yield number, line, len(line)
+
+
+def _split(raw: bytes, origin: str, max_event_bytes: int) -> Iterator[tuple[str, str, Any]]:
     """(location for reasons, raw text, decoded value or ``_Unreadable``) per event."""
     if origin.lower().endswith(".jsonl"):  # one event per line, whatever a line holds
-        yield from _lines(raw)
+        yield from _lines(_numbered(raw), max_event_bytes)
         return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if _looks_like_lines(raw.decode("utf-8-sig", "replace")):
-            yield from _lines(raw)
+            yield from _lines(_numbered(raw), max_event_bytes)
         else:
             yield (
                 "",
@@ -105,7 +158,7 @@ def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
     whole = _decode(text, "at line {line} column {column}")
     if isinstance(whole, _Unreadable):
         if _looks_like_lines(text):
-            yield from _lines(raw)
+            yield from _lines(_numbered(raw), max_event_bytes)
         else:
             yield "", text.strip(), whole
         return
@@ -116,10 +169,13 @@ def _split(raw: bytes, origin: str) -> Iterator[tuple[str, str, Any]]:
         yield "", text.strip(), whole
 
 
-def _lines(raw: bytes) -> Iterator[tuple[str, str, Any]]:
-    """JSON lines, each on its own: one bad line never sinks its neighbours. Split as bytes
-    so a U+2028 inside a JSON string does not end a line."""
-    for number, line in enumerate(raw.splitlines(), start=1):
+def _lines(lines: Iterable[NumberedLine], max_event_bytes: int) -> Iterator[tuple[str, str, Any]]:
+    """JSON lines, each on its own: one bad line never sinks its neighbours, and one over
+    ``max_event_bytes`` is refused undecoded."""
+    for number, line, size in lines:
+        if size > max_event_bytes:
+            yield f"line {number}", kept_start(line), _oversize(size, max_event_bytes)
+            continue
         if not line.strip():
             continue
         try:

@@ -8,17 +8,31 @@ it is on disk, and nothing is silently dropped.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import watchfiles
 
-from mdsd.events import Accepted, Rejected, Result, parse_event, parse_events
+from mdsd.events import (
+    MAX_EVENT_BYTES,
+    MAX_REQUEST_BYTES,
+    Accepted,
+    NumberedLine,
+    Rejected,
+    Result,
+    kept_start,
+    parse_event,
+    parse_events,
+    parse_lines,
+    too_large,
+)
 from mdsd.hydrator import Hydrator
 from mdsd.journal import DeadLetter, Journal, QueuedEvent
 
@@ -30,6 +44,10 @@ INBOX_SUFFIXES = (".json", ".jsonl")
 INBOX_SETTLE_SECONDS = 1.0
 #: work from these origins may be served from the sources' short-lived response cache
 CACHED_ORIGINS = frozenset({"enrichment"})
+#: a ``.jsonl`` inbox file is queued this many lines at a time (one durable write each)
+INBOX_BATCH_LINES = 10_000
+#: how much of an oversize line is read at a time while it is skipped
+_SKIP_BYTES = 2**16
 
 
 @dataclass(slots=True)
@@ -43,23 +61,41 @@ class IntakeResult:
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
+    def add(self, other: IntakeResult) -> None:
+        """Count in the result of the next part of the same input."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+
 
 class Intake:
     def __init__(
-        self, journal: Journal, hydrator: Hydrator, configured_sources: Collection[str]
+        self,
+        journal: Journal,
+        hydrator: Hydrator,
+        configured_sources: Collection[str],
+        *,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.journal = journal
         self.hydrator = hydrator
         self.sources = set(configured_sources)
+        #: ``[intake]``: the largest input read whole, and the largest one event
+        self.max_request_bytes = max_request_bytes
+        self.max_event_bytes = max_event_bytes
         self.received = 0
         self._lock = asyncio.Lock()
         self._recheck: asyncio.Task[None] | None = None
 
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
+        return await self._submit(parse_events(raw, origin, self.max_event_bytes), origin)
+
+    async def _submit(self, results: list[Result], origin: str) -> IntakeResult:
         accepted: list[Accepted] = []
         rejected: list[tuple[int, str, str]] = []
-        for item in parse_events(raw, origin):
+        for item in results:
             taken = self._take(item)
             if isinstance(taken, str):
                 rejected.append((item.index, taken, item.raw))
@@ -122,19 +158,60 @@ class Intake:
     # -- the inbox directory --------------------------------------------------------------------
 
     async def consume_file(self, path: Path) -> None:
-        """Ingest one inbox file, then remove it: only after its events are durable."""
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return  # another pass already consumed it
+        """Ingest one inbox file, then remove it: only after its events are durable.
+
+        A ``.jsonl`` file is never held whole: it is queued a batch of lines at a time, so
+        after a crash mid-file it is read again from its start (the events queued already
+        are read from their source again: no harm, and those with an ``event_id`` are
+        recognized as redeliveries). A ``.json`` file is one input, read whole up to
+        ``max_request_bytes``; a larger one is a dead letter."""
+        origin = f"inbox:{path.name}"
         async with self._lock:
-            if not path.exists():
-                return
-            result = await self.submit(raw, f"inbox:{path.name}")
+            try:
+                with path.open("rb") as stream:
+                    if path.suffix == ".jsonl":
+                        result = await self._submit_lines(stream, origin)
+                    else:
+                        result = await self._submit_document(stream, origin)
+            except FileNotFoundError:
+                return  # another pass already consumed it
             path.unlink(missing_ok=True)
         log.info(
             "inbox %s: %d accepted, %d rejected", path.name, result.accepted, len(result.rejected)
         )
+
+    async def _submit_document(self, stream: BinaryIO, origin: str) -> IntakeResult:
+        raw = stream.read(self.max_request_bytes + 1)
+        if len(raw) <= self.max_request_bytes:
+            return await self.submit(raw, origin)
+        size = os.fstat(stream.fileno()).st_size
+        reason = too_large("file", size, "intake.max_request_bytes", self.max_request_bytes)
+        reason += "; a .jsonl file (one event a line) is read line by line, at any size"
+        await self.journal.dead_letter([(reason, kept_start(raw))], origin)
+        self.received += 1
+        return IntakeResult(rejected=[{"index": 0, "reason": reason}])
+
+    async def _submit_lines(self, stream: BinaryIO, origin: str) -> IntakeResult:
+        """JSON lines in batches of at most ``INBOX_BATCH_LINES`` lines and about
+        ``max_request_bytes``, as a ``POST`` would bring them."""
+        result = IntakeResult()
+        batch: list[NumberedLine] = []
+        size = 0
+        for line in read_lines(stream, self.max_event_bytes):
+            batch.append(line)
+            size += len(line[1])
+            if len(batch) < INBOX_BATCH_LINES and size < self.max_request_bytes:
+                continue
+            result.add(await self._submit_batch(batch, origin, result))
+            batch, size = [], 0
+        result.add(await self._submit_batch(batch, origin, result))
+        return result
+
+    async def _submit_batch(
+        self, batch: list[NumberedLine], origin: str, before: IntakeResult
+    ) -> IntakeResult:
+        first = before.accepted + len(before.rejected)
+        return await self._submit(parse_lines(batch, origin, self.max_event_bytes, first), origin)
 
     async def watch_inbox(self, inbox: Path) -> None:
         """Consume files already waiting, then every file that appears.
@@ -173,6 +250,26 @@ class Intake:
         await asyncio.sleep(delay)
         self._recheck = None
         await self._consume_waiting(inbox)
+
+
+def read_lines(stream: BinaryIO, max_line: int) -> Iterator[NumberedLine]:
+    """The lines of ``stream`` numbered from 1, without their ending, and each line's size.
+    A line longer than ``max_line`` bytes is never held: only its start is, the rest is
+    read past."""
+    for number in itertools.count(1):
+        line = stream.readline(max_line + 1)
+        if not line:
+            return
+        size = len(line)
+        tail = line[-2:]
+        while not tail.endswith(b"\n") and size > max_line:
+            rest = stream.readline(_SKIP_BYTES)
+            if not rest:
+                break
+            size += len(rest)
+            tail = (tail + rest)[-2:]
+        ending = 2 if tail == b"\r\n" else 1 if tail.endswith(b"\n") else 0
+        yield number, line[: len(line) - ending] if size == len(line) else line, size - ending
 
 
 def inbox_files(inbox: Path) -> Iterator[Path]:

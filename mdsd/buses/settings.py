@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from serde import disabled, serde
 
+from mdsd.bounds import check_minimums
+from mdsd.events import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 OFFSET_RESETS = ("earliest", "latest")
@@ -109,13 +112,22 @@ class SqsConfig:
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class IntakeConfig:
-    """``[intake]``: how much queued work the buses may pile up, and which buses to read."""
+    """``[intake]``: how much queued work the buses may pile up, how large an input may be,
+    and which buses to read."""
 
     #: buses pause while more units than this wait for hydration, and resume at half
     max_pending: int = 10000
+    #: a ``POST /v1/events`` body or ``.json`` inbox file larger than this is refused whole
+    #: (HTTP 413; the file goes to the dead letters); ``.jsonl`` files are read line by line
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    #: one event (a line, an array element, a message) larger than this is a dead letter
+    max_event_bytes: int = MAX_EVENT_BYTES
     kafka: KafkaConfig | None = None
     sqs: SqsConfig | None = None
 
     def __post_init__(self) -> None:
-        if self.max_pending < 1:
-            raise ValueError("intake.max_pending must be at least 1")
+        check_minimums(
+            self,
+            {"max_pending": 1, "max_request_bytes": 1, "max_event_bytes": 1},
+            table="intake.",
+        )

@@ -93,6 +93,7 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[reconcile]\ninterval_seconds = 0\n", "reconcile.interval_seconds must be > 0, got 0.0"),
         ("[search]\ncommit_interval_ms = 0\n", "search.commit_interval_ms must be >= 1, got 0"),
         ("[daemon]\ntcp_port = -1\n", "daemon.tcp_port must be 0..65535"),
+        ("[intake]\nmax_event_bytes = 0\n", "intake.max_event_bytes must be >= 1, got 0"),
         ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
         ("[daemon\n", "not valid TOML"),
         ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),

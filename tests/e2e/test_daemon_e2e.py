@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from mdsd.client import ApiError
 from mdsd.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
@@ -175,3 +177,52 @@ def test_malformed_input_is_dead_lettered_with_its_reason(
     # Redriving re-validates: still invalid, so the letters come back with their reasons.
     redriven = daemon.call("redrive")
     assert redriven == {"redriven": 0, "rejected": len(letters), "missing": []}
+
+
+def test_oversize_input_is_refused_with_its_reason_and_the_daemon_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Over the socket as a user meets it: a body over intake.max_request_bytes is a 413
+    (told by its length, or as a chunked body arrives), `mds ingest` says why and exits 2,
+    and an oversize line of an inbox file is a dead letter."""
+    caps = {"intake": {"max_request_bytes": 100_000, "max_event_bytes": 1_000}}
+    with SimulatorThread(World.generate(size=50, seed=4)) as simulator:
+        daemon = DaemonProcess(tmp_path, simulator.base_url, extra=caps).start()
+        try:
+            user = next(iter(simulator.truth()["collections"]["users"]))
+            event = {"event_type": "user_updated", "user_id": user}
+            big = jsonl([event] * 5_000)
+            with pytest.raises(ApiError) as refused:
+                daemon.call("ingest", big)
+            assert (refused.value.status, refused.value.code) == (413, "too_large")
+            assert "intake.max_request_bytes (100,000)" in refused.value.message
+
+            transport = httpx.HTTPTransport(uds=str(daemon.socket))
+            with httpx.Client(transport=transport, base_url="http://mds") as http:
+                chunked = http.post("/v1/events", content=iter([big[:60_000], big[60_000:]]))
+            assert chunked.status_code == 413, chunked.text
+            assert chunked.json()["error"]["code"] == "too_large"
+
+            cli_file = tmp_path / "big.jsonl"
+            cli_file.write_bytes(big)
+            mds = [sys.executable, "-m", "mdsd.cli", "--socket", str(daemon.socket)]
+            cli = subprocess.run(
+                [*mds, "ingest", str(cli_file)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert cli.returncode == 2 and "max_request_bytes" in cli.stderr, cli
+
+            inbox = daemon.data_dir / "inbox"
+            oversize = json.dumps({**event, "pad": "x" * 2_000})
+            (inbox / ".mixed.part").write_text(f"{json.dumps(event)}\n{oversize}\n")
+            (inbox / ".mixed.part").rename(inbox / "mixed.jsonl")
+            wait_idle(daemon)
+            (letter,) = daemon.call("dead_letters")["dead_letters"]
+            assert letter["origin"] == "inbox:mixed.jsonl"
+            assert letter["reason"].startswith("line 2: event is 2,061 bytes, more than")
+            assert daemon.call("entity", f"aip://user/identity/{user}")["status"] == "resolved"
+            assert daemon.call("ingest", jsonl([event]))["accepted"] == 1
+        finally:
+            daemon.stop()
