@@ -85,8 +85,8 @@ class PassReport:
 
 
 class ListingMemo:
-    """unit -> the ``updated_at`` its source listed when a pass last saw it, and when the
-    last pass finished (SQLite)."""
+    """unit -> the ``updated_at`` its source listed when a pass last saw it, when the last
+    pass finished, and whether one was cut short by a crash (SQLite)."""
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
@@ -101,6 +101,8 @@ class ListingMemo:
             "CREATE INDEX IF NOT EXISTS listed_source ON listed (source);"
             "CREATE TABLE IF NOT EXISTS last_pass"
             " (id INTEGER PRIMARY KEY CHECK (id = 1), finished_at REAL NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS running_pass"
+            " (id INTEGER PRIMARY KEY CHECK (id = 1), started_at REAL NOT NULL);"
         )
         await connection.commit()
         return cls(connection)
@@ -131,6 +133,20 @@ class ListingMemo:
             "INSERT OR REPLACE INTO last_pass (id, finished_at) VALUES (1, ?)", (finished_at,)
         )
         await self._db.commit()
+
+    async def record_running(self, started_at: float | None) -> None:
+        """Mark a pass as running (``started_at``) or as ended (None): a mark found at
+        start-up is a pass that a crash, a kill -9 or a shutdown cut short."""
+        await self._db.execute("DELETE FROM running_pass")
+        if started_at is not None:
+            await self._db.execute(
+                "INSERT INTO running_pass (id, started_at) VALUES (1, ?)", (started_at,)
+            )
+        await self._db.commit()
+
+    async def interrupted(self) -> bool:
+        async with self._db.execute("SELECT 1 FROM running_pass") as cursor:
+            return await cursor.fetchone() is not None
 
     async def close(self) -> None:
         await self._db.close()
@@ -241,12 +257,18 @@ class Reconciler:
                 self._memo = None
 
     async def _until_due(self, interval: float) -> float:
-        """Seconds until the next pass is due: an interval after the last recorded one, or
-        a whole interval from now when none ever finished (a first start backfills from
-        events, not by walking every source). A memo that cannot be read costs the schedule
-        its memory, not the enrichment loop it runs in."""
+        """Seconds until the next pass is due: none when the last one was cut short (a
+        ``mds reconcile`` was acknowledged, and dropped events may wait on it), else an
+        interval after the last recorded one, or a whole interval from now when none ever
+        finished (a first start backfills from events, not by walking every source). A memo
+        that cannot be read costs the schedule its memory, not the enrichment loop it runs
+        in."""
         try:
-            last = await (await self._opened_memo()).last_pass_finished()
+            memo = await self._opened_memo()
+            if await memo.interrupted():
+                log.info("the last reconciliation pass was cut short; running one now")
+                return 0.0
+            last = await memo.last_pass_finished()
         except (sqlite3.Error, OSError) as exc:
             log.warning(
                 "reconciliation schedule: last pass unknown (%s); next in %ss", exc, interval
@@ -279,8 +301,10 @@ class Reconciler:
 
     async def _pass(self, number: int) -> None:
         report = self.current = PassReport(number, time.time())
+        memo: ListingMemo | None = None
         try:
             memo = await self._opened_memo()
+            await memo.record_running(report.started_at)
             pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
             # a view is safe to read from another thread; the event loop keeps serving
             held = await asyncio.to_thread(Held.read, self.daemon.store.db())
@@ -288,9 +312,13 @@ class Reconciler:
                 outcome = report.sources[key] = SourcePass()
                 await self._reconcile_source(key, connector, pending, held, outcome)
             await memo.record_pass(time.time())  # the schedule counts from here
+            await memo.record_running(None)
         except Exception as exc:  # logged and reported; the next pass starts afresh
             log.exception("reconciliation pass %d failed", number)
             report.failure = f"{type(exc).__name__}: {exc}"
+            if memo is not None:  # it ended; only one cancelled or killed is taken up again
+                with contextlib.suppress(sqlite3.Error):
+                    await memo.record_running(None)
         finally:
             report.finished_at = time.time()
             self.last, self.current = report, None

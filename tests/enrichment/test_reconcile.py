@@ -169,6 +169,39 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
         await late.stop()
 
 
+async def test_a_pass_cut_short_runs_again_at_the_next_start(
+    tmp_path: Path, sources: dict[str, FakeSource]
+) -> None:
+    """An acknowledged ``mds reconcile`` (or a due pass) that a kill or shutdown ended
+    midway is not owed a whole interval: the next start runs one at once."""
+    config = daemon_config(tmp_path / "data")
+    listing = asyncio.Event()
+
+    async def stuck():  # type: ignore[no-untyped-def]
+        listing.set()
+        await asyncio.Event().wait()
+        yield
+
+    first = await start_daemon(config, sources)
+    try:
+        sources["registry"].list_units = stuck  # type: ignore[method-assign]
+        await first.start_reconcile()
+        await asyncio.wait_for(listing.wait(), 5)
+    finally:
+        await first.stop()  # the pass is cancelled midway, as a kill would leave it
+    del sources["registry"].list_units
+    sources["registry"].add(model(STAMP_1))
+    again = await start_daemon(config, sources)
+    try:
+        async with asyncio.timeout(5):
+            while again.enrichment.reconciler.last is None:
+                await asyncio.sleep(0.02)
+        assert await again.wait_idle(10)
+        assert status_of(again, M1) == F.STATUS_RESOLVED
+    finally:
+        await again.stop()
+
+
 async def test_an_unreadable_memo_leaves_the_schedule_and_enrichment_running(
     tmp_path: Path, sources: dict[str, FakeSource]
 ) -> None:
