@@ -13,7 +13,7 @@ from mdsd.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
 from simulator.world import World
-from tests.e2e.truth import dangling_targets, expected_graph
+from tests.e2e.truth import dangling_targets, expected_graph, implied_edges
 
 #: API failures the daemon must ride out: 503s and 429s with Retry-After
 HTTP_CHAOS = Chaos(fail_5xx=0.1, rate_limit_429=0.02, retry_after_s=1, seed=3)
@@ -33,9 +33,11 @@ def daemon(tmp_path: Path, simulator: SimulatorThread) -> Iterator[DaemonProcess
 
 
 def graph_differences(daemon: DaemonProcess, truth: dict[str, Any]) -> list[str]:
-    """Every way the daemon's graph differs from what the world's truth implies."""
+    """Every way the daemon's graph differs from what the world's truth implies: entities,
+    declared edges, and the edges contract 1.4 infers from them."""
     expected, deleted = expected_graph(truth)
     dangling = dangling_targets(expected)
+    implied = implied_edges(expected)
 
     async def shows(ids: list[str]) -> dict[str, dict[str, Any] | None]:
         async with daemon.client() as client:
@@ -73,6 +75,11 @@ def graph_differences(daemon: DaemonProcess, truth: dict[str, Any]) -> list[str]
             problems.append(
                 f"{xid}: extra {sorted(out - want.out)} missing {sorted(want.out - out)}"
             )
+        inferred = {
+            r["target"] for r in got["relationships"] if r["direction"] == "out" and r["inferred"]
+        }
+        if inferred != implied.get(xid, set()):
+            problems.append(f"{xid}: inferred {sorted(inferred)} != {sorted(implied.get(xid, ()))}")
     for xid in deleted:
         gone = shown.get(xid)
         if gone is not None and gone["status"] != "deleted":

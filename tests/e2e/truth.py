@@ -152,3 +152,22 @@ def expected_graph(truth: dict[str, Any]) -> tuple[dict[str, Expected], set[str]
 def dangling_targets(graph: dict[str, Expected]) -> set[str]:
     """Ids the world refers to but does not hold: the daemon keeps them as stubs."""
     return {target for e in graph.values() for _, target in e.out} - set(graph)
+
+
+def implied_edges(graph: dict[str, Expected]) -> dict[str, set[str]]:
+    """Per ModelInstance, the AbTestCells and AbTests contract 1.4 infers it is tested in:
+    instance --produced_by--> run --ran_for--> cell --cell_of--> test, all held."""
+
+    def targets(xid: str, rel: str) -> set[str]:
+        entity = graph.get(xid)
+        return {t for r, t in entity.out if r == rel and t in graph} if entity else set()
+
+    implied: dict[str, set[str]] = {}
+    for xid, entity in graph.items():
+        if entity.entity_type != "ModelInstance":
+            continue
+        for run in targets(xid, "produced_by"):
+            for cell in targets(run, "ran_for"):
+                for test in targets(cell, "cell_of"):
+                    implied.setdefault(xid, set()).update({cell, test})
+    return implied
