@@ -121,7 +121,13 @@ def create_app(daemon: Daemon) -> Starlette:
         name = request.query_params.get("name")
         origin = f"socket:{name}" if name else "socket"
         intake = ready().intake
-        result = await intake.submit(await capped_body(request, intake.max_request_bytes), origin)
+        body = await capped_body(request, intake.max_request_bytes)
+        if "first_line" in request.query_params:  # one part of JSON lines sent in pieces
+            first_line = _int(request, "first_line", 1, low=1, high=2**53)
+            first_index = _int(request, "first_index", 0, low=0, high=2**53)
+            result = await intake.submit_part(body, origin, first_line, first_index)
+        else:
+            result = await intake.submit(body, origin)
         return JSONResponse(result.to_json())
 
     async def status(request: Request) -> Response:

@@ -40,6 +40,17 @@ class ApiError(ClientError):
         self.message = message
 
 
+def _cut_short(exc: ClientError, first_line: int) -> ClientError:
+    """``exc`` of a part of an input sent in parts, saying what got in before it."""
+    done = (
+        f"lines 1 to {first_line - 1} are in (durable); " if first_line > 1 else "nothing is in; "
+    )
+    message = f"{exc} ({done}resume from line {first_line}: tail -n +{first_line} FILE)"
+    if isinstance(exc, ApiError):
+        return ApiError(exc.status, exc.code, message)
+    return type(exc)(message)
+
+
 def _body(response: httpx.Response) -> Any:
     try:
         return orjson.loads(response.content)
@@ -55,6 +66,41 @@ def _api_error(response: httpx.Response, body: Any) -> ApiError:
         str(error.get("code", "error")),
         str(error.get("message", response.text or response.reason_phrase)),
     )
+
+
+#: Input larger than this goes to the daemon in parts of about this size when it is JSON
+#: lines: well under ``[intake] max_request_bytes`` (16 MiB by default), so an input of any
+#: size gets in, each part acknowledged (durable) before the next is sent.
+INGEST_PART_BYTES = 4 * 1024 * 1024
+
+
+def json_line_parts(
+    body: bytes, part_bytes: int, *, lines: bool = False
+) -> list[tuple[bytes, int, int]] | None:
+    """``body`` as (part, its first line's number, its first event's index) cut at line
+    boundaries, or ``None`` when it is not JSON lines (one document, an array). ``lines``
+    says it is (a ``.jsonl`` file); otherwise a first line holding an event does.
+
+    Events are counted as the daemon counts them, every line but blank ones, so reasons
+    and dead letters point into the whole input.
+    """
+    if not lines:
+        try:
+            if not isinstance(json.loads(body.lstrip().partition(b"\n")[0]), dict):
+                return None
+        except ValueError:
+            return None
+    held = body.splitlines(keepends=True)  # as the daemon numbers them
+    parts: list[tuple[bytes, int, int]] = []
+    start = size = events = 0
+    for number, line in enumerate(held):
+        if size and size + len(line) > part_bytes:
+            parts.append((b"".join(held[start:number]), start + 1, events))
+            events += sum(1 for sent in held[start:number] if sent.strip())
+            start, size = number, 0
+        size += len(line)
+    parts.append((b"".join(held[start:]), start + 1, events))
+    return parts
 
 
 def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -151,8 +197,28 @@ class Client:
 
     async def ingest(self, body: bytes, *, name: str | None = None) -> JSON:
         """Send raw event input (one JSON event, a JSON array, or JSON lines); ``name`` is
-        the file it was read from (``.jsonl``: JSON lines, even when every line is broken)."""
-        return await self.request("POST", "/v1/events", content=body, params={"name": name})
+        the file it was read from (``.jsonl``: JSON lines, even when every line is broken).
+
+        JSON lines over ``INGEST_PART_BYTES`` go in parts, each durable when the daemon
+        answers it; if one fails, the error says which lines are in and where to resume.
+        """
+        parts = None
+        if len(body) > INGEST_PART_BYTES:
+            jsonl = (name or "").lower().endswith(".jsonl")
+            parts = json_line_parts(body, INGEST_PART_BYTES, lines=jsonl)
+        if parts is None:
+            return await self.request("POST", "/v1/events", content=body, params={"name": name})
+        total: JSON = {"accepted": 0, "duplicates": 0, "rejected": []}
+        for part, first_line, first_index in parts:
+            params = {"name": name, "first_line": first_line, "first_index": first_index}
+            try:
+                answer = await self.request("POST", "/v1/events", content=part, params=params)
+            except ClientError as exc:
+                raise _cut_short(exc, first_line) from exc
+            total["accepted"] += answer["accepted"]
+            total["duplicates"] += answer.get("duplicates", 0)
+            total["rejected"] += answer["rejected"]
+        return total
 
     async def status(self) -> JSON:
         return await self.get("/v1/status")

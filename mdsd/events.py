@@ -128,22 +128,23 @@ def _oversize(size: int, cap: int) -> _Unreadable:
     return _Unreadable(too_large("event", size, "intake.max_event_bytes", cap))
 
 
-def _numbered(raw: bytes) -> Iterator[NumberedLine]:
-    """Split as bytes so a U+2028 inside a JSON string does not end a line."""
-    for number, line in enumerate(raw.splitlines(), start=1):
+def numbered_lines(raw: bytes, first_line: int = 1) -> Iterator[NumberedLine]:
+    """The lines of ``raw``, numbered from ``first_line``. Split as bytes so a U+2028
+    inside a JSON string does not end a line."""
+    for number, line in enumerate(raw.splitlines(), start=first_line):
         yield number, line, len(line)
 
 
 def _split(raw: bytes, origin: str, max_event_bytes: int) -> Iterator[tuple[str, str, Any]]:
     """(location for reasons, raw text, decoded value or ``_Unreadable``) per event."""
     if origin.lower().endswith(".jsonl"):  # one event per line, whatever a line holds
-        yield from _lines(_numbered(raw), max_event_bytes)
+        yield from _lines(numbered_lines(raw), max_event_bytes)
         return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if _looks_like_lines(raw.decode("utf-8-sig", "replace")):
-            yield from _lines(_numbered(raw), max_event_bytes)
+            yield from _lines(numbered_lines(raw), max_event_bytes)
         else:
             yield (
                 "",
@@ -158,7 +159,7 @@ def _split(raw: bytes, origin: str, max_event_bytes: int) -> Iterator[tuple[str,
     whole = _decode(text, "at line {line} column {column}")
     if isinstance(whole, _Unreadable):
         if _looks_like_lines(text):
-            yield from _lines(_numbered(raw), max_event_bytes)
+            yield from _lines(numbered_lines(raw), max_event_bytes)
         else:
             yield "", text.strip(), whole
         return

@@ -28,6 +28,7 @@ from mdsd.events import (
     Rejected,
     Result,
     kept_start,
+    numbered_lines,
     parse_event,
     parse_events,
     parse_lines,
@@ -91,6 +92,17 @@ class Intake:
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
         return await self._submit(parse_events(raw, origin, self.max_event_bytes), origin)
+
+    async def submit_part(
+        self, raw: bytes, origin: str, first_line: int, first_index: int
+    ) -> IntakeResult:
+        """One part of JSON lines sent in pieces (``mds ingest`` of a large file): its
+        lines are numbered from ``first_line`` and its events from ``first_index``, so
+        reasons and dead letters point into the whole input."""
+        lines = numbered_lines(raw, first_line)
+        return await self._submit(
+            parse_lines(lines, origin, self.max_event_bytes, first_index), origin
+        )
 
     async def _submit(self, results: list[Result], origin: str) -> IntakeResult:
         accepted: list[Accepted] = []

@@ -370,8 +370,10 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
     Input is one JSON event, a JSON array of events, or JSON lines. Events the daemon
     rejects (not JSON, unknown event_type, missing id, larger than [intake]
     max_event_bytes) are listed with their reason on stderr and kept in the dead letters;
-    the exit status is still 0. Input larger than [intake] max_request_bytes (16 MiB) is
-    refused whole (exit 2): split it, or drop a .jsonl file into the daemon's inbox.
+    the exit status is still 0. JSON lines of any size go in parts of about 4 MiB, each
+    durable when the daemon answers it (if one fails, the error says which lines are in
+    and where to resume); one document or array over [intake] max_request_bytes (16 MiB)
+    is refused whole (exit 2): write it as JSON lines.
     """
     name = None if args.file == "-" else Path(args.file).name
     return await client.ingest(read_input(args.file), name=name)

@@ -12,6 +12,7 @@ import pytest
 from api_org import IDLE_TIMEOUT_S, Org, org_config
 from api_world import Truth, aip
 
+from mdsd import client as client_module
 from mdsd.api import create_app
 from mdsd.client import Client
 from mdsd.daemon import Daemon
@@ -46,6 +47,27 @@ async def test_events_in_every_framing_are_accepted(client: Client, truth: Truth
     ):
         assert await client.ingest(body) == {"accepted": count, "duplicates": 0, "rejected": []}
     assert (await client.wait_idle(IDLE_TIMEOUT_S))["idle"]
+
+
+async def test_large_json_lines_go_in_parts_and_reasons_point_into_the_whole_input(
+    client: Client, truth: Truth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Input of any size gets in (each part under the daemon's request cap), and a bad
+    line in a later part is named by its line in the whole file, as one request would."""
+    monkeypatch.setattr(client_module, "INGEST_PART_BYTES", 300)
+    good = json.dumps({"event_type": "model_updated", "model_id": sorted(truth["models"])[0]})
+    lines = [good] * 10 + [""] + [good] * 10 + ["not json"] + [good] * 5
+    body = "\n".join(lines).encode()
+    assert len(client_module.json_line_parts(body, 300) or []) > 3
+    answer = await client.ingest(body, name="backlog.jsonl")
+    assert answer["accepted"] == 25
+    ((rejected,),) = [answer["rejected"]]
+    assert rejected["index"] == 20  # the blank line is no event
+    assert rejected["reason"].startswith("line 22: not JSON")
+    letters = (await client.dead_letters())["dead_letters"]
+    assert any(
+        d["reason"].startswith("line 22: not JSON") and d["raw"] == "not json" for d in letters
+    )
 
 
 async def test_rejected_events_are_kept_as_dead_letters_with_their_reason(

@@ -179,6 +179,36 @@ def test_malformed_input_is_dead_lettered_with_its_reason(
     assert redriven == {"redriven": 0, "rejected": len(letters), "missing": []}
 
 
+def test_mds_ingest_takes_json_lines_larger_than_the_request_cap(tmp_path: Path) -> None:
+    """A backlog file over [intake] max_request_bytes (16 MiB) goes in, in parts, and a bad
+    line deep inside it is named by its line in the file."""
+    with SimulatorThread(World.generate(size=50, seed=4)) as simulator:
+        daemon = DaemonProcess(tmp_path, simulator.base_url).start()
+        try:
+            user = next(iter(simulator.truth()["collections"]["users"]))
+            line = json.dumps({"event_type": "user_updated", "user_id": user}).encode() + b"\n"
+            count = 17 * 1024 * 1024 // len(line) + 1
+            backlog = tmp_path / "backlog.jsonl"
+            backlog.write_bytes(line * (count - 1) + b"not json\n" + line)
+            mds = [sys.executable, "-m", "mdsd.cli", "--socket", str(daemon.socket), "--json"]
+            cli = subprocess.run(
+                [*mds, "ingest", str(backlog)], capture_output=True, text=True, check=False
+            )
+            assert cli.returncode == 0, cli.stderr
+            answer = json.loads(cli.stdout)
+            assert answer["accepted"] == count
+            assert answer["rejected"] == [
+                {
+                    "index": count - 1,
+                    "reason": f"line {count}: not JSON: Expecting value at column 1",
+                }
+            ]
+            wait_idle(daemon)
+            assert daemon.call("entity", f"aip://user/identity/{user}")["status"] == "resolved"
+        finally:
+            daemon.stop()
+
+
 def test_oversize_input_is_refused_with_its_reason_and_the_daemon_goes_on(
     tmp_path: Path,
 ) -> None:
