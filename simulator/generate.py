@@ -1,17 +1,20 @@
 """Build a world's year of history before ``EPOCH``, using the world's own operations.
 
-Structure first (teams, people, raw and layered datasets with their ETL pipelines, features,
-models with their trainers), then a time-ordered simulation: raw partitions land, runs start
-and later finish (writing dataset versions or registering model instances, some promoted),
-and finally A/B tests are drafted, started and concluded over recent runs.
+Structure first (teams, the reference slice's part, people, raw and layered datasets with
+their ETL pipelines, features, models with their trainers), then a time-ordered simulation:
+raw partitions land, runs start and later finish (writing dataset versions or registering
+model instances, some promoted); then the reference slice's December and New Year's Day
+(``simulator.reference``), and finally A/B tests are drafted, started and concluded over
+recent runs.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING
 
+from simulator import reference
 from simulator.world import DAY, EPOCH
 
 if TYPE_CHECKING:
@@ -56,6 +59,15 @@ class Plan:
             tests=share(0.015, 1),
         )
 
+    def minus(self, other: Plan) -> Plan:
+        return Plan(*(max(0, a - b) for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+#: what the reference slice stands in for, so that ``size`` keeps its meaning
+REFERENCE_SHARE = Plan(
+    teams=0, users=1, raw_datasets=1, etl_pipelines=1, features=2, models=1, tests=1
+)
+
 
 def _run_days(world: World, first_day: int, last_day: int, count: int) -> list[int]:
     """Distinct days for a pipeline's runs, so one run ends before the next starts."""
@@ -64,12 +76,13 @@ def _run_days(world: World, first_day: int, last_day: int, count: int) -> list[i
 
 
 def populate(world: World, size: int) -> None:
-    plan = Plan.for_size(size)
+    plan = Plan.for_size(size).minus(REFERENCE_SHARE)
     rng = world.rng
     start = EPOCH - HISTORY_DAYS * DAY
     first_day, last_day = start // DAY, EPOCH // DAY - 3
 
     teams = [world.new_team(start) for _ in range(plan.teams)]
+    slice_ = reference.build(world, start)
     for i in range(plan.users):
         team_ids = [teams[i]] if i < len(teams) else [rng.choice(teams)]
         if rng.random() < 0.1:
@@ -80,12 +93,14 @@ def populate(world: World, size: int) -> None:
         world.new_dataset(start + rng.randrange(30 * DAY), rng.choice(teams), [])
         for _ in range(plan.raw_datasets)
     ]
-    datasets, below = list(raw), raw
+    datasets, below = [*slice_.datasets, *raw], raw
     etl: list[tuple[str, int]] = []  # (pipeline, day of its first run)
     for layer, (layer_share, offset_days) in enumerate(_LAYERS):
         made: list[str] = []
         count = round(plan.etl_pipelines * layer_share)
-        for _ in range(max(count, 1) if layer == 0 else count):
+        if layer == 0:  # the first layer takes what rounding leaves out of the others
+            count = max(count, min(plan.etl_pipelines, 1))
+        for _ in range(count):
             created = start + offset_days * DAY + rng.randrange(20 * DAY)
             team = rng.choice(teams)
             outputs = [
@@ -99,7 +114,7 @@ def populate(world: World, size: int) -> None:
         datasets += made
         below = made or below
 
-    features = [
+    features = slice_.features + [
         world.new_feature(
             start + rng.randrange(60 * DAY),
             rng.choice(teams),
@@ -117,8 +132,10 @@ def populate(world: World, size: int) -> None:
         trainers.append((world.trainer_of(model_id), created // DAY + 1))
 
     _simulate_history(world, raw, etl, trainers, first_day, last_day)
+    reference.replay(world, slice_.etl)
     _run_tests(world, models, plan.tests)
-    for pipeline_id, _ in rng.sample(trainers + etl, k=max(1, len(trainers + etl) // 50)):
+    pipelines = [slice_.etl, *(p for p, _ in trainers + etl)]
+    for pipeline_id in rng.sample(pipelines, k=max(1, len(pipelines) // 50)):
         world.start_run(pipeline_id, EPOCH - rng.randrange(1, 3600))
 
 
@@ -166,7 +183,7 @@ def _run_tests(world: World, models: list[str], count: int) -> None:
     """Tests drafted over the last month; most started two days ago, about half concluded."""
     rng = world.rng
     candidates = [m for m in models if world.instances_of(m)] or models
-    for _ in range(count):
+    for _ in range(count if candidates else 0):
         started = EPOCH - 2 * DAY + rng.randrange(DAY)
         test_id = world.new_test(rng.choice(candidates), started - rng.randrange(DAY, 30 * DAY))
         if rng.random() < 0.15:

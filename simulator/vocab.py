@@ -15,8 +15,9 @@ TEAM_FOCUS = (
     "serving", "data", "insights",
 )  # fmt: skip
 
+#: first names of generated people; not "alice", the reference slice's (simulator.reference)
 FIRST_NAMES = (
-    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+    "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
     "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter",
     "wendy", "aisha", "bruno", "chen", "diego", "elena", "farah", "gus", "hana", "ines",
     "jamal", "kenji", "lena", "mateo", "nadia", "omar", "priya", "quinn", "ravi", "sofia",

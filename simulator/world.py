@@ -101,8 +101,9 @@ _UNSTAMPED = frozenset({"pipeline-runs", "users", "teams"})
 SPECIAL_POOLS = ("running", "staged", "retired", "draft", "active", "in-cells", "raw")
 
 DAY = 86_400
-#: where the mutation clock starts; generated history lies before it
-EPOCH = calendar.timegm((2025, 1, 1, 0, 0, 0))
+#: where the mutation clock starts; generated history lies before it. Six hours into
+#: 2025-01-01, so the reference slice's runs of that day (``simulator.reference``) are history
+EPOCH = calendar.timegm((2025, 1, 1, 6, 0, 0))
 
 _ETL_NODES = (
     {"name": "extract", "depends_on": []},
@@ -164,14 +165,15 @@ def _decode_token(token: str) -> str:
 class Pool:
     """A set with O(1) add, discard and uniform random choice, for picking what to change."""
 
-    __slots__ = ("_index", "_items")
+    __slots__ = ("_exempt", "_index", "_items")
 
     def __init__(self) -> None:
         self._items: list[str] = []
         self._index: dict[str, int] = {}
+        self._exempt: set[str] = set()
 
     def add(self, item: str) -> None:
-        if item not in self._index:
+        if item not in self._index and item not in self._exempt:
             self._index[item] = len(self._items)
             self._items.append(item)
 
@@ -183,6 +185,11 @@ class Pool:
         if i < len(self._items):
             self._items[i] = last
             self._index[last] = i
+
+    def exempt(self, item: str) -> None:
+        """Never hold ``item`` again, so the change this pool feeds never touches it."""
+        self.discard(item)
+        self._exempt.add(item)
 
     def choice(self, rng: random.Random) -> str | None:
         return rng.choice(self._items) if self._items else None
@@ -412,8 +419,9 @@ class World:
         chosen = self.rng.sample(members, k=min(len(members), self.rng.choice((1, 1, 2))))
         return [f"{user_id}@example.com" for user_id in chosen]
 
-    def _labels(self, **extra: str) -> list[dict[str, str]]:
-        pairs = {"tier": self.rng.choice(TIERS), **extra}
+    def _labels(self, team_id: str, **extra: str) -> list[dict[str, str]]:
+        """A tier, the owning team (as platforms tag it: ``tag:team=...``) and ``extra``."""
+        pairs = {"tier": self.rng.choice(TIERS), "team": team_id, **extra}
         return [{"key": k, "value": v} for k, v in pairs.items()]
 
     def _latest_versions(self, dataset_ids: list[str]) -> list[dict[str, str]]:
@@ -431,9 +439,10 @@ class World:
         self._domain[team_id] = domain
         return self._put("teams", {"id": team_id, "name": _title(team_id), "member_ids": []}, at)
 
-    def new_user(self, at: int, team_ids: list[str]) -> str:
+    def new_user(self, at: int, team_ids: list[str], name: tuple[str, str] | None = None) -> str:
+        """A member of ``team_ids``; ``name`` (first, last) is drawn unless given."""
         rng = self.rng
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        first, last = name or (rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES))
         base = first if first not in self._taken["users"] else f"{first}{last}"
         user_id = self._unique("users", base)
         email = f"{user_id}@example.com"
@@ -468,15 +477,19 @@ class World:
 
     # datasets
 
-    def new_dataset(self, at: int, team_id: str, upstream_ids: list[str]) -> str:
+    def new_dataset(
+        self, at: int, team_id: str, upstream_ids: list[str], native_id: str | None = None
+    ) -> str:
+        """A raw dataset, or one derived from ``upstream_ids``; named after them unless
+        ``native_id`` names it (datasets derived from it are then named after it)."""
         rng = self.rng
         if upstream_ids:
             derivation = rng.choice(DERIVATIONS)
-            stem = self._stem[upstream_ids[0]]
-            base = f"{stem}-{derivation}"
+            stem = native_id or self._stem[upstream_ids[0]]
+            base = native_id or f"{stem}-{derivation}"
             description = f"{derivation.capitalize()} view of {', '.join(upstream_ids)}."
         else:
-            stem = base = f"{self._domain[team_id]}-{rng.choice(RAW_EVENTS)}"
+            stem = base = native_id or f"{self._domain[team_id]}-{rng.choice(RAW_EVENTS)}"
             description = f"Raw {base} as emitted by production services, one partition a day."
         dataset_id = self._unique("datasets", base)
         self._stem[dataset_id] = stem
@@ -485,7 +498,7 @@ class World:
             "name": dataset_id,
             "description": description,
             "owner_emails": self._owners(team_id),
-            "labels": self._labels(contains_pii=rng.choice(("true", "false"))),
+            "labels": self._labels(team_id, contains_pii=rng.choice(("true", "false"))),
             "upstream_dataset_ids": list(upstream_ids),
             "versions": [],
             "created_at": rfc3339(at),
@@ -509,10 +522,21 @@ class World:
 
     # features
 
-    def new_feature(self, at: int, team_id: str, source_ids: list[str]) -> str:
+    def new_feature(
+        self,
+        at: int,
+        team_id: str,
+        source_ids: list[str],
+        what: tuple[str, str, str] | None = None,
+    ) -> str:
+        """A feature computed from ``source_ids``: ``what`` (signal, window, entity) is drawn
+        unless given; it is named ``{signal}-{window}``, prefixed if that is taken."""
         rng = self.rng
-        signal, window = rng.choice(FEATURE_SIGNALS), rng.choice(FEATURE_WINDOWS)
-        entity = rng.choice(FEATURE_ENTITIES)
+        signal, window, entity = what or (
+            rng.choice(FEATURE_SIGNALS),
+            rng.choice(FEATURE_WINDOWS),
+            rng.choice(FEATURE_ENTITIES),
+        )
         base = f"{signal}-{window}"
         if base in self._taken["features"]:
             base = f"{self._domain[team_id]}-{entity}-{base}"
@@ -523,7 +547,7 @@ class World:
             "description": f"{_title(signal)} per {entity} over the last {window}, "
             f"computed from {', '.join(source_ids)}.",
             "owner_emails": self._owners(team_id),
-            "labels": self._labels(entity=entity),
+            "labels": self._labels(team_id, entity=entity),
             "source_dataset_ids": list(source_ids),
             "versions": [{"version": "v1", "created_at": rfc3339(at)}],
             "created_at": rfc3339(at),
@@ -660,10 +684,18 @@ class World:
 
     # models and instances
 
-    def new_model(self, at: int, team_id: str, feature_ids: list[str]) -> str:
-        """A model and the pipeline that trains it on ``feature_ids``."""
+    def new_model(
+        self,
+        at: int,
+        team_id: str,
+        feature_ids: list[str],
+        task: str | None = None,
+        cadence: str | None = None,
+    ) -> str:
+        """A model and the pipeline that trains it on ``feature_ids``, named
+        ``{task}-model`` and ``{cadence}-{task}-trainer``; both are drawn unless given."""
         rng = self.rng
-        task = rng.choice(MODEL_TASKS)
+        task = task or rng.choice(MODEL_TASKS)
         base = f"{task}-model"
         if base in self._taken["models"]:
             base = f"{self._domain[team_id]}-{base}"
@@ -674,7 +706,7 @@ class World:
             "name": model_id,
             "description": f"Predicts {task.replace('-', ' ')} for {self._domain[team_id]}.",
             "owner_emails": owners,
-            "labels": self._labels(task=task, framework=rng.choice(FRAMEWORKS)),
+            "labels": self._labels(team_id, task=task, framework=rng.choice(FRAMEWORKS)),
             "instance_ids": [],
             "current_instance_id": None,
             "created_at": rfc3339(at),
@@ -684,7 +716,7 @@ class World:
         self._next_version[model_id] = 1
         features = self._records["features"]
         reads = [d for f in feature_ids for d in features[f]["source_dataset_ids"]]
-        cadence = rng.choice(CADENCES)
+        cadence = cadence or rng.choice(CADENCES)
         stem = model_id.replace("-model", "")
         pipeline_id = self._new_pipeline(
             at,
@@ -758,14 +790,20 @@ class World:
 
     # experiments
 
-    def new_test(self, model_id: str, at: int) -> str:
-        """A DRAFT A/B test comparing new instances of ``model_id`` against a control."""
+    def new_test(
+        self, model_id: str, at: int, test_id: str | None = None, treatments: int | None = None
+    ) -> str:
+        """A DRAFT A/B test comparing new instances of ``model_id`` against a control;
+        numbered after the last one and with 1 to 3 treatment cells unless given."""
         rng = self.rng
-        self._last_test_number += rng.randint(1, 97)
-        test_id = str(self._last_test_number)
+        if test_id is None:
+            self._last_test_number += rng.randint(1, 97)
+            while str(self._last_test_number) in self._taken["tests"]:
+                self._last_test_number += 1
+            test_id = str(self._last_test_number)
         self._taken["tests"].add(test_id)
         hypothesis = rng.choice(HYPOTHESES)
-        treatments = TREATMENT_NAMES[: rng.choice((1, 1, 2, 3))]
+        treatment_names = TREATMENT_NAMES[: treatments or rng.choice((1, 1, 2, 3))]
         model = self._records["models"][model_id]
         record = {
             "test_id": test_id,
@@ -775,7 +813,7 @@ class World:
             "owner_emails": model["owner_emails"],
             "cells": [
                 {"cell_number": n, "name": name}
-                for n, name in enumerate(("control", *treatments), start=1)
+                for n, name in enumerate(("control", *treatment_names), start=1)
             ],
             "created_at": rfc3339(at),
         }
