@@ -1,5 +1,6 @@
 """Docs against the code: every endpoint the daemon serves and every event type it takes
-is in docs/api.md (and nothing more), every mds-tui option in tui/README.md."""
+is in docs/api.md (and nothing more), every mds-tui option in tui/README.md, and every
+entity and search filter the examples name is in every generated world (``mdsd demo``'s)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import re
 from pathlib import Path
 from typing import cast
 
+import pytest
 from starlette.routing import Route
 
 from mdsd.api import create_app
 from mdsd.connectors import EVENT_ROUTES
 from mdsd.daemon import Daemon
+from simulator.world import World
+from tests.doc_examples import documented_filters, documented_ids
+from tests.e2e.truth import expected_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 API_MD = (ROOT / "docs" / "api.md").read_text()
@@ -54,3 +59,24 @@ def test_tui_readme_shows_every_mds_tui_option_as_its_help_does() -> None:
             continue
         shown = " ".join([action.option_strings[-1], *([action.metavar] if action.metavar else [])])
         assert f"[{shown}]" in readme, f"tui/README.md does not show {shown}"
+
+
+@pytest.mark.parametrize(
+    ("size", "seed"),
+    [(1, 0), (1, 9), (3000, 1), (3000, 4)],  # the smallest worlds, and mdsd demo's size
+)
+def test_every_id_and_filter_the_examples_name_is_in_every_generated_world(
+    size: int, seed: int
+) -> None:
+    """A newcomer copies the examples into a terminal beside ``mdsd demo``: each id they
+    name is in its world, and each ``owner:``/``tag:`` filter matches something there."""
+    graph, _ = expected_graph(World.generate(size, seed).truth())
+    assert sorted(documented_ids() - graph.keys()) == []
+    owner_keys = {
+        key
+        for owner in {o for entity in graph.values() for o in entity.owners}
+        for key in (owner.rsplit("/", 1)[-1], *graph[owner].name.lower().split())
+    }
+    tags = {f"{k}={v}" for entity in graph.values() for k, v in entity.tags}
+    for key, value in sorted(documented_filters()):
+        assert value in (owner_keys if key == "owner" else tags), f"{key}:{value} finds nothing"

@@ -69,7 +69,7 @@ environment:
 
 examples:
   mds search ranking --type model
-  mds show aip://model/registry/ranking-model --as-of 3d
+  mds show aip://model/registry/ranking-model --as-of 1m
   mds lineage aip://dataset/datasets/playback-events --direction downstream
   mds completion bash > ~/.local/share/bash-completion/completions/mds"""
 

@@ -91,7 +91,7 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
     args=(ID,),
     reads_graph=True,
     render=render.entity,
-    examples=(f"mds show {EXAMPLE_MODEL}", f"mds show {EXAMPLE_MODEL} --as-of 2025-01-01"),
+    examples=(f"mds show {EXAMPLE_MODEL}", f"mds show {EXAMPLE_MODEL} --as-of 1m"),
 )
 async def show(client: Client, args: argparse.Namespace) -> JSON:
     """Show one entity: owners, tags, status and relationships by type and direction.
@@ -230,7 +230,7 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
     render=render.history,
     examples=(
         f"mds history {EXAMPLE_INSTANCE}",
-        f"mds history {EXAMPLE_INSTANCE} --as-of 2025-01-01",
+        f"mds history {EXAMPLE_INSTANCE} --as-of 1m",
         "mds history --limit 10 --before-tx 500",
     ),
 )
@@ -334,7 +334,7 @@ def _variables(text: str | None) -> JSON | None:
     verdict=_graphql_verdict,
     examples=(
         """mds graphql '{ entity(id: "aip://model/registry/ranking-model") { name } }'""",
-        'mds graphql @impact.graphql --variables \'{"id": "aip://dataset/datasets/x"}\'',
+        f'mds graphql @impact.graphql --variables \'{{"id": "{EXAMPLE_DATASET}"}}\'',
     ),
 )
 async def graphql(client: Client, args: argparse.Namespace) -> JSON:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from mdsd.cli import build_parser
 from mdsd.cli.completion import SHELLS, script
 from mdsd.cli.docs import REGENERATE, markdown
 from mdsd.cli.introspect import commands
+from tests.doc_examples import ROOT, documented_commands
 
-ROOT = Path(__file__).resolve().parents[2]
 VIEWS = commands(build_parser())
 
 
@@ -78,14 +77,6 @@ def test_bash_completion_completes_commands_and_choices(tmp_path: Path) -> None:
     assert out.splitlines() == ["lineage", "upstream downstream", "model-instance"]
 
 
-#: the documents whose command lines a newcomer copies
-GUIDES = ("README.md", "docs/api.md", "docs/cli.md", "tui/README.md")
-_PROGRAM = re.compile(r"^(?:\.venv/bin/)?(mds|mdsd|mds-tui)$")
-#: ends a command in a shell line: what follows is another program or a redirection
-_SHELL = {"|", "||", "&&", ";", ">", ">>"}
-_PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*(?:\.\.\.)?")
-
-
 def _parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
     from mdsd.__main__ import _parser as mdsd_parser
     from tui.__main__ import build_parser as tui_parser
@@ -93,57 +84,9 @@ def _parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
     return {"mds": build_parser, "mdsd": mdsd_parser, "mds-tui": tui_parser}
 
 
-def _commands_in(words: list[str]) -> Iterator[list[str]]:
-    """Each ``mds``/``mdsd``/``mds-tui`` invocation among a shell line's words."""
-    for start, word in enumerate(words):
-        found = _PROGRAM.match(word)
-        if found and (start == 0 or words[start - 1] in _SHELL):
-            rest = words[start + 1 :]
-            end = next((i for i, w in enumerate(rest) if w in _SHELL), len(rest))
-            yield [found.group(1), *rest[:end]]
-
-
-def _shell_lines(text: str) -> Iterator[list[str]]:
-    """The words of each line of the ``sh`` blocks (a quote may span lines), and of each
-    inline `mds ...` span without alternatives (``a|b``), its placeholders filled in."""
-    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
-        pending = ""
-        for line in block.splitlines():
-            pending += line + "\n"
-            try:
-                words = shlex.split(pending, comments=True)
-            except ValueError:  # an open quote: the command goes on
-                continue
-            pending = ""
-            yield words
-    for span in re.findall(r"`((?:mds|mdsd|mds-tui) [^`|]*)`", text):
-        yield [_example(w) if _PLACEHOLDER.fullmatch(w) else w for w in shlex.split(span)]
-
-
-def _example(placeholder: str) -> str:
-    """A value standing for ``placeholder`` (COMMAND, FILE, ID...) in a command line."""
-    return "status" if placeholder == "COMMAND" else "1"
-
-
-def _documented_commands() -> list[tuple[str, list[str]]]:
-    found = [
-        (guide, argv)
-        for guide in GUIDES
-        for words in _shell_lines((ROOT / guide).read_text())
-        for argv in _commands_in(words)
-    ]
-    found += [
-        (f"mds {view.name} --help", argv)
-        for view in VIEWS
-        for line in view.epilog.partition("examples:")[2].splitlines()
-        for argv in _commands_in(shlex.split(line, comments=True))
-    ]
-    return found
-
-
 @pytest.mark.parametrize(
     ("where", "argv"),
-    _documented_commands(),
+    documented_commands(),
     ids=lambda v: v if isinstance(v, str) else shlex.join(v),
 )
 def test_every_documented_command_line_parses(where: str, argv: list[str]) -> None:

@@ -21,11 +21,13 @@ from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
 from tui.widgets.search_box import SearchBox
 
-PLACEHOLDER = "search…   type:model owner:alice tag:env=production   ·   @name for people and teams"
+PLACEHOLDER = (
+    "search…   type:model owner:alice tag:team=personalization   ·   @name for people and teams"
+)
 HINT = Text.assemble(
     ("Type to search. ", "bold"),
     "Filters: ",
-    ("type:model owner:alice tag:env=production", "italic cyan"),
+    ("type:model owner:alice tag:team=personalization", "italic cyan"),
     "  ·  ",
     ("@", "bold"),
     " people and teams (ctrl+t)  ·  ",
