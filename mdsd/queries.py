@@ -392,13 +392,25 @@ def usage(db: Db, xid: str) -> JSON:
     return {"id": xid, "entity_type": kind, "ab_tests": list(tests.values()), "as_of": describe(db)}
 
 
+#: Owners and teams are context, not lineage (contract 1.4): two models owned by one person
+#: are "connected" through them in two hops, which says nothing of how data flows.
+_PEOPLE_RELS = frozenset({Rel.OWNED_BY, Rel.MEMBER_OF})
+
+
 def path(db: Db, source: str, target: str, max_depth: int = 8) -> JSON:
-    """A shortest chain of relationships (either direction) from ``source`` to ``target``."""
+    """A shortest chain of relationships (either direction) from ``source`` to ``target``:
+    through lineage and structure when there is one, through owners and teams only when
+    nothing else connects them (``via_people`` then says so)."""
     start = entity_id(db, source)
     goal = entity_id(db, target)
-    steps = [(F.rel_attr(rel), o) for rel in Rel for o in ("out", "in")]
-    walked = db.traverse([start], steps, max_depth, max_nodes=MAX_NODES)  # type: ignore[arg-type]
-    if goal not in walked.depth:
+    via_people = False
+    for rels in ([r for r in Rel if r not in _PEOPLE_RELS], list(Rel)):
+        steps = [(F.rel_attr(rel), o) for rel in rels for o in ("out", "in")]
+        walked = db.traverse([start], steps, max_depth, max_nodes=MAX_NODES)  # type: ignore[arg-type]
+        if goal in walked.depth:
+            break
+        via_people = True
+    else:
         raise NotFound(f"no path from {source} to {target} within {max_depth} hops")
     hops: list[tuple[int, str, str, int]] = []
     node = goal
@@ -414,7 +426,14 @@ def path(db: Db, source: str, target: str, max_depth: int = 8) -> JSON:
         source_id, target_id = ends if way == "out" else ends[::-1]
         edges.append({"source": source_id, "target": target_id, "type": _rel_name(attr)})
         nodes.append(summary(db, reached))
-    return {"from": source, "to": target, "path": nodes, "edges": edges, "as_of": describe(db)}
+    return {
+        "from": source,
+        "to": target,
+        "path": nodes,
+        "edges": edges,
+        "via_people": via_people,
+        "as_of": describe(db),
+    }
 
 
 # -- history --------------------------------------------------------------------------------

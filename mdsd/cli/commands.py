@@ -209,7 +209,9 @@ async def usage(client: Client, args: argparse.Namespace) -> JSON:
 async def path(client: Client, args: argparse.Namespace) -> JSON:
     """Find how two entities are connected: the shortest path, hop by hop.
 
-    Exits 1 when they are not connected (within --max-depth).
+    Through lineage and structure when they are so connected; through owners and teams only
+    when nothing else connects them (the output then says so). Exits 1 when they are not
+    connected (within --max-depth).
     """
     return await client.path(args.source, args.target, max_depth=args.max_depth, as_of=args.as_of)
 

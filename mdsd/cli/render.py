@@ -370,6 +370,8 @@ def path(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         out.line(named(node))
     if not hops:
         out.note(f"no path from {text(doc.get('from'))} to {text(doc.get('to'))}")
+    elif doc.get("via_people"):
+        out.note("connected only through owners and teams, not through lineage")
 
 
 def _first(ids: Sequence[Any], count: int) -> str:

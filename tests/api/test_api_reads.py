@@ -268,8 +268,19 @@ async def test_path_walks_edges_either_way(client: Client, truth: Truth) -> None
     hops = zip(doc["path"], doc["path"][1:], strict=False)
     for (a, b), edge in zip(hops, doc["edges"], strict=True):
         assert {edge["source"], edge["target"]} == {a["id"], b["id"]}
+    assert not doc["via_people"]
+    assert not {"owned_by", "member_of"} & {e["type"] for e in doc["edges"]}
     same = await client.path(model_id, model_id)
     assert [n["id"] for n in same["path"]] == [model_id] and same["edges"] == []
+
+
+async def test_a_path_goes_through_people_only_when_nothing_else_connects(
+    client: Client, truth: Truth
+) -> None:
+    instance, _ = truth.tested_instance()
+    owner = min(truth.owners(truth["instances"][instance]))
+    doc = await client.path(aip("instances", instance), owner)
+    assert doc["via_people"] and doc["edges"][-1]["type"] == "owned_by"
 
 
 async def test_no_path_within_max_depth_is_not_found(client: Client, truth: Truth) -> None:

@@ -55,5 +55,6 @@ class PathScreen(ListScreen):
                 ("Path ", "bold"),
                 f"{len(path) - 1 if path else 0} hops from ",
                 (self.location.title, "bold"),
+                ("  only through owners and teams", "yellow") if answer.get("via_people") else "",
             )
         )
