@@ -507,7 +507,7 @@ async def test_usage_of_an_instance_a_model_and_a_test(loaded: Harness) -> None:
             _, _, shown = rows[0]
             assert test_name in shown[0] and status in shown[1]
             assert g.entities[CELL].name in shown[2]
-            assert "in 1 A/B tests" in static_text(page, "#summary")
+            assert static_text(page, "#summary").endswith("is in 1 A/B test")
         page = await view_of(pilot, app, TEST, "u", UsageScreen, "usage of the test")
         rows = table_rows(page.table)
         assert {(group, t) for group, t, _ in rows} == {("instances", V5), ("models", MODEL)}
