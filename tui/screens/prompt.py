@@ -54,12 +54,12 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 class CommandLine(PromptScreen):
-    PREFIX = ":command   (models, datasets, open ID, asof 2025-01-01, path ID, quality, q)"
+    PREFIX = ":command   (models, datasets, open ID, asof 1h, path ID, quality, q)"
 
     def suggester(self) -> SuggestFromList:
         return SuggestFromList(completions(), case_sensitive=False)
 
 
 class AsOfPrompt(PromptScreen):
-    PREFIX = "as of: 2025-01-01 · 2025-01-01T12:00:00Z · 3d · 12h · tx:123 · now"
+    PREFIX = "as of: 30m · 12h · 3d · 2025-01-01 · 2025-01-01T12:00:00Z · tx:123 · now"
     HELP = "Time travel: every view answers as of this moment. Empty or `now` goes back to live."
