@@ -8,11 +8,13 @@ bookkeeping on the intake path, not a per-keystroke query path.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -107,9 +109,35 @@ class UnitState:
     next_attempt_at: float | None
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _alone(
+    method: Callable[Concatenate[Journal, _P], Awaitable[_R]],
+) -> Callable[Concatenate[Journal, _P], Awaitable[_R]]:
+    """Run ``method`` with the connection to itself, start to commit.
+
+    Intake, the hydrator, enrichment and the API use the journal at once, and a method
+    that awaits between its statements let another run in the gap: that one's commit
+    made half of an enqueue durable (an event marked seen but not queued, so its
+    redelivery was dropped), its insert moved ``last_insert_rowid`` (an enqueue then
+    handed its units another table's row ids, and their rows stayed pending for good),
+    and two deliveries of one event both passed the duplicate check.
+    """
+
+    @functools.wraps(method)
+    async def alone(self: Journal, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    return alone
+
+
 class Journal:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path, *, fsync: bool = False) -> Journal:
@@ -123,11 +151,13 @@ class Journal:
         await connection.commit()
         return cls(connection)
 
+    @_alone
     async def close(self) -> None:
         await self._db.close()
 
     # -- the queue ------------------------------------------------------------------------
 
+    @_alone
     async def enqueue(
         self, events: Sequence[QueuedEvent], origin: str
     ) -> list[tuple[str, str, int]]:
@@ -187,6 +217,7 @@ class Journal:
                 seen.add(key)
         return fresh
 
+    @_alone
     async def pending(self) -> list[tuple[str, str, int]]:
         """(source, unit, newest seq) of every unit with queued work, oldest first."""
         async with self._db.execute(
@@ -194,6 +225,7 @@ class Journal:
         ) as cursor:
             return [(str(s), str(u), int(q)) for s, u, q in await cursor.fetchall()]
 
+    @_alone
     async def complete(self, done: Iterable[tuple[str, int]]) -> None:
         """Drop the events of each (unit, up to seq): their effect is in the fact log."""
         rows = list(done)
@@ -201,6 +233,7 @@ class Journal:
             await self._db.executemany("DELETE FROM intake WHERE unit = ? AND seq <= ?", rows)
             await self._db.commit()
 
+    @_alone
     async def pending_count(self) -> int:
         async with self._db.execute("SELECT COUNT(*) FROM intake") as cursor:
             row = await cursor.fetchone()
@@ -208,6 +241,7 @@ class Journal:
 
     # -- dead letters -----------------------------------------------------------------------
 
+    @_alone
     async def dead_letter(self, items: Iterable[tuple[str, str]], origin: str) -> int:
         """Keep (reason, raw) pairs that could not be accepted. Returns how many."""
         rows = [(time.time(), origin, reason, raw) for reason, raw in items]
@@ -219,9 +253,13 @@ class Journal:
             await self._db.commit()
         return len(rows)
 
+    @_alone
     async def dead_letters(
         self, limit: int = 100, *, include_redriven: bool = False
     ) -> list[DeadLetter]:
+        return await self._dead_letters(limit, include_redriven)
+
+    async def _dead_letters(self, limit: int, include_redriven: bool) -> list[DeadLetter]:
         where = "" if include_redriven else "WHERE redriven_at IS NULL"
         async with self._db.execute(
             f"SELECT id, received_at, origin, reason, raw, redriven_at FROM dead_letters {where}"
@@ -230,6 +268,7 @@ class Journal:
         ) as cursor:
             return [DeadLetter(*row) for row in await cursor.fetchall()]
 
+    @_alone
     async def dead_letter_count(self) -> int:
         async with self._db.execute(
             "SELECT COUNT(*) FROM dead_letters WHERE redriven_at IS NULL"
@@ -237,10 +276,11 @@ class Journal:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
+    @_alone
     async def take_dead_letters(self, ids: Sequence[int] | None) -> list[DeadLetter]:
         """Mark dead letters as redriven and return them (all when ``ids`` is None)."""
         if ids is None:
-            letters = await self.dead_letters(limit=1_000_000)
+            letters = await self._dead_letters(1_000_000, include_redriven=False)
         else:
             marks = ",".join("?" * len(ids)) or "NULL"
             async with self._db.execute(
@@ -256,6 +296,7 @@ class Journal:
         await self._db.commit()
         return letters
 
+    @_alone
     async def restore_dead_letter(self, letter_id: int, reason: str) -> None:
         """Put back a dead letter a redrive could not use, with the reason it failed now."""
         await self._db.execute(
@@ -266,6 +307,7 @@ class Journal:
 
     # -- per-unit state -----------------------------------------------------------------------
 
+    @_alone
     async def record_success(
         self, units: Iterable[tuple[str, str]], *, enriched: bool = False
     ) -> None:
@@ -283,6 +325,7 @@ class Journal:
         )
         await self._db.commit()
 
+    @_alone
     async def record_enriched(self, units: Iterable[str]) -> None:
         now = time.time()
         await self._db.executemany(
@@ -290,6 +333,7 @@ class Journal:
         )
         await self._db.commit()
 
+    @_alone
     async def record_failure(
         self, source: str, unit: str, error: str, backoff: Callable[[int], float]
     ) -> int:
@@ -308,6 +352,7 @@ class Journal:
         await self._db.commit()
         return failures
 
+    @_alone
     async def unit_state(self, unit: str) -> UnitState | None:
         async with self._db.execute(
             "SELECT unit, source, last_ok_at, last_enriched_at, last_error, failures,"
@@ -317,6 +362,7 @@ class Journal:
             row = await cursor.fetchone()
         return UnitState(*row) if row else None
 
+    @_alone
     async def failing_units(self, limit: int = 100) -> list[UnitState]:
         async with self._db.execute(
             "SELECT unit, source, last_ok_at, last_enriched_at, last_error, failures,"
@@ -325,6 +371,7 @@ class Journal:
         ) as cursor:
             return [UnitState(*row) for row in await cursor.fetchall()]
 
+    @_alone
     async def unit_times(self) -> dict[str, tuple[float | None, float | None]]:
         """unit -> (last_ok_at, last_enriched_at), for staleness reports."""
         async with self._db.execute(
