@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -86,7 +87,10 @@ def json_line_parts(
     """
     if not lines:
         try:
-            if not isinstance(json.loads(body.lstrip().partition(b"\n")[0]), dict):
+            blank = re.match(rb"\s*", body)
+            head = blank.end() if blank else 0
+            end = body.find(b"\n", head)
+            if not isinstance(json.loads(body[head : end if end >= 0 else None]), dict):
                 return None
         except ValueError:
             return None
