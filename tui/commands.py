@@ -48,7 +48,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("search", ":search QUERY", "search (filters: type:model owner:alice tag:k=v)"),
     CommandSpec("owners", ":owners [QUERY]", "search people and teams"),
     CommandSpec("models", ":models  :datasets  :features  :tests …", "list entities of a kind"),
-    CommandSpec("asof", ":asof WHEN", "time travel: 1h, 3d, 2025-01-01, tx:N; `:asof now` to go live"),
+    CommandSpec(
+        "asof", ":asof WHEN", "time travel: 1h, 3d, 2025-01-01, tx:N; `:asof now` to go live"
+    ),
     CommandSpec("lineage", ":lineage [up|down]", "lineage tree of the current entity"),
     CommandSpec("impact", ":impact", "downstream impact and owners to notify"),
     CommandSpec("usage", ":usage", "A/B tests of a model or instance, models of a test"),
