@@ -59,8 +59,8 @@ from serde.toml import to_toml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mdsd import queries
-from mdsd.asof import view
+from mdsd.reads import queries
+from mdsd.reads.views import view
 from mdsd.config import Config
 from mdsd.connectors import CONNECTORS, Hydrated
 from mdsd.connectors.ids import ref
@@ -68,7 +68,7 @@ from mdsd.connectors.payload import Payload
 from mdsd.connectors.rest import RestConnector
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
-from mdsd.model import EntityType, NormalizedEntity
+from mds.wire.model import EntityType, NormalizedEntity
 from simulator.world import COLLECTIONS, World
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api.json"

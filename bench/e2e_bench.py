@@ -37,7 +37,7 @@ from _stages import LoopSampler
 
 from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.transport import SourceTransport
-from mdsd.testing import DaemonProcess
+from mds.testing import DaemonProcess
 from simulator.world import EVENT_ID_FIELD, World
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -41,11 +41,11 @@ from mdsd.connectors.payload import Payload
 from mdsd.connectors.rest import RestConnector
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
-from mdsd.inference import Evaluator, Work, touched_entities
-from mdsd.model import EntityType, Rel, aip_id
-from mdsd.readers import PointReader
-from mdsd.rules import TESTED_IN
-from mdsd.writer import Writer
+from mdsd.enrichment.inference import Evaluator, Work, touched_entities
+from mds.wire.model import EntityType, Rel, aip_id
+from mdsd.enrichment.readers import PointReader
+from mdsd.enrichment.rules import TESTED_IN
+from mdsd.hydration.writer import Writer
 from simulator import World, run_simulator
 from store import FactStore
 

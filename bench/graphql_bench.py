@@ -14,11 +14,11 @@ current instance), so a view as of the end of the load (T0) differs for those mo
 
 For a seeded sample of models (half of them churned) it measures, warm, in the same run:
 
-- the seed's query through ``mdsd.graphql.execute`` (in-process) and ``POST /v1/graphql``
-  (uvicorn serving ``mdsd.api.create_app`` on a real Unix socket, in a thread);
+- the seed's query through ``mdsd.api.graphql.execute`` (in-process) and ``POST /v1/graphql``
+  (uvicorn serving ``mdsd.api.rest.create_app`` on a real Unix socket, in a thread);
 - the equivalent REST reads: ``show`` of the model, ``usage`` of the model and upstream
   ``lineage`` of its current instance at depth 2 (what the seed's query reads), in-process
-  through ``mdsd.queries`` and over the socket as ``/v1/entity`` + ``/v1/usage`` +
+  through ``mdsd.reads.queries`` and over the socket as ``/v1/entity`` + ``/v1/usage`` +
   ``/v1/lineage``;
 
 each current and ``as_of=tx:T0``, and prints p50/p90 and the GraphQL/REST ratio.
@@ -43,13 +43,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mdsd import facts as F
-from mdsd import queries
-from mdsd.asof import view
+from mdsd.reads import queries
+from mdsd.reads.views import view
 from mdsd.config import Config
 from mdsd.connectors.ids import HOME
-from mdsd.graphql import execute
-from mdsd.inference import new_edge_ops
-from mdsd.model import EntityType, Rel, aip_id
+from mdsd.api.graphql import execute
+from mdsd.enrichment.inference import new_edge_ops
+from mds.wire.model import EntityType, Rel, aip_id
 from store import Add, FactStore, Op, Replace
 
 SEED = """query($id: ID!) { model(id: $id) { name owners { name }
@@ -327,8 +327,8 @@ class ReadOnlyDaemon:
 def measure_socket(store: FactStore, sample: list[str], as_of: str, path: Path) -> list[Row]:
     import httpx
 
-    from mdsd.api import create_app
-    from mdsd.server import bind_unix_socket, build_server
+    from mdsd.api.rest import create_app
+    from mdsd.base.listeners import bind_unix_socket, build_server
 
     server = build_server(create_app(ReadOnlyDaemon(store)))  # type: ignore[arg-type]
     sock = bind_unix_socket(path)

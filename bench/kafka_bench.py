@@ -104,12 +104,12 @@ class CountingScheduler:
 
 
 async def run_mds(bootstrap: str, total: int, max_batch: int) -> dict[str, Any]:
-    from mdsd.buses.backpressure import Backpressure
-    from mdsd.buses.kafka import KafkaAdapter
-    from mdsd.buses.pump import Bus
-    from mdsd.buses.settings import KafkaConfig
-    from mdsd.intake import Intake
-    from mdsd.journal import Journal
+    from mdsd.intake.buses.backpressure import Backpressure
+    from mdsd.intake.buses.kafka import KafkaAdapter
+    from mdsd.intake.buses.pump import Bus
+    from mdsd.intake.buses.settings import KafkaConfig
+    from mdsd.intake.doors import Intake
+    from mdsd.intake.journal import Journal
 
     with tempfile.TemporaryDirectory() as tmp:
         journal = await Journal.open(Path(tmp) / "journal.sqlite3")

@@ -1,4 +1,4 @@
-"""Benchmark of ``mdsd.search.SearchIndex`` against raw tantivy, on a generated organisation.
+"""Benchmark of ``mdsd.index.search.SearchIndex`` against raw tantivy, on a generated organisation.
 
     .venv/bin/python bench/search_bench.py                 # 200k entities, ~2 minutes
     .venv/bin/python bench/search_bench.py --size 1000000  # the issue's target size
@@ -48,8 +48,8 @@ from tantivy import Occur, Query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mdsd.model import KIND_OF, EntityType
-from mdsd.search import SearchDoc, SearchIndex
+from mds.wire.model import KIND_OF, EntityType
+from mdsd.index.search import SearchDoc, SearchIndex
 from simulator.vocab import (
     CADENCES,
     DERIVATIONS,

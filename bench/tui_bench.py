@@ -5,7 +5,7 @@
 Without ``--socket`` it runs against the in-process fake daemon (tests/tui). It reports
 the import of ``tui.app``, headless start to the first painted search page, keystroke to
 results drawn and Enter to entity page drawn, each as p50 and p95. The peer is the same
-questions asked through ``mdsd.client`` alone, in the same run: keystroke-to-results can
+questions asked through ``mds.client`` alone, in the same run: keystroke-to-results can
 not beat the search debounce (50 ms) plus the search call, nor an entity page its call.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tui"))
 from fake_daemon import FakeDaemon
 from textual.widgets import Input
 
-from mdsd.client import Client
+from mds.client import Client
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen
 from tui.screens.search import SearchScreen

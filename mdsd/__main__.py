@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
 from mdsd.config import Config, ConfigError, load_config
-from mdsd.datalock import DataDirLock
-from mdsd.logs import LOG_LEVELS, configure_logging
+from mdsd.base.datalock import DataDirLock
+from mdsd.base.logs import LOG_LEVELS, configure_logging
 
 log = logging.getLogger("mdsd")
 
@@ -81,9 +81,9 @@ def _config(args: argparse.Namespace) -> Config:
 
 async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
     """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
-    from mdsd.api import create_app
+    from mdsd.api.rest import create_app
     from mdsd.daemon import Daemon
-    from mdsd.server import bind_tcp, bind_unix_socket, build_server
+    from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
 
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
@@ -121,8 +121,8 @@ async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | Non
 
 
 def _reindex(config: Config) -> str:
-    from mdsd.indexer import Indexer
-    from mdsd.search import SearchIndex
+    from mdsd.index.indexer import Indexer
+    from mdsd.index.search import SearchIndex
     from store import FactStore
 
     data = config.data_dir

@@ -19,11 +19,11 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
-from mdsd.bounds import check_minimums
-from mdsd.buses.settings import IntakeConfig
+from mdsd.base.bounds import check_minimums
+from mdsd.intake.buses.settings import IntakeConfig
 from mdsd.connectors.http import SourcePolicy
-from mdsd.logs import LOG_LEVELS
-from mdsd.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
+from mdsd.base.logs import LOG_LEVELS
+from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)

@@ -15,22 +15,22 @@ from typing import Any
 
 from mdsd import __version__
 from mdsd import facts as F
-from mdsd.asof import iso, iso_epoch
-from mdsd.buses import Bus, build_buses
-from mdsd.changes import ChangeFeed
+from mds.wire.moments import iso, iso_epoch
+from mdsd.intake.buses import Bus, build_buses
+from mdsd.api.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
-from mdsd.enrichment import Enrichment
-from mdsd.fetch_workers import ProcessFetcher
-from mdsd.fetching import Fetcher, LocalFetcher
-from mdsd.hydrator import Hydrator
-from mdsd.indexer import Indexer
-from mdsd.intake import Intake, inbox_files
-from mdsd.journal import Journal, UnitState
-from mdsd.mlflow_webhook import mlflow_services
-from mdsd.model import parse_aip_id
-from mdsd.search import MAX_SEARCH_LIMIT, SearchIndex
-from mdsd.writer import Writer
+from mdsd.enrichment.loop import Enrichment
+from mdsd.hydration.workers import ProcessFetcher
+from mdsd.hydration.fetching import Fetcher, LocalFetcher
+from mdsd.hydration.hydrator import Hydrator
+from mdsd.index.indexer import Indexer
+from mdsd.intake.doors import Intake, inbox_files
+from mdsd.intake.journal import Journal, UnitState
+from mdsd.connectors.mlflow.webhook import mlflow_services
+from mds.wire.model import parse_aip_id
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.hydration.writer import Writer
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)

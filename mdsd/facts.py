@@ -8,7 +8,7 @@ traversal stays one hop while "why is this edge here?" stays answerable.
 
 from __future__ import annotations
 
-from mdsd.model import Rel
+from mds.wire.model import Rel
 from store import Attribute, Cardinality, ValueType
 
 TYPE = "entity/type"

@@ -13,8 +13,8 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-from mdsd.cli import build_parser
-from mdsd.cli.introspect import commands
+from mds.cli import build_parser
+from mds.cli.introspect import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the documents whose command lines a newcomer copies

@@ -12,10 +12,10 @@ from _stages import shares
 MAIN = "_run_module_as_main (<frozen runpy>:198);BaseEventLoop._run_once (asyncio/base_events.py:1)"
 RAW = "\n".join(
     [
-        f"{MAIN};Hydrator._work (mdsd/hydrator.py:1);Writer.write (mdsd/writer.py:2) 6",
+        f"{MAIN};Hydrator._work (mdsd/hydration/hydrator.py:1);Writer.write (mdsd/hydration/writer.py:2) 6",
         # a write made by an enrichment pass is enrichment's time
-        f"{MAIN};Enrichment._apply (mdsd/enrichment.py:3);Writer.write (mdsd/writer.py:2) 2",
-        f"{MAIN};Indexer.run (mdsd/indexer.py:4);document (mdsd/indexer.py:5) 1",
+        f"{MAIN};Enrichment._apply (mdsd/enrichment/loop.py:3);Writer.write (mdsd/hydration/writer.py:2) 2",
+        f"{MAIN};Indexer.run (mdsd/index/indexer.py:4);document (mdsd/index/indexer.py:5) 1",
         f"{MAIN};EpollSelector.select (selectors.py:468) 1",
         # other threads are not the loop
         "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:83) 50",

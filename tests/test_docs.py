@@ -11,7 +11,7 @@ from typing import cast
 import pytest
 from starlette.routing import Route
 
-from mdsd.api import create_app
+from mdsd.api.rest import create_app
 from mdsd.connectors import EVENT_ROUTES
 from mdsd.daemon import Daemon
 from simulator.world import World

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mdsd.events import Accepted, Rejected, parse_events
+from mdsd.intake.events import Accepted, Rejected, parse_events
 
 
 def one(raw: str | bytes, origin: str = "test") -> Accepted | Rejected:

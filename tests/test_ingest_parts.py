@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mdsd.client import json_line_parts
-from mdsd.events import numbered_lines, parse_events, parse_lines
+from mds.client import json_line_parts
+from mdsd.intake.events import numbered_lines, parse_events, parse_lines
 
 EVENT = json.dumps({"event_type": "model_updated", "model_id": "m"})
 

@@ -27,7 +27,7 @@ def test_store_imports_no_daemon_tui_or_textual() -> None:
     assert not loaded & {"mdsd", "tui", "textual", "starlette", "uvicorn"}
 
 
-@pytest.mark.parametrize("module", ["mdsd.client", "mdsd.model"])
+@pytest.mark.parametrize("module", ["mds.client", "mds.wire.model"])
 def test_client_side_modules_import_no_store(module: str) -> None:
     loaded = _top_levels(_modules_after_import(module))
     assert "store" not in loaded

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mdsd.model import EntityType
-from mdsd.search import (
+from mds.wire.model import EntityType
+from mdsd.index.search import (
     _MAX_BONUS,
     _TIER_BASE,
     MAX_PRIOR,

@@ -6,7 +6,7 @@ import argparse
 import gc
 import sys
 
-from mdsd.client import resolve_socket
+from mds.client import resolve_socket
 from tui.asof import normalize_as_of
 from tui.keymap import KeymapError, default_keymap_path, load_keymap
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     socket_path = resolve_socket(args.socket)
 
-    from mdsd.client import Client
+    from mds.client import Client
     from tui.app import MdsApp
     from tui.demo import DemoDaemon, DemoError
 

@@ -15,7 +15,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
-from mdsd.client import Client
+from mds.client import Client
 from tui.asof import normalize_as_of, step_tx
 from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure

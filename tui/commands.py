@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mdsd.model import KIND_OF, EntityType
+from mds.wire.model import KIND_OF, EntityType
 from tui.asof import normalize_as_of
 from tui.format import USAGE_KINDS, kind_of
 from tui.nav import Location

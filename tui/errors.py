@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mdsd.client import ApiError, DaemonUnavailable
+from mds.client import ApiError, DaemonUnavailable
 
 
 @dataclass(frozen=True)

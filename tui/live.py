@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from mdsd.client import ApiError, DaemonUnavailable
+from mds.client import ApiError, DaemonUnavailable
 from tui.widgets.chrome import StatusInfo
 
 if TYPE_CHECKING:

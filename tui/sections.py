@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from mdsd.client import ApiError, Client
+from mds.client import ApiError, Client
 from tui.errors import describe_failure
 from tui.format import clip, fmt_time, name_of, names, native_id, status_text
 

@@ -24,7 +24,7 @@ from mdsd.connectors.experiments import ExperimentsConnector
 from mdsd.connectors.featurestore import FeatureStoreConnector
 from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.identity import IdentityConnector
-from mdsd.connectors.mlflow import MlflowConnector
+from mdsd.connectors.mlflow.connector import MlflowConnector
 from mdsd.connectors.orchestrator import OrchestratorConnector
 from mdsd.connectors.registry import RegistryConnector
 

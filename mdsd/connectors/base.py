@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mdsd.model import EntityType, NormalizedEntity
+from mds.wire.model import EntityType, NormalizedEntity
 
 if TYPE_CHECKING:
     from mdsd.connectors.http import SourcePolicy

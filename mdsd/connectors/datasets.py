@@ -10,7 +10,7 @@ from mdsd.connectors.base import EventSpec
 from mdsd.connectors.ids import dataset_of_version, dataset_version_native
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
-from mdsd.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def dataset(p: Payload) -> list[NormalizedEntity]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mdsd.connectors.ids import ab_test_of_cell, cell_native
 from mdsd.connectors.payload import Payload, entity
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
-from mdsd.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def ab_test(p: Payload) -> list[NormalizedEntity]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
-from mdsd.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def feature(p: Payload) -> list[NormalizedEntity]:

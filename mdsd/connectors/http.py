@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from mdsd.bounds import check_minimums
+from mdsd.base.bounds import check_minimums
 from mdsd.connectors.base import Connector, InvalidPayload, SourceUnavailable
 from mdsd.connectors.transport import SourceTransport
 

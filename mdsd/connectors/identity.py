@@ -10,7 +10,7 @@ from mdsd.connectors.http import MISS, NotFound, SourcePolicy, TtlCache
 from mdsd.connectors.ids import ref
 from mdsd.connectors.payload import Payload, entity, refs
 from mdsd.connectors.rest import Collection, RestConnector
-from mdsd.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 #: owners repeat across thousands of entities and emails rarely move, so a found user is
 #: remembered for minutes; a miss only for the source's response TTL (the user may appear)

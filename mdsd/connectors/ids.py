@@ -6,7 +6,7 @@ run); every connector turns such a reference into the same aip id through ``ref`
 
 from __future__ import annotations
 
-from mdsd.model import EntityType, aip_id
+from mds.wire.model import EntityType, aip_id
 
 #: entity type -> the key of the source that owns it (contract 1, first table)
 HOME: dict[EntityType, str] = {

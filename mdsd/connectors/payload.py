@@ -15,7 +15,7 @@ from typing import Any
 
 from mdsd.connectors.base import InvalidPayload
 from mdsd.connectors.ids import HOME, ref
-from mdsd.model import EntityType, NormalizedEntity, Rel, Tag
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 
 Scalar = str | int | float | bool | None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mdsd.connectors.payload import Payload, entity, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
-from mdsd.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def model(p: Payload) -> list[NormalizedEntity]:

@@ -25,7 +25,7 @@ from mdsd.connectors.base import (
 from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.ids import HOME, ref
 from mdsd.connectors.payload import Payload
-from mdsd.model import EntityType, NormalizedEntity, parse_aip_id
+from mds.wire.model import EntityType, NormalizedEntity, parse_aip_id
 
 
 @dataclass(frozen=True, slots=True)

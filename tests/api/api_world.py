@@ -4,7 +4,7 @@ events as the JSON lines every door of intake takes.
 
 Expectations are built from the records a source serves (``World.truth()``), so a test
 that compares them with an API answer checks hydration, normalization, enrichment and the
-query together, without restating how ``mdsd.queries`` walks the graph.
+query together, without restating how ``mdsd.reads.queries`` walks the graph.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdsd.connectors.ids import cell_native, dataset_version_native, ref
-from mdsd.model import EntityType
+from mds.wire.model import EntityType
 
 Record = dict[str, Any]
 

@@ -17,7 +17,7 @@ import pytest_asyncio
 from api_org import Org, running_org
 from api_world import Truth
 
-from mdsd.client import Client
+from mds.client import Client
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

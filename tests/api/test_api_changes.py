@@ -13,7 +13,7 @@ import pytest
 from api_org import Org, serving
 from starlette.applications import Starlette
 
-from mdsd.client import ApiError, Client
+from mds.client import ApiError, Client
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -13,9 +13,9 @@ import pytest
 from api_org import Org, org_config
 from api_world import Truth, aip
 
-from mdsd import queries
-from mdsd.api import create_app
-from mdsd.client import ApiError, Client
+from mdsd.reads import queries
+from mdsd.api.rest import create_app
+from mds.client import ApiError, Client
 from mdsd.daemon import Daemon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -13,8 +13,8 @@ import pytest
 from api_org import IDLE_TIMEOUT_S, Org
 from api_world import Truth, aip
 
-from mdsd.client import ApiError, Client
-from mdsd.model import EntityType
+from mds.client import ApiError, Client
+from mds.wire.model import EntityType
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -10,7 +10,7 @@ import pytest_asyncio
 from api_org import Change, Org
 from api_world import aip
 
-from mdsd.client import ApiError
+from mds.client import ApiError
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

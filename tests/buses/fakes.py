@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from mdsd.events import Accepted, parse_events
-from mdsd.intake import IntakeResult
+from mdsd.intake.events import Accepted, parse_events
+from mdsd.intake.doors import IntakeResult
 
 
 class MemoryIntake:

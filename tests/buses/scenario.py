@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from mdsd.testing import DaemonProcess
+from mds.testing import DaemonProcess
 
 MALFORMED = [
     b"this is not json",

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from mdsd.buses.backpressure import Backpressure
-from mdsd.buses.envelope import unwrap
-from mdsd.buses.offsets import OffsetBook, lag
-from mdsd.buses.pump import Bus, Message, submit_batch
+from mdsd.intake.buses.backpressure import Backpressure
+from mdsd.intake.buses.envelope import unwrap
+from mdsd.intake.buses.offsets import OffsetBook, lag
+from mdsd.intake.buses.pump import Bus, Message, submit_batch
 from tests.buses.fakes import MemoryIntake
 
 EVENT = {"event_type": "model_created", "model_id": "ranking"}
@@ -189,7 +189,7 @@ class FakeAdapter:
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mdsd.buses.pump.BACKOFF_FIRST_SECONDS", 0.001)
+    monkeypatch.setattr("mdsd.intake.buses.pump.BACKOFF_FIRST_SECONDS", 0.001)
 
 
 async def run_until(bus: Bus, condition: Any, timeout: float = 5.0) -> None:

@@ -10,8 +10,8 @@ import sys
 import pytest
 from fake_mdsd import PROFILES, FakeDaemon, Result, Run
 
-from mdsd.cli import main
-from mdsd.client import Client
+from mds.cli import main
+from mds.client import Client
 
 
 @pytest.fixture(params=["full"])

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mdsd.testing import CliResult as Result
+from mds.testing import CliResult as Result
 
 JSON = dict[str, Any]
 

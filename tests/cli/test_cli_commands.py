@@ -17,8 +17,8 @@ from fake_mdsd import (
     Run,
 )
 
-from mdsd.cli import build_parser
-from mdsd.cli.introspect import commands
+from mds.cli import build_parser
+from mds.cli.introspect import commands
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,8 @@ def test_graphql_reads_query_and_variables(mds: Run, daemon: FakeDaemon, tmp_pat
 
 
 def test_socket_option_reaches_the_connection(capsys: pytest.CaptureFixture[str]) -> None:
-    from mdsd.cli import main
-    from mdsd.client import Client
+    from mds.cli import main
+    from mds.client import Client
 
     asked: list[str | None] = []
 

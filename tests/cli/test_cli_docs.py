@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.cli import build_parser
-from mdsd.cli.completion import SHELLS, script
-from mdsd.cli.docs import REGENERATE, markdown
-from mdsd.cli.introspect import commands
+from mds.cli import build_parser
+from mds.cli.completion import SHELLS, script
+from mds.cli.docs import REGENERATE, markdown
+from mds.cli.introspect import commands
 from tests.doc_examples import ROOT, documented_commands
 
 VIEWS = commands(build_parser())

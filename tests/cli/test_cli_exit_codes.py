@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fake_mdsd import BAD, BOOM, INSTANCE, MISSING, MODEL, NOT_IDLE, FakeDaemon, Run
 
-from mdsd.cli import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser, main
-from mdsd.cli.introspect import commands
+from mds.cli import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser, main
+from mds.cli.introspect import commands
 
 #: the commands that read the graph, so take --as-of
 READS = sorted(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.cli import options
+from mds.cli import options
 
 ACCEPTED = [
     "2025-01-01T12:00:00Z",
@@ -60,7 +60,7 @@ def test_as_of_agrees_with_the_daemon() -> None:
     """
     code = (
         "import json, sys\n"
-        "from mdsd.asof import AS_OF_HELP, parse_as_of\n"
+        "from mds.wire.moments import AS_OF_HELP, parse_as_of\n"
         "def ok(w):\n"
         "    try:\n"
         "        w.strip().lower() == 'now' or parse_as_of(w)\n"

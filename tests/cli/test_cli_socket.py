@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from fake_mdsd import FULL, FakeDaemon
 
-from mdsd.cli import main
+from mds.cli import main
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def socket_path() -> Iterator[Path]:
 
 def _mds(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mdsd.cli", *argv],
+        [sys.executable, "-m", "mds.cli", *argv],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -62,7 +62,7 @@ def test_not_found_over_a_unix_socket(
 
 
 def test_cli_loads_no_store_daemon_or_tui() -> None:
-    code = "import json, sys, mdsd.cli; print(json.dumps(sorted(sys.modules)))"
+    code = "import json, sys, mds.cli; print(json.dumps(sorted(sys.modules)))"
     loaded = {
         name.split(".")[0]
         for name in json.loads(

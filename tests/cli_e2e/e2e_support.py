@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from api_world import Truth
 
-from mdsd.testing import CliResult as Result
-from mdsd.testing import config_toml
+from mds.testing import CliResult as Result
+from mds.testing import config_toml
 from simulator import SimulatorThread
 
 START_TIMEOUT_S = 60.0
@@ -32,7 +32,7 @@ def _program(name: str, module: str) -> list[str]:
 
 
 MDSD = _program("mdsd", "mdsd")
-MDS = _program("mds", "mdsd.cli")
+MDS = _program("mds", "mds.cli")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mdsd.testing import CliResult, DaemonProcess
+from mds.testing import CliResult, DaemonProcess
 from tests.conformance.platform import Organisation, PlatformApp, PlatformServer
 
 IDLE_TIMEOUT_S = 90
@@ -28,7 +28,7 @@ class Harness:
 
     def mds(self, *args: str, stdin: str | None = None) -> CliResult:
         """``mds ARGS --json --socket PATH`` as a subprocess, as acceptance runs it."""
-        command = [sys.executable, "-m", "mdsd.cli", *args, "--json"]
+        command = [sys.executable, "-m", "mds.cli", *args, "--json"]
         command += ["--socket", str(self.daemon.socket)]
         done = subprocess.run(
             command, input=stdin, capture_output=True, text=True, timeout=120, check=False

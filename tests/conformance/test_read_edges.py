@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.testing import CliResult
+from mds.testing import CliResult
 from tests.conformance.expect import ENTITY_TYPE, graph, kind_of, uri
 from tests.conformance.harness import Harness
 from tests.conformance.org import MODEL, RAW, UNANNOUNCED, V5
@@ -177,7 +177,7 @@ def test_lineage_from_every_kind_is_data_flow_and_downstream_reverses_upstream(
 
 def _mds(*args: str, env: dict[str, str]) -> CliResult:
     done = subprocess.run(
-        [sys.executable, "-m", "mdsd.cli", *args],
+        [sys.executable, "-m", "mds.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,7 +21,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets.tree import TreeNode
 
-from mdsd.client import Client
+from mds.client import Client
 from tests.conformance.expect import (
     Graph,
     graph,

@@ -22,7 +22,7 @@ from mdsd.connectors import (
 )
 from mdsd.connectors.identity import IdentityConnector
 from mdsd.connectors.ids import HOME
-from mdsd.model import EntityType
+from mds.wire.model import EntityType
 
 #: contract 1.1, written out once more on purpose: the connectors must serve exactly this
 CONTRACT_EVENTS = {

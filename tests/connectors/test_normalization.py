@@ -10,7 +10,7 @@ from connector_fakes import BASE, FakeSource
 
 from mdsd.connectors import CONNECTORS, Gone, Hydrated, InvalidPayload, SourcePolicy
 from mdsd.connectors.base import Connector
-from mdsd.model import EntityType, NormalizedEntity, Rel, Tag
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 
 NOW = "2025-01-02T03:04:05Z"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mdsd import facts as F
-from mdsd.writer import Writer
+from mdsd.hydration.writer import Writer
 from store import FactStore
 
 

@@ -17,7 +17,7 @@ from mdsd.connectors import (
     SourceUnavailable,
     build_connectors,
 )
-from mdsd.fetch_workers import (
+from mdsd.hydration.workers import (
     WORKER_NICENESS,
     FrameWriter,
     ProcessFetcher,
@@ -26,8 +26,8 @@ from mdsd.fetch_workers import (
     read_frame,
     share_of,
 )
-from mdsd.fetching import LocalFetcher
-from mdsd.testing import SOURCES
+from mdsd.hydration.fetching import LocalFetcher
+from mds.testing import SOURCES
 from simulator import SimulatorThread, World
 
 
@@ -205,7 +205,7 @@ async def test_a_hung_worker_is_killed_past_the_deadline_and_started_again(
 ) -> None:
     """SIGSTOP: alive but silent. Its reads fail once the deadline (the source's
     timeout_seconds) and a ping go unanswered, and the next read has a new worker."""
-    monkeypatch.setattr("mdsd.fetch_workers.PING_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr("mdsd.hydration.workers.PING_TIMEOUT_SECONDS", 0.5)
     fetcher = ProcessFetcher(
         policies(simulator.base_url, timeout_seconds=0.5), {}, processes=1, log_level="warning"
     )

@@ -14,11 +14,11 @@ from mdsd import facts as F
 from mdsd.config import DaemonConfig
 from mdsd.connectors import Gone
 from mdsd.connectors.http import SourcePolicy
-from mdsd.fetching import Fetched, Fetcher, SourceStats
-from mdsd.hydrator import Hydrator
-from mdsd.journal import Journal
-from mdsd.testing import SOURCES as PLATFORM_SOURCES
-from mdsd.writer import Writer
+from mdsd.hydration.fetching import Fetched, Fetcher, SourceStats
+from mdsd.hydration.hydrator import Hydrator
+from mdsd.intake.journal import Journal
+from mds.testing import SOURCES as PLATFORM_SOURCES
+from mdsd.hydration.writer import Writer
 from store import FactStore
 
 FETCHABLE = frozenset({"slow", "fast", *PLATFORM_SOURCES})

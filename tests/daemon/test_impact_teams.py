@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from mdsd import queries
+from mdsd.reads import queries
 from mdsd.connectors import Gone, Hydrated
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
-from mdsd.model import EntityType, NormalizedEntity, Rel
-from mdsd.writer import Writer
+from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.hydration.writer import Writer
 
 DATASET = "aip://dataset/datasets/d"
 

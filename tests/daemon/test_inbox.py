@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.intake import Intake, IntakeResult
+from mdsd.intake.doors import Intake, IntakeResult
 
 
 async def test_a_file_that_fails_unexpectedly_stays_and_the_next_is_read(

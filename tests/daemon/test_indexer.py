@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from mdsd import facts as F
-from mdsd.indexer import Indexer
-from mdsd.pacing import STEP
-from mdsd.search import SearchIndex
+from mdsd.index.indexer import Indexer
+from mdsd.base.pacing import STEP
+from mdsd.index.search import SearchIndex
 from store import Add, FactStore
 
 

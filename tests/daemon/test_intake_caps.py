@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from mdsd import intake as intake_module
-from mdsd.api import TooLarge, capped_body
-from mdsd.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
-from mdsd.intake import Intake, read_lines
-from mdsd.journal import Journal
+from mdsd.intake import doors as intake_module
+from mdsd.api.rest import TooLarge, capped_body
+from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
+from mdsd.intake.doors import Intake, read_lines
+from mdsd.intake.journal import Journal
 
 CAP = 1000
 GOOD = json.dumps({"event_type": "user_updated", "user_id": "alice"}).encode()

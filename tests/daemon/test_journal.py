@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from mdsd.journal import Journal, QueuedEvent
+from mdsd.intake.journal import Journal, QueuedEvent
 
 
 def event(unit: str, event_id: str | None = None) -> QueuedEvent:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.server import allowed_peer, bind_unix_socket, peer_uid
+from mdsd.base.listeners import allowed_peer, bind_unix_socket, peer_uid
 
 
 def test_socket_is_0600_in_a_0700_directory(tmp_path: Path) -> None:

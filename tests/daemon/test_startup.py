@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mdsd.__main__ import main
-from mdsd.testing import DaemonProcess, config_toml
+from mds.testing import DaemonProcess, config_toml
 
 NOWHERE = "http://127.0.0.1:9"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from mdsd import facts as F
 from mdsd.connectors import Hydrated
-from mdsd.model import EntityType, NormalizedEntity
-from mdsd.writer import Writer, parse_instant
+from mds.wire.model import EntityType, NormalizedEntity
+from mdsd.hydration.writer import Writer, parse_instant
 
 MODEL = "aip://model/registry/churn"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mdsd.testing import DaemonProcess
+from mds.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
 from simulator.world import World

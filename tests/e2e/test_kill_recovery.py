@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mdsd.testing import DaemonProcess
+from mds.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
 from simulator.world import World

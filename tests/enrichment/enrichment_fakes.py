@@ -16,8 +16,8 @@ from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.connectors import Connector, Gone, Hydrated, HydrationResult, Listed, SourceUnavailable
 from mdsd.connectors.ids import HOME, ab_test_of_cell, cell_native, ref
 from mdsd.daemon import Daemon
-from mdsd.model import EntityType, NormalizedEntity, Rel
-from mdsd.writer import Writer
+from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.hydration.writer import Writer
 from store import Db, FactStore, TxReport
 
 ET = EntityType

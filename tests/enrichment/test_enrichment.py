@@ -23,7 +23,7 @@ from enrichment_fakes import (
 
 from mdsd import facts as F
 from mdsd.daemon import Daemon
-from mdsd.enrichment import STATE_FILE
+from mdsd.enrichment.loop import STATE_FILE
 from store import FactStore
 
 I1 = aip(ET.MODEL_INSTANCE, "ranker-v5")

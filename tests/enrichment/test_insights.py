@@ -7,9 +7,9 @@ import time
 import pytest
 from enrichment_fakes import ET, Graph, aip, entity, instance_entity
 
-from mdsd import insights
-from mdsd.model import Rel
-from mdsd.queries import BadQuery, NotFound
+from mdsd.reads import insights
+from mds.wire.model import Rel
+from mdsd.reads.queries import BadQuery, NotFound
 from store import FactStore
 
 A, B, C = (aip(ET.MODEL, m) for m in ("alpha", "beta", "gamma"))

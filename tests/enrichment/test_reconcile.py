@@ -23,7 +23,7 @@ from enrichment_fakes import (
 
 from mdsd import facts as F
 from mdsd.daemon import Daemon
-from mdsd.model import NormalizedEntity
+from mds.wire.model import NormalizedEntity
 
 STAMP_1 = "2025-01-01T00:00:00Z"
 STAMP_2 = "2025-01-02T00:00:00Z"

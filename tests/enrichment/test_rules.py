@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from mdsd.model import EntityType, Rel
-from mdsd.rules import RULES, TESTED_IN, Implies, Rule, Step, check_rules, fingerprint
+from mds.wire.model import EntityType, Rel
+from mdsd.enrichment.rules import RULES, TESTED_IN, Implies, Rule, Step, check_rules, fingerprint
 
 
 def test_the_contract_rule_reads_as_the_contract_states_it() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 from mdsd.connectors.base import Hydrated
 from mdsd.connectors.ids import HOME
 from mdsd.daemon import Daemon
-from mdsd.graphql import execute
-from mdsd.inference import new_edge_ops
-from mdsd.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
+from mdsd.api.graphql import execute
+from mdsd.enrichment.inference import new_edge_ops
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
 
 T = EntityType
 #: entity type -> the source that owns it

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from graphql_org import ALICE, BOB, CAROL, MODEL, RUN, Graph, T, data, entity, ref
 
-from mdsd.model import Rel
+from mds.wire.model import Rel
 
 INSTANCES = 100
 FEATURES = 5

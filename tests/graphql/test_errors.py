@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from graphql_org import MODEL, PIPELINE, V5, Graph, T, entity, run
 
-from mdsd.graphql import limits
+from mdsd.api.graphql import limits
 
 BY_ID = "query($id: ID!) { model(id: $id) { name } }"
 

@@ -1,5 +1,5 @@
 """docs/schema.graphql is what the code serves; regenerate it with
-``.venv/bin/python -m mdsd.graphql --print-schema > docs/schema.graphql``."""
+``.venv/bin/python -m mdsd.api.graphql --print-schema > docs/schema.graphql``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.graphql import sdl
-from mdsd.graphql.__main__ import main
+from mdsd.api.graphql import sdl
+from mdsd.api.graphql.__main__ import main
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "schema.graphql"
 
@@ -16,7 +16,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "schema.graphql"
 def test_checked_in_schema_matches_the_code() -> None:
     assert SCHEMA_FILE.read_text() == sdl(), (
         "docs/schema.graphql is out of date: run "
-        "`.venv/bin/python -m mdsd.graphql --print-schema > docs/schema.graphql`"
+        "`.venv/bin/python -m mdsd.api.graphql --print-schema > docs/schema.graphql`"
     )
 
 

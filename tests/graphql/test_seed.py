@@ -21,11 +21,11 @@ from graphql_org import (
     run,
 )
 
-from mdsd.api import create_app
+from mdsd.api.rest import create_app
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
 from mdsd.daemon import Daemon
-from mdsd.model import Rel
+from mds.wire.model import Rel
 
 SEED = """
 { model(id: "aip://model/registry/ranking-model") { name owners { name }
@@ -198,7 +198,7 @@ async def test_lineage_impact_and_history_match_rest(graph: Graph) -> None:
              history(id: $id) { transactions { tx changes { attribute op value } } } }""",
         id=V5,
     )
-    from mdsd import queries
+    from mdsd.reads import queries
 
     db = d.store.db()
     rest = queries.lineage(db, V5, "upstream")

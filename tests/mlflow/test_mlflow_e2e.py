@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from mdsd.client import ApiError
-from mdsd.testing import DaemonProcess
+from mds.client import ApiError
+from mds.testing import DaemonProcess
 from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.mlflow.server import (

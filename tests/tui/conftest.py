@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fake_daemon import FakeDaemon
 
-from mdsd.client import Client
+from mds.client import Client
 from tui.app import MdsApp
 
 

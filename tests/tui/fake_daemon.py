@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mdsd.model import KIND_OF, lineage_steps
+from mds.wire.model import KIND_OF, lineage_steps
 
 JSON = dict[str, Any]
 TYPE_OF_KIND = {kind: str(et) for et, kind in KIND_OF.items()}

@@ -13,7 +13,7 @@ def test_tui_imports_only_the_client_side_of_mdsd() -> None:
     loaded = set(json.loads(out.stdout))
     assert not {m.split(".")[0] for m in loaded} & {"store", "rocksdict", "tantivy", "uvicorn"}
     assert {m for m in loaded if m.startswith("mdsd.")} <= {
-        "mdsd.client",
-        "mdsd.model",
-        "mdsd.paths",
+        "mds.client",
+        "mds.wire.model",
+        "mds.wire.paths",
     }

@@ -10,7 +10,7 @@ from test_tui_navigation import open_entity
 from textual.widgets import Static
 from tui_support import wait_for
 
-from mdsd.client import Client, DaemonUnavailable
+from mds.client import Client, DaemonUnavailable
 from tui.app import MdsApp
 from tui.screens.search import SearchScreen
 

@@ -10,7 +10,7 @@ import pytest
 from test_tui_navigation import open_entity
 from tui_support import wait_for
 
-from mdsd.client import ApiError, Client
+from mds.client import ApiError, Client
 from tui.app import MdsApp
 from tui.demo import DemoDaemon
 from tui.screens.history import HistoryScreen

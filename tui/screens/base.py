@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
-from mdsd.client import Client
+from mds.client import Client
 from tui.errors import Failure, describe_failure
 from tui.format import USAGE_KINDS, kind_of
 from tui.nav import Location

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mdsd.model import TYPE_OF_KIND
+from mds.wire.model import TYPE_OF_KIND
 from tui.format import badge, clip, highlighted, kind_of, names, tags_text
 from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList

@@ -1,0 +1,215 @@
+"""The ``mds`` parser and runner: one subcommand per registered command, one place that
+turns daemon answers and failures into output and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+
+from mds.client import JSON, ApiError, Client, DaemonUnavailable
+
+from . import commands as _commands  # noqa: F401  (registers the commands)
+from . import completion, docs, options
+from .render import as_of_footer
+from .spec import COMMANDS, Arg, Command, Out, UsageError, arg
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+#: not fixed by the contract: kept apart from 1 so that `mds show ID || create ID` never
+#: mistakes a stopped daemon for a missing entity
+EXIT_UNAVAILABLE = 3
+
+#: how the CLI reaches the daemon; tests pass ``lambda socket: Client(app=fake)``
+Connect = Callable[[str | None], Client]
+
+COMMON: tuple[Arg, ...] = (
+    arg(
+        "--json",
+        action="store_true",
+        help="print the daemon's JSON answer, pretty, instead of text",
+    ),
+    arg(
+        "--socket",
+        metavar="PATH",
+        help="the daemon's socket (default: $MDS_SOCKET, else $XDG_RUNTIME_DIR/mds/mdsd.sock, "
+        "else ~/.local/share/mds/run/mdsd.sock)",
+    ),
+)
+AS_OF = arg(
+    "--as-of",
+    metavar="WHEN",
+    type=options.as_of,
+    help="answer from the graph as it was at WHEN: " + options.AS_OF_FORMS,
+)
+
+DESCRIPTION = """\
+mds: ask the mds daemon (mdsd) about the ML model lifecycle graph, and feed it events.
+
+Every command talks to a running mdsd over its Unix socket and prints text for people,
+or with --json the daemon's JSON answer for scripts. `mds COMMAND --help` shows a
+command's options and examples."""
+
+EPILOG = """\
+exit status:
+  0  success (also when some ingested events were rejected: they are reported)
+  1  the thing asked for does not exist (as of --as-of), or `wait` timed out
+  2  bad usage: unknown command or option, malformed argument, query rejected (HTTP 400),
+     or a GraphQL error other than an unknown id
+  3  mdsd is not reachable (start it with `mdsd --config PATH`) or failed (HTTP 5xx)
+
+environment:
+  MDS_SOCKET  the daemon's socket, when --socket is not given
+
+examples:
+  mds search ranking --type model
+  mds show aip://model/registry/ranking-model --as-of 1m
+  mds lineage aip://dataset/datasets/playback-events --direction downstream
+  mds completion bash > ~/.local/share/bash-completion/completions/mds"""
+
+COMPLETION_DESCRIPTION = """\
+Print a completion script for your shell (commands, options and their choices).
+
+Load it from your shell's startup file or completion directory, as in the examples."""
+
+COMPLETION_EXAMPLES = (
+    "mds completion bash > ~/.local/share/bash-completion/completions/mds",
+    "mds completion zsh > ~/.zfunc/_mds    # with fpath+=(~/.zfunc) before compinit",
+    "mds completion fish > ~/.config/fish/completions/mds.fish",
+)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mds")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _subparser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name,
+        help=description.partition("\n")[0].rstrip("."),
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], cmd: Command
+) -> None:
+    sub = _subparser(subparsers, cmd.name, cmd.description, cmd.epilog)
+    for spec in cmd.args:
+        spec.add_to(sub)
+    if cmd.one_of:
+        group = sub.add_mutually_exclusive_group(required=True)
+        for spec in cmd.one_of:
+            spec.add_to(group)
+    if cmd.reads_graph:
+        AS_OF.add_to(sub)
+    for spec in COMMON:
+        # SUPPRESS: given after the command it wins, given before it is kept
+        Arg(spec.flags, {**spec.options, "default": argparse.SUPPRESS}).add_to(sub)
+
+
+@functools.cache
+def build_parser() -> argparse.ArgumentParser:
+    """The whole ``mds`` parser; built once per process (argparse needs ~25 ms for it,
+    mostly gettext look-ups) and never mutated by parsing."""
+    parser = argparse.ArgumentParser(
+        prog="mds",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for spec in COMMON:
+        spec.add_to(parser)
+    parser.add_argument("--version", action="version", version=f"mds {_version()}")
+    parser.add_argument("--markdown-help", action="store_true", help=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for cmd in COMMANDS.values():
+        _add_command(subparsers, cmd)
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in COMPLETION_EXAMPLES)
+    sub = _subparser(subparsers, "completion", COMPLETION_DESCRIPTION, epilog)
+    sub.add_argument("shell", choices=completion.SHELLS, help="the shell to complete for")
+    return parser
+
+
+def _api_failure(error: ApiError) -> tuple[int, str]:
+    if error.status == 404:
+        return EXIT_NOT_FOUND, error.message
+    if 400 <= error.status < 500:
+        return EXIT_USAGE, error.message
+    if error.status == 503:
+        return EXIT_UNAVAILABLE, f"mdsd is not ready yet ({error.message}); try again shortly"
+    return EXIT_UNAVAILABLE, f"mdsd failed ({error.status} {error.code}): {error.message}"
+
+
+async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect) -> JSON:
+    async with connect(args.socket) as client:
+        return await cmd.call(client, args)
+
+
+def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
+    """Call the daemon, print its answer, and decide the exit status."""
+    try:
+        doc = asyncio.run(_ask(cmd, args, connect))
+    except UsageError as exc:
+        out.note(str(exc))
+        return EXIT_USAGE
+    except DaemonUnavailable as exc:
+        out.note(str(exc))
+        return EXIT_UNAVAILABLE
+    except ApiError as exc:
+        code, message = _api_failure(exc)
+        out.note(message)
+        return code
+    if args.json:
+        out.line(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        cmd.render(doc, args, out)
+        if cmd.reads_graph:
+            as_of_footer(doc, out)
+    status, remark = cmd.verdict(doc, args)
+    if remark:
+        out.note(remark)
+    return status
+
+
+def main(argv: Sequence[str] | None = None, *, connect: Connect = Client) -> int:
+    """The ``mds`` entry point; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    out = Out(sys.stdout, sys.stderr)
+    try:
+        if args.markdown_help:
+            out.stdout.write(docs.markdown(parser))
+            return EXIT_OK
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        if args.command == "completion":
+            out.stdout.write(completion.script(parser, args.shell))
+            return EXIT_OK
+        return run(COMMANDS[args.command], args, connect, out)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `mds ... | head`: stop quietly, as other unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # what a shell reports for a process ended by SIGPIPE

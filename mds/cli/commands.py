@@ -1,0 +1,489 @@
+"""The ``mds`` commands: each is one daemon call (``docs/api.md``) plus how to show it.
+
+The docstring of each function is its ``--help``; ``spec.command`` registers it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mds.client import JSON, Client
+
+from . import options, render
+from .spec import Arg, UsageError, arg, command
+
+ID = arg("id", metavar="ID", help="the entity's id, e.g. aip://model/registry/ranking-model")
+
+
+def limit(default: int) -> Arg:
+    """``--limit N``; ``default`` is the daemon's, said in the help."""
+    return arg(
+        "--limit",
+        metavar="N",
+        type=options.int_at_least(1),
+        help=f"at most N results (daemon default {default})",
+    )
+
+
+EXAMPLE_MODEL = "aip://model/registry/ranking-model"
+EXAMPLE_INSTANCE = "aip://model-instance/registry/ranking-model-v5-20250101"
+EXAMPLE_DATASET = "aip://dataset/datasets/playback-events"
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of FILE, or of standard input for ``-``."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def read_text(name: str) -> str:
+    try:
+        return read_input(name).decode()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name} is not UTF-8 text: {exc}") from None
+
+
+# -- reading the graph ------------------------------------------------------------------
+
+
+@command(
+    "search",
+    args=(
+        arg(
+            "query",
+            metavar="QUERY",
+            nargs="+",
+            help="words, and filters such as type:model owner:alice tag:team=personalization; "
+            "'*' lists everything (with --type, every entity of that kind)",
+        ),
+        arg(
+            "--type",
+            metavar="KIND",
+            type=options.kind,
+            choices=options.KINDS,
+            help="only this kind (model, model-instance, dataset, ...; or ModelInstance)",
+        ),
+        limit(20),
+    ),
+    reads_graph=True,
+    render=render.search,
+    examples=(
+        "mds search ranking --type model",
+        "mds search watch time owner:alice --limit 5 --json | jq -r '.results[].id'",
+    ),
+)
+async def search(client: Client, args: argparse.Namespace) -> JSON:
+    """Full-text search over names, descriptions, owners and tags; best match first."""
+    query = " ".join(args.query)
+    limit = args.limit if args.limit is not None else 20
+    return await client.search(query, type=args.type, limit=limit, as_of=args.as_of)
+
+
+@command(
+    "show",
+    args=(ID,),
+    reads_graph=True,
+    render=render.entity,
+    examples=(f"mds show {EXAMPLE_MODEL}", f"mds show {EXAMPLE_MODEL} --as-of 1m"),
+)
+async def show(client: Client, args: argparse.Namespace) -> JSON:
+    """Show one entity: owners, tags, status and relationships by type and direction.
+
+    Inferred relationships are marked with the rule (and path) that derived them.
+    """
+    return await client.entity(args.id, as_of=args.as_of)
+
+
+@command(
+    "neighbors",
+    args=(ID,),
+    reads_graph=True,
+    render=render.neighbors,
+    examples=(f"mds neighbors {EXAMPLE_INSTANCE}",),
+)
+async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
+    """List the entities one edge away, grouped by relationship type and direction."""
+    return await client.neighbors(args.id, as_of=args.as_of)
+
+
+@command(
+    "lineage",
+    args=(
+        ID,
+        arg(
+            "--direction",
+            choices=("upstream", "downstream"),
+            default="upstream",
+            help="follow data flow towards sources (upstream, the default) or consumers",
+        ),
+        arg(
+            "--depth",
+            metavar="N",
+            type=options.int_at_least(0),
+            help="stop N hops from ID; 0 is ID alone (default: the whole closure, up to 50)",
+        ),
+        arg(
+            "--types",
+            metavar="TYPES",
+            type=options.relationship_types,
+            help="only these relationship types, comma-separated (reads,derived_from)",
+        ),
+    ),
+    reads_graph=True,
+    render=render.lineage,
+    examples=(
+        f"mds lineage {EXAMPLE_INSTANCE}",
+        f"mds lineage {EXAMPLE_DATASET} --direction downstream --depth 3",
+    ),
+)
+async def lineage(client: Client, args: argparse.Namespace) -> JSON:
+    """Walk lineage from ID and print it as a tree.
+
+    Upstream of a model instance: its run and pipeline, the datasets and features it was
+    built from, transitively. Downstream is the reverse. Owners are context, not lineage.
+    """
+    return await client.lineage(
+        args.id, direction=args.direction, depth=args.depth, types=args.types, as_of=args.as_of
+    )
+
+
+@command(
+    "impact",
+    args=(ID,),
+    reads_graph=True,
+    render=render.impact,
+    examples=(f"mds impact {EXAMPLE_DATASET}",),
+)
+async def impact(client: Client, args: argparse.Namespace) -> JSON:
+    """What a change to ID affects: its downstream closure by type, and whom to notify."""
+    return await client.impact(args.id, as_of=args.as_of)
+
+
+@command(
+    "deps",
+    args=(ID,),
+    reads_graph=True,
+    render=render.dependencies,
+    examples=(f"mds deps {EXAMPLE_INSTANCE}",),
+)
+async def deps(client: Client, args: argparse.Namespace) -> JSON:
+    """Map what ID depends on: its upstream closure grouped by entity type."""
+    return await client.dependencies(args.id, as_of=args.as_of)
+
+
+@command(
+    "usage",
+    args=(ID,),
+    reads_graph=True,
+    render=render.usage,
+    examples=(f"mds usage {EXAMPLE_MODEL}", "mds usage aip://ab-test/experiments/12345"),
+)
+async def usage(client: Client, args: argparse.Namespace) -> JSON:
+    """Where a model is tested: its A/B tests and cells (or, for a test, its models)."""
+    return await client.usage(args.id, as_of=args.as_of)
+
+
+@command(
+    "path",
+    args=(
+        arg("source", metavar="FROM", help="the id to start from"),
+        arg("target", metavar="TO", help="the id to reach"),
+        arg(
+            "--max-depth",
+            metavar="N",
+            type=options.int_at_least(1),
+            help="give up beyond N hops (daemon default 8)",
+        ),
+    ),
+    reads_graph=True,
+    render=render.path,
+    examples=(f"mds path {EXAMPLE_DATASET} {EXAMPLE_MODEL}",),
+)
+async def path(client: Client, args: argparse.Namespace) -> JSON:
+    """Find how two entities are connected: the shortest path, hop by hop.
+
+    Through lineage and structure when they are so connected; through owners and teams only
+    when nothing else connects them (the output then says so). Exits 1 when they are not
+    connected (within --max-depth).
+    """
+    return await client.path(args.source, args.target, max_depth=args.max_depth, as_of=args.as_of)
+
+
+@command(
+    "history",
+    args=(
+        arg("id", metavar="ID", nargs="?", help="one entity's history (default: all transactions)"),
+        limit(50),
+        arg(
+            "--before-tx",
+            metavar="TX",
+            type=options.int_at_least(1),
+            help="whole-graph history: only transactions before TX (to page back)",
+        ),
+    ),
+    reads_graph=True,
+    render=render.history,
+    examples=(
+        f"mds history {EXAMPLE_INSTANCE}",
+        f"mds history {EXAMPLE_INSTANCE} --as-of 1m",
+        "mds history --limit 10 --before-tx 500",
+    ),
+)
+async def history(client: Client, args: argparse.Namespace) -> JSON:
+    """Show transactions with what each asserted (+) and retracted (-).
+
+    Without ID: the whole graph's transactions, newest first (page back with --before-tx).
+    With --as-of: only the transactions up to then.
+    """
+    return await client.history(
+        args.id, limit=args.limit, before_tx=args.before_tx, as_of=args.as_of
+    )
+
+
+@command(
+    "similar",
+    args=(ID, limit(10)),
+    reads_graph=True,
+    render=render.similar,
+    examples=(f"mds similar {EXAMPLE_MODEL}",),
+)
+async def similar(client: Client, args: argparse.Namespace) -> JSON:
+    """List models similar to ID by the features they share."""
+    return await client.similar(args.id, limit=args.limit, as_of=args.as_of)
+
+
+@command(
+    "suggest",
+    args=(ID, limit(10)),
+    reads_graph=True,
+    render=render.suggestions,
+    examples=(f"mds suggest {EXAMPLE_MODEL}",),
+)
+async def suggest(client: Client, args: argparse.Namespace) -> JSON:
+    """Suggest features for ID that similar models use and it does not."""
+    return await client.suggestions(args.id, limit=args.limit, as_of=args.as_of)
+
+
+@command(
+    "quality",
+    args=(
+        arg(
+            "--stale-days",
+            metavar="N",
+            type=options.int_at_least(0),
+            help="call entities not updated for N days stale (daemon default 7)",
+        ),
+    ),
+    reads_graph=True,
+    render=render.quality,
+    examples=("mds quality", "mds quality --json | jq '.missing_owners | length'"),
+)
+async def quality(client: Client, args: argparse.Namespace) -> JSON:
+    """Report metadata gaps: missing owners or descriptions, stale entities, stubs, orphans."""
+    return await client.quality(stale_days=args.stale_days, as_of=args.as_of)
+
+
+def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    """1 when every error is an id that does not exist (as of then), as for the other
+    reads (contract 2.2); 2 for any other error."""
+    errors = doc.get("errors") or []
+    if not errors:
+        return 0, None
+    messages = "; ".join(
+        str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+    )
+    codes = {
+        (e.get("extensions") or {}).get("code") if isinstance(e, dict) else None for e in errors
+    }
+    return (1 if codes == {"NOT_FOUND"} else 2), f"graphql: {messages}"
+
+
+def _variables(text: str | None) -> JSON | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--variables is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--variables must be a JSON object")
+    return value
+
+
+@command(
+    "graphql",
+    args=(
+        arg(
+            "query",
+            metavar="QUERY",
+            help="the query text, @FILE to read it from FILE, or - for stdin",
+        ),
+        arg(
+            "--variables",
+            metavar="JSON",
+            help='variables as a JSON object: \'{"id": "aip://..."}\'',
+        ),
+    ),
+    reads_graph=True,
+    render=render.pretty_json,
+    verdict=_graphql_verdict,
+    examples=(
+        """mds graphql '{ entity(id: "aip://model/registry/ranking-model") { name } }'""",
+        f'mds graphql @impact.graphql --variables \'{{"id": "{EXAMPLE_DATASET}"}}\'',
+    ),
+)
+async def graphql(client: Client, args: argparse.Namespace) -> JSON:
+    """Run a GraphQL query against the graph and print the result as JSON.
+
+    Exits 1 when the only errors are ids that do not exist (as of --as-of), 2 on any other
+    error; the result is printed all the same, and the errors on stderr.
+    """
+    if args.query == "-" or args.query.startswith("@"):
+        query = read_text(args.query.removeprefix("@"))
+    else:
+        query = args.query
+    return await client.graphql(query, _variables(args.variables), as_of=args.as_of)
+
+
+# -- events and operations --------------------------------------------------------------
+
+
+@command(
+    "ingest",
+    args=(
+        arg("file", metavar="FILE", help="a .json event, a JSON array or JSON lines; - for stdin"),
+    ),
+    render=render.ingest,
+    examples=(
+        "mds ingest events.jsonl",
+        """echo '{"event_type": "model_updated", "model_id": "ranking-model"}' | mds ingest -""",
+    ),
+)
+async def ingest(client: Client, args: argparse.Namespace) -> JSON:
+    """Send change events to the daemon; they are durable once this returns.
+
+    Input is one JSON event, a JSON array of events, or JSON lines. Events the daemon
+    rejects (not JSON, unknown event_type, missing id, larger than [intake]
+    max_event_bytes) are listed with their reason on stderr and kept in the dead letters;
+    the exit status is still 0. JSON lines of any size go in parts of about 4 MiB, each
+    durable when the daemon answers it (if one fails, the error says which lines are in
+    and where to resume); one document or array over [intake] max_request_bytes (16 MiB)
+    is refused whole (exit 2): write it as JSON lines.
+    """
+    name = None if args.file == "-" else Path(args.file).name
+    return await client.ingest(read_input(args.file), name=name)
+
+
+@command(
+    "status", render=render.mapping, examples=("mds status", "mds status --json | jq .pending")
+)
+async def status(client: Client, args: argparse.Namespace) -> JSON:
+    """Show the daemon's counters: entities, stubs, pending work, dead letters, sources."""
+    return await client.status()
+
+
+@command(
+    "dead-letters",
+    args=(limit(100),),
+    render=render.dead_letters,
+    examples=("mds dead-letters", "mds dead-letters --json | jq '.dead_letters[].reason'"),
+)
+async def dead_letters(client: Client, args: argparse.Namespace) -> JSON:
+    """List rejected events (with the reason and raw input) that wait for a redrive."""
+    return await client.dead_letters(limit=args.limit)
+
+
+def _redrive_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    missing = doc.get("missing") or []
+    if not missing:
+        return 0, None
+    return 1, "no dead letter " + ", ".join(map(str, missing)) + " waits for a redrive"
+
+
+@command(
+    "redrive",
+    one_of=(
+        arg(
+            "ids",
+            metavar="ID",
+            nargs="*",
+            type=options.int_at_least(0),
+            default=[],
+            help="dead letter ids (see mds dead-letters)",
+        ),
+        arg("--all", action="store_true", help="redrive every dead letter"),
+    ),
+    render=render.redrive,
+    verdict=_redrive_verdict,
+    examples=("mds redrive 3 4", "mds redrive --all"),
+)
+async def redrive(client: Client, args: argparse.Namespace) -> JSON:
+    """Feed dead letters through intake again, e.g. after fixing a connector.
+
+    Name the dead letters by id, or pass --all; those rejected again stay dead letters.
+    Exits 1 when an id names no dead letter waiting for a redrive (the others are redriven).
+    """
+    return await client.redrive(None if args.all else args.ids)
+
+
+@command("reconcile", render=render.reconcile, examples=("mds reconcile",))
+async def reconcile(client: Client, args: argparse.Namespace) -> JSON:
+    """Start a reconciliation pass now (re-list every source to catch missed events)."""
+    return await client.reconcile()
+
+
+def _busy_with(doc: JSON) -> list[str]:
+    """What kept the daemon from idle, from the status that comes with a timed-out wait."""
+    enrichment = doc.get("enrichment") or {}
+    search = doc.get("search") or {}
+    counts = (
+        ("pending", doc.get("pending")),
+        ("inbox files", doc.get("inbox_files")),
+        ("stubs due", enrichment.get("due")),
+    )
+    busy = [f"{n} {what}" for what, n in counts if n]
+    if (enrichment.get("reconcile") or {}).get("running"):
+        busy.append("a reconciliation pass running")
+    if enrichment.get("settled") is False:
+        busy.append("enrichment catching up")
+    if search.get("indexed_tx") is not None and search["indexed_tx"] < doc.get("last_tx", 0):
+        busy.append(f"search indexed to tx {search['indexed_tx']} of {doc['last_tx']}")
+    return busy
+
+
+def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    if doc.get("idle"):
+        return 0, None
+    busy = ", ".join(_busy_with(doc)) or f"pending: {doc.get('pending', '?')}"
+    return 1, f"still busy after {args.timeout:g}s ({busy})"
+
+
+@command(
+    "wait",
+    one_of=(arg("--idle", action="store_true", help="wait until the daemon has nothing to do"),),
+    args=(
+        arg(
+            "--timeout",
+            metavar="S",
+            type=options.seconds,
+            default=60.0,
+            help="give up after S seconds (2.5, or 30s, 2m) and exit 1 (default 60)",
+        ),
+    ),
+    render=render.wait,
+    verdict=_idle_verdict,
+    examples=("mds ingest events.jsonl && mds wait --idle --timeout 120 && mds show ID",),
+)
+async def wait(client: Client, args: argparse.Namespace) -> JSON:
+    """Block until the daemon is idle: nothing pending, no stub due, enrichment caught up.
+
+    Meant for scripts and tests that ingest and then query. Exits 1 on timeout.
+    """
+    return await client.wait_idle(timeout=args.timeout)

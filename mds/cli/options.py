@@ -1,0 +1,102 @@
+"""Argument types for ``mds``: validate locally so a typo is a usage error (exit 2) with a
+clear reason, instead of a round trip to the daemon and a less specific 400."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+
+from mds.wire.model import KIND_OF, Rel
+
+#: the grammar of ``mds.wire.moments.parse_as_of`` (which loads the store, so is not imported
+#: here); tests/cli checks the two agree
+_TX = re.compile(r"tx:\d+", re.IGNORECASE)
+_RELATIVE = re.compile(r"\d+\s*[smhdw]", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+AS_OF_FORMS = (
+    "an RFC 3339 time (2025-01-01T12:00:00Z; UTC if it has no offset), "
+    "a date (2025-01-01, meaning its end), an age (30m, 12h, 3d, 2w), a transaction (tx:42) "
+    "or now"
+)
+
+
+def as_of(value: str) -> str:
+    """A ``--as-of WHEN``, returned unchanged: the daemon does the interpreting."""
+    text = value.strip()
+    if text.lower() == "now" or _TX.fullmatch(text) or _RELATIVE.fullmatch(text):
+        return value
+    try:
+        if _DATE.fullmatch(text):
+            date.fromisoformat(text)
+        else:  # RFC 3339 (5.6) allows a lowercase t and z, as mds.wire.moments does
+            datetime.fromisoformat(text.upper())
+    except ValueError as exc:
+        reason = f": {exc}" if _DATE.fullmatch(text) else ""
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time{reason}; use {AS_OF_FORMS}"
+        ) from None
+    return value
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An integer type with a lower bound, for limits, depths and day counts."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {number}")
+        return number
+
+    return parse
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(value: str) -> float:
+    """A duration as scripts write it: seconds (``90``, ``2.5``) or with a unit as kubectl
+    takes it (``30s``, ``2m``, ``1h``)."""
+    found = _DURATION.fullmatch(value.strip())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a duration; use seconds (90, 2.5) or 30s, 2m, 1h"
+        )
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()]
+
+
+#: what ``--type`` accepts: kinds (``model-instance``) and entity types (``ModelInstance``)
+KINDS: tuple[str, ...] = tuple(KIND_OF.values())
+_KIND_BY_SPELLING: dict[str, str] = {
+    **{kind: kind for kind in KINDS},
+    **{str(et).lower(): kind for et, kind in KIND_OF.items()},
+}
+
+
+def kind(value: str) -> str:
+    """An entity kind, in either spelling; answered as the kind (``model-instance``)."""
+    found = _KIND_BY_SPELLING.get(value.lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"unknown kind {value!r}; known: {', '.join(KINDS)}")
+    return found
+
+
+RELATIONSHIP_TYPES: tuple[str, ...] = tuple(str(rel) for rel in Rel)
+
+
+def relationship_types(value: str) -> list[str]:
+    """A comma-separated list of relationship types (``reads,writes``)."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RELATIONSHIP_TYPES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown relationship type {', '.join(unknown) or repr(value)}; "
+            f"known: {', '.join(RELATIONSHIP_TYPES)}"
+        )
+    return names

@@ -1,0 +1,344 @@
+"""The socket client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
+
+A thin typed layer over ``httpx.AsyncClient`` on the daemon's Unix socket (or any ASGI app,
+for in-process tests). Answers are the JSON documents of ``docs/api.md``; failures raise
+``ApiError`` (the daemon said no) or ``DaemonUnavailable`` (nobody is listening).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+
+from mds.wire.paths import default_socket_path
+
+JSON = dict[str, Any]
+
+
+class ClientError(Exception):
+    """Base of the errors a client call can raise."""
+
+
+class DaemonUnavailable(ClientError):
+    """No daemon answers on the socket (not started, restarting, or wrong path)."""
+
+
+class ApiError(ClientError):
+    """The daemon answered with an error document."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _cut_short(exc: ClientError, first_line: int) -> ClientError:
+    """``exc`` of a part of an input sent in parts, saying what got in before it."""
+    done = (
+        f"lines 1 to {first_line - 1} are in (durable); " if first_line > 1 else "nothing is in; "
+    )
+    message = f"{exc} ({done}resume from line {first_line}: tail -n +{first_line} FILE)"
+    if isinstance(exc, ApiError):
+        return ApiError(exc.status, exc.code, message)
+    return type(exc)(message)
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+
+
+def _api_error(response: httpx.Response, body: Any) -> ApiError:
+    """The daemon's error document (``{"error": {"code", "message"}}``) as an exception."""
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    return ApiError(
+        response.status_code,
+        str(error.get("code", "error")),
+        str(error.get("message", response.text or response.reason_phrase)),
+    )
+
+
+#: Input larger than this goes to the daemon in parts of about this size when it is JSON
+#: lines: well under ``[intake] max_request_bytes`` (16 MiB by default), so an input of any
+#: size gets in, each part acknowledged (durable) before the next is sent.
+INGEST_PART_BYTES = 4 * 1024 * 1024
+
+
+def json_line_parts(
+    body: bytes, part_bytes: int, *, lines: bool = False
+) -> list[tuple[bytes, int, int]] | None:
+    """``body`` as (part, its first line's number, its first event's index) cut at line
+    boundaries, or ``None`` when it is not JSON lines (one document, an array). ``lines``
+    says it is (a ``.jsonl`` file); otherwise a first line holding an event does.
+
+    Events are counted as the daemon counts them, every line but blank ones, so reasons
+    and dead letters point into the whole input.
+    """
+    if not lines:
+        try:
+            blank = re.match(rb"\s*", body)
+            head = blank.end() if blank else 0
+            end = body.find(b"\n", head)
+            if not isinstance(json.loads(body[head : end if end >= 0 else None]), dict):
+                return None
+        except ValueError:
+            return None
+    held = body.splitlines(keepends=True)  # as the daemon numbers them
+    parts: list[tuple[bytes, int, int]] = []
+    start = size = events = 0
+    for number, line in enumerate(held):
+        if size and size + len(line) > part_bytes:
+            parts.append((b"".join(held[start:number]), start + 1, events))
+            events += sum(1 for sent in held[start:number] if sent.strip())
+            start, size = number, 0
+        size += len(line)
+    parts.append((b"".join(held[start:]), start + 1, events))
+    return parts
+
+
+def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--socket`` beats ``MDS_SOCKET`` beats the default of contract 2.1."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("MDS_SOCKET")
+    if env:
+        return Path(env).expanduser()
+    return default_socket_path()
+
+
+class Client:
+    """Async client of the daemon API. Use as ``async with Client(...) as c``."""
+
+    def __init__(
+        self,
+        socket: str | os.PathLike[str] | None = None,
+        *,
+        app: Any = None,
+        timeout: float = 30.0,
+    ) -> None:
+        transport: httpx.AsyncBaseTransport
+        if app is not None:
+            transport = httpx.ASGITransport(app=app)
+            self.socket: Path | None = None
+        else:
+            self.socket = resolve_socket(socket)
+            transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+        self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> JSON:
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = timeout
+        try:
+            response = await self._http.request(
+                method, path, params=clean, json=json_body, content=content, **extra
+            )
+        except httpx.TimeoutException as exc:
+            where = self.socket or "the in-process app"
+            raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise DaemonUnavailable(self._unreachable(exc)) from exc
+        body = _body(response)
+        if response.is_success or response.status_code in ok_statuses:
+            return body if isinstance(body, dict) else {"data": body}
+        raise _api_error(response, body)
+
+    def _unreachable(self, exc: Exception) -> str:
+        """Why nothing answered, and what to do: start mdsd, or name the socket it uses."""
+        if self.socket is None:
+            return f"mdsd is not reachable in-process ({exc})"
+        if self.socket.exists() and not self.socket.is_socket():
+            reason = "it is a directory" if self.socket.is_dir() else "it is not a socket"
+        else:
+            reason = str(exc)
+        return (
+            f"mdsd is not reachable at {self.socket} ({reason}); start it with "
+            "`mdsd --config PATH`, or name the socket it listens on with --socket or MDS_SOCKET"
+        )
+
+    async def get(self, path: str, **params: Any) -> JSON:
+        return await self.request("GET", path, params=params)
+
+    # -- the API ----------------------------------------------------------------------------
+
+    async def ingest(self, body: bytes, *, name: str | None = None) -> JSON:
+        """Send raw event input (one JSON event, a JSON array, or JSON lines); ``name`` is
+        the file it was read from (``.jsonl``: JSON lines, even when every line is broken).
+
+        JSON lines over ``INGEST_PART_BYTES`` go in parts, each durable when the daemon
+        answers it; if one fails, the error says which lines are in and where to resume.
+        """
+        parts = None
+        if len(body) > INGEST_PART_BYTES:
+            jsonl = (name or "").lower().endswith(".jsonl")
+            parts = json_line_parts(body, INGEST_PART_BYTES, lines=jsonl)
+        if parts is None:
+            return await self.request("POST", "/v1/events", content=body, params={"name": name})
+        total: JSON = {"accepted": 0, "duplicates": 0, "rejected": []}
+        for part, first_line, first_index in parts:
+            params = {"name": name, "first_line": first_line, "first_index": first_index}
+            try:
+                answer = await self.request("POST", "/v1/events", content=part, params=params)
+            except ClientError as exc:
+                raise _cut_short(exc, first_line) from exc
+            total["accepted"] += answer["accepted"]
+            total["duplicates"] += answer.get("duplicates", 0)
+            total["rejected"] += answer["rejected"]
+        return total
+
+    async def status(self) -> JSON:
+        return await self.get("/v1/status")
+
+    async def search(
+        self, q: str, *, type: str | None = None, limit: int = 20, as_of: str | None = None
+    ) -> JSON:
+        return await self.get("/v1/search", q=q, type=type, limit=limit, as_of=as_of)
+
+    async def search_owners(self, q: str, *, limit: int = 20) -> JSON:
+        return await self.get("/v1/owners/search", q=q, limit=limit)
+
+    async def entity(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/entity", id=id, as_of=as_of)
+
+    async def neighbors(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/neighbors", id=id, as_of=as_of)
+
+    async def lineage(
+        self,
+        id: str,
+        *,
+        direction: str = "upstream",
+        depth: int | None = None,
+        types: list[str] | None = None,
+        as_of: str | None = None,
+    ) -> JSON:
+        return await self.get(
+            "/v1/lineage",
+            id=id,
+            direction=direction,
+            depth=depth,
+            types=",".join(types) if types else None,
+            as_of=as_of,
+        )
+
+    async def impact(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/impact", id=id, as_of=as_of)
+
+    async def usage(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/usage", id=id, as_of=as_of)
+
+    async def path(
+        self, source: str, target: str, *, max_depth: int | None = None, as_of: str | None = None
+    ) -> JSON:
+        return await self.get(
+            "/v1/path", **{"from": source, "to": target}, max_depth=max_depth, as_of=as_of
+        )
+
+    async def dependencies(self, id: str, *, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/dependencies", id=id, as_of=as_of)
+
+    async def history(
+        self,
+        id: str | None = None,
+        *,
+        limit: int | None = None,
+        before_tx: int | None = None,
+        as_of: str | None = None,
+    ) -> JSON:
+        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx, as_of=as_of)
+
+    async def dead_letters(self, *, limit: int | None = None) -> JSON:
+        return await self.get("/v1/dead-letters", limit=limit)
+
+    async def redrive(self, ids: list[int] | None = None) -> JSON:
+        """Redrive the dead letters ``ids``, or all of them when ``ids`` is None (an empty
+        list redrives nothing, so a filter that matched nothing cannot redrive everything)."""
+        body: JSON = {"ids": ids} if ids is not None else {"all": True}
+        return await self.request("POST", "/v1/dead-letters/redrive", json_body=body)
+
+    async def reconcile(self) -> JSON:
+        return await self.request("POST", "/v1/reconcile")
+
+    async def wait_idle(self, timeout: float = 60.0) -> JSON:
+        """``{"idle": bool, ...}``; ``idle`` is false when ``timeout`` ran out first."""
+        return await self.request(
+            "GET",
+            "/v1/wait-idle",
+            params={"timeout": f"{timeout:g}"},
+            timeout=timeout + 10.0,
+            ok_statuses=(408,),
+        )
+
+    async def similar(self, id: str, *, limit: int | None = None, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/similar", id=id, limit=limit, as_of=as_of)
+
+    async def suggestions(
+        self, id: str, *, limit: int | None = None, as_of: str | None = None
+    ) -> JSON:
+        return await self.get("/v1/suggestions", id=id, limit=limit, as_of=as_of)
+
+    async def quality(self, *, stale_days: int | None = None, as_of: str | None = None) -> JSON:
+        return await self.get("/v1/quality", stale_days=stale_days, as_of=as_of)
+
+    async def graphql(
+        self, query: str, variables: JSON | None = None, *, as_of: str | None = None
+    ) -> JSON:
+        body: JSON = {"query": query, "variables": variables or {}}
+        return await self.request("POST", "/v1/graphql", json_body=body, params={"as_of": as_of})
+
+    async def changes(self, on_open: Callable[[], object] | None = None) -> AsyncIterator[JSON]:
+        """Follow the daemon's change stream: one dict per committed transaction.
+
+        ``on_open`` is called once the daemon has accepted the stream: an idle daemon
+        sends nothing but keep-alive comments, so no change may come for a long while.
+        A stream the daemon refuses raises ``ApiError`` instead of ending quietly."""
+        try:
+            async with self._http.stream("GET", "/v1/changes", timeout=None) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _api_error(response, _body(response))
+                if on_open is not None:
+                    on_open()
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        yield json.loads(line[5:].strip())
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise DaemonUnavailable(f"change stream closed: {exc}") from exc

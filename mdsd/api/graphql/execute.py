@@ -1,0 +1,70 @@
+"""One GraphQL request over HTTP: the body in, ``{"data", "errors", "extensions"}`` out.
+
+A malformed request (no query, variables not an object) is a ``BadQuery`` the API turns
+into a 400; everything GraphQL itself can answer (validation, missing entities, limits)
+is a 200 whose ``errors`` each carry ``extensions.code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.types import ExecutionResult
+
+from mdsd.reads.views import describe
+from mdsd.api.graphql.context import GraphContext, Services
+from mdsd.api.graphql.schema import error_code, schema
+from mdsd.reads.queries import BadQuery
+from store import FactStore
+
+JSON = dict[str, Any]
+
+
+def _request(body: Mapping[str, Any]) -> tuple[str, JSON | None, str | None]:
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadQuery('a GraphQL request needs "query": a non-empty string')
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadQuery('"variables" must be a JSON object')
+    operation = body.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        raise BadQuery('"operationName" must be a string')
+    return query, variables, operation
+
+
+async def execute(
+    body: Mapping[str, Any],
+    store: FactStore,
+    services: Services | None = None,
+    as_of: str | None = None,
+) -> JSON:
+    """Run one request against ``store`` pinned now; ``as_of`` is the roots' default moment
+    (a bad one raises ``AsOfError``, like every other endpoint)."""
+    query, variables, operation = _request(body)
+    context = GraphContext.open(store.db(), as_of, services)
+    result = await schema.execute(
+        query, variable_values=variables, context_value=context, operation_name=operation
+    )
+    return render(result, context)
+
+
+def render(result: ExecutionResult, context: GraphContext) -> JSON:
+    answer: JSON = {"data": result.data}
+    if context.budget.exceeded:
+        # one error, not one per field the exhausted budget failed
+        first = next(e for e in result.errors or [] if error_code(e) == "QUERY_TOO_LARGE")
+        answer = {"data": None, "errors": [_error(first)]}
+    elif result.errors:
+        answer["errors"] = [_error(e) for e in result.errors]
+    answer["extensions"] = {"as_of": describe(context.default.db)}
+    return answer
+
+
+def _error(error: GraphQLError) -> JSON:
+    formatted: JSON = dict(error.formatted)
+    extensions: JSON = dict(error.extensions or {})
+    formatted["extensions"] = {**extensions, "code": error_code(error)}
+    return formatted

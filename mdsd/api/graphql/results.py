@@ -1,0 +1,207 @@
+"""The answers of the graph-wide root fields: search, lineage, impact and history.
+
+Each reuses the question's REST implementation in ``mdsd.reads.queries`` (or ``Daemon.search``)
+for what to return and turns its ids into entities of the request's view, so GraphQL
+and REST never disagree about which entities a question reaches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from mdsd import facts as F
+from mdsd.reads import queries
+from mdsd.api.graphql.context import View
+from mdsd.api.graphql.entity import Entity, node, nodes
+from mdsd.api.graphql.kinds import Team, User
+from mds.wire.model import EntityType
+
+
+@strawberry.enum
+class LineageDirection(Enum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+
+
+@strawberry.type(description="An entity reached by a walk, `depth` hops from its root.")
+class Reached:
+    entity: Entity
+    depth: int
+
+
+@strawberry.type(description="An edge walked, in its own direction.")
+class LineageEdge:
+    source: Entity
+    target: Entity
+    type: str
+
+
+@strawberry.type(description="The data-flow closure of an entity (contract 1.4).")
+class Lineage:
+    root: Entity
+    direction: LineageDirection
+    depth: int
+    nodes: list[Reached]
+    edges: list[LineageEdge]
+    truncated: bool
+
+
+@strawberry.type
+class ImpactGroup:
+    entity_type: EntityType
+    count: int
+    entities: list[Reached]
+
+
+@strawberry.type(description="What is downstream of an entity, and whom to tell.")
+class Impact:
+    root: Entity
+    total: int
+    groups: list[ImpactGroup]
+    owners: list[User]
+    teams: list[Team]
+
+
+@strawberry.enum
+class ChangeOp(Enum):
+    ASSERT = "assert"
+    RETRACT = "retract"
+
+
+@strawberry.type
+class Change:
+    attribute: str
+    op: ChangeOp
+    value: JSON | None
+
+
+@strawberry.type(description="One transaction that changed an entity.")
+class Transaction:
+    tx: int
+    at: datetime | None
+    cause: JSON | None
+    changes: list[Change]
+
+
+@strawberry.type
+class History:
+    entity: Entity
+    transactions: list[Transaction]
+
+
+@strawberry.type
+class SearchHit:
+    score: float
+    entity: Entity
+    highlights: JSON | None
+
+
+@strawberry.type(description="The moment a view reads: its basis transaction and its time.")
+class Basis:
+    tx: int
+    at: datetime | None
+
+
+async def _by_id(view: View, xids: list[str]) -> dict[str, Entity]:
+    """Entities of ``view`` by aip id, in one batch (ids not in the view are left out)."""
+    eids = [e for e in (view.db.entid(x) for x in xids) if e is not None]
+    return {n.record.xid: n for n in await nodes(view, eids, Entity)}
+
+
+async def search(
+    view: View, query: str, entity_type: EntityType | None, limit: int
+) -> list[SearchHit]:
+    if view.services is None:
+        raise queries.BadQuery("search needs the daemon's search index")
+    if not 1 <= limit <= 500:
+        raise queries.BadQuery(f"limit must be between 1 and 500, not {limit}")
+    answer = view.services.search(
+        query, entity_type=entity_type.value if entity_type else None, limit=limit, db=view.db
+    )
+    hits: list[dict[str, Any]] = answer["results"]
+    found = await _by_id(view, [h["id"] for h in hits])
+    return [
+        SearchHit(score=h["score"], entity=found[h["id"]], highlights=h.get("highlights"))
+        for h in hits
+        if h["id"] in found
+    ]
+
+
+async def lineage(
+    view: View, xid: str, direction: LineageDirection, depth: int, types: list[str] | None
+) -> Lineage:
+    root, walked = queries.walk(view.db, xid, direction.value, depth, types)
+    found = {n.record.eid: n for n in await nodes(view, list(walked.depth), Entity)}
+    reached = [Reached(entity=n, depth=walked.depth[e]) for e, n in found.items()]
+    reached.sort(key=lambda r: (r.depth, r.entity.record.sort_key))
+    return Lineage(
+        root=found[root],
+        direction=direction,
+        depth=depth,
+        nodes=reached,
+        edges=[
+            LineageEdge(source=found[s], target=found[t], type=a[len(F.REL_PREFIX) :])
+            for s, a, t in walked.edges
+            if s in found and t in found
+        ],
+        truncated=walked.truncated,
+    )
+
+
+async def impact(view: View, xid: str) -> Impact:
+    answer = queries.impact(view.db, xid)
+    notify = answer["notify"]
+    ids = [xid, *(i["id"] for g in answer["groups"] for i in g["entities"])]
+    ids += [o["id"] for o in notify["owners"]] + [t["id"] for t in notify["teams"]]
+    found = await _by_id(view, ids)
+    return Impact(
+        root=found[xid],
+        total=answer["total"],
+        groups=[
+            ImpactGroup(
+                entity_type=EntityType(g["entity_type"]),
+                count=g["count"],
+                entities=[
+                    Reached(entity=found[i["id"]], depth=i["depth"])
+                    for i in g["entities"]
+                    if i["id"] in found
+                ],
+            )
+            for g in answer["groups"]
+            if g["entity_type"] in EntityType._value2member_map_
+        ],
+        owners=[n for n in (found.get(o["id"]) for o in notify["owners"]) if isinstance(n, User)],
+        teams=[n for n in (found.get(t["id"]) for t in notify["teams"]) if isinstance(n, Team)],
+    )
+
+
+async def history(view: View, xid: str, limit: int) -> History:
+    """The entity's transactions up to the view's moment, the last ``limit`` of them."""
+    if not 1 <= limit <= 10_000:
+        raise queries.BadQuery(f"limit must be between 1 and 10000, not {limit}")
+    entity = await node(view, xid)
+    steps = queries.history(view.db, xid, limit)["transactions"]
+    return History(
+        entity=entity,
+        transactions=[
+            Transaction(
+                tx=t["tx"],
+                at=datetime.fromisoformat(t["at"]) if t["at"] else None,
+                cause=t["cause"],
+                changes=[
+                    Change(attribute=c["attribute"], op=ChangeOp(c["op"]), value=c["value"])
+                    for c in t["changes"]
+                ],
+            )
+            for t in steps
+        ],
+    )
+
+
+def basis(view: View) -> Basis:
+    return Basis(tx=view.db.basis_tx, at=view.db.basis_at)

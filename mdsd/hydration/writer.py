@@ -1,0 +1,189 @@
+"""The writer: a source's current description of a hydration unit -> one transaction.
+
+It states what the source says now (``Replace`` per attribute, so vanished fields and
+edges are retracted), makes stubs for referenced entities it has never seen, deletes parts
+that left their unit, and refuses data older than what it holds (the source's
+``updated_at`` never goes backwards). Unchanged input writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mdsd import facts as F
+from mdsd.connectors.base import Gone, HydrationResult
+from mds.wire.model import NormalizedEntity, Rel, parse_aip_id
+from store import Add, Db, FactStore, Op, Replace, TxReport
+
+#: Relationships the writer owns; inferred ones belong to enrichment.
+DECLARED_RELS = tuple(rel for rel in Rel if rel is not Rel.TESTED_IN)
+
+
+@dataclass(slots=True)
+class WriteOutcome:
+    report: TxReport | None
+    #: aip ids whose payload was older than what the store holds, so was not written
+    stale: list[str] = field(default_factory=list)
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """An RFC 3339 instant; ``None`` for anything else, a time without a zone included
+    (it names no instant, and could not be compared with the ones held)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+class Writer:
+    def __init__(self, store: FactStore) -> None:
+        self.store = store
+        self._installed: set[str] = {a.name for a in store.attributes}
+
+    def write(
+        self,
+        result: HydrationResult,
+        owners: Mapping[str, list[str]],
+        cause: dict[str, Any],
+    ) -> WriteOutcome:
+        """Write one unit. ``owners`` maps entity id -> resolved owner user ids."""
+        db = self.store.db()
+        ops: list[Op] = []
+        outcome = WriteOutcome(report=None)
+        if isinstance(result, Gone):
+            ops += self._delete_unit(db, result.id)
+        else:
+            primary = result.entities[0]
+            if self._is_older(db, primary):
+                outcome.stale.append(primary.id)
+                return outcome
+            self._ensure_attributes(e for e in result.entities)
+            kept = {e.id for e in result.entities}
+            for entity in result.entities:
+                ops += self._state(db, entity, owners.get(entity.id, []), kept)
+            for part in self._parts(db, primary.id):
+                if part not in kept:
+                    ops += self._delete_entity(db, part)
+        outcome.report = self.store.transact(ops, cause)
+        return outcome
+
+    def ensure_stubs(self, ids: Iterable[str], cause: dict[str, Any]) -> TxReport | None:
+        """Create stubs for ids never seen (used when an event names an unknown entity)."""
+        db = self.store.db()
+        ops: list[Op] = []
+        for xid in ids:
+            ops += self._stub(db, xid)
+        return self.store.transact(ops, cause) if ops else None
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _is_older(self, db: Db, entity: NormalizedEntity) -> bool:
+        incoming = parse_instant(entity.updated_at)
+        e = db.entid(entity.id)
+        if incoming is None or e is None:
+            return False
+        held = db.get(e, F.UPDATED_AT)
+        return held is not None and incoming < held and db.get(e, F.STATUS) != F.STATUS_DELETED
+
+    def _ensure_attributes(self, entities: Iterable[NormalizedEntity]) -> None:
+        missing = {
+            F.attr_key(name)
+            for entity in entities
+            for name in entity.attributes
+            if F.attr_key(name) not in self._installed
+        }
+        if missing:
+            self.store.install(F.scalar_attribute(k[len(F.ATTR_PREFIX) :]) for k in missing)
+            self._installed |= missing
+
+    def _state(
+        self, db: Db, entity: NormalizedEntity, owners: list[str], described: set[str]
+    ) -> list[Op]:
+        """Ops that make the store say exactly what the source says about ``entity``.
+
+        ``described`` are the ids this write states in full: never stubs, even when a part
+        refers to its unit before the unit exists (a new test's cells point at the test).
+        """
+        xid = entity.id
+        ops: list[Op] = [
+            Replace(xid, F.TYPE, [str(entity.entity_type)]),
+            Replace(xid, F.NAME, [entity.name]),
+            Replace(xid, F.DESCRIPTION, [entity.description] if entity.description else []),
+            Replace(xid, F.SOURCE, [entity.source]),
+            Replace(xid, F.NATIVE_ID, [entity.native_id]),
+            Replace(xid, F.STATUS, [F.STATUS_RESOLVED]),
+            Replace(xid, F.TAGS, [{"tag": t.tag, "value": t.value} for t in entity.tags]),
+            Replace(xid, F.OWNER_EMAILS, sorted(set(entity.owner_emails))),
+            Replace(xid, F.PARENT, [entity.parent] if entity.parent else []),
+            Replace(xid, F.MENTIONS, sorted(set(entity.mentions))),
+        ]
+        for attr, moment in ((F.CREATED_AT, entity.created_at), (F.UPDATED_AT, entity.updated_at)):
+            parsed = parse_instant(moment)
+            ops.append(Replace(xid, attr, [parsed] if parsed else []))
+        e = db.entid(xid)
+        held = db.entity(e) if e is not None else {}
+        stated = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
+        for name, value in entity.attributes.items():
+            ops.append(Replace(xid, F.attr_key(name), [] if value is None else [value]))
+        ops += [
+            Replace(xid, k, []) for k in held if k.startswith(F.ATTR_PREFIX) and k not in stated
+        ]
+        targets: set[str] = set(entity.mentions) | set(owners)
+        for rel in DECLARED_RELS:
+            if rel is Rel.OWNED_BY:
+                values = sorted(set(owners))
+            else:
+                values = sorted(set(entity.relationships.get(rel, [])))
+            if values or F.rel_attr(rel) in held:
+                ops.append(Replace(xid, F.rel_attr(rel), values))
+            targets.update(values)
+        for target in sorted(targets - described):
+            ops += self._stub(db, target)
+        return ops
+
+    def _stub(self, db: Db, xid: str) -> list[Op]:
+        if db.entid(xid) is not None:
+            return []
+        try:
+            parsed = parse_aip_id(xid)
+        except ValueError:
+            return []
+        return [
+            Add(xid, F.TYPE, str(parsed.entity_type)),
+            Add(xid, F.NAME, parsed.native_id),
+            Add(xid, F.SOURCE, parsed.source),
+            Add(xid, F.NATIVE_ID, parsed.native_id),
+            Add(xid, F.STATUS, F.STATUS_STUB),
+        ]
+
+    def _parts(self, db: Db, unit: str) -> list[str]:
+        e = db.entid(unit)
+        if e is None:
+            return []
+        return [x for x in (db.xid(src) for _, src in db.refs_in(e, [F.PARENT])) if x]
+
+    def _delete_unit(self, db: Db, unit: str) -> list[Op]:
+        ops = self._delete_entity(db, unit)
+        for part in self._parts(db, unit):
+            ops += self._delete_entity(db, part)
+        return ops
+
+    def _delete_entity(self, db: Db, xid: str) -> list[Op]:
+        """Mark deleted and drop its outgoing edges; name and type stay for history."""
+        e = db.entid(xid)
+        if e is None:
+            return []
+        held = db.entity(e)
+        ops: list[Op] = [Replace(xid, F.STATUS, [F.STATUS_DELETED])]
+        ops += [
+            Replace(xid, k, [])
+            for k in held
+            if k.startswith(F.REL_PREFIX) and k != F.rel_attr(Rel.TESTED_IN)
+        ]
+        return ops

@@ -1,0 +1,1 @@
+"""Reads: every question mds answers, each from one consistent view of the facts."""
