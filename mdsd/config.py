@@ -19,11 +19,11 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
-from mdsd.base.bounds import check_minimums
-from mdsd.intake.buses.settings import IntakeConfig
-from mdsd.connectors.http import SourcePolicy
-from mdsd.base.logs import LOG_LEVELS
 from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
+from mdsd.base.bounds import check_minimums
+from mdsd.base.logs import LOG_LEVELS
+from mdsd.connectors.http import SourcePolicy
+from mdsd.intake.buses.settings import IntakeConfig
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)
@@ -118,6 +118,23 @@ class SearchConfig:
 
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
+class ApiConfig:
+    #: records one read may visit, repeats counted (a REST query, or a whole GraphQL request)
+    read_visits: int = 500_000
+    #: seconds one read may run before it is stopped with an error
+    read_timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        check_minimums(
+            self,
+            {"read_visits": 1, "read_timeout_seconds": 0},
+            strict={"read_timeout_seconds"},
+            table="api.",
+        )
+
+
+@serde(deny_unknown_fields=True, type_check=disabled)
+@dataclass
 class MlflowConfig:
     """MLflow-only settings; the connection itself is the ``[sources.mlflow]`` table."""
 
@@ -162,6 +179,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     intake: IntakeConfig = field(default_factory=IntakeConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     @property
     def data_dir(self) -> Path:

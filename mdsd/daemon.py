@@ -13,24 +13,25 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mds.wire.model import parse_aip_id
+from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
-from mds.wire.moments import iso, iso_epoch
-from mdsd.intake.buses import Bus, build_buses
 from mdsd.api.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import Enrichment
-from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
+from mdsd.hydration.workers import ProcessFetcher
+from mdsd.hydration.writer import Writer
 from mdsd.index.indexer import Indexer
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.intake.buses import Bus, build_buses
 from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.journal import Journal, UnitState
-from mdsd.connectors.mlflow.webhook import mlflow_services
-from mds.wire.model import parse_aip_id
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
-from mdsd.hydration.writer import Writer
+from mdsd.reads.cost import ReadLimits, ReadRunner
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class Daemon:
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
+        self.reader = ReadRunner(
+            ReadLimits(self.config.api.read_visits, self.config.api.read_timeout_seconds)
+        )
         self.hydrator = Hydrator(
             self.journal,
             self.fetcher,
@@ -147,6 +151,7 @@ class Daemon:
             _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
             for task in stuck:  # shutdown must finish; what they held is in the journal
                 log.error("background task %s did not stop in time", task.get_name())
+        self.reader.close()
         await self.hydrator.stop()
         await self.fetcher.aclose()
         try:

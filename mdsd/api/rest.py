@@ -19,12 +19,12 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from mdsd.api import graphql
-
-from mdsd.reads import queries
 from mds.wire.moments import AsOfError, iso_epoch
-from mdsd.reads.views import view
+from mdsd.api import graphql
 from mdsd.index.search import MAX_SEARCH_LIMIT, QueryError
+from mdsd.reads import queries
+from mdsd.reads.cost import TooCostly
+from mdsd.reads.views import view
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -118,6 +118,11 @@ def create_app(daemon: Daemon) -> Starlette:
     def db(request: Request) -> Any:
         return view(ready().store, request.query_params.get("as_of"))
 
+    async def read(request: Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Response:
+        """``query`` on the request's view, on a read thread and within the read limits."""
+        encoded = await ready().reader.query(db(request), query, *args, **kw)
+        return Response(encoded, media_type="application/json")
+
     async def events(request: Request) -> Response:
         # ``name``: the file the events come from (``mds ingest FILE``), so ``.jsonl`` means
         # lines as in the inbox, and dead letters say where they came from
@@ -168,58 +173,55 @@ def create_app(daemon: Daemon) -> Starlette:
             if state and state.failures
             else None
         )
-        return JSONResponse(
-            queries.show(
-                db(request),
-                xid,
-                times,
-                stale_days=d.config.enrichment.stale_days,
-                hydration=hydration,
-            )
+        return await read(
+            request,
+            queries.show,
+            xid,
+            times,
+            stale_days=d.config.enrichment.stale_days,
+            hydration=hydration,
         )
 
     async def neighbors(request: Request) -> Response:
-        return JSONResponse(queries.neighbors(db(request), _required(request, "id")))
+        return await read(request, queries.neighbors, _required(request, "id"))
 
     async def lineage(request: Request) -> Response:
         types = [t for t in request.query_params.get("types", "").split(",") if t]
-        return JSONResponse(
-            queries.lineage(
-                db(request),
-                _required(request, "id"),
-                request.query_params.get("direction", "upstream"),
-                _int(request, "depth", queries.LINEAGE_DEPTH, high=queries.MAX_DEPTH),
-                types or None,
-            )
+        return await read(
+            request,
+            queries.lineage,
+            _required(request, "id"),
+            request.query_params.get("direction", "upstream"),
+            _int(request, "depth", queries.LINEAGE_DEPTH, high=queries.MAX_DEPTH),
+            types or None,
         )
 
     async def impact(request: Request) -> Response:
-        return JSONResponse(queries.impact(db(request), _required(request, "id")))
+        return await read(request, queries.impact, _required(request, "id"))
 
     async def dependencies(request: Request) -> Response:
-        return JSONResponse(queries.dependencies(db(request), _required(request, "id")))
+        return await read(request, queries.dependencies, _required(request, "id"))
 
     async def usage(request: Request) -> Response:
-        return JSONResponse(queries.usage(db(request), _required(request, "id")))
+        return await read(request, queries.usage, _required(request, "id"))
 
     async def path(request: Request) -> Response:
-        return JSONResponse(
-            queries.path(
-                db(request),
-                _required(request, "from"),
-                _required(request, "to"),
-                _int(request, "max_depth", 8, low=1, high=20),
-            )
+        return await read(
+            request,
+            queries.path,
+            _required(request, "from"),
+            _required(request, "to"),
+            _int(request, "max_depth", 8, low=1, high=20),
         )
 
     async def history(request: Request) -> Response:
         xid = request.query_params.get("id")
         limit = _int(request, "limit", 50, low=1, high=10_000)
         if xid:
-            return JSONResponse(queries.history(db(request), xid, limit))
+            return await read(request, queries.history, xid, limit)
         before = request.query_params.get("before_tx")
         before_tx = _int(request, "before_tx", 0, high=MAX_TX) if before else None
-        return JSONResponse(queries.graph_history(db(request), limit, before_tx))
+        return await read(request, queries.graph_history, limit, before_tx)
 
     async def dead_letters(request: Request) -> Response:
         letters = await ready().journal.dead_letters(_int(request, "limit", 100, low=1))
@@ -248,18 +250,20 @@ def create_app(daemon: Daemon) -> Starlette:
 
     async def similar(request: Request) -> Response:
         d = ready()
-        return JSONResponse(
-            d.enrichment.similar(
-                db(request), _required(request, "id"), _int(request, "limit", 10, low=1)
-            )
+        return await read(
+            request,
+            d.enrichment.similar,
+            _required(request, "id"),
+            _int(request, "limit", 10, low=1),
         )
 
     async def suggestions(request: Request) -> Response:
         d = ready()
-        return JSONResponse(
-            d.enrichment.suggestions(
-                db(request), _required(request, "id"), _int(request, "limit", 10, low=1)
-            )
+        return await read(
+            request,
+            d.enrichment.suggestions,
+            _required(request, "id"),
+            _int(request, "limit", 10, low=1),
         )
 
     async def quality(request: Request) -> Response:
@@ -271,7 +275,8 @@ def create_app(daemon: Daemon) -> Starlette:
         d = ready()
         body = await _json_body(request)
         as_of = request.query_params.get("as_of")
-        return JSONResponse(await graphql.execute(body, d.store, d, as_of))
+        encoded = await graphql.execute_on_reader(d.reader, body, d.store, d, as_of)
+        return Response(encoded, media_type="application/json")
 
     async def changes(request: Request) -> Response:
         feed = ready().changes
@@ -363,6 +368,8 @@ def guarded(handler: Handler) -> Handler:
             return error(503, "starting", str(exc))
         except TooLarge as exc:
             return error(413, "too_large", str(exc))
+        except TooCostly as exc:
+            return error(422, "too_costly", str(exc))
 
     return run
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from mdsd import facts as F
-from mds.wire.moments import iso, iso_epoch
-from mdsd.reads.views import describe
 from mds.wire.model import EntityType, Rel, lineage_steps
+from mds.wire.moments import iso, iso_epoch
+from mdsd import facts as F
+from mdsd.reads.views import describe
 from store import Db, Traversal
 
 JSON = dict[str, Any]

@@ -14,6 +14,7 @@ from api_org import Org, org_config
 from api_world import Truth, aip
 
 from mdsd.reads import queries
+from mdsd.reads.cost import ReadLimits
 from mdsd.api.rest import create_app
 from mds.client import ApiError, Client
 from mdsd.daemon import Daemon
@@ -187,3 +188,16 @@ async def test_a_bug_answers_a_json_500(
         response = await http.get("/v1/neighbors", params={"id": aip("teams", "x")})
     assert response.status_code == 500
     assert "RuntimeError: boom" in shape.error(response.json(), "internal")
+
+
+async def test_a_read_past_its_cost_is_refused_with_the_reason(
+    org: Org, truth: Truth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read is charged for the records it visits: past ``[api] read_visits`` it is a
+    422 that says what to ask for instead, not a stalled daemon."""
+    monkeypatch.setattr(org.daemon.reader, "limits", ReadLimits(visits=3))
+    dataset = aip("datasets", truth.raw_dataset())
+    error = await fails(org.client.lineage(dataset, direction="downstream"), 422)
+    monkeypatch.undo()
+    assert "visits more than 3 records" in error.message
+    assert (await org.client.lineage(dataset, direction="downstream"))["nodes"]

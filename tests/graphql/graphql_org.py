@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
+from mdsd.api.graphql import execute
 from mdsd.connectors.base import Hydrated
 from mdsd.connectors.ids import HOME
 from mdsd.daemon import Daemon
-from mdsd.api.graphql import execute
 from mdsd.enrichment.inference import new_edge_ops
-from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
+from mdsd.reads.cost import ReadLimits
 
 T = EntityType
 #: entity type -> the source that owns it
@@ -222,9 +223,16 @@ def build_org(graph: Graph) -> None:
     graph.tested_in(V5, TREATMENT, TEST, RUN)
 
 
-async def run(daemon: Daemon, query: str, as_of: str | None = None, **variables: Any) -> Any:
+async def run(
+    daemon: Daemon,
+    query: str,
+    as_of: str | None = None,
+    limits: ReadLimits | None = None,
+    **variables: Any,
+) -> Any:
     """The full answer ``{"data", "errors"?, "extensions"}``."""
-    return await execute({"query": query, "variables": variables}, daemon.store, daemon, as_of)
+    body = {"query": query, "variables": variables}
+    return await execute(body, daemon.store, daemon, as_of, limits)
 
 
 async def data(daemon: Daemon, query: str, as_of: str | None = None, **variables: Any) -> Any:

@@ -8,6 +8,7 @@ import pytest
 from graphql_org import MODEL, PIPELINE, V5, Graph, T, entity, run
 
 from mdsd.api.graphql import limits
+from mdsd.reads.cost import ReadLimits
 
 BY_ID = "query($id: ID!) { model(id: $id) { name } }"
 
@@ -85,17 +86,36 @@ async def test_over_deep_query_is_refused_before_it_runs(graph: Graph) -> None:
     assert answer["data"] is None
 
 
-async def test_query_reading_too_much_is_stopped_with_one_error(
-    graph: Graph, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(limits, "MAX_ENTITIES", 5)
+async def test_query_reading_too_much_is_stopped_with_one_error(graph: Graph) -> None:
     query = """query($id: ID!) { model(id: $id) { instances { nodes { features { nodes {
         data { nodes { name } } } } } } } }"""
-    answer = await run(graph.daemon, query, id=MODEL)
+    answer = await run(graph.daemon, query, limits=ReadLimits(visits=5), id=MODEL)
     error = only_error(answer)
     assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
-    assert "reads more than 5 entities" in error["message"]
+    assert "visits more than 5 records" in error["message"]
     assert answer["data"] is None
+
+
+async def test_records_read_again_are_charged_again(graph: Graph) -> None:
+    """Work, not distinct entities, is what a query costs: the same two entities visited
+    back and forth through nested relationships run the meter up."""
+    nested = "name"
+    for _ in range(4):
+        nested = f"name relationships {{ target {{ {nested} }} }}"
+    query = "query($id: ID!) { modelInstance(id: $id) { " + nested + " } }"
+    generous = await run(graph.daemon, query, limits=ReadLimits(visits=100_000), id=V5)
+    assert "errors" not in generous
+    tight = await run(graph.daemon, query, limits=ReadLimits(visits=200), id=V5)
+    assert only_error(tight)["extensions"]["code"] == "QUERY_TOO_LARGE"
+
+
+async def test_a_query_past_its_deadline_is_stopped(graph: Graph) -> None:
+    query = """query($id: ID!) { model(id: $id) { instances { nodes { features { nodes {
+        data { nodes { name } } } } } } } }"""
+    answer = await run(graph.daemon, query, limits=ReadLimits(seconds=0.0), id=MODEL)
+    error = only_error(answer)
+    assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert "deadline" in error["message"]
 
 
 async def test_pages_follow_cursors(graph: Graph) -> None:

@@ -21,11 +21,11 @@ from graphql_org import (
     run,
 )
 
+from mds.wire.model import Rel
 from mdsd.api.rest import create_app
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
 from mdsd.daemon import Daemon
-from mds.wire.model import Rel
 
 SEED = """
 { model(id: "aip://model/registry/ranking-model") { name owners { name }

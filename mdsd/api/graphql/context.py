@@ -10,22 +10,23 @@ id, so a query touching an entity through a hundred paths reads it once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from mdsd import facts as F
-from mds.wire.moments import parse_as_of
-from mdsd.api.graphql.limits import Budget
-from mdsd.api.graphql.records import Record
 from mds.wire.model import Rel
+from mds.wire.moments import parse_as_of
+from mdsd import facts as F
+from mdsd.api.graphql.records import Record
+from mdsd.reads.cost import Meter, MeteredDb, ReadLimits
 from mdsd.reads.queries import entity_id
 from store import Db
 
 UnitTimes = tuple[float | None, float | None] | None
+T = TypeVar("T")
 
 
 class Services(Protocol):
@@ -72,16 +73,15 @@ def _unique(ids: Iterable[int]) -> list[int]:
 class View:
     """A pinned ``Db`` and the batched reads of it: records and incoming refs."""
 
-    def __init__(self, db: Db, budget: Budget, services: Services | None) -> None:
+    def __init__(self, db: Db, meter: Meter, services: Services | None) -> None:
         self.db = db
-        self.budget = budget
+        self.meter = meter
         self.services = services
         self.records: DataLoader[int, Record] = DataLoader(self._load_records)
         self.incoming: DataLoader[int, dict[str, list[int]]] = DataLoader(self._load_incoming)
         self.unit_times: DataLoader[str, UnitTimes] = DataLoader(self._load_unit_times)
 
     async def _load_records(self, eids: Sequence[int]) -> list[Record]:
-        self.budget.charge(len(eids))
         entity = self.db.entity
         return [Record(e, entity(e)) for e in eids]
 
@@ -101,9 +101,21 @@ class View:
 
     async def record_of(self, xid: str) -> Record:
         """The record of an aip id; ``NotFound`` names the view when it is not there."""
+        await self.meter.pace()
         return await self.records.load(entity_id(self.db, xid))
 
+    async def load(self, eids: Sequence[int]) -> list[Record]:
+        """The records of ``eids``, each charged to the request (a record read before is
+        cheap to load, not to build into an answer again)."""
+        await self.meter.pace(len(eids))
+        return await self.records.load_many(eids)
+
+    def run(self, query: Callable[..., T], *args: Any) -> T:
+        """A REST question (``mdsd.reads.queries``) on this view, charged to the request."""
+        return query(MeteredDb(self.db, self.meter), *args)
+
     async def step(self, eids: Sequence[int], hop: Hop) -> list[int]:
+        await self.meter.pace(len(eids))
         if hop.inward:
             incoming = await self.incoming.load_many(eids)
             return _unique(src for refs in incoming for src in refs.get(hop.attr, ()))
@@ -130,15 +142,22 @@ class GraphContext:
 
     current: Db
     services: Services | None
-    budget: Budget = field(default_factory=Budget)
+    meter: Meter = field(default_factory=lambda: Meter(ReadLimits()))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     default: View = field(init=False)
     _views: dict[int, View] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, current: Db, as_of: str | None, services: Services | None) -> GraphContext:
-        """``as_of`` is the endpoint's parameter: the moment of every root without its own."""
-        context = cls(current, services)
+    def open(
+        cls,
+        current: Db,
+        as_of: str | None,
+        services: Services | None,
+        limits: ReadLimits | None = None,
+    ) -> GraphContext:
+        """``as_of`` is the endpoint's parameter: the moment of every root without its own;
+        ``limits`` bound the whole request's work."""
+        context = cls(current, services, Meter(limits or ReadLimits()))
         context.default = context._at(as_of or "now")
         return context
 
@@ -153,5 +172,5 @@ class GraphContext:
             db = db.as_of(parse_as_of(text, self.now))
         view = self._views.get(db.basis_tx)
         if view is None:
-            view = self._views[db.basis_tx] = View(db, self.budget, self.services)
+            view = self._views[db.basis_tx] = View(db, self.meter, self.services)
         return view

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
+from mds.wire.model import EntityType, Rel
 from mdsd import facts as F
 from mdsd.api.graphql.context import Path, View, out
 from mdsd.api.graphql.limits import MAX_PAGE, PAGE
 from mdsd.api.graphql.records import Record
-from mds.wire.model import EntityType, Rel
 from mdsd.reads.queries import BadQuery, inferred_provenance
 from store import Db
 
@@ -155,7 +155,7 @@ def build(record: Record, view: View) -> Entity | None:
 
 async def nodes(view: View, eids: Sequence[int], kind: type[E]) -> list[E]:
     """The entities ``eids`` that are a ``kind``, by name: built from batched records."""
-    built = (build(r, view) for r in await view.records.load_many(eids))
+    built = (build(r, view) for r in await view.load(eids))
     found = [n for n in built if isinstance(n, kind)]
     found.sort(key=lambda n: n.record.sort_key)
     return found

@@ -7,16 +7,18 @@ is a 200 whose ``errors`` each carry ``extensions.code``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from mdsd.reads.views import describe
 from mdsd.api.graphql.context import GraphContext, Services
 from mdsd.api.graphql.schema import error_code, schema
+from mdsd.reads.cost import ReadLimits, ReadRunner
 from mdsd.reads.queries import BadQuery
+from mdsd.reads.views import describe
 from store import FactStore
 
 JSON = dict[str, Any]
@@ -40,11 +42,12 @@ async def execute(
     store: FactStore,
     services: Services | None = None,
     as_of: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> JSON:
     """Run one request against ``store`` pinned now; ``as_of`` is the roots' default moment
-    (a bad one raises ``AsOfError``, like every other endpoint)."""
+    (a bad one raises ``AsOfError``, like every other endpoint); ``limits`` bound its work."""
     query, variables, operation = _request(body)
-    context = GraphContext.open(store.db(), as_of, services)
+    context = GraphContext.open(store.db(), as_of, services, limits)
     result = await schema.execute(
         query, variable_values=variables, context_value=context, operation_name=operation
     )
@@ -53,8 +56,8 @@ async def execute(
 
 def render(result: ExecutionResult, context: GraphContext) -> JSON:
     answer: JSON = {"data": result.data}
-    if context.budget.exceeded:
-        # one error, not one per field the exhausted budget failed
+    if context.meter.exceeded:
+        # one error, not one per field the exhausted meter failed
         first = next(e for e in result.errors or [] if error_code(e) == "QUERY_TOO_LARGE")
         answer = {"data": None, "errors": [_error(first)]}
     elif result.errors:
@@ -68,3 +71,35 @@ def _error(error: GraphQLError) -> JSON:
     extensions: JSON = dict(error.extensions or {})
     formatted["extensions"] = {**extensions, "code": error_code(error)}
     return formatted
+
+
+class OnLoop:
+    """The daemon's services for a request executing on a read thread: each call runs on the
+    daemon's own event loop, where the journal and the search index live."""
+
+    def __init__(self, services: Services, loop: asyncio.AbstractEventLoop) -> None:
+        self._services = services
+        self._loop = loop
+
+    def search(self, query: str, **options: Any) -> dict[str, Any]:
+        async def call() -> dict[str, Any]:
+            return self._services.search(query, **options)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+
+    async def unit_times(self, xid: str) -> Any:
+        future = asyncio.run_coroutine_threadsafe(self._services.unit_times(xid), self._loop)
+        return await asyncio.wrap_future(future)
+
+
+async def execute_on_reader(
+    reader: ReadRunner,
+    body: Mapping[str, Any],
+    store: FactStore,
+    services: Services | None,
+    as_of: str | None,
+) -> bytes:
+    """``execute`` on one of ``reader``'s threads, with an event loop of its own, as encoded
+    JSON: the daemon's loop stays free for acknowledgements however big the query."""
+    bound = OnLoop(services, asyncio.get_running_loop()) if services is not None else None
+    return await reader.on_own_loop(lambda: execute(body, store, bound, as_of, reader.limits))

@@ -14,10 +14,10 @@ from typing import Annotated
 
 import strawberry
 
+from mds.wire.model import EntityType, Rel
 from mdsd.api.graphql.context import MENTIONED, Hop, Path, into, out, via
 from mdsd.api.graphql.entity import After, Connection, Entity, First, paginate, register
 from mdsd.api.graphql.limits import PAGE
-from mds.wire.model import EntityType, Rel
 
 # -- paths ------------------------------------------------------------------------------------
 INSTANCES: tuple[Path, ...] = ((into(Rel.INSTANCE_OF),), (MENTIONED,))

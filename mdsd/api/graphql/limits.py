@@ -2,7 +2,7 @@
 
 Depth, tokens and aliases are checked statically (strawberry's validation extensions).
 What a query costs depends on the data (a dataset's consumers may be five or five
-thousand), so the entity records a request reads are also counted against a budget.
+thousand), so its work is also metered as it runs (``mdsd.reads.cost``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from strawberry.extensions.base_extension import SchemaExtension
 MAX_DEPTH = 12
 MAX_TOKENS = 5_000
 MAX_ALIASES = 50
-#: distinct entity records one request may read, over all the moments it asks about
-MAX_ENTITIES = 50_000
 #: page size of a connection without ``first``, and the most ``first`` may ask for
 PAGE = 100
 MAX_PAGE = 1_000
@@ -32,28 +30,6 @@ MAX_PAGE = 1_000
 CACHED_QUERIES = 256
 
 DEPTH_MESSAGE = "exceeds maximum operation depth"
-
-
-class QueryTooLarge(Exception):
-    """The query read more entities than one request may."""
-
-
-class Budget:
-    """Counts entity records read by one request; raises once the limit is passed."""
-
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = MAX_ENTITIES if limit is None else limit
-        self.used = 0
-        self.exceeded = False
-
-    def charge(self, records: int) -> None:
-        self.used += records
-        if self.used > self.limit:
-            self.exceeded = True
-            raise QueryTooLarge(
-                f"query too large: it reads more than {self.limit} entities; ask for fewer "
-                f"nested connections or a smaller `first` (default {PAGE})"
-            )
 
 
 #: strawberry's depth and alias limiters make a new rule class per instance, and the

@@ -14,12 +14,12 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from mds.wire.model import EntityType
 from mdsd import facts as F
-from mdsd.reads import queries
 from mdsd.api.graphql.context import View
 from mdsd.api.graphql.entity import Entity, node, nodes
 from mdsd.api.graphql.kinds import Team, User
-from mds.wire.model import EntityType
+from mdsd.reads import queries
 
 
 @strawberry.enum
@@ -135,7 +135,7 @@ async def search(
 async def lineage(
     view: View, xid: str, direction: LineageDirection, depth: int, types: list[str] | None
 ) -> Lineage:
-    root, walked = queries.walk(view.db, xid, direction.value, depth, types)
+    root, walked = view.run(queries.walk, xid, direction.value, depth, types)
     found = {n.record.eid: n for n in await nodes(view, list(walked.depth), Entity)}
     reached = [Reached(entity=n, depth=walked.depth[e]) for e, n in found.items()]
     reached.sort(key=lambda r: (r.depth, r.entity.record.sort_key))
@@ -154,7 +154,7 @@ async def lineage(
 
 
 async def impact(view: View, xid: str) -> Impact:
-    answer = queries.impact(view.db, xid)
+    answer = view.run(queries.impact, xid)
     notify = answer["notify"]
     ids = [xid, *(i["id"] for g in answer["groups"] for i in g["entities"])]
     ids += [o["id"] for o in notify["owners"]] + [t["id"] for t in notify["teams"]]
@@ -185,7 +185,7 @@ async def history(view: View, xid: str, limit: int) -> History:
     if not 1 <= limit <= 10_000:
         raise queries.BadQuery(f"limit must be between 1 and 10000, not {limit}")
     entity = await node(view, xid)
-    steps = queries.history(view.db, xid, limit)["transactions"]
+    steps = (view.run(queries.history, xid, limit))["transactions"]
     return History(
         entity=entity,
         transactions=[

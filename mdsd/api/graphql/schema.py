@@ -13,14 +13,15 @@ from strawberry.utils.logging import StrawberryLogger
 
 from mds.wire.moments import AsOfError
 from mdsd.api.graphql import kinds  # noqa: F401  (registers every kind)
-from mdsd.api.graphql.limits import DEPTH_MESSAGE, QueryTooLarge, extensions
+from mdsd.api.graphql.limits import DEPTH_MESSAGE, extensions
 from mdsd.api.graphql.root import Query
-from mdsd.reads.queries import BadQuery, NotFound
 from mdsd.index.search import QueryError
+from mdsd.reads.cost import TooCostly
+from mdsd.reads.queries import BadQuery, NotFound
 
 _CODES: tuple[tuple[tuple[type[Exception], ...], str], ...] = (
     ((NotFound,), "NOT_FOUND"),
-    ((QueryTooLarge,), "QUERY_TOO_LARGE"),
+    ((TooCostly,), "QUERY_TOO_LARGE"),
     ((BadQuery, AsOfError, QueryError), "BAD_REQUEST"),
 )
 
