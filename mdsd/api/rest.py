@@ -24,7 +24,7 @@ from mdsd.api import graphql
 from mdsd.reads import queries
 from mds.wire.moments import AsOfError, iso_epoch
 from mdsd.reads.views import view
-from mdsd.index.search import MAX_SEARCH_LIMIT, QueryError
+from mdsd.index import MAX_SEARCH_LIMIT, QueryError
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon

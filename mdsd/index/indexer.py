@@ -12,10 +12,11 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from mdsd import facts as F
 from mds.wire.model import EntityType, Rel
+from mdsd import facts as F
 from mdsd.base.pacing import paced
-from mdsd.index.search import SearchDoc, SearchIndex
+from mdsd.index.schema import SearchDoc
+from mdsd.index.search import SearchIndex
 from store import Db, FactStore, TxReport
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from mds.wire.moments import AsOfError
 from mdsd.api.graphql import kinds  # noqa: F401  (registers every kind)
 from mdsd.api.graphql.limits import DEPTH_MESSAGE, QueryTooLarge, extensions
 from mdsd.api.graphql.root import Query
+from mdsd.index import QueryError
 from mdsd.reads.queries import BadQuery, NotFound
-from mdsd.index.search import QueryError
 
 _CODES: tuple[tuple[tuple[type[Exception], ...], str], ...] = (
     ((NotFound,), "NOT_FOUND"),
