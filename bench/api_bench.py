@@ -59,8 +59,7 @@ from serde.toml import to_toml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mdsd.reads import queries
-from mdsd.reads.views import view
+from mds.wire.model import EntityType, NormalizedEntity
 from mdsd.config import Config
 from mdsd.connectors import CONNECTORS, Hydrated
 from mdsd.connectors.ids import ref
@@ -68,8 +67,10 @@ from mdsd.connectors.payload import Payload
 from mdsd.connectors.rest import RestConnector
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
-from mds.wire.model import EntityType, NormalizedEntity
-from simulator.world import COLLECTIONS, World
+from mdsd.reads import queries
+from mdsd.reads.views import view
+from simulator.records import COLLECTIONS
+from simulator.world import World
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api.json"
 TARGETS_MS = {"entity": 3.0, "search": 10.0, "lineage": 50.0}
