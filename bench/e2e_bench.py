@@ -36,7 +36,7 @@ from _procs import cpu_seconds
 from _stages import LoopSampler
 
 from mds.testing import DaemonProcess
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.connectors.transport import SourceTransport
 from simulator.records import EVENT_ID_FIELD
 from simulator.world import World

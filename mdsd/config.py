@@ -21,7 +21,7 @@ from serde import SerdeError, disabled, from_dict, serde
 
 from mdsd.base.bounds import check_minimums
 from mdsd.intake.buses.settings import IntakeConfig
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.base.logs import LOG_LEVELS
 from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
 

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 
 log = logging.getLogger(__name__)
 

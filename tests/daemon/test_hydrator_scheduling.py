@@ -13,7 +13,7 @@ import pytest
 from mdsd import facts as F
 from mdsd.config import DaemonConfig
 from mdsd.connectors import Gone
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.hydration.fetching import Fetched, Fetcher, SourceStats
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.journal import Journal

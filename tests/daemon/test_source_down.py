@@ -8,7 +8,7 @@ from pathlib import Path
 from mdsd.api.rest import create_app
 from mds.client import Client
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.daemon import Daemon
 
 MODEL = "aip://model/registry/ranking-model"
