@@ -14,12 +14,11 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from mdsd import facts as F
-from mdsd.reads import queries
-from mdsd.api.graphql.context import View
-from mdsd.api.graphql.entity import Entity, node, nodes
-from mdsd.api.graphql.kinds import Team, User
 from mds.wire.model import EntityType
+from mdsd import facts as F
+from mdsd.api.graphql.context import View
+from mdsd.api.graphql.entity import Entity, Team, User, node, nodes
+from mdsd.reads import queries
 
 
 @strawberry.enum
