@@ -7,15 +7,13 @@ instead of being told by the screens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual.widgets import Static
 
 from tui.format import TITLE_WIDTH, clip, fmt_time
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
+from tui.host import Host
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,8 @@ class _AppWatcher(OneLine):
     WATCHES: ClassVar[str]
 
     @property
-    def mds(self) -> MdsApp:
-        return cast("MdsApp", self.app)
+    def mds(self) -> Host:
+        return cast("Host", self.app)
 
     def on_mount(self) -> None:
         self.watch(self.app, self.WATCHES, self._refresh, init=True)
