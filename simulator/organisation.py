@@ -16,6 +16,7 @@ from simulator.vocab import (
     CADENCES,
     DERIVATIONS,
     DOMAINS,
+    ETL_NODES,
     FEATURE_ENTITIES,
     FEATURE_SIGNALS,
     FEATURE_WINDOWS,
@@ -28,24 +29,11 @@ from simulator.vocab import (
     SCHEDULE_OF_CADENCE,
     TEAM_FOCUS,
     TIERS,
+    TRAIN_NODES,
     TREATMENT_NAMES,
 )
 
 __all__ = ["Organisation"]
-
-_ETL_NODES = (
-    {"name": "extract", "depends_on": []},
-    {"name": "transform", "depends_on": ["extract"]},
-    {"name": "validate", "depends_on": ["transform"]},
-    {"name": "load", "depends_on": ["validate"]},
-)
-_TRAIN_NODES = (
-    {"name": "prepare-data", "depends_on": []},
-    {"name": "compute-features", "depends_on": []},
-    {"name": "train", "depends_on": ["prepare-data", "compute-features"]},
-    {"name": "evaluate", "depends_on": ["train"]},
-    {"name": "register", "depends_on": ["evaluate"]},
-)
 
 
 def _title(slug: str) -> str:
@@ -272,7 +260,7 @@ class Organisation(Records):
             reads=reads,
             description=f"Builds {', '.join(output_ids)} from {', '.join(reads)}.",
             schedule=SCHEDULE_OF_CADENCE["daily"],
-            nodes=list(_ETL_NODES),
+            nodes=list(ETL_NODES),
             output_dataset_ids=list(output_ids),
         )
 
@@ -399,7 +387,7 @@ class Organisation(Records):
             reads=list(dict.fromkeys(reads))[:6],
             description=f"Trains {model_id} {cadence} and registers the result.",
             schedule=SCHEDULE_OF_CADENCE[cadence],
-            nodes=list(_TRAIN_NODES),
+            nodes=list(TRAIN_NODES),
             output_dataset_ids=[],
         )
         self._trainer[model_id] = pipeline_id
