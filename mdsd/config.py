@@ -19,11 +19,11 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
-from mdsd.base.bounds import check_minimums
-from mdsd.intake.buses.settings import IntakeConfig
-from mdsd.connectors.policy import SourcePolicy
-from mdsd.base.logs import LOG_LEVELS
 from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
+from mdsd.base.bounds import check_minimums
+from mdsd.base.logs import LOG_LEVELS
+from mdsd.connectors.policy import SourcePolicy
+from mdsd.intake.buses.settings import IntakeConfig
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from mdsd.api.rest import create_app
 from mds.client import Client
+from mdsd.api.rest import create_app
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig
 from mdsd.connectors.policy import SourcePolicy
 from mdsd.daemon import Daemon
