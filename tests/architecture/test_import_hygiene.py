@@ -33,45 +33,29 @@ def _within(module: str, packages: tuple[str, ...]) -> bool:
     return any(module == package or module.startswith(f"{package}.") for package in packages)
 
 
-@pytest.mark.parametrize(
-    ("code", "never"),
-    [
-        pytest.param(
-            "import store",
-            ("mdsd", "mds", "tui", "simulator", "textual", "starlette", "uvicorn"),
-            id="store",
-        ),
-        pytest.param(
-            "import mds.wire.model, mds.wire.paths, mds.wire.moments",
-            ("mdsd", "store", "tui", "simulator", "mds.client", "mds.cli", "rocksdict"),
-            id="mds.wire",
-        ),
-        pytest.param(
-            "import mds.client",
-            ("mdsd", "store", "tui", "simulator", "textual", "rocksdict", "tantivy"),
-            id="mds.client",
-        ),
-        pytest.param(
-            MDS_HELP,
-            ("mdsd", "store", "tui", "simulator", "textual", "rocksdict", "tantivy"),
-            id="mds --help",
-        ),
-        pytest.param(
-            "import tui.app, tui.__main__",
-            ("mdsd", "store", "simulator", "rocksdict", "tantivy", "uvicorn", "starlette"),
-            id="tui.app",
-        ),
-        pytest.param(
-            "import mdsd.daemon",
-            ("textual", "tui", "mds.client", "mds.cli", "mds.testing", "simulator"),
-            id="mdsd.daemon",
-        ),
-        pytest.param(
-            "import mdsd.__main__",
-            ("simulator", "textual", "tui", "mds.client", "mds.cli"),
-            id="mdsd.__main__",
-        ),
-    ],
-)
+#: what the client side never loads: the daemon, its store and what only they need
+DAEMON_SIDE = ("mdsd", "store", "simulator", "rocksdict", "tantivy")
+#: what the daemon never loads: the clients and the screens
+CLIENT_SIDE = ("mds.client", "mds.cli", "mds.testing", "tui", "textual")
+
+#: entry point -> (code that loads it, packages it must not load)
+ENTRY_POINTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "store": (
+        "import store",
+        ("mdsd", "mds", "tui", "simulator", "textual", "starlette", "uvicorn"),
+    ),
+    "mds.wire": (
+        "import mds.wire.model, mds.wire.paths, mds.wire.moments",
+        (*DAEMON_SIDE, *CLIENT_SIDE),
+    ),
+    "mds.client": ("import mds.client", (*DAEMON_SIDE, "tui", "textual")),
+    "mds --help": (MDS_HELP, (*DAEMON_SIDE, "tui", "textual")),
+    "tui.app": ("import tui.app, tui.__main__", (*DAEMON_SIDE, "starlette", "uvicorn")),
+    "mdsd.daemon": ("import mdsd.daemon", (*CLIENT_SIDE, "simulator")),
+    "mdsd.__main__": ("import mdsd.__main__", (*CLIENT_SIDE, "simulator")),
+}
+
+
+@pytest.mark.parametrize(("code", "never"), ENTRY_POINTS.values(), ids=ENTRY_POINTS.keys())
 def test_an_entry_point_loads_nothing_it_must_not(code: str, never: tuple[str, ...]) -> None:
     assert not sorted(m for m in _loaded(code) if _within(m, never))
