@@ -23,7 +23,7 @@ from .spec import COMMANDS, Arg, Command, Out, UsageError, arg
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-#: not fixed by the contract: kept apart from 1 so that `mds show ID || create ID` never
+#: kept apart from 1 so that `mds show ID || create ID` never
 #: mistakes a stopped daemon for a missing entity
 EXIT_UNAVAILABLE = 3
 
