@@ -12,7 +12,8 @@ from mds.cli import options
 from mds.wire.moments import AS_OF_HELP, moment_of
 from tui.asof import normalize_as_of
 
-#: text -> whether it names a moment (or ``now``)
+#: text -> whether it names a moment (or ``now``); a blank one is not here: the daemon reads it
+#: as no ``as_of``, the prompt as live, and ``mds --as-of ''`` refuses it (tests/cli)
 MOMENTS = {
     "3D": True,
     "3 d": True,
@@ -29,7 +30,6 @@ MOMENTS = {
     "2025-01-01T12:00:00": True,
     "now": True,
     " NOW ": True,
-    "": True,
     "2025-13-45": False,
     "2025-02-30": False,
     "2025-01-01T25:00:00Z": False,

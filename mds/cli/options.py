@@ -8,12 +8,18 @@ import re
 from collections.abc import Callable
 
 from mds.wire.model import KIND_OF, Rel
-from mds.wire.moments import AsOfError, moment_of
+from mds.wire.moments import AS_OF_HELP, AsOfError, moment_of
 
 
 def as_of(value: str) -> str:
     """A ``--as-of WHEN``, checked with the daemon's own grammar and returned unchanged: the
-    daemon does the interpreting (an age is counted from when it answers)."""
+    daemon does the interpreting (an age is counted from when it answers).
+
+    A blank WHEN is refused although the daemon reads a blank ``as_of`` as none: here it is
+    most likely a script's unset variable, which should not quietly mean now.
+    """
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"WHEN is empty; leave --as-of out, or use {AS_OF_HELP}")
     try:
         moment_of(value)
     except AsOfError as exc:

@@ -16,6 +16,13 @@ def test_as_of_returns_the_text_unchanged(when: str) -> None:
     assert options.as_of(when) == when
 
 
+@pytest.mark.parametrize("when", ["", "  "])
+def test_a_blank_as_of_is_refused_not_taken_for_now(when: str) -> None:
+    """``--as-of "$WHEN"`` with WHEN unset is a mistake to report, not a request for now."""
+    with pytest.raises(argparse.ArgumentTypeError, match="WHEN is empty"):
+        options.as_of(when)
+
+
 def test_kind_accepts_both_spellings() -> None:
     assert options.kind("model-instance") == "model-instance"
     assert options.kind("ModelInstance") == "model-instance"
