@@ -9,12 +9,11 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
-from mdsd.config import Config, ConfigError, load_config
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
+from mdsd.config import Config, ConfigError, load_config
 
 log = logging.getLogger("mdsd")
 
@@ -79,11 +78,11 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
+async def serve(config: Config) -> None:
+    """Run the daemon on its sockets until SIGINT/SIGTERM."""
     from mdsd.api.rest import create_app
-    from mdsd.daemon import Daemon
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.daemon import Daemon
 
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
@@ -103,13 +102,9 @@ async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | Non
         # walking it every few seconds of a backfill.
         gc.collect()
         gc.freeze()
-        waiters = [asyncio.create_task(stop.wait()), serving]
-        if on_ready is not None:
-            waiters.append(asyncio.ensure_future(on_ready()))
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            if waiter is not serving:
-                waiter.cancel()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
         log.info("shutting down")
     finally:
         daemon.begin_shutdown()
@@ -145,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             from mdsd.demo import run_demo
 
             configure_logging(args.log_level or "info")
-            return run_demo(args)
+            return run_demo(args, serve)
         config = _config(args)
         configure_logging(args.log_level or config.daemon.log_level)
         if args.command == "check-config":

@@ -292,7 +292,7 @@ async def quality(client: Client, args: argparse.Namespace) -> JSON:
 
 def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
     """1 when every error is an id that does not exist (as of then), as for the other
-    reads (contract 2.2); 2 for any other error."""
+    reads (docs/cli.md, exit status); 2 for any other error."""
     errors = doc.get("errors") or []
     if not errors:
         return 0, None

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from tui.format import TITLE_WIDTH, clip, fmt_time
 from tui.host import Host
+from tui.textual_internals import unwatch
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,8 @@ class _AppWatcher(OneLine):
         self.watch(self.app, self.WATCHES, self._refresh, init=True)
 
     def on_unmount(self) -> None:
-        """Take our watcher off the app. Textual drops the watcher of a removed widget only
-        when the watched reactive next changes (Textualize/textual#6666), so every page
-        left kept its chrome, and the chrome's render caches, alive until then: the as-of
-        bar of each page for the whole of a session that never time travels. A full
-        collection then walked 3,300 more objects per page visited, and page opens slowed
-        as a session went on. (Textual keeps the list under this name; if that changes,
-        ``test_pages_left_are_released`` fails.)"""
-        watchers = getattr(self.app, "__watchers", {}).get(self.WATCHES)
-        if watchers:
-            watchers[:] = [(node, callback) for node, callback in watchers if node is not self]
+        """Take our watcher off the app, or the app keeps this page alive (see ``unwatch``)."""
+        unwatch(self.app, self.WATCHES, self)
 
     def _refresh(self, value: Any) -> None:
         raise NotImplementedError

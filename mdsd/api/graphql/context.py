@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from strawberry.dataloader import DataLoader
 
+from mds.wire.model import Rel
+from mds.wire.moments import moment_of
 from mdsd import facts as F
-from mds.wire.moments import parse_as_of
 from mdsd.api.graphql.limits import Budget
 from mdsd.api.graphql.records import Record
-from mds.wire.model import Rel
 from mdsd.reads.queries import entity_id
 from store import Db
 
@@ -147,10 +147,8 @@ class GraphContext:
         return self.default if as_of is None else self._at(as_of)
 
     def _at(self, as_of: str) -> View:
-        text = as_of.strip()
-        db = self.current
-        if text and text.lower() != "now":
-            db = db.as_of(parse_as_of(text, self.now))
+        moment = moment_of(as_of, self.now)
+        db = self.current if moment is None else self.current.as_of(moment)
         view = self._views.get(db.basis_tx)
         if view is None:
             view = self._views[db.basis_tx] = View(db, self.budget, self.services)
