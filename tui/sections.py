@@ -16,10 +16,9 @@ from typing import Any
 from rich.text import Text
 
 from mds.client import ApiError, Client
+from mds.wire import JSON
 from tui.errors import describe_failure
 from tui.format import clip, fmt_time, name_of, names, native_id, status_text
-
-JSON = dict[str, Any]
 
 #: how many related entities a section fetches to show their details
 FETCH_LIMIT = 12

@@ -20,8 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mds.testing import CliResult as Result
-
-JSON = dict[str, Any]
+from mds.wire import JSON
 
 MODEL = "aip://model/registry/ranking-model"
 OTHER_MODEL = "aip://model/registry/search-model"

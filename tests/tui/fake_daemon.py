@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mds.wire import JSON
 from mds.wire.model import KIND_OF, lineage_steps
 
-JSON = dict[str, Any]
 TYPE_OF_KIND = {kind: str(et) for et, kind in KIND_OF.items()}
 
 
