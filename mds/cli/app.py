@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from mds.client import ApiError, Client, DaemonUnavailable
+from mds.client import ApiError, Client, ClientError, DaemonUnavailable
 from mds.wire import JSON
 
 from . import commands as _commands  # noqa: F401  (registers the commands)

@@ -9,12 +9,11 @@ its refusals with ``shapes.Error``.
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from answer_shapes import decode, documented
 from api_org import Org
 from api_world import Truth, aip
 from starlette.applications import Starlette
@@ -28,8 +27,6 @@ from mdsd.api.rest import ANSWERS, create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-DOCS = Path(__file__).parents[2] / "docs" / "api.md"
-ROUTE = re.compile(r"^\| `(GET|POST) (/v1/[^`]*)`", re.MULTILINE)
 #: followed over a real socket in test_api_changes, whose client decodes each notice
 STREAMED = {"/v1/changes"}
 MISSING = "aip://model/registry/no-such-model"
@@ -38,11 +35,6 @@ ABOUT_ONE = (
     "/v1/entity", "/v1/neighbors", "/v1/lineage", "/v1/impact", "/v1/dependencies",
     "/v1/usage", "/v1/path", "/v1/history", "/v1/similar", "/v1/suggestions",
 )  # fmt: skip
-
-
-def documented() -> dict[str, str]:
-    """path -> method of every route docs/api.md lists."""
-    return {path: method for method, path in ROUTE.findall(DOCS.read_text())}
 
 
 def calls(truth: Truth) -> list[tuple[str, str, dict[str, Any], Any]]:
@@ -78,12 +70,6 @@ def calls(truth: Truth) -> list[tuple[str, str, dict[str, Any], Any]]:
     ]
 
 
-def shape_of(path: str, params: dict[str, Any]) -> type[shapes.Shape]:
-    """The declared shape this request's answer takes (history's by whether ``id`` is set)."""
-    declared = ANSWERS[path]
-    return declared[0] if len(declared) == 1 or "id" in params else declared[1]
-
-
 async def test_every_documented_route_declares_its_shape(org: Org) -> None:
     served = {getattr(r, "path", "") for r in create_app(org.daemon).routes}
     assert set(documented()) == set(ANSWERS) == served
@@ -96,7 +82,7 @@ async def test_every_answer_decodes_with_its_declared_shape(org: Org) -> None:
         doc = await org.client.request(
             method, path, params=params, json_body=body, ok_statuses=(408,)
         )
-        msgspec.convert(doc, shape_of(path, params))
+        decode(doc, path, params)
 
 
 async def test_every_refusal_decodes_as_an_error(org: Org) -> None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import copy
 import io
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 from fake_mdsd import PROFILES, FakeDaemon, Result, Run
 
 from mds.cli import main
