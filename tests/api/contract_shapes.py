@@ -11,9 +11,7 @@ from typing import Any
 
 import msgspec
 
-from mds.wire import shapes
-
-JSON = Mapping[str, Any]
+from mds.wire import JSON, shapes
 
 
 def keys(doc: Any, required: Iterable[str], what: str) -> None:

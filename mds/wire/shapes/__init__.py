@@ -2,9 +2,10 @@
 
 The daemon declares which shape each route answers with, and the client decodes every
 answer with its shape: a daemon answering off its documented shape is a client error that
-names the field, not a ``KeyError`` deep in the TUI. Keys docs/api.md promises are required
-fields; keys it describes as conditional or extra are optional. Unknown keys are accepted
-and ignored, so an older client reads a newer daemon (answers may add keys, never remove).
+names the field, not a ``KeyError`` deep in the TUI. The keys every answer of a kind
+carries, which its readers index, are required fields; the other keys docs/api.md lists
+are optional, with a default, and read as such. Unknown keys are accepted and ignored, so
+an older client reads a newer daemon (answers may add keys, never remove them).
 """
 
 from mds.wire.shapes.base import OffShape, Shape, check
