@@ -211,6 +211,10 @@ class Client:
             "`mdsd --config PATH`, or name the socket it listens on with --socket or MDS_SOCKET"
         )
 
+    async def get(self, path: str, **params: Any) -> JSON:
+        """``GET path?params``, the answer unchecked (for what no method covers)."""
+        return await self.request("GET", path, params=params)
+
     async def answer(
         self, shape: type[shapes.Shape], method: str, path: str, **kwargs: Any
     ) -> JSON:
