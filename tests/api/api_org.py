@@ -12,12 +12,12 @@ from typing import Any
 
 from api_world import Truth, jsonl
 
-from mds.client import Client
 from mdsd.api.rest import create_app
-from mdsd.base.listeners import bind_unix_socket, build_server
+from mds.client import Client
 from mdsd.config import Config
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
+from mdsd.base.listeners import bind_unix_socket, build_server
 from simulator import SimulatorThread, World
 
 SIZE = 300

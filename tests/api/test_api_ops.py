@@ -13,8 +13,8 @@ from api_org import IDLE_TIMEOUT_S, Org, org_config
 from api_world import Truth, aip
 
 from mds import client as client_module
-from mds.client import Client
 from mdsd.api.rest import create_app
+from mds.client import Client
 from mdsd.daemon import Daemon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 from fake_mdsd import PROFILES, FakeDaemon, Result, Run
 
 from mds.cli import main
 from mds.client import Client
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 
 
 @pytest.fixture(params=["full"])
