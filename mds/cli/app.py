@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from mds.client import JSON, ApiError, Client, DaemonUnavailable
+from mds.client import ApiError, Client, ClientError, DaemonUnavailable
+from mds.wire import JSON
 from mds.wire.moments import AS_OF_HELP
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
@@ -177,6 +178,9 @@ def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> i
         code, message = _api_failure(exc)
         out.note(message)
         return code
+    except ClientError as exc:  # an answer off its documented shape: the daemon's fault
+        out.note(str(exc))
+        return EXIT_UNAVAILABLE
     if args.json:
         out.line(json.dumps(doc, indent=2, ensure_ascii=False))
     else:

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from mds.client import JSON, Client
+from mds.client import Client
+from mds.wire import JSON
 
 from . import options, render
 from .spec import Arg, UsageError, arg, command

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mds.wire import shapes
 from mdsd.api import graphql
 
 from mdsd.reads import queries
@@ -33,6 +34,33 @@ Handler = Callable[[Request], Awaitable[Response]]
 PING_SECONDS = 15.0
 #: transaction ids are unsigned 64-bit; a long-lived daemon passes any smaller cap
 MAX_TX = 2**63 - 1
+
+#: The shape of each route's answers (docs/api.md), the one the client decodes them with;
+#: two where the parameters choose (history: of one entity, or of the graph). Every route
+#: refuses with ``shapes.Error``; ``/v1/changes`` streams ``shapes.Notice`` events.
+ANSWERS: dict[str, tuple[type[shapes.Shape], ...]] = {
+    "/v1/events": (shapes.Ingested,),
+    "/v1/status": (shapes.Status,),
+    "/v1/search": (shapes.Search,),
+    "/v1/owners/search": (shapes.Search,),
+    "/v1/entity": (shapes.Entity,),
+    "/v1/neighbors": (shapes.Neighbors,),
+    "/v1/lineage": (shapes.Lineage,),
+    "/v1/impact": (shapes.Impact,),
+    "/v1/dependencies": (shapes.Dependencies,),
+    "/v1/usage": (shapes.Usage,),
+    "/v1/path": (shapes.Path,),
+    "/v1/history": (shapes.History, shapes.GraphHistory),
+    "/v1/dead-letters": (shapes.DeadLetters,),
+    "/v1/dead-letters/redrive": (shapes.Redriven,),
+    "/v1/reconcile": (shapes.Reconcile,),
+    "/v1/wait-idle": (shapes.WaitIdle,),
+    "/v1/similar": (shapes.SimilarModels,),
+    "/v1/suggestions": (shapes.Suggestions,),
+    "/v1/quality": (shapes.Quality,),
+    "/v1/changes": (shapes.Notice,),
+    "/v1/graphql": (shapes.GraphQL,),
+}
 
 
 class JSONResponse(StarletteJSONResponse):

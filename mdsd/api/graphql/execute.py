@@ -13,13 +13,12 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from mdsd.reads.views import describe
+from mds.wire import JSON
 from mdsd.api.graphql.context import GraphContext, Services
 from mdsd.api.graphql.schema import error_code, schema
 from mdsd.reads.queries import BadQuery
+from mdsd.reads.views import describe
 from store import FactStore
-
-JSON = dict[str, Any]
 
 
 def _request(body: Mapping[str, Any]) -> tuple[str, JSON | None, str | None]:
