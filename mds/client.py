@@ -2,7 +2,8 @@
 
 A thin typed layer over ``httpx.AsyncClient`` on the daemon's Unix socket (or any ASGI app,
 for in-process tests). Answers are the JSON documents of ``docs/api.md``; failures raise
-``ApiError`` (the daemon said no) or ``DaemonUnavailable`` (nobody is listening).
+``ApiError`` (the daemon said no) or ``DaemonUnavailable`` (nobody is listening, or, as
+``UntrustedDaemon``, another user's process is: the client checks before it sends).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
+from mds.peercheck import ForeignSocket, checked_unix_transport
 from mds.wire.paths import default_socket_path
 
 JSON = dict[str, Any]
@@ -29,6 +31,10 @@ class ClientError(Exception):
 
 class DaemonUnavailable(ClientError):
     """No daemon answers on the socket (not started, restarting, or wrong path)."""
+
+
+class UntrustedDaemon(DaemonUnavailable):
+    """The socket, or the process answering on it, is another user's: nothing was sent."""
 
 
 class ApiError(ClientError):
@@ -133,7 +139,7 @@ class Client:
             self.socket: Path | None = None
         else:
             self.socket = resolve_socket(socket)
-            transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+            transport = checked_unix_transport(str(self.socket))
         self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
 
     async def __aenter__(self) -> Client:
@@ -171,6 +177,8 @@ class Client:
             response = await self._http.request(
                 method, path, params=clean, json=json_body, content=content, **extra
             )
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except httpx.TimeoutException as exc:
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
@@ -340,5 +348,7 @@ class Client:
                 async for line in response.aiter_lines():
                     if line.startswith("data:"):
                         yield json.loads(line[5:].strip())
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise DaemonUnavailable(f"change stream closed: {exc}") from exc

@@ -26,6 +26,7 @@ from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.index.indexer import Indexer
 from mdsd.intake.doors import Intake, inbox_files
+from mdsd.intake.housekeeping import keep_tidy
 from mdsd.intake.journal import Journal, UnitState
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mds.wire.model import parse_aip_id
@@ -99,6 +100,7 @@ class Daemon:
         self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
         self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
         self._spawn(self.enrichment.run(), "enrichment")
+        self._spawn(keep_tidy(self.journal, self.store), "housekeeping")
         self.buses: list[Bus] = build_buses(
             self.config.intake, self.intake, lambda: self.hydrator.pending_units
         )

@@ -8,10 +8,12 @@ it is on disk, and nothing is silently dropped.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +51,8 @@ CACHED_ORIGINS = frozenset({"enrichment"})
 INBOX_BATCH_LINES = 10_000
 #: how much of an oversize line is read at a time while it is skipped
 _SKIP_BYTES = 2**16
+#: inbox entries refused unread (symlinks, others' files) are moved into this subfolder
+REFUSED_DIR = "refused"
 
 
 @dataclass(slots=True)
@@ -180,13 +184,17 @@ class Intake:
         origin = f"inbox:{path.name}"
         async with self._lock:
             try:
-                with path.open("rb") as stream:
-                    if path.suffix == ".jsonl":
-                        result = await self._submit_lines(stream, origin)
-                    else:
-                        result = await self._submit_document(stream, origin)
+                stream = open_inbox_file(path)
             except FileNotFoundError:
                 return  # another pass already consumed it
+            except Untrusted as refused:
+                set_aside(path, refused)
+                return
+            with stream:
+                if path.suffix == ".jsonl":
+                    result = await self._submit_lines(stream, origin)
+                else:
+                    result = await self._submit_document(stream, origin)
             path.unlink(missing_ok=True)
         log.info(
             "inbox %s: %d accepted, %d rejected", path.name, result.accepted, len(result.rejected)
@@ -245,7 +253,7 @@ class Intake:
         unsettled: list[float] = []  # seconds until each file still changing may be read
         for path in inbox_files(inbox):
             try:
-                age = time.time() - path.stat().st_mtime
+                age = time.time() - path.lstat().st_mtime
                 if 0 <= age < INBOX_SETTLE_SECONDS:
                     unsettled.append(INBOX_SETTLE_SECONDS - age)
                 else:
@@ -285,9 +293,79 @@ def read_lines(stream: BinaryIO, max_line: int) -> Iterator[NumberedLine]:
 
 
 def inbox_files(inbox: Path) -> Iterator[Path]:
-    """The files of ``inbox`` that hold events, by name: neither dot-names nor other suffixes."""
+    """The entries of ``inbox`` named as event files: neither dot-names nor other suffixes,
+    nor directories. Symlinks and others' files are listed too, so that they are refused
+    (``open_inbox_file``) and set aside rather than sit there unexplained."""
     if not inbox.is_dir():
         return
     for path in sorted(inbox.iterdir()):
-        if path.suffix in INBOX_SUFFIXES and not path.name.startswith(".") and path.is_file():
-            yield path
+        if path.suffix not in INBOX_SUFFIXES or path.name.startswith("."):
+            continue
+        try:
+            if not stat.S_ISDIR(path.lstat().st_mode):
+                yield path
+        except FileNotFoundError:
+            continue
+
+
+class Untrusted(Exception):
+    """An inbox entry that is not read: why, in words for the log."""
+
+
+def open_inbox_file(path: Path) -> BinaryIO:
+    """``path`` open for reading, if it is a regular file of the daemon's own user with no
+    other name; raises ``Untrusted`` otherwise, before reading a byte.
+
+    As root the daemon read ``/etc/shadow`` and ``/proc/self/environ`` through symlinks
+    dropped into the inbox, into the dead letters. A symlink is refused by ``O_NOFOLLOW``
+    (and a look first, so a FIFO or device is never even opened); another user's file,
+    or a hard link to a file elsewhere, is not the daemon user's input to take."""
+    if not stat.S_ISREG(path.lstat().st_mode):
+        raise Untrusted(_not_regular(path.lstat().st_mode))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Untrusted("it is a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        own = os.geteuid()
+        if not stat.S_ISREG(info.st_mode):
+            raise Untrusted(_not_regular(info.st_mode))
+        if info.st_uid != own:
+            raise Untrusted(f"it belongs to uid {info.st_uid}, not to the daemon's user ({own})")
+        if info.st_nlink > 1:
+            raise Untrusted(f"it has {info.st_nlink - 1} other name(s) (a hard link)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _not_regular(mode: int) -> str:
+    return "it is a symbolic link" if stat.S_ISLNK(mode) else "it is not a regular file"
+
+
+def set_aside(path: Path, refused: Untrusted) -> None:
+    """Move a refused inbox entry, unread, into ``{inbox}/refused/``, so the inbox empties
+    and the operator can see what came; the log says why."""
+    aside = path.parent / REFUSED_DIR
+    target = aside / path.name
+    try:
+        aside.mkdir(mode=0o700, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target = aside / f"{path.stem}.{time.time_ns()}{path.suffix}"
+        path.rename(target)
+    except OSError as exc:
+        log.warning(
+            "inbox %s refused, not read: %s; could not move it aside: %s", path.name, refused, exc
+        )
+        return
+    log.warning(
+        "inbox %s refused, not read: %s; moved to %s (only regular files of the daemon's "
+        "user are read)",
+        path.name,
+        refused,
+        target,
+    )

@@ -20,7 +20,7 @@ from mdsd.intake.journal import Journal
 
 CAP = 1000
 GOOD = json.dumps({"event_type": "user_updated", "user_id": "alice"}).encode()
-HUGE = b'{"event_type": "user_updated", "user_id": "' + b"x" * 5000 + b'"}'
+HUGE = b'{"event_type": "user_updated", "user_id": "alice", "pad": "' + b"x" * 5000 + b'"}'
 
 
 def test_an_oversize_line_is_refused_undecoded_and_its_neighbours_go_on() -> None:
