@@ -53,7 +53,7 @@ class RefusalLog:
             return
         more = f" (and {count} more since the last notice)" if count else ""
         log.warning(
-            "refused a connection from uid %s: only uid %d and root may use this socket%s",
+            "refused a connection from uid %s: only the daemon's user (uid %d) and root may use it%s",
             uid,
             os.getuid(),
             more,
