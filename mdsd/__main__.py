@@ -12,10 +12,10 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
-from mdsd.config import Config, ConfigError, load_config
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
 from mdsd.base.private import make_private
+from mdsd.config import Config, ConfigError, load_config
 
 log = logging.getLogger("mdsd")
 
@@ -84,8 +84,8 @@ def _config(args: argparse.Namespace) -> Config:
 async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
     """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
     from mdsd.api.rest import create_app
-    from mdsd.daemon import Daemon
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.daemon import Daemon
 
     make_private(config.data_dir)
     daemon = Daemon(config)

@@ -13,25 +13,25 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mds.wire.model import parse_aip_id
+from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
-from mds.wire.moments import iso, iso_epoch
-from mdsd.intake.buses import Bus, build_buses
 from mdsd.api.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import Enrichment
-from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
+from mdsd.hydration.workers import ProcessFetcher
+from mdsd.hydration.writer import Writer
 from mdsd.index.indexer import Indexer
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.intake.buses import Bus, build_buses
 from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.housekeeping import keep_tidy
 from mdsd.intake.journal import Journal, UnitState
-from mdsd.connectors.mlflow.webhook import mlflow_services
-from mds.wire.model import parse_aip_id
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
-from mdsd.hydration.writer import Writer
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import watchfiles
 
+from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,
@@ -36,7 +37,6 @@ from mdsd.intake.events import (
     parse_lines,
     too_large,
 )
-from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,9 @@ async def tidy(journal: Journal, store: FactStore) -> tuple[int, int]:
     seen = await journal.prune_seen_events()
     units = await journal.prune_units(lambda page: never_held(store, page))
     if seen or units:
-        log.info("journal housekeeping: %d old event id(s), %d unknown unit(s) dropped", seen, units)
+        log.info(
+            "journal housekeeping: %d old event id(s), %d unknown unit(s) dropped", seen, units
+        )
     return seen, units
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from mdsd.intake import doors as intake_module
 from mdsd.api.rest import TooLarge, capped_body
-from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
+from mdsd.intake import doors as intake_module
 from mdsd.intake.doors import Intake, read_lines
+from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
 from mdsd.intake.journal import Journal
 
 CAP = 1000

@@ -4,6 +4,8 @@ become that user; those tests skip, saying so, where the suite does not run as r
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -13,3 +15,11 @@ STRANGER = 54_321
 as_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="acting as another local user needs root (setuid, chown)"
 )
+
+
+def scheduler() -> Any:
+    """A stand-in hydrator: ``units`` lists what intake scheduled."""
+    units: list[str] = []
+    return SimpleNamespace(
+        units=units, schedule=lambda source, unit, seq, *, fresh: units.append(unit)
+    )

@@ -28,6 +28,7 @@ from mdsd.intake.events import MAX_ID_CHARS, Accepted, Rejected, parse_events
 from mdsd.intake.housekeeping import tidy
 from mdsd.intake.journal import EVENT_ID_MEMORY_SECONDS, Journal
 from store import FactStore
+from tests.reliability.conftest import scheduler
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -43,7 +44,9 @@ def test_an_id_over_the_cap_is_refused_at_the_door_with_the_reason() -> None:
     assert refused.reason == (
         f'"model_id" is 100,000 characters, more than the {MAX_ID_CHARS:,} an id may have'
     )
-    assert isinstance(one({"event_type": "model_created", "model_id": "m" * MAX_ID_CHARS}), Accepted)
+    assert isinstance(
+        one({"event_type": "model_created", "model_id": "m" * MAX_ID_CHARS}), Accepted
+    )
     long_event_id = {"event_type": "model_created", "model_id": "m", "event_id": "e" * 5000}
     assert "an id may have" in one(long_event_id).reason  # type: ignore[union-attr]
 
@@ -87,11 +90,6 @@ async def test_graphql_variables_nested_past_the_limit_are_a_400(store: FactStor
     )
 
 
-class Scheduled:
-    def schedule(self, source: str, unit: str, seq: int, *, fresh: bool) -> None:
-        pass
-
-
 @pytest.fixture
 async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
     opened = await Journal.open(tmp_path / "journal.sqlite3")
@@ -100,7 +98,7 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 
 
 async def test_ignored_event_fields_are_not_stored(journal: Journal, tmp_path: Path) -> None:
-    intake = Intake(journal, Scheduled(), {"identity"})  # type: ignore[arg-type]
+    intake = Intake(journal, scheduler(), {"identity"})
     padding = "p" * 500_000
     events = [
         {"event_type": "user_updated", "user_id": f"u{i}", "event_id": f"e{i}", "pad": padding}

@@ -25,9 +25,9 @@ from mds.client import Client, UntrustedDaemon
 from tests.reliability.conftest import STRANGER, as_root
 
 ACCEPTED = b'{"accepted": 1, "duplicates": 0, "rejected": []}'
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-    b"content-length: %d\r\n\r\n%s" % (len(ACCEPTED), ACCEPTED)
+ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+    len(ACCEPTED),
+    ACCEPTED,
 )
 
 

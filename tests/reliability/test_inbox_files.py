@@ -17,26 +17,16 @@ import pytest
 
 from mdsd.intake.doors import REFUSED_DIR, Intake, inbox_files
 from mdsd.intake.journal import Journal
-from tests.reliability.conftest import STRANGER, as_root
+from tests.reliability.conftest import STRANGER, as_root, scheduler
 
 EVENT = json.dumps({"event_type": "user_updated", "user_id": "alice"})
 SECRET = "root:$6$not-for-the-dead-letters"
 
 
-class Scheduled:
-    """A stand-in hydrator: what intake scheduled."""
-
-    def __init__(self) -> None:
-        self.units: list[str] = []
-
-    def schedule(self, source: str, unit: str, seq: int, *, fresh: bool) -> None:
-        self.units.append(unit)
-
-
 @pytest.fixture
 async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
     journal = await Journal.open(tmp_path / "journal.sqlite3")
-    yield Intake(journal, Scheduled(), {"identity"})  # type: ignore[arg-type]
+    yield Intake(journal, scheduler(), {"identity"})
     await journal.close()
 
 
@@ -82,15 +72,13 @@ async def test_a_symlink_is_refused_unread_and_set_aside(
     with caplog.at_level(logging.WARNING):
         await consume_all(intake, inbox)
     await assert_not_read(intake, inbox, "leak.json", queued=1)
-    assert intake.hydrator.units == ["aip://user/identity/alice"]  # type: ignore[attr-defined]
+    assert intake.hydrator.units == ["aip://user/identity/alice"]
     (line,) = [r.getMessage() for r in caplog.records if "leak.json" in r.getMessage()]
     assert "refused, not read: it is a symbolic link" in line
     assert not any(r.exc_info for r in caplog.records)
 
 
-async def test_a_symlinked_jsonl_is_refused_too(
-    intake: Intake, inbox: Path, secret: Path
-) -> None:
+async def test_a_symlinked_jsonl_is_refused_too(intake: Intake, inbox: Path, secret: Path) -> None:
     (inbox / "leak.jsonl").symlink_to(secret)
     await consume_all(intake, inbox)
     await assert_not_read(intake, inbox, "leak.jsonl")
@@ -120,7 +108,7 @@ async def test_another_users_file_is_refused(
     os.chown(path, STRANGER, STRANGER)
     with caplog.at_level(logging.WARNING):
         await consume_all(intake, inbox)
-    assert intake.hydrator.units == []  # type: ignore[attr-defined]
+    assert intake.hydrator.units == []
     await assert_not_read(intake, inbox, "theirs.json")
     assert any(f"belongs to uid {STRANGER}" in r.getMessage() for r in caplog.records)
 
@@ -137,5 +125,5 @@ async def test_a_refused_name_taken_twice_keeps_both(
 async def test_the_daemons_own_regular_files_are_still_read(intake: Intake, inbox: Path) -> None:
     (inbox / "mine.jsonl").write_text(EVENT + "\n")
     await consume_all(intake, inbox)
-    assert intake.hydrator.units == ["aip://user/identity/alice"]  # type: ignore[attr-defined]
+    assert intake.hydrator.units == ["aip://user/identity/alice"]
     assert not (inbox / REFUSED_DIR).exists()

@@ -10,12 +10,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest

@@ -91,9 +91,7 @@ def start(tmp_path: Path, data_dir: Path, socket: Path) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize("which", ["data", "run"])
-def test_a_data_dir_or_socket_dir_writable_by_others_is_refused(
-    tmp_path: Path, which: str
-) -> None:
+def test_a_data_dir_or_socket_dir_writable_by_others_is_refused(tmp_path: Path, which: str) -> None:
     (tmp_path / which).mkdir()
     os.chmod(tmp_path / which, 0o777)
     started = start(tmp_path, tmp_path / "data", tmp_path / "run" / "mdsd.sock")

@@ -86,6 +86,7 @@ async def test_a_declared_oversize_body_is_refused_before_it_is_read(
     answer, sent = await upload(port, head, chunked=False)
     assert answer.startswith(b"HTTP/1.1 413")
     assert f"request body is {UPLOAD:,} bytes".encode() in answer
+    assert sent < 64 * 2**20, "answered only once much of the body was in"
 
 
 async def test_a_signed_body_nested_100k_deep_is_a_400_naming_the_limit(

@@ -35,13 +35,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mdsd.config import MlflowConfig
-from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
-from mdsd.connectors.mlflow.catchup import CatchUp, Submit
-from mdsd.connectors.payload import parse_timestamp
 from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.listeners import build_server
+from mdsd.config import MlflowConfig
+from mdsd.connectors.mlflow.catchup import CatchUp, Submit
+from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
+from mdsd.connectors.payload import parse_timestamp
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
