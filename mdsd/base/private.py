@@ -33,8 +33,13 @@ def check_private_dir(path: Path, what: str) -> None:
             f"{what} {path} belongs to uid {info.st_uid}, not to this user (uid {own}): "
             f"another user could have changed what it holds; use a {what} of your own"
         )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        mode = stat.S_IMODE(info.st_mode)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & stat.S_ISVTX and mode & stat.S_IWOTH:  # /tmp and the like: not one to chmod
+        raise NotPrivate(
+            f"{what} {path} is shared by all users (mode {mode:04o}); give mdsd a "
+            "directory of its own there (e.g. a subdirectory it creates)"
+        )
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise NotPrivate(
             f"{what} {path} is writable by other users (mode {mode:04o}), so they could have "
             f"put files in it; check what it holds, then `chmod 700 {path}` and start again"

@@ -129,3 +129,17 @@ def test_what_an_older_daemon_left_open_is_made_private(tmp_path: Path, umask: N
     assert stat.S_IMODE(Path("/etc/hostname").stat().st_mode) == before  # links not followed
     (data_dir / "new").write_text("")
     assert modes(data_dir)["new"] == 0o600  # the umask it set
+
+
+def test_a_socket_straight_in_tmp_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    """The socket dir used to be chmodded 0700 whatever it was: /tmp itself, as root."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    started = start(tmp_path, tmp_path / "data", shared / "mdsd.sock")
+    assert started.returncode == 1
+    assert started.stderr == (
+        f"mdsd: socket dir {shared} is shared by all users (mode 1777); give mdsd a directory "
+        "of its own there (e.g. a subdirectory it creates)\n"
+    )
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
