@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.intake.doors import REFUSED_DIR, Intake, inbox_files
+from mdsd.intake.doors import Intake, inbox_files
+from mdsd.intake.inbox_guard import REFUSED_DIR
 from mdsd.intake.journal import Journal
 from tests.reliability.conftest import STRANGER, as_root, scheduler
 
