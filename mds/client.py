@@ -5,7 +5,8 @@ for in-process tests). Answers are the JSON documents of ``docs/api.md``, each c
 against its shape (``mds.wire.shapes``) and returned whole, extra keys included, so
 ``mds ... --json`` prints what the daemon said. Failures raise ``ApiError`` (the daemon said
 no), ``OffContract`` (it answered off its documented shape) or ``DaemonUnavailable``
-(nobody is listening).
+(nobody is listening, or, as ``UntrustedDaemon``, another user's process is: the client
+checks before it sends).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import httpx
 import msgspec
 import orjson
 
+from mds.peercheck import ForeignSocket, checked_unix_transport
 from mds.wire import JSON, shapes
 from mds.wire.paths import default_socket_path
 
@@ -32,6 +34,10 @@ class ClientError(Exception):
 
 class DaemonUnavailable(ClientError):
     """No daemon answers on the socket (not started, restarting, or wrong path)."""
+
+
+class UntrustedDaemon(DaemonUnavailable):
+    """The socket, or the process answering on it, is another user's: nothing was sent."""
 
 
 class ApiError(ClientError):
@@ -150,7 +156,7 @@ class Client:
             self.socket: Path | None = None
         else:
             self.socket = resolve_socket(socket)
-            transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+            transport = checked_unix_transport(str(self.socket))
         self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
 
     async def __aenter__(self) -> Client:
@@ -188,6 +194,8 @@ class Client:
             response = await self._http.request(
                 method, path, params=clean, json=json_body, content=content, **extra
             )
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except httpx.TimeoutException as exc:
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
@@ -386,5 +394,7 @@ class Client:
                     if line.startswith("data:"):
                         notice = json.loads(line[5:].strip())
                         yield _checked(notice, shapes.Notice, "a change notice of GET /v1/changes")
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise DaemonUnavailable(f"change stream closed: {exc}") from exc

@@ -13,6 +13,7 @@ import sys
 from mdsd import __version__
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
+from mdsd.base.private import make_private
 from mdsd.config import Config, ConfigError, load_config
 
 log = logging.getLogger("mdsd")
@@ -26,7 +27,8 @@ examples:
 
 exit status:
   0  stopped cleanly (SIGINT/SIGTERM), or the config is valid
-  1  could not run: the data dir is held by another mdsd, or a path cannot be created
+  1  could not run: the data dir is held by another mdsd, another user can write to
+     the data dir or socket dir, or a path cannot be created
   2  bad usage or a bad config (the message names the key and the file)
 
 The daemon serves its API on a Unix socket (see `mds --help` and docs/api.md).
@@ -84,6 +86,7 @@ async def serve(config: Config) -> None:
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
     from mdsd.daemon import Daemon
 
+    make_private(config.data_dir)
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
     if config.daemon.tcp_port:
@@ -146,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
             return 0
+        make_private(config.data_dir)  # before the lock file is its first file
         with DataDirLock(config.data_dir):
             if args.command == "reindex":
                 print(_reindex(config))

@@ -13,24 +13,25 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mds.wire.model import parse_aip_id
+from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
-from mds.wire.moments import iso, iso_epoch
-from mdsd.intake.buses import Bus, build_buses
 from mdsd.api.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import Enrichment
-from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
-from mdsd.index.indexer import Indexer
-from mdsd.intake.doors import Intake, inbox_files
-from mdsd.intake.journal import Journal, UnitState
-from mdsd.connectors.mlflow.webhook import mlflow_services
-from mds.wire.model import parse_aip_id
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.writer import Writer
+from mdsd.index.indexer import Indexer
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.intake.buses import Bus, build_buses
+from mdsd.intake.doors import Intake, inbox_files
+from mdsd.intake.housekeeping import keep_tidy
+from mdsd.intake.journal import Journal, UnitState
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Daemon:
         self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
         self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
         self._spawn(self.enrichment.run(), "enrichment")
+        self._spawn(keep_tidy(self.journal, self.store), "housekeeping")
         self.buses: list[Bus] = build_buses(
             self.config.intake, self.intake, lambda: self.hydrator.pending_units
         )

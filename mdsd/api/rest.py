@@ -20,12 +20,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mds.wire import shapes
-from mdsd.api import graphql
-
-from mdsd.reads import queries
 from mds.wire.moments import AsOfError, iso_epoch
-from mdsd.reads.views import view
+from mdsd.api import graphql
+from mdsd.base import jsondepth
+from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.index import MAX_SEARCH_LIMIT, QueryError
+from mdsd.reads import queries
+from mdsd.reads.views import view
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -34,6 +35,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 PING_SECONDS = 15.0
 #: transaction ids are unsigned 64-bit; a long-lived daemon passes any smaller cap
 MAX_TX = 2**63 - 1
+#: a JSON request body (a GraphQL query and its variables, a redrive's ids) is read up to
+#: this size; a query is a few kilobytes
+MAX_JSON_BODY_BYTES = 4 * 2**20
 
 #: The shape of each route's answers (docs/api.md), the one the client decodes them with;
 #: two where the parameters choose (history: of one entity, or of the graph). Every route
@@ -83,24 +87,17 @@ class TooLarge(Exception):
 
 
 async def capped_body(request: Request, cap: int) -> bytes:
-    """The body, refused (``TooLarge``) as soon as it is known to be over ``cap`` bytes: by
-    its Content-Length before any of it is read, else once that much has arrived."""
-    declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isdigit() else 0
-    body = bytearray()
-    if size <= cap:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > cap:
-                break
-        size = len(body)
-    if size > cap:
+    """The events body, refused (``TooLarge``) as soon as it is known to be over ``cap``
+    bytes: by its Content-Length before any of it is read, else once that much has arrived."""
+    try:
+        return await read_body(request, cap)
+    except BodyTooLarge as exc:
+        size = f"{exc.size:,}" if exc.declared else f"more than {exc.size:,}"
         raise TooLarge(
-            f"request body is {'more than ' if not declared else ''}{size:,} bytes, over "
-            f"intake.max_request_bytes ({cap:,}): send the events in parts, or drop a .jsonl "
-            "file into the daemon's inbox directory, which is read line by line at any size"
-        )
-    return bytes(body)
+            f"request body is {size} bytes, over intake.max_request_bytes ({cap:,}): send the "
+            "events in parts, or drop a .jsonl file into the daemon's inbox directory, which "
+            "is read line by line at any size"
+        ) from None
 
 
 def _int(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
@@ -365,12 +362,18 @@ def create_app(daemon: Daemon) -> Starlette:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """A JSON object body (GraphQL, redrive), capped in size and in nesting depth."""
+    try:
+        raw = await read_body(request, MAX_JSON_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise TooLarge(str(exc)) from None
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        body = jsondepth.loads(raw)
+    except jsondepth.TooDeep as exc:
+        raise queries.BadQuery(f"body refused: {exc}") from None
+    except ValueError as exc:
         raise queries.BadQuery(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise queries.BadQuery("body must be a JSON object")

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any, BinaryIO
 
 import watchfiles
 
+from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,
@@ -34,7 +36,7 @@ from mdsd.intake.events import (
     parse_lines,
     too_large,
 )
-from mdsd.hydration.hydrator import Hydrator
+from mdsd.intake.inbox_guard import Untrusted, open_inbox_file, set_aside
 from mdsd.intake.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)
@@ -180,13 +182,17 @@ class Intake:
         origin = f"inbox:{path.name}"
         async with self._lock:
             try:
-                with path.open("rb") as stream:
-                    if path.suffix == ".jsonl":
-                        result = await self._submit_lines(stream, origin)
-                    else:
-                        result = await self._submit_document(stream, origin)
+                stream = open_inbox_file(path)
             except FileNotFoundError:
                 return  # another pass already consumed it
+            except Untrusted as refused:
+                set_aside(path, refused)
+                return
+            with stream:
+                if path.suffix == ".jsonl":
+                    result = await self._submit_lines(stream, origin)
+                else:
+                    result = await self._submit_document(stream, origin)
             path.unlink(missing_ok=True)
         log.info(
             "inbox %s: %d accepted, %d rejected", path.name, result.accepted, len(result.rejected)
@@ -245,7 +251,7 @@ class Intake:
         unsettled: list[float] = []  # seconds until each file still changing may be read
         for path in inbox_files(inbox):
             try:
-                age = time.time() - path.stat().st_mtime
+                age = time.time() - path.lstat().st_mtime
                 if 0 <= age < INBOX_SETTLE_SECONDS:
                     unsettled.append(INBOX_SETTLE_SECONDS - age)
                 else:
@@ -285,9 +291,16 @@ def read_lines(stream: BinaryIO, max_line: int) -> Iterator[NumberedLine]:
 
 
 def inbox_files(inbox: Path) -> Iterator[Path]:
-    """The files of ``inbox`` that hold events, by name: neither dot-names nor other suffixes."""
+    """The entries of ``inbox`` named as event files: neither dot-names nor other suffixes,
+    nor directories. Symlinks and others' files are listed too, so that they are refused
+    (``open_inbox_file``) and set aside rather than sit there unexplained."""
     if not inbox.is_dir():
         return
     for path in sorted(inbox.iterdir()):
-        if path.suffix in INBOX_SUFFIXES and not path.name.startswith(".") and path.is_file():
-            yield path
+        if path.suffix not in INBOX_SUFFIXES or path.name.startswith("."):
+            continue
+        try:
+            if not stat.S_ISDIR(path.lstat().st_mode):
+                yield path
+        except FileNotFoundError:
+            continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -378,3 +378,47 @@ class Journal:
             "SELECT unit, last_ok_at, last_enriched_at FROM units"
         ) as cursor:
             return {str(u): (ok, en) for u, ok, en in await cursor.fetchall()}
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    @_alone
+    async def prune_seen_events(self, now: float | None = None) -> int:
+        """Forget event ids older than ``EVENT_ID_MEMORY_SECONDS``: past it a redelivery is
+        queued again anyway. Enqueueing prunes too, but only when events with ids arrive;
+        returns how many were forgotten."""
+        cutoff = (time.time() if now is None else now) - EVENT_ID_MEMORY_SECONDS
+        cursor = await self._db.execute("DELETE FROM seen_events WHERE seen_at < ?", (cutoff,))
+        await self._db.commit()
+        return cursor.rowcount
+
+    async def prune_units(
+        self, unknown: Callable[[Sequence[str]], Collection[str]], *, page: int = 1000
+    ) -> int:
+        """Drop the rows of units that name nothing: of the units without failures, those
+        ``unknown`` picks from each page (ids the fact store has never held; 50,000 junk
+        ids left 50,000 rows for good). Failing units keep their rows: those hold the
+        retry backoff. Returns how many rows were dropped."""
+        dropped = 0
+        after = ""
+        while names := await self._healthy_units(after, page):
+            after = names[-1]
+            dropped += await self._forget_units(unknown(names))
+        return dropped
+
+    @_alone
+    async def _healthy_units(self, after: str, limit: int) -> list[str]:
+        async with self._db.execute(
+            "SELECT unit FROM units WHERE failures = 0 AND unit > ? ORDER BY unit LIMIT ?",
+            (after, limit),
+        ) as cursor:
+            return [str(unit) for (unit,) in await cursor.fetchall()]
+
+    @_alone
+    async def _forget_units(self, units: Collection[str]) -> int:
+        if not units:
+            return 0
+        cursor = await self._db.executemany(
+            "DELETE FROM units WHERE unit = ? AND failures = 0", [(unit,) for unit in units]
+        )
+        await self._db.commit()
+        return cursor.rowcount

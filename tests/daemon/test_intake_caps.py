@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from mdsd.intake import doors as intake_module
 from mdsd.api.rest import TooLarge, capped_body
-from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
+from mdsd.intake import doors as intake_module
 from mdsd.intake.doors import Intake, read_lines
+from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
 from mdsd.intake.journal import Journal
 
 CAP = 1000
 GOOD = json.dumps({"event_type": "user_updated", "user_id": "alice"}).encode()
-HUGE = b'{"event_type": "user_updated", "user_id": "' + b"x" * 5000 + b'"}'
+HUGE = b'{"event_type": "user_updated", "user_id": "alice", "pad": "' + b"x" * 5000 + b'"}'
 
 
 def test_an_oversize_line_is_refused_undecoded_and_its_neighbours_go_on() -> None:

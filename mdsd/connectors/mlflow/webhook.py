@@ -9,7 +9,10 @@ unsigned delivery answers 401, a stale or malformed one 400, and each is counted
 (MLflow retrying after a lost answer) is acknowledged without being ingested twice. A good delivery
 becomes one thin event through the same durable intake as every other door and is
 acknowledged only once that event is on disk; if intake fails the answer is 500, so MLflow
-retries (and the catch-up poll finds what it finally drops).
+retries (and the catch-up poll finds what it finally drops). A body over ``MAX_BODY_BYTES``
+is refused (413) before more than that is read, signed or not, and one nested past the
+JSON depth limit every door keeps is a 400; the listener closes connections that stall
+before their request is in.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mdsd.config import MlflowConfig
-from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
-from mdsd.connectors.mlflow.catchup import CatchUp, Submit
-from mdsd.connectors.payload import parse_timestamp
+from mdsd.base import jsondepth
+from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.listeners import build_server
+from mdsd.config import MlflowConfig
+from mdsd.connectors.mlflow.catchup import CatchUp, Submit
+from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
+from mdsd.connectors.payload import parse_timestamp
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -162,16 +167,19 @@ class WebhookReceiver:
     async def receive(self, request: Request) -> JSONResponse:
         self.counts["deliveries"] += 1
         try:
-            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-                raise Refused(413, "malformed", f"body over {MAX_BODY_BYTES} bytes")
-            body = await request.body()
+            try:  # held only up to the cap, signed or not: the signature covers the whole
+                body = await read_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge as exc:
+                raise Refused(413, "malformed", str(exc)) from None
             now = self.clock()
             delivery_id = verify(request.headers, body, self.secret, now=now, max_age=self.max_age)
             if delivery_id in self._taken:
                 self.counts["duplicates"] += 1
                 return JSONResponse({"duplicate": True})
             try:
-                delivery = json.loads(body)
+                delivery = jsondepth.loads(body)
+            except jsondepth.TooDeep as exc:
+                raise Refused(400, "malformed", f"body refused: {exc}") from None
             except ValueError as exc:
                 raise Refused(400, "malformed", f"body is not JSON: {exc}") from exc
             event = thin_event(delivery, delivery_id)
