@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from mdsd.api import graphql
+from mdsd.base.faults import StorageFault
 
 from mdsd.reads import queries
 from mds.wire.moments import AsOfError, iso_epoch
@@ -33,6 +34,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 PING_SECONDS = 15.0
 #: transaction ids are unsigned 64-bit; a long-lived daemon passes any smaller cap
 MAX_TX = 2**63 - 1
+#: how long a client refused for a storage fault is asked to wait (the daemon probes the
+#: disk more often than this, and resumes on its own)
+STORAGE_RETRY_SECONDS = 5
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -44,6 +48,15 @@ class JSONResponse(StarletteJSONResponse):
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def storage_error(fault: StorageFault) -> JSONResponse:
+    """Work refused because the daemon's disk failed: 507 when it is full, else 503; not
+    an error of the request, which may be sent again (after ``Retry-After`` seconds)."""
+    status, code = (507, "insufficient_storage") if fault.no_space else (503, "storage_fault")
+    response = error(status, code, str(fault))
+    response.headers["Retry-After"] = str(STORAGE_RETRY_SECONDS)
+    return response
 
 
 class Starting(Exception):
@@ -363,6 +376,8 @@ def guarded(handler: Handler) -> Handler:
             return error(503, "starting", str(exc))
         except TooLarge as exc:
             return error(413, "too_large", str(exc))
+        except StorageFault as fault:
+            return storage_error(fault)
 
     return run
 
