@@ -63,6 +63,8 @@ class EpisodeReport:
     dead_letters: int = 0
     pending_after: int = 0
     task_restarts: int = 0
+    search_current: bool = False
+    missing_after_restart: list[str] = field(default_factory=list)
     status_after: dict[str, Any] = field(default_factory=dict)
 
     def problems(self, resume_target: float = 5.0) -> list[str]:
@@ -83,6 +85,10 @@ class EpisodeReport:
             found.append(f"{self.dead_letters} dead letter(s)")
         if self.pending_after:
             found.append(f"{self.pending_after} event(s) still pending")
+        if not self.search_current:
+            found.append("the search index is behind the facts")
+        if self.missing_after_restart:
+            found.append(f"after a restart {len(self.missing_after_restart)} unit(s) missing")
         return found
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +105,8 @@ class EpisodeReport:
             "dead_letters": self.dead_letters,
             "pending_after": self.pending_after,
             "task_restarts": self.task_restarts,
+            "search_current": self.search_current,
+            "acknowledged_missing_after_restart": len(self.missing_after_restart),
         }
 
 
@@ -222,8 +230,10 @@ def run_episode(
     tmpfs_size: str = "48m",
     world_size: int = 300,
     resume_timeout: float = 60.0,
+    restart: bool = True,
 ) -> EpisodeReport:
-    """One episode: warm up, fill the data dir's tmpfs, hold it ``fault_seconds``, free it."""
+    """One episode: warm up, fill the data dir's tmpfs, hold it ``fault_seconds``, free it;
+    with ``restart``, then restart the daemon and look again."""
     report = EpisodeReport(fault_seconds)
     data = workdir / "data"
     with (
@@ -263,13 +273,19 @@ def run_episode(
             sender.drain()
             idle = daemon.call("wait_idle", 180.0)
             assert idle["idle"], f"not idle: {idle}\n{daemon.log()[-3000:]}"
-            expected, _ = expected_graph(simulator.truth())
-            report.missing = _missing(daemon, sender.acked, set(expected))
+            live = set(expected_graph(simulator.truth())[0])
+            report.missing = _missing(daemon, sender.acked, live)
             status = daemon.call("status")
             report.status_after = status
             report.dead_letters = status["dead_letters"]
             report.pending_after = status["pending"]
             report.task_restarts = status["tasks"]["restarts"]
+            report.search_current = status["search"]["indexed_tx"] == status["last_tx"]
+            if restart:  # what the restarted daemon holds, and calls idle, is all there
+                daemon.stop()
+                daemon.start()
+                assert daemon.call("wait_idle", 180.0)["idle"], daemon.log()[-3000:]
+                report.missing_after_restart = _missing(daemon, sender.acked, live)
         finally:
             daemon.stop()
     return report
