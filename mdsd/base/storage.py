@@ -133,7 +133,8 @@ class StorageHealth:
 
     @contextlib.contextmanager
     def watch(self, stage: str) -> Iterator[None]:
-        """Report a storage fault raised inside, and raise it as a ``StorageFault``."""
+        """Report a storage fault raised inside, and raise it as the ``StorageFault`` a door
+        answers with (what failed, and what to do)."""
         try:
             yield
         except Exception as exc:
@@ -141,9 +142,8 @@ class StorageHealth:
             if fault is None:
                 raise
             self.report(stage, fault)
-            if fault is exc:
-                raise
-            raise fault from exc
+            self.check()
+            raise  # not reached: the report paused writing, so ``check`` raised
 
     async def wait_ok(self) -> None:
         """Return once writing is allowed."""
