@@ -11,29 +11,29 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
+from mds.wire.model import parse_aip_id
+from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
-from functools import partial
+from mdsd import facts as F
+from mdsd.api.changes import ChangeFeed
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
-from mdsd import facts as F
-from mds.wire.moments import iso, iso_epoch
-from mdsd.intake.buses import Bus, build_buses
-from mdsd.api.changes import ChangeFeed
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import Enrichment
-from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
+from mdsd.hydration.workers import ProcessFetcher
+from mdsd.hydration.writer import Writer
 from mdsd.index.indexer import Indexer
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.intake.buses import Bus, build_buses
 from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.journal import Journal, UnitState
-from mdsd.connectors.mlflow.webhook import mlflow_services
-from mds.wire.model import parse_aip_id
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
-from mdsd.hydration.writer import Writer
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -314,6 +314,7 @@ class Daemon:
     async def redrive(self, ids: list[int] | None) -> dict[str, Any]:
         """Send dead letters through intake again (events) or back to hydration (units);
         ``missing`` names the ids asked for that wait for no redrive."""
+        self.storage.check()  # not taken from the dead letters when they cannot be queued
         letters = await self.journal.take_dead_letters(ids)
         redriven = rejected = 0
         for letter in letters:

@@ -19,13 +19,12 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mds.wire.moments import AsOfError, iso_epoch
 from mdsd.api import graphql
 from mdsd.base.faults import StorageFault
-
-from mdsd.reads import queries
-from mds.wire.moments import AsOfError, iso_epoch
-from mdsd.reads.views import view
 from mdsd.index.search import MAX_SEARCH_LIMIT, QueryError
+from mdsd.reads import queries
+from mdsd.reads.views import view
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon

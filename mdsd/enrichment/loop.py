@@ -29,17 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdsd import facts as F
-from mdsd.reads import insights
-from mds.wire.moments import iso_epoch
-from mdsd.enrichment.inference import Evaluator, Work, touched_entities
-from mdsd.intake.journal import QueuedEvent
 from mds.wire.model import Rel, parse_aip_id
+from mds.wire.moments import iso_epoch
+from mdsd import facts as F
 from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
+from mdsd.enrichment.inference import Evaluator, Work, touched_entities
 from mdsd.enrichment.readers import PointReader, Reader, ScanReader
 from mdsd.enrichment.reconcile import Reconciler
 from mdsd.enrichment.rules import RULES, Rule, fingerprint
+from mdsd.intake.journal import QueuedEvent
+from mdsd.reads import insights
 from store import Db, TxReport
 
 if TYPE_CHECKING:

@@ -31,8 +31,8 @@ from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Supervisor
 from mdsd.connectors import Gone, InvalidPayload, SourceUnavailable
 from mdsd.hydration.fetching import Fetcher
-from mdsd.intake.journal import Journal
 from mdsd.hydration.writer import Writer
+from mdsd.intake.journal import Journal
 from store import TxReport
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,10 @@ class Hydrator:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._flush_done()
+        try:
+            await self._flush_done()
+        except StorageFault as fault:  # harmless: read again at the next start
+            log.warning("finished units stay queued for the next start: %s", fault)
 
     # -- scheduling ---------------------------------------------------------------------------
 

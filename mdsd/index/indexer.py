@@ -12,8 +12,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from mdsd import facts as F
 from mds.wire.model import EntityType, Rel
+from mdsd import facts as F
 from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
 from mdsd.base.storage import StorageHealth

@@ -20,6 +20,9 @@ from typing import Any, BinaryIO
 
 import watchfiles
 
+from mdsd.base.faults import StorageFault
+from mdsd.base.storage import StorageHealth
+from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,
@@ -34,9 +37,6 @@ from mdsd.intake.events import (
     parse_lines,
     too_large,
 )
-from mdsd.base.faults import StorageFault
-from mdsd.base.storage import StorageHealth
-from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from functools import partial
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -33,11 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mdsd.config import MlflowConfig
-from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
-from mdsd.connectors.mlflow.catchup import CatchUp, Submit
-from mdsd.connectors.payload import parse_timestamp
+from mdsd.base.faults import StorageFault
 from mdsd.base.listeners import build_server
+from mdsd.config import MlflowConfig
+from mdsd.connectors.mlflow.catchup import CatchUp, Submit
+from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
+from mdsd.connectors.payload import parse_timestamp
 
 if TYPE_CHECKING:
     from mdsd.daemon import Daemon
@@ -185,6 +186,10 @@ class WebhookReceiver:
             return JSONResponse({"ignored": True})
         try:
             result = await self.submit(json.dumps(event).encode(), ORIGIN)
+        except StorageFault as fault:  # not durable, and not MLflow's fault: retry later
+            self.counts["failed"] += 1
+            status = 507 if fault.no_space else 503
+            return JSONResponse({"error": str(fault)}, status_code=status)
         except Exception as exc:  # not durable: MLflow must retry
             self.counts["failed"] += 1
             return JSONResponse({"error": f"intake failed: {exc}"}, status_code=500)
