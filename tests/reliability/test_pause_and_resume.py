@@ -93,16 +93,15 @@ def events(n: int, start: int = 0) -> list[QueuedEvent]:
     ]
 
 
-async def test_a_unit_that_hits_a_full_disk_stays_queued_and_is_written_after(
-    tmp_path: Path, journal: Journal, store: FactStore
-) -> None:
-    health = StorageHealth(tmp_path, **FAST)
-    writer = FailingWriter(store, full_disk(), failures=3)
+async def hydrate(
+    journal: Journal, writer: Writer, health: StorageHealth, work: list[QueuedEvent]
+) -> Hydrator:
+    """Queue ``work`` through intake and hydrate it all; the hydrator, stopped."""
     hydrator = Hydrator(
         journal, GoneFetcher(), writer, lambda report: None, workers=4, storage=health
     )
     intake = Intake(journal, hydrator, SOURCES, storage=health)
-    assert await intake.enqueue(events(10), "socket") == 10
+    assert await intake.enqueue(work, "socket") == len(work)
     await hydrator.start()
     try:
         async with asyncio.timeout(10):
@@ -110,6 +109,15 @@ async def test_a_unit_that_hits_a_full_disk_stays_queued_and_is_written_after(
     finally:
         await hydrator.stop()
         await health.close()
+    return hydrator
+
+
+async def test_a_unit_that_hits_a_full_disk_stays_queued_and_is_written_after(
+    tmp_path: Path, journal: Journal, store: FactStore
+) -> None:
+    health = StorageHealth(tmp_path, **FAST)
+    writer = FailingWriter(store, full_disk(), failures=3)
+    hydrator = await hydrate(journal, writer, health, events(10))
     assert sorted(writer.written) == sorted(e.unit for e in events(10))
     assert await journal.dead_letter_count() == 0
     assert await journal.pending_count() == 0
@@ -124,17 +132,7 @@ async def test_a_bad_payload_is_still_a_dead_letter(
 ) -> None:
     health = StorageHealth(tmp_path, **FAST)
     writer = FailingWriter(store, KeyError("instance_ids"), failures=1)
-    hydrator = Hydrator(
-        journal, GoneFetcher(), writer, lambda report: None, workers=1, storage=health
-    )
-    intake = Intake(journal, hydrator, SOURCES, storage=health)
-    await intake.enqueue(events(1), "socket")
-    await hydrator.start()
-    try:
-        async with asyncio.timeout(10):
-            await hydrator.wait_idle()
-    finally:
-        await hydrator.stop()
+    await hydrate(journal, writer, health, events(1))
     assert await journal.dead_letter_count() == 1
     assert health.ok and health.status()["faults"] == 0
 
