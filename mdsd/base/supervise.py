@@ -53,9 +53,9 @@ class Supervisor:
         self._records: dict[str, _Record] = {}
 
     def spawn(self, job: Job, name: str) -> asyncio.Task[None]:
-        """Run ``job()`` until cancelled, calling it again whenever it raises.
-
-        A job that returns is done (it is not restarted); one that raises is."""
+        """Run ``job()`` until cancelled, calling it again whenever it raises or returns:
+        every job here is meant to run as long as the daemon, so one that ends early
+        has stopped doing its work."""
         self._records.setdefault(name, _Record())
         task = asyncio.create_task(self._keep(job, name), name=name)
         self.tasks.append(task)
@@ -65,25 +65,29 @@ class Supervisor:
         record = self._records[name]
         while True:
             started = time.monotonic()
+            error: Exception | None = None
             try:
                 await job()
-                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if time.monotonic() - started >= HEALTHY_SECONDS:
-                    record.in_a_row = 0
-                record.in_a_row += 1
-                record.restarts += 1
-                record.last_error = f"{type(exc).__name__}: {exc}"
-                record.last_died_at = time.time()
-                delay = min(
-                    self.first_restart_seconds * 2 ** (record.in_a_row - 1),
-                    self.max_restart_seconds,
-                )
-                log.error(
-                    "background task %s died; restarting it in %.1fs", name, delay, exc_info=exc
-                )
+                error = exc
+            if time.monotonic() - started >= HEALTHY_SECONDS:
+                record.in_a_row = 0
+            record.in_a_row += 1
+            record.restarts += 1
+            record.last_error = "returned" if error is None else f"{type(error).__name__}: {error}"
+            record.last_died_at = time.time()
+            delay = min(
+                self.first_restart_seconds * 2 ** (record.in_a_row - 1), self.max_restart_seconds
+            )
+            log.error(
+                "background task %s %s; restarting it in %.1fs",
+                name,
+                "ended" if error is None else "died",
+                delay,
+                exc_info=error,
+            )
             await asyncio.sleep(delay)
 
     @property

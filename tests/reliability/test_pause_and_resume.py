@@ -214,3 +214,21 @@ async def test_a_task_that_dies_is_restarted_and_counted() -> None:
     assert status["running"] == 1 and status["restarts"] == 2
     assert status["restarted"]["flaky"]["last_error"] == "RuntimeError: died on run 2"
     assert await supervisor.stop(timeout=5) == []
+
+
+async def test_a_task_that_returns_is_started_again() -> None:
+    supervisor = Supervisor(first_restart_seconds=0.01)
+    runs = 0
+    again = asyncio.Event()
+
+    async def ends() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 2:
+            again.set()
+
+    supervisor.spawn(ends, "ends")
+    async with asyncio.timeout(5):
+        await again.wait()
+    assert supervisor.status()["restarted"]["ends"]["last_error"] == "returned"
+    await supervisor.stop(timeout=5)
