@@ -12,9 +12,9 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
-from mdsd.config import Config, ConfigError, load_config
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
+from mdsd.config import Config, ConfigError, load_config
 
 log = logging.getLogger("mdsd")
 
@@ -82,8 +82,9 @@ def _config(args: argparse.Namespace) -> Config:
 async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
     """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
     from mdsd.api.rest import create_app
-    from mdsd.daemon import Daemon
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.base.storage import wait_for_room
+    from mdsd.daemon import Daemon
 
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
@@ -97,6 +98,8 @@ async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | Non
     serving = asyncio.create_task(server.serve(sockets=sockets))
     log.info("listening on %s", config.socket_path)
     try:
+        if not await wait_for_room(config.data_dir, stop):
+            return  # stopped while its disk was full: nothing was opened
         await daemon.start()
         # What start-up built (modules, schema, connectors, caches) lives as long as the
         # process, and is most of what the collector tracks: frozen, full collections stop

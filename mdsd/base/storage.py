@@ -190,16 +190,8 @@ class StorageHealth:
             self._resume()
 
     def _write_probe(self) -> None:
-        if self.probe_dir is None:
-            return
-        path = self.probe_dir / PROBE_NAME
-        try:
-            with path.open("wb") as probe:
-                probe.write(b"\0" * self.probe_bytes)
-                probe.flush()
-                os.fsync(probe.fileno())
-        finally:
-            path.unlink(missing_ok=True)
+        if self.probe_dir is not None:
+            write_probe(self.probe_dir, self.probe_bytes)
 
     def _recover(self) -> None:
         """Bring back each store the fault touched; it stays to retry if one cannot yet."""
@@ -217,3 +209,50 @@ class StorageHealth:
         self._ok.set()
         for callback in self._resumed:
             callback()
+
+
+def write_probe(directory: Path, size: int = PROBE_BYTES) -> None:
+    """Write ``size`` bytes in ``directory``, fsync them and remove them: raises what the
+    disk raises while it cannot take them. A directory not made yet is left to whoever
+    makes it (with the mode it needs)."""
+    if not directory.is_dir():
+        return
+    path = directory / PROBE_NAME
+    try:
+        with path.open("wb") as probe:
+            probe.write(b"\0" * size)
+            probe.flush()
+            os.fsync(probe.fileno())
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def wait_for_room(
+    directory: Path, stop: asyncio.Event | None = None, max_delay: float = MAX_PROBE_SECONDS
+) -> bool:
+    """Return once ``directory`` can take writes (True), or ``stop`` is set (False).
+
+    A daemon started while its disk is full cannot open its stores (RocksDB writes a new
+    manifest on every open): it waits here, saying so once, instead of failing, and starts
+    by itself when space returns."""
+    delay = FIRST_PROBE_SECONDS
+    waiting_since: float | None = None
+    while stop is None or not stop.is_set():
+        try:
+            await asyncio.to_thread(write_probe, directory)
+        except OSError as exc:
+            fault = storage_fault(exc)
+            if fault is None:
+                raise
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                log.error("cannot start: %s in %s; waiting for it to clear", fault, directory)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await (stop or asyncio.Event()).wait()
+            delay = min(delay * 2, max_delay)
+            continue
+        if waiting_since is not None:
+            log.warning("%s takes writes again; starting", directory)
+        return True
+    return False

@@ -15,6 +15,7 @@ import pytest
 from mds.testing import SOURCES
 from mdsd import facts as F
 from mdsd.api.rest import storage_error
+from mdsd.base import storage
 from mdsd.base.faults import IO, NO_SPACE, StorageFault
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Supervisor
@@ -232,3 +233,32 @@ async def test_a_task_that_returns_is_started_again() -> None:
         await again.wait()
     assert supervisor.status()["restarted"]["ends"]["last_error"] == "returned"
     await supervisor.stop(timeout=5)
+
+
+async def test_a_start_on_a_full_disk_waits_for_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probes = 0
+
+    def full_three_times(directory: Path, size: int = 0) -> None:
+        nonlocal probes
+        probes += 1
+        if probes <= 3:
+            raise full_disk()
+
+    monkeypatch.setattr(storage, "write_probe", full_three_times)
+    async with asyncio.timeout(5):
+        assert await storage.wait_for_room(tmp_path, max_delay=0.01)
+    assert probes == 4
+    probes = 0
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    async with asyncio.timeout(5):  # a stop while it is full ends the wait
+        assert not await storage.wait_for_room(tmp_path, stop, max_delay=10.0)
+
+
+def test_the_probe_leaves_a_data_dir_not_made_yet_to_the_daemon(tmp_path: Path) -> None:
+    storage.write_probe(tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    storage.write_probe(tmp_path)
+    assert list(tmp_path.iterdir()) == []
