@@ -330,9 +330,9 @@ class Hydrator:
         self._delayed[unit] = asyncio.get_running_loop().call_later(delay, release)
 
     async def _dead_letter(self, source: str, unit: str, seq: int, reason: str) -> None:
-        self.stats.dead_lettered += 1
         raw = json.dumps({"source": source, "unit": unit, "seq": seq})
         await self.journal.dead_letter([(reason, raw)], origin="hydration")
+        self.stats.dead_lettered += 1
         self._done.append((unit, seq))
 
     # -- completion ---------------------------------------------------------------------------
