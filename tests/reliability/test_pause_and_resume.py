@@ -195,44 +195,32 @@ def test_refusals_say_507_for_no_space_and_503_for_other_faults() -> None:
     }
 
 
-async def test_a_task_that_dies_is_restarted_and_counted() -> None:
+@pytest.mark.parametrize(
+    ("ending", "last_error"),
+    [("raises", "RuntimeError: ended on run 2"), ("returns", "returned")],
+)
+async def test_a_task_that_ends_is_restarted_and_counted(ending: str, last_error: str) -> None:
     supervisor = Supervisor(first_restart_seconds=0.01)
     runs = 0
-    finished = asyncio.Event()
+    third = asyncio.Event()
 
     async def flaky() -> None:
         nonlocal runs
         runs += 1
         if runs < 3:
-            raise RuntimeError(f"died on run {runs}")
-        finished.set()
+            if ending == "raises":
+                raise RuntimeError(f"ended on run {runs}")
+            return
+        third.set()
         await asyncio.Event().wait()
 
     supervisor.spawn(flaky, "flaky")
     async with asyncio.timeout(5):
-        await finished.wait()
+        await third.wait()
     status = supervisor.status()
     assert status["running"] == 1 and status["restarts"] == 2
-    assert status["restarted"]["flaky"]["last_error"] == "RuntimeError: died on run 2"
+    assert status["restarted"]["flaky"]["last_error"] == last_error
     assert await supervisor.stop(timeout=5) == []
-
-
-async def test_a_task_that_returns_is_started_again() -> None:
-    supervisor = Supervisor(first_restart_seconds=0.01)
-    runs = 0
-    again = asyncio.Event()
-
-    async def ends() -> None:
-        nonlocal runs
-        runs += 1
-        if runs == 2:
-            again.set()
-
-    supervisor.spawn(ends, "ends")
-    async with asyncio.timeout(5):
-        await again.wait()
-    assert supervisor.status()["restarted"]["ends"]["last_error"] == "returned"
-    await supervisor.stop(timeout=5)
 
 
 async def test_a_start_on_a_full_disk_waits_for_room(
