@@ -84,6 +84,7 @@ async def serve(config: Config) -> None:
     """Run the daemon on its sockets until SIGINT/SIGTERM."""
     from mdsd.api.rest import create_app
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.base.storage import wait_for_room
     from mdsd.daemon import Daemon
 
     make_private(config.data_dir)
@@ -99,6 +100,8 @@ async def serve(config: Config) -> None:
     serving = asyncio.create_task(server.serve(sockets=sockets))
     log.info("listening on %s", config.socket_path)
     try:
+        if not await wait_for_room(config.data_dir, stop):
+            return  # stopped while its disk was full: nothing was opened
         await daemon.start()
         # What start-up built (modules, schema, connectors, caches) lives as long as the
         # process, and is most of what the collector tracks: frozen, full collections stop

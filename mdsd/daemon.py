@@ -11,6 +11,7 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from mds.wire.model import parse_aip_id
@@ -18,6 +19,8 @@ from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
+from mdsd.base.storage import StorageHealth
+from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
 from mdsd.connectors.mlflow.webhook import mlflow_services
@@ -56,7 +59,7 @@ class Daemon:
         self.config = config
         self.ready = False
         self.started_at = time.time()
-        self._tasks: list[asyncio.Task[Any]] = []
+        self.supervisor = Supervisor()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -64,12 +67,14 @@ class Daemon:
         data = self.config.data_dir
         data.mkdir(parents=True, exist_ok=True)
         fsync = self.config.daemon.fsync
+        self.storage = StorageHealth(data)
         self.store = FactStore(data / "facts", sync=fsync)
+        self.storage.add_recovery("facts", self.store.reopen)
         self.store.install(F.SCHEMA)
         self.journal = await Journal.open(data / "journal.sqlite3", fsync=fsync)
         self.search_index = SearchIndex(data / "search" / "main")
         self.owners_index = SearchIndex(data / "search" / "owners")
-        self.indexer = Indexer(self.store, self.search_index, self.owners_index)
+        self.indexer = Indexer(self.store, self.search_index, self.owners_index, self.storage)
         log.info("search index: %s", self.indexer.catch_up())
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
@@ -84,6 +89,8 @@ class Daemon:
             workers=self.config.daemon.workers,
             source_limits={key: policy.concurrency for key, policy in self.config.sources.items()},
             retry_seconds=self.config.enrichment.retry_seconds,
+            storage=self.storage,
+            supervisor=self.supervisor,
         )
         self.intake = Intake(
             self.journal,
@@ -91,21 +98,24 @@ class Daemon:
             self.connectors,
             max_request_bytes=self.config.intake.max_request_bytes,
             max_event_bytes=self.config.intake.max_event_bytes,
+            storage=self.storage,
         )
         self.enrichment = Enrichment(self)
         resumed = await self.hydrator.start()
         if resumed:
             log.info("resumed %d unit(s) left pending by the last run", resumed)
         self.inbox = data / "inbox"
-        self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
-        self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
-        self._spawn(self.enrichment.run(), "enrichment")
-        self._spawn(keep_tidy(self.journal, self.store), "housekeeping")
+        self._spawn(partial(self.intake.watch_inbox, self.inbox), "inbox")
+        self._spawn(
+            partial(self.indexer.run, self.config.search.commit_interval_ms / 1000), "indexer"
+        )
+        self._spawn(self.enrichment.run, "enrichment")
+        self._spawn(partial(keep_tidy, self.journal, self.store), "housekeeping")
         self.buses: list[Bus] = build_buses(
             self.config.intake, self.intake, lambda: self.hydrator.pending_units
         )
         for bus in self.buses:
-            self._spawn(bus.run(), f"bus-{bus.kind}")
+            self._spawn(bus.run, f"bus-{bus.kind}")
         for name, job in mlflow_services(self).items():
             self._spawn(job, name)
         self.ready = True
@@ -124,14 +134,9 @@ class Daemon:
             self.config.sources, self.connectors, processes, self.config.daemon.log_level
         )
 
-    def _spawn(self, coroutine: Any, name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        task.add_done_callback(self._task_ended)
-        self._tasks.append(task)
-
-    def _task_ended(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s died", task.get_name(), exc_info=task.exception())
+    def _spawn(self, job: Job, name: str) -> None:
+        """Run ``job()`` in the background; restarted (with backoff) if it dies."""
+        self.supervisor.spawn(job, name)
 
     def begin_shutdown(self) -> None:
         """End long-lived responses (change streams) so the server can stop promptly."""
@@ -143,12 +148,10 @@ class Daemon:
         if not self.ready:
             return
         self.ready = False
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
-            for task in stuck:  # shutdown must finish; what they held is in the journal
-                log.error("background task %s did not stop in time", task.get_name())
+        # shutdown must finish; what stuck tasks held is in the journal
+        for task in await self.supervisor.stop(STOP_TIMEOUT_SECONDS):
+            log.error("background task %s did not stop in time", task.get_name())
+        await self.storage.close()
         await self.hydrator.stop()
         await self.fetcher.aclose()
         try:
@@ -286,6 +289,8 @@ class Daemon:
                 "documents": self.search_index.count(),
             },
             "runtime": runtime_status(),
+            "storage": self.storage.status(),
+            "tasks": self.supervisor.status(),
         }
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -311,6 +316,7 @@ class Daemon:
     async def redrive(self, ids: list[int] | None) -> dict[str, Any]:
         """Send dead letters through intake again (events) or back to hydration (units);
         ``missing`` names the ids asked for that wait for no redrive."""
+        self.storage.check()  # not taken from the dead letters when they cannot be queued
         letters = await self.journal.take_dead_letters(ids)
         redriven = rejected = 0
         for letter in letters:

@@ -9,7 +9,10 @@ write even though RocksDB iterators here are not snapshot-isolated.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -92,7 +95,7 @@ class FactStore:
     ) -> None:
         self.path = Path(path)
         self.read_only = secondary is not None
-        options = _options(block_cache_bytes)
+        options = self._options = _options(block_cache_bytes)
         if secondary is not None:
             access = rocksdict.AccessType.secondary(str(secondary))
             self._rdb = rocksdict.Rdict(str(self.path), options, access_type=access)
@@ -158,6 +161,30 @@ class FactStore:
         """Forget every decoded entity and reverse reference (the next reads refill them)."""
         self.entity_cache.clear()
         self.links_cache.clear()
+
+    def reopen(self) -> None:
+        """Close RocksDB and open it again, after a write failed (a full disk): until then
+        it refuses every write. Opening replays its log, so nothing committed is lost; it
+        flushes the memory tables, so it raises ``ENOSPC`` while there is no room for them."""
+        with self._write_lock:
+            self._check_open()
+            needed = self._rdb.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+            free = shutil.disk_usage(self.path).free
+            if free < 2 * needed:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"{free:,} bytes free, {needed:,} needed to reopen",
+                    str(self.path),
+                )
+            # not waiting for background work, which retries the failed flush (1 s)
+            self._rdb.cancel_all_background(False)
+            with contextlib.suppress(Exception):  # it repeats the error that broke it
+                self._rdb.close()
+            self._rdb = rocksdict.Rdict(str(self.path), self._options)
+            self.drop_caches()
+            self._xids.clear()
+            self._xid_of.clear()
+            self._load_meta()
 
     def sync_wal(self) -> None:
         """fsync the write-ahead log: one call makes every earlier transaction power-safe."""

@@ -99,6 +99,7 @@ class LiveLink:
             last_tx=status.get("last_tx"),
             last_tx_at=status.get("last_tx_at"),
             stream=self.info.stream,
+            storage=storage_problem(status),
         )
         page = self.app.page
         if page is None:
@@ -165,3 +166,11 @@ class LiveLink:
         touched = set(change.get("entities", []))
         if self.app.as_of is None and page is not None and page.touches(touched):
             page.refresh_live()
+
+
+def storage_problem(status: dict[str, Any]) -> str | None:
+    """What stops the daemon writing, in a few words; None while its storage is fine."""
+    storage = status.get("storage") or {}
+    if storage.get("state", "ok") == "ok":
+        return None
+    return "disk full" if storage.get("kind") == "no_space" else "storage fault"

@@ -25,6 +25,7 @@ from mdsd.api import graphql
 from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.index import MAX_SEARCH_LIMIT, QueryError
+from mdsd.base.faults import StorageFault
 from mdsd.reads import queries
 from mdsd.reads.views import view
 
@@ -65,6 +66,9 @@ ANSWERS: dict[str, tuple[type[shapes.Shape], ...]] = {
     "/v1/changes": (shapes.Notice,),
     "/v1/graphql": (shapes.GraphQL,),
 }
+#: how long a client refused for a storage fault is asked to wait (the daemon probes the
+#: disk more often than this, and resumes on its own)
+STORAGE_RETRY_SECONDS = 5
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -76,6 +80,15 @@ class JSONResponse(StarletteJSONResponse):
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def storage_error(fault: StorageFault) -> JSONResponse:
+    """Work refused because the daemon's disk failed: 507 when it is full, else 503; not
+    an error of the request, which may be sent again (after ``Retry-After`` seconds)."""
+    status, code = (507, "insufficient_storage") if fault.no_space else (503, "storage_fault")
+    response = error(status, code, str(fault))
+    response.headers["Retry-After"] = str(STORAGE_RETRY_SECONDS)
+    return response
 
 
 class Starting(Exception):
@@ -394,6 +407,8 @@ def guarded(handler: Handler) -> Handler:
             return error(503, "starting", str(exc))
         except TooLarge as exc:
             return error(413, "too_large", str(exc))
+        except StorageFault as fault:
+            return storage_error(fault)
 
     return run
 

@@ -29,16 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mdsd import facts as F
-from mdsd.reads import insights
-from mds.wire.moments import iso_epoch
-from mdsd.enrichment.inference import Evaluator, Work, touched_entities
-from mdsd.intake.journal import QueuedEvent
 from mds.wire.model import Rel, parse_aip_id
+from mds.wire.moments import iso_epoch
+from mdsd import facts as F
+from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
+from mdsd.enrichment.inference import Evaluator, Work, touched_entities
 from mdsd.enrichment.readers import PointReader, Reader, ScanReader
 from mdsd.enrichment.reconcile import Reconciler
 from mdsd.enrichment.rules import RULES, Rule, fingerprint
+from mdsd.intake.journal import QueuedEvent
+from mdsd.reads import insights
 from store import Db, TxReport
 
 if TYPE_CHECKING:
@@ -213,7 +214,11 @@ class Enrichment:
                 await self._debounce()
             self._wake.clear()
             try:
-                await self.run_pass(kind)
+                with self.daemon.storage.watch("enrichment"):
+                    await self.run_pass(kind)
+            except StorageFault:  # its changes are kept for the pass after the fault
+                await self.daemon.storage.wait_ok()
+                self._wake.set()
             except Exception:  # the loop must outlive any one pass
                 log.exception("enrichment pass failed; retrying at the next one")
 
@@ -284,6 +289,11 @@ class Enrichment:
             await self._record_enriched(touched)
             self._processed_tx = max(self._processed_tx, basis)
             self._save_state()
+        except Exception as exc:
+            if storage_fault(exc) is not None:  # not inferred yet: the next pass does it
+                self._changed |= changed
+                self._full_needed = self._full_needed or report.kind == "full"
+            raise
         finally:
             self._in_pass = False
         report.seconds = time.monotonic() - started

@@ -35,6 +35,7 @@ the old content.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -113,9 +114,8 @@ class SearchIndex:
         # An empty index is about to be rebuilt: index on every core. Otherwise one thread,
         # which halves the CPU of the frequent small commits (one segment each, not one per
         # thread) and is plenty for incremental batches.
-        self._writer = self._index.writer(
-            heap_size=writer_heap_mb * 1_000_000, num_threads=0 if empty else 1
-        )
+        self._heap_size = writer_heap_mb * 1_000_000
+        self._writer = self._index.writer(heap_size=self._heap_size, num_threads=0 if empty else 1)
         #: While not None, every id the index may hold, committed or staged. Deleting an id
         #: before adding it costs as much as the add, and a rebuild (after ``clear`` or into
         #: an empty index) need not; dropped at the commit, so as not to hold a million ids.
@@ -180,6 +180,18 @@ class SearchIndex:
             self._closed = True
             self._writer.rollback()
             self._writer.wait_merging_threads()
+
+    def recover(self) -> None:
+        """Take a new writer after the last one failed: an I/O error (a full disk) kills
+        tantivy's writer, which then refuses all work. What it had staged is lost; the
+        indexer stages it again, since ``indexed_tx`` did not move."""
+        with self._lock:
+            with contextlib.suppress(ValueError):
+                self._writer.rollback()
+            del self._writer  # its directory lock goes with it, before the new one takes it
+            self._writer = self._index.writer(heap_size=self._heap_size, num_threads=1)
+            self._dirty = self._cleared = False
+            self._possible_ids = None
 
     def __enter__(self) -> SearchIndex:
         return self

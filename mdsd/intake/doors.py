@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 
 import watchfiles
 
+from mdsd.base.faults import StorageFault
+from mdsd.base.storage import StorageHealth
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
@@ -80,7 +82,10 @@ class Intake:
         *,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_event_bytes: int = MAX_EVENT_BYTES,
+        storage: StorageHealth | None = None,
     ) -> None:
+        """``storage``: while it is paused by a storage fault every door refuses work (a
+        ``StorageFault`` with the reason), and inbox files wait for it to resume."""
         self.journal = journal
         self.hydrator = hydrator
         self.sources = set(configured_sources)
@@ -90,6 +95,9 @@ class Intake:
         self.received = 0
         self._lock = asyncio.Lock()
         self._recheck: asyncio.Task[None] | None = None
+        self._inbox: Path | None = None
+        self.storage = storage or StorageHealth(None)
+        self.storage.on_resume(self._inbox_again)
 
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
@@ -117,7 +125,9 @@ class Intake:
                 accepted.append(taken)
         result = IntakeResult(accepted=len(accepted))
         result.rejected = [{"index": i, "reason": reason} for i, reason, _ in rejected]
-        await self.journal.dead_letter([(reason, raw) for _, reason, raw in rejected], origin)
+        self.storage.check()
+        with self.storage.watch("intake"):
+            await self.journal.dead_letter([(reason, raw) for _, reason, raw in rejected], origin)
         result.duplicates = len(accepted) - await self._queue(accepted, origin)
         self.received += len(accepted) + len(rejected)
         if rejected:
@@ -145,7 +155,9 @@ class Intake:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it;
         returns how much was queued (redeliveries are not)."""
         fresh = origin not in CACHED_ORIGINS
-        queued = await self.journal.enqueue(events, origin)
+        self.storage.check()
+        with self.storage.watch("intake"):
+            queued = await self.journal.enqueue(events, origin)
         for source, unit, seq in queued:
             self.hydrator.schedule(source, unit, seq, fresh=fresh)
         return len(queued)
@@ -239,6 +251,7 @@ class Intake:
         names count.
         """
         inbox.mkdir(parents=True, exist_ok=True)
+        self._inbox = inbox
         try:
             await self._consume_waiting(inbox)
             async for _changes in watchfiles.awatch(inbox, debounce=50, step=20, recursive=False):
@@ -256,12 +269,21 @@ class Intake:
                     unsettled.append(INBOX_SETTLE_SECONDS - age)
                 else:
                     await self.consume_file(path)
+            except StorageFault as fault:  # read again when the storage resumes
+                log.warning("inbox %s: left in place: %s", path.name, fault)
+                self.storage.report("intake", fault)
+                return
             except OSError as exc:
                 log.error("inbox %s: %s", path.name, exc)
             except Exception:  # one file must never stop the inbox: it stays, to retry
                 log.exception("inbox %s: could not be ingested; left in place", path.name)
         if unsettled and (self._recheck is None or self._recheck.done()):
             self._recheck = asyncio.create_task(self._consume_after(inbox, min(unsettled)))
+
+    def _inbox_again(self) -> None:
+        """Storage is back: read the files a fault left in the inbox."""
+        if self._inbox is not None and (self._recheck is None or self._recheck.done()):
+            self._recheck = asyncio.create_task(self._consume_after(self._inbox, 0.0))
 
     async def _consume_after(self, inbox: Path, delay: float) -> None:
         """Look again once a file may have settled: no change may come to wake the watch."""

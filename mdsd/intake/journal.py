@@ -9,7 +9,9 @@ bookkeeping on the intake path, not a per-keystroke query path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import aiosqlite
 
 from mds.wire.moments import iso_epoch
+from mdsd.base.faults import storage_fault
 
 #: an event queued within this long makes a later one with the same ``event_id``, type and
 #: entity a duplicate (redeliveries by buses, webhooks and retrying senders come within
@@ -124,12 +127,24 @@ def _alone(
     redelivery was dropped), its insert moved ``last_insert_rowid`` (an enqueue then
     handed its units another table's row ids, and their rows stayed pending for good),
     and two deliveries of one event both passed the duplicate check.
+
+    A method that fails leaves nothing behind: its open transaction is rolled back, or
+    the next method's commit would make its half durable. A failure of the disk under
+    the journal (full, or an I/O error) is raised as a ``StorageFault``, to be retried.
     """
 
     @functools.wraps(method)
     async def alone(self: Journal, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         async with self._lock:
-            return await method(self, *args, **kwargs)
+            try:
+                return await method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await self._db.rollback()
+                fault = storage_fault(exc, "journal")
+                if fault is None:
+                    raise
+                raise fault from exc
 
     return alone
 

@@ -31,6 +31,8 @@ class StatusInfo:
     last_tx_at: str | None = None
     stream: str = "off"  # on | off | unavailable
     retry_in: float | None = None
+    #: while the daemon's disk fails (full, or I/O errors), what it says: writing is paused
+    storage: str | None = None
 
 
 class OneLine(Static):
@@ -139,6 +141,8 @@ class StatusLine(_AppWatcher):
                 text.append(f"  pending {info.pending:,}", style=style)
             if info.dead_letters:
                 text.append(f"  dead letters {info.dead_letters:,}", style="red")
+            if info.storage:
+                text.append(f"  ⚠ {info.storage}: paused", style="bold red")
             if info.last_tx is not None:
                 text.append(f"  last tx {info.last_tx}", style="dim")
                 if info.last_tx_at:

@@ -28,6 +28,7 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -37,6 +38,7 @@ from starlette.routing import Route
 
 from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
+from mdsd.base.faults import StorageFault
 from mdsd.base.listeners import build_server
 from mdsd.config import MlflowConfig
 from mdsd.connectors.mlflow.catchup import CatchUp, Submit
@@ -192,6 +194,10 @@ class WebhookReceiver:
             return JSONResponse({"ignored": True})
         try:
             result = await self.submit(json.dumps(event).encode(), ORIGIN)
+        except StorageFault as fault:  # not durable, and not MLflow's fault: retry later
+            self.counts["failed"] += 1
+            status = 507 if fault.no_space else 503
+            return JSONResponse({"error": str(fault)}, status_code=status)
         except Exception as exc:  # not durable: MLflow must retry
             self.counts["failed"] += 1
             return JSONResponse({"error": f"intake failed: {exc}"}, status_code=500)
@@ -233,16 +239,17 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def mlflow_services(daemon: Daemon) -> dict[str, Coroutine[Any, Any, None]]:
-    """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name; their
-    counters join the connector's in ``mds status``."""
+def mlflow_services(daemon: Daemon) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+    """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name (each
+    a function that starts it, so it can be started again); their counters join the
+    connector's in ``mds status``."""
     settings = daemon.config.mlflow
     connector = daemon.connectors.get(SOURCE)
     if not isinstance(connector, MlflowConnector):
         if settings != MlflowConfig():
             log.warning("[mlflow] is configured but [sources.mlflow] is not: MLflow is ignored")
         return {}
-    jobs: dict[str, Coroutine[Any, Any, None]] = {}
+    jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
     if settings.catch_up_interval_seconds > 0:
         catch_up = CatchUp(
             connector,
@@ -251,7 +258,7 @@ def mlflow_services(daemon: Daemon) -> dict[str, Coroutine[Any, Any, None]]:
             settings.catch_up_interval_seconds,
         )
         connector.services["catch_up"] = catch_up.stats
-        jobs["mlflow-catchup"] = catch_up.run()
+        jobs["mlflow-catchup"] = catch_up.run
     if settings.webhook_port:
         receiver = WebhookReceiver(
             settings.secret, settings.webhook_max_age_seconds, daemon.intake.submit
@@ -261,5 +268,5 @@ def mlflow_services(daemon: Daemon) -> dict[str, Coroutine[Any, Any, None]]:
         receiver.url = f"http://{f'[{host}]' if ':' in host else host}:{port}{PATH}"
         log.info("mlflow webhook receiver listening on %s", receiver.url)
         connector.services["webhook"] = receiver.stats
-        jobs["mlflow-webhook"] = receiver.serve(sock)
+        jobs["mlflow-webhook"] = partial(receiver.serve, sock)
     return jobs
