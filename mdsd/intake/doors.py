@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,7 +34,6 @@ from mdsd.intake.events import (
     parse_lines,
     too_large,
 )
-from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,10 @@ CACHED_ORIGINS = frozenset({"enrichment"})
 INBOX_BATCH_LINES = 10_000
 #: how much of an oversize line is read at a time while it is skipped
 _SKIP_BYTES = 2**16
+
+#: where intake hands work on once it is durable: the (source, unit, journal seq) just
+#: queued, and whether they must be read fresh rather than from a short-lived cache
+OnAccepted = Callable[[Sequence[tuple[str, str, int]], bool], None]
 
 
 @dataclass(slots=True)
@@ -70,17 +73,19 @@ class IntakeResult:
 
 
 class Intake:
+    """Every door's way in: validate, persist in the journal, then hand on to ``on_accepted``."""
+
     def __init__(
         self,
         journal: Journal,
-        hydrator: Hydrator,
+        on_accepted: OnAccepted,
         configured_sources: Collection[str],
         *,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.journal = journal
-        self.hydrator = hydrator
+        self.on_accepted = on_accepted
         self.sources = set(configured_sources)
         #: ``[intake]``: the largest input read whole, and the largest one event
         self.max_request_bytes = max_request_bytes
@@ -142,10 +147,8 @@ class Intake:
     async def enqueue(self, events: list[QueuedEvent], origin: str) -> int:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it;
         returns how much was queued (redeliveries are not)."""
-        fresh = origin not in CACHED_ORIGINS
         queued = await self.journal.enqueue(events, origin)
-        for source, unit, seq in queued:
-            self.hydrator.schedule(source, unit, seq, fresh=fresh)
+        self.on_accepted(queued, origin not in CACHED_ORIGINS)
         return len(queued)
 
     async def redrive(self, letter: DeadLetter) -> IntakeResult:

@@ -68,7 +68,7 @@ async def test_stubs_are_hydrated_through_their_unit_and_complete_the_path(
     assert sources["orchestrator"].hydrated == [R1]
     assert sources["experiments"].hydrated == [T1]
     assert inferred_edges(daemon.store.db()) == {(I1, T1), (I1, cell_id("12345", 2))}
-    hydrated_at, enriched_at = await daemon.unit_times(R1) or (None, None)
+    hydrated_at, enriched_at = await daemon.units.times(R1) or (None, None)
     assert hydrated_at is not None and enriched_at is not None
 
 
@@ -97,7 +97,7 @@ async def test_a_stub_its_unit_does_not_describe_backs_off_and_is_reported(
     await asyncio.sleep(1.1)  # asked again after retry_seconds, then waits twice as long
     await idle(daemon)
     assert sources["experiments"].hydrated == [T1, T1]
-    report = await daemon.enrichment.quality(daemon.store.db(), 7)
+    report = await daemon.units.quality(daemon.store.db(), 7)
     (stub,) = report["unresolved_stubs"]
     assert stub["id"] == stray
     assert "after 2 hydration(s)" in stub["reason"]

@@ -21,9 +21,9 @@ from enrichment_fakes import (
     start_daemon,
 )
 
+from mds.wire.model import NormalizedEntity
 from mdsd import facts as F
 from mdsd.daemon import Daemon
-from mds.wire.model import NormalizedEntity
 
 STAMP_1 = "2025-01-01T00:00:00Z"
 STAMP_2 = "2025-01-02T00:00:00Z"
@@ -31,9 +31,9 @@ M1 = aip(ET.MODEL, "ranker")
 
 
 async def reconcile(daemon: Daemon) -> dict:
-    started = await daemon.start_reconcile()
+    started = daemon.reconciler.start()
     assert started["started"] is True
-    report = await daemon.enrichment.reconciler.wait()
+    report = await daemon.reconciler.wait()
     assert report is not None and report.number == started["pass"]
     assert await daemon.wait_idle(10)
     return report.to_json()
@@ -110,12 +110,12 @@ async def test_an_incomplete_listing_deletes_nothing(
 
 
 async def test_a_second_pass_does_not_start_while_one_runs(daemon: Daemon) -> None:
-    first = await daemon.start_reconcile()
-    second = await daemon.start_reconcile()
+    first = daemon.reconciler.start()
+    second = daemon.reconciler.start()
     assert first == {"started": True, "pass": 1}
     assert second["started"] is False and second["pass"] == 1
-    await daemon.enrichment.reconciler.wait()
-    assert (await daemon.start_reconcile())["pass"] == 2
+    await daemon.reconciler.wait()
+    assert daemon.reconciler.start()["pass"] == 2
 
 
 async def test_a_pass_that_breaks_is_reported_and_the_next_one_runs(
@@ -149,7 +149,7 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
     again = await start_daemon(config, sources)
     try:
         await asyncio.sleep(0.2)
-        status = again.enrichment.reconciler.status()
+        status = again.reconciler.status()
         assert status["passes"] == 0, "the last pass is recent: none is due at start"
         due = datetime.fromisoformat(status["next_pass_at"]).timestamp()
         assert before + hour <= due <= time.time() + hour
@@ -163,7 +163,7 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
     late = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while late.enrichment.reconciler.passes == 0:
+            while late.reconciler.passes == 0:
                 await asyncio.sleep(0.02)
     finally:
         await late.stop()
@@ -185,7 +185,7 @@ async def test_a_pass_cut_short_runs_again_at_the_next_start(
     first = await start_daemon(config, sources)
     try:
         sources["registry"].list_units = stuck  # type: ignore[method-assign]
-        await first.start_reconcile()
+        first.reconciler.start()
         await asyncio.wait_for(listing.wait(), 5)
     finally:
         await first.stop()  # the pass is cancelled midway, as a kill would leave it
@@ -194,7 +194,7 @@ async def test_a_pass_cut_short_runs_again_at_the_next_start(
     again = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while again.enrichment.reconciler.last is None:
+            while again.reconciler.last is None:
                 await asyncio.sleep(0.02)
         assert await again.wait_idle(10)
         assert status_of(again, M1) == F.STATUS_RESOLVED
@@ -211,9 +211,9 @@ async def test_an_unreadable_memo_leaves_the_schedule_and_enrichment_running(
     daemon = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while daemon.enrichment.reconciler.next_pass_at is None:
+            while daemon.reconciler.next_pass_at is None:
                 await asyncio.sleep(0.02)
-        due = daemon.enrichment.reconciler.next_pass_at
+        due = daemon.reconciler.next_pass_at
         assert due >= time.time() + config.reconcile.interval_seconds - 10
         report = await reconcile(daemon)
         assert report["errors"], "the pass says why it could not run"
