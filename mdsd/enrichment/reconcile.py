@@ -265,13 +265,17 @@ class Reconciler:
                 await self.wait()
                 delay = config.interval_seconds
         finally:
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._task
-            if self._memo is not None:
-                await self._memo.close()
-                self._memo = None
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop a running pass and close the memo (the schedule does this as it ends)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._memo is not None:
+            await self._memo.close()
+            self._memo = None
 
     async def _until_due(self, interval: float) -> float:
         """Seconds until the next pass is due: none when the last one was cut short (a
