@@ -14,6 +14,7 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from mds.wire.model import parse_aip_id
@@ -67,8 +68,25 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the stores, build the rooms on them, start the background jobs."""
         data = self.config.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        await self._open_stores(data)
+        await self._build_rooms(data)
+        resumed = await self.hydrator.start()
+        if resumed:
+            log.info("resumed %d unit(s) left pending by the last run", resumed)
+        self._start_jobs(data)
+        self.ready = True
+        log.info(
+            "mdsd ready: %d transactions, sources %s, inbox %s",
+            self.store.last_tx,
+            ", ".join(sorted(self.connectors)) or "(none)",
+            self.inbox,
+        )
+
+    async def _open_stores(self, data: Path) -> None:
+        """The fact store, the intake journal and the search indexes (caught up)."""
         fsync = self.config.daemon.fsync
         self.store = FactStore(data / "facts", sync=fsync)
         self.store.install(F.SCHEMA)
@@ -77,6 +95,9 @@ class Daemon:
         self.owners_index = SearchIndex(data / "search" / "owners")
         self.indexer = Indexer(self.store, self.search_index, self.owners_index)
         log.info("search index: %s", self.indexer.catch_up())
+
+    async def _build_rooms(self, data: Path) -> None:
+        """Each room, handed only the ports it declares."""
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
         self.fetcher = self._fetcher()
@@ -117,9 +138,9 @@ class Daemon:
         )
         self.units = UnitReads(self.journal, self._unit_of, self.enrichment)
         self.services = self._services()
-        resumed = await self.hydrator.start()
-        if resumed:
-            log.info("resumed %d unit(s) left pending by the last run", resumed)
+
+    def _start_jobs(self, data: Path) -> None:
+        """The background tasks: inbox, indexer, enrichment, reconciliation, buses, MLflow."""
         self.inbox = data / "inbox"
         self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
         self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
@@ -133,13 +154,6 @@ class Daemon:
         mlflow = mlflow_services(self.config.mlflow, self.connectors, self.intake.submit, data)
         for name, job in mlflow.items():
             self._spawn(job, name)
-        self.ready = True
-        log.info(
-            "mdsd ready: %d transactions, sources %s, inbox %s",
-            self.store.last_tx,
-            ", ".join(sorted(self.connectors)) or "(none)",
-            self.inbox,
-        )
 
     def _services(self) -> Services:
         """What the API is handed: the reads, and the few operations of the whole daemon."""
