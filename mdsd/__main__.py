@@ -92,7 +92,7 @@ async def serve(config: Config) -> None:
     sockets = [bind_unix_socket(config.socket_path)]
     if config.daemon.tcp_port:
         sockets.append(bind_tcp(config.daemon.tcp_port))
-    server = build_server(create_app(daemon), log_level="warning")
+    server = build_server(create_app(daemon.api), log_level="warning")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,6 +54,10 @@ INBOX_BATCH_LINES = 10_000
 #: how much of an oversize line is read at a time while it is skipped
 _SKIP_BYTES = 2**16
 
+#: where intake hands work on once it is durable: the (source, unit, journal seq) just
+#: queued, and whether they must be read fresh rather than from a short-lived cache
+OnAccepted = Callable[[Sequence[tuple[str, str, int]], bool], None]
+
 
 @dataclass(slots=True)
 class IntakeResult:
@@ -74,10 +78,12 @@ class IntakeResult:
 
 
 class Intake:
+    """Every door's way in: validate, persist in the journal, then hand on to ``on_accepted``."""
+
     def __init__(
         self,
         journal: Journal,
-        hydrator: Hydrator,
+        on_accepted: OnAccepted,
         configured_sources: Collection[str],
         *,
         max_request_bytes: int = MAX_REQUEST_BYTES,
@@ -87,7 +93,7 @@ class Intake:
         """``storage``: while it is paused by a storage fault every door refuses work (a
         ``StorageFault`` with the reason), and inbox files wait for it to resume."""
         self.journal = journal
-        self.hydrator = hydrator
+        self.on_accepted = on_accepted
         self.sources = set(configured_sources)
         #: ``[intake]``: the largest input read whole, and the largest one event
         self.max_request_bytes = max_request_bytes
@@ -154,12 +160,10 @@ class Intake:
     async def enqueue(self, events: list[QueuedEvent], origin: str) -> int:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it;
         returns how much was queued (redeliveries are not)."""
-        fresh = origin not in CACHED_ORIGINS
         self.storage.check()
         with self.storage.watch("intake"):
             queued = await self.journal.enqueue(events, origin)
-        for source, unit, seq in queued:
-            self.hydrator.schedule(source, unit, seq, fresh=fresh)
+        self.on_accepted(queued, origin not in CACHED_ORIGINS)
         return len(queued)
 
     async def redrive(self, letter: DeadLetter) -> IntakeResult:

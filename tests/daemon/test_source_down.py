@@ -24,7 +24,7 @@ async def test_failing_hydration_is_retried_and_visible_on_the_entity(tmp_path: 
     daemon = Daemon(config)
     await daemon.start()
     try:
-        async with Client(app=create_app(daemon)) as client:
+        async with Client(app=create_app(daemon.api)) as client:
             answer = await client.ingest(
                 b'{"event_type": "model_created", "model_id": "ranking-model"}'
             )

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
+from mdsd.api.graphql import execute
 from mdsd.connectors.base import Hydrated
 from mdsd.connectors.ids import HOME
 from mdsd.daemon import Daemon
-from mdsd.api.graphql import execute
 from mdsd.enrichment.inference import new_edge_ops
-from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
 
 T = EntityType
 #: entity type -> the source that owns it
@@ -224,7 +224,9 @@ def build_org(graph: Graph) -> None:
 
 async def run(daemon: Daemon, query: str, as_of: str | None = None, **variables: Any) -> Any:
     """The full answer ``{"data", "errors"?, "extensions"}``."""
-    return await execute({"query": query, "variables": variables}, daemon.store, daemon, as_of)
+    return await execute(
+        {"query": query, "variables": variables}, daemon.store, daemon.services, as_of
+    )
 
 
 async def data(daemon: Daemon, query: str, as_of: str | None = None, **variables: Any) -> Any:

@@ -21,11 +21,11 @@ from graphql_org import (
     run,
 )
 
+from mds.wire.model import Rel
 from mdsd.api.rest import create_app
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
 from mdsd.daemon import Daemon
-from mds.wire.model import Rel
 
 SEED = """
 { model(id: "aip://model/registry/ranking-model") { name owners { name }
@@ -234,7 +234,7 @@ async def test_served_by_the_daemon_app(graph: Graph) -> None:
         entity(T.MODEL, "ranking-model", "Ranking model", rels={Rel.CURRENT_INSTANCE: [V5]}),
         owners=[CAROL],
     )
-    transport = httpx.ASGITransport(app=create_app(graph.daemon))
+    transport = httpx.ASGITransport(app=create_app(graph.daemon.api))
     async with httpx.AsyncClient(transport=transport, base_url="http://mds") as client:
         response = await client.post("/v1/graphql", json={"query": SEED})
         assert response.status_code == 200

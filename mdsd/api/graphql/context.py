@@ -10,10 +10,10 @@ id, so a query touching an entity through a hundred paths reads it once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from strawberry.dataloader import DataLoader
 
@@ -22,20 +22,22 @@ from mds.wire.moments import moment_of
 from mdsd import facts as F
 from mdsd.api.graphql.limits import Budget
 from mdsd.api.graphql.records import Record
+from mds.wire.moments import parse_as_of
+from mdsd.api.ports import Search
 from mdsd.reads.queries import entity_id
+from mdsd.reads.units import UnitTimes
 from store import Db
-
-UnitTimes = tuple[float | None, float | None] | None
 
 
 class Services(Protocol):
-    """What the schema needs of the running daemon beyond the facts (``Daemon`` has it)."""
+    """What the schema needs of the running daemon beyond the facts (the API's
+    ``mdsd.api.ports.Services`` has it)."""
 
-    def search(
-        self, query: str, *, entity_type: str | None = None, limit: int = 20, db: Any = None
-    ) -> dict[str, Any]: ...
+    @property
+    def search(self) -> Search: ...
 
-    async def unit_times(self, xid: str) -> UnitTimes: ...
+    @property
+    def unit_times(self) -> Callable[[str], Awaitable[UnitTimes]]: ...
 
 
 @dataclass(frozen=True, slots=True)

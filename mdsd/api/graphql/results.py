@@ -1,6 +1,6 @@
 """The answers of the graph-wide root fields: search, lineage, impact and history.
 
-Each reuses the question's REST implementation in ``mdsd.reads.queries`` (or ``Daemon.search``)
+Each reuses the question's REST implementation in ``mdsd.reads`` (``queries``, ``search``)
 for what to return and turns its ids into entities of the request's view, so GraphQL
 and REST never disagree about which entities a question reaches.
 """
@@ -18,6 +18,8 @@ from mds.wire.model import EntityType
 from mdsd import facts as F
 from mdsd.api.graphql.context import View
 from mdsd.api.graphql.entity import Entity, Team, User, node, nodes
+from mdsd.api.graphql.entity import Entity, node, nodes
+from mdsd.api.graphql.kinds import Team, User
 from mdsd.reads import queries
 
 

@@ -30,6 +30,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -40,13 +42,11 @@ from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.faults import StorageFault
 from mdsd.base.listeners import build_server
-from mdsd.config import MlflowConfig
+from mdsd.connectors.base import Connector
 from mdsd.connectors.mlflow.catchup import CatchUp, Submit
 from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
+from mdsd.connectors.mlflow.settings import MlflowConfig
 from mdsd.connectors.payload import parse_timestamp
-
-if TYPE_CHECKING:
-    from mdsd.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -239,12 +239,14 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def mlflow_services(daemon: Daemon) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+def mlflow_services(
+    settings: MlflowConfig, connectors: Mapping[str, Connector], submit: Submit, data_dir: Path
+) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
     """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name (each
     a function that starts it, so it can be started again); their counters join the
-    connector's in ``mds status``."""
-    settings = daemon.config.mlflow
-    connector = daemon.connectors.get(SOURCE)
+    connector's in ``mds status``. Both hand what they find to ``submit``, the durable
+    intake; the catch-up poll keeps its cursor in ``data_dir``."""
+    connector = connectors.get(SOURCE)
     if not isinstance(connector, MlflowConnector):
         if settings != MlflowConfig():
             log.warning("[mlflow] is configured but [sources.mlflow] is not: MLflow is ignored")
@@ -253,16 +255,14 @@ def mlflow_services(daemon: Daemon) -> dict[str, Callable[[], Coroutine[Any, Any
     if settings.catch_up_interval_seconds > 0:
         catch_up = CatchUp(
             connector,
-            daemon.intake.submit,
-            daemon.config.data_dir / CATCH_UP_STATE,
+            submit,
+            data_dir / CATCH_UP_STATE,
             settings.catch_up_interval_seconds,
         )
         connector.services["catch_up"] = catch_up.stats
         jobs["mlflow-catchup"] = catch_up.run
     if settings.webhook_port:
-        receiver = WebhookReceiver(
-            settings.secret, settings.webhook_max_age_seconds, daemon.intake.submit
-        )
+        receiver = WebhookReceiver(settings.secret, settings.webhook_max_age_seconds, submit)
         sock = bind(settings.webhook_host, settings.webhook_port)
         host, port = sock.getsockname()[:2]
         receiver.url = f"http://{f'[{host}]' if ':' in host else host}:{port}{PATH}"
