@@ -22,9 +22,8 @@ from serde import SerdeError, disabled, from_dict, serde
 from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
 from mdsd.base.bounds import check_minimums
 from mdsd.base.logs import LOG_LEVELS
-from mdsd.connectors.policy import SourcePolicy
-from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.mlflow.settings import MlflowConfig
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.enrichment.settings import EnrichmentConfig, ReconcileConfig
 from mdsd.intake.buses.settings import IntakeConfig
 

@@ -23,13 +23,12 @@ from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
+from mdsd.api.ports import Services
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
 from mdsd.connectors.mlflow.webhook import mlflow_services
-from mdsd.enrichment.loop import Enrichment
-from mdsd.api.ports import Services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
@@ -37,12 +36,10 @@ from mdsd.hydration.hydrator import Hydrator
 from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.writer import Writer
 from mdsd.index.indexer import Indexer
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.index.search import SearchIndex
 from mdsd.intake.buses import Bus, build_buses
 from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.housekeeping import keep_tidy
-from mdsd.intake.journal import Journal, UnitState
-from mdsd.index.search import SearchIndex
 from mdsd.intake.journal import Journal
 from mdsd.reads.search import Search
 from mdsd.reads.units import UnitReads

@@ -25,15 +25,13 @@ from starlette.types import HTTPExceptionHandler
 from mds.wire import shapes
 from mds.wire.moments import AsOfError, iso_epoch
 from mdsd.api import graphql
+from mdsd.api.ports import Ready, Services
 from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
-from mdsd.index import MAX_SEARCH_LIMIT, QueryError
 from mdsd.base.faults import StorageFault
-from mdsd.reads import queries
-from mdsd.reads.views import view
-from mdsd.api.ports import Ready, Services
-from mdsd.index.search import MAX_SEARCH_LIMIT, QueryError
+from mdsd.index import MAX_SEARCH_LIMIT, QueryError
 from mdsd.reads import insights, queries
+from mdsd.reads.views import view
 from store import Db
 
 PING_SECONDS = 15.0

@@ -39,9 +39,8 @@ from mdsd.enrichment.inference import Evaluator, Work, touched_entities
 from mdsd.enrichment.ports import Commit, Enqueue, EnrichmentJournal, Facts, UnitOf
 from mdsd.enrichment.readers import PointReader, Reader, ScanReader
 from mdsd.enrichment.rules import RULES, Rule, fingerprint
-from mdsd.intake.journal import QueuedEvent
-from mdsd.reads import insights
 from mdsd.enrichment.settings import EnrichmentConfig
+from mdsd.intake.journal import QueuedEvent
 from store import Db, TxReport
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from mds.wire.model import EntityType, Rel
 from mdsd import facts as F
+from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
+from mdsd.base.storage import StorageHealth
 from mdsd.index.schema import SearchDoc
 from mdsd.index.search import SearchIndex
-from mdsd.base.faults import StorageFault, storage_fault
-from mdsd.base.storage import StorageHealth
 from store import Db, FactStore, TxReport
 
 log = logging.getLogger(__name__)

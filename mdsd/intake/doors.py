@@ -23,7 +23,6 @@ import watchfiles
 
 from mdsd.base.faults import StorageFault
 from mdsd.base.storage import StorageHealth
-from mdsd.hydration.hydrator import Hydrator
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,

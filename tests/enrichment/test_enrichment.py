@@ -30,8 +30,8 @@ from enrichment_fakes import (
 )
 
 from mdsd import facts as F
-from mdsd.daemon import Daemon
 from mdsd.base.storage import StorageHealth
+from mdsd.daemon import Daemon
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.settings import EnrichmentConfig
 from store import FactStore

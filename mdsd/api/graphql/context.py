@@ -22,7 +22,6 @@ from mds.wire.moments import moment_of
 from mdsd import facts as F
 from mdsd.api.graphql.limits import Budget
 from mdsd.api.graphql.records import Record
-from mds.wire.moments import parse_as_of
 from mdsd.api.ports import Search
 from mdsd.reads.queries import entity_id
 from mdsd.reads.units import UnitTimes

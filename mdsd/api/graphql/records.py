@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mdsd import facts as F
 from mds.wire.model import EntityType
+from mdsd import facts as F
 from store import XID
 
 

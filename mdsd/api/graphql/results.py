@@ -18,8 +18,6 @@ from mds.wire.model import EntityType
 from mdsd import facts as F
 from mdsd.api.graphql.context import View
 from mdsd.api.graphql.entity import Entity, Team, User, node, nodes
-from mdsd.api.graphql.entity import Entity, node, nodes
-from mdsd.api.graphql.kinds import Team, User
 from mdsd.reads import queries
 
 

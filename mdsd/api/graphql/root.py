@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from mds.wire.model import EntityType, parse_aip_id
 from mdsd.api.graphql.context import GraphContext, View
 from mdsd.api.graphql.entity import KINDS, Entity, node
 from mdsd.api.graphql.results import (
@@ -25,7 +26,6 @@ from mdsd.api.graphql.results import (
     lineage,
     search,
 )
-from mds.wire.model import EntityType, parse_aip_id
 from mdsd.reads.queries import LINEAGE_DEPTH, BadQuery, NotFound
 
 Info = strawberry.Info[GraphContext, None]
