@@ -122,7 +122,7 @@ class Daemon:
         )
         self.intake = Intake(
             self.journal,
-            self._schedule,
+            self.hydrator.take,
             self.connectors,
             max_request_bytes=self.config.intake.max_request_bytes,
             max_event_bytes=self.config.intake.max_event_bytes,
@@ -245,11 +245,6 @@ class Daemon:
         if report is not None:
             self.on_commit(report)
         return report
-
-    def _schedule(self, units: Sequence[tuple[str, str, int]], fresh: bool) -> None:
-        """Intake's hand-over: work durable in the journal is scheduled for hydration."""
-        for source, unit, seq in units:
-            self.hydrator.schedule(source, unit, seq, fresh=fresh)
 
     def _unit_of(self, xid: str) -> str | None:
         """The hydration unit of ``xid``, or None when its source is not configured."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from mds.wire import JSON
 from mdsd.api.changes import ChangeFeed
 from mdsd.intake.journal import DeadLetter, UnitState
 from mdsd.reads.units import UnitTimes
 from store import Db, FactStore
-
-JSON = dict[str, Any]
 
 
 class Accepted(Protocol):

@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from mdsd.base.faults import StorageFault, storage_fault
@@ -138,6 +138,11 @@ class Hydrator:
             log.warning("finished units stay queued for the next start: %s", fault)
 
     # -- scheduling ---------------------------------------------------------------------------
+
+    def take(self, units: Iterable[tuple[str, str, int]], fresh: bool) -> None:
+        """Intake's hand-over: (source, unit, journal seq) durable in the journal, scheduled."""
+        for source, unit, seq in units:
+            self.schedule(source, unit, seq, fresh=fresh)
 
     def schedule(self, source: str, unit: str, seq: int, *, fresh: bool = True) -> None:
         """Ask for ``unit`` to be hydrated; coalesces with work already pending for it.

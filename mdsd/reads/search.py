@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mds.wire import JSON
 from mdsd import facts as F
 from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, SearchIndex
 from store import Db, FactStore
-
-JSON = dict[str, Any]
 
 
 class Search:

@@ -4,8 +4,7 @@ become that user; those tests skip, saying so, where the suite does not run as r
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Iterable
 
 import pytest
 
@@ -17,9 +16,11 @@ as_root = pytest.mark.skipif(
 )
 
 
-def scheduler() -> Any:
-    """A stand-in hydrator: ``units`` lists what intake scheduled."""
-    units: list[str] = []
-    return SimpleNamespace(
-        units=units, schedule=lambda source, unit, seq, *, fresh: units.append(unit)
-    )
+class Scheduled:
+    """A stand-in for hydration: records the units intake hands over."""
+
+    def __init__(self) -> None:
+        self.units: list[str] = []
+
+    def __call__(self, queued: Iterable[tuple[str, str, int]], fresh: bool) -> None:
+        self.units.extend(unit for _, unit, _ in queued)

@@ -13,13 +13,15 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import fields
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
 from mdsd import facts as F
+from mdsd.api.ports import Services
 from mdsd.api.rest import create_app
 from mdsd.base.jsondepth import MAX_JSON_DEPTH
 from mdsd.hydration.writer import Writer
@@ -28,7 +30,7 @@ from mdsd.intake.events import MAX_ID_CHARS, Accepted, Rejected, parse_events
 from mdsd.intake.housekeeping import tidy
 from mdsd.intake.journal import EVENT_ID_MEMORY_SECONDS, Journal
 from store import FactStore
-from tests.reliability.conftest import scheduler
+from tests.reliability.conftest import Scheduled
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -79,7 +81,9 @@ def store(tmp_path: Path) -> Iterator[FactStore]:
 
 
 async def test_graphql_variables_nested_past_the_limit_are_a_400(store: FactStore) -> None:
-    app = create_app(SimpleNamespace(ready=True, store=store))  # type: ignore[arg-type]
+    unused: Any = None  # the route reads none of the other services before the body
+    services = Services(store, *[unused] * (len(fields(Services)) - 1))
+    app = create_app(lambda: services)
     body = '{"query": "{ __typename }", "variables": {"v": ' + DEEP + "}}"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mds") as client:
@@ -98,7 +102,7 @@ async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
 
 
 async def test_ignored_event_fields_are_not_stored(journal: Journal, tmp_path: Path) -> None:
-    intake = Intake(journal, scheduler(), {"identity"})
+    intake = Intake(journal, Scheduled(), {"identity"})
     padding = "p" * 500_000
     events = [
         {"event_type": "user_updated", "user_id": f"u{i}", "event_id": f"e{i}", "pad": padding}

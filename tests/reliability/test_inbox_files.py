@@ -18,7 +18,7 @@ import pytest
 from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.inbox_guard import REFUSED_DIR
 from mdsd.intake.journal import Journal
-from tests.reliability.conftest import STRANGER, as_root, scheduler
+from tests.reliability.conftest import STRANGER, Scheduled, as_root
 
 EVENT = json.dumps({"event_type": "user_updated", "user_id": "alice"})
 SECRET = "root:$6$not-for-the-dead-letters"
@@ -27,7 +27,7 @@ SECRET = "root:$6$not-for-the-dead-letters"
 @pytest.fixture
 async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
     journal = await Journal.open(tmp_path / "journal.sqlite3")
-    yield Intake(journal, scheduler(), {"identity"})
+    yield Intake(journal, Scheduled(), {"identity"})
     await journal.close()
 
 
@@ -73,7 +73,7 @@ async def test_a_symlink_is_refused_unread_and_set_aside(
     with caplog.at_level(logging.WARNING):
         await consume_all(intake, inbox)
     await assert_not_read(intake, inbox, "leak.json", queued=1)
-    assert intake.hydrator.units == ["aip://user/identity/alice"]
+    assert intake.on_accepted.units == ["aip://user/identity/alice"]
     (line,) = [r.getMessage() for r in caplog.records if "leak.json" in r.getMessage()]
     assert "refused, not read: it is a symbolic link" in line
     assert not any(r.exc_info for r in caplog.records)
@@ -109,7 +109,7 @@ async def test_another_users_file_is_refused(
     os.chown(path, STRANGER, STRANGER)
     with caplog.at_level(logging.WARNING):
         await consume_all(intake, inbox)
-    assert intake.hydrator.units == []
+    assert intake.on_accepted.units == []
     await assert_not_read(intake, inbox, "theirs.json")
     assert any(f"belongs to uid {STRANGER}" in r.getMessage() for r in caplog.records)
 
@@ -126,5 +126,5 @@ async def test_a_refused_name_taken_twice_keeps_both(
 async def test_the_daemons_own_regular_files_are_still_read(intake: Intake, inbox: Path) -> None:
     (inbox / "mine.jsonl").write_text(EVENT + "\n")
     await consume_all(intake, inbox)
-    assert intake.hydrator.units == ["aip://user/identity/alice"]
+    assert intake.on_accepted.units == ["aip://user/identity/alice"]
     assert not (inbox / REFUSED_DIR).exists()

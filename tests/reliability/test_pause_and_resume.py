@@ -101,7 +101,7 @@ async def hydrate(
     hydrator = Hydrator(
         journal, GoneFetcher(), writer, lambda report: None, workers=4, storage=health
     )
-    intake = Intake(journal, hydrator, SOURCES, storage=health)
+    intake = Intake(journal, hydrator.take, SOURCES, storage=health)
     assert await intake.enqueue(work, "socket") == len(work)
     await hydrator.start()
     try:
@@ -154,7 +154,7 @@ async def test_the_doors_refuse_while_paused_and_take_work_once_resumed(
     health = StorageHealth(tmp_path, **FAST)
     health.add_recovery("facts", reopen)
     hydrator = Hydrator(journal, GoneFetcher(), Writer(store), lambda r: None, workers=1)
-    intake = Intake(journal, hydrator, SOURCES, storage=health)
+    intake = Intake(journal, hydrator.take, SOURCES, storage=health)
     health.report("hydration", StorageFault("facts", NO_SPACE, "IO error: No space left"))
     body = json.dumps({"event_type": "model_updated", "model_id": "m1"}).encode()
     with pytest.raises(StorageFault) as refused:
