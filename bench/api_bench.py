@@ -21,7 +21,7 @@ emitting into the daemon's socket:
   (``/v1/entity``), search (``/v1/search``), 6-hop lineage of roots whose walk reaches
   ~1,000 nodes (``/v1/lineage``), each current and ``as_of=tx:T0``, measured interleaved;
 - the same reads in-process before the daemon is served (``Db.entity``, ``queries.show``,
-  ``Daemon.search``, ``queries.lineage``, and ``Daemon.unit_times``, the entity page's
+  ``reads.search``, ``queries.lineage``, and ``UnitReads.times``, the entity page's
   journal read): the peers that show what HTTP costs;
 - 50 concurrent clients for ``--load-seconds`` while the simulator keeps changing the world
   and the daemon ingests: throughput, latency and errors, and how far ingestion got.
@@ -59,8 +59,7 @@ from serde.toml import to_toml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mdsd.reads import queries
-from mdsd.reads.views import view
+from mds.wire.model import EntityType, NormalizedEntity
 from mdsd.config import Config
 from mdsd.connectors import CONNECTORS, Hydrated
 from mdsd.connectors.ids import ref
@@ -68,8 +67,10 @@ from mdsd.connectors.payload import Payload
 from mdsd.connectors.rest import RestConnector
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
-from mds.wire.model import EntityType, NormalizedEntity
-from simulator.world import COLLECTIONS, World
+from mdsd.reads import queries
+from mdsd.reads.views import view
+from simulator.records import COLLECTIONS
+from simulator.world import World
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api.json"
 TARGETS_MS = {"entity": 3.0, "search": 10.0, "lineage": 50.0}
@@ -331,12 +332,12 @@ def in_process(daemon: Daemon, work: Workload, rounds: int) -> dict[str, dict[st
         return queries.lineage(view(store, None), root, direction, LINEAGE_DEPTH)
 
     def search(query: str) -> object:
-        return daemon.search(query, limit=20)
+        return daemon.services.search(query, limit=20)
 
     calls: dict[str, Sequence[Callable[[], object]]] = {
         "Db.entity": [partial(db.entity, e) for e in ids],
         "queries.show": [partial(show, x) for x in work.entities],
-        "Daemon.search": [partial(search, q) for q in work.searches],
+        "reads.search": [partial(search, q) for q in work.searches],
         "queries.lineage": [partial(lineage, r, d) for r, d in work.lineage],
     }
     return measure(calls, rounds)
@@ -348,10 +349,10 @@ async def unit_times(daemon: Daemon, work: Workload, rounds: int) -> dict[str, A
     timings = Timings()
     for xid in work.entities * (rounds + 1):
         started = time.perf_counter()
-        await daemon.unit_times(xid)
+        await daemon.units.times(xid)
         timings.samples.append((time.perf_counter() - started) * 1000)
     del timings.samples[: len(work.entities)]  # the warm-up pass
-    return {"Daemon.unit_times": timings.summary()}
+    return {"UnitReads.times": timings.summary()}
 
 
 def over_socket(socket: Path, work: Workload, t0: int, rounds: int) -> dict[str, dict[str, Any]]:

@@ -35,10 +35,11 @@ import httpx
 from _procs import cpu_seconds
 from _stages import LoopSampler
 
-from mdsd.connectors.http import SourcePolicy
-from mdsd.connectors.transport import SourceTransport
 from mds.testing import DaemonProcess
-from simulator.world import EVENT_ID_FIELD, World
+from mdsd.connectors.policy import SourcePolicy
+from mdsd.connectors.transport import SourceTransport
+from simulator.records import EVENT_ID_FIELD
+from simulator.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 

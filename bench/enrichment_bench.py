@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mds.wire.model import EntityType, Rel, aip_id
 from mdsd import facts as F
 from mdsd.connectors import CONNECTORS, Hydrated
 from mdsd.connectors.payload import Payload
@@ -42,7 +43,6 @@ from mdsd.connectors.rest import RestConnector
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
 from mdsd.enrichment.inference import Evaluator, Work, touched_entities
-from mds.wire.model import EntityType, Rel, aip_id
 from mdsd.enrichment.readers import PointReader
 from mdsd.enrichment.rules import TESTED_IN
 from mdsd.hydration.writer import Writer

@@ -42,14 +42,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mds.wire.model import EntityType, Rel, aip_id
 from mdsd import facts as F
+from mdsd.api.graphql import execute
+from mdsd.api.ports import Services
+from mdsd.connectors.ids import HOME
+from mdsd.enrichment.inference import new_edge_ops
+from mdsd.enrichment.settings import EnrichmentConfig
 from mdsd.reads import queries
 from mdsd.reads.views import view
-from mdsd.config import Config
-from mdsd.connectors.ids import HOME
-from mdsd.api.graphql import execute
-from mdsd.enrichment.inference import new_edge_ops
-from mds.wire.model import EntityType, Rel, aip_id
 from store import Add, FactStore, Op, Replace
 
 SEED = """query($id: ID!) { model(id: $id) { name owners { name }
@@ -308,20 +309,32 @@ async def measure_in_process(store: FactStore, sample: list[str], as_of: str) ->
     return list(rows.values())
 
 
-class ReadOnlyDaemon:
-    """What the API's read endpoints use of a ``Daemon``, over the benchmark's store."""
+def read_only_services(store: FactStore) -> Services:
+    """What the API's read endpoints use, over the benchmark's store (no search index, no
+    journal); the benchmark never calls the rest."""
 
-    ready = True
-
-    def __init__(self, store: FactStore) -> None:
-        self.store = store
-        self.config = Config()
-
-    async def unit_times(self, xid: str) -> None:
+    async def no_times(xid: str) -> None:
         return None
 
-    def search(self, query: str, **_: Any) -> dict[str, Any]:
+    def no_hits(query: str, **_: Any) -> dict[str, Any]:
         return {"results": []}
+
+    unused: Any = None
+    return Services(
+        facts=store,
+        intake=unused,
+        changes=unused,
+        search=no_hits,
+        unit_state=unused,
+        unit_times=no_times,
+        quality=unused,
+        dead_letters=unused,
+        status=unused,
+        wait_idle=unused,
+        redrive=unused,
+        reconcile=unused,
+        stale_days=EnrichmentConfig().stale_days,
+    )
 
 
 def measure_socket(store: FactStore, sample: list[str], as_of: str, path: Path) -> list[Row]:
@@ -330,7 +343,8 @@ def measure_socket(store: FactStore, sample: list[str], as_of: str, path: Path) 
     from mdsd.api.rest import create_app
     from mdsd.base.listeners import bind_unix_socket, build_server
 
-    server = build_server(create_app(ReadOnlyDaemon(store)))  # type: ignore[arg-type]
+    services = read_only_services(store)
+    server = build_server(create_app(lambda: services))
     sock = bind_unix_socket(path)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

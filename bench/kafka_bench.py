@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,15 @@ class Meter:
 
 
 class CountingScheduler:
-    """Stands in for the hydrator: takes the schedule calls, hydrates nothing."""
+    """Stands in for the hydrator: counts what intake hands on, hydrates nothing."""
 
     pending_units = 0
 
     def __init__(self) -> None:
         self.scheduled = 0
 
-    def schedule(self, source: str, unit: str, seq: int, *, fresh: bool = True) -> None:
-        self.scheduled += 1
+    def accepted(self, units: Sequence[tuple[str, str, int]], fresh: bool) -> None:
+        self.scheduled += len(units)
 
 
 async def run_mds(bootstrap: str, total: int, max_batch: int) -> dict[str, Any]:
@@ -114,7 +115,7 @@ async def run_mds(bootstrap: str, total: int, max_batch: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         journal = await Journal.open(Path(tmp) / "journal.sqlite3")
         scheduler = CountingScheduler()
-        intake = Intake(journal, scheduler, SOURCES)  # type: ignore[arg-type]
+        intake = Intake(journal, scheduler.accepted, SOURCES)
         config = KafkaConfig(
             bootstrap_servers=bootstrap, topics=[TOPIC], group_id="mds-bench", max_batch=max_batch
         )

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: four levels of every relationship under ten search hits
 FAN_OUT = (
-    "{ search(query: \"*\", limit: 10) { entity { name "
+    '{ search(query: "*", limit: 10) { entity { name '
     + "relationships { target { name " * 4
     + "}} " * 4
     + "} } }"
@@ -90,9 +90,7 @@ async def measure(socket: Path, acks: int, readers: int, world: World) -> dict[s
     transport = httpx.AsyncHTTPTransport(uds=str(socket))
     users = sorted(world.truth()["collections"]["users"])
     datasets = sorted(world.truth()["collections"]["datasets"])
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://mds", timeout=120
-    ) as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=120) as http:
         idle = await acknowledgements(http, acks, users)
         stop = asyncio.Event()
         root = f"aip://dataset/datasets/{datasets[0]}"
@@ -118,12 +116,14 @@ def main() -> None:
     body = "\n".join(json.dumps(e) for e in world.initial_events()).encode()
     simulator, base = start_simulator(args.size, args.seed)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            with DaemonProcess(Path(tmp), base, enrichment_interval=5.0) as daemon:
-                daemon.call("ingest", body)
-                daemon.call("wait_idle", 3600)
-                run = asyncio.run(measure(daemon.socket, args.acks, args.readers, world))
-                status = daemon.call("status")
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            DaemonProcess(Path(tmp), base, enrichment_interval=5.0) as daemon,
+        ):
+            daemon.call("ingest", body)
+            daemon.call("wait_idle", 3600)
+            run = asyncio.run(measure(daemon.socket, args.acks, args.readers, world))
+            status = daemon.call("status")
     finally:
         simulator.terminate()
 

@@ -1,4 +1,4 @@
-"""Benchmark of ``mdsd.index.search.SearchIndex`` against raw tantivy, on a generated organisation.
+"""Benchmark of ``mdsd.index.SearchIndex`` against raw tantivy, on a generated organisation.
 
     .venv/bin/python bench/search_bench.py                 # 200k entities, ~2 minutes
     .venv/bin/python bench/search_bench.py --size 1000000  # the issue's target size
@@ -49,7 +49,7 @@ from tantivy import Occur, Query
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mds.wire.model import KIND_OF, EntityType
-from mdsd.index.search import SearchDoc, SearchIndex
+from mdsd.index import SearchDoc, SearchIndex
 from simulator.vocab import (
     CADENCES,
     DERIVATIONS,

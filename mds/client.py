@@ -1,8 +1,12 @@
 """The socket client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
 
 A thin typed layer over ``httpx.AsyncClient`` on the daemon's Unix socket (or any ASGI app,
-for in-process tests). Answers are the JSON documents of ``docs/api.md``; failures raise
-``ApiError`` (the daemon said no) or ``DaemonUnavailable`` (nobody is listening).
+for in-process tests). Answers are the JSON documents of ``docs/api.md``, each checked
+against its shape (``mds.wire.shapes``) and returned whole, extra keys included, so
+``mds ... --json`` prints what the daemon said. Failures raise ``ApiError`` (the daemon said
+no), ``OffContract`` (it answered off its documented shape) or ``DaemonUnavailable``
+(nobody is listening, or, as ``UntrustedDaemon``, another user's process is: the client
+checks before it sends).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
+from mds.peercheck import ForeignSocket, checked_unix_transport
+from mds.wire import JSON, shapes
 from mds.wire.paths import default_socket_path
-
-JSON = dict[str, Any]
 
 
 class ClientError(Exception):
@@ -31,6 +36,10 @@ class DaemonUnavailable(ClientError):
     """No daemon answers on the socket (not started, restarting, or wrong path)."""
 
 
+class UntrustedDaemon(DaemonUnavailable):
+    """The socket, or the process answering on it, is another user's: nothing was sent."""
+
+
 class ApiError(ClientError):
     """The daemon answered with an error document."""
 
@@ -39,6 +48,11 @@ class ApiError(ClientError):
         self.status = status
         self.code = code
         self.message = message
+
+
+class OffContract(ClientError):
+    """The daemon answered, but not with the shape docs/api.md gives that answer (a daemon
+    of another version, or a bug); the message names the field."""
 
 
 def _cut_short(exc: ClientError, first_line: int) -> ClientError:
@@ -60,13 +74,13 @@ def _body(response: httpx.Response) -> Any:
 
 
 def _api_error(response: httpx.Response, body: Any) -> ApiError:
-    """The daemon's error document (``{"error": {"code", "message"}}``) as an exception."""
-    error = body.get("error", {}) if isinstance(body, dict) else {}
-    return ApiError(
-        response.status_code,
-        str(error.get("code", "error")),
-        str(error.get("message", response.text or response.reason_phrase)),
-    )
+    """The daemon's error document (``{"error": {"code", "message"}}``) as an exception;
+    an answer without one (a proxy's page) says what it is instead."""
+    try:
+        error = msgspec.convert(body, shapes.Error).error
+    except msgspec.ValidationError:
+        return ApiError(response.status_code, "error", response.text or response.reason_phrase)
+    return ApiError(response.status_code, error.code, error.message)
 
 
 #: Input larger than this goes to the daemon in parts of about this size when it is JSON
@@ -107,6 +121,15 @@ def json_line_parts(
     return parts
 
 
+def _checked(doc: JSON, shape: type[shapes.Shape], what: str) -> JSON:
+    """``doc`` itself, once it has ``shape``: extra keys stay, for ``--json`` to print."""
+    try:
+        shapes.check(doc, shape, f"mdsd's answer to {what}")
+    except shapes.OffShape as exc:
+        raise OffContract(str(exc)) from None
+    return doc
+
+
 def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
     """``--socket`` beats ``MDS_SOCKET`` beats the default of contract 2.1."""
     if explicit:
@@ -133,7 +156,7 @@ class Client:
             self.socket: Path | None = None
         else:
             self.socket = resolve_socket(socket)
-            transport = httpx.AsyncHTTPTransport(uds=str(self.socket))
+            transport = checked_unix_transport(str(self.socket))
         self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
 
     async def __aenter__(self) -> Client:
@@ -171,6 +194,8 @@ class Client:
             response = await self._http.request(
                 method, path, params=clean, json=json_body, content=content, **extra
             )
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except httpx.TimeoutException as exc:
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
@@ -195,7 +220,19 @@ class Client:
         )
 
     async def get(self, path: str, **params: Any) -> JSON:
+        """``GET path?params``, the answer unchecked (for what no method covers)."""
         return await self.request("GET", path, params=params)
+
+    async def answer(
+        self, shape: type[shapes.Shape], method: str, path: str, **kwargs: Any
+    ) -> JSON:
+        """The answer to ``method path`` (``request``'s keywords), checked against the
+        ``shape`` docs/api.md gives it; ``OffContract`` names the field that is not."""
+        return _checked(await self.request(method, path, **kwargs), shape, f"{method} {path}")
+
+    async def read(self, shape: type[shapes.Shape], path: str, **params: Any) -> JSON:
+        """``GET path?params``, checked against ``shape``."""
+        return await self.answer(shape, "GET", path, params=params)
 
     # -- the API ----------------------------------------------------------------------------
 
@@ -211,35 +248,41 @@ class Client:
             jsonl = (name or "").lower().endswith(".jsonl")
             parts = json_line_parts(body, INGEST_PART_BYTES, lines=jsonl)
         if parts is None:
-            return await self.request("POST", "/v1/events", content=body, params={"name": name})
+            return await self.answer(
+                shapes.Ingested, "POST", "/v1/events", content=body, params={"name": name}
+            )
         total: JSON = {"accepted": 0, "duplicates": 0, "rejected": []}
         for part, first_line, first_index in parts:
             params = {"name": name, "first_line": first_line, "first_index": first_index}
             try:
-                answer = await self.request("POST", "/v1/events", content=part, params=params)
+                answer = await self.answer(
+                    shapes.Ingested, "POST", "/v1/events", content=part, params=params
+                )
             except ClientError as exc:
                 raise _cut_short(exc, first_line) from exc
             total["accepted"] += answer["accepted"]
-            total["duplicates"] += answer.get("duplicates", 0)
+            total["duplicates"] += answer["duplicates"]
             total["rejected"] += answer["rejected"]
         return total
 
     async def status(self) -> JSON:
-        return await self.get("/v1/status")
+        return await self.read(shapes.Status, "/v1/status")
 
     async def search(
         self, q: str, *, type: str | None = None, limit: int = 20, as_of: str | None = None
     ) -> JSON:
-        return await self.get("/v1/search", q=q, type=type, limit=limit, as_of=as_of)
+        return await self.read(
+            shapes.Search, "/v1/search", q=q, type=type, limit=limit, as_of=as_of
+        )
 
     async def search_owners(self, q: str, *, limit: int = 20) -> JSON:
-        return await self.get("/v1/owners/search", q=q, limit=limit)
+        return await self.read(shapes.Search, "/v1/owners/search", q=q, limit=limit)
 
     async def entity(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/entity", id=id, as_of=as_of)
+        return await self.read(shapes.Entity, "/v1/entity", id=id, as_of=as_of)
 
     async def neighbors(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/neighbors", id=id, as_of=as_of)
+        return await self.read(shapes.Neighbors, "/v1/neighbors", id=id, as_of=as_of)
 
     async def lineage(
         self,
@@ -250,7 +293,8 @@ class Client:
         types: list[str] | None = None,
         as_of: str | None = None,
     ) -> JSON:
-        return await self.get(
+        return await self.read(
+            shapes.Lineage,
             "/v1/lineage",
             id=id,
             direction=direction,
@@ -260,20 +304,19 @@ class Client:
         )
 
     async def impact(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/impact", id=id, as_of=as_of)
+        return await self.read(shapes.Impact, "/v1/impact", id=id, as_of=as_of)
 
     async def usage(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/usage", id=id, as_of=as_of)
+        return await self.read(shapes.Usage, "/v1/usage", id=id, as_of=as_of)
 
     async def path(
         self, source: str, target: str, *, max_depth: int | None = None, as_of: str | None = None
     ) -> JSON:
-        return await self.get(
-            "/v1/path", **{"from": source, "to": target}, max_depth=max_depth, as_of=as_of
-        )
+        ends = {"from": source, "to": target}
+        return await self.read(shapes.Path, "/v1/path", **ends, max_depth=max_depth, as_of=as_of)
 
     async def dependencies(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/dependencies", id=id, as_of=as_of)
+        return await self.read(shapes.Dependencies, "/v1/dependencies", id=id, as_of=as_of)
 
     async def history(
         self,
@@ -283,23 +326,29 @@ class Client:
         before_tx: int | None = None,
         as_of: str | None = None,
     ) -> JSON:
-        return await self.get("/v1/history", id=id, limit=limit, before_tx=before_tx, as_of=as_of)
+        """One entity's transactions with ``id``, else the whole graph's, newest first."""
+        shape = shapes.History if id else shapes.GraphHistory
+        params = {"id": id, "limit": limit, "before_tx": before_tx, "as_of": as_of}
+        return await self.read(shape, "/v1/history", **params)
 
     async def dead_letters(self, *, limit: int | None = None) -> JSON:
-        return await self.get("/v1/dead-letters", limit=limit)
+        return await self.read(shapes.DeadLetters, "/v1/dead-letters", limit=limit)
 
     async def redrive(self, ids: list[int] | None = None) -> JSON:
         """Redrive the dead letters ``ids``, or all of them when ``ids`` is None (an empty
         list redrives nothing, so a filter that matched nothing cannot redrive everything)."""
         body: JSON = {"ids": ids} if ids is not None else {"all": True}
-        return await self.request("POST", "/v1/dead-letters/redrive", json_body=body)
+        return await self.answer(
+            shapes.Redriven, "POST", "/v1/dead-letters/redrive", json_body=body
+        )
 
     async def reconcile(self) -> JSON:
-        return await self.request("POST", "/v1/reconcile")
+        return await self.answer(shapes.Reconcile, "POST", "/v1/reconcile")
 
     async def wait_idle(self, timeout: float = 60.0) -> JSON:
         """``{"idle": bool, ...}``; ``idle`` is false when ``timeout`` ran out first."""
-        return await self.request(
+        return await self.answer(
+            shapes.WaitIdle,
             "GET",
             "/v1/wait-idle",
             params={"timeout": f"{timeout:g}"},
@@ -308,21 +357,25 @@ class Client:
         )
 
     async def similar(self, id: str, *, limit: int | None = None, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/similar", id=id, limit=limit, as_of=as_of)
+        return await self.read(shapes.SimilarModels, "/v1/similar", id=id, limit=limit, as_of=as_of)
 
     async def suggestions(
         self, id: str, *, limit: int | None = None, as_of: str | None = None
     ) -> JSON:
-        return await self.get("/v1/suggestions", id=id, limit=limit, as_of=as_of)
+        return await self.read(
+            shapes.Suggestions, "/v1/suggestions", id=id, limit=limit, as_of=as_of
+        )
 
     async def quality(self, *, stale_days: int | None = None, as_of: str | None = None) -> JSON:
-        return await self.get("/v1/quality", stale_days=stale_days, as_of=as_of)
+        return await self.read(shapes.Quality, "/v1/quality", stale_days=stale_days, as_of=as_of)
 
     async def graphql(
         self, query: str, variables: JSON | None = None, *, as_of: str | None = None
     ) -> JSON:
         body: JSON = {"query": query, "variables": variables or {}}
-        return await self.request("POST", "/v1/graphql", json_body=body, params={"as_of": as_of})
+        return await self.answer(
+            shapes.GraphQL, "POST", "/v1/graphql", json_body=body, params={"as_of": as_of}
+        )
 
     async def changes(self, on_open: Callable[[], object] | None = None) -> AsyncIterator[JSON]:
         """Follow the daemon's change stream: one dict per committed transaction.
@@ -339,6 +392,9 @@ class Client:
                     on_open()
                 async for line in response.aiter_lines():
                     if line.startswith("data:"):
-                        yield json.loads(line[5:].strip())
+                        notice = json.loads(line[5:].strip())
+                        yield _checked(notice, shapes.Notice, "a change notice of GET /v1/changes")
+        except ForeignSocket as exc:
+            raise UntrustedDaemon(str(exc)) from exc
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             raise DaemonUnavailable(f"change stream closed: {exc}") from exc

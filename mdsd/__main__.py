@@ -9,12 +9,12 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 
 from mdsd import __version__
-from mdsd.config import Config, ConfigError, load_config
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
+from mdsd.base.private import make_private
+from mdsd.config import Config, ConfigError, load_config
 
 log = logging.getLogger("mdsd")
 
@@ -27,7 +27,8 @@ examples:
 
 exit status:
   0  stopped cleanly (SIGINT/SIGTERM), or the config is valid
-  1  could not run: the data dir is held by another mdsd, or a path cannot be created
+  1  could not run: the data dir is held by another mdsd, another user can write to
+     the data dir or socket dir, or a path cannot be created
   2  bad usage or a bad config (the message names the key and the file)
 
 The daemon serves its API on a Unix socket (see `mds --help` and docs/api.md).
@@ -79,17 +80,19 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Run the daemon until SIGINT/SIGTERM (or ``on_ready`` returns, for the demo)."""
+async def serve(config: Config) -> None:
+    """Run the daemon on its sockets until SIGINT/SIGTERM."""
     from mdsd.api.rest import create_app
-    from mdsd.daemon import Daemon
     from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.base.storage import wait_for_room
+    from mdsd.daemon import Daemon
 
+    make_private(config.data_dir)
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
     if config.daemon.tcp_port:
         sockets.append(bind_tcp(config.daemon.tcp_port))
-    server = build_server(create_app(daemon), log_level="warning")
+    server = build_server(create_app(daemon.api), log_level="warning")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -97,19 +100,17 @@ async def serve(config: Config, *, on_ready: Callable[[], Awaitable[None]] | Non
     serving = asyncio.create_task(server.serve(sockets=sockets))
     log.info("listening on %s", config.socket_path)
     try:
+        if not await wait_for_room(config.data_dir, stop):
+            return  # stopped while its disk was full: nothing was opened
         await daemon.start()
         # What start-up built (modules, schema, connectors, caches) lives as long as the
         # process, and is most of what the collector tracks: frozen, full collections stop
         # walking it every few seconds of a backfill.
         gc.collect()
         gc.freeze()
-        waiters = [asyncio.create_task(stop.wait()), serving]
-        if on_ready is not None:
-            waiters.append(asyncio.ensure_future(on_ready()))
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            if waiter is not serving:
-                waiter.cancel()
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
         log.info("shutting down")
     finally:
         daemon.begin_shutdown()
@@ -145,12 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             from mdsd.demo import run_demo
 
             configure_logging(args.log_level or "info")
-            return run_demo(args)
+            return run_demo(args, serve)
         config = _config(args)
         configure_logging(args.log_level or config.daemon.log_level)
         if args.command == "check-config":
             print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
             return 0
+        make_private(config.data_dir)  # before the lock file is its first file
         with DataDirLock(config.data_dir):
             if args.command == "reindex":
                 print(_reindex(config))

@@ -20,9 +20,12 @@ from typing import Any
 from serde import SerdeError, disabled, from_dict, serde
 
 from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
+from mdsd.api.settings import ApiConfig
 from mdsd.base.bounds import check_minimums
 from mdsd.base.logs import LOG_LEVELS
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.mlflow.settings import MlflowConfig
+from mdsd.connectors.policy import SourcePolicy
+from mdsd.enrichment.settings import EnrichmentConfig, ReconcileConfig
 from mdsd.intake.buses.settings import IntakeConfig
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
@@ -74,39 +77,6 @@ class DaemonConfig:
 
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
-class EnrichmentConfig:
-    interval_seconds: float = 30.0
-    #: stubs and unresolved references hydrated per pass
-    batch_size: int = 1000
-    #: entities not refreshed for this long are reported stale
-    stale_days: int = 7
-    #: a failed stub hydration is retried after this, doubling up to 1 hour
-    retry_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        check_minimums(
-            self,
-            {"interval_seconds": 0, "batch_size": 1, "stale_days": 0, "retry_seconds": 0},
-            strict={"interval_seconds", "retry_seconds"},
-            table="enrichment.",
-        )
-
-
-@serde(deny_unknown_fields=True, type_check=disabled)
-@dataclass
-class ReconcileConfig:
-    interval_seconds: float = 3600.0
-    #: run one pass right after start-up
-    on_start: bool = False
-
-    def __post_init__(self) -> None:
-        check_minimums(
-            self, {"interval_seconds": 0}, strict={"interval_seconds"}, table="reconcile."
-        )
-
-
-@serde(deny_unknown_fields=True, type_check=disabled)
-@dataclass
 class SearchConfig:
     #: how often new facts become visible to search (one index commit per interval; each
     #: commit costs CPU, so shorter means fresher search and slower bulk ingestion)
@@ -114,59 +84,6 @@ class SearchConfig:
 
     def __post_init__(self) -> None:
         check_minimums(self, {"commit_interval_ms": 1}, table="search.")
-
-
-@serde(deny_unknown_fields=True, type_check=disabled)
-@dataclass
-class ApiConfig:
-    #: records one read may visit, repeats counted (a REST query, or a whole GraphQL request)
-    read_visits: int = 500_000
-    #: seconds one read may run before it is stopped with an error
-    read_timeout_seconds: float = 10.0
-
-    def __post_init__(self) -> None:
-        check_minimums(
-            self,
-            {"read_visits": 1, "read_timeout_seconds": 0},
-            strict={"read_timeout_seconds"},
-            table="api.",
-        )
-
-
-@serde(deny_unknown_fields=True, type_check=disabled)
-@dataclass
-class MlflowConfig:
-    """MLflow-only settings; the connection itself is the ``[sources.mlflow]`` table."""
-
-    #: poll MLflow's search APIs this often for changes whose webhook delivery was lost
-    #: (MLflow gives up after 3 retries); 0 disables
-    catch_up_interval_seconds: float = 60.0
-    #: serve the webhook receiver on webhook_host:webhook_port; 0 disables it
-    webhook_port: int = 0
-    webhook_host: str = "127.0.0.1"
-    #: the secret MLflow signs deliveries with; ``$VAR`` is read from the environment
-    webhook_secret: str = ""
-    #: deliveries stamped further than this from now are refused (replay protection)
-    webhook_max_age_seconds: float = 300.0
-
-    def __post_init__(self) -> None:
-        if self.catch_up_interval_seconds < 0 or self.webhook_max_age_seconds <= 0:
-            raise ValueError(
-                "mlflow.catch_up_interval_seconds must be >= 0 (0 disables) and "
-                "mlflow.webhook_max_age_seconds > 0"
-            )
-        if not 0 <= self.webhook_port <= 65535:
-            raise ValueError(f"mlflow.webhook_port must be 0..65535, got {self.webhook_port}")
-        if self.webhook_port and not self.secret:
-            raise ValueError(
-                "mlflow.webhook_secret is required with webhook_port (unsigned deliveries "
-                f"are refused); {self.webhook_secret!r} is empty or an unset variable"
-            )
-
-    @property
-    def secret(self) -> str:
-        expanded = os.path.expandvars(self.webhook_secret)
-        return "" if expanded.startswith("$") else expanded
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)

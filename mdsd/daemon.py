@@ -1,7 +1,10 @@
-"""The daemon: opens the stores, wires intake -> hydration -> facts -> search, serves the API.
+"""The daemon's composition root: opens the stores, builds each room and wires them.
 
-One asyncio process. The fact store is written only from this process's event loop; every
-commit fans out to the search indexer, the change feed and enrichment.
+intake -> hydration -> facts -> search, enrichment and the change feed; the API reads
+through ``mdsd.reads``. Each room is handed only the ports it declares (callbacks and
+narrow Protocols), never the daemon. One asyncio process: the fact store is written only
+from this process's event loop, and every commit fans out to the search indexer, the
+change feed and enrichment.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from mds.wire.model import parse_aip_id
@@ -18,20 +23,27 @@ from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
+from mdsd.api.ports import Services
+from mdsd.base.storage import StorageHealth
+from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
 from mdsd.connectors import Connector, build_connectors
 from mdsd.connectors.mlflow.webhook import mlflow_services
-from mdsd.enrichment.loop import Enrichment
+from mdsd.enrichment.loop import STATE_FILE, Enrichment
+from mdsd.enrichment.reconcile import Reconciler
 from mdsd.hydration.fetching import Fetcher, LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.hydration.workers import ProcessFetcher
 from mdsd.hydration.writer import Writer
 from mdsd.index.indexer import Indexer
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchIndex
+from mdsd.index.search import SearchIndex
 from mdsd.intake.buses import Bus, build_buses
 from mdsd.intake.doors import Intake, inbox_files
-from mdsd.intake.journal import Journal, UnitState
-from mdsd.reads.cost import ReadLimits, ReadRunner
+from mdsd.intake.housekeeping import keep_tidy
+from mdsd.intake.journal import Journal
+from mdsd.reads.cost import ReadRunner
+from mdsd.reads.search import Search
+from mdsd.reads.units import UnitReads
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -56,29 +68,49 @@ class Daemon:
         self.config = config
         self.ready = False
         self.started_at = time.time()
-        self._tasks: list[asyncio.Task[Any]] = []
+        self.supervisor = Supervisor()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the stores, build the rooms on them, start the background jobs."""
         data = self.config.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        await self._open_stores(data)
+        await self._build_rooms(data)
+        resumed = await self.hydrator.start()
+        if resumed:
+            log.info("resumed %d unit(s) left pending by the last run", resumed)
+        self._start_jobs(data)
+        self.ready = True
+        log.info(
+            "mdsd ready: %d transactions, sources %s, inbox %s",
+            self.store.last_tx,
+            ", ".join(sorted(self.connectors)) or "(none)",
+            self.inbox,
+        )
+
+    async def _open_stores(self, data: Path) -> None:
+        """The fact store, the intake journal and the search indexes (caught up)."""
         fsync = self.config.daemon.fsync
+        self.storage = StorageHealth(data)
         self.store = FactStore(data / "facts", sync=fsync)
+        self.storage.add_recovery("facts", self.store.reopen)
         self.store.install(F.SCHEMA)
         self.journal = await Journal.open(data / "journal.sqlite3", fsync=fsync)
         self.search_index = SearchIndex(data / "search" / "main")
         self.owners_index = SearchIndex(data / "search" / "owners")
-        self.indexer = Indexer(self.store, self.search_index, self.owners_index)
+        self.indexer = Indexer(self.store, self.search_index, self.owners_index, self.storage)
         log.info("search index: %s", self.indexer.catch_up())
+
+    async def _build_rooms(self, data: Path) -> None:
+        """Each room, handed only the ports it declares."""
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
-        self.reader = ReadRunner(
-            ReadLimits(self.config.api.read_visits, self.config.api.read_timeout_seconds)
-        )
+        self.reader = ReadRunner(self.config.api.read_limits())
         self.hydrator = Hydrator(
             self.journal,
             self.fetcher,
@@ -87,36 +119,79 @@ class Daemon:
             workers=self.config.daemon.workers,
             source_limits={key: policy.concurrency for key, policy in self.config.sources.items()},
             retry_seconds=self.config.enrichment.retry_seconds,
+            storage=self.storage,
+            supervisor=self.supervisor,
         )
         self.intake = Intake(
             self.journal,
-            self.hydrator,
+            self.hydrator.take,
             self.connectors,
             max_request_bytes=self.config.intake.max_request_bytes,
             max_event_bytes=self.config.intake.max_event_bytes,
+            storage=self.storage,
         )
-        self.enrichment = Enrichment(self)
-        resumed = await self.hydrator.start()
-        if resumed:
-            log.info("resumed %d unit(s) left pending by the last run", resumed)
+        self.enrichment = Enrichment(
+            self.store,
+            self.journal,
+            commit=self.commit,
+            enqueue=self.intake.enqueue,
+            unit_of=self._unit_of,
+            settings=self.config.enrichment,
+            state_path=data / STATE_FILE,
+            storage=self.storage,
+        )
+        self.reconciler = Reconciler(
+            self.store,
+            self.journal,
+            self.connectors,
+            enqueue=self.intake.enqueue,
+            settings=self.config.reconcile,
+            memo_path=data / "reconcile.sqlite3",
+        )
+        self.units = UnitReads(self.journal, self._unit_of, self.enrichment)
+        self.services = self._services()
+
+    def _start_jobs(self, data: Path) -> None:
+        """The background tasks: inbox, indexer, enrichment, reconciliation, buses, MLflow."""
         self.inbox = data / "inbox"
-        self._spawn(self.intake.watch_inbox(self.inbox), "inbox")
-        self._spawn(self.indexer.run(self.config.search.commit_interval_ms / 1000), "indexer")
-        self._spawn(self.enrichment.run(), "enrichment")
+        self._spawn(partial(self.intake.watch_inbox, self.inbox), "inbox")
+        self._spawn(
+            partial(self.indexer.run, self.config.search.commit_interval_ms / 1000), "indexer"
+        )
+        self._spawn(self.enrichment.run, "enrichment")
+        self._spawn(self.reconciler.run, "reconcile")
+        self._spawn(partial(keep_tidy, self.journal, self.store), "housekeeping")
         self.buses: list[Bus] = build_buses(
             self.config.intake, self.intake, lambda: self.hydrator.pending_units
         )
         for bus in self.buses:
-            self._spawn(bus.run(), f"bus-{bus.kind}")
-        for name, job in mlflow_services(self).items():
+            self._spawn(bus.run, f"bus-{bus.kind}")
+        mlflow = mlflow_services(self.config.mlflow, self.connectors, self.intake.submit, data)
+        for name, job in mlflow.items():
             self._spawn(job, name)
-        self.ready = True
-        log.info(
-            "mdsd ready: %d transactions, sources %s, inbox %s",
-            self.store.last_tx,
-            ", ".join(sorted(self.connectors)) or "(none)",
-            self.inbox,
+
+    def _services(self) -> Services:
+        """What the API is handed: the reads, and the few operations of the whole daemon."""
+        return Services(
+            facts=self.store,
+            intake=self.intake,
+            changes=self.changes,
+            search=Search(self.store, self.search_index, self.owners_index),
+            unit_state=self.units.state,
+            unit_times=self.units.times,
+            quality=self.units.quality,
+            dead_letters=self.journal.dead_letters,
+            status=self.status,
+            wait_idle=self.wait_idle,
+            redrive=self.redrive,
+            reconcile=self.reconciler.start,
+            stale_days=self.config.enrichment.stale_days,
+            reader=self.reader,
         )
+
+    def api(self) -> Services | None:
+        """The API's services while the daemon is up; None while it starts or stops."""
+        return self.services if self.ready else None
 
     def _fetcher(self) -> Fetcher:
         processes = self.config.daemon.hydration_processes
@@ -126,14 +201,9 @@ class Daemon:
             self.config.sources, self.connectors, processes, self.config.daemon.log_level
         )
 
-    def _spawn(self, coroutine: Any, name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        task.add_done_callback(self._task_ended)
-        self._tasks.append(task)
-
-    def _task_ended(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s died", task.get_name(), exc_info=task.exception())
+    def _spawn(self, job: Job, name: str) -> None:
+        """Run ``job()`` in the background; restarted (with backoff) if it dies."""
+        self.supervisor.spawn(job, name)
 
     def begin_shutdown(self) -> None:
         """End long-lived responses (change streams) so the server can stop promptly."""
@@ -145,12 +215,10 @@ class Daemon:
         if not self.ready:
             return
         self.ready = False
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
-            for task in stuck:  # shutdown must finish; what they held is in the journal
-                log.error("background task %s did not stop in time", task.get_name())
+        # shutdown must finish; what stuck tasks held is in the journal
+        for task in await self.supervisor.stop(STOP_TIMEOUT_SECONDS):
+            log.error("background task %s did not stop in time", task.get_name())
+        await self.storage.close()
         self.reader.close()
         await self.hydrator.stop()
         await self.fetcher.aclose()
@@ -182,73 +250,19 @@ class Daemon:
             self.on_commit(report)
         return report
 
-    # -- reads ------------------------------------------------------------------------------------
-
-    def search(
-        self,
-        query: str,
-        *,
-        entity_type: str | None = None,
-        limit: int = 20,
-        owners: bool = False,
-        db: Any = None,
-    ) -> dict[str, Any]:
-        """Ranked hits, each with owners and tags as of the view ``db``.
-
-        A blank query lists everything, as ``*`` does (``kubectl get``). The index holds
-        the present, so a view of the past also asks it for entities deleted since and
-        keeps the hits that existed, undeleted, then (their names as they are now)."""
-        db = db or self.store.db()
-        index = self.owners_index if owners else self.search_index
-        past = db.basis_tx < self.store.last_tx
-        hits = index.search(
-            query if query.strip() else "*",
-            entity_type=entity_type,
-            limit=MAX_SEARCH_LIMIT if past else limit,
-            include_deleted=past,
-        )
-        results: list[dict[str, Any]] = []
-        for hit in hits:
-            e = db.entid(hit.id)
-            entity = {} if e is None else db.entity(e)
-            if entity.get(F.STATUS, F.STATUS_DELETED) == F.STATUS_DELETED:
-                continue  # not there at the moment asked about
-            if len(results) == limit:
-                break
-            owner_ids = entity.get(F.rel_attr("owned_by"), [])
-            results.append(
-                {
-                    "id": hit.id,
-                    "entity_type": entity.get(F.TYPE, hit.entity_type),
-                    "name": entity.get(F.NAME, hit.name),
-                    "score": hit.score,
-                    "match": hit.match,
-                    "status": entity.get(F.STATUS, hit.status),
-                    "description": entity.get(F.DESCRIPTION),
-                    "owners": [{"id": db.xid(o), "name": db.get(o, F.NAME)} for o in owner_ids],
-                    "tags": entity.get(F.TAGS, []),
-                    "highlights": hit.highlights,
-                }
-            )
-        return {"results": results}
-
-    async def unit_state(self, xid: str) -> UnitState | None:
-        """The journal's record of reading the unit ``xid`` belongs to (times, failures)."""
+    def _unit_of(self, xid: str) -> str | None:
+        """The hydration unit of ``xid``, or None when its source is not configured."""
         try:
-            connector = self.connectors.get(parse_aip_id(xid).source)
+            source = parse_aip_id(xid).source
         except ValueError:
             return None
-        unit = connector.unit_of(xid) if connector is not None else xid
-        return await self.journal.unit_state(unit)
+        connector = self.connectors.get(source)
+        return connector.unit_of(xid) if connector is not None else None
 
-    async def unit_times(self, xid: str) -> tuple[float | None, float | None] | None:
-        """(last hydrated, last enriched) epoch seconds of the unit ``xid`` belongs to."""
-        state = await self.unit_state(xid)
-        if state is None:
-            return None
-        return state.last_ok_at, state.last_enriched_at
+    # -- what the API asks of the whole daemon --------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
+        """``mds status``: every room's counters, assembled."""
         db = self.store.db()
         counts = {
             status: len(db.lookup(F.STATUS, status))
@@ -282,13 +296,15 @@ class Daemon:
                 for u in await self.journal.failing_units(20)
             ],
             "sources": await self.fetcher.stats(),
-            "enrichment": self.enrichment.status(),
+            "enrichment": {**self.enrichment.status(), "reconcile": self.reconciler.status()},
             "buses": {bus.kind: await bus.status() for bus in self.buses},
             "search": {
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),
             },
             "runtime": runtime_status(),
+            "storage": self.storage.status(),
+            "tasks": self.supervisor.status(),
         }
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -300,7 +316,7 @@ class Daemon:
                 not any(inbox_files(self.inbox))
                 and self.hydrator.is_idle
                 and self.enrichment.settled
-                and not self.enrichment.reconciler.running
+                and not self.reconciler.running
             )
             if settled and not self.indexer.behind:
                 return True
@@ -314,6 +330,7 @@ class Daemon:
     async def redrive(self, ids: list[int] | None) -> dict[str, Any]:
         """Send dead letters through intake again (events) or back to hydration (units);
         ``missing`` names the ids asked for that wait for no redrive."""
+        self.storage.check()  # not taken from the dead letters when they cannot be queued
         letters = await self.journal.take_dead_letters(ids)
         redriven = rejected = 0
         for letter in letters:
@@ -323,6 +340,3 @@ class Daemon:
         found = {letter.id for letter in letters}
         missing = sorted(set(ids or ()) - found)
         return {"redriven": redriven, "rejected": rejected, "missing": missing}
-
-    async def start_reconcile(self) -> dict[str, Any]:
-        return await self.enrichment.start_reconcile()

@@ -11,15 +11,21 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 
 log = logging.getLogger(__name__)
 
+#: runs the daemon on a config until it is told to stop: ``mdsd.__main__.serve``, passed in
+#: by the ``mdsd`` command so that this module does not import the command that imports it
+Serve = Callable[[Config], Awaitable[None]]
+
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mdsd demo``, on the subcommand's parser."""
     parser.add_argument(
         "--size", type=int, default=3000, help="entities in the world (default 3000)"
     )
@@ -67,8 +73,8 @@ def demo_config(base_url: str, data_dir: Path, socket: Path | None) -> Config:
     )
 
 
-async def run(args: argparse.Namespace) -> None:
-    from mdsd.__main__ import serve
+async def run(args: argparse.Namespace, serve: Serve) -> None:
+    """The simulator, then the daemon on it until a signal; the data dir goes unless kept."""
     from simulator.chaos import Chaos
     from simulator.emitter import SocketSink
     from simulator.runner import run_simulator
@@ -101,6 +107,7 @@ async def run(args: argparse.Namespace) -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    asyncio.run(run(args))
+def run_demo(args: argparse.Namespace, serve: Serve) -> int:
+    """``mdsd demo``: serve the demo until SIGINT/SIGTERM; the exit status."""
+    asyncio.run(run(args, serve))
     return 0

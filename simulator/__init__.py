@@ -10,9 +10,10 @@ for ``mdsd demo`` and tests.
 
 from simulator.chaos import Chaos
 from simulator.emitter import CallbackSink, Emitter, InboxSink, Sink, SocketSink
+from simulator.records import COLLECTIONS, SOURCE_COLLECTIONS, Event
 from simulator.runner import Simulator, SimulatorThread, run_simulator
 from simulator.server import create_app
-from simulator.world import COLLECTIONS, SOURCE_COLLECTIONS, Event, World
+from simulator.world import World
 
 __all__ = [
     "COLLECTIONS",

@@ -26,7 +26,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from simulator.chaos import Chaos, EventChaos
-from simulator.world import Event, World
+from simulator.records import Event
+from simulator.world import World
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

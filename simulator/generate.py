@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import astuple, dataclass
-from typing import TYPE_CHECKING
 
 from simulator import reference
-from simulator.world import DAY, EPOCH
-
-if TYPE_CHECKING:
-    from simulator.world import World
+from simulator.clock import DAY, EPOCH
+from simulator.organisation import Organisation
 
 HISTORY_DAYS = 365
 #: per derived dataset layer: its share of the ETL pipelines, and the days after the start
@@ -69,13 +66,13 @@ REFERENCE_SHARE = Plan(
 )
 
 
-def _run_days(world: World, first_day: int, last_day: int, count: int) -> list[int]:
+def _run_days(world: Organisation, first_day: int, last_day: int, count: int) -> list[int]:
     """Distinct days for a pipeline's runs, so one run ends before the next starts."""
     span = range(first_day, last_day)
     return world.rng.sample(span, k=min(count, len(span)))
 
 
-def populate(world: World, size: int) -> None:
+def populate(world: Organisation, size: int) -> None:
     plan = Plan.for_size(size).minus(REFERENCE_SHARE)
     rng = world.rng
     start = EPOCH - HISTORY_DAYS * DAY
@@ -143,7 +140,7 @@ _INGEST, _RUN = 0, 1
 
 
 def _simulate_history(
-    world: World,
+    world: Organisation,
     raw: list[str],
     etl: list[tuple[str, int]],
     trainers: list[tuple[str, int]],
@@ -179,7 +176,7 @@ def _simulate_history(
             world.add_version(target, at)
 
 
-def _run_tests(world: World, models: list[str], count: int) -> None:
+def _run_tests(world: Organisation, models: list[str], count: int) -> None:
     """Tests drafted over the last month; most started two days ago, about half concluded."""
     rng = world.rng
     candidates = [m for m in models if world.instances_of(m)] or models

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from simulator.world import Event
+from simulator.organisation import Organisation
+from simulator.records import Event
 
-if TYPE_CHECKING:
-    from simulator.world import World
-
-Mutation = Callable[["World", random.Random, int], "list[Event] | None"]
+Mutation = Callable[[Organisation, random.Random, int], "list[Event] | None"]
 
 #: beyond this many running runs, a new run gives way to finishing one
 MAX_RUNNING = 40
 
 
-def start_run(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def start_run(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A pipeline starts a run; a quarter of them train a candidate for an active A/B test."""
     if len(world.pools["running"]) >= MAX_RUNNING:
         return finish_run(world, rng, at)
@@ -38,68 +35,68 @@ def start_run(world: World, rng: random.Random, at: int) -> list[Event] | None:
     return [world.event("pipeline-runs", run_id)]
 
 
-def finish_run(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def finish_run(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     run_id = world.pools["running"].choice(rng)
     return None if run_id is None else world.finish_run(run_id, at, rng.random() < 0.85)
 
 
-def ingest(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def ingest(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A new partition of a raw dataset lands."""
     dataset_id = world.pools["raw"].choice(rng)
     return None if dataset_id is None else [world.add_version(dataset_id, at)]
 
 
-def promote(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def promote(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     instance_id = world.pools["staged"].choice(rng)
     return None if instance_id is None else world.promote(instance_id, at)
 
 
-def draft_test(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def draft_test(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     model_id = world.pools["models"].choice(rng)
     if model_id is None or not world.instances_of(model_id):
         return None
     return [world.event("tests", world.new_test(model_id, at), "created")]
 
 
-def start_test(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def start_test(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     test_id = world.pools["draft"].choice(rng)
     return None if test_id is None else world.activate_test(test_id, at)
 
 
-def conclude_test(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def conclude_test(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     test_id = world.pools["active"].choice(rng)
     return None if test_id is None else world.conclude_test(test_id, at)
 
 
-def delete_test(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def delete_test(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     test_id = world.pools["draft"].choice(rng)
     return None if test_id is None else world.delete_test(test_id)
 
 
-def unassign_run(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def unassign_run(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A run is taken out of an A/B test cell (its tested-in inference must be retracted)."""
     run_id = world.pools["in-cells"].choice(rng)
     return None if run_id is None else world.unassign_run(run_id, at)
 
 
-def delete_instance(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def delete_instance(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A retired model instance is garbage-collected from the registry."""
     instance_id = world.pools["retired"].choice(rng)
     return None if instance_id is None else world.delete_instance(instance_id, at)
 
 
-def version_feature(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def version_feature(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     feature_id = world.pools["features"].choice(rng)
     return None if feature_id is None else world.add_feature_version(feature_id, at)
 
 
-def retier(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def retier(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     collection = rng.choice(("models", "instances", "datasets", "features"))
     native_id = world.pools[collection].choice(rng)
     return None if native_id is None else world.retier(collection, native_id, at)
 
 
-def move_user(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def move_user(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """Someone changes teams (never leaving a team empty)."""
     user_id, to_team = world.pools["users"].choice(rng), world.pools["teams"].choice(rng)
     if user_id is None or to_team is None:
@@ -110,20 +107,20 @@ def move_user(world: World, rng: random.Random, at: int) -> list[Event] | None:
     return world.move_user(user_id, to_team, at)
 
 
-def _pick(world: World, rng: random.Random, pool: str, most: int) -> list[str]:
+def _pick(world: Organisation, rng: random.Random, pool: str, most: int) -> list[str]:
     """Up to ``most`` distinct ids from a pool."""
     picked = (world.pools[pool].choice(rng) for _ in range(rng.randint(1, most)))
     return list(dict.fromkeys(i for i in picked if i is not None))
 
 
-def new_feature(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def new_feature(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     team_id = world.pools["teams"].choice(rng)
     assert team_id is not None, "a world always has teams"
     feature_id = world.new_feature(at, team_id, _pick(world, rng, "datasets", 2))
     return [world.event("features", feature_id, "created")]
 
 
-def new_model(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def new_model(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A new model, with the pipeline that will train it."""
     team_id = world.pools["teams"].choice(rng)
     assert team_id is not None, "a world always has teams"
@@ -134,7 +131,7 @@ def new_model(world: World, rng: random.Random, at: int) -> list[Event] | None:
     ]
 
 
-def new_derived_dataset(world: World, rng: random.Random, at: int) -> list[Event] | None:
+def new_derived_dataset(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
     """A new derived dataset, with the ETL pipeline that builds it."""
     team_id = world.pools["teams"].choice(rng)
     assert team_id is not None, "a world always has teams"
@@ -169,7 +166,7 @@ _FUNCTIONS = [m for m, _ in MUTATIONS]
 _WEIGHTS = [w for _, w in MUTATIONS]
 
 
-def apply_one(world: World, rng: random.Random, at: int) -> list[Event]:
+def apply_one(world: Organisation, rng: random.Random, at: int) -> list[Event]:
     """Apply one weighted-random mutation at time ``at``; its events (never empty)."""
     (mutation,) = rng.choices(_FUNCTIONS, weights=_WEIGHTS)
     events = mutation(world, rng, at) or start_run(world, rng, at)

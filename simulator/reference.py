@@ -25,12 +25,10 @@ datasets, features, models and pipelines are never deleted at all.
 from __future__ import annotations
 
 import calendar
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from simulator.world import DAY
-
-if TYPE_CHECKING:
-    from simulator.world import World
+from simulator.clock import DAY
+from simulator.organisation import Organisation
 
 TEAM = "personalization"
 USER = "alice"
@@ -56,7 +54,7 @@ class Built(NamedTuple):
     etl: str
 
 
-def build(world: World, start: int) -> Built:
+def build(world: Organisation, start: int) -> Built:
     """The slice's person, datasets, ETL pipeline, features and model (with its trainer).
 
     Called while alice is her team's only member, so she owns all of it.
@@ -74,7 +72,7 @@ def build(world: World, start: int) -> Built:
     return Built([raw, dataset], features, etl)
 
 
-def replay(world: World, etl: str) -> None:
+def replay(world: Organisation, etl: str) -> None:
     """The slice's December and New Year's Day, in time order; after the generated history
     (which writes no dataset version after 2024-12-28), so every run reads the versions
     that existed when it started."""

@@ -19,8 +19,9 @@ import uvicorn
 
 from simulator.chaos import Chaos
 from simulator.emitter import Emitter, Sink
+from simulator.records import SOURCE_COLLECTIONS, Event
 from simulator.server import create_app
-from simulator.world import SOURCE_COLLECTIONS, Event, World
+from simulator.world import World
 
 T = TypeVar("T")
 

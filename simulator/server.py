@@ -24,7 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.chaos import Chaos, ResponseChaos
-from simulator.world import COLLECTIONS, Event, World
+from simulator.records import COLLECTIONS, Event
+from simulator.world import World
 
 Publish = Callable[[list[Event]], Awaitable[None]]
 

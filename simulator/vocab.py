@@ -83,3 +83,19 @@ TREATMENT_NAMES = ("treatment", "treatment-b", "treatment-c")
 TIERS = ("gold", "silver", "bronze")
 
 ENVIRONMENTS = ("prod", "staging")
+
+#: the steps of an ETL pipeline, with what each waits for
+ETL_NODES = (
+    {"name": "extract", "depends_on": []},
+    {"name": "transform", "depends_on": ["extract"]},
+    {"name": "validate", "depends_on": ["transform"]},
+    {"name": "load", "depends_on": ["validate"]},
+)
+#: the steps of a training pipeline, with what each waits for
+TRAIN_NODES = (
+    {"name": "prepare-data", "depends_on": []},
+    {"name": "compute-features", "depends_on": []},
+    {"name": "train", "depends_on": ["prepare-data", "compute-features"]},
+    {"name": "evaluate", "depends_on": ["train"]},
+    {"name": "register", "depends_on": ["evaluate"]},
+)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from store import codec
 from store.intervals import CURRENT, FIRST, SETTLED, Fact, Neighbours, RawFact, spans, visible
 from store.schema import XID, SchemaError
+from store.source import FactSource
 from store.tx import Datom
-
-if TYPE_CHECKING:
-    from store.store import FactStore
 
 Orientation = Literal["out", "in"]
 
@@ -91,7 +89,7 @@ class Db:
     """A view: what was true at ``basis_tx``, counting only what was asserted after
     ``since_tx``. Cheap to make (no I/O) and safe to share between threads."""
 
-    def __init__(self, store: FactStore, basis_tx: int, since_tx: int = 0) -> None:
+    def __init__(self, store: FactSource, basis_tx: int, since_tx: int = 0) -> None:
         self.store = store
         self.basis_tx = basis_tx
         self.since_tx = since_tx
@@ -285,7 +283,7 @@ class Db:
         in_attrs = [(a, name) for a, name, o in follow if o == "in"]
         basis, since = self.basis_tx, self.since_tx
         entity_of, links_to = store.entity_of, store.links_to
-        cached_entity, cached_links = store._facts.get, store._links.get
+        cached_entity, cached_links = store.entity_cache.get, store.links_cache.get
         result = Traversal()
         result._both_ways = bool({a for a, _ in out_attrs} & {a for a, _ in in_attrs})
         depth, seen = result.depth, result._seen

@@ -9,32 +9,36 @@ write even though RocksDB iterators here are not snapshot-isolated.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import rocksdict
 
 from store import codec
+from store.attrinfo import AttrInfo
 from store.codec import U32, U64, EncodedDatom
 from store.db import Db
+from store.indexing import put_index_keys
 from store.intervals import (
-    OPEN,
     EntityIntervals,
     Fact,
     IntervalCache,
     Neighbours,
     entity_from_eavt,
     links_from_vaet,
-    spans,
 )
 from store.schema import XID, Attribute, SchemaError, ValueType
-from store.tx import Add, Datom, EntityRef, Op, Replace, Retract, TxChanges, TxReport
+from store.transaction import Transaction
+from store.tx import Datom, Op, TxChanges, TxReport
 
 _INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.XIDS, codec.INSTANTS)
 #: The layout version. 2 added the XIDS keyspace; a primary upgrades an older store when it
@@ -68,41 +72,6 @@ class StoreClosed(RuntimeError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class AttrInfo:
-    """An attribute with what the hot paths need precomputed: its id and key prefixes."""
-
-    id: int
-    attribute: Attribute
-    name: str
-    many: bool
-    is_ref: bool
-    a4: bytes  # the id as it appears in keys
-    aevt: bytes  # AEVT prefix of this attribute
-    avet: bytes | None  # AVET prefix, or None when the attribute is not in AVET
-    #: value -> encoded bytes, raising one of ``codec.ENCODE_ERRORS`` on a bad value
-    raw_encode: Callable[[Any], bytes]
-
-    @classmethod
-    def of(cls, attribute: Attribute, attr_id: int) -> AttrInfo:
-        a4 = U32.pack(attr_id)
-        return cls(
-            id=attr_id,
-            attribute=attribute,
-            name=attribute.name,
-            many=attribute.many,
-            is_ref=attribute.is_ref,
-            a4=a4,
-            aevt=codec.AEVT + a4,
-            avet=codec.AVET + a4 if attribute.in_avet else None,
-            raw_encode=codec.raw_encoder(attribute.value_type),
-        )
-
-    def encode(self, value: Any) -> bytes:
-        """``value`` encoded; ``SchemaError`` if it is not of the attribute's type."""
-        return codec.encode_value(self.attribute.value_type, value)
-
-
 class FactStore:
     """Open with ``FactStore(path)``; write with ``transact``; read through ``db()``.
 
@@ -126,7 +95,7 @@ class FactStore:
     ) -> None:
         self.path = Path(path)
         self.read_only = secondary is not None
-        options = _options(block_cache_bytes)
+        options = self._options = _options(block_cache_bytes)
         if secondary is not None:
             access = rocksdict.AccessType.secondary(str(secondary))
             self._rdb = rocksdict.Rdict(str(self.path), options, access_type=access)
@@ -136,8 +105,10 @@ class FactStore:
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = sync
         self._write_lock = threading.Lock()
-        self._facts = IntervalCache(cache_entries)
-        self._links = IntervalCache(cache_entries)
+        #: decoded entities and reverse references by id: views look here first, only the
+        #: store fills them (a read that misses) and empties them (a write that touches them)
+        self.entity_cache = IntervalCache(cache_entries)
+        self.links_cache = IntervalCache(cache_entries)
         self._xids: dict[str, int] = {}
         self._xid_of: dict[int, str] = {}
         self._closed = False
@@ -188,8 +159,32 @@ class FactStore:
 
     def drop_caches(self) -> None:
         """Forget every decoded entity and reverse reference (the next reads refill them)."""
-        self._facts.clear()
-        self._links.clear()
+        self.entity_cache.clear()
+        self.links_cache.clear()
+
+    def reopen(self) -> None:
+        """Close RocksDB and open it again, after a write failed (a full disk): until then
+        it refuses every write. Opening replays its log, so nothing committed is lost; it
+        flushes the memory tables, so it raises ``ENOSPC`` while there is no room for them."""
+        with self._write_lock:
+            self._check_open()
+            needed = self._rdb.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+            free = shutil.disk_usage(self.path).free
+            if free < 2 * needed:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"{free:,} bytes free, {needed:,} needed to reopen",
+                    str(self.path),
+                )
+            # not waiting for background work, which retries the failed flush (1 s)
+            self._rdb.cancel_all_background(False)
+            with contextlib.suppress(Exception):  # it repeats the error that broke it
+                self._rdb.close()
+            self._rdb = rocksdict.Rdict(str(self.path), self._options)
+            self.drop_caches()
+            self._xids.clear()
+            self._xid_of.clear()
+            self._load_meta()
 
     def sync_wal(self) -> None:
         """fsync the write-ahead log: one call makes every earlier transaction power-safe."""
@@ -363,12 +358,12 @@ class FactStore:
 
     def entity_of(self, e: int) -> EntityIntervals:
         """Everything ever stated about ``e``, decoded (cached until a write touches it)."""
-        cached: EntityIntervals | None = self._facts.get(e)
+        cached: EntityIntervals | None = self.entity_cache.get(e)
         if cached is None:
-            generation = self._facts.generation()
+            generation = self.entity_cache.generation()
             keys = self.scan(codec.EAVT + U64.pack(e))
             cached = entity_from_eavt(keys, self._xid_attr, self._ref_attrs)
-            self._facts.put(e, cached, generation)
+            self.entity_cache.put(e, cached, generation)
             if cached.xid is not None:
                 self._remember_xid(cached.xid, e)
         return cached
@@ -381,7 +376,7 @@ class FactStore:
         """The transaction that created ``e``, 0 if none did. Existence checks ask this of
         many entities they never read further (a write's referenced targets), so it reads
         the one xid key rather than decoding the whole entity into the cache."""
-        cached: EntityIntervals | None = self._facts.get(e)
+        cached: EntityIntervals | None = self.entity_cache.get(e)
         if cached is not None:
             return cached.created
         keys = self.scan(codec.EAVT + U64.pack(e) + U32.pack(self._xid_attr))
@@ -389,11 +384,11 @@ class FactStore:
 
     def links_to(self, e: int) -> dict[int, Neighbours]:
         """The references pointing at ``e``, by attribute (from VAET; cached like entities)."""
-        cached: dict[int, Neighbours] | None = self._links.get(e)
+        cached: dict[int, Neighbours] | None = self.links_cache.get(e)
         if cached is None:
-            generation = self._links.generation()
+            generation = self.links_cache.generation()
             cached = links_from_vaet(self.scan(codec.VAET + U64.pack(e)))
-            self._links.put(e, cached, generation)
+            self.links_cache.put(e, cached, generation)
         return cached
 
     def lookup_xid(self, xid: str) -> int | None:
@@ -413,7 +408,7 @@ class FactStore:
         """The external id of entity ``e`` (``None`` if no such entity was ever created)."""
         xid = self._xid_of.get(e)
         if xid is None:
-            cached: EntityIntervals | None = self._facts.get(e)
+            cached: EntityIntervals | None = self.entity_cache.get(e)
             if cached is not None:
                 return cached.xid
             # Only the xid datom: one short scan instead of decoding the whole entity.
@@ -448,64 +443,28 @@ class FactStore:
             raise SchemaError(f"transaction meta must be JSON-serialisable: {exc}") from exc
         with self._write_lock:
             self._check_open()
-            return _Transaction(self).run(ops, meta, meta_bytes)
+            transaction = Transaction(self, self._infos, self._next_eid, self._xids)
+            return transaction.run(ops, meta, partial(self._commit, meta_bytes))
 
     def _commit(
-        self, datoms: list[EncodedDatom], meta_bytes: bytes, next_eid: int, created: dict[str, int]
+        self, meta_bytes: bytes, datoms: list[EncodedDatom], next_eid: int, created: dict[str, int]
     ) -> tuple[int, int]:
         tx = self.last_tx + 1
         # Instants never go backwards, whatever the clock does, so tx_at stays monotonic.
         at = max(int(time.time() * 1_000_000), self.last_at + 1)
         batch = rocksdict.WriteBatch(raw_mode=True)
-        targets = self._write_index_keys(batch, tx, at, datoms)
+        targets = put_index_keys(batch, self._info_by_id, self._xid_attr, tx, at, datoms)
         batch.put(codec.log_key(tx), codec.encode_log(at, meta_bytes, datoms))
         batch.put(codec.meta_key("last_tx"), U64.pack(tx))
         batch.put(codec.meta_key("last_at"), U64.pack(at))
         batch.put(codec.meta_key("next_eid"), U64.pack(next_eid))
         self._rdb.write(batch, self._write_options)
-        self._facts.invalidate({e for e, _, _, _ in datoms})
-        self._links.invalidate(targets)
+        self.entity_cache.invalidate({e for e, _, _, _ in datoms})
+        self.links_cache.invalidate(targets)
         for xid, e in created.items():
             self._remember_xid(xid, e)
         self.last_tx, self.last_at, self._next_eid = tx, at, next_eid
         return tx, at
-
-    def _write_index_keys(
-        self, batch: rocksdict.WriteBatch, tx: int, at: int, datoms: Iterable[EncodedDatom]
-    ) -> set[int]:
-        """Put every index key of ``datoms``; return the targets of the refs among them.
-
-        The keys go into the batch sorted: RocksDB inserts sorted runs into its memtable
-        several times faster than scattered keys, which more than pays for the sort.
-        """
-        infos = self._info_by_id
-        tails = (codec.tx_tail(tx, False), codec.tx_tail(tx, True))
-        pack = U64.pack
-        targets: set[int] = set()
-        keys = [codec.instant_key(at, tx)]
-        add = keys.append
-        xid_attr = self._xid_attr
-        last_e, e8 = -1, b""
-        for e, a, v, added in datoms:
-            info = infos[a]
-            if e != last_e:
-                last_e, e8 = e, pack(e)
-            if a == xid_attr:  # asserted once, at creation, never retracted
-                batch.put(codec.XIDS + v, e8)
-            tail = tails[added]
-            add(b"".join((codec.EAVT, e8, info.a4, v, tail)))
-            add(b"".join((info.aevt, e8, v, tail)))
-            if info.avet is not None:
-                add(b"".join((info.avet, v, e8, tail)))
-            if info.is_ref:
-                target8 = v[1:]
-                add(b"".join((codec.VAET, target8, info.a4, e8, tail)))
-                targets.add(int.from_bytes(target8, "big"))
-        keys.sort()
-        put = batch.put
-        for key in keys:
-            put(key, b"")
-        return targets
 
     # -- the log ------------------------------------------------------------------------------
 
@@ -556,7 +515,9 @@ class FactStore:
             batch = rocksdict.WriteBatch(raw_mode=True)
             for tx, record in self._records(0, None):
                 at, _ = codec.decode_log_head(record)
-                self._write_index_keys(batch, tx, at, codec.decode_log_datoms(record))
+                put_index_keys(
+                    batch, self._info_by_id, self._xid_attr, tx, at, codec.decode_log_datoms(record)
+                )
                 count += 1
                 if len(batch) >= _BATCH_KEYS:
                     self._rdb.write(batch, self._write_options)
@@ -572,245 +533,3 @@ class FactStore:
         options.set_iterate_upper_bound(codec.upper_bound(prefix))
         # ``options`` lives in this frame as long as the iterator: it borrows the bound.
         yield from cast(Iterator[bytes], self._rdb.keys(from_key=prefix, read_opt=options))
-
-
-_NOTHING: dict[bytes, Any] = {}  # the shared, never mutated, empty "before" of new entities
-
-
-class _Transaction:
-    """Resolves ops against the current state and nets them into datoms.
-
-    For each (entity, attribute) an op touches, ``touched`` holds the values true before
-    the transaction and the values as the ops apply, both as {encoded: decoded}; the datoms
-    are the difference, so ops that restate what is true write nothing. ``apply`` is the
-    hot path of bulk writes, hence its inlined lookups.
-    """
-
-    def __init__(self, store: FactStore) -> None:
-        self.store = store
-        self.infos = store._infos
-        self.xid_info = store._infos[XID.name]
-        #: ids at or above this were allocated by this transaction: they have no past
-        self.first_new_eid = store._next_eid
-        self.next_eid = store._next_eid
-        self.created: dict[str, int] = {}
-        self.touched: dict[tuple[int, int], tuple[dict[bytes, Any], dict[bytes, Any]]] = {}
-
-    def run(self, ops: Sequence[Op], meta: dict[str, Any], meta_bytes: bytes) -> TxReport | None:
-        self.apply_all(ops)
-        datoms, values = self.net()
-        if not datoms:
-            return None
-        tx, at = self.store._commit(datoms, meta_bytes, self.next_eid, self.created)
-        names = {a: info.name for a, info in self.store._info_by_id.items()}
-        new = tuple.__new__  # Datom(...) minus a Python-level frame per datom
-        decoded = [
-            new(Datom, (e, names[a], value, tx, added))
-            for (e, a, _, added), value in zip(datoms, values, strict=True)
-        ]
-        return TxReport(tx, codec.from_micros(at), meta, decoded, dict(self.created))
-
-    def apply_all(self, ops: Sequence[Op]) -> None:
-        """``apply`` each op, with the bulk-write cases inlined: an ``Add`` to an entity this
-        transaction created, and a ``Replace`` on an entity that exists, each of values or
-        of refs to known xids. Anything else, errors included, takes the general path."""
-        infos_get = self.infos.get
-        created_get = self.created.get
-        known = self.known
-        touched = self.touched
-        touched_get = touched.get
-        xid_info = self.xid_info
-        apply = self.apply
-        values_of = self.values
-        ref_value = codec.ref_value
-        for op in ops:
-            if isinstance(op, Replace):
-                info = infos_get(op.attr)
-                eid = known(op.e)
-                encoded = None
-                if info is not None and info is not xid_info and eid is not None:
-                    encoded = self.encode_all(info, op.values)
-                if encoded is None:
-                    apply(op)
-                    continue
-                assert info is not None and eid is not None
-                current = values_of(eid, info)
-                current.clear()
-                current.update(encoded)
-                continue
-            if op.__class__ is not Add:
-                apply(op)
-                continue
-            info = infos_get(op.attr)
-            e = created_get(op.e) if op.e.__class__ is str else None
-            if info is None or info is xid_info or e is None:
-                apply(op)
-                continue
-            value = op.value
-            if info.is_ref:
-                target = known(value)
-                if target is None:
-                    apply(op)
-                    continue
-                v, value = ref_value(target), target
-            else:
-                try:
-                    v = info.raw_encode(value)
-                except codec.ENCODE_ERRORS as exc:
-                    raise codec.bad_value(info.attribute.value_type, value) from exc
-            key = (e, info.id)
-            pair = touched_get(key)
-            if pair is None:
-                pair = touched[key] = (_NOTHING, {})  # a new entity has no past
-            current = pair[1]
-            if not info.many:
-                current.clear()
-            current[v] = value
-
-    def encode_all(self, info: AttrInfo, values: Sequence[Any]) -> dict[bytes, Any] | None:
-        """{encoded: decoded} of a ``Replace``'s values when each is a plain value or a ref
-        to an entity already known by xid; ``None`` sends the op down the general path
-        (new entities to create, errors to report)."""
-        if len(values) > 1 and not info.many:
-            return None
-        encoded: dict[bytes, Any] = {}
-        if info.is_ref:
-            for value in values:
-                target = self.known(value)
-                if target is None:
-                    return None
-                encoded[codec.ref_value(target)] = target
-            return encoded
-        encode = info.raw_encode
-        try:
-            for value in values:
-                encoded[encode(value)] = value
-        except codec.ENCODE_ERRORS:
-            return None
-        return encoded
-
-    def known(self, ref: object) -> int | None:
-        """The id of an xid this transaction created or the store has in memory; ``None``
-        for anything else (ints, unknown xids), which the general path resolves."""
-        if not isinstance(ref, str):
-            return None
-        return self.created.get(ref) or self.store._xids.get(ref)
-
-    def resolve(self, ref: EntityRef, create: bool) -> int | None:
-        """The entity id of ``ref``; a new entity for an unknown xid when ``create``."""
-        if isinstance(ref, str):
-            eid = self.created.get(ref)
-            if eid is not None:
-                return eid
-            eid = self.store.lookup_xid(ref)
-            if eid is None and create:
-                eid = self.next_eid
-                self.next_eid += 1
-                self.created[ref] = eid
-                self.touched[(eid, self.xid_info.id)] = (_NOTHING, {self.xid_info.encode(ref): ref})
-            return eid
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            # Ids are allocated in order and never reused: anything below next_eid exists.
-            if not 0 < ref < self.next_eid:
-                raise SchemaError(f"unknown entity id {ref}")
-            return ref
-        raise SchemaError(f"an entity is named by its id or xid, got {ref!r}")
-
-    def values(self, e: int, info: AttrInfo) -> dict[bytes, Any]:
-        """The values of (e, attribute) as the ops so far leave them (mutable)."""
-        key = (e, info.id)
-        pair = self.touched.get(key)
-        if pair is None:
-            before: dict[bytes, Any] = {}
-            if e < self.first_new_eid:
-                cached: EntityIntervals | None = self.store._facts.get(e)
-                if cached is not None:
-                    a, encode = info.id, info.raw_encode
-                    for fa, v, _, end in cached.facts:
-                        if fa == a and end == OPEN:
-                            before[encode(v)] = v  # stored values re-encode to their bytes
-                else:
-                    # Only this attribute's keys: the commit drops the entity from the cache
-                    # anyway, so decoding all of it here would be wasted.
-                    prefix = codec.EAVT + U64.pack(e) + info.a4
-                    for v, _, end in spans(self.store.scan(prefix), len(prefix)):
-                        if end == OPEN:
-                            before[v] = codec.decode_value(v)
-            # A new entity's empty "before" is shared: before dicts are never mutated.
-            pair = self.touched[key] = (before or _NOTHING, dict(before))
-        return pair[1]
-
-    def encode(self, info: AttrInfo, value: Any, create: bool) -> tuple[bytes, Any] | None:
-        """(encoded, decoded) of a value; ``None`` for a ref to an unknown xid when not
-        ``create``."""
-        if info.is_ref:
-            if isinstance(value, bool) or not isinstance(value, int | str):
-                raise SchemaError(f"{info.name}: a ref must be an entity id or xid, got {value!r}")
-            target = self.resolve(value, create)
-            if target is None:
-                return None
-            value = target
-        try:
-            return info.raw_encode(value), value
-        except codec.ENCODE_ERRORS as exc:
-            raise codec.bad_value(info.attribute.value_type, value) from exc
-
-    def apply(self, op: Op) -> None:
-        info = self.infos.get(op.attr)
-        if info is None:
-            raise SchemaError(f"unknown attribute {op.attr!r}")
-        if info is self.xid_info:
-            raise SchemaError("db/xid is set when an entity is created and never changes")
-        if isinstance(op, Add):
-            e = self.resolve(op.e, create=True)
-            assert e is not None
-            current = self.values(e, info)
-            encoded = self.encode(info, op.value, create=True)
-            assert encoded is not None
-            if not info.many:
-                current.clear()
-            current[encoded[0]] = encoded[1]
-        elif isinstance(op, Retract):
-            e = self.resolve(op.e, create=False)
-            if e is None:
-                return
-            encoded = self.encode(info, op.value, create=False)
-            if encoded is not None:
-                self.values(e, info).pop(encoded[0], None)
-        elif isinstance(op, Replace):
-            values = list(op.values)
-            if not info.many and len(values) > 1:
-                raise SchemaError(f"{info.name} is cardinality one; got {len(values)} values")
-            e = self.resolve(op.e, create=True)
-            assert e is not None
-            current = self.values(e, info)
-            current.clear()
-            for value in values:
-                encoded = self.encode(info, value, create=True)
-                assert encoded is not None
-                current[encoded[0]] = encoded[1]
-        else:
-            raise TypeError(f"not an op: {op!r}")
-
-    def net(self) -> tuple[list[EncodedDatom], list[Any]]:
-        """The datoms (retractions first, then assertions, each in the order the ops first
-        touched them) and, alongside, their decoded values."""
-        retracts: list[EncodedDatom] = []
-        retracted: list[Any] = []
-        asserts: list[EncodedDatom] = []
-        asserted: list[Any] = []
-        for (e, a), (before, after) in self.touched.items():
-            if before:
-                for v, value in before.items():
-                    if v not in after:
-                        retracts.append((e, a, v, False))
-                        retracted.append(value)
-                for v, value in after.items():
-                    if v not in before:
-                        asserts.append((e, a, v, True))
-                        asserted.append(value)
-            else:
-                for v, value in after.items():
-                    asserts.append((e, a, v, True))
-                    asserted.append(value)
-        return retracts + asserts, retracted + asserted

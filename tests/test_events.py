@@ -221,10 +221,10 @@ EVENT = '{"event_type": "model_created", "model_id": "m"}'
 @pytest.mark.parametrize(
     ("bad", "expected"),
     [
-        (DEEP, "unreadable JSON: nested too deeply"),
+        (DEEP, "unreadable JSON: JSON nested deeper than the limit of 64 levels"),
         (
             '{"event_type": "model_created", "model_id": "m", "x": ' + DEEP + "}",
-            "nested too deeply",
+            "nested deeper than the limit of 64 levels",
         ),
         (
             '{"event_type": "model_created", "model_id": "m", "n": ' + "1" * 5000 + "}",

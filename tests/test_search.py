@@ -14,17 +14,8 @@ from typing import Any
 import pytest
 
 from mds.wire.model import EntityType
-from mdsd.index.search import (
-    _MAX_BONUS,
-    _TIER_BASE,
-    MAX_PRIOR,
-    QueryError,
-    SearchDoc,
-    SearchIndex,
-    SearchQuery,
-    _prior,
-    parse_query,
-)
+from mdsd.index import QueryError, SearchDoc, SearchIndex, SearchQuery, parse_query
+from mdsd.index.ranking import MAX_BONUS, MAX_PRIOR, TIER_BASE, prior
 
 SHM = Path("/dev/shm")
 ALICE = "aip://user/identity/alice"
@@ -160,7 +151,7 @@ def test_prefix_ranks_short_canonical_names_first(corpus: SearchIndex, query: st
 
 
 def test_tiers_are_strict(corpus: SearchIndex) -> None:
-    order = list(_TIER_BASE)
+    order = list(TIER_BASE)
     hits = corpus.search("ranking")
     tiers = [order.index(h.match) for h in hits]
     assert tiers == sorted(tiers)
@@ -170,11 +161,11 @@ def test_tiers_are_strict(corpus: SearchIndex) -> None:
 
 def test_tier_bands_cannot_overlap() -> None:
     # the most a tier's hit can score is below the least of the tier above
-    top_factor = (1 + _MAX_BONUS) * math.log2(2 + MAX_PRIOR)
-    bases = list(_TIER_BASE.values())
+    top_factor = (1 + MAX_BONUS) * math.log2(2 + MAX_PRIOR)
+    bases = list(TIER_BASE.values())
     assert all(low * top_factor < high for high, low in itertools.pairwise(bases))
     extremes = [doc("model", "Model", ""), doc("x", "Nope", "a" * 500, status="stub")]
-    assert all(0 <= _prior(d) <= MAX_PRIOR for d in extremes)
+    assert all(0 <= prior(d) <= MAX_PRIOR for d in extremes)
 
 
 def test_top_documents_first_never_changes_the_results(tmp: Path) -> None:

@@ -7,6 +7,7 @@ import gc
 import sys
 
 from mds.client import resolve_socket
+from mds.wire.moments import AS_OF_HELP
 from tui.asof import normalize_as_of
 from tui.keymap import KeymapError, default_keymap_path, load_keymap
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         dest="as_of",
         metavar="WHEN",
-        help="start in time travel: 2025-01-01, 3d, tx:N, RFC 3339",
+        help="start in time travel at WHEN: " + AS_OF_HELP,
     )
     parser.add_argument(
         "--keymap",

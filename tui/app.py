@@ -22,7 +22,6 @@ from tui.errors import describe_failure
 from tui.format import fmt_time
 from tui.kept_pages import KeptPages
 from tui.keymap import binding_ids, unknown_ids
-from tui.leaks import release_left_pages
 from tui.live import LiveLink
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
@@ -38,6 +37,7 @@ from tui.screens.prompt import AsOfPrompt, CommandLine
 from tui.screens.quality import QualityScreen
 from tui.screens.search import SearchScreen
 from tui.screens.usage import UsageScreen
+from tui.textual_internals import release_left_pages
 from tui.widgets.chrome import StatusInfo
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.lists import NavTable, NavTree, ResultList

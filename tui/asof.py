@@ -1,48 +1,27 @@
 """Time travel: reading the user's as-of moment and stepping between transactions.
 
-The daemon resolves the moment (docs/api.md); we only check its form so a typo is
-reported at once instead of as a 400 on every view.
+What a moment is, is the daemon's grammar (:mod:`mds.wire.moments`, docs/api.md): checked
+here so a typo is reported at once instead of as a 400 on every view.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import date, datetime
 from typing import Literal
 
-LIVE_WORDS = frozenset({"", "now", "live", "latest"})
-_TX = re.compile(r"^tx:\d+$")
-_RELATIVE = re.compile(r"^\d+[smhdw]$")
+from mds.wire.moments import moment_of
 
 
 def normalize_as_of(text: str | None) -> str | None:
-    """The value to send as ``as_of``, or ``None`` for "live" (``now``, empty).
+    """The value to send as ``as_of``, or ``None`` for live (``now``, empty).
 
-    Accepts ``tx:N``, relative ``3d``/``12h``/``30m``, a date ``2025-01-01`` or an RFC 3339
-    time; raises ``ValueError`` with the accepted forms otherwise.
+    A transaction is sent as ``tx:N``, the form the as-of bar and stepping read; any other
+    moment as typed. Raises ``AsOfError`` (a ``ValueError``) naming the accepted forms.
     """
-    value = (text or "").strip()
-    if value.lower() in LIVE_WORDS:
+    moment = moment_of(text)
+    if moment is None:
         return None
-    if value.lower().startswith("tx") and _TX.match(value.lower().replace(" ", "")):
-        return value.lower().replace(" ", "")
-    if _RELATIVE.match(value):
-        return value
-    try:
-        date.fromisoformat(value)
-        return value
-    except ValueError:
-        pass
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        return value
-    except ValueError:
-        pass
-    raise ValueError(
-        f"not a moment: {value!r}; use a date (2025-01-01), a time (2025-01-01T12:00:00Z), "
-        "relative (3d, 12h, 30m), tx:N, or now"
-    )
+    return f"tx:{moment}" if isinstance(moment, int) else (text or "").strip()
 
 
 def step_tx(txs: Iterable[int], current: int | None, step: Literal[-1, 1]) -> int | None:

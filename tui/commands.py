@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mds.wire.model import KIND_OF, EntityType
 from tui.asof import normalize_as_of
 from tui.format import USAGE_KINDS, kind_of
+from tui.host import Host
 from tui.nav import Location
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
 
 #: plural and short names people type for a kind listing (``:models``)
 KIND_WORDS: dict[str, str] = {
@@ -121,7 +118,7 @@ def completions() -> list[str]:
     return sorted(set(words), key=lambda w: (len(w), w))
 
 
-def execute(app: MdsApp, command: Command) -> None:
+def execute(app: Host, command: Command) -> None:
     """Carry out ``command`` in ``app``; ``CommandError`` says what was wrong with it."""
     page = app.page
     entity = page.entity_id if page is not None else None

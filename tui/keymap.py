@@ -19,12 +19,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from textual.binding import ActiveBinding, Binding, BindingType
-from textual.keys import _character_to_key
 from textual.screen import Screen
 from textual.widgets import Input
 
-#: the keys a focused text input types instead of passing on to the bindings
-TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
+from tui.textual_internals import TYPED_KEYS
 
 
 class KeymapError(Exception):

@@ -9,21 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from textual import Logger
 
 from mds.client import ApiError, DaemonUnavailable
+from tui.host import Host
 from tui.widgets.chrome import StatusInfo
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
 
 MAX_BACKOFF = 15.0
 #: a change stream that ends sooner than this after opening is reopened with backoff
 STREAM_OPEN_AFTER = 1.0
 
 
+class LiveHost(Host, Protocol):
+    """The app as the live link sees it: a host that runs workers and shows a status."""
+
+    #: what the status line shows; the link replaces it as news arrives
+    status_info: StatusInfo
+
+    @property
+    def status_interval(self) -> float:
+        """Seconds between status polls."""
+
+    @property
+    def log(self) -> Logger:
+        """Textual's log."""
+
+    def run_worker(
+        self, work: Coroutine[Any, Any, None], *, group: str, exit_on_error: bool
+    ) -> object:
+        """Run ``work`` for the app's life."""
+
+    def notify(self, message: str, *, timeout: float | None = None) -> None:
+        """A toast."""
+
+
 class LiveLink:
-    def __init__(self, app: MdsApp) -> None:
+    """Keeps the app's status line and the page on screen in step with the daemon."""
+
+    def __init__(self, app: LiveHost) -> None:
         self.app = app
 
     def start(self) -> None:
@@ -73,6 +99,7 @@ class LiveLink:
             last_tx=status.get("last_tx"),
             last_tx_at=status.get("last_tx_at"),
             stream=self.info.stream,
+            storage=storage_problem(status),
         )
         page = self.app.page
         if page is None:
@@ -139,3 +166,11 @@ class LiveLink:
         touched = set(change.get("entities", []))
         if self.app.as_of is None and page is not None and page.touches(touched):
             page.refresh_live()
+
+
+def storage_problem(status: dict[str, Any]) -> str | None:
+    """What stops the daemon writing, in a few words; None while its storage is fine."""
+    storage = status.get("storage") or {}
+    if storage.get("state", "ok") == "ok":
+        return None
+    return "disk full" if storage.get("kind") == "no_space" else "storage fault"

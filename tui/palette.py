@@ -8,24 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.errors import describe_failure
 from tui.format import badge, highlighted, names
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
+from tui.host import Host
 
 
 class EntityProvider(Provider):
     """Entities from ``/v1/search``, best first, opened with Enter."""
 
     @property
-    def mds(self) -> MdsApp:
-        return cast("MdsApp", self.app)
+    def mds(self) -> Host:
+        return cast("Host", self.app)
 
     async def search(self, query: str) -> Hits:
         if len(query.strip()) < 2:
@@ -55,7 +53,7 @@ class CommandProvider(Provider):
     """The explorer's own commands, fuzzy-matched."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app = cast("MdsApp", self.app)
+        app = cast("Host", self.app)
         run = app.run_command
         return [
             ("Models", partial(run, "models"), "list models"),

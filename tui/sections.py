@@ -16,10 +16,9 @@ from typing import Any
 from rich.text import Text
 
 from mds.client import ApiError, Client
+from mds.wire import JSON
 from tui.errors import describe_failure
 from tui.format import clip, fmt_time, name_of, names, native_id, status_text
-
-JSON = dict[str, Any]
 
 #: how many related entities a section fetches to show their details
 FETCH_LIMIT = 12
@@ -81,11 +80,10 @@ def _attr(doc: JSON, key: str) -> Any:
     return (doc.get("attributes") or {}).get(key)
 
 
-def _ref_name(value: Any) -> str:
-    """A reference the API gives either as an id or as ``{"id", "name"}``."""
-    if isinstance(value, dict):
-        return clip(name_of(value), 40)
-    return native_id(value) if isinstance(value, str) else ""
+def _model_name(instance: JSON) -> str:
+    """The name of the model a usage answer's instance belongs to (``{"id", "name"}``)."""
+    model = instance.get("model")
+    return clip(name_of(model), 40) if model else ""
 
 
 def _when(doc: JSON) -> str:
@@ -319,7 +317,7 @@ async def ab_test(client: Client, entity: JSON, as_of: str | None) -> Section:
         )
         body.append(", ".join(tested) if tested else "no instance", style="" if tested else "dim")
     links = [
-        Link("instances", i["id"], name_of(i), "ModelInstance", _ref_name(i.get("model")))
+        Link("instances", i["id"], name_of(i), "ModelInstance", _model_name(i))
         for i in usage.get("instances", [])
     ]
     links += [Link("models", m["id"], name_of(m), "Model") for m in usage.get("models", [])]

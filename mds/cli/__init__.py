@@ -1,4 +1,4 @@
-"""``mds``, the scripting client of the mds daemon (contract 2.2).
+"""``mds``, the scripting client of the mds daemon (docs/cli.md).
 
 Layout: ``spec`` (commands as data), ``commands`` (one function per daemon call),
 ``render`` (human output), ``options`` (argument types), ``app`` (parser, runner and exit

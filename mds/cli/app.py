@@ -12,7 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from mds.client import JSON, ApiError, Client, DaemonUnavailable
+from mds.client import ApiError, Client, ClientError, DaemonUnavailable
+from mds.wire import JSON
+from mds.wire.moments import AS_OF_HELP
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import completion, docs, options
@@ -22,7 +24,7 @@ from .spec import COMMANDS, Arg, Command, Out, UsageError, arg
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
-#: not fixed by the contract: kept apart from 1 so that `mds show ID || create ID` never
+#: kept apart from 1 so that `mds show ID || create ID` never
 #: mistakes a stopped daemon for a missing entity
 EXIT_UNAVAILABLE = 3
 
@@ -46,7 +48,7 @@ AS_OF = arg(
     "--as-of",
     metavar="WHEN",
     type=options.as_of,
-    help="answer from the graph as it was at WHEN: " + options.AS_OF_FORMS,
+    help="answer from the graph as it was at WHEN: " + AS_OF_HELP,
 )
 
 DESCRIPTION = """\
@@ -176,6 +178,9 @@ def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> i
         code, message = _api_failure(exc)
         out.note(message)
         return code
+    except ClientError as exc:  # an answer off its documented shape: the daemon's fault
+        out.note(str(exc))
+        return EXIT_UNAVAILABLE
     if args.json:
         out.line(json.dumps(doc, indent=2, ensure_ascii=False))
     else:

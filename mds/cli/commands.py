@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from mds.client import JSON, Client
+from mds.client import Client
+from mds.wire import JSON
 
 from . import options, render
 from .spec import Arg, UsageError, arg, command
@@ -292,7 +293,7 @@ async def quality(client: Client, args: argparse.Namespace) -> JSON:
 
 def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
     """1 when every error is an id that does not exist (as of then), as for the other
-    reads (contract 2.2); 2 for any other error."""
+    reads (docs/cli.md, exit status); 2 for any other error."""
     errors = doc.get("errors") or []
     if not errors:
         return 0, None

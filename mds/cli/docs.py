@@ -1,7 +1,7 @@
 """``docs/cli.md``: the command reference, generated from the parser so that it is
 complete by construction; a test fails when the committed file is out of date.
 
-Regenerate with ``python -m mds.cli --markdown-help > docs/cli.md``.
+Regenerate with ``python -m mds --markdown-help > docs/cli.md``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 
 from .introspect import CommandView, Param, commands, global_params
 
-REGENERATE = "python -m mds.cli --markdown-help > docs/cli.md"
+REGENERATE = "python -m mds --markdown-help > docs/cli.md"
 
 
 def _cell(text: str) -> str:

@@ -6,38 +6,24 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from datetime import date, datetime
 
 from mds.wire.model import KIND_OF, Rel
-
-#: the grammar of ``mds.wire.moments.parse_as_of`` (which loads the store, so is not imported
-#: here); tests/cli checks the two agree
-_TX = re.compile(r"tx:\d+", re.IGNORECASE)
-_RELATIVE = re.compile(r"\d+\s*[smhdw]", re.IGNORECASE)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-AS_OF_FORMS = (
-    "an RFC 3339 time (2025-01-01T12:00:00Z; UTC if it has no offset), "
-    "a date (2025-01-01, meaning its end), an age (30m, 12h, 3d, 2w), a transaction (tx:42) "
-    "or now"
-)
+from mds.wire.moments import AS_OF_HELP, AsOfError, moment_of
 
 
 def as_of(value: str) -> str:
-    """A ``--as-of WHEN``, returned unchanged: the daemon does the interpreting."""
-    text = value.strip()
-    if text.lower() == "now" or _TX.fullmatch(text) or _RELATIVE.fullmatch(text):
-        return value
+    """A ``--as-of WHEN``, checked with the daemon's own grammar and returned unchanged: the
+    daemon does the interpreting (an age is counted from when it answers).
+
+    A blank WHEN is refused although the daemon reads a blank ``as_of`` as none: here it is
+    most likely a script's unset variable, which should not quietly mean now.
+    """
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"WHEN is empty; leave --as-of out, or use {AS_OF_HELP}")
     try:
-        if _DATE.fullmatch(text):
-            date.fromisoformat(text)
-        else:  # RFC 3339 (5.6) allows a lowercase t and z, as mds.wire.moments does
-            datetime.fromisoformat(text.upper())
-    except ValueError as exc:
-        reason = f": {exc}" if _DATE.fullmatch(text) else ""
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time{reason}; use {AS_OF_FORMS}"
-        ) from None
+        moment_of(value)
+    except AsOfError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value
 
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mds.client import JSON
+from mds.wire import JSON
 from mds.wire.model import AIP_PREFIX
 
 from .spec import Out

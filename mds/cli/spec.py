@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mds.client import JSON, Client
+from mds.client import Client
+from mds.wire import JSON
 
 
 class UsageError(Exception):

@@ -1,7 +1,8 @@
 """The one grammar of "as of when": RFC 3339 times, dates, relative ages and transaction ids.
 
-The daemon resolves a moment against its store (``mdsd.reads.views``); the clients use the
-same parser to refuse a typo at once, so the two can never disagree on what a moment is.
+The daemon resolves a moment against its store (``mdsd.reads.views``); the clients (``mds``
+and ``mds-tui``) ask the same :func:`moment_of` to refuse a typo at once, so no client can
+disagree with the daemon on what a moment is.
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ class AsOfError(ValueError):
     """``as_of`` could not be understood; the message says what is accepted."""
 
 
+def moment_of(text: str | None, now: datetime | None = None) -> int | datetime | None:
+    """What an ``as_of`` asks for: ``None`` for the current graph (no value, blank or ``now``),
+    else the transaction id or aware datetime :func:`parse_as_of` reads; ``AsOfError`` if it is
+    neither."""
+    if text is None or text.strip().lower() in ("", "now"):
+        return None
+    return parse_as_of(text, now)
+
+
 def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
-    """A transaction id or an aware datetime for ``text``."""
+    """A transaction id or an aware datetime for ``text`` (which names a moment, not ``now``)."""
     value = text.strip()
     if value.lower().startswith("tx:"):
         number = value[3:]
@@ -52,6 +62,7 @@ def parse_as_of(text: str, now: datetime | None = None) -> int | datetime:
 
 
 def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, the form every answer gives times in."""
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,15 +1,17 @@
 """The daemon's HTTP API (docs/api.md) as a Starlette app, served on the Unix socket.
 
-Handlers only parse parameters, pick the view and call ``mdsd.reads.queries``; every error is a
-JSON document with a message a person can act on and the right status.
+Handlers only parse parameters, pick the view and call the reads (``mdsd.reads``) or the
+services the composition root hands over (``mdsd.api.ports``); every error is a JSON
+document with a message a person can act on and the right status, answered by the app's
+exception handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -18,21 +20,57 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import HTTPExceptionHandler
 
+from mds.wire import shapes
 from mds.wire.moments import AsOfError, iso_epoch
 from mdsd.api import graphql
-from mdsd.index.search import MAX_SEARCH_LIMIT, QueryError
-from mdsd.reads import queries
+from mdsd.api.ports import Ready, Services
+from mdsd.base import jsondepth
+from mdsd.base.bodies import BodyTooLarge, read_body
+from mdsd.base.faults import StorageFault
+from mdsd.index import MAX_SEARCH_LIMIT, QueryError
+from mdsd.reads import insights, queries
 from mdsd.reads.cost import TooCostly
 from mdsd.reads.views import view
+from store import Db
 
-if TYPE_CHECKING:
-    from mdsd.daemon import Daemon
-
-Handler = Callable[[Request], Awaitable[Response]]
 PING_SECONDS = 15.0
 #: transaction ids are unsigned 64-bit; a long-lived daemon passes any smaller cap
 MAX_TX = 2**63 - 1
+#: a JSON request body (a GraphQL query and its variables, a redrive's ids) is read up to
+#: this size; a query is a few kilobytes
+MAX_JSON_BODY_BYTES = 4 * 2**20
+
+#: The shape of each route's answers (docs/api.md), the one the client decodes them with;
+#: two where the parameters choose (history: of one entity, or of the graph). Every route
+#: refuses with ``shapes.Error``; ``/v1/changes`` streams ``shapes.Notice`` events.
+ANSWERS: dict[str, tuple[type[shapes.Shape], ...]] = {
+    "/v1/events": (shapes.Ingested,),
+    "/v1/status": (shapes.Status,),
+    "/v1/search": (shapes.Search,),
+    "/v1/owners/search": (shapes.Search,),
+    "/v1/entity": (shapes.Entity,),
+    "/v1/neighbors": (shapes.Neighbors,),
+    "/v1/lineage": (shapes.Lineage,),
+    "/v1/impact": (shapes.Impact,),
+    "/v1/dependencies": (shapes.Dependencies,),
+    "/v1/usage": (shapes.Usage,),
+    "/v1/path": (shapes.Path,),
+    "/v1/history": (shapes.History, shapes.GraphHistory),
+    "/v1/dead-letters": (shapes.DeadLetters,),
+    "/v1/dead-letters/redrive": (shapes.Redriven,),
+    "/v1/reconcile": (shapes.Reconcile,),
+    "/v1/wait-idle": (shapes.WaitIdle,),
+    "/v1/similar": (shapes.SimilarModels,),
+    "/v1/suggestions": (shapes.Suggestions,),
+    "/v1/quality": (shapes.Quality,),
+    "/v1/changes": (shapes.Notice,),
+    "/v1/graphql": (shapes.GraphQL,),
+}
+#: how long a client refused for a storage fault is asked to wait (the daemon probes the
+#: disk more often than this, and resumes on its own)
+STORAGE_RETRY_SECONDS = 5
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -46,6 +84,15 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+def storage_error(fault: StorageFault) -> JSONResponse:
+    """Work refused because the daemon's disk failed: 507 when it is full, else 503; not
+    an error of the request, which may be sent again (after ``Retry-After`` seconds)."""
+    status, code = (507, "insufficient_storage") if fault.no_space else (503, "storage_fault")
+    response = error(status, code, str(fault))
+    response.headers["Retry-After"] = str(STORAGE_RETRY_SECONDS)
+    return response
+
+
 class Starting(Exception):
     """The daemon is still opening its stores."""
 
@@ -55,24 +102,17 @@ class TooLarge(Exception):
 
 
 async def capped_body(request: Request, cap: int) -> bytes:
-    """The body, refused (``TooLarge``) as soon as it is known to be over ``cap`` bytes: by
-    its Content-Length before any of it is read, else once that much has arrived."""
-    declared = request.headers.get("content-length", "")
-    size = int(declared) if declared.isdigit() else 0
-    body = bytearray()
-    if size <= cap:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > cap:
-                break
-        size = len(body)
-    if size > cap:
+    """The events body, refused (``TooLarge``) as soon as it is known to be over ``cap``
+    bytes: by its Content-Length before any of it is read, else once that much has arrived."""
+    try:
+        return await read_body(request, cap)
+    except BodyTooLarge as exc:
+        size = f"{exc.size:,}" if exc.declared else f"more than {exc.size:,}"
         raise TooLarge(
-            f"request body is {'more than ' if not declared else ''}{size:,} bytes, over "
-            f"intake.max_request_bytes ({cap:,}): send the events in parts, or drop a .jsonl "
-            "file into the daemon's inbox directory, which is read line by line at any size"
-        )
-    return bytes(body)
+            f"request body is {size} bytes, over intake.max_request_bytes ({cap:,}): send the "
+            "events in parts, or drop a .jsonl file into the daemon's inbox directory, which "
+            "is read line by line at any size"
+        ) from None
 
 
 def _int(request: Request, name: str, default: int, *, low: int = 0, high: int = 1_000_000) -> int:
@@ -107,16 +147,17 @@ def _required(request: Request, name: str) -> str:
     return value
 
 
-def create_app(daemon: Daemon) -> Starlette:
-    """The API bound to one running daemon."""
+def create_app(services: Ready) -> Starlette:
+    """The API over the services of one daemon (``services()`` is None until it is up)."""
 
-    def ready() -> Daemon:
-        if not daemon.ready:
+    def ready() -> Services:
+        up = services()
+        if up is None:
             raise Starting("mdsd is still starting; retry in a moment")
-        return daemon
+        return up
 
-    def db(request: Request) -> Any:
-        return view(ready().store, request.query_params.get("as_of"))
+    def db(request: Request) -> Db:
+        return view(ready().facts, request.query_params.get("as_of"))
 
     async def read(request: Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Response:
         """``query`` on the request's view, on a read thread and within the read limits."""
@@ -142,9 +183,9 @@ def create_app(daemon: Daemon) -> Starlette:
         return JSONResponse(await ready().status())
 
     async def search(request: Request) -> Response:
-        d = ready()
+        find = ready().search
         limit = _int(request, "limit", 20, low=1, high=MAX_SEARCH_LIMIT)
-        answer = d.search(
+        answer = find(
             request.query_params.get("q", ""),
             entity_type=request.query_params.get("type"),
             limit=limit,
@@ -153,10 +194,10 @@ def create_app(daemon: Daemon) -> Starlette:
         return JSONResponse(answer)
 
     async def search_owners(request: Request) -> Response:
-        d = ready()
+        find = ready().search
         limit = _int(request, "limit", 20, low=1, high=MAX_SEARCH_LIMIT)
         return JSONResponse(
-            d.search(request.query_params.get("q", ""), limit=limit, owners=True, db=db(request))
+            find(request.query_params.get("q", ""), limit=limit, owners=True, db=db(request))
         )
 
     async def entity(request: Request) -> Response:
@@ -174,12 +215,7 @@ def create_app(daemon: Daemon) -> Starlette:
             else None
         )
         return await read(
-            request,
-            queries.show,
-            xid,
-            times,
-            stale_days=d.config.enrichment.stale_days,
-            hydration=hydration,
+            request, queries.show, xid, times, stale_days=d.stale_days, hydration=hydration
         )
 
     async def neighbors(request: Request) -> Response:
@@ -224,7 +260,7 @@ def create_app(daemon: Daemon) -> Starlette:
         return await read(request, queries.graph_history, limit, before_tx)
 
     async def dead_letters(request: Request) -> Response:
-        letters = await ready().journal.dead_letters(_int(request, "limit", 100, low=1))
+        letters = await ready().dead_letters(_int(request, "limit", 100, low=1))
         return JSONResponse({"dead_letters": [d.to_json() for d in letters]})
 
     async def redrive(request: Request) -> Response:
@@ -239,7 +275,7 @@ def create_app(daemon: Daemon) -> Starlette:
         return JSONResponse(await ready().redrive(ids))
 
     async def reconcile(request: Request) -> Response:
-        return JSONResponse(await ready().start_reconcile())
+        return JSONResponse(ready().reconcile())
 
     async def wait_idle(request: Request) -> Response:
         d = ready()
@@ -249,33 +285,28 @@ def create_app(daemon: Daemon) -> Starlette:
         return JSONResponse(body, status_code=200 if idle else 408)
 
     async def similar(request: Request) -> Response:
-        d = ready()
         return await read(
-            request,
-            d.enrichment.similar,
-            _required(request, "id"),
-            _int(request, "limit", 10, low=1),
+            request, insights.similar, _required(request, "id"), _int(request, "limit", 10, low=1)
         )
 
     async def suggestions(request: Request) -> Response:
-        d = ready()
         return await read(
             request,
-            d.enrichment.suggestions,
+            insights.suggestions,
             _required(request, "id"),
             _int(request, "limit", 10, low=1),
         )
 
     async def quality(request: Request) -> Response:
         d = ready()
-        stale_days = _int(request, "stale_days", d.config.enrichment.stale_days, low=0)
-        return JSONResponse(await d.enrichment.quality(db(request), stale_days))
+        stale_days = _int(request, "stale_days", d.stale_days, low=0)
+        return JSONResponse(await d.quality(db(request), stale_days))
 
     async def graphql_query(request: Request) -> Response:
         d = ready()
         body = await _json_body(request)
         as_of = request.query_params.get("as_of")
-        encoded = await graphql.execute_on_reader(d.reader, body, d.store, d, as_of)
+        encoded = await graphql.execute_on_reader(d.reader, body, d.facts, d, as_of)
         return Response(encoded, media_type="application/json")
 
     async def changes(request: Request) -> Response:
@@ -313,68 +344,52 @@ def create_app(daemon: Daemon) -> Starlette:
         )
 
     routes = [
-        Route("/v1/events", guarded(events), methods=["POST"]),
-        Route("/v1/status", guarded(status)),
-        Route("/v1/search", guarded(search)),
-        Route("/v1/owners/search", guarded(search_owners)),
-        Route("/v1/entity", guarded(entity)),
-        Route("/v1/neighbors", guarded(neighbors)),
-        Route("/v1/lineage", guarded(lineage)),
-        Route("/v1/impact", guarded(impact)),
-        Route("/v1/dependencies", guarded(dependencies)),
-        Route("/v1/usage", guarded(usage)),
-        Route("/v1/path", guarded(path)),
-        Route("/v1/history", guarded(history)),
-        Route("/v1/dead-letters", guarded(dead_letters)),
-        Route("/v1/dead-letters/redrive", guarded(redrive), methods=["POST"]),
-        Route("/v1/reconcile", guarded(reconcile), methods=["POST"]),
-        Route("/v1/wait-idle", guarded(wait_idle)),
-        Route("/v1/similar", guarded(similar)),
-        Route("/v1/suggestions", guarded(suggestions)),
-        Route("/v1/quality", guarded(quality)),
-        Route("/v1/changes", guarded(changes)),
-        Route("/v1/graphql", guarded(graphql_query), methods=["POST"]),
+        Route("/v1/events", events, methods=["POST"]),
+        Route("/v1/status", status),
+        Route("/v1/search", search),
+        Route("/v1/owners/search", search_owners),
+        Route("/v1/entity", entity),
+        Route("/v1/neighbors", neighbors),
+        Route("/v1/lineage", lineage),
+        Route("/v1/impact", impact),
+        Route("/v1/dependencies", dependencies),
+        Route("/v1/usage", usage),
+        Route("/v1/path", path),
+        Route("/v1/history", history),
+        Route("/v1/dead-letters", dead_letters),
+        Route("/v1/dead-letters/redrive", redrive, methods=["POST"]),
+        Route("/v1/reconcile", reconcile, methods=["POST"]),
+        Route("/v1/wait-idle", wait_idle),
+        Route("/v1/similar", similar),
+        Route("/v1/suggestions", suggestions),
+        Route("/v1/quality", quality),
+        Route("/v1/changes", changes),
+        Route("/v1/graphql", graphql_query, methods=["POST"]),
     ]
-    handlers = {HTTPException: _http_error, Exception: _internal_error}
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
-    app.state.daemon = daemon
-    return app
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """A JSON object body (GraphQL, redrive), capped in size and in nesting depth."""
+    try:
+        raw = await read_body(request, MAX_JSON_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise TooLarge(str(exc)) from None
     if not raw:
         return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        body = jsondepth.loads(raw)
+    except jsondepth.TooDeep as exc:
+        raise queries.BadQuery(f"body refused: {exc}") from None
+    except ValueError as exc:
         raise queries.BadQuery(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise queries.BadQuery("body must be a JSON object")
     return body
 
 
-def guarded(handler: Handler) -> Handler:
-    """Turn the errors a query can raise into JSON error documents."""
-
-    async def run(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except queries.NotFound as exc:
-            return error(404, "not_found", str(exc))
-        except (queries.BadQuery, AsOfError, QueryError) as exc:
-            return error(400, "bad_request", str(exc))
-        except Starting as exc:
-            return error(503, "starting", str(exc))
-        except TooLarge as exc:
-            return error(413, "too_large", str(exc))
-        except TooCostly as exc:
-            return error(422, "too_costly", str(exc))
-
-    return run
-
-
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # the handler registered for it alone
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
     message = (
         exc.detail
@@ -384,6 +399,36 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     return error(exc.status_code, code, str(message))
 
 
+async def _storage_fault(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StorageFault)  # the handler registered for it alone
+    return storage_error(exc)
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """A bug answers JSON like every other error (the server still logs the traceback)."""
     return error(500, "internal", f"mdsd failed on {request.url.path}: {type(exc).__name__}: {exc}")
+
+
+def _answer(status: int, code: str) -> HTTPExceptionHandler:
+    """The handler answering an exception the routes raise on purpose: its message, as
+    the JSON error ``code`` with ``status``."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return error(status, code, str(exc))
+
+    return handle
+
+
+#: every error a route raises, as the JSON document it answers (a bug is a 500)
+EXCEPTION_HANDLERS: dict[type[Exception], HTTPExceptionHandler] = {
+    queries.NotFound: _answer(404, "not_found"),
+    queries.BadQuery: _answer(400, "bad_request"),
+    AsOfError: _answer(400, "bad_request"),
+    QueryError: _answer(400, "bad_request"),
+    Starting: _answer(503, "starting"),
+    TooLarge: _answer(413, "too_large"),
+    TooCostly: _answer(422, "too_costly"),
+    StorageFault: _storage_fault,
+    HTTPException: _http_error,
+    Exception: _internal_error,
+}

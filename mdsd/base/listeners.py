@@ -1,7 +1,9 @@
 """Serving the API on the daemon's Unix socket (and, only if configured, loopback TCP).
 
 The socket lives in a 0700 directory with mode 0600, and every connection's peer uid is
-checked (SO_PEERCRED): another local user cannot read the graph or feed it events.
+checked (SO_PEERCRED): another local user cannot read the graph or feed it events. Every
+listener (the socket, loopback TCP, the MLflow webhook) closes connections that stall
+before their request is in, so idle or half-sent requests cannot pile up.
 """
 
 from __future__ import annotations
@@ -11,49 +13,122 @@ import contextlib
 import logging
 import os
 import socket
-import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mds.wire.peers import allowed_peer, peer_uid
+from mdsd.base.private import check_private_dir
+
 log = logging.getLogger(__name__)
 
-_UCRED = struct.Struct("3i")  # pid, uid, gid
 #: sun_path's size on Linux, the terminating NUL included
 MAX_SOCKET_PATH = 108
+#: a request's headers must be complete this long after its first byte (or the connection's
+#: start): 3,000 connections that sent half their headers held 3,033 fds, for good
+HEADER_TIMEOUT_SECONDS = 10.0
+#: a request body may pause this long between pieces while the app waits for more
+BODY_IDLE_SECONDS = 30.0
+#: a refused peer is logged at most once per uid in this long, with a count, never a trace
+#: (3,000 refused attempts wrote 3 MB of tracebacks in 1.1 s)
+REFUSAL_LOG_SECONDS = 60.0
 
 
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket (Linux), else None."""
-    if sock.family != socket.AF_UNIX or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    return int(_UCRED.unpack(raw)[1])
+class RefusalLog:
+    """Refused connections, logged once per peer uid per ``REFUSAL_LOG_SECONDS``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._since: dict[int | None, tuple[float, int]] = {}  # uid -> (logged at, refused since)
+
+    def refused(self, uid: int | None) -> None:
+        now = self.clock()
+        logged_at, count = self._since.get(uid, (-REFUSAL_LOG_SECONDS, 0))
+        if now - logged_at < REFUSAL_LOG_SECONDS:
+            self._since[uid] = (logged_at, count + 1)
+            return
+        more = f" (and {count} more since the last notice)" if count else ""
+        log.warning(
+            "refused a connection from uid %s: only the daemon's user (uid %d) and root may use it%s",
+            uid,
+            os.getuid(),
+            more,
+        )
+        self._since[uid] = (now, 0)
 
 
-def allowed_peer(uid: int | None, own_uid: int) -> bool:
-    """Only the daemon's own user (or root) may talk to it; non-Unix peers pass (TCP is opt-in)."""
-    return uid is None or uid in (own_uid, 0)
+REFUSALS = RefusalLog()
 
 
 class PeerCheckedProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, closing connections from other users before any request."""
+    """uvicorn's HTTP protocol, closing connections from other users before any request,
+    and connections that do not finish their headers, or pause mid-body, in time."""
+
+    _refused = False
+    _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         uid = peer_uid(sock) if sock is not None else None
         if not allowed_peer(uid, os.getuid()):
-            log.warning("refused a connection from uid %s", uid)
-            transport.close()
+            self._refused = True
+            REFUSALS.refused(uid)
+            transport.abort()
             return
         super().connection_made(transport)
+        self._arm(HEADER_TIMEOUT_SECONDS, "headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:  # uvicorn's state was never set up: nothing to tear down
+            return
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm(HEADER_TIMEOUT_SECONDS, "headers")
+
+    def on_headers_complete(self) -> None:
+        self._arm(BODY_IDLE_SECONDS, "body")
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._arm(BODY_IDLE_SECONDS, "body")
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def _arm(self, seconds: float, waiting_for: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expired, seconds, waiting_for)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self, seconds: float, waiting_for: str) -> None:
+        self._deadline = None
+        if waiting_for == "body" and self.flow.read_paused:
+            self._arm(seconds, waiting_for)  # the app is not reading yet: the client waits on us
+            return
+        log.debug("closed a connection that sent no %s for %.0fs", waiting_for, seconds)
+        self.transport.close()
 
 
 def bind_unix_socket(path: Path) -> socket.socket:
-    """Bind ``path`` with mode 0600 inside a 0700 directory, replacing a stale socket."""
+    """Bind ``path`` with mode 0600 inside a 0700 directory, replacing a stale socket.
+
+    A socket dir another user can write to is refused (``NotPrivate``): they could swap the
+    socket for their own, and the daemon's clients would talk to it."""
+    if path.parent.exists():
+        check_private_dir(path.parent, "socket dir")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
     if path.exists() or path.is_symlink():

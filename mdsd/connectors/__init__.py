@@ -22,10 +22,10 @@ from mdsd.connectors.base import (
 from mdsd.connectors.datasets import DatasetsConnector
 from mdsd.connectors.experiments import ExperimentsConnector
 from mdsd.connectors.featurestore import FeatureStoreConnector
-from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.identity import IdentityConnector
 from mdsd.connectors.mlflow.connector import MlflowConnector
 from mdsd.connectors.orchestrator import OrchestratorConnector
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.connectors.registry import RegistryConnector
 
 CONNECTORS: dict[str, type[Connector]] = {

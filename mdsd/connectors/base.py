@@ -10,12 +10,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mds.wire.model import EntityType, NormalizedEntity
-
-if TYPE_CHECKING:
-    from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 
 
 @dataclass(frozen=True, slots=True)

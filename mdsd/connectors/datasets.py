@@ -6,11 +6,11 @@ dataset's unit, and ``dataset_version_created`` hydrates the dataset.
 
 from __future__ import annotations
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors.base import EventSpec
 from mdsd.connectors.ids import dataset_of_version, dataset_version_native
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def dataset(p: Payload) -> list[NormalizedEntity]:

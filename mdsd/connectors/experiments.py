@@ -5,10 +5,10 @@ A test's cells come with the test's payload, so a cell is a part of its test's u
 
 from __future__ import annotations
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors.ids import ab_test_of_cell, cell_native
 from mdsd.connectors.payload import Payload, entity
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def ab_test(p: Payload) -> list[NormalizedEntity]:

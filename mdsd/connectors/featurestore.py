@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def feature(p: Payload) -> list[NormalizedEntity]:

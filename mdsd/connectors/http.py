@@ -1,4 +1,4 @@
-"""HTTP access to one source system that never hammers it (contract 1.2, "Errors").
+"""HTTP access to one source system that never hammers it.
 
 ``SourceClient`` wraps one ``httpx.AsyncClient`` per source with, in the order a request
 meets them: a short-lived response cache that also coalesces identical concurrent GETs, a
@@ -11,67 +11,25 @@ run on fake time against ``httpx.MockTransport`` or an ASGI app.
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import math
 import random
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from mdsd.base.bounds import check_minimums
 from mdsd.connectors.base import Connector, InvalidPayload, SourceUnavailable
+from mdsd.connectors.guards import MISS, CircuitBreaker, Clock, Sleep, TokenBucket, TtlCache
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.connectors.transport import SourceTransport
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-BreakerState = Literal["closed", "open", "half_open"]
 JsonValue = Any
-
-
-@dataclass
-class SourcePolicy:
-    """How mds treats one source: the ``[sources.KEY]`` config table (contract 2.1)."""
-
-    base_url: str
-    concurrency: int = 8
-    #: A backfill reads each entity once, so this paces it: 3,540 events of which 1,635 from
-    #: one source took 41 s at 50/s and 13 s at 200/s. ``concurrency`` bounds the load too.
-    rate_per_second: float = 200.0
-    burst: int = 50
-    timeout_seconds: float = 10.0
-    max_retries: int = 5
-    backoff_base_seconds: float = 0.2
-    backoff_max_seconds: float = 30.0
-    breaker_failures: int = 10
-    breaker_reset_seconds: float = 30.0
-    cache_ttl_seconds: float = 5.0
-    cache_max_entries: int = 10000
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
-        minimums: dict[str, float] = {
-            "concurrency": 1,
-            "rate_per_second": 0,
-            "burst": 1,
-            "timeout_seconds": 0,
-            "max_retries": 0,
-            "backoff_base_seconds": 0,
-            "backoff_max_seconds": 0,
-            "breaker_failures": 1,
-            "breaker_reset_seconds": 0,
-            "cache_ttl_seconds": 0,
-            "cache_max_entries": 0,
-        }
-        check_minimums(self, minimums, strict={"rate_per_second", "timeout_seconds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,126 +37,6 @@ class NotFound:
     """The source answered 404 (or 410) for ``url``: the entity does not exist (any more)."""
 
     url: str
-
-
-class _Miss(enum.Enum):
-    MISS = enum.auto()
-
-
-#: what ``TtlCache.get`` returns when it holds nothing fresh for the key
-MISS = _Miss.MISS
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A bounded map whose entries expire; the oldest entry goes first when full."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | Literal[_Miss.MISS]:
-        entry = self._entries.get(key)
-        if entry is None:
-            return MISS
-        expires, value = entry
-        if self._clock() >= expires:
-            del self._entries[key]
-            return MISS
-        return value
-
-    def put(self, key: K, value: V, ttl_seconds: float | None = None) -> None:
-        ttl = self._ttl if ttl_seconds is None else ttl_seconds
-        if ttl <= 0 or self._max <= 0:
-            return
-        self._entries.pop(key, None)
-        self._entries[key] = (self._clock() + ttl, value)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def pop(self, key: K) -> None:
-        self._entries.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class TokenBucket:
-    """At most ``burst`` requests at once, refilled at ``rate`` per second; waiters queue."""
-
-    def __init__(self, rate: float, burst: int, clock: Clock, sleep: Sleep) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._clock = clock
-        self._sleep = sleep
-        self._stamp = clock()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:  # first come, first served
-            while True:
-                now = self._clock()
-                self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-                self._stamp = now
-                if self._tokens >= 1 - 1e-9:  # float refills fall a hair short
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                await self._sleep((1 - self._tokens) / self._rate)
-
-
-class CircuitBreaker:
-    """Stops calling a source that keeps failing, then lets one probe through.
-
-    ``failures`` consecutive failures open it for ``reset_seconds``; after that it is
-    half-open: one call probes the source while the others still fail fast, and the
-    probe's outcome closes or reopens it.
-    """
-
-    def __init__(self, failures: int, reset_seconds: float, clock: Clock) -> None:
-        self._threshold = failures
-        self._reset = reset_seconds
-        self._clock = clock
-        self._open = False
-        self._opened_at = 0.0
-        self._probing = False
-        self.consecutive_failures = 0
-
-    @property
-    def state(self) -> BreakerState:
-        if not self._open:
-            return "closed"
-        return "half_open" if self._clock() >= self._opened_at + self._reset else "open"
-
-    def retry_in(self) -> float:
-        return max(0.0, self._opened_at + self._reset - self._clock())
-
-    def enter(self) -> bool:
-        """May a call go to the source now? In half-open state the caller becomes the probe."""
-        state = self.state
-        if state == "closed":
-            return True
-        if state == "half_open" and not self._probing:
-            self._probing = True
-            return True
-        return False
-
-    def leave(self) -> None:
-        """The call ended without an outcome (cancelled): let another call probe."""
-        self._probing = False
-
-    def success(self) -> None:
-        self._open = self._probing = False
-        self.consecutive_failures = 0
-
-    def failure(self) -> None:
-        self.consecutive_failures += 1
-        if self._probing or self.consecutive_failures >= self._threshold:
-            self._open, self._opened_at, self._probing = True, self._clock(), False
 
 
 _HEADERS = {"Accept": "application/json"}

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors.base import EventSpec, Hydrated, HydrationResult
-from mdsd.connectors.http import MISS, NotFound, SourcePolicy, TtlCache
+from mdsd.connectors.guards import MISS, TtlCache
+from mdsd.connectors.http import NotFound
 from mdsd.connectors.ids import ref
 from mdsd.connectors.payload import Payload, entity, refs
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.connectors.rest import Collection, RestConnector
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 #: owners repeat across thousands of entities and emails rarely move, so a found user is
 #: remembered for minutes; a miss only for the source's response TTL (the user may appear)

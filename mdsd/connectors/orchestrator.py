@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors.ids import cell_native, dataset_version_native
 from mdsd.connectors.payload import Payload, entity, newest, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 
 
 def pipeline(p: Payload) -> list[NormalizedEntity]:

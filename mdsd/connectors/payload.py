@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 from mdsd.connectors.base import InvalidPayload
 from mdsd.connectors.ids import HOME, ref
-from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 
 Scalar = str | int | float | bool | None
 

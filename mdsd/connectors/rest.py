@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from mds.wire.model import EntityType, NormalizedEntity, parse_aip_id
 from mdsd.connectors.base import (
     EventSpec,
     Gone,
@@ -25,7 +26,6 @@ from mdsd.connectors.base import (
 from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.ids import HOME, ref
 from mdsd.connectors.payload import Payload
-from mds.wire.model import EntityType, NormalizedEntity, parse_aip_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mdsd import facts as F
 from mds.wire.model import EntityType, Rel, flip
+from mdsd import facts as F
 from mdsd.enrichment.readers import Reader, StoredEdge
 from mdsd.enrichment.rules import Rule
 from store import Add, Op, Replace, Retract, TxReport

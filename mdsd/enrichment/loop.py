@@ -1,4 +1,4 @@
-"""Enrichment: the background loop that completes the graph (seed section 5).
+"""Enrichment: the background loop that completes the graph.
 
 Each pass, shortly after commits (debounced) and at least every ``interval_seconds``:
 
@@ -27,22 +27,21 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mdsd import facts as F
-from mdsd.reads import insights
-from mds.wire.moments import iso_epoch
-from mdsd.enrichment.inference import Evaluator, Work, touched_entities
-from mdsd.intake.journal import QueuedEvent
 from mds.wire.model import Rel, parse_aip_id
+from mds.wire.moments import iso_epoch
+from mdsd import facts as F
+from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
+from mdsd.base.storage import StorageHealth
+from mdsd.enrichment.inference import Evaluator, Work, touched_entities
+from mdsd.enrichment.ports import Commit, Enqueue, EnrichmentJournal, Facts, UnitOf
 from mdsd.enrichment.readers import PointReader, Reader, ScanReader
-from mdsd.enrichment.reconcile import Reconciler
 from mdsd.enrichment.rules import RULES, Rule, fingerprint
+from mdsd.enrichment.settings import EnrichmentConfig
+from mdsd.intake.journal import QueuedEvent
 from store import Db, TxReport
-
-if TYPE_CHECKING:
-    from mdsd.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +90,34 @@ class PassReport:
 
 
 class Enrichment:
-    """Built by the daemon once its stores and intake exist; ``run()`` is its task."""
+    """Built by the daemon once its stores and intake exist; ``run()`` is its task.
 
-    def __init__(self, daemon: Daemon, rules: Sequence[Rule] = RULES) -> None:
-        self.daemon = daemon
+    It reads ``facts``, writes inferred edges through ``commit`` (which fans them out like
+    any transaction), asks for hydration through ``enqueue``, and keeps what it processed
+    in ``state_path``."""
+
+    def __init__(
+        self,
+        facts: Facts,
+        journal: EnrichmentJournal,
+        *,
+        commit: Commit,
+        enqueue: Enqueue,
+        unit_of: UnitOf,
+        settings: EnrichmentConfig,
+        state_path: Path,
+        storage: StorageHealth,
+        rules: Sequence[Rule] = RULES,
+    ) -> None:
+        self.facts = facts
+        self.storage = storage
+        self.journal = journal
+        self._commit = commit
+        self._enqueue = enqueue
+        self._unit_of = unit_of
+        self.config = settings
+        self._state_path = state_path
         self.rules = tuple(rules)
-        self.config = daemon.config.enrichment
-        self.reconciler = Reconciler(daemon)
         self._changed: set[int] = set()
         self._wake = asyncio.Event()
         self._wake.set()  # the start-up pass
@@ -160,41 +180,21 @@ class Enrichment:
             "waiting_retry": sum(1 for a in self._asks.values() if a.due_at > now),
             "due": self._due_left,
             "rules": [str(rule) for rule in self.rules],
-            "reconcile": self.reconciler.status(),
         }
 
-    async def run(self) -> None:
-        """The enrichment loop and the reconciliation schedule, until cancelled."""
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._loop(), name="enrichment-loop")
-            group.create_task(self.reconciler.run(), name="reconcile")
+    def asked(self) -> dict[str, int]:
+        """unit -> times this loop asked for it while it stayed unresolved."""
+        return {unit: ask.count for unit, ask in self._asks.items()}
 
-    async def start_reconcile(self) -> dict[str, Any]:
-        return self.reconciler.start()
-
-    def similar(self, db: Db, xid: str, limit: int) -> dict[str, Any]:
-        return insights.similar(db, xid, limit)
-
-    def suggestions(self, db: Db, xid: str, limit: int) -> dict[str, Any]:
-        return insights.suggestions(db, xid, limit)
-
-    async def quality(self, db: Db, stale_days: int) -> dict[str, Any]:
-        journal = self.daemon.journal
-        failing = {u.unit: u.last_error or "" for u in await journal.failing_units(100_000)}
-        context = insights.QualityContext(
-            stale_days=stale_days,
-            unit_times=await journal.unit_times(),
-            failing=failing,
-            asked={unit: ask.count for unit, ask in self._asks.items()},
-            last_pass_started_at=self._last_started_at,
-            unit_of=self._unit_of,
-        )
-        # a bulk read of a pinned view: a thread keeps the event loop answering meanwhile
-        return await asyncio.to_thread(insights.quality, db, context)
+    @property
+    def last_pass_started_at(self) -> float | None:
+        """When the last completed pass started (epoch seconds)."""
+        return self._last_started_at
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def _loop(self) -> None:
+    async def run(self) -> None:
+        """The enrichment loop, until cancelled."""
         try:
             await self._start_up()
         except Exception:  # without its bookkeeping, re-derive everything once
@@ -213,7 +213,11 @@ class Enrichment:
                 await self._debounce()
             self._wake.clear()
             try:
-                await self.run_pass(kind)
+                with self.storage.watch("enrichment"):
+                    await self.run_pass(kind)
+            except StorageFault:  # its changes are kept for the pass after the fault
+                await self.storage.wait_ok()
+                self._wake.set()
             except Exception:  # the loop must outlive any one pass
                 log.exception("enrichment pass failed; retrying at the next one")
 
@@ -237,10 +241,9 @@ class Enrichment:
         The bulk reads run in a thread on one view; hydration may commit meanwhile, and
         those commits are replayed onto the result (``note`` already has their changes).
         """
-        store = self.daemon.store
-        db = store.db()
+        db = self.facts.db()
         stubs, unresolved = await asyncio.to_thread(_incomplete, db)
-        for report in store.log(db.basis_tx + 1):
+        for report in self.facts.log(db.basis_tx + 1):
             if report.meta.get("origin") != ORIGIN:
                 _track_stubs(stubs, report)
         self._stubs, self._unresolved_owners = stubs, unresolved
@@ -251,7 +254,7 @@ class Enrichment:
         if db.basis_tx and (not same_rules or processed == 0 or missed > MAX_REPLAY):
             self._full_needed = True
         elif missed > 0:
-            for report in store.log(processed + 1, db.basis_tx + 1):
+            for report in self.facts.log(processed + 1, db.basis_tx + 1):
                 if report.meta.get("origin") != ORIGIN:
                     self._changed |= touched_entities(report)
         self._processed_tx = processed
@@ -269,7 +272,7 @@ class Enrichment:
         started = time.monotonic()
         report = PassReport(kind, time.time())
         try:
-            basis = self.daemon.store.last_tx
+            basis = self.facts.last_tx
             changed, self._changed = self._changed, set()
             report.changed = len(changed)
             touched = set(changed)
@@ -284,6 +287,11 @@ class Enrichment:
             await self._record_enriched(touched)
             self._processed_tx = max(self._processed_tx, basis)
             self._save_state()
+        except Exception as exc:
+            if storage_fault(exc) is not None:  # not inferred yet: the next pass does it
+                self._changed |= changed
+                self._full_needed = self._full_needed or report.kind == "full"
+            raise
         finally:
             self._in_pass = False
         report.seconds = time.monotonic() - started
@@ -310,7 +318,7 @@ class Enrichment:
         """Every anchor, from one bulk read of the attributes each rule needs (read in a
         thread: a view is safe to share, and the event loop keeps serving meanwhile)."""
         for rule in self.rules:
-            reader = await asyncio.to_thread(ScanReader, self.daemon.store.db(), rule)
+            reader = await asyncio.to_thread(ScanReader, self.facts.db(), rule)
             await self._apply(rule, reader.anchors(rule), work, touched, reader)
 
     async def _incremental(self, changed: set[int], work: Work, touched: set[int]) -> None:
@@ -320,7 +328,7 @@ class Enrichment:
         for rule in self.rules:
             anchors: set[int] = set()
             for chunk in _chunks(ordered, CHUNK):
-                reader = PointReader(self.daemon.store.db())
+                reader = PointReader(self.facts.db())
                 anchors |= Evaluator(reader, rule, work).anchors_of(chunk)
                 await asyncio.sleep(0)
             await self._apply(rule, sorted(anchors), work, touched)
@@ -342,17 +350,17 @@ class Enrichment:
         meta = {"origin": ORIGIN, "rule": rule.name}
         shared = Evaluator(snapshot, rule, work) if snapshot is not None else None
         for chunk in _chunks(anchors, CHUNK):
-            evaluator = shared or Evaluator(PointReader(self.daemon.store.db()), rule, work)
+            evaluator = shared or Evaluator(PointReader(self.facts.db()), rule, work)
             outcome = evaluator.reconcile(chunk)
             if outcome.ops:
-                self.daemon.commit(outcome.ops, meta)
+                self._commit(outcome.ops, meta)
                 touched |= outcome.changed
             await asyncio.sleep(0)
 
     # -- hydration of what is incomplete ----------------------------------------------------
 
     async def _check_owner_refs(self, changed: set[int]) -> None:
-        db = self.daemon.store.db()
+        db = self.facts.db()
         owned_by = F.rel_attr(Rel.OWNED_BY)
         unresolved = set()
         async for e in paced(changed):
@@ -362,18 +370,9 @@ class Enrichment:
         self._unresolved_owners -= changed
         self._unresolved_owners |= unresolved
 
-    def _unit_of(self, xid: str) -> str | None:
-        """The hydration unit of ``xid``, or None when its source is not configured."""
-        try:
-            source = parse_aip_id(xid).source
-        except ValueError:
-            return None
-        connector = self.daemon.connectors.get(source)
-        return connector.unit_of(xid) if connector is not None else None
-
     async def _ask_for_hydration(self, work: Work) -> tuple[int, int]:
         """Queue hydration of due stubs and unresolved references. Returns (examined, queued)."""
-        db = self.daemon.store.db()
+        db = self.facts.db()
         now = time.monotonic()
         wanted: dict[str, tuple[str, str, str]] = {}  # unit -> (source, entity, reason)
         stubs = sorted(self._stubs or ())
@@ -388,7 +387,7 @@ class Enrichment:
         due = [u for u in wanted if u not in self._asks or self._asks[u].due_at <= now]
         queued: list[QueuedEvent] = []
         if due:
-            pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
+            pending = {unit for _, unit, _ in await self.journal.pending()}
             for unit in due:
                 ask = self._asks.setdefault(unit, Ask(0, now))
                 if unit in pending:  # its own event got there first; look again later
@@ -406,7 +405,7 @@ class Enrichment:
         self._due_left = sum(1 for u in due if self._asks[u].due_at <= now)
         self._next_due = min((a.due_at for a in self._asks.values()), default=None)
         if queued:
-            await self.daemon.intake.enqueue(queued, ORIGIN)
+            await self._enqueue(queued, ORIGIN)
         if self._due_left:
             self._wake.set()  # more than one batch is due: go again right away
         return len(wanted), len(queued)
@@ -414,20 +413,16 @@ class Enrichment:
     async def _record_enriched(self, entities: set[int]) -> None:
         if not entities:
             return
-        db = self.daemon.store.db()
+        db = self.facts.db()
         units = set()
         async for e in paced(entities):
             xid = db.xid(e)
             unit = self._unit_of(xid) if xid else None
             if unit:
                 units.add(unit)
-        await self.daemon.journal.record_enriched(sorted(units))
+        await self.journal.record_enriched(sorted(units))
 
     # -- state across restarts ----------------------------------------------------------------
-
-    @property
-    def _state_path(self) -> Path:
-        return self.daemon.config.data_dir / STATE_FILE
 
     def _load_state(self) -> dict[str, Any]:
         try:

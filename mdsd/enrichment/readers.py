@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mdsd import facts as F
 from mds.wire.model import EntityType, Orientation, Rel
+from mdsd import facts as F
 from mdsd.enrichment.rules import Rule
 from store import XID, Db
 

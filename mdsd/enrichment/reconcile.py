@@ -1,6 +1,6 @@
 """Reconciliation: walk every source's listing and queue what the store has missed.
 
-Events may be dropped (contract 1.1); the listing endpoints say what each source holds
+Events may be dropped on the way; the listing endpoints say what each source holds
 now. A pass queues hydration, through the normal durable intake, of units that are new,
 changed since we last read them, still stubs, or held as resolved but no longer listed
 (their hydration answers 404 and the writer marks them deleted). One pass makes any
@@ -21,24 +21,23 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
-from mdsd import facts as F
-from mds.wire.moments import iso_epoch
-from mdsd.connectors import Connector, InvalidPayload, Listed, SourceUnavailable
-from mdsd.intake.journal import QueuedEvent
 from mds.wire.model import parse_aip_id
+from mds.wire.moments import iso_epoch
+from mdsd import facts as F
+from mdsd.connectors import Connector, InvalidPayload, Listed, SourceUnavailable
+from mdsd.enrichment.ports import Enqueue, Facts, Pending
+from mdsd.enrichment.settings import ReconcileConfig
 from mdsd.hydration.writer import parse_instant
+from mdsd.intake.journal import QueuedEvent
 from store import XID, Db
-
-if TYPE_CHECKING:
-    from mdsd.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +200,28 @@ def why_hydrate(held: Held, listed: Listed, memo: dict[str, str]) -> str | None:
 
 
 class Reconciler:
-    """Periodic and on-demand reconciliation passes; at most one runs at a time."""
+    """Periodic and on-demand reconciliation passes; at most one runs at a time.
 
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
+    It reads ``facts`` and the ``journal``'s queue, walks the ``connectors``' listings
+    (the mapping is read at each pass, so it may change), queues what is missing through
+    ``enqueue`` and remembers listings in the SQLite file ``memo_path``."""
+
+    def __init__(
+        self,
+        facts: Facts,
+        journal: Pending,
+        connectors: Mapping[str, Connector],
+        *,
+        enqueue: Enqueue,
+        settings: ReconcileConfig,
+        memo_path: Path,
+    ) -> None:
+        self.facts = facts
+        self.journal = journal
+        self.connectors = connectors
+        self._enqueue = enqueue
+        self.config = settings
+        self._memo_path = memo_path
         self.passes = 0
         self.current: PassReport | None = None
         self.last: PassReport | None = None
@@ -238,7 +255,7 @@ class Reconciler:
         finished, whichever process ran it, so a daemon restarted more often than the
         interval still reconciles; at start-up when ``on_start``, or when the last pass is
         older than the interval. Cancelling it stops a running pass too."""
-        config = self.daemon.config.reconcile
+        config = self.config
         try:
             delay = 0.0 if config.on_start else await self._until_due(config.interval_seconds)
             while True:
@@ -248,13 +265,17 @@ class Reconciler:
                 await self.wait()
                 delay = config.interval_seconds
         finally:
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._task
-            if self._memo is not None:
-                await self._memo.close()
-                self._memo = None
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop a running pass and close the memo (the schedule does this as it ends)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._memo is not None:
+            await self._memo.close()
+            self._memo = None
 
     async def _until_due(self, interval: float) -> float:
         """Seconds until the next pass is due: none when the last one was cut short (a
@@ -281,17 +302,14 @@ class Reconciler:
         and two connections setting it up at once found the database locked."""
         async with self._memo_lock:
             if self._memo is None:
-                self._memo = await ListingMemo.open(
-                    self.daemon.config.data_dir / "reconcile.sqlite3"
-                )
+                self._memo = await ListingMemo.open(self._memo_path)
             return self._memo
 
     def status(self) -> dict[str, Any]:
-        config = self.daemon.config.reconcile
         return {
             "passes": self.passes,
             "running": self.running,
-            "interval_seconds": config.interval_seconds,
+            "interval_seconds": self.config.interval_seconds,
             "next_pass_at": iso_epoch(self.next_pass_at) if self.next_pass_at else None,
             "current": self.current.to_json() if self.current else None,
             "last": self.last.to_json() if self.last else None,
@@ -305,10 +323,10 @@ class Reconciler:
         try:
             memo = await self._opened_memo()
             await memo.record_running(report.started_at)
-            pending = {unit for _, unit, _ in await self.daemon.journal.pending()}
+            pending = {unit for _, unit, _ in await self.journal.pending()}
             # a view is safe to read from another thread; the event loop keeps serving
-            held = await asyncio.to_thread(Held.read, self.daemon.store.db())
-            for key, connector in self.daemon.connectors.items():
+            held = await asyncio.to_thread(Held.read, self.facts.db())
+            for key, connector in self.connectors.items():
                 outcome = report.sources[key] = SourcePass()
                 await self._reconcile_source(key, connector, pending, held, outcome)
             await memo.record_pass(time.time())  # the schedule counts from here
@@ -352,7 +370,7 @@ class Reconciler:
                     queue.append(self._queued(key, listed.id, reason))
                     outcome.queued[reason] += 1
                 if len(queue) >= QUEUE_BATCH:
-                    await self.daemon.intake.enqueue(queue, ORIGIN)
+                    await self._enqueue(queue, ORIGIN)
                     queue = []
         except (SourceUnavailable, InvalidPayload) as exc:
             outcome.error = str(exc)
@@ -361,7 +379,7 @@ class Reconciler:
             for unit in sorted(held.resolved_units.get(key, set()) - seen.keys() - pending):
                 queue.append(self._queued(key, unit, "unlisted"))
                 outcome.queued["unlisted"] += 1
-        await self.daemon.intake.enqueue(queue, ORIGIN)
+        await self._enqueue(queue, ORIGIN)
         if outcome.error is None:
             await self._memo.save(key, ((u, v) for u, v in seen.items() if v is not None))
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from mds.wire.model import EntityType, aip_id
 from mdsd.connectors import Connector, Hydrated, HydrationResult, SourceUnavailable
 from mdsd.connectors.identity import IdentityConnector
-from mds.wire.model import EntityType, aip_id
 
 #: per source key, what ``Connector.stats`` says (``mds status`` -> ``sources``)
 SourceStats = dict[str, dict[str, object]]

@@ -23,13 +23,16 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from mdsd.base.faults import StorageFault, storage_fault
+from mdsd.base.storage import StorageHealth
+from mdsd.base.supervise import Supervisor
 from mdsd.connectors import Gone, InvalidPayload, SourceUnavailable
 from mdsd.hydration.fetching import Fetcher
-from mdsd.intake.journal import Journal
 from mdsd.hydration.writer import Writer
+from mdsd.intake.journal import Journal
 from store import TxReport
 
 log = logging.getLogger(__name__)
@@ -76,9 +79,12 @@ class Hydrator:
         workers: int,
         source_limits: Mapping[str, int] | None = None,
         retry_seconds: float = 5.0,
+        storage: StorageHealth | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         """``source_limits``: the most units of each source hydrating at once (its
-        concurrency); a source not named gets one at a time."""
+        concurrency); a source not named gets one at a time. ``storage`` pauses the
+        workers while the disk fails; ``supervisor`` runs them (restarted if one dies)."""
         self.journal = journal
         self.fetcher = fetcher
         self.writer = writer
@@ -101,6 +107,9 @@ class Hydrator:
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.storage = storage or StorageHealth(None)
+        self.storage.on_resume(self._wake_all)
+        self.supervisor = supervisor or Supervisor()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -110,9 +119,9 @@ class Hydrator:
         for source, unit, seq in pending:
             self.schedule(source, unit, seq)
         self._tasks = [
-            asyncio.create_task(self._work(), name=f"hydrate-{i}") for i in range(self.workers)
+            self.supervisor.spawn(self._work, f"hydrate-{i}") for i in range(self.workers)
         ]
-        self._tasks.append(asyncio.create_task(self._complete_loop(), name="hydrate-complete"))
+        self._tasks.append(self.supervisor.spawn(self._complete_loop, "hydrate-complete"))
         return len(pending)
 
     async def stop(self) -> None:
@@ -123,9 +132,17 @@ class Hydrator:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._flush_done()
+        try:
+            await self._flush_done()
+        except StorageFault as fault:  # harmless: read again at the next start
+            log.warning("finished units stay queued for the next start: %s", fault)
 
     # -- scheduling ---------------------------------------------------------------------------
+
+    def take(self, units: Iterable[tuple[str, str, int]], fresh: bool) -> None:
+        """Intake's hand-over: (source, unit, journal seq) durable in the journal, scheduled."""
+        for source, unit, seq in units:
+            self.schedule(source, unit, seq, fresh=fresh)
 
     def schedule(self, source: str, unit: str, seq: int, *, fresh: bool = True) -> None:
         """Ask for ``unit`` to be hydrated; coalesces with work already pending for it.
@@ -153,8 +170,18 @@ class Hydrator:
                 waiter.set_result(None)
                 return
 
+    def _wake_all(self) -> None:
+        """Wake every idle worker (the disk is back: all of them have work again)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
     def _next_unit(self) -> str | None:
-        """The oldest queued unit whose source has a free slot."""
+        """The oldest queued unit whose source has a free slot; none while writing is
+        paused by a storage fault."""
+        if not self.storage.ok:
+            return None
         oldest: deque[tuple[int, str]] | None = None
         for source, queue in self._queues.items():
             if (
@@ -209,8 +236,7 @@ class Hydrator:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the worker must survive anything one unit does
-                log.exception("hydrating %s failed unexpectedly", unit)
-                await self._dead_letter(source, unit, seq, f"hydration of {unit} failed: {exc!r}")
+                await self._failed(source, unit, seq, exc)
             finally:
                 self._busy[source] -= 1
                 self._inflight.discard(unit)
@@ -219,6 +245,27 @@ class Hydrator:
                 elif self._queues.get(source):
                     self._wake_one()  # a slot of ``source`` is free for its next unit
                 self._maybe_idle()
+
+    async def _failed(self, source: str, unit: str, seq: int, exc: Exception) -> None:
+        """A unit's hydration raised: a bug or bad data is a dead letter, but a storage
+        fault is ours, not the unit's: it stays queued, and the workers pause."""
+        fault = storage_fault(exc)
+        if fault is None:
+            log.exception("hydrating %s failed unexpectedly", unit, exc_info=exc)
+            try:
+                await self._dead_letter(source, unit, seq, f"hydration of {unit} failed: {exc!r}")
+                return
+            except Exception as again:
+                fault = storage_fault(again)
+                if fault is None:
+                    raise
+        self._keep(source, unit, seq)
+        self.storage.report("hydration", fault)
+
+    def _keep(self, source: str, unit: str, seq: int) -> None:
+        """Want ``unit`` again (it is still in the journal): taken once work resumes."""
+        previous = self._wanted.get(unit)
+        self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
 
     async def _hydrate(self, source: str, unit: str, seq: int) -> None:
         if source not in self.fetcher.sources:
@@ -278,8 +325,7 @@ class Hydrator:
         log.warning(
             "%s unavailable for %s (%s); retry %d in %.1fs", source, unit, reason, failures, delay
         )
-        previous = self._wanted.get(unit)
-        self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
+        self._keep(source, unit, seq)
 
         def release() -> None:
             self._delayed.pop(unit, None)
@@ -289,9 +335,9 @@ class Hydrator:
         self._delayed[unit] = asyncio.get_running_loop().call_later(delay, release)
 
     async def _dead_letter(self, source: str, unit: str, seq: int, reason: str) -> None:
-        self.stats.dead_lettered += 1
         raw = json.dumps({"source": source, "unit": unit, "seq": seq})
         await self.journal.dead_letter([(reason, raw)], origin="hydration")
+        self.stats.dead_lettered += 1
         self._done.append((unit, seq))
 
     # -- completion ---------------------------------------------------------------------------
@@ -299,7 +345,11 @@ class Hydrator:
     async def _complete_loop(self) -> None:
         while True:
             await asyncio.sleep(COMPLETE_EVERY_SECONDS)
-            await self._flush_done()
+            try:
+                with self.storage.watch("hydration"):
+                    await self._flush_done()
+            except StorageFault:  # the units stay done, to be completed once it clears
+                await self.storage.wait_ok()
             self._maybe_idle()
 
     async def _flush_done(self) -> None:
@@ -310,5 +360,6 @@ class Hydrator:
             await self.journal.complete(done)
             self._done = self._done[len(done) :]
         if self._ok_units:
-            ok, self._ok_units = self._ok_units, []
+            ok = list(self._ok_units)
             await self.journal.record_success(ok)
+            self._ok_units = self._ok_units[len(ok) :]

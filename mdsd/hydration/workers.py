@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from mdsd.base.logs import configure_logging
 from mdsd.connectors import (
     Connector,
     InvalidPayload,
@@ -47,7 +48,6 @@ from mdsd.connectors import (
     build_connectors,
 )
 from mdsd.hydration.fetching import Fetched, Fetcher, LocalFetcher, SourceStats
-from mdsd.base.logs import configure_logging
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mds.wire.model import NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
 from mdsd.connectors.base import Gone, HydrationResult
-from mds.wire.model import NormalizedEntity, Rel, parse_aip_id
 from store import Add, Db, FactStore, Op, Replace, TxReport
 
 #: Relationships the writer owns; inferred ones belong to enrichment.

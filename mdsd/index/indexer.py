@@ -12,10 +12,13 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from mdsd import facts as F
 from mds.wire.model import EntityType, Rel
+from mdsd import facts as F
+from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.pacing import paced
-from mdsd.index.search import SearchDoc, SearchIndex
+from mdsd.base.storage import StorageHealth
+from mdsd.index.schema import SearchDoc
+from mdsd.index.search import SearchIndex
 from store import Db, FactStore, TxReport
 
 log = logging.getLogger(__name__)
@@ -34,10 +37,20 @@ class _Batch:
 
 
 class Indexer:
-    def __init__(self, store: FactStore, main: SearchIndex, owners: SearchIndex) -> None:
+    def __init__(
+        self,
+        store: FactStore,
+        main: SearchIndex,
+        owners: SearchIndex,
+        storage: StorageHealth | None = None,
+    ) -> None:
+        """``storage``: told of a fault of the indexes' disk, which then pauses indexing;
+        it takes new index writers once the fault clears."""
         self.store = store
         self.main = main
         self.owners = owners
+        self.storage = storage or StorageHealth(None)
+        self.storage.add_recovery("search", self._recover)
         self._dirty: set[int] = set()
         self._commit_lock = asyncio.Lock()
         self._flush_now = asyncio.Event()
@@ -80,11 +93,16 @@ class Indexer:
             if not self._dirty:
                 return 0
             dirty, self._dirty = self._dirty, set()
-            db = self.store.db()  # one pinned view: later writes do not leak into the batch
-            batch = _Batch(db.basis_tx)
-            async for e in paced(dirty):
-                self._add(batch, db, e)
-            await asyncio.to_thread(self._apply, batch)
+            try:
+                db = self.store.db()  # one pinned view: later writes do not leak into it
+                batch = _Batch(db.basis_tx)
+                async for e in paced(dirty):
+                    self._add(batch, db, e)
+                await asyncio.to_thread(self._apply, batch)
+            except Exception as exc:
+                if storage_fault(exc) is not None:  # not indexed: tried again on resuming
+                    self._dirty |= dirty
+                raise
         return len(batch.docs) + len(batch.gone)
 
     def _take(self) -> _Batch | None:
@@ -133,9 +151,16 @@ class Indexer:
                     await self._flush_now.wait()
             self._flush_now.clear()
             try:
-                await self.flush_in_background()
+                with self.storage.watch("indexing"):
+                    await self.flush_in_background()
+            except StorageFault:
+                await self.storage.wait_ok()  # paused; its writers are new when it resumes
             except Exception:  # a bad document must not stop indexing for good
                 log.exception("search indexing failed; will retry")
+
+    def _recover(self) -> None:
+        self.main.recover()
+        self.owners.recover()
 
     # -- catching up ------------------------------------------------------------------------
 

@@ -12,14 +12,17 @@ import itertools
 import json
 import logging
 import os
+import stat
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import watchfiles
 
+from mdsd.base.faults import StorageFault
+from mdsd.base.storage import StorageHealth
 from mdsd.intake.events import (
     MAX_EVENT_BYTES,
     MAX_REQUEST_BYTES,
@@ -34,7 +37,7 @@ from mdsd.intake.events import (
     parse_lines,
     too_large,
 )
-from mdsd.hydration.hydrator import Hydrator
+from mdsd.intake.inbox_guard import Untrusted, open_inbox_file, set_aside
 from mdsd.intake.journal import DeadLetter, Journal, QueuedEvent
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,10 @@ CACHED_ORIGINS = frozenset({"enrichment"})
 INBOX_BATCH_LINES = 10_000
 #: how much of an oversize line is read at a time while it is skipped
 _SKIP_BYTES = 2**16
+
+#: where intake hands work on once it is durable: the (source, unit, journal seq) just
+#: queued, and whether they must be read fresh rather than from a short-lived cache
+OnAccepted = Callable[[Sequence[tuple[str, str, int]], bool], None]
 
 
 @dataclass(slots=True)
@@ -70,17 +77,22 @@ class IntakeResult:
 
 
 class Intake:
+    """Every door's way in: validate, persist in the journal, then hand on to ``on_accepted``."""
+
     def __init__(
         self,
         journal: Journal,
-        hydrator: Hydrator,
+        on_accepted: OnAccepted,
         configured_sources: Collection[str],
         *,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         max_event_bytes: int = MAX_EVENT_BYTES,
+        storage: StorageHealth | None = None,
     ) -> None:
+        """``storage``: while it is paused by a storage fault every door refuses work (a
+        ``StorageFault`` with the reason), and inbox files wait for it to resume."""
         self.journal = journal
-        self.hydrator = hydrator
+        self.on_accepted = on_accepted
         self.sources = set(configured_sources)
         #: ``[intake]``: the largest input read whole, and the largest one event
         self.max_request_bytes = max_request_bytes
@@ -88,6 +100,9 @@ class Intake:
         self.received = 0
         self._lock = asyncio.Lock()
         self._recheck: asyncio.Task[None] | None = None
+        self._inbox: Path | None = None
+        self.storage = storage or StorageHealth(None)
+        self.storage.on_resume(self._inbox_again)
 
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
@@ -115,7 +130,9 @@ class Intake:
                 accepted.append(taken)
         result = IntakeResult(accepted=len(accepted))
         result.rejected = [{"index": i, "reason": reason} for i, reason, _ in rejected]
-        await self.journal.dead_letter([(reason, raw) for _, reason, raw in rejected], origin)
+        self.storage.check()
+        with self.storage.watch("intake"):
+            await self.journal.dead_letter([(reason, raw) for _, reason, raw in rejected], origin)
         result.duplicates = len(accepted) - await self._queue(accepted, origin)
         self.received += len(accepted) + len(rejected)
         if rejected:
@@ -142,10 +159,10 @@ class Intake:
     async def enqueue(self, events: list[QueuedEvent], origin: str) -> int:
         """Persist work (events, or units enrichment and reconciliation want) and schedule it;
         returns how much was queued (redeliveries are not)."""
-        fresh = origin not in CACHED_ORIGINS
-        queued = await self.journal.enqueue(events, origin)
-        for source, unit, seq in queued:
-            self.hydrator.schedule(source, unit, seq, fresh=fresh)
+        self.storage.check()
+        with self.storage.watch("intake"):
+            queued = await self.journal.enqueue(events, origin)
+        self.on_accepted(queued, origin not in CACHED_ORIGINS)
         return len(queued)
 
     async def redrive(self, letter: DeadLetter) -> IntakeResult:
@@ -180,13 +197,17 @@ class Intake:
         origin = f"inbox:{path.name}"
         async with self._lock:
             try:
-                with path.open("rb") as stream:
-                    if path.suffix == ".jsonl":
-                        result = await self._submit_lines(stream, origin)
-                    else:
-                        result = await self._submit_document(stream, origin)
+                stream = open_inbox_file(path)
             except FileNotFoundError:
                 return  # another pass already consumed it
+            except Untrusted as refused:
+                set_aside(path, refused)
+                return
+            with stream:
+                if path.suffix == ".jsonl":
+                    result = await self._submit_lines(stream, origin)
+                else:
+                    result = await self._submit_document(stream, origin)
             path.unlink(missing_ok=True)
         log.info(
             "inbox %s: %d accepted, %d rejected", path.name, result.accepted, len(result.rejected)
@@ -233,6 +254,7 @@ class Intake:
         names count.
         """
         inbox.mkdir(parents=True, exist_ok=True)
+        self._inbox = inbox
         try:
             await self._consume_waiting(inbox)
             async for _changes in watchfiles.awatch(inbox, debounce=50, step=20, recursive=False):
@@ -245,17 +267,26 @@ class Intake:
         unsettled: list[float] = []  # seconds until each file still changing may be read
         for path in inbox_files(inbox):
             try:
-                age = time.time() - path.stat().st_mtime
+                age = time.time() - path.lstat().st_mtime
                 if 0 <= age < INBOX_SETTLE_SECONDS:
                     unsettled.append(INBOX_SETTLE_SECONDS - age)
                 else:
                     await self.consume_file(path)
+            except StorageFault as fault:  # read again when the storage resumes
+                log.warning("inbox %s: left in place: %s", path.name, fault)
+                self.storage.report("intake", fault)
+                return
             except OSError as exc:
                 log.error("inbox %s: %s", path.name, exc)
             except Exception:  # one file must never stop the inbox: it stays, to retry
                 log.exception("inbox %s: could not be ingested; left in place", path.name)
         if unsettled and (self._recheck is None or self._recheck.done()):
             self._recheck = asyncio.create_task(self._consume_after(inbox, min(unsettled)))
+
+    def _inbox_again(self) -> None:
+        """Storage is back: read the files a fault left in the inbox."""
+        if self._inbox is not None and (self._recheck is None or self._recheck.done()):
+            self._recheck = asyncio.create_task(self._consume_after(self._inbox, 0.0))
 
     async def _consume_after(self, inbox: Path, delay: float) -> None:
         """Look again once a file may have settled: no change may come to wake the watch."""
@@ -285,9 +316,16 @@ def read_lines(stream: BinaryIO, max_line: int) -> Iterator[NumberedLine]:
 
 
 def inbox_files(inbox: Path) -> Iterator[Path]:
-    """The files of ``inbox`` that hold events, by name: neither dot-names nor other suffixes."""
+    """The entries of ``inbox`` named as event files: neither dot-names nor other suffixes,
+    nor directories. Symlinks and others' files are listed too, so that they are refused
+    (``open_inbox_file``) and set aside rather than sit there unexplained."""
     if not inbox.is_dir():
         return
     for path in sorted(inbox.iterdir()):
-        if path.suffix in INBOX_SUFFIXES and not path.name.startswith(".") and path.is_file():
-            yield path
+        if path.suffix not in INBOX_SUFFIXES or path.name.startswith("."):
+            continue
+        try:
+            if not stat.S_ISDIR(path.lstat().st_mode):
+                yield path
+        except FileNotFoundError:
+            continue

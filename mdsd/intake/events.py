@@ -4,17 +4,20 @@
 and judges each on its own: an ``Accepted`` knows its source and the hydration unit it
 points at; a ``Rejected`` says, in words a person can act on, where and why, and keeps the
 raw text for the dead-letter queue. One bad line never sinks its neighbours, and one
-larger than ``[intake] max_event_bytes`` is refused before it is decoded.
+larger than ``[intake] max_event_bytes`` is refused before it is decoded; ids are capped
+(length, no control characters, no ``.``/``..`` path parts) and nesting is bounded.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mdsd.base.jsondepth import TooDeep, check_text_depth
 from mdsd.connectors import CONNECTORS, EVENT_ROUTES
 from mdsd.connectors.payload import is_text, json_type, parse_timestamp
 
@@ -57,6 +60,11 @@ MAX_REQUEST_BYTES = 16 * 2**20
 OVERSIZE_KEPT_BYTES = 4096
 #: (line number, the line or, when longer than the cap, its start, its whole size in bytes)
 NumberedLine = tuple[int, bytes, int]
+#: The longest id (``model_id``, ``version``, ``event_id``, ...) an event may carry. Native
+#: ids are names and keys of a few dozen characters; this leaves room for paths.
+MAX_ID_CHARS = 1024
+#: C0 and C1 control characters and DEL: no source names an entity with them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_events(raw: bytes, origin: str, max_event_bytes: int = MAX_EVENT_BYTES) -> list[Result]:
@@ -88,6 +96,8 @@ def _judge_each(
             if size > max_event_bytes:
                 value = _oversize(size, max_event_bytes)
                 event_text = event_text[:OVERSIZE_KEPT_BYTES]
+        if not isinstance(value, _Unreadable):
+            value = _bounded(event_text, value)
         if isinstance(value, _Unreadable):
             results.append(Rejected(index, prefix + value.reason, event_text, origin))
         else:
@@ -99,6 +109,8 @@ def parse_event(text: str, origin: str) -> Result:
     """``text`` judged as exactly one event, as a dead letter is when redriven: an array
     or several lines are that one input, not events to split."""
     value = _decode(text)
+    if not isinstance(value, _Unreadable):
+        value = _bounded(text, value)
     if isinstance(value, _Unreadable):
         return Rejected(0, value.reason, text, origin)
     return _judge(0, "", text, value, origin)
@@ -200,16 +212,26 @@ def _looks_like_lines(text: str) -> bool:
 def _decode(text: str, position: str = "at column {column}") -> Any:
     """The JSON value of ``text``, or why there is none. Valid JSON the decoder cannot
     hold is refused too, never raised: nesting deeper than Python's recursion limit, and
-    integers of more than 4,300 digits."""
+    integers of more than 4,300 digits. Each event's own depth is bounded by ``_bounded``."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         where = position.format(line=exc.lineno, column=exc.colno)
         return _Unreadable(f"not JSON: {exc.msg} {where}")
     except RecursionError:
-        return _Unreadable("unreadable JSON: nested too deeply")
+        return _Unreadable(f"unreadable JSON: {TooDeep()}")
     except ValueError as exc:  # the integer digit limit
         return _Unreadable(f"unreadable JSON: {exc}")
+
+
+def _bounded(text: str, value: Any) -> Any:
+    """``value`` (one event, decoded from ``text``), or why it is refused: nested past
+    ``MAX_JSON_DEPTH``, as on every door."""
+    try:
+        check_text_depth(text, value)
+    except TooDeep as exc:
+        return _Unreadable(f"unreadable JSON: {exc}")
+    return value
 
 
 def _not_utf8(exc: UnicodeDecodeError, data: bytes, position: str) -> str:
@@ -245,6 +267,11 @@ def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result
         problems.append(f'"event_id" must be a non-empty string, got {_show(event_id)}')
     elif isinstance(event_id, str) and not is_text(event_id):
         problems.append(f'"event_id" must be Unicode text, got {_show(event_id)}')
+    elif isinstance(event_id, str) and len(event_id) > MAX_ID_CHARS:
+        problems.append(
+            f'"event_id" is {len(event_id):,} characters, more than the {MAX_ID_CHARS:,} '
+            "an id may have"
+        )
     emitted_at = event.get("emitted_at")
     if emitted_at is not None and not (isinstance(emitted_at, str) and parse_timestamp(emitted_at)):
         problems.append(
@@ -261,10 +288,23 @@ def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result
         emitted_at=emitted_at,
         source=source,
         target=CONNECTORS[source].target_of(event_type, ids),
-        raw=raw,
+        raw=_kept(event_type, ids, event_id, emitted_at),
         index=index,
         origin=origin,
     )
+
+
+def _kept(
+    event_type: str, ids: dict[str, str], event_id: str | None, emitted_at: str | None
+) -> str:
+    """What the journal keeps of an accepted event: the fields mds uses, not the others
+    (unknown fields are ignored; a 210 MB file of padded events grew the journal 95 MB)."""
+    kept: dict[str, str] = {"event_type": event_type, **ids}
+    if event_id is not None:
+        kept["event_id"] = event_id
+    if emitted_at is not None:
+        kept["emitted_at"] = emitted_at
+    return _dumps(kept)
 
 
 def _unknown_type(event_type: object) -> str:
@@ -281,11 +321,32 @@ def _id_problem(event: dict[str, Any], field: str, event_type: str) -> str | Non
         return f'missing required field "{field}" for event_type "{event_type}"'
     value = event[field]
     if isinstance(value, str) and value.strip():
-        return None if is_text(value) else f'"{field}" must be Unicode text, got {_show(value)}'
+        if not is_text(value):
+            return f'"{field}" must be Unicode text, got {_show(value)}'
+        return _id_shape_problem(field, value)
     problem = f'"{field}" must be a non-empty string, got {_show(value)}'
     if isinstance(value, int | float) and not isinstance(value, bool):
         problem += f' (ids are strings: write "{field}": "{value}")'
     return problem
+
+
+def _id_shape_problem(field: str, value: str) -> str | None:
+    """Why the id ``value`` cannot name an entity, or None. A 100,000-character id passed
+    here and failed deep in hydration with a traceback and 200 KB of log; ``.`` and ``..``
+    were read as path segments against the source (``.`` fetched the model listing)."""
+    if len(value) > MAX_ID_CHARS:
+        return (
+            f'"{field}" is {len(value):,} characters, more than the {MAX_ID_CHARS:,} an id may have'
+        )
+    control = _CONTROL.search(value)
+    if control:
+        return (
+            f'"{field}" must not hold control characters, got U+{ord(control.group()):04X} '
+            f"at character {control.start() + 1}"
+        )
+    if any(segment in (".", "..") for segment in value.split("/")):
+        return f'"{field}" must not be "." or ".." or have them as /-separated parts, got {_show(value)}'
+    return None
 
 
 def _dumps(value: object) -> str:

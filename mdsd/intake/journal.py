@@ -9,9 +9,11 @@ bookkeeping on the intake path, not a per-keystroke query path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -19,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import aiosqlite
 
 from mds.wire.moments import iso_epoch
+from mdsd.base.faults import storage_fault
 
 #: an event queued within this long makes a later one with the same ``event_id``, type and
 #: entity a duplicate (redeliveries by buses, webhooks and retrying senders come within
@@ -124,12 +127,24 @@ def _alone(
     redelivery was dropped), its insert moved ``last_insert_rowid`` (an enqueue then
     handed its units another table's row ids, and their rows stayed pending for good),
     and two deliveries of one event both passed the duplicate check.
+
+    A method that fails leaves nothing behind: its open transaction is rolled back, or
+    the next method's commit would make its half durable. A failure of the disk under
+    the journal (full, or an I/O error) is raised as a ``StorageFault``, to be retried.
     """
 
     @functools.wraps(method)
     async def alone(self: Journal, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         async with self._lock:
-            return await method(self, *args, **kwargs)
+            try:
+                return await method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await self._db.rollback()
+                fault = storage_fault(exc, "journal")
+                if fault is None:
+                    raise
+                raise fault from exc
 
     return alone
 
@@ -378,3 +393,47 @@ class Journal:
             "SELECT unit, last_ok_at, last_enriched_at FROM units"
         ) as cursor:
             return {str(u): (ok, en) for u, ok, en in await cursor.fetchall()}
+
+    # -- housekeeping -------------------------------------------------------------------------
+
+    @_alone
+    async def prune_seen_events(self, now: float | None = None) -> int:
+        """Forget event ids older than ``EVENT_ID_MEMORY_SECONDS``: past it a redelivery is
+        queued again anyway. Enqueueing prunes too, but only when events with ids arrive;
+        returns how many were forgotten."""
+        cutoff = (time.time() if now is None else now) - EVENT_ID_MEMORY_SECONDS
+        cursor = await self._db.execute("DELETE FROM seen_events WHERE seen_at < ?", (cutoff,))
+        await self._db.commit()
+        return cursor.rowcount
+
+    async def prune_units(
+        self, unknown: Callable[[Sequence[str]], Collection[str]], *, page: int = 1000
+    ) -> int:
+        """Drop the rows of units that name nothing: of the units without failures, those
+        ``unknown`` picks from each page (ids the fact store has never held; 50,000 junk
+        ids left 50,000 rows for good). Failing units keep their rows: those hold the
+        retry backoff. Returns how many rows were dropped."""
+        dropped = 0
+        after = ""
+        while names := await self._healthy_units(after, page):
+            after = names[-1]
+            dropped += await self._forget_units(unknown(names))
+        return dropped
+
+    @_alone
+    async def _healthy_units(self, after: str, limit: int) -> list[str]:
+        async with self._db.execute(
+            "SELECT unit FROM units WHERE failures = 0 AND unit > ? ORDER BY unit LIMIT ?",
+            (after, limit),
+        ) as cursor:
+            return [str(unit) for (unit,) in await cursor.fetchall()]
+
+    @_alone
+    async def _forget_units(self, units: Collection[str]) -> int:
+        if not units:
+            return 0
+        cursor = await self._db.executemany(
+            "DELETE FROM units WHERE unit = ? AND failures = 0", [(unit,) for unit in units]
+        )
+        await self._db.commit()
+        return cursor.rowcount

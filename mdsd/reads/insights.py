@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mds.wire import JSON
 from mds.wire.model import EntityType, Rel
 from mds.wire.moments import iso, iso_epoch
 from mdsd import facts as F
 from mdsd.reads.queries import BadQuery, entity_id
 from mdsd.reads.views import describe
 from store import Db, SchemaError
-
-JSON = dict[str, Any]
 
 #: neighbours whose features vote in ``suggestions``
 SUGGESTION_NEIGHBOURS = 20

@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from mds.wire import JSON
 from mds.wire.model import EntityType, Rel, lineage_steps
 from mds.wire.moments import iso, iso_epoch
 from mdsd import facts as F
 from mdsd.reads.views import describe
 from store import Db, Traversal
-
-JSON = dict[str, Any]
 
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from mds.wire.moments import iso, parse_as_of
+from mds.wire.moments import iso, moment_of
 from store import Db, FactStore
 
 
 def view(store: FactStore, as_of: str | None) -> Db:
     """The view a query reads: current, or as of ``as_of``."""
     db = store.db()
-    if not as_of or as_of.strip().lower() == "now":
-        return db
-    return db.as_of(parse_as_of(as_of))
+    moment = moment_of(as_of)
+    return db if moment is None else db.as_of(moment)
 
 
 def describe(db: Db) -> dict[str, object]:

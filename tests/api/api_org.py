@@ -1,5 +1,5 @@
 """A real ``Daemon`` hydrating a simulated platform, queried in-process through
-``Client(app=create_app(daemon))`` or served on a real Unix socket (``serving``)."""
+``Client(app=create_app(daemon.api))`` or served on a real Unix socket (``serving``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 
 from api_world import Truth, jsonl
 
-from mdsd.api.rest import create_app
 from mds.client import Client
+from mdsd.api.rest import create_app
+from mdsd.base.listeners import bind_unix_socket, build_server
 from mdsd.config import Config
 from mdsd.daemon import Daemon
 from mdsd.demo import demo_config
-from mdsd.base.listeners import bind_unix_socket, build_server
 from simulator import SimulatorThread, World
 
 SIZE = 300
@@ -97,7 +97,7 @@ async def running_org(tmp: Path, *, size: int = SIZE, seed: int = SEED) -> Async
         daemon = Daemon(org_config(simulator.base_url, tmp))
         await daemon.start()
         try:
-            async with Client(app=create_app(daemon)) as client:
+            async with Client(app=create_app(daemon.api)) as client:
                 await ingest(client, world.initial_events())
                 loaded_tx = (await client.status())["last_tx"]
                 yield Org(world, simulator, daemon, client, Truth.of(simulator.truth()), loaded_tx)
@@ -117,7 +117,7 @@ def org_config(base_url: str, tmp: Path, *, without: Iterable[str] = ()) -> Conf
 async def serving(daemon: Daemon, path: Path) -> AsyncIterator[Path]:
     """The daemon's API on a real Unix socket at ``path``, as ``mdsd`` serves it."""
     sock = bind_unix_socket(path)
-    server = build_server(create_app(daemon))
+    server = build_server(create_app(daemon.api))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

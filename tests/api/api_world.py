@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mdsd.connectors.ids import cell_native, dataset_version_native, ref
 from mds.wire.model import EntityType
+from mdsd.connectors.ids import cell_native, dataset_version_native, ref
 
 Record = dict[str, Any]
 

@@ -13,11 +13,11 @@ import pytest
 from api_org import Org, org_config
 from api_world import Truth, aip
 
+from mds.client import ApiError, Client
+from mdsd.api.rest import create_app
+from mdsd.daemon import Daemon
 from mdsd.reads import queries
 from mdsd.reads.cost import ReadLimits
-from mdsd.api.rest import create_app
-from mds.client import ApiError, Client
-from mdsd.daemon import Daemon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -163,7 +163,7 @@ async def test_unknown_endpoint_and_method_answer_json(client: Client) -> None:
 
 async def test_a_daemon_still_starting_answers_503(tmp_path: Path, org: Org) -> None:
     starting = Daemon(org_config(org.simulator.base_url, tmp_path))  # never started
-    async with Client(app=create_app(starting)) as early:
+    async with Client(app=create_app(starting.api)) as early:
         asks: list[Callable[[], Awaitable[Any]]] = [
             early.status,
             lambda: early.entity(UNKNOWN),
@@ -183,7 +183,7 @@ async def test_a_bug_answers_a_json_500(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(queries, "neighbors", broken)
-    transport = httpx.ASGITransport(app=create_app(org.daemon), raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=create_app(org.daemon.api), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://mds") as http:
         response = await http.get("/v1/neighbors", params={"id": aip("teams", "x")})
     assert response.status_code == 500
@@ -195,9 +195,10 @@ async def test_a_read_past_its_cost_is_refused_with_the_reason(
 ) -> None:
     """Every read is charged for the records it visits: past ``[api] read_visits`` it is a
     422 that says what to ask for instead, not a stalled daemon."""
-    monkeypatch.setattr(org.daemon.reader, "limits", ReadLimits(visits=3))
     dataset = aip("datasets", truth.raw_dataset())
+    monkeypatch.setattr(org.daemon.reader, "limits", ReadLimits(visits=3))
     error = await fails(org.client.lineage(dataset, direction="downstream"), 422)
-    monkeypatch.undo()
+    assert error.code == "too_costly"
     assert "visits more than 3 records" in error.message
+    monkeypatch.undo()
     assert (await org.client.lineage(dataset, direction="downstream"))["nodes"]

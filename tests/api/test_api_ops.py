@@ -13,8 +13,8 @@ from api_org import IDLE_TIMEOUT_S, Org, org_config
 from api_world import Truth, aip
 
 from mds import client as client_module
-from mdsd.api.rest import create_app
 from mds.client import Client
+from mdsd.api.rest import create_app
 from mdsd.daemon import Daemon
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -108,7 +108,7 @@ async def test_redrive_succeeds_once_the_cause_is_fixed(
     daemon = Daemon(org_config(url, tmp_path, without=["experiments"]))
     await daemon.start()
     try:
-        async with Client(app=create_app(daemon)) as client:
+        async with Client(app=create_app(daemon.api)) as client:
             answer = await client.ingest(event)
             assert "not configured" in answer["rejected"][0]["reason"]
     finally:
@@ -117,7 +117,7 @@ async def test_redrive_succeeds_once_the_cause_is_fixed(
     daemon = Daemon(org_config(url, tmp_path))
     await daemon.start()
     try:
-        async with Client(app=create_app(daemon)) as client:
+        async with Client(app=create_app(daemon.api)) as client:
             (letter,) = (await client.dead_letters())["dead_letters"]
             assert json.loads(letter["raw"])["test_id"] == test
             assert await client.redrive(None) == {"redriven": 1, "rejected": 0, "missing": []}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from mdsd.intake.events import Accepted, parse_events
 from mdsd.intake.doors import IntakeResult
+from mdsd.intake.events import Accepted, parse_events
 
 
 class MemoryIntake:

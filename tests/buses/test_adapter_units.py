@@ -14,11 +14,11 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 
+from mdsd.config import ConfigError, parse_config
 from mdsd.intake.buses.kafka import KafkaAdapter, consumer_options
 from mdsd.intake.buses.pump import Message
 from mdsd.intake.buses.settings import IntakeConfig, KafkaConfig, SqsConfig
 from mdsd.intake.buses.sqs import SqsAdapter
-from mdsd.config import ConfigError, parse_config
 
 Record = namedtuple("Record", "topic partition offset value")
 P0, P1 = TopicPartition("events", 0), TopicPartition("events", 1)

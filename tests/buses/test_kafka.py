@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from mds.testing import DaemonProcess
 from mdsd.intake.buses.backpressure import Backpressure
 from mdsd.intake.buses.kafka import KafkaAdapter
 from mdsd.intake.buses.pump import Bus
 from mdsd.intake.buses.settings import KafkaConfig
-from mds.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
 from simulator.world import World

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from mds.testing import DaemonProcess
 from mdsd.intake.buses.backpressure import Backpressure
 from mdsd.intake.buses.pump import Bus
 from mdsd.intake.buses.settings import SqsConfig
 from mdsd.intake.buses.sqs import SqsAdapter
-from mds.testing import DaemonProcess
 from simulator.chaos import Chaos
 from simulator.runner import SimulatorThread
 from simulator.world import World

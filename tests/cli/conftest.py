@@ -6,12 +6,15 @@ from __future__ import annotations
 import copy
 import io
 import sys
+from pathlib import Path
 
 import pytest
 from fake_mdsd import PROFILES, FakeDaemon, Result, Run
 
 from mds.cli import main
 from mds.client import Client
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 
 
 @pytest.fixture(params=["full"])

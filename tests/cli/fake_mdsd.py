@@ -3,7 +3,8 @@
 The CLI reaches it through ``main(argv, connect=lambda socket: Client(app=app))``, the
 same injection seam production uses with the real socket. Three profiles of answers:
 ``full`` (every documented key), ``empty`` (empty lists) and ``sparse`` (list items with
-only the keys the contract requires), so rendering is exercised on all of them.
+only the keys every answer carries, null where they may be), so rendering is exercised on
+all of them. Every answer has the real API's shape (``test_cli_fake_shapes``).
 
 Special ids: ``MISSING`` answers 404, ``BAD`` 400, ``BOOM`` 500.
 """
@@ -20,8 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mds.testing import CliResult as Result
-
-JSON = dict[str, Any]
+from mds.wire import JSON
 
 MODEL = "aip://model/registry/ranking-model"
 OTHER_MODEL = "aip://model/registry/search-model"
@@ -36,9 +36,27 @@ CELL = "aip://ab-test-cell/experiments/12345/2"
 ALICE = "aip://user/identity/alice"
 TEAM = "aip://team/identity/personalization"
 
+AT = "2025-01-02T03:04:05Z"
+
+#: a status with only the keys every status carries, for a daemon that holds nothing
+BARE_STATUS: JSON = {
+    "entities": 0,
+    "stubs": 0,
+    "deleted": 0,
+    "pending": 0,
+    "dead_letters": 0,
+    "last_tx": 0,
+    "last_tx_at": None,
+    "sources": {},
+    "enrichment": {},
+    "started_at": AT,
+    "version": "0.1.0",
+}
+
 MISSING = "aip://model/registry/missing"
 #: a timed-out wait's answer: the status, which says what is still busy
 NOT_IDLE = {
+    **BARE_STATUS,
     "idle": False,
     "pending": 3,
     "inbox_files": 0,
@@ -48,8 +66,6 @@ NOT_IDLE = {
 }
 BAD = "aip://model/registry/bad"
 BOOM = "aip://model/registry/boom"
-
-AT = "2025-01-02T03:04:05Z"
 
 
 def _node(entity_id: str, entity_type: str, name: str, depth: int) -> JSON:
@@ -68,25 +84,31 @@ def _rel(rel_type: str, direction: str, target: str, name: str, kind: str, **ext
     }
 
 
-FULL: dict[str, JSON] = {
-    "/v1/events": {"accepted": 2, "rejected": [{"index": 2, "reason": "unknown event_type 'x'"}]},
-    "/v1/status": {
-        "entities": 42,
-        "stubs": 3,
-        "deleted": 1,
-        "pending": 0,
-        "dead_letters": 2,
-        "last_tx": 118,
-        "last_tx_at": AT,
-        "sources": {
-            "registry": {"state": "ok", "requests": 10, "errors": 0},
-            "identity": {"state": "backoff", "requests": 4, "errors": 2, "retry_after": 1.5},
-        },
-        "enrichment": {"passes": 5, "last_pass_at": AT, "inferred": 7},
-        "failing_units": [{"unit": MODEL, "failures": 2, "last_error": "HTTP 503"}],
-        "started_at": AT,
-        "version": "0.1.0",
+STATUS: JSON = {
+    "entities": 42,
+    "stubs": 3,
+    "deleted": 1,
+    "pending": 0,
+    "dead_letters": 2,
+    "last_tx": 118,
+    "last_tx_at": AT,
+    "sources": {
+        "registry": {"state": "ok", "requests": 10, "errors": 0},
+        "identity": {"state": "backoff", "requests": 4, "errors": 2, "retry_after": 1.5},
     },
+    "enrichment": {"passes": 5, "last_pass_at": AT, "inferred": 7},
+    "failing_units": [{"unit": MODEL, "failures": 2, "last_error": "HTTP 503"}],
+    "started_at": AT,
+    "version": "0.1.0",
+}
+
+FULL: dict[str, JSON] = {
+    "/v1/events": {
+        "accepted": 2,
+        "duplicates": 0,
+        "rejected": [{"index": 2, "reason": "unknown event_type 'x'"}],
+    },
+    "/v1/status": STATUS,
     "/v1/search": {
         "results": [
             {
@@ -104,6 +126,10 @@ FULL: dict[str, JSON] = {
                 "entity_type": "ModelInstance",
                 "name": "ranking-model-v5-20250101",
                 "score": 3.25,
+                "description": None,
+                "owners": [],
+                "tags": [],
+                "highlights": {},
             },
         ],
         "as_of": {"tx": 100, "at": AT},
@@ -305,9 +331,9 @@ FULL: dict[str, JSON] = {
             }
         ]
     },
-    "/v1/dead-letters/redrive": {"redriven": 2, "rejected": 1},
+    "/v1/dead-letters/redrive": {"redriven": 2, "rejected": 1, "missing": []},
     "/v1/reconcile": {"started": True, "pass": 4},
-    "/v1/wait-idle": {"idle": True, "entities": 42, "pending": 0, "stubs": 0, "last_tx": 118},
+    "/v1/wait-idle": {"idle": True, **STATUS},
     "/v1/similar": {
         "id": MODEL,
         "similar": [
@@ -337,8 +363,8 @@ FULL: dict[str, JSON] = {
 }
 
 EMPTY: dict[str, JSON] = {
-    "/v1/events": {"accepted": 0, "rejected": []},
-    "/v1/status": {"entities": 0, "stubs": 0, "pending": 0, "dead_letters": 0, "last_tx": None},
+    "/v1/events": {"accepted": 0, "duplicates": 0, "rejected": []},
+    "/v1/status": BARE_STATUS,
     "/v1/search": {"results": []},
     "/v1/entity": {
         "id": MODEL,
@@ -350,9 +376,14 @@ EMPTY: dict[str, JSON] = {
         "status": "stub",
         "last_enriched_at": None,
         "relationships": [],
+        "owners_resolved": [],
+        "created_at": None,
+        "updated_at": None,
+        "attributes": {},
+        "stale": False,
     },
     "/v1/neighbors": {"id": MODEL, "neighbors": []},
-    "/v1/lineage": {"root": MODEL, "nodes": [], "edges": []},
+    "/v1/lineage": {"root": MODEL, "direction": "upstream", "nodes": [], "edges": []},
     "/v1/impact": {"root": MODEL, "total": 0, "groups": [], "notify": {"owners": [], "teams": []}},
     "/v1/usage": {"id": MODEL, "ab_tests": []},
     "/v1/usage#ab-test": {"id": AB_TEST, "instances": [], "models": []},
@@ -361,53 +392,154 @@ EMPTY: dict[str, JSON] = {
     "/v1/history": {"id": MODEL, "transactions": []},
     "/v1/history#all": {"transactions": []},
     "/v1/dead-letters": {"dead_letters": []},
-    "/v1/dead-letters/redrive": {"redriven": 0, "rejected": 0},
-    "/v1/reconcile": {"started": False},
-    "/v1/wait-idle": {"idle": True},
+    "/v1/dead-letters/redrive": {"redriven": 0, "rejected": 0, "missing": []},
+    "/v1/reconcile": {"started": False, "pass": 3, "reason": "a pass is already running"},
+    "/v1/wait-idle": {"idle": True, **BARE_STATUS},
     "/v1/similar": {"id": MODEL, "similar": []},
     "/v1/suggestions": {"id": MODEL, "suggestions": []},
-    "/v1/quality": {"summary": {}},
+    "/v1/quality": {
+        "summary": {},
+        "missing_owners": [],
+        "missing_descriptions": [],
+        "stale": [],
+        "unresolved_stubs": [],
+        "dangling_references": [],
+        "unused": [],
+    },
     "/v1/graphql": {"data": None},
 }
 
-#: list items carrying only what contract 2.3 / docs/api.md promise; optional keys absent
+#: list items carrying only the keys every answer carries (docs/api.md), null where they
+#: may be; optional keys absent
 SPARSE: dict[str, JSON] = {
     **EMPTY,
-    "/v1/events": {"accepted": 1, "rejected": [{"index": 0}]},
-    "/v1/status": {},
-    "/v1/search": {"results": [{"id": MODEL, "entity_type": "Model", "name": None, "score": 1}]},
+    "/v1/events": {"accepted": 1, "duplicates": 0, "rejected": [{"index": 0, "reason": ""}]},
+    "/v1/search": {
+        "results": [
+            {
+                "id": MODEL,
+                "entity_type": "Model",
+                "name": None,
+                "score": 1,
+                "description": None,
+                "owners": [],
+                "tags": [],
+                "highlights": {},
+            }
+        ]
+    },
     "/v1/entity": {
         **EMPTY["/v1/entity"],
         "tags": [{"tag": "tier", "value": ""}],
         "relationships": [
-            {"type": "tested_in", "direction": "out", "target": AB_TEST, "inferred": True},
-            {"type": "instance_of", "direction": "in", "target": INSTANCE, "inferred": False},
+            {
+                "type": "tested_in",
+                "direction": "out",
+                "target": AB_TEST,
+                "inferred": True,
+                "target_name": None,
+                "target_type": None,
+            },
+            {
+                "type": "instance_of",
+                "direction": "in",
+                "target": INSTANCE,
+                "inferred": False,
+                "target_name": None,
+                "target_type": None,
+            },
         ],
     },
-    "/v1/neighbors": {"id": MODEL, "neighbors": [{"id": INSTANCE}]},
+    "/v1/neighbors": {
+        "id": MODEL,
+        "neighbors": [
+            {
+                "id": INSTANCE,
+                "entity_type": None,
+                "name": None,
+                "type": "instance_of",
+                "direction": "in",
+            }
+        ],
+    },
     "/v1/lineage": {
         "root": MODEL,
-        "nodes": [{"id": MODEL, "depth": 0}, {"id": INSTANCE, "depth": 1}, {"id": RUN, "depth": 2}],
+        "direction": "upstream",
+        "nodes": [
+            {"id": MODEL, "entity_type": None, "name": None, "depth": 0},
+            {"id": INSTANCE, "entity_type": None, "name": None, "depth": 1},
+            {"id": RUN, "entity_type": None, "name": None, "depth": 2},
+        ],
         "edges": [{"source": INSTANCE, "target": MODEL, "type": "instance_of"}],
     },
     "/v1/impact": {
         "root": MODEL,
-        "groups": [{"entity_type": "Model", "entities": [{"id": MODEL}]}],
+        "total": 1,
+        "groups": [
+            {
+                "entity_type": "Model",
+                "count": 1,
+                "entities": [{"id": MODEL, "name": None, "depth": 1}],
+            }
+        ],
+        "notify": {"owners": [], "teams": []},
     },
-    "/v1/usage": {"id": MODEL, "ab_tests": [{"id": AB_TEST}]},
-    "/v1/usage#ab-test": {"id": AB_TEST, "instances": [{"id": INSTANCE, "model": MODEL}]},
-    "/v1/path": {"from": DATASET, "to": MODEL, "path": [{"id": DATASET}, {"id": MODEL}]},
-    "/v1/dependencies": {"root": MODEL, "groups": [{"entity_type": "Dataset"}]},
-    "/v1/history": {"id": MODEL, "transactions": [{"tx": 1, "changes": [{"attribute": "name"}]}]},
-    "/v1/history#all": {"transactions": [{"tx": 1}]},
-    "/v1/dead-letters": {"dead_letters": [{"id": 7}]},
-    "/v1/reconcile": {},
-    "/v1/wait-idle": {"idle": True, "pending": 0},
-    "/v1/similar": {"id": MODEL, "similar": [{"id": OTHER_MODEL}]},
-    "/v1/suggestions": {"id": MODEL, "suggestions": [{"score": 0.1}]},
-    "/v1/quality": {"missing_owners": [{"id": DATASET}], "unused": ["aip://odd/plain/string"]},
-    "/v1/graphql": {},
+    "/v1/usage": {
+        "id": MODEL,
+        "ab_tests": [{"id": AB_TEST, "name": None, "status": None, "cells": [], "via": []}],
+    },
+    "/v1/usage#ab-test": {
+        "id": AB_TEST,
+        "instances": [
+            {"id": INSTANCE, "name": None, "model": {"id": MODEL, "name": None}, "cells": []}
+        ],
+        "models": [],
+    },
+    "/v1/path": {
+        "from": DATASET,
+        "to": MODEL,
+        "path": [
+            {"id": DATASET, "entity_type": None, "name": None},
+            {"id": MODEL, "entity_type": None, "name": None},
+        ],
+        "edges": [{"source": MODEL, "target": DATASET, "type": "reads"}],
+    },
+    "/v1/dependencies": {
+        "root": MODEL,
+        "groups": [{"entity_type": "Dataset", "count": 0, "entities": []}],
+    },
+    "/v1/history": {
+        "id": MODEL,
+        "transactions": [
+            {
+                "tx": 1,
+                "at": AT,
+                "cause": None,
+                "changes": [{"attribute": "name", "op": "assert", "value": None}],
+            }
+        ],
+    },
+    "/v1/history#all": {
+        "transactions": [{"tx": 1, "at": AT, "cause": None, "entities": [], "datoms": 0}]
+    },
+    "/v1/dead-letters": {
+        "dead_letters": [{"id": 7, "received_at": None, "reason": "", "raw": "", "origin": ""}]
+    },
+    "/v1/reconcile": {"started": True, "pass": 1},
+    "/v1/similar": {
+        "id": MODEL,
+        "similar": [{"id": OTHER_MODEL, "name": None, "score": 0, "shared_features": []}],
+    },
+    "/v1/suggestions": {
+        "id": MODEL,
+        "suggestions": [{"feature": {"id": FEATURE, "name": None}, "score": 0.1, "because": []}],
+    },
+    "/v1/quality": {
+        **EMPTY["/v1/quality"],
+        "missing_owners": [{"id": DATASET, "entity_type": None, "name": None}],
+    },
 }
+
 
 PROFILES = {"full": FULL, "empty": EMPTY, "sparse": SPARSE}
 

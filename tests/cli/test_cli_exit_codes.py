@@ -183,3 +183,14 @@ def test_mds_socket_environment_variable_is_used(
     monkeypatch.setenv("MDS_SOCKET", str(tmp_path / "env.sock"))
     assert main(["show", MODEL]) == EXIT_UNAVAILABLE
     assert str(tmp_path / "env.sock") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_an_answer_off_its_shape_is_3_naming_the_field(
+    mds: Run, daemon: FakeDaemon, json: bool
+) -> None:
+    del daemon.documents["/v1/entity"]["status"]
+    result = mds("show", MODEL, *(["--json"] if json else []))
+    assert result.code == EXIT_UNAVAILABLE
+    assert result.out == ""
+    assert "GET /v1/entity" in result.err and "`status`" in result.err

@@ -40,7 +40,7 @@ def socket_path() -> Iterator[Path]:
 
 def _mds(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mds.cli", *argv],
+        [sys.executable, "-m", "mds", *argv],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -32,7 +32,7 @@ def _program(name: str, module: str) -> list[str]:
 
 
 MDSD = _program("mdsd", "mdsd")
-MDS = _program("mds", "mds.cli")
+MDS = _program("mds", "mds")
 
 
 @dataclass

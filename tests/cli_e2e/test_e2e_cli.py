@@ -165,7 +165,7 @@ def test_what_does_not_exist_exits_1(platform: Platform, argv: tuple[str, ...]) 
         ("show",),
         ("show", "MODEL", "--colour"),
         ("show", "MODEL", "--as-of", "soon"),
-        ("show", "MODEL", "--as-of", "99999999999d"),  # passes the CLI, the daemon says 400
+        ("show", "MODEL", "--as-of", "99999999999d"),  # a well-formed age that names no moment
         ("lineage", "MODEL", "--depth", "-1"),
         ("lineage", "MODEL", "--direction", "sideways"),
         ("lineage", "MODEL", "--types", "friends_with"),

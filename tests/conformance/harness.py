@@ -28,7 +28,7 @@ class Harness:
 
     def mds(self, *args: str, stdin: str | None = None) -> CliResult:
         """``mds ARGS --json --socket PATH`` as a subprocess, as acceptance runs it."""
-        command = [sys.executable, "-m", "mds.cli", *args, "--json"]
+        command = [sys.executable, "-m", "mds", *args, "--json"]
         command += ["--socket", str(self.daemon.socket)]
         done = subprocess.run(
             command, input=stdin, capture_output=True, text=True, timeout=120, check=False

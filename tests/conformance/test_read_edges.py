@@ -177,7 +177,7 @@ def test_lineage_from_every_kind_is_data_flow_and_downstream_reverses_upstream(
 
 def _mds(*args: str, env: dict[str, str]) -> CliResult:
     done = subprocess.run(
-        [sys.executable, "-m", "mds.cli", *args],
+        [sys.executable, "-m", "mds", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from connector_fakes import BASE, FakeSource, FakeTime
 
-from mdsd.connectors.http import SourceClient, SourcePolicy
+from mdsd.connectors.http import SourceClient
+from mdsd.connectors.policy import SourcePolicy
 
 
 @pytest.fixture

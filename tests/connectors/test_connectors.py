@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mds.wire.model import EntityType
 from mdsd.connectors import (
     CONNECTORS,
     EVENT_ROUTES,
@@ -22,7 +23,6 @@ from mdsd.connectors import (
 )
 from mdsd.connectors.identity import IdentityConnector
 from mdsd.connectors.ids import HOME
-from mds.wire.model import EntityType
 
 #: contract 1.1, written out once more on purpose: the connectors must serve exactly this
 CONTRACT_EVENTS = {

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from connector_fakes import BASE, FakeSource
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 from mdsd.connectors import CONNECTORS, Gone, Hydrated, InvalidPayload, SourcePolicy
 from mdsd.connectors.base import Connector
-from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
 
 NOW = "2025-01-02T03:04:05Z"
 

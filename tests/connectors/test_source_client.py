@@ -13,12 +13,8 @@ import serde
 from connector_fakes import FakeSource, responses
 
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
-from mdsd.connectors.http import (
-    MAX_RETRY_AFTER_SECONDS,
-    NotFound,
-    SourcePolicy,
-    _retry_after_seconds,
-)
+from mdsd.connectors.http import MAX_RETRY_AFTER_SECONDS, NotFound, _retry_after_seconds
+from mdsd.connectors.policy import SourcePolicy
 
 OK = httpx.Response(200, json={"id": "a"})
 

@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 import pytest
 
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
-from mdsd.connectors.http import MAX_BODY_BYTES, SourceClient, SourcePolicy
+from mdsd.connectors.http import MAX_BODY_BYTES, SourceClient
+from mdsd.connectors.policy import SourcePolicy
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from mds.testing import SOURCES
 from mdsd.connectors import (
     CONNECTORS,
     EVENT_ROUTES,
@@ -17,6 +18,7 @@ from mdsd.connectors import (
     SourceUnavailable,
     build_connectors,
 )
+from mdsd.hydration.fetching import LocalFetcher
 from mdsd.hydration.workers import (
     WORKER_NICENESS,
     FrameWriter,
@@ -26,8 +28,6 @@ from mdsd.hydration.workers import (
     read_frame,
     share_of,
 )
-from mdsd.hydration.fetching import LocalFetcher
-from mds.testing import SOURCES
 from simulator import SimulatorThread, World
 
 

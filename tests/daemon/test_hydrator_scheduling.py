@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from mds.testing import SOURCES as PLATFORM_SOURCES
 from mdsd import facts as F
 from mdsd.config import DaemonConfig
 from mdsd.connectors import Gone
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.hydration.fetching import Fetched, Fetcher, SourceStats
 from mdsd.hydration.hydrator import Hydrator
-from mdsd.intake.journal import Journal
-from mds.testing import SOURCES as PLATFORM_SOURCES
 from mdsd.hydration.writer import Writer
+from mdsd.intake.journal import Journal
 from store import FactStore
 
 FETCHABLE = frozenset({"slow", "fast", *PLATFORM_SOURCES})

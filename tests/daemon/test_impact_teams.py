@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from mdsd.reads import queries
+from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.connectors import Gone, Hydrated
 from mdsd.connectors.identity import team, user
 from mdsd.connectors.payload import Payload
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.hydration.writer import Writer
+from mdsd.reads import queries
 
 DATASET = "aip://dataset/datasets/d"
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from mdsd import facts as F
-from mdsd.index.indexer import Indexer
 from mdsd.base.pacing import STEP
-from mdsd.index.search import SearchIndex
+from mdsd.index import Indexer, SearchIndex
 from store import Add, FactStore
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from mdsd.intake import doors as intake_module
 from mdsd.api.rest import TooLarge, capped_body
-from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
+from mdsd.intake import doors as intake_module
 from mdsd.intake.doors import Intake, read_lines
+from mdsd.intake.events import OVERSIZE_KEPT_BYTES, Accepted, Rejected, parse_events
 from mdsd.intake.journal import Journal
 
 CAP = 1000
 GOOD = json.dumps({"event_type": "user_updated", "user_id": "alice"}).encode()
-HUGE = b'{"event_type": "user_updated", "user_id": "' + b"x" * 5000 + b'"}'
+HUGE = b'{"event_type": "user_updated", "user_id": "alice", "pad": "' + b"x" * 5000 + b'"}'
 
 
 def test_an_oversize_line_is_refused_undecoded_and_its_neighbours_go_on() -> None:
@@ -59,22 +59,18 @@ def test_lines_are_read_without_holding_an_oversize_one() -> None:
     assert read[0][1] == read[3][1].rstrip(b"\r") == read[6][1] == GOOD
 
 
-class Scheduled:
-    """A stand-in hydrator: what intake scheduled."""
-
-    def __init__(self) -> None:
-        self.units: list[str] = []
-
-    def schedule(self, source: str, unit: str, seq: int, *, fresh: bool) -> None:
-        self.units.append(unit)
+@pytest.fixture
+def scheduled() -> list[str]:
+    """The units intake handed on, in order."""
+    return []
 
 
 @pytest.fixture
-async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
+async def intake(tmp_path: Path, scheduled: list[str]) -> AsyncIterator[Intake]:
     journal = await Journal.open(tmp_path / "journal.sqlite3")
     yield Intake(
         journal,
-        Scheduled(),  # type: ignore[arg-type]
+        lambda units, fresh: scheduled.extend(unit for _, unit, _ in units),
         {"identity"},
         max_request_bytes=10 * CAP,
         max_event_bytes=CAP,
@@ -83,7 +79,7 @@ async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
 
 
 async def test_a_jsonl_inbox_file_is_streamed_in_batches_with_its_own_line_numbers(
-    intake: Intake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    intake: Intake, scheduled: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(intake_module, "INBOX_BATCH_LINES", 3)
     user = [json.dumps({"event_type": "user_updated", "user_id": f"u{i}"}) for i in range(7)]
@@ -91,12 +87,14 @@ async def test_a_jsonl_inbox_file_is_streamed_in_batches_with_its_own_line_numbe
     path.write_bytes("\n".join([*user[:4], "{oops", *user[4:]]).encode() + b"\n" + HUGE)
     await intake.consume_file(path)
     assert not path.exists()
-    assert len(intake.hydrator.units) == 7  # type: ignore[attr-defined]
+    assert len(scheduled) == 7
     letters = await intake.journal.dead_letters(10)
     assert sorted(letter.reason.split(":")[0] for letter in letters) == ["line 5", "line 9"]
 
 
-async def test_a_huge_jsonl_line_never_sits_in_memory(intake: Intake, tmp_path: Path) -> None:
+async def test_a_huge_jsonl_line_never_sits_in_memory(
+    intake: Intake, scheduled: list[str], tmp_path: Path
+) -> None:
     path = tmp_path / "huge.jsonl"
     with path.open("wb") as out:
         out.write(GOOD + b"\n" + b'{"pad": "')
@@ -112,7 +110,7 @@ async def test_a_huge_jsonl_line_never_sits_in_memory(intake: Intake, tmp_path: 
     assert peak < 4 * 2**20, f"{peak:,} bytes held for a 64 MiB line"
     (letter,) = await intake.journal.dead_letters(10)
     assert f"line 2: event is {2**26 + 11:,} bytes" in letter.reason
-    assert len(intake.hydrator.units) == 2  # type: ignore[attr-defined]
+    assert len(scheduled) == 2
 
 
 async def test_a_json_inbox_file_over_the_request_cap_is_a_dead_letter(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from mdsd.api.rest import create_app
 from mds.client import Client
+from mdsd.api.rest import create_app
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig
-from mdsd.connectors.http import SourcePolicy
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.daemon import Daemon
 
 MODEL = "aip://model/registry/ranking-model"
@@ -24,7 +24,7 @@ async def test_failing_hydration_is_retried_and_visible_on_the_entity(tmp_path: 
     daemon = Daemon(config)
     await daemon.start()
     try:
-        async with Client(app=create_app(daemon)) as client:
+        async with Client(app=create_app(daemon.api)) as client:
             answer = await client.ingest(
                 b'{"event_type": "model_created", "model_id": "ranking-model"}'
             )

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.__main__ import main
 from mds.testing import DaemonProcess, config_toml
+from mdsd.__main__ import main
 
 NOWHERE = "http://127.0.0.1:9"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from mds.wire.model import EntityType, NormalizedEntity
 from mdsd import facts as F
 from mdsd.connectors import Hydrated
-from mds.wire.model import EntityType, NormalizedEntity
 from mdsd.hydration.writer import Writer, parse_instant
 
 MODEL = "aip://model/registry/churn"

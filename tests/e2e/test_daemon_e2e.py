@@ -55,7 +55,7 @@ def test_graph_matches_truth_through_every_door_with_chaos(
     cli_file = tmp_path / "events.jsonl"
     cli_file.write_bytes(jsonl(by_cli))
     cli = subprocess.run(
-        [sys.executable, "-m", "mds.cli", "--socket", str(daemon.socket), "ingest", str(cli_file)],
+        [sys.executable, "-m", "mds", "--socket", str(daemon.socket), "ingest", str(cli_file)],
         capture_output=True,
         text=True,
         check=False,
@@ -190,7 +190,7 @@ def test_mds_ingest_takes_json_lines_larger_than_the_request_cap(tmp_path: Path)
             count = 17 * 1024 * 1024 // len(line) + 1
             backlog = tmp_path / "backlog.jsonl"
             backlog.write_bytes(line * (count - 1) + b"not json\n" + line)
-            mds = [sys.executable, "-m", "mds.cli", "--socket", str(daemon.socket), "--json"]
+            mds = [sys.executable, "-m", "mds", "--socket", str(daemon.socket), "--json"]
             cli = subprocess.run(
                 [*mds, "ingest", str(backlog)], capture_output=True, text=True, check=False
             )
@@ -235,7 +235,7 @@ def test_oversize_input_is_refused_with_its_reason_and_the_daemon_goes_on(
 
             cli_file = tmp_path / "big.jsonl"
             cli_file.write_bytes(big)
-            mds = [sys.executable, "-m", "mds.cli", "--socket", str(daemon.socket)]
+            mds = [sys.executable, "-m", "mds", "--socket", str(daemon.socket)]
             cli = subprocess.run(
                 [*mds, "ingest", str(cli_file)],
                 capture_output=True,

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import pytest
 
-from mds.wire.moments import parse_as_of
 from mds.testing import CliResult
+from mds.wire.moments import parse_as_of
 from tests.doc_examples import documented_commands, documented_ids, is_mlflow_only
 from tui.demo import DemoDaemon
 
@@ -80,7 +80,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def mds(socket: Path, *args: str) -> CliResult:
     done = subprocess.run(
-        [sys.executable, "-m", "mds.cli", "--socket", str(socket), *args],
+        [sys.executable, "-m", "mds", "--socket", str(socket), *args],
         capture_output=True,
         text=True,
         timeout=60,

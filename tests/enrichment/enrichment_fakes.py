@@ -1,23 +1,26 @@
-"""Builders for small graphs, a scriptable in-memory source, and the simulator's truth.
+"""Builders for small graphs, a scriptable in-memory source, the ports the enrichment
+room is handed, and the simulator's truth.
 
 Graphs are written through the daemon's own ``Writer``, so tests see exactly the facts
 hydration produces: parts with parents, stubs for references, deletions as the writer
-does them.
+does them. ``Queue`` and ``FakeJournal`` stand in for intake and the journal, so the
+enrichment loop and the reconciler run without a daemon.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.connectors import Connector, Gone, Hydrated, HydrationResult, Listed, SourceUnavailable
 from mdsd.connectors.ids import HOME, ab_test_of_cell, cell_native, ref
 from mdsd.daemon import Daemon
-from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd.hydration.writer import Writer
+from mdsd.intake.journal import QueuedEvent
 from store import Db, FactStore, TxReport
 
 ET = EntityType
@@ -211,3 +214,55 @@ async def start_daemon(config: Config, sources: dict[str, FakeSource]) -> Daemon
     daemon.connectors.update(sources)
     daemon.intake.sources = set(sources)
     return daemon
+
+
+class Queue:
+    """The ``Enqueue`` port: records what was queued (and from where); hydrates nothing."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, QueuedEvent]] = []
+
+    async def __call__(self, events: list[QueuedEvent], origin: str) -> int:
+        self.events += [(origin, event) for event in events]
+        return len(events)
+
+    @property
+    def units(self) -> list[str]:
+        return [event.unit for _, event in self.events]
+
+
+class FakeJournal:
+    """The journal operations enrichment uses: units waiting for hydration (``waiting``),
+    and the units recorded as enriched."""
+
+    def __init__(self) -> None:
+        self.waiting: list[str] = []
+        self.enriched: list[str] = []
+
+    async def pending(self) -> list[tuple[str, str, int]]:
+        return [(parse_aip_id(unit).source, unit, seq) for seq, unit in enumerate(self.waiting, 1)]
+
+    async def record_enriched(self, units: Iterable[str]) -> None:
+        self.enriched += units
+
+
+def unit_of(sources: Mapping[str, Connector]) -> Callable[[str], str | None]:
+    """The ``UnitOf`` port over ``sources``: a unit, or None for a source not configured."""
+
+    def of(xid: str) -> str | None:
+        source = sources.get(parse_aip_id(xid).source)
+        return source.unit_of(xid) if source is not None else None
+
+    return of
+
+
+def committing(store: FactStore, then: Callable[[TxReport], None]) -> Callable[..., Any]:
+    """The ``Commit`` port: one transaction in ``store``, its report handed to ``then``."""
+
+    def commit(ops: Sequence[Any], meta: dict[str, Any]) -> TxReport | None:
+        report = store.transact(ops, meta)
+        if report is not None:
+            then(report)
+        return report
+
+    return commit

@@ -52,9 +52,9 @@ class Platform:
         await self.daemon.intake.submit(raw, "test")
 
     async def reconcile(self) -> dict[str, Any]:
-        started = await self.daemon.start_reconcile()
+        started = self.daemon.reconciler.start()
         assert started["started"]
-        report = await self.daemon.enrichment.reconciler.wait()
+        report = await self.daemon.reconciler.wait()
         assert report is not None
         await self.idle()
         return report.to_json()

@@ -1,29 +1,39 @@
-"""The enrichment loop in a running daemon: passes after commits, stub hydration through
-the durable intake with backoff, wait-idle semantics, and state across restarts."""
+"""The enrichment loop handed only its ports (what it commits and queues), and in a running
+daemon: passes after commits, stub hydration through the durable intake with backoff,
+wait-idle semantics, and state across restarts."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from enrichment_fakes import (
     ET,
+    FakeJournal,
     FakeSource,
     Graph,
+    Queue,
     ab_test_entities,
     aip,
     cell_id,
+    committing,
     daemon_config,
     inferred_edges,
     instance_entity,
     run_entity,
     start_daemon,
+    unit_of,
 )
 
 from mdsd import facts as F
+from mdsd.base.storage import StorageHealth
 from mdsd.daemon import Daemon
-from mdsd.enrichment.loop import STATE_FILE
+from mdsd.enrichment.loop import STATE_FILE, Enrichment
+from mdsd.enrichment.settings import EnrichmentConfig
 from store import FactStore
 
 I1 = aip(ET.MODEL_INSTANCE, "ranker-v5")
@@ -39,6 +49,78 @@ def status_of(daemon: Daemon, xid: str) -> str | None:
     db = daemon.store.db()
     e = db.entid(xid)
     return None if e is None else db.get(e, F.STATUS)
+
+
+async def settled(enrichment: Enrichment) -> None:
+    async with asyncio.timeout(5):
+        while not enrichment.settled:
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def enrichment(
+    tmp_path: Path,
+    store: FactStore,
+    journal: FakeJournal,
+    sources: dict[str, FakeSource],
+    queue: Queue,
+) -> AsyncIterator[Enrichment]:
+    """The loop over the bare store, handed only its ports, running and settled."""
+    loop = Enrichment(
+        store,
+        journal,
+        commit=committing(store, lambda report: loop.note(report)),
+        enqueue=queue,
+        unit_of=unit_of(sources),
+        settings=EnrichmentConfig(retry_seconds=60.0),
+        state_path=tmp_path / STATE_FILE,
+        storage=StorageHealth(tmp_path),
+    )
+    task = asyncio.create_task(loop.run())
+    await settled(loop)
+    yield loop
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_edges_are_committed_through_the_commit_port(
+    enrichment: Enrichment, store: FactStore
+) -> None:
+    Graph(store, enrichment.note).chain("ranker-v5", "train-1", "12345", cell=2)
+    await settled(enrichment)
+    assert inferred_edges(store.db()) == {(I1, T1), (I1, cell_id("12345", 2))}
+
+
+async def test_a_stub_is_queued_once_then_backs_off(
+    enrichment: Enrichment, store: FactStore, journal: FakeJournal, queue: Queue
+) -> None:
+    graph = Graph(store, enrichment.note)
+    graph.put(instance_entity("ranker-v5", run="train-1"))
+    await settled(enrichment)
+    assert [(origin, e.unit, e.event_type) for origin, e in queue.events] == [
+        ("enrichment", R1, "enrichment:stub")
+    ]
+    assert I1 in journal.enriched
+    graph.put(instance_entity("ranker-v6"))
+    await settled(enrichment)
+    assert queue.units == [R1], "asked again only after retry_seconds"
+
+
+async def test_a_stub_already_queued_or_of_no_configured_source_is_not_asked_for(
+    enrichment: Enrichment,
+    store: FactStore,
+    journal: FakeJournal,
+    sources: dict[str, FakeSource],
+    queue: Queue,
+) -> None:
+    journal.waiting.append(R1)
+    del sources["featurestore"]
+    Graph(store, enrichment.note).put(
+        instance_entity("ranker-v5", run="train-1", features=["watch-time"])
+    )
+    await settled(enrichment)
+    assert queue.events == []
 
 
 async def test_a_commit_gets_its_edges_in_a_pass_shortly_after(
@@ -68,7 +150,7 @@ async def test_stubs_are_hydrated_through_their_unit_and_complete_the_path(
     assert sources["orchestrator"].hydrated == [R1]
     assert sources["experiments"].hydrated == [T1]
     assert inferred_edges(daemon.store.db()) == {(I1, T1), (I1, cell_id("12345", 2))}
-    hydrated_at, enriched_at = await daemon.unit_times(R1) or (None, None)
+    hydrated_at, enriched_at = await daemon.units.times(R1) or (None, None)
     assert hydrated_at is not None and enriched_at is not None
 
 
@@ -97,7 +179,7 @@ async def test_a_stub_its_unit_does_not_describe_backs_off_and_is_reported(
     await asyncio.sleep(1.1)  # asked again after retry_seconds, then waits twice as long
     await idle(daemon)
     assert sources["experiments"].hydrated == [T1, T1]
-    report = await daemon.enrichment.quality(daemon.store.db(), 7)
+    report = await daemon.units.quality(daemon.store.db(), 7)
     (stub,) = report["unresolved_stubs"]
     assert stub["id"] == stray
     assert "after 2 hydration(s)" in stub["reason"]

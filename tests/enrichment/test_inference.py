@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from enrichment_fakes import ET, Graph, aip, cell_id, edge_entities, inferred_edges
 
-from mdsd import facts as F
-from mdsd.reads import queries
-from mdsd.enrichment.inference import Evaluator, Work, edge_xid, touched_entities
 from mds.wire.model import Rel
+from mdsd import facts as F
+from mdsd.enrichment.inference import Evaluator, Work, edge_xid, touched_entities
 from mdsd.enrichment.readers import PointReader, ScanReader
 from mdsd.enrichment.rules import TESTED_IN
+from mdsd.reads import queries
 from store import Add, FactStore, TxReport
 
 I1 = aip(ET.MODEL_INSTANCE, "ranker-v5")

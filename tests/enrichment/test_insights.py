@@ -7,8 +7,8 @@ import time
 import pytest
 from enrichment_fakes import ET, Graph, aip, entity, instance_entity
 
-from mdsd.reads import insights
 from mds.wire.model import Rel
+from mdsd.reads import insights
 from mdsd.reads.queries import BadQuery, NotFound
 from store import FactStore
 

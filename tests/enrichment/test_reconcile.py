@@ -1,4 +1,7 @@
-"""Reconciliation against scriptable sources: what a pass queues, and what it must not."""
+"""Reconciliation against scriptable sources: what a pass queues, and what it must not.
+
+What a pass decides is tested on a reconciler handed only its ports (a bare store, fake
+sources, a recording queue); what its queued work becomes, in a running daemon."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from enrichment_fakes import (
     ET,
     FakeSource,
     Graph,
+    Queue,
     aip,
     daemon_config,
     entity,
@@ -21,22 +25,29 @@ from enrichment_fakes import (
     start_daemon,
 )
 
+from mds.wire.model import NormalizedEntity
 from mdsd import facts as F
 from mdsd.daemon import Daemon
-from mds.wire.model import NormalizedEntity
+from mdsd.enrichment.reconcile import Reconciler
 
 STAMP_1 = "2025-01-01T00:00:00Z"
 STAMP_2 = "2025-01-02T00:00:00Z"
 M1 = aip(ET.MODEL, "ranker")
 
 
-async def reconcile(daemon: Daemon) -> dict:
-    started = await daemon.start_reconcile()
+async def one_pass(reconciler: Reconciler) -> dict:
+    started = reconciler.start()
     assert started["started"] is True
-    report = await daemon.enrichment.reconciler.wait()
+    report = await reconciler.wait()
     assert report is not None and report.number == started["pass"]
-    assert await daemon.wait_idle(10)
     return report.to_json()
+
+
+async def reconcile(daemon: Daemon) -> dict:
+    """One pass, and everything it queued hydrated."""
+    report = await one_pass(daemon.reconciler)
+    assert await daemon.wait_idle(10)
+    return report
 
 
 def status_of(daemon: Daemon, xid: str) -> str | None:
@@ -72,17 +83,18 @@ async def test_only_what_changed_since_is_queued(
 
 
 async def test_units_without_updated_at_are_read_once_then_compared_by_listing(
-    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+    reconciler: Reconciler, graph: Graph, sources: dict[str, FakeSource], queue: Queue
 ) -> None:
     run = run_entity("train-1")
-    daemon_graph.put(run)
+    graph.put(run)
     sources["orchestrator"].add(dataclasses.replace(run, updated_at=STAMP_1))
-    first = await reconcile(daemon)
+    first = await one_pass(reconciler)
     assert first["sources"]["orchestrator"]["queued_by_reason"] == {"unversioned": 1}
-    assert (await reconcile(daemon))["queued"] == 0
+    assert (await one_pass(reconciler))["queued"] == 0
     sources["orchestrator"].add(dataclasses.replace(run, updated_at=STAMP_2))
-    third = await reconcile(daemon)
+    third = await one_pass(reconciler)
     assert third["sources"]["orchestrator"]["queued_by_reason"] == {"changed": 1}
+    assert queue.units == [run.id, run.id]
 
 
 async def test_a_resolved_unit_no_longer_listed_is_found_deleted(
@@ -95,41 +107,40 @@ async def test_a_resolved_unit_no_longer_listed_is_found_deleted(
 
 
 async def test_an_incomplete_listing_deletes_nothing(
-    daemon: Daemon, daemon_graph: Graph, sources: dict[str, FakeSource]
+    reconciler: Reconciler, graph: Graph, sources: dict[str, FakeSource], queue: Queue
 ) -> None:
     for i in range(4):
-        daemon_graph.put(instance_entity(f"inst-{i}"))
+        graph.put(instance_entity(f"inst-{i}"))
         sources["registry"].add(instance_entity(f"inst-{i}"))
     sources["registry"].listing_fails = True
-    report = await reconcile(daemon)
+    report = await one_pass(reconciler)
     assert report["errors"] == ["registry: listing: injected outage"]
     assert "unlisted" not in report["sources"]["registry"]["queued_by_reason"]
-    assert sources["registry"].hydrated == []
-    status = (await daemon.status())["enrichment"]["reconcile"]
-    assert status["last"]["errors"] == report["errors"]
+    assert queue.events == []
+    assert reconciler.status()["last"]["errors"] == report["errors"]
 
 
-async def test_a_second_pass_does_not_start_while_one_runs(daemon: Daemon) -> None:
-    first = await daemon.start_reconcile()
-    second = await daemon.start_reconcile()
+async def test_a_second_pass_does_not_start_while_one_runs(reconciler: Reconciler) -> None:
+    first = reconciler.start()
+    second = reconciler.start()
     assert first == {"started": True, "pass": 1}
     assert second["started"] is False and second["pass"] == 1
-    await daemon.enrichment.reconciler.wait()
-    assert (await daemon.start_reconcile())["pass"] == 2
+    await reconciler.wait()
+    assert reconciler.start()["pass"] == 2
 
 
 async def test_a_pass_that_breaks_is_reported_and_the_next_one_runs(
-    daemon: Daemon, sources: dict[str, FakeSource]
+    reconciler: Reconciler, sources: dict[str, FakeSource]
 ) -> None:
     async def broken():  # type: ignore[no-untyped-def]
         raise RuntimeError("listing blew up")
         yield
 
     sources["registry"].list_units = broken  # type: ignore[method-assign]
-    report = await reconcile(daemon)
+    report = await one_pass(reconciler)
     assert report["errors"] == ["RuntimeError: listing blew up"]
-    del daemon.connectors["registry"]
-    assert (await reconcile(daemon))["errors"] == []
+    del sources["registry"]
+    assert (await one_pass(reconciler))["errors"] == []
 
 
 async def test_the_schedule_counts_from_the_last_pass_across_restarts(
@@ -149,7 +160,7 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
     again = await start_daemon(config, sources)
     try:
         await asyncio.sleep(0.2)
-        status = again.enrichment.reconciler.status()
+        status = again.reconciler.status()
         assert status["passes"] == 0, "the last pass is recent: none is due at start"
         due = datetime.fromisoformat(status["next_pass_at"]).timestamp()
         assert before + hour <= due <= time.time() + hour
@@ -163,7 +174,7 @@ async def test_the_schedule_counts_from_the_last_pass_across_restarts(
     late = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while late.enrichment.reconciler.passes == 0:
+            while late.reconciler.passes == 0:
                 await asyncio.sleep(0.02)
     finally:
         await late.stop()
@@ -185,7 +196,7 @@ async def test_a_pass_cut_short_runs_again_at_the_next_start(
     first = await start_daemon(config, sources)
     try:
         sources["registry"].list_units = stuck  # type: ignore[method-assign]
-        await first.start_reconcile()
+        first.reconciler.start()
         await asyncio.wait_for(listing.wait(), 5)
     finally:
         await first.stop()  # the pass is cancelled midway, as a kill would leave it
@@ -194,7 +205,7 @@ async def test_a_pass_cut_short_runs_again_at_the_next_start(
     again = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while again.enrichment.reconciler.last is None:
+            while again.reconciler.last is None:
                 await asyncio.sleep(0.02)
         assert await again.wait_idle(10)
         assert status_of(again, M1) == F.STATUS_RESOLVED
@@ -211,9 +222,9 @@ async def test_an_unreadable_memo_leaves_the_schedule_and_enrichment_running(
     daemon = await start_daemon(config, sources)
     try:
         async with asyncio.timeout(5):
-            while daemon.enrichment.reconciler.next_pass_at is None:
+            while daemon.reconciler.next_pass_at is None:
                 await asyncio.sleep(0.02)
-        due = daemon.enrichment.reconciler.next_pass_at
+        due = daemon.reconciler.next_pass_at
         assert due >= time.time() + config.reconcile.interval_seconds - 10
         report = await reconcile(daemon)
         assert report["errors"], "the pass says why it could not run"

@@ -232,7 +232,7 @@ async def run(
 ) -> Any:
     """The full answer ``{"data", "errors"?, "extensions"}``."""
     body = {"query": query, "variables": variables}
-    return await execute(body, daemon.store, daemon, as_of, limits)
+    return await execute(body, daemon.store, daemon.services, as_of, limits)
 
 
 async def data(daemon: Daemon, query: str, as_of: str | None = None, **variables: Any) -> Any:

@@ -234,7 +234,7 @@ async def test_served_by_the_daemon_app(graph: Graph) -> None:
         entity(T.MODEL, "ranking-model", "Ranking model", rels={Rel.CURRENT_INSTANCE: [V5]}),
         owners=[CAROL],
     )
-    transport = httpx.ASGITransport(app=create_app(graph.daemon))
+    transport = httpx.ASGITransport(app=create_app(graph.daemon.api))
     async with httpx.AsyncClient(transport=transport, base_url="http://mds") as client:
         response = await client.post("/v1/graphql", json={"query": SEED})
         assert response.status_code == 200

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mdsd.connectors.http import SourcePolicy
 from mdsd.connectors.mlflow.connector import MlflowConnector
+from mdsd.connectors.policy import SourcePolicy
 from tests.mlflow.fake_mlflow import FakeMlflow, kv
 
 BASE_URL = "http://mlflow.test"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mdsd.connectors.http import SourcePolicy
-from mdsd.connectors.mlflow.connector import MlflowConnector
 from mdsd.connectors.mlflow.catchup import LOOKBACK_MS, CatchUp, Cursor
+from mdsd.connectors.mlflow.connector import MlflowConnector
+from mdsd.connectors.policy import SourcePolicy
 from mdsd.intake.events import Accepted, parse_events
 from tests.mlflow.conftest import BASE_URL
 from tests.mlflow.fake_mlflow import FakeMlflow

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from mdsd.connectors import CONNECTORS, EVENT_ROUTES, Gone, Hydrated, InvalidPayload
-from mdsd.connectors.mlflow.connector import MlflowConnector, filter_literal, rfc3339, user_owners
-from mdsd.intake.events import Accepted, parse_events
 from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
+from mdsd.connectors import CONNECTORS, EVENT_ROUTES, Gone, Hydrated, InvalidPayload
+from mdsd.connectors.mlflow.connector import MlflowConnector
+from mdsd.connectors.mlflow.normalize import filter_literal, rfc3339, user_owners
+from mdsd.intake.events import Accepted, parse_events
 from tests.mlflow.fake_mlflow import FakeMlflow
 
 MODEL = "aip://model/mlflow/iris-classifier"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from mdsd.config import ConfigError, parse_config
-from mdsd.intake.events import Accepted, parse_events
-from mdsd.intake.doors import IntakeResult
 from mdsd.connectors.mlflow.webhook import PATH, Refused, WebhookReceiver, thin_event, verify
+from mdsd.intake.doors import IntakeResult
+from mdsd.intake.events import Accepted, parse_events
 
 SECRET = "s3cret"
 NOW = 1_800_000_000.0

@@ -13,7 +13,7 @@ import pytest
 from simulator import Chaos, SimulatorThread, World, run_simulator
 from simulator.__main__ import parse_args
 from simulator.emitter import CallbackSink
-from simulator.world import SOURCE_COLLECTIONS, Event
+from simulator.records import SOURCE_COLLECTIONS, Event
 
 
 async def test_run_simulator_serves_on_a_free_port_and_emits(world: World) -> None:

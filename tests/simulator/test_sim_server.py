@@ -7,8 +7,9 @@ import pytest
 from sim_contract import REQUIRED, record_problems
 
 from simulator.chaos import Chaos
+from simulator.records import COLLECTIONS, Event
 from simulator.server import MAX_PAGE_SIZE, create_app
-from simulator.world import COLLECTIONS, Event, World
+from simulator.world import World
 
 
 @pytest.mark.parametrize("collection", COLLECTIONS)

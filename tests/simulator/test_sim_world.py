@@ -13,7 +13,9 @@ from sim_contract import (
     record_problems,
 )
 
-from simulator.world import COLLECTIONS, KEY_FIELD, World, rfc3339
+from simulator.clock import rfc3339
+from simulator.records import COLLECTIONS, KEY_FIELD
+from simulator.world import World
 
 
 def _shape_problems(world: World) -> list[str]:

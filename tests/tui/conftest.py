@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ from fake_daemon import FakeDaemon
 
 from mds.client import Client
 from tui.app import MdsApp
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 
 
 @pytest.fixture

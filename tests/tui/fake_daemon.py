@@ -3,7 +3,8 @@
 It exists so the TUI can be tested before (and independently of) the real daemon: a few
 models, instances, runs, datasets, features, an A/B test and people, written in three
 transactions so ``as_of`` has something to show. It is deliberately naive (linear scans,
-no indexes) and is not a reference implementation of anything.
+no indexes) and is not a reference implementation of anything; its answers have the real
+API's shapes (``test_tui_fake_shapes``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mds.wire import JSON
 from mds.wire.model import KIND_OF, lineage_steps
 
-JSON = dict[str, Any]
 TYPE_OF_KIND = {kind: str(et) for et, kind in KIND_OF.items()}
 
 
@@ -697,7 +698,11 @@ class FakeDaemon:
                         {
                             **self._ref(i, tx),
                             "model": next(
-                                (t for s, t, r in edges if s == i and r["type"] == "instance_of"),
+                                (
+                                    self._ref(t, tx)
+                                    for s, t, r in edges
+                                    if s == i and r["type"] == "instance_of"
+                                ),
                                 None,
                             ),
                             "cells": cells_of(i, entity_id),

@@ -69,3 +69,23 @@ async def test_daemon_down_is_a_message_then_reconnects(fake: FakeDaemon) -> Non
         await wait_for(pilot, lambda: screen.results, what="reload after reconnect")
         assert not message.display
     await client.aclose()
+
+
+class DiskFullClient(Client):
+    """A daemon whose disk is full: its status says writing is paused."""
+
+    async def status(self) -> dict[str, Any]:
+        status = await super().status()
+        return {**status, "storage": {"state": "paused", "kind": "no_space"}}
+
+
+async def test_a_daemon_paused_by_a_full_disk_says_so_in_the_status_line(
+    fake: FakeDaemon,
+) -> None:
+    client = DiskFullClient(app=fake.app)
+    app = MdsApp(client=client, status_interval=0.2)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.status_info.storage == "disk full")
+        line = str(app.screen.query_one("#status-line", Static).render())
+        assert "disk full: paused" in line
+    await client.aclose()

@@ -20,7 +20,7 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["--keymap", str(tmp_path / "nope.toml")]) == 2
     assert "keymap file not found" in capsys.readouterr().err
     assert main(["--as-of", "someday"]) == 2
-    assert "not a moment" in capsys.readouterr().err
+    assert "bad as_of 'someday'" in capsys.readouterr().err
 
 
 def short_socket(tmp_path: Path) -> Path:

@@ -6,7 +6,6 @@ import gc
 from collections.abc import Callable
 
 from fake_daemon import CHURN, RANKING, RUN2, V5, FakeDaemon
-from textual._styles_cache import StylesCache
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -21,6 +20,7 @@ from tui.screens.history import HistoryScreen
 from tui.screens.lineage import LineageScreen
 from tui.screens.prompt import CommandLine
 from tui.screens.search import SearchScreen
+from tui.textual_internals import StylesCache
 from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
 from tui.widgets.keybar import KeyBar
 

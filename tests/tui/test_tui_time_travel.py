@@ -95,7 +95,7 @@ async def test_at_prompts_for_the_moment(make_app: Callable[..., MdsApp]) -> Non
         await wait_for(pilot, description_is(app, "Ranks the home feed."))
         await pilot.press("at", "ctrl+u", *"soon", "enter")  # not a moment: said, not done
         await wait_for(
-            pilot, lambda: any("not a moment" in str(n.message) for n in app._notifications)
+            pilot, lambda: any("bad as_of 'soon'" in str(n.message) for n in app._notifications)
         )
         assert app.as_of == "tx:1"
 

@@ -9,7 +9,7 @@ explorer never dies because the daemon did.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -23,12 +23,10 @@ from textual.widgets import Static
 from mds.client import Client
 from tui.errors import Failure, describe_failure
 from tui.format import USAGE_KINDS, kind_of
+from tui.host import Host
 from tui.nav import Location
 from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
 from tui.widgets.keybar import KeyBar
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
 
 
 class PageScreen(Screen[None]):
@@ -74,8 +72,8 @@ class PageScreen(Screen[None]):
         yield from ()
 
     @property
-    def mds(self) -> MdsApp:
-        return cast("MdsApp", self.app)
+    def mds(self) -> Host:
+        return cast("Host", self.app)
 
     @property
     def client(self) -> Client:

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from mds.wire import JSON
 from tui.format import (
     ago,
     badge,
@@ -34,8 +35,6 @@ from tui.screens.info import InfoScreen
 from tui.screens.listing import ListScreen
 from tui.sections import Link, Section, load_sections
 from tui.widgets.lists import Row
-
-JSON = dict[str, Any]
 
 
 def header_text(entity: JSON, past: bool = False) -> Text:

@@ -15,12 +15,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from mds.wire import JSON
 from tui.errors import describe_failure
 from tui.format import TITLE_WIDTH, badge, clip, name_of
 from tui.screens.base import PageScreen
 from tui.widgets.lists import NavTree
 
-JSON = dict[str, Any]
 NodeData = dict[str, Any]
 
 

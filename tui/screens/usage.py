@@ -17,12 +17,6 @@ def _cells(item: dict[str, Any]) -> str:
     return ", ".join(name_of(c) for c in item.get("cells", []))
 
 
-def _model(value: Any) -> str:
-    if isinstance(value, dict):
-        return name_of(value)
-    return native_id(value) if isinstance(value, str) else ""
-
-
 class UsageScreen(ListScreen):
     COLUMNS: ClassVar[tuple[str, ...]] = ("name", "status / model", "cells", "via")
 
@@ -55,7 +49,7 @@ class UsageScreen(ListScreen):
                 Row(
                     (
                         Text.assemble(badge("ModelInstance"), " ", name_of(inst)),
-                        _model(inst.get("model")),
+                        name_of(inst["model"]) if inst.get("model") else "",
                         _cells(inst),
                         "",
                     ),

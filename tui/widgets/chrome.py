@@ -7,15 +7,14 @@ instead of being told by the screens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual.widgets import Static
 
 from tui.format import TITLE_WIDTH, clip, fmt_time
-
-if TYPE_CHECKING:
-    from tui.app import MdsApp
+from tui.host import Host
+from tui.textual_internals import unwatch
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class StatusInfo:
     last_tx_at: str | None = None
     stream: str = "off"  # on | off | unavailable
     retry_in: float | None = None
+    #: while the daemon's disk fails (full, or I/O errors), what it says: writing is paused
+    storage: str | None = None
 
 
 class OneLine(Static):
@@ -55,23 +56,15 @@ class _AppWatcher(OneLine):
     WATCHES: ClassVar[str]
 
     @property
-    def mds(self) -> MdsApp:
-        return cast("MdsApp", self.app)
+    def mds(self) -> Host:
+        return cast("Host", self.app)
 
     def on_mount(self) -> None:
         self.watch(self.app, self.WATCHES, self._refresh, init=True)
 
     def on_unmount(self) -> None:
-        """Take our watcher off the app. Textual drops the watcher of a removed widget only
-        when the watched reactive next changes (Textualize/textual#6666), so every page
-        left kept its chrome, and the chrome's render caches, alive until then: the as-of
-        bar of each page for the whole of a session that never time travels. A full
-        collection then walked 3,300 more objects per page visited, and page opens slowed
-        as a session went on. (Textual keeps the list under this name; if that changes,
-        ``test_pages_left_are_released`` fails.)"""
-        watchers = getattr(self.app, "__watchers", {}).get(self.WATCHES)
-        if watchers:
-            watchers[:] = [(node, callback) for node, callback in watchers if node is not self]
+        """Take our watcher off the app, or the app keeps this page alive (see ``unwatch``)."""
+        unwatch(self.app, self.WATCHES, self)
 
     def _refresh(self, value: Any) -> None:
         raise NotImplementedError
@@ -148,6 +141,8 @@ class StatusLine(_AppWatcher):
                 text.append(f"  pending {info.pending:,}", style=style)
             if info.dead_letters:
                 text.append(f"  dead letters {info.dead_letters:,}", style="red")
+            if info.storage:
+                text.append(f"  ⚠ {info.storage}: paused", style="bold red")
             if info.last_tx is not None:
                 text.append(f"  last tx {info.last_tx}", style="dim")
                 if info.last_tx_at:

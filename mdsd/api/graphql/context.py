@@ -10,7 +10,7 @@ id, so a query touching an entity through a hundred paths reads it once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -18,25 +18,27 @@ from typing import Any, Protocol, TypeVar
 from strawberry.dataloader import DataLoader
 
 from mds.wire.model import Rel
-from mds.wire.moments import parse_as_of
+from mds.wire.moments import moment_of
 from mdsd import facts as F
 from mdsd.api.graphql.records import Record
+from mdsd.api.ports import Search
 from mdsd.reads.cost import Meter, MeteredDb, ReadLimits
 from mdsd.reads.queries import entity_id
+from mdsd.reads.units import UnitTimes
 from store import Db
 
-UnitTimes = tuple[float | None, float | None] | None
 T = TypeVar("T")
 
 
 class Services(Protocol):
-    """What the schema needs of the running daemon beyond the facts (``Daemon`` has it)."""
+    """What the schema needs of the running daemon beyond the facts (the API's
+    ``mdsd.api.ports.Services`` has it)."""
 
-    def search(
-        self, query: str, *, entity_type: str | None = None, limit: int = 20, db: Any = None
-    ) -> dict[str, Any]: ...
+    @property
+    def search(self) -> Search: ...
 
-    async def unit_times(self, xid: str) -> UnitTimes: ...
+    @property
+    def unit_times(self) -> Callable[[str], Awaitable[UnitTimes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +168,8 @@ class GraphContext:
         return self.default if as_of is None else self._at(as_of)
 
     def _at(self, as_of: str) -> View:
-        text = as_of.strip()
-        db = self.current
-        if text and text.lower() != "now":
-            db = db.as_of(parse_as_of(text, self.now))
+        moment = moment_of(as_of, self.now)
+        db = self.current if moment is None else self.current.as_of(moment)
         view = self._views.get(db.basis_tx)
         if view is None:
             view = self._views[db.basis_tx] = View(db, self.meter, self.services)

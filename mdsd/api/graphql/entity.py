@@ -1,4 +1,5 @@
-"""The ``Entity`` interface every kind implements, and the shapes fields share.
+"""The ``Entity`` interface every kind implements, the shapes fields share, and the
+identity kinds (``User``, ``Team``) the interface's ``owners`` names.
 
 The common fields live here once; a kind (``mdsd.api.graphql.kinds``) adds only its own
 scalars and typed relationships, each declared as paths of hops over the fact schema.
@@ -12,27 +13,28 @@ import base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
 from mds.wire.model import EntityType, Rel
 from mdsd import facts as F
-from mdsd.api.graphql.context import Path, View, out
+from mdsd.api.graphql.context import MENTIONED, Hop, Path, View, into, out, via
 from mdsd.api.graphql.limits import MAX_PAGE, PAGE
 from mdsd.api.graphql.records import Record
 from mdsd.reads.queries import BadQuery, inferred_provenance
 from store import Db
-
-if TYPE_CHECKING:
-    from mdsd.api.graphql.kinds import User
 
 strawberry.enum(EntityType, description="The kind of an entity (contract 1.3).")
 
 _TESTED_IN = F.rel_attr(Rel.TESTED_IN)
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS}
 OWNERS: tuple[Path, ...] = ((out(Rel.OWNED_BY),),)
+MEMBERS: tuple[Path, ...] = ((into(Rel.MEMBER_OF),), (MENTIONED,))
+#: a user's teams, as either side states them (the user's team_ids, a team's member_ids)
+TEAMS: tuple[Path, ...] = ((out(Rel.MEMBER_OF),), (Hop(MENTIONED.attr, inward=True),))
+OWNED_BY_TEAM = tuple((*p, into(Rel.OWNED_BY)) for p in MEMBERS)
 
 
 @strawberry.enum(description="Whether mds holds the entity's source description.")
@@ -232,9 +234,7 @@ class Entity:
         )
 
     @strawberry.field(description="The users who own it (owner_emails, resolved).")
-    async def owners(self) -> list[Annotated[User, strawberry.lazy("mdsd.api.graphql.kinds")]]:
-        from mdsd.api.graphql.kinds import User
-
+    async def owners(self) -> list[User]:
         return await self.related(OWNERS, User)
 
     @strawberry.field(
@@ -321,3 +321,34 @@ def _relationship(
         target=other,
         provenance=provenance,
     )
+
+
+# -- the identity kinds ---------------------------------------------------------------------
+
+
+@register(EntityType.USER)
+@strawberry.type(description="A person of the Identity Platform.")
+class User(Entity):
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.record.text("email")
+
+    @strawberry.field
+    async def teams(self) -> list[Team]:
+        return await self.related(TEAMS, Team)
+
+    @strawberry.field(description="What they own.")
+    async def owned(self, first: First = PAGE, after: After = None) -> Connection[Entity]:
+        return await self.page(via(into(Rel.OWNED_BY)), Entity, first, after)
+
+
+@register(EntityType.TEAM)
+@strawberry.type(description="A team of the Identity Platform.")
+class Team(Entity):
+    @strawberry.field
+    async def members(self, first: First = PAGE, after: After = None) -> Connection[User]:
+        return await self.page(MEMBERS, User, first, after)
+
+    @strawberry.field(description="What its members own.")
+    async def owned(self, first: First = PAGE, after: After = None) -> Connection[Entity]:
+        return await self.page(OWNED_BY_TEAM, Entity, first, after)

@@ -8,20 +8,21 @@ is a 200 whose ``errors`` each carry ``extensions.code``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
+from mds.wire import JSON
 from mdsd.api.graphql.context import GraphContext, Services
 from mdsd.api.graphql.schema import error_code, schema
+from mdsd.api.ports import Search
 from mdsd.reads.cost import ReadLimits, ReadRunner
 from mdsd.reads.queries import BadQuery
+from mdsd.reads.units import UnitTimes
 from mdsd.reads.views import describe
 from store import FactStore
-
-JSON = dict[str, Any]
 
 
 def _request(body: Mapping[str, Any]) -> tuple[str, JSON | None, str | None]:
@@ -75,21 +76,29 @@ def _error(error: GraphQLError) -> JSON:
 
 class OnLoop:
     """The daemon's services for a request executing on a read thread: each call runs on the
-    daemon's own event loop, where the journal and the search index live."""
+    daemon's own event loop, where the journal and the search index are used."""
 
     def __init__(self, services: Services, loop: asyncio.AbstractEventLoop) -> None:
         self._services = services
         self._loop = loop
 
-    def search(self, query: str, **options: Any) -> dict[str, Any]:
-        async def call() -> dict[str, Any]:
+    @property
+    def search(self) -> Search:
+        return self._search  # type: ignore[return-value]
+
+    @property
+    def unit_times(self) -> Callable[[str], Awaitable[UnitTimes]]:
+        return self._unit_times
+
+    def _search(self, query: str, **options: Any) -> JSON:
+        async def on_loop() -> JSON:
             return self._services.search(query, **options)
 
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+        return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result()
 
-    async def unit_times(self, xid: str) -> Any:
-        future = asyncio.run_coroutine_threadsafe(self._services.unit_times(xid), self._loop)
-        return await asyncio.wrap_future(future)
+    async def _unit_times(self, xid: str) -> UnitTimes:
+        running = asyncio.run_coroutine_threadsafe(self._services.unit_times(xid), self._loop)
+        return await asyncio.wrap_future(running)
 
 
 async def execute_on_reader(

@@ -1,5 +1,8 @@
 """One GraphQL type per entity kind: its own scalars and typed relationships.
 
+(``User`` and ``Team`` are in ``mdsd.api.graphql.entity``: the interface's ``owners`` names
+them.)
+
 Each relationship is a set of paths over the fact schema (``out``: along a ref the
 entity declares, ``into``: against one pointing at it); the ``Entity`` helpers follow them
 through the request's batched loaders. Lists are for small sets (a test's cells, an
@@ -15,7 +18,7 @@ from typing import Annotated
 import strawberry
 
 from mds.wire.model import EntityType, Rel
-from mdsd.api.graphql.context import MENTIONED, Hop, Path, into, out, via
+from mdsd.api.graphql.context import MENTIONED, Path, into, out, via
 from mdsd.api.graphql.entity import After, Connection, Entity, First, paginate, register
 from mdsd.api.graphql.limits import PAGE
 
@@ -30,10 +33,6 @@ INSTANCES_IN_TEST: tuple[Path, ...] = (
 )
 MODELS_IN_TEST = tuple((*p, out(Rel.INSTANCE_OF)) for p in INSTANCES_IN_TEST)
 READERS_OF_DATASET = via(into(Rel.VERSION_OF), into(Rel.READS), out(Rel.RUN_OF))
-MEMBERS: tuple[Path, ...] = ((into(Rel.MEMBER_OF),), (MENTIONED,))
-#: a user's teams, as either side states them (the user's team_ids, a team's member_ids)
-TEAMS: tuple[Path, ...] = ((out(Rel.MEMBER_OF),), (Hop(MENTIONED.attr, inward=True),))
-OWNED_BY_TEAM = tuple((*p, into(Rel.OWNED_BY)) for p in MEMBERS)
 SOURCES = via(out(Rel.DERIVED_FROM))
 
 
@@ -293,31 +292,3 @@ class AbTestCell(Entity):
     @strawberry.field(description="The pipeline runs that ran for this cell.")
     async def runs(self, first: First = PAGE, after: After = None) -> Connection[PipelineRun]:
         return await self.page(via(into(Rel.RAN_FOR)), PipelineRun, first, after)
-
-
-@register(EntityType.USER)
-@strawberry.type(description="A person of the Identity Platform.")
-class User(Entity):
-    @strawberry.field
-    def email(self) -> str | None:
-        return self.record.text("email")
-
-    @strawberry.field
-    async def teams(self) -> list[Team]:
-        return await self.related(TEAMS, Team)
-
-    @strawberry.field(description="What they own.")
-    async def owned(self, first: First = PAGE, after: After = None) -> Connection[Entity]:
-        return await self.page(via(into(Rel.OWNED_BY)), Entity, first, after)
-
-
-@register(EntityType.TEAM)
-@strawberry.type(description="A team of the Identity Platform.")
-class Team(Entity):
-    @strawberry.field
-    async def members(self, first: First = PAGE, after: After = None) -> Connection[User]:
-        return await self.page(MEMBERS, User, first, after)
-
-    @strawberry.field(description="What its members own.")
-    async def owned(self, first: First = PAGE, after: After = None) -> Connection[Entity]:
-        return await self.page(OWNED_BY_TEAM, Entity, first, after)

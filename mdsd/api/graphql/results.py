@@ -1,6 +1,6 @@
 """The answers of the graph-wide root fields: search, lineage, impact and history.
 
-Each reuses the question's REST implementation in ``mdsd.reads.queries`` (or ``Daemon.search``)
+Each reuses the question's REST implementation in ``mdsd.reads`` (``queries``, ``search``)
 for what to return and turns its ids into entities of the request's view, so GraphQL
 and REST never disagree about which entities a question reaches.
 """
@@ -17,8 +17,7 @@ from strawberry.scalars import JSON
 from mds.wire.model import EntityType
 from mdsd import facts as F
 from mdsd.api.graphql.context import View
-from mdsd.api.graphql.entity import Entity, node, nodes
-from mdsd.api.graphql.kinds import Team, User
+from mdsd.api.graphql.entity import Entity, Team, User, node, nodes
 from mdsd.reads import queries
 
 
@@ -185,7 +184,7 @@ async def history(view: View, xid: str, limit: int) -> History:
     if not 1 <= limit <= 10_000:
         raise queries.BadQuery(f"limit must be between 1 and 10000, not {limit}")
     entity = await node(view, xid)
-    steps = (view.run(queries.history, xid, limit))["transactions"]
+    steps = view.run(queries.history, xid, limit)["transactions"]
     return History(
         entity=entity,
         transactions=[

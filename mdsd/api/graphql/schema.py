@@ -15,7 +15,7 @@ from mds.wire.moments import AsOfError
 from mdsd.api.graphql import kinds  # noqa: F401  (registers every kind)
 from mdsd.api.graphql.limits import DEPTH_MESSAGE, extensions
 from mdsd.api.graphql.root import Query
-from mdsd.index.search import QueryError
+from mdsd.index import QueryError
 from mdsd.reads.cost import TooCostly
 from mdsd.reads.queries import BadQuery, NotFound
 

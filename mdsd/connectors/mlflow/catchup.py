@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
-from mdsd.connectors.mlflow.connector import MlflowConnector, millis, rfc3339
+from mdsd.connectors.mlflow.connector import MlflowConnector
+from mdsd.connectors.mlflow.normalize import millis, rfc3339
 from mdsd.connectors.payload import Payload
 
 log = logging.getLogger(__name__)

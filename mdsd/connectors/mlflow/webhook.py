@@ -9,7 +9,10 @@ unsigned delivery answers 401, a stale or malformed one 400, and each is counted
 (MLflow retrying after a lost answer) is acknowledged without being ingested twice. A good delivery
 becomes one thin event through the same durable intake as every other door and is
 acknowledged only once that event is on disk; if intake fails the answer is 500, so MLflow
-retries (and the catch-up poll finds what it finally drops).
+retries (and the catch-up poll finds what it finally drops). A body over ``MAX_BODY_BYTES``
+is refused (413) before more than that is read, signed or not, and one nested past the
+JSON depth limit every door keeps is a 400; the listener closes connections that stall
+before their request is in.
 """
 
 from __future__ import annotations
@@ -25,21 +28,24 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mdsd.config import MlflowConfig
-from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
-from mdsd.connectors.mlflow.catchup import CatchUp, Submit
-from mdsd.connectors.payload import parse_timestamp
+from mdsd.base import jsondepth
+from mdsd.base.bodies import BodyTooLarge, read_body
+from mdsd.base.faults import StorageFault
 from mdsd.base.listeners import build_server
-
-if TYPE_CHECKING:
-    from mdsd.daemon import Daemon
+from mdsd.connectors.base import Connector
+from mdsd.connectors.mlflow.catchup import CatchUp, Submit
+from mdsd.connectors.mlflow.connector import SOURCE, MlflowConnector
+from mdsd.connectors.mlflow.settings import MlflowConfig
+from mdsd.connectors.payload import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +168,19 @@ class WebhookReceiver:
     async def receive(self, request: Request) -> JSONResponse:
         self.counts["deliveries"] += 1
         try:
-            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-                raise Refused(413, "malformed", f"body over {MAX_BODY_BYTES} bytes")
-            body = await request.body()
+            try:  # held only up to the cap, signed or not: the signature covers the whole
+                body = await read_body(request, MAX_BODY_BYTES)
+            except BodyTooLarge as exc:
+                raise Refused(413, "malformed", str(exc)) from None
             now = self.clock()
             delivery_id = verify(request.headers, body, self.secret, now=now, max_age=self.max_age)
             if delivery_id in self._taken:
                 self.counts["duplicates"] += 1
                 return JSONResponse({"duplicate": True})
             try:
-                delivery = json.loads(body)
+                delivery = jsondepth.loads(body)
+            except jsondepth.TooDeep as exc:
+                raise Refused(400, "malformed", f"body refused: {exc}") from None
             except ValueError as exc:
                 raise Refused(400, "malformed", f"body is not JSON: {exc}") from exc
             event = thin_event(delivery, delivery_id)
@@ -184,6 +193,10 @@ class WebhookReceiver:
             return JSONResponse({"ignored": True})
         try:
             result = await self.submit(json.dumps(event).encode(), ORIGIN)
+        except StorageFault as fault:  # not durable, and not MLflow's fault: retry later
+            self.counts["failed"] += 1
+            status = 507 if fault.no_space else 503
+            return JSONResponse({"error": str(fault)}, status_code=status)
         except Exception as exc:  # not durable: MLflow must retry
             self.counts["failed"] += 1
             return JSONResponse({"error": f"intake failed: {exc}"}, status_code=500)
@@ -225,33 +238,34 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def mlflow_services(daemon: Daemon) -> dict[str, Coroutine[Any, Any, None]]:
-    """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name; their
-    counters join the connector's in ``mds status``."""
-    settings = daemon.config.mlflow
-    connector = daemon.connectors.get(SOURCE)
+def mlflow_services(
+    settings: MlflowConfig, connectors: Mapping[str, Connector], submit: Submit, data_dir: Path
+) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+    """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name (each
+    a function that starts it, so it can be started again); their counters join the
+    connector's in ``mds status``. Both hand what they find to ``submit``, the durable
+    intake; the catch-up poll keeps its cursor in ``data_dir``."""
+    connector = connectors.get(SOURCE)
     if not isinstance(connector, MlflowConnector):
         if settings != MlflowConfig():
             log.warning("[mlflow] is configured but [sources.mlflow] is not: MLflow is ignored")
         return {}
-    jobs: dict[str, Coroutine[Any, Any, None]] = {}
+    jobs: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
     if settings.catch_up_interval_seconds > 0:
         catch_up = CatchUp(
             connector,
-            daemon.intake.submit,
-            daemon.config.data_dir / CATCH_UP_STATE,
+            submit,
+            data_dir / CATCH_UP_STATE,
             settings.catch_up_interval_seconds,
         )
         connector.services["catch_up"] = catch_up.stats
-        jobs["mlflow-catchup"] = catch_up.run()
+        jobs["mlflow-catchup"] = catch_up.run
     if settings.webhook_port:
-        receiver = WebhookReceiver(
-            settings.secret, settings.webhook_max_age_seconds, daemon.intake.submit
-        )
+        receiver = WebhookReceiver(settings.secret, settings.webhook_max_age_seconds, submit)
         sock = bind(settings.webhook_host, settings.webhook_port)
         host, port = sock.getsockname()[:2]
         receiver.url = f"http://{f'[{host}]' if ':' in host else host}:{port}{PATH}"
         log.info("mlflow webhook receiver listening on %s", receiver.url)
         connector.services["webhook"] = receiver.stats
-        jobs["mlflow-webhook"] = receiver.serve(sock)
+        jobs["mlflow-webhook"] = partial(receiver.serve, sock)
     return jobs

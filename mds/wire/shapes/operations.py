@@ -1,0 +1,130 @@
+"""The answers of the daemon's operations (status, intake, dead letters, reconcile) and of
+a refusal (the error document) as shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from mds.wire.shapes.base import Shape
+
+
+class SourceStatus(Shape):
+    """One source's counters, the daemon's and its fetch workers' added up."""
+
+    state: str
+    requests: int
+    errors: int
+
+
+class SourceQueue(Shape):
+    queued: int
+    in_flight: int
+
+
+class Process(Shape):
+    pid: int | None
+    restarts: int
+
+
+class HydrationStatus(Shape):
+    """What hydration has done since start, and what waits on each source."""
+
+    hydrated: int
+    unchanged: int
+    stale: int
+    deleted: int
+    failures: int
+    dead_lettered: int
+    seconds: dict[str, float]
+    by_source: dict[str, SourceQueue]
+    processes: list[Process]
+
+
+class Runtime(Shape):
+    gc_frozen_objects: int
+    gc_collections: list[int]
+
+
+class Status(Shape):
+    """``GET /v1/status``: what the daemon holds, and what it is doing."""
+
+    entities: int
+    stubs: int
+    deleted: int
+    pending: int
+    dead_letters: int
+    last_tx: int
+    last_tx_at: str | None
+    sources: dict[str, SourceStatus]
+    enrichment: dict[str, Any]
+    started_at: str | None
+    version: str
+    inbox_files: int | None = None
+    hydration: HydrationStatus | None = None
+    runtime: Runtime | None = None
+
+
+class WaitIdle(Status, kw_only=True):  # `idle` follows optional fields
+    """``GET /v1/wait-idle``: the status, and whether it went idle before the timeout."""
+
+    idle: bool
+
+
+class Rejection(Shape):
+    """An event intake refused (it is in the dead letters): its place in the input, why."""
+
+    index: int
+    reason: str
+
+
+class Ingested(Shape):
+    """``POST /v1/events``: the events now durable, and those refused."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+class DeadLetter(Shape):
+    id: int
+    received_at: str | None
+    reason: str
+    raw: str
+    origin: str
+    redriven_at: str | None = None
+
+
+class DeadLetters(Shape):
+    """``GET /v1/dead-letters``."""
+
+    dead_letters: list[DeadLetter]
+
+
+class Redriven(Shape):
+    """``POST /v1/dead-letters/redrive``: how many got in, how many were refused again,
+    and the ids asked for that wait for no redrive."""
+
+    redriven: int
+    rejected: int
+    missing: list[int]
+
+
+class Reconcile(Shape):
+    """``POST /v1/reconcile``: whether a pass started (not while one runs), and its number."""
+
+    started: bool
+    pass_: int = msgspec.field(name="pass")
+    reason: str | None = None
+
+
+class ErrorBody(Shape):
+    code: str
+    message: str
+
+
+class Error(Shape):
+    """Every refusal: ``{"error": {"code", "message"}}``, with the HTTP status."""
+
+    error: ErrorBody

@@ -1,0 +1,75 @@
+"""Search answers: ranked hits from the search index, each shaped from a view of the facts.
+
+The index ranks; the facts say what each hit is as of the view asked about (its owners,
+tags and status). REST's ``/v1/search`` and ``/v1/owners/search`` and GraphQL's ``search``
+all answer through ``Search``, so they never disagree about which entities match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mds.wire import JSON
+from mdsd import facts as F
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, SearchIndex
+from store import Db, FactStore
+
+
+class Search:
+    """Searches of the main index (names, descriptions, tags...) or of the owners' index."""
+
+    def __init__(self, store: FactStore, main: SearchIndex, owners: SearchIndex) -> None:
+        self.store = store
+        self.main = main
+        self.owners = owners
+
+    def __call__(
+        self,
+        query: str,
+        *,
+        entity_type: str | None = None,
+        limit: int = 20,
+        owners: bool = False,
+        db: Db | None = None,
+    ) -> JSON:
+        """Ranked hits, each with owners and tags as of the view ``db`` (default: now).
+
+        A blank query lists everything, as ``*`` does (``kubectl get``). The index holds
+        the present, so a view of the past also asks it for entities deleted since and
+        keeps the hits that existed, undeleted, then (their names as they are now)."""
+        db = db or self.store.db()
+        index = self.owners if owners else self.main
+        past = db.basis_tx < self.store.last_tx
+        hits = index.search(
+            query if query.strip() else "*",
+            entity_type=entity_type,
+            limit=MAX_SEARCH_LIMIT if past else limit,
+            include_deleted=past,
+        )
+        results: list[JSON] = []
+        for hit in hits:
+            e = db.entid(hit.id)
+            entity = {} if e is None else db.entity(e)
+            if entity.get(F.STATUS, F.STATUS_DELETED) == F.STATUS_DELETED:
+                continue  # not there at the moment asked about
+            if len(results) == limit:
+                break
+            results.append(shaped(db, hit, entity))
+        return {"results": results}
+
+
+def shaped(db: Db, hit: SearchHit, entity: dict[str, Any]) -> JSON:
+    """One hit as the API answers it: the index's ranking, the view's facts."""
+    owner_ids = entity.get(F.rel_attr("owned_by"), [])
+    return {
+        "id": hit.id,
+        "entity_type": entity.get(F.TYPE, hit.entity_type),
+        "name": entity.get(F.NAME, hit.name),
+        "score": hit.score,
+        "match": hit.match,
+        "status": entity.get(F.STATUS, hit.status),
+        "description": entity.get(F.DESCRIPTION),
+        "owners": [{"id": db.xid(o), "name": db.get(o, F.NAME)} for o in owner_ids],
+        "tags": entity.get(F.TAGS, []),
+        "highlights": hit.highlights,
+    }
