@@ -110,15 +110,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--acks", type=int, default=300, help="acknowledgements timed per phase")
     parser.add_argument("--readers", type=int, default=2, help="clients running heavy reads")
+    parser.add_argument(
+        "--read-visits", type=int, default=None, help="[api] read_visits (default: the default)"
+    )
     args = parser.parse_args()
 
     world = World.generate(size=args.size, seed=args.seed)
     body = "\n".join(json.dumps(e) for e in world.initial_events()).encode()
+    api = {"api": {"read_visits": args.read_visits}} if args.read_visits else None
     simulator, base = start_simulator(args.size, args.seed)
     try:
         with (
             tempfile.TemporaryDirectory() as tmp,
-            DaemonProcess(Path(tmp), base, enrichment_interval=5.0) as daemon,
+            DaemonProcess(Path(tmp), base, enrichment_interval=5.0, extra=api) as daemon,
         ):
             daemon.call("ingest", body)
             daemon.call("wait_idle", 3600)
