@@ -221,7 +221,7 @@ EVENT = '{"event_type": "model_created", "model_id": "m"}'
 @pytest.mark.parametrize(
     ("bad", "expected"),
     [
-        (DEEP, "unreadable JSON: JSON nested deeper than the limit of 64 levels"),
+        (DEEP, "unreadable JSON: nested deeper than the limit of 64 levels"),
         (
             '{"event_type": "model_created", "model_id": "m", "x": ' + DEEP + "}",
             "nested deeper than the limit of 64 levels",

@@ -20,8 +20,13 @@ class TooDeep(ValueError):
     """A JSON input nested deeper than ``MAX_JSON_DEPTH``."""
 
     def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
-        super().__init__(f"JSON nested deeper than the limit of {limit} levels")
+        super().__init__(f"JSON {self.detail(limit)}")
         self.limit = limit
+
+    @staticmethod
+    def detail(limit: int = MAX_JSON_DEPTH) -> str:
+        """What is wrong, for a message that has already said it is about JSON."""
+        return f"nested deeper than the limit of {limit} levels"
 
 
 def loads(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:

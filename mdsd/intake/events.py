@@ -219,7 +219,7 @@ def _decode(text: str, position: str = "at column {column}") -> Any:
         where = position.format(line=exc.lineno, column=exc.colno)
         return _Unreadable(f"not JSON: {exc.msg} {where}")
     except RecursionError:
-        return _Unreadable(f"unreadable JSON: {TooDeep()}")
+        return _Unreadable(f"unreadable JSON: {TooDeep.detail()}")
     except ValueError as exc:  # the integer digit limit
         return _Unreadable(f"unreadable JSON: {exc}")
 
@@ -230,7 +230,7 @@ def _bounded(text: str, value: Any) -> Any:
     try:
         check_text_depth(text, value)
     except TooDeep as exc:
-        return _Unreadable(f"unreadable JSON: {exc}")
+        return _Unreadable(f"unreadable JSON: {exc.detail(exc.limit)}")
     return value
 
 

@@ -47,6 +47,15 @@ def status(h: Harness) -> dict[str, Any]:
     return h.ok("status")
 
 
+def settles_to_no_pending(h: Harness, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while status(h)["pending"]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def reads(h: Harness, path: str) -> int:
     return len(h.platform.hits_for(path))
 
@@ -114,9 +123,10 @@ def test_a_half_valid_file_keeps_the_good_and_dead_letters_each_bad_line(h: Harn
     assert reasons[1].startswith('line 4: missing required field "dataset_id"')
     assert reasons[2].startswith('line 5: unknown event_type "dataset_made"')
     assert h.show(uri("dataset", "firehose"))["status"] == "resolved"
-    after = status(h)
-    assert after["dead_letters"] == before + 3
-    assert after["pending"] == 0
+    assert status(h)["dead_letters"] == before + 3
+    # nothing of the file stays queued; a stub of an earlier test whose retry came due
+    # since the wait may be in the queue for a moment, so ask until it has gone through
+    assert settles_to_no_pending(h)
 
 
 def test_json_the_decoder_cannot_hold_is_a_dead_letter_through_every_door(h: Harness) -> None:
@@ -139,7 +149,7 @@ def test_json_the_decoder_cannot_hold_is_a_dead_letter_through_every_door(h: Har
     h.wait_idle()
     assert not any(inbox(h).iterdir())
     [too_deep] = letters(h, "inbox:deep.json")
-    assert too_deep["reason"] == "unreadable JSON: nested too deeply"
+    assert too_deep["reason"] == "unreadable JSON: nested deeper than the limit of 64 levels"
     [half_pair] = letters(h, "inbox:surrogate.json")
     assert half_pair["reason"] == r'"dataset_id" must be Unicode text, got "a\udcff"'
     assert h.show(uri("dataset", "bronze"))["status"] == "resolved"

@@ -114,7 +114,8 @@ class EpisodeReport:
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``path`` for the block; ``MountRefused`` if it cannot be."""
     path.mkdir(parents=True, exist_ok=True)
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+    # mode 0700: the daemon refuses a data dir others can write to, as a tmpfs root (1777) is
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)]
     try:
         done = subprocess.run(mount, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:

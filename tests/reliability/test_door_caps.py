@@ -70,7 +70,9 @@ def test_an_event_nested_past_the_limit_is_refused_naming_it() -> None:
         text = '{"event_type": "model_created", "model_id": "m", "x": ' + nested + "}"
         (refused,) = parse_events(text.encode(), "socket")
         assert isinstance(refused, Rejected)
-        assert f"JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels" in refused.reason
+        assert refused.reason == (
+            f"unreadable JSON: nested deeper than the limit of {MAX_JSON_DEPTH} levels"
+        )
 
 
 @pytest.fixture
