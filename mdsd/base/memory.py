@@ -6,6 +6,9 @@ arena: reads run on threads) for reuse, so the resident set stays at the spike's
 good. ``malloc_trim(0)`` returns those free pages. It walks the heap with its arenas
 locked, so it runs only once the process has been quiet for a while, never on a hot path,
 and only when the resident set grew since the last trim.
+
+What it cannot return: Python's own allocator keeps each 1 MiB arena while any object in
+it lives, and the objects that outlive a spike (cache entries, ids) are spread over many.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
     function.argtypes = [ctypes.c_size_t]
     function.restype = ctypes.c_int
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def trim() -> bool:
@@ -99,8 +102,13 @@ class Trimmer:
 async def trim_when_idle(idle_seconds: float) -> None:
     """Until cancelled: trim the heap each time the daemon goes quiet after growing.
 
-    The trim runs on a thread (a large heap takes a few ms to walk), so the event loop
-    answers meanwhile; what it does is logged with the resident set before and after."""
+    First a full garbage collection, on the loop (finalizers expect it; a spike's reads
+    leave tens of thousands of objects in cycles that an idle process would otherwise never
+    collect); then the trim, on a thread (it walks the whole heap). What they did is logged
+    with the resident set before and after."""
+    if _malloc_trim() is None:
+        log.info("memory: this C library cannot hand freed heap back; not trimming")
+        await asyncio.Future()  # until cancelled: the supervisor restarts a job that returns
     trimmer = Trimmer(idle_seconds, baseline=rss_bytes())
     interval = min(SAMPLE_SECONDS, idle_seconds / 2)
     while True:
@@ -109,9 +117,7 @@ async def trim_when_idle(idle_seconds: float) -> None:
             continue
         before = rss_bytes()
         unreachable = gc.collect()
-        if not await asyncio.to_thread(trim):
-            log.info("memory: this C library cannot hand freed heap back; not trying again")
-            return
+        await asyncio.to_thread(trim)
         after = rss_bytes()
         trimmer.trimmed(after)
         log.info(

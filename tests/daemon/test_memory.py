@@ -53,7 +53,12 @@ async def test_the_job_trims_once_the_process_is_quiet(monkeypatch: pytest.Monke
     sizes = iter([100 * MB] + [400 * MB] * 1000)
     monkeypatch.setattr(memory, "rss_bytes", lambda: next(sizes))
     trims: list[bool] = []
-    monkeypatch.setattr(memory, "trim", lambda: trims.append(True) or True)
+
+    def trim() -> bool:
+        trims.append(True)
+        return True
+
+    monkeypatch.setattr(memory, "trim", trim)
     job = asyncio.create_task(trim_when_idle(0.1))
     for _ in range(100):
         await asyncio.sleep(0.05)
