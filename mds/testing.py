@@ -61,6 +61,7 @@ def config_toml(
         f'data_dir = "{data_dir}"',
         f'socket = "{socket}"',
         'log_level = "info"',
+        *_keys((extra or {}).get("daemon", {})),
         "",
         "[enrichment]",
         f"interval_seconds = {enrichment_interval}",
@@ -80,10 +81,14 @@ def config_toml(
             ]
         lines.append("")
     for table, values in (extra or {}).items():
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
-        lines.append("")
+        if table != "daemon":  # its keys joined the [daemon] table above
+            lines += [f"[{table}]", *_keys(values), ""]
     return "\n".join(lines)
+
+
+def _keys(values: Mapping[str, Any]) -> list[str]:
+    """``key = value`` lines of a TOML table (strings, numbers and booleans)."""
+    return [f"{k} = {json.dumps(v)}" for k, v in values.items()]
 
 
 class DaemonProcess:

@@ -53,6 +53,16 @@ class DaemonConfig:
     fsync: bool = False
     #: also serve the API on 127.0.0.1:PORT; 0 keeps it on the Unix socket only
     tcp_port: int = 0
+    #: decoded entities kept in memory (and as many reverse-reference lists): reads of a
+    #: cached entity skip RocksDB; each costs about 3 KB, so 100,000 hold ~300 MB at most
+    cache_entities: int = 100_000
+    #: external ids kept in memory with their internal ids, about 250 bytes each
+    cache_ids: int = 500_000
+    #: RocksDB's cache of uncompressed blocks, which serves the reads the above misses
+    block_cache_mb: int = 256
+    #: seconds the daemon must be quiet before it hands memory freed after a spike back to
+    #: the system (glibc's malloc_trim); 0 never does
+    memory_trim_idle_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         unset = expand_path(self.data_dir)[1]
@@ -73,6 +83,16 @@ class DaemonConfig:
             )
         if not 0 <= self.tcp_port <= 65535:
             raise ValueError(f"daemon.tcp_port must be 0..65535 (0: none), got {self.tcp_port}")
+        check_minimums(
+            self,
+            {
+                "cache_entities": 1,
+                "cache_ids": 1,
+                "block_cache_mb": 1,
+                "memory_trim_idle_seconds": 0,
+            },
+            table="daemon.",
+        )
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)
@@ -81,9 +101,12 @@ class SearchConfig:
     #: how often new facts become visible to search (one index commit per interval; each
     #: commit costs CPU, so shorter means fresher search and slower bulk ingestion)
     commit_interval_ms: int = 1000
+    #: memory each search index's writer buffers documents in before it writes a segment
+    #: (two indexes: entities and owners); tantivy needs at least 15
+    writer_heap_mb: int = 64
 
     def __post_init__(self) -> None:
-        check_minimums(self, {"commit_interval_ms": 1}, table="search.")
+        check_minimums(self, {"commit_interval_ms": 1, "writer_heap_mb": 15}, table="search.")
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)

@@ -24,6 +24,7 @@ from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
 from mdsd.api.ports import Services
+from mdsd.base.memory import trim_when_idle
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
@@ -94,12 +95,20 @@ class Daemon:
         """The fact store, the intake journal and the search indexes (caught up)."""
         fsync = self.config.daemon.fsync
         self.storage = StorageHealth(data)
-        self.store = FactStore(data / "facts", sync=fsync)
+        daemon = self.config.daemon
+        self.store = FactStore(
+            data / "facts",
+            sync=fsync,
+            cache_entries=daemon.cache_entities,
+            xid_entries=daemon.cache_ids,
+            block_cache_bytes=daemon.block_cache_mb << 20,
+        )
         self.storage.add_recovery("facts", self.store.reopen)
         self.store.install(F.SCHEMA)
         self.journal = await Journal.open(data / "journal.sqlite3", fsync=fsync)
-        self.search_index = SearchIndex(data / "search" / "main")
-        self.owners_index = SearchIndex(data / "search" / "owners")
+        heap = self.config.search.writer_heap_mb
+        self.search_index = SearchIndex(data / "search" / "main", writer_heap_mb=heap)
+        self.owners_index = SearchIndex(data / "search" / "owners", writer_heap_mb=heap)
         self.indexer = Indexer(self.store, self.search_index, self.owners_index, self.storage)
         log.info("search index: %s", self.indexer.catch_up())
 
@@ -161,6 +170,10 @@ class Daemon:
         self._spawn(self.enrichment.run, "enrichment")
         self._spawn(self.reconciler.run, "reconcile")
         self._spawn(partial(keep_tidy, self.journal, self.store), "housekeeping")
+        if self.config.daemon.memory_trim_idle_seconds:
+            self._spawn(
+                partial(trim_when_idle, self.config.daemon.memory_trim_idle_seconds), "memory"
+            )
         self.buses: list[Bus] = build_buses(
             self.config.intake, self.intake, lambda: self.hydrator.pending_units
         )

@@ -44,9 +44,6 @@ _INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.XIDS, c
 #: The layout version. 2 added the XIDS keyspace; a primary upgrades an older store when it
 #: opens it, by rebuilding the indexes from the log (the one time opening scans).
 _FORMAT = 2
-#: Bound of the xid <-> entity id maps. Ids never change, so entries never go stale; the
-#: bound only caps memory (the maps are dropped whole, then refill from RocksDB).
-_XID_CACHE_MAX = 2_000_000
 #: Index keys per write batch when rebuilding or reindexing (bounds the batch's memory).
 _BATCH_KEYS = 50_000
 
@@ -81,7 +78,9 @@ class FactStore:
     own bookkeeping in that directory; call ``catch_up()`` to see newer transactions.
     ``cache_entries`` bounds each of the two decoded-interval caches (entities and
     reverse references), in entities; ``block_cache_bytes`` bounds RocksDB's cache of
-    (uncompressed) blocks, which serves the reads that miss those.
+    (uncompressed) blocks, which serves the reads that miss those. ``xid_entries`` bounds
+    the maps between external and internal ids: ids never change, so entries never go
+    stale; the bound only caps memory (the maps are dropped whole, then refill from RocksDB).
     """
 
     def __init__(
@@ -91,6 +90,7 @@ class FactStore:
         sync: bool = False,
         cache_entries: int = 1_000_000,
         block_cache_bytes: int = 256 << 20,
+        xid_entries: int = 2_000_000,
         secondary: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
@@ -109,6 +109,7 @@ class FactStore:
         #: store fills them (a read that misses) and empties them (a write that touches them)
         self.entity_cache = IntervalCache(cache_entries)
         self.links_cache = IntervalCache(cache_entries)
+        self._xid_max = xid_entries
         self._xids: dict[str, int] = {}
         self._xid_of: dict[int, str] = {}
         self._closed = False
@@ -420,7 +421,7 @@ class FactStore:
         return xid
 
     def _remember_xid(self, xid: str, e: int) -> None:
-        if len(self._xids) >= _XID_CACHE_MAX:
+        if len(self._xids) >= self._xid_max:
             self._xids.clear()
             self._xid_of.clear()
         self._xids[xid] = e

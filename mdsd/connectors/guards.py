@@ -31,7 +31,10 @@ V = TypeVar("V")
 
 
 class TtlCache(Generic[K, V]):
-    """A bounded map whose entries expire; the oldest entry goes first when full."""
+    """A bounded map whose entries expire; the oldest entry goes first when full.
+
+    Each ``put`` also drops the expired entries at the old end, so what a burst of reads
+    left is let go as new reads come, not held until the map fills."""
 
     def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock) -> None:
         self._ttl = ttl_seconds
@@ -53,9 +56,10 @@ class TtlCache(Generic[K, V]):
         ttl = self._ttl if ttl_seconds is None else ttl_seconds
         if ttl <= 0 or self._max <= 0:
             return
+        now = self._clock()
         self._entries.pop(key, None)
-        self._entries[key] = (self._clock() + ttl, value)
-        while len(self._entries) > self._max:
+        self._entries[key] = (now + ttl, value)
+        while len(self._entries) > self._max or next(iter(self._entries.values()))[0] <= now:
             self._entries.popitem(last=False)
 
     def pop(self, key: K) -> None:

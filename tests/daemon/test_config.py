@@ -98,6 +98,14 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[daemon\n", "not valid TOML"),
         ("[daemon]\nhydration_processes = -1\n", "daemon.hydration_processes must be >= 0"),
         ("[daemon]\nworkers = 0\n", "daemon.workers must be >= 1"),
+        ("[daemon]\ncache_entities = 0\n", "daemon.cache_entities must be >= 1, got 0"),
+        ("[daemon]\ncache_ids = 0\n", "daemon.cache_ids must be >= 1, got 0"),
+        ("[daemon]\nblock_cache_mb = 0\n", "daemon.block_cache_mb must be >= 1, got 0"),
+        (
+            "[daemon]\nmemory_trim_idle_seconds = -1\n",
+            "daemon.memory_trim_idle_seconds must be >= 0, got -1.0",
+        ),
+        ("[search]\nwriter_heap_mb = 8\n", "search.writer_heap_mb must be >= 15, got 8"),
         (
             '[daemon]\nlog_level = "verbose"\n',
             "daemon.log_level must be one of debug, info, warning, error, got 'verbose'",

@@ -111,6 +111,27 @@ def test_generation_guard_drops_a_fill_that_raced_a_write() -> None:
     assert cache.get(1) is None
 
 
+def test_the_interval_cache_never_holds_more_than_its_bound() -> None:
+    cache = IntervalCache(100)
+    for key in range(10_000):
+        cache.put(key, "intervals", cache.generation())
+        assert len(cache) <= 100
+    assert cache.get(9_999) == "intervals" and cache.get(0) is None
+
+
+def test_the_store_caches_are_sized_as_asked(tmp_path: Path) -> None:
+    with FactStore(tmp_path / "small", cache_entries=2, xid_entries=3) as small:
+        small.install(SCHEMA)
+        small.transact([Add(f"aip://{n}", "node/upstream", "aip://hub") for n in range(10)])
+        for n in range(10):
+            e = small.lookup_xid(f"aip://{n}")
+            assert e is not None
+            small.entity_of(e)
+            small.links_to(e)
+        assert len(small.entity_cache) <= 2 and len(small.links_cache) <= 2
+        assert len(small._xids) <= 3 and len(small._xid_of) <= 3
+
+
 def test_a_fill_racing_a_write_is_not_cached(store: FactStore, monkeypatch: Any) -> None:
     populate(store)
     a = store.lookup_xid("aip://a")
