@@ -44,6 +44,7 @@ from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadRunner
 from mdsd.reads.search import Search
 from mdsd.reads.units import UnitReads
+from mdsd.reads.workers import ProcessReader
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ class Daemon:
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
-        self.reader = ReadRunner(self.config.api.read_limits())
+        self.reader = self._reader(data)
+        await self.reader.start()
         self.hydrator = Hydrator(
             self.journal,
             self.fetcher,
@@ -201,6 +203,18 @@ class Daemon:
             self.config.sources, self.connectors, processes, self.config.daemon.log_level
         )
 
+    def _reader(self, data: Path) -> ReadRunner:
+        api = self.config.api
+        if api.read_processes == 0:
+            return ReadRunner(api.read_limits())
+        return ProcessReader(
+            api.read_limits(),
+            data / "facts",
+            data / "followers",
+            api.read_processes,
+            self.config.daemon.log_level,
+        )
+
     def _spawn(self, job: Job, name: str) -> None:
         """Run ``job()`` in the background; restarted (with backoff) if it dies."""
         self.supervisor.spawn(job, name)
@@ -219,7 +233,7 @@ class Daemon:
         for task in await self.supervisor.stop(STOP_TIMEOUT_SECONDS):
             log.error("background task %s did not stop in time", task.get_name())
         await self.storage.close()
-        self.reader.close()
+        await self.reader.aclose()
         await self.hydrator.stop()
         await self.fetcher.aclose()
         try:

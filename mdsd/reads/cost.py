@@ -174,9 +174,16 @@ class ReadRunner:
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
+    async def start(self) -> None:
+        """Get ready to read (worker processes start here)."""
+
     def close(self) -> None:
         """Stop taking reads; the ones running end at their deadline at the latest."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """``close``, and stop whatever else reads (worker processes)."""
+        self.close()
 
 
 def encode(answer: Any) -> bytes:
