@@ -18,16 +18,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mds.wire.model import parse_aip_id
 from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
 from mdsd.api.ports import Services
+from mdsd.api.readers import READ_WORKER
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
-from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors import Connector, UnitOf, build_connectors
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
@@ -108,6 +108,7 @@ class Daemon:
         """Each room, handed only the ports it declares."""
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
+        self._unit_of = UnitOf(frozenset(self.connectors))
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
@@ -209,8 +210,8 @@ class Daemon:
             return ReadRunner(api.read_limits())
         return ProcessReader(
             api.read_limits(),
-            data / "facts",
-            data / "followers",
+            READ_WORKER,
+            {"data": str(data), "sources": self._unit_of.sources},
             api.read_processes,
             self.config.daemon.log_level,
         )
@@ -263,15 +264,6 @@ class Daemon:
         if report is not None:
             self.on_commit(report)
         return report
-
-    def _unit_of(self, xid: str) -> str | None:
-        """The hydration unit of ``xid``, or None when its source is not configured."""
-        try:
-            source = parse_aip_id(xid).source
-        except ValueError:
-            return None
-        connector = self.connectors.get(source)
-        return connector.unit_of(xid) if connector is not None else None
 
     # -- what the API asks of the whole daemon --------------------------------------------------
 

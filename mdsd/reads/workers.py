@@ -2,10 +2,11 @@
 
 A read on a thread of the daemon still takes turns at the one interpreter lock (and its
 garbage collections) with the event loop: beside the worst reads, acknowledgements waited
-620 ms at p99 against 7 ms idle. ``ProcessReader`` runs REST reads in worker processes
-(``python -m mdsd.reads.workers``, started, watched and restarted like the fetch workers:
-``mdsd.base.children``), each a read-only follower of the fact store (a RocksDB secondary)
-that answers with the encoded JSON, metered with the ``ReadLimits`` the request carries.
+620 ms at p99 against 7 ms idle. ``ProcessReader`` runs reads in worker processes (started,
+watched and restarted like the fetch workers: ``mdsd.base.children``), each a ``Reading``:
+a read-only follower of the fact store (a RocksDB secondary) that answers with the encoded
+JSON, metered with the ``ReadLimits`` the request carries. The composition root names the
+worker's module (the API's adds GraphQL to the REST queries).
 
 Read-your-writes: a request carries the view the daemon pinned when it arrived (its basis
 and since transactions), and a worker behind that basis catches up with the primary until
@@ -29,13 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from mds.wire.moments import AsOfError
-from mdsd.base.children import Handler, WorkerSlot, run_worker
+from mdsd.base.children import Handler, WorkerSlot
 from mdsd.index import QueryError
 from mdsd.reads.cost import Meter, MeteredDb, ReadLimits, ReadRunner, TooCostly, encode
 from mdsd.reads.queries import BadQuery, NotFound
 from store import Db, FactStore
 
 log = logging.getLogger(__name__)
+
+#: one request's work: ``op(view, limits, *args)`` as encoded JSON
+Op = Callable[..., bytes]
 
 #: a worker is pinged when a read is this much later than the read deadline
 DEADLINE_GRACE_SECONDS = 5.0
@@ -52,12 +56,17 @@ class ReadUnavailable(Exception):
 
 
 class ProcessReader(ReadRunner):
-    """A ``ReadRunner`` whose ``query`` runs in ``processes`` worker processes reading the
-    store at ``facts`` (each keeps its follower's files under ``followers/<n>``). GraphQL
-    (``on_own_loop``) still runs on the daemon's read threads."""
+    """A ``ReadRunner`` whose reads run in ``processes`` worker processes of ``python -m
+    module`` (a ``Reading``, built from ``setup``: ``data``, the daemon's data dir, and what
+    else that module needs). ``on_own_loop`` still runs on the daemon's read threads."""
 
     def __init__(
-        self, limits: ReadLimits, facts: Path, followers: Path, processes: int, log_level: str
+        self,
+        limits: ReadLimits,
+        module: str,
+        setup: dict[str, Any],
+        processes: int,
+        log_level: str,
     ) -> None:
         if processes < 1:
             raise ValueError(f"ProcessReader needs at least one process, got {processes}")
@@ -65,13 +74,8 @@ class ProcessReader(ReadRunner):
         self._slots = [
             WorkerSlot(
                 f"read worker {i}",
-                "mdsd.reads.workers",
-                {
-                    "process": f"reader {i}",
-                    "facts": str(facts),
-                    "follower": str(followers / str(i)),
-                    "log_level": log_level,
-                },
+                module,
+                {**setup, "process": f"reader {i}", "index": i, "log_level": log_level},
                 ReadUnavailable,
             )
             for i in range(processes)
@@ -81,14 +85,20 @@ class ProcessReader(ReadRunner):
         await asyncio.gather(*(slot.start() for slot in self._slots))
 
     async def query(self, db: Db, read: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
-        """``read(db, *args, **kwargs)`` in the least busy worker, as encoded JSON."""
-        request = (db.basis_tx, db.since_tx, self.limits, read, args, kwargs)
+        """``read(db, *args, **kwargs)`` in a worker (``read`` a module-level function)."""
+        return await self.run("read", db, read, args, kwargs)
+
+    async def run(self, op: str, db: Db, *args: Any) -> bytes:
+        """The worker ``op`` on the view ``db`` (its basis and since transactions), in the
+        least busy worker, as encoded JSON; once more elsewhere if that worker fails."""
         deadline = self.limits.seconds + DEADLINE_GRACE_SECONDS
         tried: WorkerSlot | None = None
         while True:
             slot = min(self._slots, key=lambda s: (s is tried, s.in_flight))
             try:
-                answer: bytes = await slot.call("read", *request, deadline=deadline)
+                answer: bytes = await slot.call(
+                    op, db.basis_tx, db.since_tx, self.limits, *args, deadline=deadline
+                )
                 return answer
             except ReadUnavailable:
                 if tried is not None:
@@ -107,39 +117,48 @@ class ProcessReader(ReadRunner):
 
 # -- the worker process -----------------------------------------------------------------------
 
+#: the errors a read worker sends back as they are (the API answers each as in-process)
+PASSED: tuple[type[Exception], ...] = (
+    NotFound,
+    BadQuery,
+    TooCostly,
+    AsOfError,
+    QueryError,
+    ReadUnavailable,
+)
 
-class _Reading(Handler):
-    """A follower of the fact store answering ``read`` calls one at a time, on a thread
-    (the worker's loop stays free to answer pings), caught up to each request's view."""
+
+class Reading(Handler):
+    """A follower of the fact store under ``setup["data"]`` answering its ``ops`` one at a
+    time, on a thread (the worker's loop stays free to answer pings), each on the view
+    of the request, caught up to first. ``read`` runs a REST query."""
 
     def __init__(self, setup: dict[str, Any]) -> None:
-        follower = Path(setup["follower"])
+        data = Path(setup["data"])
+        follower = data / "followers" / str(setup["index"])
         follower.mkdir(parents=True, exist_ok=True)
         self.store = FactStore(
-            setup["facts"],
+            data / "facts",
             secondary=follower,
             cache_entries=CACHE_ENTRIES,
             block_cache_bytes=BLOCK_CACHE_BYTES,
         )
+        self.ops: dict[str, Op] = {"read": _query}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mds-read")
 
     async def answer(self, op: str, args: tuple[Any, ...]) -> Any:
-        if op != "read":
+        run = self.ops.get(op)
+        if run is None:
             raise RuntimeError(f"unknown call {op!r}")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._read, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._on_view, run, *args
+        )
 
-    def _read(
-        self,
-        basis_tx: int,
-        since_tx: int,
-        limits: ReadLimits,
-        read: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+    def _on_view(
+        self, run: Op, basis_tx: int, since_tx: int, limits: ReadLimits, *args: Any
     ) -> bytes:
         self._reach(basis_tx)
-        db = MeteredDb(Db(self.store, basis_tx, since_tx), Meter(limits))
-        return encode(read(db, *args, **kwargs))
+        return run(Db(self.store, basis_tx, since_tx), limits, *args)
 
     def _reach(self, basis_tx: int) -> None:
         """Catch up until the follower holds transaction ``basis_tx`` (the primary had
@@ -161,15 +180,11 @@ class _Reading(Handler):
         self.store.close()
 
 
-async def _reading(setup: dict[str, Any]) -> Handler:
-    return _Reading(setup)
-
-
-def main() -> None:
-    run_worker(
-        _reading, (NotFound, BadQuery, TooCostly, AsOfError, QueryError, ReadUnavailable)
-    )
-
-
-if __name__ == "__main__":
-    main()
+def _query(
+    db: Db,
+    limits: ReadLimits,
+    read: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> bytes:
+    return encode(read(MeteredDb(db, Meter(limits)), *args, **kwargs))
