@@ -223,7 +223,8 @@ class Channel:
 
 class WorkerSlot:
     """A worker slot: keeps one process of ``python -m module`` running for it, starting
-    another when one dies. Its failures are ``unavailable`` errors."""
+    another when one dies. Its failures are ``unavailable`` errors; ``ping_timeout`` is
+    ``PING_TIMEOUT_SECONDS`` unless given."""
 
     def __init__(
         self,
@@ -231,7 +232,7 @@ class WorkerSlot:
         module: str,
         setup: dict[str, Any],
         unavailable: type[Exception],
-        ping_timeout: float = PING_TIMEOUT_SECONDS,
+        ping_timeout: float | None = None,
     ) -> None:
         self.name = name
         self._module = module
@@ -275,9 +276,8 @@ class WorkerSlot:
                 )
             except OSError as exc:
                 raise self._unavailable(f"{self.name} could not start: {exc}") from exc
-            channel = self._channel = Channel(
-                self.name, process, self._unavailable, self._ping_timeout
-            )
+            ping_timeout = self._ping_timeout or PING_TIMEOUT_SECONDS
+            channel = self._channel = Channel(self.name, process, self._unavailable, ping_timeout)
             channel.send_setup(self._setup)
             try:
                 async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
