@@ -24,7 +24,9 @@ from mdsd.reads.cost import ReadLimits, ReadRunner, TooCostly
 from mdsd.reads.workers import ProcessReader
 
 LINEAGE = (PLAYBACK, "downstream", queries.LINEAGE_DEPTH, None)
-GRAPHQL = {"query": f'{{ model(id: "{MODEL}") {{ name instances {{ nodes {{ name }} }} }} }}'}
+GRAPHQL = {
+    "query": f'{{ model(id: "{MODEL}") {{ name lastHydratedAt instances {{ nodes {{ name }} }} }} }}'
+}
 
 
 @pytest.fixture
@@ -46,6 +48,7 @@ def workers(daemon: Daemon) -> ProcessReader:
 
 async def test_workers_answer_as_the_read_threads_do(daemon: Daemon) -> None:
     reader, threads = workers(daemon), ReadRunner(daemon.reader.limits)
+    await daemon.journal.record_success([("registry", MODEL)])  # read from the worker too
     try:
         db = daemon.store.db()
         for read, args in ((queries.show, (MODEL, None)), (queries.lineage, LINEAGE)):
@@ -54,7 +57,8 @@ async def test_workers_answer_as_the_read_threads_do(daemon: Daemon) -> None:
         in_worker = await execute_on_reader(reader, GRAPHQL, store, services, None)
         on_thread = await execute_on_reader(threads, GRAPHQL, store, services, None)
         assert json.loads(in_worker) == json.loads(on_thread)
-        assert json.loads(in_worker)["data"]["model"]["instances"]["nodes"]
+        model = json.loads(in_worker)["data"]["model"]
+        assert model["instances"]["nodes"] and model["lastHydratedAt"]
     finally:
         threads.close()
 

@@ -62,9 +62,18 @@ async def execute_at(
     the request arrived at the daemon)."""
     query, variables, operation = _request(body)
     context = GraphContext.open(current, as_of, services, limits)
-    result = await schema.execute(
-        query, variable_values=variables, context_value=context, operation_name=operation
-    )
+    try:
+        async with asyncio.timeout(context.meter.limits.seconds):
+            result = await schema.execute(
+                query, variable_values=variables, context_value=context, operation_name=operation
+            )
+    except TimeoutError:
+        # The engine's own work (completing values, resolving types, building errors) is
+        # not charged: the fan-out query ran 3-20 s past its deadline. Stopped wherever it is.
+        overdue = context.meter.stop_overdue()
+        result = ExecutionResult(
+            data=None, errors=[GraphQLError(str(overdue), original_error=overdue)]
+        )
     return render(result, context)
 
 
