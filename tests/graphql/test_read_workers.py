@@ -83,6 +83,10 @@ async def test_the_limits_hold_in_the_workers(daemon: Daemon) -> None:
     answer = await execute_on_reader(reader, GRAPHQL, daemon.store, daemon.services, None)
     (error,) = json.loads(answer)["errors"]
     assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
+    reader.limits = ReadLimits(seconds=1e-6)
+    answer = await execute_on_reader(reader, GRAPHQL, daemon.store, daemon.services, None)
+    (error,) = json.loads(answer)["errors"]
+    assert "deadline" in error["message"]
     with pytest.raises(queries.NotFound, match=r"no entity .* now"):
         await reader.query(daemon.store.db(), queries.show, "aip://dataset/datasets/nope", None)
 
