@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from mds.wire.model import parse_aip_id
 from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
@@ -108,7 +109,6 @@ class Daemon:
         """Each room, handed only the ports it declares."""
         self.changes = ChangeFeed(self.store)
         self.connectors: dict[str, Connector] = build_connectors(self.config.sources)
-        self._unit_of = UnitOf(frozenset(self.connectors))
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
@@ -211,7 +211,7 @@ class Daemon:
         return ProcessReader(
             api.read_limits(),
             READ_WORKER,
-            {"data": str(data), "sources": self._unit_of.sources},
+            {"data": str(data), "unit_of": UnitOf(frozenset(self.connectors))},
             api.read_processes,
             self.config.daemon.log_level,
         )
@@ -264,6 +264,15 @@ class Daemon:
         if report is not None:
             self.on_commit(report)
         return report
+
+    def _unit_of(self, xid: str) -> str | None:
+        """The hydration unit of ``xid``, or None when its source is not configured."""
+        try:
+            source = parse_aip_id(xid).source
+        except ValueError:
+            return None
+        connector = self.connectors.get(source)
+        return connector.unit_of(xid) if connector is not None else None
 
     # -- what the API asks of the whole daemon --------------------------------------------------
 

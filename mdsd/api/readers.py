@@ -21,7 +21,6 @@ from mds.wire import JSON
 from mdsd.api.graphql.execute import execute_at
 from mdsd.api.ports import Search as SearchPort
 from mdsd.base.children import Handler, run_worker
-from mdsd.connectors import UnitOf
 from mdsd.index.search import IndexFollower
 from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadLimits, encode
@@ -63,7 +62,7 @@ class _ApiReading(Reading):
             IndexFollower(data / "search" / "main"),
             IndexFollower(data / "search" / "owners"),
         )
-        units = UnitReads(journal, UnitOf(setup["sources"]), _NoAsks())
+        units = UnitReads(journal, setup["unit_of"], _NoAsks())
         self.services = _Services(search, units.times)
         self.ops["graphql"] = self._graphql
 

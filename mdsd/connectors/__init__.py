@@ -87,8 +87,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class UnitOf:
     """The hydration unit of an aip id, when its source is one of ``sources`` (the
-    configured ones); None otherwise, or for a malformed id. A value, so the read worker
-    processes are handed the same mapping as the daemon."""
+    configured ones); None otherwise, or for a malformed id. A value that pickles: the
+    daemon hands it to its read worker processes."""
 
     sources: frozenset[str]
 
