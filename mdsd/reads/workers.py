@@ -80,9 +80,22 @@ class ProcessReader(ReadRunner):
             )
             for i in range(processes)
         ]
+        self._starts: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await asyncio.gather(*(slot.start() for slot in self._slots))
+        """Start the workers in the background: the daemon need not wait for them to be
+        ready (a read that comes first waits for its worker)."""
+        self._starts = [asyncio.create_task(self._start(slot)) for slot in self._slots]
+
+    async def started(self) -> None:
+        """Wait until the workers ``start`` began are up (or failed to start)."""
+        await asyncio.gather(*self._starts)
+
+    async def _start(self, slot: WorkerSlot) -> None:
+        try:
+            await slot.start()
+        except ReadUnavailable as exc:  # the first read starts it again
+            log.error("%s", exc)
 
     async def query(self, db: Db, read: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
         """``read(db, *args, **kwargs)`` in a worker (``read`` a module-level function)."""
@@ -112,6 +125,7 @@ class ProcessReader(ReadRunner):
 
     async def aclose(self) -> None:
         self.close()
+        await self.started()
         await asyncio.gather(*(slot.aclose() for slot in self._slots))
 
 

@@ -36,6 +36,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     await d.start()
     try:
         build_org(Graph(d))
+        await workers(d).started()
         yield d
     finally:
         await d.stop()
