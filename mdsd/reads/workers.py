@@ -1,4 +1,4 @@
-"""REST reads in worker processes: a heavy query shares no interpreter lock with intake.
+"""Reads in worker processes: a heavy query shares no interpreter lock with intake.
 
 A read on a thread of the daemon still takes turns at the one interpreter lock (and its
 garbage collections) with the event loop: beside the worst reads, acknowledgements waited
