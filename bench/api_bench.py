@@ -538,6 +538,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutations-per-second", type=float, default=20.0)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the data here")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--read-processes",
+        type=int,
+        default=None,
+        help="[api] read_processes (default: the default; 0 reads on the daemon's threads)",
+    )
     args = parser.parse_args(argv)
     # while the load writes teams before their members, enrichment asks identity for the
     # members it sees as stubs and retries when the simulator is slow: expected, not news
@@ -565,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         config: Config = demo_config(simulator.base_url, workdir / "data", socket)
         config.daemon.log_level = "warning"
         config.enrichment.interval_seconds = 30.0
+        if args.read_processes is not None:
+            config.api.read_processes = args.read_processes
         config_path = workdir / "mdsd.toml"
         config_path.write_text(to_toml(config))
 

@@ -8,6 +8,7 @@ levels of ``relationships { target }``: 18 s of a frozen event loop before reads
 metered) and the largest REST lineage. The target: p99 within 2x of idle.
 
     .venv/bin/python bench/read_cost_bench.py [--size 5000] [--acks 300] [--readers 2]
+        [--read-processes 0]
 """
 
 from __future__ import annotations
@@ -113,11 +114,18 @@ def main() -> None:
     parser.add_argument(
         "--read-visits", type=int, default=None, help="[api] read_visits (default: the default)"
     )
+    parser.add_argument(
+        "--read-processes",
+        type=int,
+        default=None,
+        help="[api] read_processes (default: the default; 0 reads on the daemon's threads)",
+    )
     args = parser.parse_args()
 
     world = World.generate(size=args.size, seed=args.seed)
     body = "\n".join(json.dumps(e) for e in world.initial_events()).encode()
-    api = {"api": {"read_visits": args.read_visits}} if args.read_visits else None
+    settings = {"read_visits": args.read_visits, "read_processes": args.read_processes}
+    api = {"api": {k: v for k, v in settings.items() if v is not None}}
     simulator, base = start_simulator(args.size, args.seed)
     try:
         with (

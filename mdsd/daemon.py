@@ -24,11 +24,12 @@ from mdsd import __version__
 from mdsd import facts as F
 from mdsd.api.changes import ChangeFeed
 from mdsd.api.ports import Services
+from mdsd.api.readers import READ_WORKER
 from mdsd.base.memory import trim_when_idle
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
-from mdsd.connectors import Connector, build_connectors
+from mdsd.connectors import Connector, UnitOf, build_connectors
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
@@ -45,6 +46,7 @@ from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadRunner
 from mdsd.reads.search import Search
 from mdsd.reads.units import UnitReads
+from mdsd.reads.workers import ProcessReader
 from store import FactStore, Op, TxReport
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,8 @@ class Daemon:
         self.fetcher = self._fetcher()
         await self.fetcher.start()
         self.writer = Writer(self.store)
-        self.reader = ReadRunner(self.config.api.read_limits())
+        self.reader = self._reader(data)
+        await self.reader.start()
         self.hydrator = Hydrator(
             self.journal,
             self.fetcher,
@@ -214,6 +217,18 @@ class Daemon:
             self.config.sources, self.connectors, processes, self.config.daemon.log_level
         )
 
+    def _reader(self, data: Path) -> ReadRunner:
+        api = self.config.api
+        if api.read_processes == 0:
+            return ReadRunner(api.read_limits())
+        return ProcessReader(
+            api.read_limits(),
+            READ_WORKER,
+            {"data": str(data), "unit_of": UnitOf(frozenset(self.connectors))},
+            api.read_processes,
+            self.config.daemon.log_level,
+        )
+
     def _spawn(self, job: Job, name: str) -> None:
         """Run ``job()`` in the background; restarted (with backoff) if it dies."""
         self.supervisor.spawn(job, name)
@@ -232,7 +247,7 @@ class Daemon:
         for task in await self.supervisor.stop(STOP_TIMEOUT_SECONDS):
             log.error("background task %s did not stop in time", task.get_name())
         await self.storage.close()
-        self.reader.close()
+        await self.reader.aclose()
         await self.hydrator.stop()
         await self.fetcher.aclose()
         try:

@@ -33,6 +33,7 @@ from mdsd.index import MAX_SEARCH_LIMIT, QueryError
 from mdsd.reads import insights, queries
 from mdsd.reads.cost import TooCostly
 from mdsd.reads.views import view
+from mdsd.reads.workers import ReadUnavailable
 from store import Db
 
 PING_SECONDS = 15.0
@@ -428,6 +429,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], HTTPExceptionHandler] = {
     Starting: _answer(503, "starting"),
     TooLarge: _answer(413, "too_large"),
     TooCostly: _answer(422, "too_costly"),
+    ReadUnavailable: _answer(503, "unavailable"),
     StorageFault: _storage_fault,
     HTTPException: _http_error,
     Exception: _internal_error,

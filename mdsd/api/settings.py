@@ -20,11 +20,14 @@ class ApiConfig:
     read_visits: int = 500_000
     #: seconds one read may run before it is stopped with an error
     read_timeout_seconds: float = 10.0
+    #: worker processes that answer the reads (REST queries and GraphQL), so that no read
+    #: shares the interpreter lock with intake; 0 reads on threads of the daemon's process
+    read_processes: int = 2
 
     def __post_init__(self) -> None:
         check_minimums(
             self,
-            {"read_visits": 1, "read_timeout_seconds": 0},
+            {"read_visits": 1, "read_timeout_seconds": 0, "read_processes": 0},
             strict={"read_timeout_seconds"},
             table="api.",
         )

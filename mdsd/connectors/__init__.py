@@ -8,7 +8,9 @@ Adding a source: one module with a ``Connector`` subclass, one line in ``CONNECT
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from mds.wire.model import parse_aip_id
 from mdsd.connectors.base import (
     Connector,
     EventSpec,
@@ -80,3 +82,19 @@ __all__ = [
     "SourceUnavailable",
     "build_connectors",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitOf:
+    """The hydration unit of an aip id, when its source is one of ``sources`` (the
+    configured ones); None otherwise, or for a malformed id. A value that pickles: the
+    daemon hands it to its read worker processes."""
+
+    sources: frozenset[str]
+
+    def __call__(self, xid: str) -> str | None:
+        try:
+            source = parse_aip_id(xid).source
+        except ValueError:
+            return None
+        return CONNECTORS[source].unit_of(xid) if source in self.sources else None

@@ -64,10 +64,12 @@ from mdsd.index.schema import (
 )
 from mdsd.index.tiers import TierQueries
 
-__all__ = ["MAX_SEARCH_LIMIT", "SearchHit", "SearchIndex"]
+__all__ = ["MAX_SEARCH_LIMIT", "IndexFollower", "SearchHit", "SearchIndex", "Searching"]
 
 #: the most hits one search answers
 MAX_SEARCH_LIMIT: Final = 500
+#: a follower's tries at loading the writer's last commit
+FOLLOW_ATTEMPTS: Final = 3
 
 
 @dataclass(slots=True)
@@ -88,7 +90,137 @@ class SearchHit:
 _SIDECAR = "mds-search.json"
 
 
-class SearchIndex:
+class Searching:
+    """Searches of a tantivy index of ``SearchDoc``: the writer's and its followers'."""
+
+    _index: tantivy.Index
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._analyzers = analyzers()
+        self._schema = build_schema()
+        self._tiers = TierQueries(self._schema, self._analyzers["mds_keyword"])
+
+    def _register(self, index: tantivy.Index) -> None:
+        for name, analyzer in self._analyzers.items():
+            index.register_tokenizer(name, analyzer)
+        index.config_reader(reload_policy="Manual")
+
+    def _searcher(self) -> tantivy.Searcher:
+        return self._index.searcher()
+
+    def search(
+        self,
+        query: str,
+        *,
+        entity_type: str | None = None,
+        limit: int = 20,
+        include_deleted: bool = False,
+    ) -> list[SearchHit]:
+        """The best ``limit`` hits for a query string (see ``parse_query``), best first.
+
+        ``entity_type`` (an entity_type or kind) further restricts ``type:`` filters from the
+        query. Deleted entities are left out unless ``include_deleted``; stubs are included.
+        A query with neither text nor filters (nor ``*``) finds nothing: ``type:`` as it
+        is being typed lists no one.
+        """
+        parsed = parse_query(query)
+        filters = self._tiers.filters(parsed, entity_type, include_deleted)
+        if filters is None or limit <= 0:
+            return []
+        words = self._analyzers["mds_words"].analyze(parsed.text) if parsed.text else []
+        searcher = self._searcher()
+        found: list[tuple[float, DocAddress, MatchTier]] = []
+        seen: set[tuple[int, int]] = set()
+
+        def best(tier: MatchTier, query: Query, scored: bool) -> list[tuple[float, DocAddress]]:
+            # ``limit`` and not fewer: every hit found so far may be among this tier's best.
+            full = Query.boolean_query([(Occur.Must, query), *filters])
+            if scored:  # words spelled exactly earn a bonus
+                return searcher.search(full, limit, count=False, weight_by_field="prior").hits
+            # all hits of a tier are equal: the prior alone orders them, at less cost
+            base = TIER_BASE[tier]
+            ordered = searcher.search(full, limit, count=False, order_by_field="prior")
+            return [(base * math.log2(2 + weight), address) for weight, address in ordered.hits]
+
+        def run(
+            tier: MatchTier, make: Callable[[bool], Query], *, top: bool, scored: bool = False
+        ) -> None:
+            """Add the tier's best hits. With ``top``, first among top documents only: if
+            they alone fill the page, no other document could rank among them, and the
+            (five times more numerous) rest is never scanned."""
+            hits: list[tuple[float, DocAddress]] = []
+            if top and not scored:
+                hits = [h for h in best(tier, make(True), scored) if _key(h[1]) not in seen]
+            if len(hits) < limit - len(found):
+                hits = best(tier, make(False), scored)
+            for score, address in hits:
+                if _key(address) not in seen and len(found) < limit:
+                    seen.add(_key(address))
+                    found.append((score, address, tier))
+
+        if not parsed.text:
+            filtered = parsed.types or parsed.owners or parsed.tags or entity_type is not None
+            if filtered or parsed.everything:
+                run("filter", lambda _top: Query.all_query(), top=False)  # list the matches
+        else:
+            for tier in ("exact", "prefix", "words", "fuzzy", "other"):
+                if len(found) >= limit or (tier != "exact" and not words):
+                    break
+                if tier == "exact":
+                    run(tier, lambda _top: self._tiers.exact(parsed.text), top=False)
+                elif tier == "prefix":
+                    run(tier, partial(self._tiers.prefix, words), top=True)
+                elif tier == "words":
+                    run(tier, partial(self._tiers.words, words), top=True)
+                elif tier == "fuzzy":
+                    if typos := self._tiers.misspelled(searcher, words, found=bool(found)):
+                        misspelled, scored = typos
+                        make = partial(self._tiers.fuzzy, words, misspelled, scored)
+                        run(tier, make, top=True, scored=scored)
+                else:
+                    run(tier, lambda _top: self._tiers.other(searcher, words), top=False)
+
+        hits = []
+        highlight = Highlighter(parsed.text, words)
+        for score, address, tier in found:
+            stored = searcher.doc(address)
+            name = stored.get_first("name") or ""
+            hits.append(
+                SearchHit(
+                    id=stored.get_first("id") or "",
+                    entity_type=stored.get_first("entity_type") or "",
+                    name=name,
+                    score=score,
+                    highlights={"name": highlight(name, tier)},
+                    status=stored.get_first("status") or "resolved",
+                    match=tier,
+                )
+            )
+        return hits
+
+
+class IndexFollower(Searching):
+    """A read-only view of the index another process writes at ``path`` (one that exists):
+    each search first sees the writer's last commit. For reads in worker processes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._index = tantivy.Index.open(str(self.path))
+        self._register(self._index)
+
+    def _searcher(self) -> tantivy.Searcher:
+        for attempt in range(FOLLOW_ATTEMPTS):
+            try:
+                self._index.reload()
+                break
+            except ValueError:  # a merged segment deleted between its listing and its open
+                if attempt == FOLLOW_ATTEMPTS - 1:
+                    raise
+        return self._index.searcher()
+
+
+class SearchIndex(Searching):
     """A tantivy index of ``SearchDoc`` at ``path`` (a directory it owns).
 
     Opening an index written with another layout, or one that fails to open, recreates it
@@ -101,11 +233,8 @@ class SearchIndex:
     """
 
     def __init__(self, path: Path, *, writer_heap_mb: int = 64) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self._lock = threading.Lock()
-        self._analyzers = analyzers()
-        self._schema = build_schema()
-        self._tiers = TierQueries(self._schema, self._analyzers["mds_keyword"])
         self._dirty = False
         self._cleared = False
         self._closed = False
@@ -141,11 +270,6 @@ class SearchIndex:
         self._register(index)
         self._write_sidecar(None)
         return index, None
-
-    def _register(self, index: tantivy.Index) -> None:
-        for name, analyzer in self._analyzers.items():
-            index.register_tokenizer(name, analyzer)
-        index.config_reader(reload_policy="Manual")
 
     def _wipe(self) -> None:
         """Delete the index directory, refusing if it does not look like an index of ours."""
@@ -285,96 +409,6 @@ class SearchIndex:
     def count(self) -> int:
         """Committed documents, whatever their status."""
         return self._index.searcher().num_docs
-
-    def search(
-        self,
-        query: str,
-        *,
-        entity_type: str | None = None,
-        limit: int = 20,
-        include_deleted: bool = False,
-    ) -> list[SearchHit]:
-        """The best ``limit`` hits for a query string (see ``parse_query``), best first.
-
-        ``entity_type`` (an entity_type or kind) further restricts ``type:`` filters from the
-        query. Deleted entities are left out unless ``include_deleted``; stubs are included.
-        A query with neither text nor filters (nor ``*``) finds nothing: ``type:`` as it
-        is being typed lists no one.
-        """
-        parsed = parse_query(query)
-        filters = self._tiers.filters(parsed, entity_type, include_deleted)
-        if filters is None or limit <= 0:
-            return []
-        words = self._analyzers["mds_words"].analyze(parsed.text) if parsed.text else []
-        searcher = self._index.searcher()
-        found: list[tuple[float, DocAddress, MatchTier]] = []
-        seen: set[tuple[int, int]] = set()
-
-        def best(tier: MatchTier, query: Query, scored: bool) -> list[tuple[float, DocAddress]]:
-            # ``limit`` and not fewer: every hit found so far may be among this tier's best.
-            full = Query.boolean_query([(Occur.Must, query), *filters])
-            if scored:  # words spelled exactly earn a bonus
-                return searcher.search(full, limit, count=False, weight_by_field="prior").hits
-            # all hits of a tier are equal: the prior alone orders them, at less cost
-            base = TIER_BASE[tier]
-            ordered = searcher.search(full, limit, count=False, order_by_field="prior")
-            return [(base * math.log2(2 + weight), address) for weight, address in ordered.hits]
-
-        def run(
-            tier: MatchTier, make: Callable[[bool], Query], *, top: bool, scored: bool = False
-        ) -> None:
-            """Add the tier's best hits. With ``top``, first among top documents only: if
-            they alone fill the page, no other document could rank among them, and the
-            (five times more numerous) rest is never scanned."""
-            hits: list[tuple[float, DocAddress]] = []
-            if top and not scored:
-                hits = [h for h in best(tier, make(True), scored) if _key(h[1]) not in seen]
-            if len(hits) < limit - len(found):
-                hits = best(tier, make(False), scored)
-            for score, address in hits:
-                if _key(address) not in seen and len(found) < limit:
-                    seen.add(_key(address))
-                    found.append((score, address, tier))
-
-        if not parsed.text:
-            filtered = parsed.types or parsed.owners or parsed.tags or entity_type is not None
-            if filtered or parsed.everything:
-                run("filter", lambda _top: Query.all_query(), top=False)  # list the matches
-        else:
-            for tier in ("exact", "prefix", "words", "fuzzy", "other"):
-                if len(found) >= limit or (tier != "exact" and not words):
-                    break
-                if tier == "exact":
-                    run(tier, lambda _top: self._tiers.exact(parsed.text), top=False)
-                elif tier == "prefix":
-                    run(tier, partial(self._tiers.prefix, words), top=True)
-                elif tier == "words":
-                    run(tier, partial(self._tiers.words, words), top=True)
-                elif tier == "fuzzy":
-                    if typos := self._tiers.misspelled(searcher, words, found=bool(found)):
-                        misspelled, scored = typos
-                        make = partial(self._tiers.fuzzy, words, misspelled, scored)
-                        run(tier, make, top=True, scored=scored)
-                else:
-                    run(tier, lambda _top: self._tiers.other(searcher, words), top=False)
-
-        hits = []
-        highlight = Highlighter(parsed.text, words)
-        for score, address, tier in found:
-            stored = searcher.doc(address)
-            name = stored.get_first("name") or ""
-            hits.append(
-                SearchHit(
-                    id=stored.get_first("id") or "",
-                    entity_type=stored.get_first("entity_type") or "",
-                    name=name,
-                    score=score,
-                    highlights={"name": highlight(name, tier)},
-                    status=stored.get_first("status") or "resolved",
-                    match=tier,
-                )
-            )
-        return hits
 
 
 def _key(address: DocAddress) -> tuple[int, int]:

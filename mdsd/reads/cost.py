@@ -53,12 +53,14 @@ class ReadLimits:
 class Meter:
     """The cost of one request so far; ``charge`` raises ``TooCostly`` past the limits."""
 
-    __slots__ = ("_calls", "_deadline", "_slice_end", "exceeded", "limits", "visits")
+    __slots__ = ("_calls", "_deadline", "_slice_end", "_stopped", "exceeded", "limits", "visits")
 
     def __init__(self, limits: ReadLimits) -> None:
         self.limits = limits
         self.visits = 0
         self.exceeded = False
+        #: why the read was stopped: every charge after raises it again at once
+        self._stopped: TooCostly | None = None
         self._calls = 0
         now = time.monotonic()
         self._deadline = now + limits.seconds
@@ -66,11 +68,16 @@ class Meter:
 
     def charge(self, visits: int = 1) -> bool:
         """Count ``visits`` records; True when the read has run a slice and should let the
-        loop run (a read in a worker thread has already let it, by then)."""
+        loop run (a read in a worker thread has already let it, by then).
+
+        Once stopped, a read stops at its next charge, whichever part of it charges: the
+        fan-out GraphQL query has thousands of fields pending when its deadline passes, and
+        letting each run on to its next look at the clock took 3-20 s more."""
+        if self._stopped is not None:
+            raise TooCostly(*self._stopped.args)
         self.visits += visits
         if self.visits > self.limits.visits:
-            self.exceeded = True
-            raise TooCostly(
+            raise self._stop(
                 f"query too costly: it visits more than {self.limits.visits:,} records "
                 "(repeats count); ask for less depth, fewer nested relationships or a "
                 "smaller limit"
@@ -80,17 +87,25 @@ class Meter:
             return False
         now = time.monotonic()
         if now > self._deadline:
-            self.exceeded = True
-            raise TooCostly(
-                f"query too costly: it ran past its {self.limits.seconds:g} s deadline after "
-                f"{self.visits:,} records; ask for less depth or fewer nested relationships"
-            )
+            raise self.stop_overdue()
         if now < self._slice_end:
             return False
         if threading.current_thread() is not threading.main_thread():
             time.sleep(_GIL_HANDOFF_SECONDS)
         self._slice_end = time.monotonic() + SLICE_SECONDS
         return True
+
+    def stop_overdue(self) -> TooCostly:
+        """Stop the read for running past its deadline; the error that says so."""
+        return self._stop(
+            f"query too costly: it ran past its {self.limits.seconds:g} s deadline after "
+            f"{self.visits:,} records; ask for less depth or fewer nested relationships"
+        )
+
+    def _stop(self, why: str) -> TooCostly:
+        self.exceeded = True
+        self._stopped = TooCostly(why)
+        return self._stopped
 
     async def pace(self, visits: int = 1) -> None:
         """``charge`` for a read on the event loop: yields to it once a slice has run."""
@@ -174,9 +189,16 @@ class ReadRunner:
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
+    async def start(self) -> None:
+        """Get ready to read (worker processes start here)."""
+
     def close(self) -> None:
         """Stop taking reads; the ones running end at their deadline at the latest."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def aclose(self) -> None:
+        """``close``, and stop whatever else reads (worker processes)."""
+        self.close()
 
 
 def encode(answer: Any) -> bytes:

@@ -11,14 +11,14 @@ from typing import Any
 
 from mds.wire import JSON
 from mdsd import facts as F
-from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, SearchIndex
+from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, Searching
 from store import Db, FactStore
 
 
 class Search:
     """Searches of the main index (names, descriptions, tags...) or of the owners' index."""
 
-    def __init__(self, store: FactStore, main: SearchIndex, owners: SearchIndex) -> None:
+    def __init__(self, store: FactStore, main: Searching, owners: Searching) -> None:
         self.store = store
         self.main = main
         self.owners = owners

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from mds.client import ApiError, Client
 from mdsd.api.rest import create_app
 from mdsd.daemon import Daemon
 from mdsd.reads import queries
-from mdsd.reads.cost import ReadLimits
+from mdsd.reads.cost import ReadLimits, ReadRunner
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -179,10 +180,14 @@ async def test_a_daemon_still_starting_answers_503(tmp_path: Path, org: Org) -> 
 async def test_a_bug_answers_a_json_500(
     org: Org, truth: Truth, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A query on a read thread (``[api] read_processes = 0``) that raises: a JSON 500."""
+
     def broken(*args: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(queries, "neighbors", broken)
+    in_process = dataclasses.replace(org.daemon.services, reader=ReadRunner(ReadLimits()))
+    monkeypatch.setattr(org.daemon, "services", in_process)
     transport = httpx.ASGITransport(app=create_app(org.daemon.api), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://mds") as http:
         response = await http.get("/v1/neighbors", params={"id": aip("teams", "x")})

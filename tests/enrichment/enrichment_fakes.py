@@ -15,6 +15,7 @@ from typing import Any
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
+from mdsd.api.settings import ApiConfig
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.connectors import Connector, Gone, Hydrated, HydrationResult, Listed, SourceUnavailable
 from mdsd.connectors.ids import HOME, ab_test_of_cell, cell_native, ref
@@ -203,6 +204,7 @@ def daemon_config(data_dir: Path, **enrichment: float) -> Config:
             **{"interval_seconds": 30.0, "retry_seconds": 0.3, **enrichment}  # type: ignore[arg-type]
         ),
         reconcile=ReconcileConfig(interval_seconds=3600.0),
+        api=ApiConfig(read_processes=0),  # a daemon per test: reads in-process
     )
 
 

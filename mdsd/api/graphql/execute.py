@@ -22,7 +22,8 @@ from mdsd.reads.cost import ReadLimits, ReadRunner
 from mdsd.reads.queries import BadQuery
 from mdsd.reads.units import UnitTimes
 from mdsd.reads.views import describe
-from store import FactStore
+from mdsd.reads.workers import ProcessReader
+from store import Db, FactStore
 
 
 def _request(body: Mapping[str, Any]) -> tuple[str, JSON | None, str | None]:
@@ -47,11 +48,32 @@ async def execute(
 ) -> JSON:
     """Run one request against ``store`` pinned now; ``as_of`` is the roots' default moment
     (a bad one raises ``AsOfError``, like every other endpoint); ``limits`` bound its work."""
+    return await execute_at(body, store.db(), services, as_of, limits)
+
+
+async def execute_at(
+    body: Mapping[str, Any],
+    current: Db,
+    services: Services | None = None,
+    as_of: str | None = None,
+    limits: ReadLimits | None = None,
+) -> JSON:
+    """``execute`` with ``current`` as the graph now (a read worker's view of the moment
+    the request arrived at the daemon)."""
     query, variables, operation = _request(body)
-    context = GraphContext.open(store.db(), as_of, services, limits)
-    result = await schema.execute(
-        query, variable_values=variables, context_value=context, operation_name=operation
-    )
+    context = GraphContext.open(current, as_of, services, limits)
+    try:
+        async with asyncio.timeout(context.meter.limits.seconds):
+            result = await schema.execute(
+                query, variable_values=variables, context_value=context, operation_name=operation
+            )
+    except TimeoutError:
+        # The engine's own work (completing values, resolving types, building errors) is
+        # not charged: the fan-out query ran 3-20 s past its deadline. Stopped wherever it is.
+        overdue = context.meter.stop_overdue()
+        result = ExecutionResult(
+            data=None, errors=[GraphQLError(str(overdue), original_error=overdue)]
+        )
     return render(result, context)
 
 
@@ -108,7 +130,10 @@ async def execute_on_reader(
     services: Services | None,
     as_of: str | None,
 ) -> bytes:
-    """``execute`` on one of ``reader``'s threads, with an event loop of its own, as encoded
-    JSON: the daemon's loop stays free for acknowledgements however big the query."""
+    """``execute`` in one of ``reader``'s worker processes, or else on one of its threads
+    with an event loop of its own, as encoded JSON: the daemon's loop stays free for
+    acknowledgements however big the query."""
+    if isinstance(reader, ProcessReader):
+        return await reader.run("graphql", store.db(), body, as_of)
     bound = OnLoop(services, asyncio.get_running_loop()) if services is not None else None
     return await reader.on_own_loop(lambda: execute(body, store, bound, as_of, reader.limits))
