@@ -106,7 +106,7 @@ class OnLoop:
 
     @property
     def search(self) -> Search:
-        return self._search  # type: ignore[return-value]
+        return self._search
 
     @property
     def unit_times(self) -> Callable[[str], Awaitable[UnitTimes]]:
@@ -119,8 +119,10 @@ class OnLoop:
         return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result()
 
     async def _unit_times(self, xid: str) -> UnitTimes:
-        running = asyncio.run_coroutine_threadsafe(self._services.unit_times(xid), self._loop)
-        return await asyncio.wrap_future(running)
+        async def on_loop() -> UnitTimes:
+            return await self._services.unit_times(xid)
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_loop(), self._loop))
 
 
 async def execute_on_reader(
