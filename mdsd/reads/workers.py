@@ -22,6 +22,7 @@ nothing), then answered 503.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mds.wire.moments import AsOfError
+from mdsd.base import memory
 from mdsd.base.children import Handler, WorkerSlot
 from mdsd.index import QueryError
 from mdsd.reads.cost import Meter, MeteredDb, ReadLimits, ReadRunner, TooCostly, encode
@@ -159,14 +161,27 @@ class Reading(Handler):
         )
         self.ops: dict[str, Op] = {"read": _query}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mds-read")
+        self._baseline = memory.rss_bytes()
 
     async def answer(self, op: str, args: tuple[Any, ...]) -> Any:
         run = self.ops.get(op)
         if run is None:
             raise RuntimeError(f"unknown call {op!r}")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._thread, self._on_view, run, *args
-        )
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._thread, self._on_view, run, *args)
+        finally:
+            await loop.run_in_executor(self._thread, self._give_back)
+
+    def _give_back(self) -> None:
+        """After a read that grew the worker (a fan-out query's answer is hundreds of MB of
+        objects, all garbage once sent), hand the memory back to the system: the worker
+        reads one request at a time, so nothing of it is alive any more."""
+        if memory.rss_bytes() < self._baseline + memory.TRIM_GROWTH_BYTES:
+            return
+        gc.collect()
+        memory.trim()
+        self._baseline = memory.rss_bytes()
 
     def _on_view(
         self, run: Op, basis_tx: int, since_tx: int, limits: ReadLimits, *args: Any
