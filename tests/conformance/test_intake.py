@@ -237,8 +237,10 @@ def test_status_counts_mean_what_they_say(h: Harness) -> None:
     )
     assert answer["accepted"] == 1 and len(answer["rejected"]) == 2
     h.wait_idle()
+    # a stub of an earlier test whose retry came due since the wait may pass through the
+    # queue for a moment: pending drains to 0, which is what the count means
+    assert settles_to_no_pending(h)
     after = status(h)
-    assert after["pending"] == 0, after
     assert after["dead_letters"] == before["dead_letters"] + 2, (before, after)
     assert after["last_tx"] > before["last_tx"]
     assert after["entities"] >= after["stubs"] >= 0
