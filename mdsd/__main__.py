@@ -95,7 +95,6 @@ async def serve(config: Config) -> None:
     from mdsd.base.storage import wait_for_room
     from mdsd.daemon import Daemon
 
-    make_private(config.data_dir)
     daemon = Daemon(config)
     sockets = [bind_unix_socket(config.socket_path)]
     if config.daemon.tcp_port:

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from mdsd.base.private import make_private
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
 from mdsd.connectors.policy import SourcePolicy
 
@@ -94,6 +95,7 @@ async def run(args: argparse.Namespace, serve: Serve) -> None:
         sink = SocketSink(probe.socket_path)
         async with run_simulator(world, chaos=chaos, sink=sink, rate=args.rate) as simulator:
             config = demo_config(simulator.base_url, data_dir, args.socket)
+            make_private(config.data_dir)
             log.info("simulator at %s; daemon socket %s", simulator.base_url, config.socket_path)
             print(
                 f"mds demo: socket {config.socket_path}; in another terminal:\n"

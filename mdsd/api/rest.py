@@ -13,7 +13,6 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.faults import StorageFault
 from mdsd.index import MAX_SEARCH_LIMIT, QueryError
 from mdsd.reads import insights, queries
-from mdsd.reads.cost import TooCostly
+from mdsd.reads.cost import TooCostly, encode
 from mdsd.reads.views import view
 from mdsd.reads.workers import ReadUnavailable
 from store import Db
@@ -75,10 +74,10 @@ STORAGE_RETRY_SECONDS = 5
 
 
 class JSONResponse(StarletteJSONResponse):
-    """JSON rendered by orjson: a 1,000-node lineage encodes in 0.5 ms instead of 3.8 ms."""
+    """JSON encoded as the reads encode their answers (``mdsd.reads.cost.encode``)."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return encode(content)
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:

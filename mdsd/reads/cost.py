@@ -168,12 +168,9 @@ class ReadRunner:
         self.limits = limits
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mds-read")
 
-    def meter(self) -> Meter:
-        return Meter(self.limits)
-
     async def query(self, db: Db, read: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
         """``read(db, *args, **kwargs)``, its record reads metered, as encoded JSON."""
-        metered = MeteredDb(db, self.meter())
+        metered = MeteredDb(db, Meter(self.limits))
 
         def run() -> bytes:
             return encode(read(metered, *args, **kwargs))
