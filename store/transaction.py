@@ -136,6 +136,8 @@ class Transaction:
         apply = self.apply
         touch_of = self.touch
         valid_of = self.valid_of
+        default = self.default_valid
+        micros_get = self._micros.get
         ref_value = codec.ref_value
         for op in ops:
             if isinstance(op, Replace):
@@ -149,7 +151,8 @@ class Transaction:
                     continue
                 assert info is not None and eid is not None
                 touch = touch_of(eid, info)
-                when = valid_of(op.valid)
+                moment = op.valid
+                when = default if moment is None else (micros_get(moment) or valid_of(moment))
                 after = touch.after
                 if len(after) != len(encoded) or any(v not in encoded for v in after):
                     touch.removed = when
@@ -184,7 +187,8 @@ class Transaction:
             if found is None:  # a new entity has no past
                 found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TIMES, {}, {}, 0)
             touch = found
-            when = valid_of(op.valid)
+            moment = op.valid
+            when = default if moment is None else (micros_get(moment) or valid_of(moment))
             if not info.many:
                 if touch.after:
                     touch.removed = when
