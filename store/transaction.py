@@ -360,11 +360,11 @@ class Transaction:
         """The datoms (retractions first, then assertions, each in the order the ops first
         touched them) and, alongside, their decoded values.
 
-        A value leaves at the valid time of the op that took it away, never before it
-        began; a new value of a cardinality-one attribute never starts before the one it
-        replaces did, nor inside an earlier value's closed interval, so the attribute never
-        holds two values at once; a value restated with an earlier valid time moves its start
-        back as far as that allows."""
+        A value leaves at the valid time of the op that took it away; taken away before it
+        began, it never held (a correction). A new value of a cardinality-one attribute
+        starts no earlier than the value it replaces leaves, nor inside an earlier value's
+        closed interval, so the attribute never holds two values at once; a value restated
+        with an earlier valid time moves its start back as far as that allows."""
         retracts: list[EncodedDatom] = []
         retracted: list[Any] = []
         asserts: list[EncodedDatom] = []
@@ -382,10 +382,12 @@ class Transaction:
             floor = max(ends.values(), default=_BEFORE_ALL)
             for v, value in before.items():
                 if v not in after:
+                    # taken away before it began: it never held, so it bounds nothing
                     gone = max(touch.removed, starts[v])
                     retracts.append((e, a, v, False, gone))
                     retracted.append(value)
-                    floor = max(floor, gone)
+                    if touch.removed > starts[v]:
+                        floor = max(floor, gone)
             for v, value in after.items():
                 lowest = ends.get(v, _BEFORE_ALL) if many else floor
                 when = max(stated.get(v, VALID_OPEN), lowest)

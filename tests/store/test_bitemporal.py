@@ -190,3 +190,59 @@ def test_both_axes_match_a_naive_replay(transactions: list[list[Op]]) -> None:
 @given(TRANSACTIONS)
 def test_both_axes_match_a_naive_replay_thoroughly(transactions: list[list[Op]]) -> None:
     run_sequence(transactions)
+
+
+# -- the rules, one example each ---------------------------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+def a_store(tmp: str) -> FactStore:
+    store = FactStore(Path(tmp) / "facts")
+    store.install(ATTRS.values())
+    return store
+
+
+def test_a_change_splits_the_past_and_the_old_value_stays_known_before_it() -> None:
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        store.transact([Created("aip://e0", BASE), Add("aip://e0", "p/name", "a", BASE)])
+        store.transact([Replace("aip://e0", "p/name", ["b"], BASE + 5 * DAY)])
+        e = store.lookup_xid("aip://e0")
+        assert e is not None
+        assert store.valid_at(BASE - DAY).exists(e) is False
+        assert store.valid_at(BASE + DAY).get(e, "p/name") == "a"
+        assert store.valid_at(BASE + 6 * DAY).get(e, "p/name") == "b"
+        assert store.db().get(e, "p/name") == "b"
+        # as mds knew it before the change: "a" ever after
+        assert store.as_of(1).valid_at(BASE + 6 * DAY).get(e, "p/name") == "a"
+        assert store.valid_at(BASE + 6 * DAY).valid_from(e, "p/name") == BASE + 5 * DAY
+
+
+def test_a_stub_described_later_reaches_back_to_its_creation() -> None:
+    """First seen as a stub (today), then described with its creation long ago: it exists
+    from then, and its status then is the described one: the stub's never held."""
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        seen = BASE + 30 * DAY
+        store.transact([Add("aip://e0", "p/name", "stub")], valid=seen)
+        store.transact([Created("aip://e0", BASE), Replace("aip://e0", "p/name", ["a"], BASE)])
+        e = store.lookup_xid("aip://e0")
+        assert e is not None
+        then = store.valid_at(BASE + DAY)
+        assert then.exists(e) and then.get(e, "p/name") == "a"
+        assert store.db().get(e, "p/name") == "a"
+        assert store.db().known_from(e) == BASE
+        # as mds knew it before the description: a stub, seen on day 30, nothing before
+        assert not store.as_of(1).valid_at(BASE + DAY).exists(e)
+        assert store.as_of(1).valid_at(seen).get(e, "p/name") == "stub"
+
+
+def test_restating_a_value_with_an_earlier_valid_time_moves_its_start_back() -> None:
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        store.transact([Add("aip://e0", "p/tags", "x", BASE + 9 * DAY)])
+        assert store.transact([Add("aip://e0", "p/tags", "x", BASE + 9 * DAY)]) is None
+        store.transact([Add("aip://e0", "p/tags", "x", BASE + 2 * DAY)])
+        e = store.lookup_xid("aip://e0")
+        assert e is not None
+        assert store.valid_at(BASE + 3 * DAY).get(e, "p/tags") == ["x"]
+        assert store.as_of(1).valid_at(BASE + 3 * DAY).get(e, "p/tags") == []
+        assert store.earliest_valid() == BASE + 2 * DAY
