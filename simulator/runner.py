@@ -90,14 +90,20 @@ async def run_simulator(
     sink: Sink | None = None,
     rate: float = 0.0,
     initial_events: bool = True,
+    live: bool = True,
 ) -> AsyncIterator[Simulator]:
     """Serve ``world`` on ``host:port`` while the context is open.
+
+    A served world is ``live`` unless told otherwise: its changes are dated now, after its
+    generated history (``World.go_live``).
 
     With a ``sink`` (which the simulator then owns and closes), an emitter sends one event
     per entity (unless ``initial_events`` is false) and then mutates the world at ``rate``
     events per second (0: only on ``Simulator.mutate`` or ``POST /_mutate``).
     """
     chaos = chaos or Chaos()
+    if live:
+        world.go_live()
     emitter = Emitter(world, sink, chaos=chaos, rate=rate) if sink is not None else None
     app = create_app(
         world,

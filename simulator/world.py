@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import random
+import time
+from collections.abc import Callable
 
 from simulator.generate import populate
 from simulator.mutations import apply_one
@@ -24,7 +26,18 @@ class World(Organisation):
     ``World.generate(size, seed)`` builds one; ``mutate()`` changes it one realistic step at a
     time; ``truth()`` is the ground truth tests compare the daemon against. Not thread-safe:
     the simulator changes and serves it from one event loop.
+
+    Its history is dated: generated records carry the past dates they were created and
+    changed on (2024 to ``EPOCH``, New Year's morning 2025), so a daemon can answer for any
+    moment of it. Changes then follow the world's own clock, a few minutes a step from
+    ``EPOCH`` (deterministic: what a seed gives is always the same), or once ``go_live()``
+    has been called, the wall clock: a served world changes now.
     """
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed)
+        #: where a live world's clock comes from (Unix seconds); None: the world's own
+        self.wall_clock: Callable[[], float] | None = None
 
     @classmethod
     def generate(cls, size: int = 1000, seed: int = 0) -> World:
@@ -45,8 +58,16 @@ class World(Organisation):
         ``rng`` picks which change and what it touches (the world's own by default).
         """
         rng = rng or self.rng
-        self.now += rng.randint(30, 600)
+        step = rng.randint(30, 600)  # drawn live or not: what changes depends on the seed alone
+        if self.wall_clock is None:
+            self.now += step
+        else:  # never backwards: the sources' updated_at must not go back
+            self.now = max(self.now, int(self.wall_clock()))
         return apply_one(self, rng, self.now)
+
+    def go_live(self, clock: Callable[[], float] = time.time) -> None:
+        """Date every later change by ``clock`` (the wall clock) instead of the world's own."""
+        self.wall_clock = clock
 
     def mutate_many(self, n: int) -> list[Event]:
         """``n`` mutations; all their events, in order."""

@@ -161,3 +161,20 @@ class NormalizedEntity:
     #: writer deletes parts that vanish from their parent's payload, and hydrating a part
     #: means hydrating its parent.
     parent: str | None = None
+    #: the fields its source fixes when it creates the entity (contract 4: an instance's
+    #: run, model and features, a version's dataset), as its connector declares them for
+    #: the entity's kind: they hold from ``created_at``. Every other field changes, and is
+    #: known from ``updated_at`` (or from when mds saw it). Names are those of ``FIELDS``,
+    #: relationship types and attribute names.
+    fixed: frozenset[str] = frozenset()
+    #: changing fields whose changes the source's ``updated_at`` does not date (MLflow moves
+    #: an alias without bumping a timestamp; a run's end does not date its cell
+    #: assignments): they are known only from when mds saw them, never guessed earlier.
+    undated: frozenset[str] = frozenset()
+
+
+#: The fields every entity has, by the names ``NormalizedEntity.fixed`` and ``undated`` use
+#: for them (besides relationship types and attribute names). The identity (type, source,
+#: native id, name, created_at) is fixed for every kind; the rest may be declared.
+IDENTITY: frozenset[str] = frozenset({"type", "source", "native_id", "name", "created_at"})
+FIELDS: frozenset[str] = IDENTITY | {"description", "tags", "owners", "mentions", "parent"}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from mds.wire.model import EntityType, NormalizedEntity
 from mdsd.connectors.policy import SourcePolicy
@@ -52,6 +53,30 @@ class Listed:
     updated_at: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How a source dates the fields of one entity kind (contract 4).
+
+    ``fixed`` fields are set when the source creates the entity and hold from its
+    ``created_at``; ``undated`` ones change without the source's ``updated_at`` saying
+    when, so they are known only from when mds saw them; every other field is known from
+    ``updated_at``. Names are ``mds.wire.model.FIELDS``, relationship types or attribute
+    names.
+    """
+
+    fixed: frozenset[str] = frozenset()
+    undated: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        both = self.fixed & self.undated
+        if both:
+            raise ValueError(f"fields both fixed and undated: {sorted(both)}")
+
+
+def timing(fixed: tuple[str, ...] = (), undated: tuple[str, ...] = ()) -> Timing:
+    return Timing(frozenset(fixed), frozenset(undated))
+
+
 class Connector(ABC):
     """One source system. Subclasses set ``source`` and ``events`` and implement the rest."""
 
@@ -59,10 +84,28 @@ class Connector(ABC):
     source: str
     #: event_type -> what it names
     events: Mapping[str, EventSpec]
+    #: entity kind -> how this source dates its fields; a kind not listed has only its
+    #: identity fixed, and every other field dated by its ``updated_at``
+    timings: ClassVar[Mapping[EntityType, Timing]] = {}
 
     def __init__(self, policy: SourcePolicy) -> None:
         """Every connector is built from its ``[sources.KEY]`` config table alone."""
         self.policy = policy
+
+    @classmethod
+    def timed(cls, result: HydrationResult) -> HydrationResult:
+        """``result`` with each entity carrying its kind's ``Timing``, for the writer.
+        Every connector's ``hydrate`` returns through it."""
+        if not isinstance(result, Hydrated):
+            return result
+        return Hydrated([cls.timed_entity(e) for e in result.entities])
+
+    @classmethod
+    def timed_entity(cls, entity: NormalizedEntity) -> NormalizedEntity:
+        declared = cls.timings.get(entity.entity_type)
+        if declared is None:
+            return entity
+        return replace(entity, fixed=declared.fixed, undated=declared.undated)
 
     @classmethod
     @abstractmethod

@@ -7,7 +7,7 @@ dataset's unit, and ``dataset_version_created`` hydrates the dataset.
 from __future__ import annotations
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel
-from mdsd.connectors.base import EventSpec
+from mdsd.connectors.base import EventSpec, timing
 from mdsd.connectors.ids import dataset_of_version, dataset_version_native
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
@@ -61,3 +61,10 @@ class DatasetsConnector(RestConnector):
             part=Part(EntityType.DATASET_VERSION, dataset_of_version),
         ),
     )
+    #: a dataset's upstream is part of its definition; a version never changes at all
+    timings = {
+        EntityType.DATASET: timing(fixed=(Rel.DERIVED_FROM,)),
+        EntityType.DATASET_VERSION: timing(
+            fixed=(Rel.VERSION_OF, "parent", "version", "row_count", "created_at")
+        ),
+    }

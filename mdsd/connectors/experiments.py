@@ -6,6 +6,7 @@ A test's cells come with the test's payload, so a cell is a part of its test's u
 from __future__ import annotations
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.connectors.base import timing
 from mdsd.connectors.ids import ab_test_of_cell, cell_native
 from mdsd.connectors.payload import Payload, entity
 from mdsd.connectors.rest import Collection, Part, RestConnector, lifecycle
@@ -46,3 +47,5 @@ class ExperimentsConnector(RestConnector):
             id_field="test_id",
         ),
     )
+    #: a cell belongs to its test under its number for good (the payload dates neither)
+    timings = {EntityType.AB_TEST_CELL: timing(fixed=(Rel.CELL_OF, "parent", "cell_number"))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.connectors.base import timing
 from mdsd.connectors.payload import Payload, by_time, entity, newest, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
 
@@ -28,3 +29,5 @@ class FeatureStoreConnector(RestConnector):
     source = "featurestore"
     events = lifecycle("feature", EntityType.FEATURE, "feature_id")
     collections = (Collection("features", EntityType.FEATURE, feature),)
+    #: what a feature is computed from is part of its definition; new versions change it
+    timings = {EntityType.FEATURE: timing(fixed=(Rel.DERIVED_FROM,))}

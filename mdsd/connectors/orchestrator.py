@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.connectors.base import timing
 from mdsd.connectors.ids import cell_native, dataset_version_native
 from mdsd.connectors.payload import Payload, entity, newest, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
@@ -23,6 +24,7 @@ def pipeline(p: Payload) -> list[NormalizedEntity]:
 def run(p: Payload) -> list[NormalizedEntity]:
     attempts = p.objects("attempts")
     last = newest(attempts, _attempt_number)
+    started, ended = p.timestamp("started_at"), p.timestamp("ended_at")
     return [
         entity(
             p,
@@ -47,6 +49,10 @@ def run(p: Payload) -> list[NormalizedEntity]:
                     ],
                 ),
             },
+            # the contract's run has no timestamps of its own: it is created when it
+            # starts, and its payload last changed (as far as it says) when it ended
+            created_at=started,
+            updated_at=ended or started,
         )
     ]
 
@@ -75,3 +81,12 @@ class OrchestratorConnector(RestConnector):
         Collection("pipelines", EntityType.PIPELINE, pipeline),
         Collection("pipeline-runs", EntityType.PIPELINE_RUN, run, id_field="run_id"),
     )
+    #: a pipeline's outputs and a run's pipeline, inputs and outputs are fixed when they
+    #: are created (contract 4); a run's cell assignments change after it ended, and
+    #: nothing in its payload dates them
+    timings = {
+        EntityType.PIPELINE: timing(fixed=(Rel.OUTPUTS,)),
+        EntityType.PIPELINE_RUN: timing(
+            fixed=(Rel.RUN_OF, Rel.READS, Rel.WRITES, "started_at"), undated=(Rel.RAN_FOR,)
+        ),
+    }

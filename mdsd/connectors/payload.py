@@ -189,9 +189,12 @@ def entity(
     relationships: Mapping[Rel, list[str]] | None = None,
     mentions: list[str] | None = None,
     parent: str | None = None,
+    created_at: str | None = None,
+    updated_at: str | None = None,
 ) -> NormalizedEntity:
     """A normalized entity with the fields all payload kinds share read from ``p``: name
-    (else the native id), description, owner emails, labels, timestamps. Null attributes
+    (else the native id), description, owner emails, labels, timestamps (``created_at`` and
+    ``updated_at``, else the ones given: a kind without them is dated by other fields). Null attributes
     and empty relationship lists are left out."""
     return NormalizedEntity(
         id=ref(entity_type, native_id),
@@ -207,8 +210,8 @@ def entity(
             rel: list(dict.fromkeys(ts)) for rel, ts in (relationships or {}).items() if ts
         },
         mentions=list(dict.fromkeys(mentions or [])),
-        created_at=p.timestamp("created_at"),
-        updated_at=p.timestamp("updated_at"),
+        created_at=p.timestamp("created_at") or created_at,
+        updated_at=p.timestamp("updated_at") or updated_at,
         parent=parent,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mdsd.connectors.base import timing
 from mdsd.connectors.payload import Payload, entity, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
 
@@ -53,3 +54,10 @@ class RegistryConnector(RestConnector):
         Collection("models", EntityType.MODEL, model),
         Collection("instances", EntityType.MODEL_INSTANCE, instance),
     )
+    #: an instance is what one run trained of one model on its features, under a version
+    #: number; its status, deployment, labels and owners change (contract 4)
+    timings = {
+        EntityType.MODEL_INSTANCE: timing(
+            fixed=(Rel.INSTANCE_OF, Rel.PRODUCED_BY, Rel.USES_FEATURE, "version")
+        ),
+    }

@@ -108,7 +108,7 @@ class RestConnector(HttpConnector):
         if entities[0].id != unit_id:
             raise InvalidPayload(f"{where}: the payload describes {entities[0].id}")
         # a part listed twice is one part; the later mention wins
-        return Hydrated(list({e.id: e for e in entities}.values()))
+        return self.timed(Hydrated(list({e.id: e for e in entities}.values())))
 
     async def list_units(self) -> AsyncIterator[Listed]:
         for collection in self.collections:

@@ -7,6 +7,9 @@ Re-evaluating an anchor compares what its rule derives now with what is stored a
 only the difference; retracting both halves when support is gone is truth maintenance,
 and the log keeps what was true before.
 
+An inferred edge holds (valid time) from when all of its support held: the latest start of
+the edges along its path (contract 4). It is retracted when mds sees the support go.
+
 Incremental evaluation rests on one observation: a path whose support changed contains an
 entity the change touched (a datom's entity, or the target of a changed ref), and the part
 of the path before the first such entity is unchanged. So walking each pattern backwards
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mds.wire.model import EntityType, Rel, flip
@@ -37,10 +41,17 @@ def edge_xid(rel: Rel | str, source: str, target: str) -> str:
 
 
 def edge_ops(
-    ref: int | str, rel: Rel, source: int | str, target: int | str, rule: str, path: list[str]
+    ref: int | str,
+    rel: Rel,
+    source: int | str,
+    target: int | str,
+    rule: str,
+    path: list[str],
+    valid: datetime | None = None,
 ) -> list[Op]:
     """The facts of the reified edge ``ref`` (its entity id, or ``edge_xid`` for a new one):
-    which relationship it is, between which entities, by which rule along which path."""
+    which relationship it is, between which entities, by which rule along which path; as of
+    ``valid`` (None: the transaction's time)."""
     values: dict[str, Any] = {
         F.EDGE_TYPE: str(rel),
         F.EDGE_SOURCE: source,
@@ -48,7 +59,7 @@ def edge_ops(
         F.EDGE_RULE: rule,
         F.EDGE_PATH: path,
     }
-    return [Replace(ref, attr, [value]) for attr, value in values.items()]
+    return [Replace(ref, attr, [value], valid=valid) for attr, value in values.items()]
 
 
 def new_edge_ops(rel: Rel, source: str, target: str, rule: str, path: list[str]) -> list[Op]:
@@ -158,20 +169,32 @@ class Evaluator:
         self._suffixes[key] = paths
         return paths
 
-    def derive(self, anchor: int) -> dict[tuple[Rel, int], list[str]]:
-        """(relationship, target) -> the supporting path (aip ids) of each implied edge.
+    def derive(self, anchor: int) -> dict[tuple[Rel, int], tuple[list[str], Path]]:
+        """(relationship, target) -> the supporting path of each implied edge (as aip ids,
+        and as the entities themselves).
 
         When several paths support one edge, the first in id order is kept, so the stored
         provenance does not flap between equally good explanations.
         """
-        found: dict[tuple[Rel, int], list[str]] = {}
+        found: dict[tuple[Rel, int], tuple[list[str], Path]] = {}
         for path in self.paths_from(anchor):
             ids = [self.xid(n) for n in path]
             for implied in self.rule.implies:
                 key = (implied.rel, path[implied.target])
-                if key not in found or ids < found[key]:
-                    found[key] = ids
+                if key not in found or ids < found[key][0]:
+                    found[key] = (ids, path)
         return found
+
+    def support_valid(self, path: Path) -> datetime | None:
+        """Since when the whole ``path`` holds: the latest valid start of its hops (None when
+        no hop is dated: the transaction's time)."""
+        starts = []
+        for position, step in enumerate(self.rule.steps):
+            source = path[position] if step.orientation == "out" else path[position + 1]
+            start = self.reader.valid_from(source, step.rel)
+            if start is not None:
+                starts.append(start)
+        return max(starts, default=None)
 
     # -- what is stored ------------------------------------------------------------------
 
@@ -201,21 +224,22 @@ class Evaluator:
         desired = self.derive(anchor)
         refs, edges = self.stored(anchor)
         ops = outcome.ops
-        for (rel, target), path in desired.items():
+        for (rel, target), (path, nodes) in desired.items():
             held = edges.get((rel, target))
-            changed = False
-            if target not in refs[rel]:
-                ops.append(Add(anchor, F.rel_attr(rel), target))
-                changed = True
-            if held is None or held.rule != self.rule.name or held.path != path:
-                ops += self._edge_ops(held, anchor, rel, target, path)
-                changed = True
-            if changed:
-                if held is None:
-                    self.work.added += 1
-                else:
-                    self.work.updated += 1
-                outcome.changed.update((anchor, target))
+            new_ref = target not in refs[rel]
+            new_edge = held is None or held.rule != self.rule.name or held.path != path
+            if not (new_ref or new_edge):
+                continue
+            valid = self.support_valid(nodes)
+            if new_ref:
+                ops.append(Add(anchor, F.rel_attr(rel), target, valid=valid))
+            if new_edge:
+                ops += self._edge_ops(held, anchor, rel, target, path, valid)
+            if held is None:
+                self.work.added += 1
+            else:
+                self.work.updated += 1
+            outcome.changed.update((anchor, target))
         gone = {k for k in edges if k not in desired}
         gone |= {
             (rel, t) for rel, targets in refs.items() for t in targets if (rel, t) not in desired
@@ -230,8 +254,14 @@ class Evaluator:
             outcome.changed.update((anchor, target))
 
     def _edge_ops(
-        self, held: StoredEdge | None, anchor: int, rel: Rel, target: int, path: list[str]
+        self,
+        held: StoredEdge | None,
+        anchor: int,
+        rel: Rel,
+        target: int,
+        path: list[str],
+        valid: datetime | None,
     ) -> list[Op]:
         new = edge_xid(rel, self.xid(anchor), self.xid(target))
         ref: int | str = held.edge if held is not None else new
-        return edge_ops(ref, rel, anchor, target, self.rule.name, path)
+        return edge_ops(ref, rel, anchor, target, self.rule.name, path, valid)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from mds.wire.model import EntityType, Orientation, Rel
@@ -40,6 +41,9 @@ class Reader(Protocol):
         """Entities ``e`` reaches through ``rel``: targets (``out``) or sources (``in``)."""
 
     def xid(self, e: int) -> str | None: ...
+
+    def valid_from(self, e: int, rel: Rel) -> datetime | None:
+        """Since when ``e``'s ``rel`` edges hold (valid time; the latest start among them)."""
 
     def edges_from(self, source: int) -> list[StoredEdge]:
         """The edge entities whose ``edge/source`` is ``source``."""
@@ -73,6 +77,9 @@ class PointReader:
         if e not in self._xids:
             self._xids[e] = self.db.xid(e)
         return self._xids[e]
+
+    def valid_from(self, e: int, rel: Rel) -> datetime | None:
+        return self.db.valid_from(e, F.rel_attr(rel))
 
     def edges_from(self, source: int) -> list[StoredEdge]:
         out = []
@@ -127,6 +134,10 @@ class ScanReader:
 
     def xid(self, e: int) -> str | None:
         return self._xid.get(e)
+
+    def valid_from(self, e: int, rel: Rel) -> datetime | None:
+        """A point read: only the few edges a pass adds or changes are dated."""
+        return self.db.valid_from(e, F.rel_attr(rel))
 
     def edges_from(self, source: int) -> list[StoredEdge]:
         return self._edges.get(source, [])

@@ -3,20 +3,27 @@
 It states what the source says now (``Replace`` per attribute, so vanished fields and
 edges are retracted), makes stubs for referenced entities it has never seen, deletes parts
 that left their unit, and refuses data older than what it holds (the source's
-``updated_at`` never goes backwards). Unchanged input writes nothing.
+``updated_at`` never goes backwards). Unchanged input writes nothing: the store nets what
+is already true.
+
+Every statement carries its valid time (contract 4, ``Dating``): an entity exists from its
+``created_at``, what was fixed at creation holds from then, what changes from the source's
+``updated_at``. Stubs and deletions are known when mds learns of them, the transaction's
+own time.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mds.wire.model import NormalizedEntity, Rel, parse_aip_id
+from mds.wire.model import IDENTITY, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
 from mdsd.connectors.base import Gone, HydrationResult
-from store import Add, Db, FactStore, Op, Replace, TxReport
+from store import Add, Created, Db, FactStore, Op, Replace, TxReport
 
 #: Relationships the writer owns; inferred ones belong to enrichment.
 DECLARED_RELS = tuple(rel for rel in Rel if rel is not Rel.TESTED_IN)
@@ -39,6 +46,52 @@ def parse_instant(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+#: attributes whose values are entity references (held as entity ids)
+_REF_ATTRS = frozenset({F.PARENT, F.MENTIONS})
+
+
+class Dating:
+    """When each field of one entity's write holds from (contract 4).
+
+    Identity and the fields the connector declares fixed hold from ``created_at``;
+    ``undated`` ones from when mds sees them (the transaction's own time); every other field
+    from ``updated_at``, or when mds saw it if the source gives none. A fixed field is
+    dated as a change, not from creation, once the store holds the entity with another
+    value for it: the source changed what it said was fixed, and the old value stays in
+    history for the time it held.
+    """
+
+    def __init__(self, db: Db, e: int | None, held: Mapping[str, Any], entity: NormalizedEntity):
+        self.db = db
+        self.held = held
+        self.entity = entity
+        self.created = parse_instant(entity.created_at)
+        self.updated = parse_instant(entity.updated_at)
+        #: never described before: absent, or only a stub named by someone else
+        self.first = e is None or held.get(F.STATUS) == F.STATUS_STUB
+
+    def valid(self, name: str, attr: str, values: list[Any]) -> datetime | None:
+        """The valid time of stating ``values`` for the field ``name`` (attribute ``attr``)."""
+        if name in self.entity.undated:
+            return None
+        fixed = name in IDENTITY or name in self.entity.fixed or attr == F.STATUS
+        if fixed and self.created is not None and (self.first or self._holds(attr, values)):
+            return self.created
+        return self.updated
+
+    def _holds(self, attr: str, values: list[Any]) -> bool:
+        """Whether the store holds exactly ``values`` for ``attr`` now."""
+        value = self.held.get(attr)
+        held = [] if value is None else value if isinstance(value, list) else [value]
+        if attr in _REF_ATTRS or attr.startswith(F.REL_PREFIX):
+            held = [self.db.xid(v) for v in held]
+        return _canonical(held) == _canonical(values)
+
+
+def _canonical(values: Iterable[Any]) -> list[str]:
+    return sorted(json.dumps(v, sort_keys=True, default=str) for v in values)
 
 
 class Writer:
@@ -105,44 +158,56 @@ class Writer:
     def _state(
         self, db: Db, entity: NormalizedEntity, owners: list[str], described: set[str]
     ) -> list[Op]:
-        """Ops that make the store say exactly what the source says about ``entity``.
+        """Ops that make the store say exactly what the source says about ``entity``, each
+        at the valid time its source gives it (``Dating``).
 
         ``described`` are the ids this write states in full: never stubs, even when a part
         refers to its unit before the unit exists (a new test's cells point at the test).
         """
         xid = entity.id
-        ops: list[Op] = [
-            Replace(xid, F.TYPE, [str(entity.entity_type)]),
-            Replace(xid, F.NAME, [entity.name]),
-            Replace(xid, F.DESCRIPTION, [entity.description] if entity.description else []),
-            Replace(xid, F.SOURCE, [entity.source]),
-            Replace(xid, F.NATIVE_ID, [entity.native_id]),
-            Replace(xid, F.STATUS, [F.STATUS_RESOLVED]),
-            Replace(xid, F.TAGS, [{"tag": t.tag, "value": t.value} for t in entity.tags]),
-            Replace(xid, F.OWNER_EMAILS, sorted(set(entity.owner_emails))),
-            Replace(xid, F.PARENT, [entity.parent] if entity.parent else []),
-            Replace(xid, F.MENTIONS, sorted(set(entity.mentions))),
-        ]
-        for attr, moment in ((F.CREATED_AT, entity.created_at), (F.UPDATED_AT, entity.updated_at)):
-            parsed = parse_instant(moment)
-            ops.append(Replace(xid, attr, [parsed] if parsed else []))
         e = db.entid(xid)
         held = db.entity(e) if e is not None else {}
-        stated = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
-        for name, value in entity.attributes.items():
-            ops.append(Replace(xid, F.attr_key(name), [] if value is None else [value]))
-        ops += [
-            Replace(xid, k, []) for k in held if k.startswith(F.ATTR_PREFIX) and k not in stated
+        dating = Dating(db, e, held, entity)
+        created, updated = dating.created, dating.updated
+        ops: list[Op] = [Created(xid, created)] if created is not None else []
+        stated: list[tuple[str, str, list[Any]]] = [
+            ("type", F.TYPE, [str(entity.entity_type)]),
+            ("name", F.NAME, [entity.name]),
+            ("description", F.DESCRIPTION, [entity.description] if entity.description else []),
+            ("source", F.SOURCE, [entity.source]),
+            ("native_id", F.NATIVE_ID, [entity.native_id]),
+            ("status", F.STATUS, [F.STATUS_RESOLVED]),
+            ("tags", F.TAGS, [{"tag": t.tag, "value": t.value} for t in entity.tags]),
+            ("owners", F.OWNER_EMAILS, sorted(set(entity.owner_emails))),
+            ("parent", F.PARENT, [entity.parent] if entity.parent else []),
+            ("mentions", F.MENTIONS, sorted(set(entity.mentions))),
+            ("created_at", F.CREATED_AT, [created] if created else []),
+        ]
+        present = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
+        stated += [
+            (name, F.attr_key(name), [] if value is None else [value])
+            for name, value in entity.attributes.items()
+        ]
+        stated += [
+            (k[len(F.ATTR_PREFIX) :], k, [])
+            for k in held
+            if k.startswith(F.ATTR_PREFIX) and k not in present
         ]
         targets: set[str] = set(entity.mentions) | set(owners)
         for rel in DECLARED_RELS:
             if rel is Rel.OWNED_BY:
-                values = sorted(set(owners))
+                name, values = "owners", sorted(set(owners))
             else:
-                values = sorted(set(entity.relationships.get(rel, [])))
+                name, values = str(rel), sorted(set(entity.relationships.get(rel, [])))
             if values or F.rel_attr(rel) in held:
-                ops.append(Replace(xid, F.rel_attr(rel), values))
+                stated.append((name, F.rel_attr(rel), values))
             targets.update(values)
+        ops += [
+            Replace(xid, attr, values, valid=dating.valid(name, attr, values))
+            for name, attr, values in stated
+        ]
+        # the update time is itself dated: it is when the source last changed the entity
+        ops.append(Replace(xid, F.UPDATED_AT, [updated] if updated else [], valid=updated))
         for target in sorted(targets - described):
             ops += self._stub(db, target)
         return ops

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from connector_fakes import BASE, FakeSource
 
-from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag
+from mds.wire.model import FIELDS, EntityType, NormalizedEntity, Rel, Tag
 from mdsd.connectors import CONNECTORS, Gone, Hydrated, InvalidPayload, SourcePolicy
 from mdsd.connectors.base import Connector
 
@@ -152,6 +152,57 @@ async def test_pipeline_run():
         Rel.WRITES: ["aip://dataset-version/datasets/ranking-training-set@v9"],
         Rel.RAN_FOR: ["aip://ab-test-cell/experiments/12345/2"],
     }
+    # the contract's run has no timestamps of its own: created when it starts, last
+    # changed when it ends; its pipeline and data are fixed, its cell assignments undated
+    assert (run.created_at, run.updated_at) == ("2025-01-01T03:00:00Z", "2025-01-01T04:00:00Z")
+    assert run.fixed == {"run_of", "reads", "writes", "started_at"}
+    assert run.undated == {"ran_for"}
+
+
+async def test_a_running_run_was_last_changed_when_it_started_unless_it_says_otherwise():
+    payload = {"run_id": "r1", "pipeline": "p", "status": "running"}
+    started = {**payload, "started_at": "2025-01-01T03:00:00+01:00"}
+    [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", started, RUN_R1)
+    assert (run.created_at, run.updated_at) == ("2025-01-01T03:00:00+01:00",) * 2
+    stamped = {**started, "created_at": "2024-12-31T00:00:00Z", "updated_at": NOW}
+    [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", stamped, RUN_R1)
+    assert (run.created_at, run.updated_at) == ("2024-12-31T00:00:00Z", NOW)
+    [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", payload, RUN_R1)
+    assert (run.created_at, run.updated_at) == (None, None)
+
+
+RUN_R1 = "aip://pipeline-run/orchestrator/r1"
+
+
+@pytest.mark.parametrize("source_key", sorted(CONNECTORS))
+def test_timings_name_fields_their_kinds_have(source_key):
+    """A declared name that no field of its kind has would silently date nothing."""
+    for kind, declared in CONNECTORS[source_key].timings.items():
+        for name in declared.fixed | declared.undated:
+            assert name in FIELDS or name in set(Rel) or name in KIND_ATTRIBUTES[kind], (
+                f"{source_key} {kind}: {name!r} is no field of it"
+            )
+
+
+#: the attribute names the connectors give each kind (theirs, across sources)
+KIND_ATTRIBUTES = {
+    EntityType.MODEL: {"latest_version", "version_count", "aliases"},
+    EntityType.MODEL_INSTANCE: {
+        "version", "status", "deployed_at", "stage", "aliases", "registration_status",
+        "source", "logged_model_id",
+    },
+    EntityType.PIPELINE: {"schedule", "node_count", "artifact_location", "lifecycle_stage"},
+    EntityType.PIPELINE_RUN: {
+        "status", "started_at", "ended_at", "attempts", "last_attempt_status", "mlflow_status",
+        "experiment_id", "artifact_uri", "source_name", "source_type", "git_commit",
+        "parent_run_id",
+    },
+    EntityType.FEATURE: {"latest_version", "version_count"},
+    EntityType.DATASET: {"latest_version", "version_count"},
+    EntityType.DATASET_VERSION: {"version", "row_count", "created_at", "dataset"},
+    EntityType.AB_TEST: {"status", "cell_count"},
+    EntityType.AB_TEST_CELL: {"cell_number"},
+}  # fmt: skip
 
 
 async def test_feature():
@@ -207,8 +258,10 @@ async def test_ab_test_and_its_cells():
         attributes={"cell_number": 2},
         relationships={Rel.CELL_OF: ["aip://ab-test/experiments/12345"]},
         parent="aip://ab-test/experiments/12345",
+        fixed=frozenset({"cell_of", "parent", "cell_number"}),
     )
     assert control.name == "control"
+    assert test.fixed == test.undated == frozenset()  # its status changes, dated by updated_at
 
 
 async def test_dataset_and_its_versions():
@@ -244,6 +297,7 @@ async def test_dataset_and_its_versions():
         relationships={Rel.VERSION_OF: ["aip://dataset/datasets/playback-events"]},
         created_at="2025-01-01T06:00:00Z",
         parent="aip://dataset/datasets/playback-events",
+        fixed=frozenset({"version_of", "parent", "version", "row_count", "created_at"}),
     )
     assert v2.attributes == {"version": "2025-01-02", "created_at": "2025-01-02T06:00:00Z"}
 

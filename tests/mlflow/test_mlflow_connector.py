@@ -142,6 +142,26 @@ async def test_run_with_its_experiment_inputs_params_and_user(connector: MlflowC
     }, "system tags (mlflow.*) are attributes, not tags"
 
 
+async def test_a_run_is_created_when_it_starts_and_last_changed_when_it_ends(
+    fake: FakeMlflow, connector: MlflowConnector
+) -> None:
+    run = (await hydrated(connector, RUN))[RUN]
+    info = fake.runs["r1"]["info"]
+    assert run.created_at == rfc3339(info["start_time"])
+    assert run.updated_at == rfc3339(info["end_time"])
+    assert {Rel.RUN_OF, Rel.READS, "started_at"} <= run.fixed
+    assert "tags" in run.undated, "tags set after a run ended bump no timestamp"
+
+
+async def test_what_moves_without_a_timestamp_is_undated(connector: MlflowConnector) -> None:
+    entities = await hydrated(connector, MODEL)
+    assert {"current_instance", "aliases", "tags"} <= entities[MODEL].undated
+    v1 = entities[V1]
+    assert {"aliases", "tags"} <= v1.undated
+    assert {Rel.INSTANCE_OF, Rel.PRODUCED_BY, "version"} <= v1.fixed
+    assert "status" not in v1.fixed | v1.undated, "a stage change bumps last_updated"
+
+
 async def test_experiment_is_a_pipeline(connector: MlflowConnector) -> None:
     pipeline = (await hydrated(connector, "aip://pipeline/mlflow/1"))["aip://pipeline/mlflow/1"]
     assert (pipeline.entity_type, pipeline.name) == (EntityType.PIPELINE, "iris-training")

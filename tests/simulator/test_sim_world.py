@@ -13,8 +13,8 @@ from sim_contract import (
     record_problems,
 )
 
-from simulator.clock import rfc3339
-from simulator.records import COLLECTIONS, KEY_FIELD
+from simulator.clock import DAY, EPOCH, rfc3339
+from simulator.records import COLLECTIONS, EVENT_ID_FIELD, KEY_FIELD
 from simulator.world import World
 
 
@@ -284,3 +284,48 @@ def test_truth_is_a_snapshot(world: World) -> None:
 def test_truth_json_is_the_truth(world: World) -> None:
     world.mutate_many(20)
     assert json.loads(world.truth_json()) == world.truth()
+
+
+def test_history_is_dated_across_2024_before_the_clock_starts(world: World) -> None:
+    """``--as-of`` a day of 2024 finds the world as it was: entities carry the distinct
+    past dates they were created on, spread over the year of history."""
+    created = [
+        r["created_at"]
+        for records in world.truth()["collections"].values()
+        for r in records.values()
+        if r.get("created_at")
+    ]
+    assert min(created) < "2024-02" and max(created) <= rfc3339(EPOCH)
+    months = {c[:7] for c in created}
+    assert len(months) >= 10, months
+    assert len(set(created)) > 0.8 * len(created), "dates are spread, not shared"
+    assert all(
+        world.updated_at(c, i) <= rfc3339(EPOCH)
+        for c in COLLECTIONS
+        for i in world.truth()["collections"][c]
+    )
+
+
+def test_a_live_world_dates_its_changes_now_and_changes_as_a_still_one() -> None:
+    still, live = World.generate(300, seed=3), World.generate(300, seed=3)
+    ticks = iter(range(EPOCH + 10 * DAY, EPOCH + 20 * DAY, 7))
+    live.go_live(lambda: next(ticks))
+    for _ in range(50):
+        before = live.now
+        events, live_events = still.mutate(), live.mutate()
+        assert [e["event_type"] for e in events] == [e["event_type"] for e in live_events]
+        assert live.now >= before and live.now >= EPOCH + 10 * DAY
+        for e in live_events:
+            collection = next(c for c, f in EVENT_ID_FIELD.items() if f in e)
+            if live.get(collection, e[EVENT_ID_FIELD[collection]]) is not None:
+                assert live.updated_at(collection, e[EVENT_ID_FIELD[collection]]) == rfc3339(
+                    live.now
+                )
+    assert still.now < EPOCH + 10 * DAY, "a world that is not live keeps its own clock"
+
+
+def test_a_live_clock_that_stalls_never_takes_the_world_back() -> None:
+    world = World.generate(300, seed=3)
+    world.go_live(lambda: EPOCH - DAY)
+    world.mutate()
+    assert world.now == EPOCH

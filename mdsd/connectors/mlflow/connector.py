@@ -24,6 +24,7 @@ from mdsd.connectors.base import (
 from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.mlflow.normalize import (
     SOURCE,
+    TIMINGS,
     deleted,
     describe_dataset,
     experiment_ref,
@@ -62,6 +63,7 @@ class MlflowConnector(HttpConnector):
         "mlflow_run_changed": EventSpec(EntityType.PIPELINE_RUN, ("run_id",)),
         "mlflow_experiment_changed": EventSpec(EntityType.PIPELINE, ("experiment_id",)),
     }
+    timings = TIMINGS
 
     def __init__(self, policy: SourcePolicy, **client_options: Any) -> None:
         """``client_options``: those of ``HttpConnector`` (transport, clock, sleep)."""
@@ -88,6 +90,9 @@ class MlflowConnector(HttpConnector):
         return entity_id
 
     async def hydrate(self, unit_id: str) -> HydrationResult:
+        return self.timed(await self._hydrate(unit_id))
+
+    async def _hydrate(self, unit_id: str) -> HydrationResult:
         unit_id = self.unit_of(unit_id)
         parsed = parse_aip_id(unit_id)
         if parsed.source != self.source:

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel, Tag, aip_id
-from mdsd.connectors.base import InvalidPayload
+from mdsd.connectors.base import InvalidPayload, Timing, timing
 from mdsd.connectors.ids import ref
 from mdsd.connectors.payload import Payload, Scalar
 
@@ -58,6 +58,33 @@ _RUN_STATUS = {
     "KILLED": "failed",
 }
 _STAGE_STATUS = {"Staging": "staged", "Production": "production", "Archived": "retired"}
+
+#: How MLflow dates each kind's fields (contract 4). A version is registered from one run
+#: of one model, and a run's experiment, inputs and source never change; aliases and tags
+#: move without bumping any timestamp, so only when mds saw them says when they held.
+TIMINGS: dict[EntityType, Timing] = {
+    EntityType.MODEL: timing(undated=(Rel.CURRENT_INSTANCE, "aliases", "tags")),
+    EntityType.MODEL_INSTANCE: timing(
+        fixed=(Rel.INSTANCE_OF, Rel.PRODUCED_BY, "parent", "version", "source", "logged_model_id"),
+        undated=("aliases", "tags"),
+    ),
+    EntityType.PIPELINE_RUN: timing(
+        fixed=(
+            Rel.RUN_OF,
+            Rel.READS,
+            "started_at",
+            "experiment_id",
+            "artifact_uri",
+            "source_name",
+            "source_type",
+            "git_commit",
+            "parent_run_id",
+        ),
+        undated=("tags", "description"),
+    ),
+    EntityType.PIPELINE: timing(fixed=("artifact_location",)),
+    EntityType.DATASET_VERSION: timing(fixed=(Rel.VERSION_OF, "version", "dataset")),
+}
 
 
 # -- ids ----------------------------------------------------------------------------------
@@ -316,7 +343,10 @@ def normalize_run(run: Payload) -> NormalizedEntity:
             Rel.RUN_OF: [experiment_ref(info.id("experiment_id"))],
             Rel.READS: [read for read, _ in inputs],
         },
+        # a run has no update time: it is created when it starts, and its status, metrics
+        # and end are last changed when it ends (tags set later are undated, see TIMINGS)
         created_at=rfc3339(millis(info, "start_time")),
+        updated_at=rfc3339(millis(info, "end_time")),
     )
 
 
