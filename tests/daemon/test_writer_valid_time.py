@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from mds.wire.model import EntityType, NormalizedEntity, Rel
 from mdsd import facts as F
 from mdsd.connectors import Gone, Hydrated
@@ -182,11 +180,6 @@ def test_deletion_is_known_from_when_mds_saw_it(writer: Writer) -> None:
     assert targets(before, INSTANCE, Rel.PRODUCED_BY) == {RUN}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store: the stub's status, retracted at its own start, still floors the "
-    "resolved status at that start (Transaction.net); it never held, so it should not",
-)
 def test_a_stub_described_later_exists_from_its_creation(writer: Writer) -> None:
     writer.write(instance("staged", "2024-09-01T00:00:00Z"), {}, CAUSE)
     writer.write(run_in_cell([], "2024-06-01T00:00:00Z"), {}, CAUSE)
