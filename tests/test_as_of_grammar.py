@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from mds.cli import options
-from mds.wire.moments import AS_OF_HELP, Axes, AsOfError, axes_of, moment_of
+from mds.wire.moments import AS_OF_HELP, AsOfError, Axes, axes_of, moment_of
 from tui.asof import normalize_as_of, parse_moments
 
 #: text -> whether it names a moment (or ``now``); a blank one is not here: the daemon reads it
