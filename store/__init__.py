@@ -6,13 +6,24 @@ Knows nothing of the daemon or any screen. The public surface is re-exported her
 from store.db import Db, Traversal
 from store.schema import XID, Attribute, Cardinality, SchemaError, ValueType
 from store.store import FactStore, StoreClosed
-from store.tx import Add, Datom, EntityRef, Op, Replace, Retract, TxChanges, TxReport
+from store.tx import (
+    Add,
+    Created,
+    Datom,
+    EntityRef,
+    Op,
+    Replace,
+    Retract,
+    TxChanges,
+    TxReport,
+)
 
 __all__ = [
     "XID",
     "Add",
     "Attribute",
     "Cardinality",
+    "Created",
     "Datom",
     "Db",
     "EntityRef",

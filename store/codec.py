@@ -4,7 +4,9 @@ Keys sort the way reads want them: integers are big-endian and fixed-width, valu
 self-delimiting and order-preserving within a type, and the transaction id is stored as
 ``~tx`` (its complement) so that, for one (entity, attribute, value), the newest version
 comes first. Every index key ends with ``~tx`` (8 bytes) and the op byte (1 assert,
-0 retract); ``e`` is 8 bytes, ``a`` 4, ``v`` an encoded value (tag byte first):
+0 retract); ``e`` is 8 bytes, ``a`` 4, ``v`` an encoded value (tag byte first). The value
+of an index key is the datom's valid time (8 bytes, see ``valid_bytes``): the second time
+axis rides beside the key, so the key orders stay what they were.
 
 ====== ======================= =====================================================
 EAVT   ``E e a v ~tx op``      an entity's facts, grouped by attribute
@@ -203,6 +205,23 @@ def decode_value(encoded: bytes) -> Any:
 # -- index keys ---------------------------------------------------------------------------
 
 
+#: The valid time of a fact still true: the end of every open valid interval. Valid times
+#: are microseconds since the epoch (negative before 1970), always below this.
+VALID_OPEN = 1 << 62
+#: The valid time of a view that asks for the latest (every fact not yet ended).
+VALID_LATEST = VALID_OPEN - 1
+
+
+def valid_bytes(valid: int) -> bytes:
+    """The 8 bytes an index key holds as its value: the datom's valid time."""
+    return U64.pack(valid + SIGN_BIT)
+
+
+def valid_of(value: bytes) -> int:
+    """The valid time an index key holds (see ``valid_bytes``)."""
+    return int(U64.unpack(value)[0]) - SIGN_BIT
+
+
 def tx_tail(tx: int, added: bool) -> bytes:
     """The last 9 bytes of every index key of a datom: ``~tx`` then the op byte."""
     return U64.pack(MAX_U64 - tx) + (b"\x01" if added else b"\x00")
@@ -231,18 +250,25 @@ def upper_bound(prefix: bytes) -> bytes:
 # -- log records --------------------------------------------------------------------------
 # The log is the source of truth: (at, meta, datoms) with each value already encoded, so
 # indexes rebuilt from it are byte-identical to the ones written at transaction time.
+# A datom's op byte says whether its valid time follows (bit 2): records written before
+# the valid-time axis have none, and their datoms were valid from the transaction's instant.
 
-_DATOM_HEAD = struct.Struct(">QIBI")  # e, a, added, len(value)
+_DATOM_HEAD = struct.Struct(">QIBI")  # e, a, op, len(value)
+_VALID = struct.Struct(">q")  # the valid time, after the head when the op byte has bit 2
+_HAS_VALID = 2
 _LOG_HEAD = struct.Struct(">QI")  # at, len(meta)
 
-EncodedDatom = tuple[int, int, bytes, bool]
+#: (entity, attribute id, encoded value, added, valid time in microseconds)
+EncodedDatom = tuple[int, int, bytes, bool, int]
 
 
 def encode_log(at: int, meta_json: bytes, datoms: list[EncodedDatom]) -> bytes:
     """The record of one transaction; ``meta_json`` is its meta, already JSON-encoded."""
     parts = [_LOG_HEAD.pack(at, len(meta_json)), meta_json]
-    for e, a, v, added in datoms:
-        parts.append(_DATOM_HEAD.pack(e, a, 1 if added else 0, len(v)))
+    head, valid_of_datom = _DATOM_HEAD.pack, _VALID.pack
+    for e, a, v, added, valid in datoms:
+        parts.append(head(e, a, _HAS_VALID | added, len(v)))
+        parts.append(valid_of_datom(valid))
         parts.append(v)
     return b"".join(parts)
 
@@ -254,12 +280,16 @@ def decode_log_head(record: bytes) -> tuple[int, dict[str, Any]]:
 
 
 def decode_log_datoms(record: bytes) -> list[EncodedDatom]:
-    _, meta_len = _LOG_HEAD.unpack_from(record)
+    at, meta_len = _LOG_HEAD.unpack_from(record)
     pos = _LOG_HEAD.size + meta_len
     out: list[EncodedDatom] = []
     while pos < len(record):
-        e, a, added, vlen = _DATOM_HEAD.unpack_from(record, pos)
+        e, a, op, vlen = _DATOM_HEAD.unpack_from(record, pos)
         pos += _DATOM_HEAD.size
-        out.append((e, a, record[pos : pos + vlen], bool(added)))
+        valid = at
+        if op & _HAS_VALID:
+            valid = _VALID.unpack_from(record, pos)[0]
+            pos += _VALID.size
+        out.append((e, a, record[pos : pos + vlen], bool(op & 1), valid))
         pos += vlen
     return out

@@ -1,7 +1,9 @@
-"""Db: an immutable view of the store at one basis transaction (current, as-of or since).
+"""Db: an immutable view of the store at one point of each time axis.
 
-Every read of a view filters by its basis, so a view answers the same however much is
-written after it was taken. ``as_of`` and ``since`` derive new views without I/O.
+A view has a system-time basis (a transaction: what mds had recorded by then) and a valid
+time (when it was true in the world; the latest by default). Every read filters by both,
+so a view answers the same however much is written after it was taken. ``as_of``,
+``valid_at`` and ``since`` derive new views without I/O.
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from store import codec
-from store.intervals import CURRENT, FIRST, SETTLED, Fact, Neighbours, RawFact, spans, visible
+from store.codec import VALID_LATEST
+from store.intervals import (
+    CURRENT,
+    FIRST,
+    SETTLED,
+    VALID_SETTLED,
+    Fact,
+    Neighbours,
+    RawFact,
+    rectangles,
+    visible,
+)
 from store.schema import XID, SchemaError
 from store.source import FactSource
 from store.tx import Datom
@@ -86,31 +99,68 @@ class Traversal:
 
 
 class Db:
-    """A view: what was true at ``basis_tx``, counting only what was asserted after
-    ``since_tx``. Cheap to make (no I/O) and safe to share between threads."""
+    """A view: what was true at valid time ``valid`` as recorded by ``basis_tx``, counting
+    only rectangles that transactions after ``since_tx`` opened. Cheap to make (no I/O) and
+    safe to share between threads."""
 
-    def __init__(self, store: FactSource, basis_tx: int, since_tx: int = 0) -> None:
+    def __init__(
+        self, store: FactSource, basis_tx: int, since_tx: int = 0, valid: int = VALID_LATEST
+    ) -> None:
         self.store = store
         self.basis_tx = basis_tx
         self.since_tx = since_tx
+        #: the valid time, microseconds since the epoch; ``VALID_LATEST`` for the latest
+        self.valid = valid
 
     def __repr__(self) -> str:
-        return f"Db(basis_tx={self.basis_tx}, since_tx={self.since_tx})"
+        valid = "latest" if self.valid == VALID_LATEST else self.valid_time
+        return f"Db(basis_tx={self.basis_tx}, since_tx={self.since_tx}, valid={valid})"
+
+    def _derive(self, basis_tx: int, since_tx: int, valid: int) -> Db:
+        """A view like this one at other points (subclasses keep their own kind)."""
+        return Db(self.store, basis_tx, since_tx, valid)
 
     # -- deriving views -----------------------------------------------------------------------
 
     def as_of(self, point: int | datetime) -> Db:
-        """The database as it was right after transaction ``point`` (or at that instant)."""
+        """System time: the database as recorded right after transaction ``point`` (or by
+        that instant)."""
         tx = self.store.tx_at(point) if isinstance(point, datetime) else point
-        return Db(self.store, min(max(tx, 0), self.basis_tx), self.since_tx)
+        return self._derive(min(max(tx, 0), self.basis_tx), self.since_tx, self.valid)
+
+    def valid_at(self, moment: datetime | int | None) -> Db:
+        """Valid time: the database as it was true at ``moment`` (a datetime or microseconds
+        since the epoch), as known at this view's basis; ``None`` is the latest."""
+        if moment is None:
+            valid = VALID_LATEST
+        elif isinstance(moment, datetime):
+            valid = codec.micros(moment)
+        else:
+            valid = moment
+        return self._derive(self.basis_tx, self.since_tx, min(valid, VALID_LATEST))
 
     def since(self, tx: int) -> Db:
-        """Only what was asserted after ``tx`` (and up to this view's basis)."""
-        return Db(self.store, self.basis_tx, max(tx, 0))
+        """Only what transactions after ``tx`` (up to this view's basis) made true."""
+        return self._derive(self.basis_tx, max(tx, 0), self.valid)
 
     @property
     def basis_at(self) -> datetime | None:
         return self.store.instant_of(self.basis_tx) if self.basis_tx else None
+
+    @property
+    def valid_time(self) -> datetime | None:
+        """The view's valid time; ``None`` when it is the latest."""
+        return None if self.valid == VALID_LATEST else codec.from_micros(self.valid)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether this is the store's present: its last transaction, the latest valid time
+        and everything since the start."""
+        return (
+            self.basis_tx >= self.store.last_tx
+            and self.valid == VALID_LATEST
+            and self.since_tx == 0
+        )
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -126,8 +176,29 @@ class Db:
         return self.store.xid_of(e)
 
     def exists(self, e: int) -> bool:
-        """Whether the entity had been created by this view's basis."""
-        return 0 < self.store.created_tx(e) <= self.basis_tx
+        """Whether the entity exists in this view: recorded by its basis, and created (in
+        the world) by its valid time."""
+        if self.valid == VALID_LATEST:  # an xid is never retracted: the cheap check does
+            return 0 < self.store.created_tx(e) <= self.basis_tx
+        basis, valid = self.basis_tx, self.valid
+        return any(
+            s <= basis < end and vs <= valid < ve
+            for s, end, vs, ve in self.store.entity_of(e).lives
+        )
+
+    def known_from(self, e: int) -> datetime | None:
+        """The earliest valid time of anything this view's basis knew of ``e`` (where its
+        known history begins); ``None`` if nothing."""
+        basis = self.basis_tx
+        starts = [f[4] for f in self.store.entity_of(e).facts if f[2] <= basis < f[3]]
+        return codec.from_micros(min(starts)) if starts else None
+
+    def valid_from(self, e: int, attr: str) -> datetime | None:
+        """When the value(s) of ``attr`` visible in this view became valid (the latest
+        start among them); ``None`` when none is visible."""
+        a = self.store.info(attr).id
+        starts = [f[4] for f in self._visible(e) if f[0] == a]
+        return codec.from_micros(max(starts)) if starts else None
 
     # -- entity reads -------------------------------------------------------------------------
 
@@ -136,14 +207,18 @@ class Db:
         return [Fact._make(f) for f in self._visible(e)]
 
     def _visible(self, e: int) -> list[RawFact]:
-        basis, since = self.basis_tx, self.since_tx
-        return [f for f in self.store.entity_of(e).facts if since < f[2] <= basis < f[3]]
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
+        return [
+            f
+            for f in self.store.entity_of(e).facts
+            if since < f[2] <= basis < f[3] and f[4] <= valid < f[5]
+        ]
 
     def entity(self, e: int) -> dict[str, Any]:
         """Attribute name -> value (a list for cardinality many); empty if nothing visible."""
         out: dict[str, Any] = {}
         info_by_id = self.store.info_by_id
-        for a, v, _, _ in self._visible(e):
+        for a, v, *_ in self._visible(e):
             info = info_by_id(a)
             if info.many:
                 out.setdefault(info.name, []).append(v)
@@ -154,11 +229,11 @@ class Db:
     def get(self, e: int, attr: str) -> Any:
         """One attribute: its value, a list for cardinality many, ``None`` when absent."""
         info = self.store.info(attr)
-        a, basis, since = info.id, self.basis_tx, self.since_tx
+        a, basis, since, valid = info.id, self.basis_tx, self.since_tx, self.valid
         values = [
             v
-            for fa, v, start, end in self.store.entity_of(e).facts
-            if fa == a and since < start <= basis < end
+            for fa, v, start, end, valid_start, valid_end in self.store.entity_of(e).facts
+            if fa == a and since < start <= basis < end and valid_start <= valid < valid_end
         ]
         if info.many:
             return values
@@ -177,12 +252,12 @@ class Db:
     ) -> list[tuple[str, int]]:
         store = self.store
         wanted = None if attrs is None else {store.attr_id(a) for a in attrs}
-        basis, since = self.basis_tx, self.since_tx
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
         out: list[tuple[str, int]] = []
         for a, neighbours in by_attr.items():
             if wanted is None or a in wanted:
                 name = store.attr_name(a)
-                out.extend((name, other) for other in visible(neighbours, basis, since))
+                out.extend((name, other) for other in visible(neighbours, basis, since, valid))
         return out
 
     def lookup(self, attr: str, value: Any) -> list[int]:
@@ -196,27 +271,33 @@ class Db:
                 return []
             return sorted({src for _, src in self.refs_in(target, [attr])})
         prefix = info.avet + info.encode(value)
-        basis, since = self.basis_tx, self.since_tx
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
         return sorted(
             {
                 int.from_bytes(group, "big")
-                for group, start, end in spans(self.store.scan(prefix), len(prefix))
-                if since < start <= basis < end
+                for group, start, end, vs, ve in rectangles(
+                    self.store.scan_items(prefix), len(prefix)
+                )
+                if since < start <= basis < end and vs <= valid < ve
             }
         )
 
     def entities_with(self, attr: str) -> Iterator[tuple[int, Any]]:
         """(entity, value) for every visible datom of ``attr``, in entity order (AEVT)."""
         prefix = self.store.info(attr).aevt
-        basis, since = self.basis_tx, self.since_tx
-        for group, start, end in spans(self.store.scan(prefix), len(prefix)):
-            if since < start <= basis < end:
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
+        items = self.store.scan_items(prefix)
+        for group, start, end, vs, ve in rectangles(items, len(prefix)):
+            if since < start <= basis < end and vs <= valid < ve:
                 yield int.from_bytes(group[:8], "big"), codec.decode_value(group[8:])
 
     def datoms(self, e: int) -> list[Datom]:
         """The entity's visible datoms, EAVT order."""
         store = self.store
-        return [Datom(e, store.attr_name(a), v, start, True) for a, v, start, _ in self._visible(e)]
+        return [
+            Datom(e, store.attr_name(a), v, start, True, codec.from_micros(valid_start))
+            for a, v, start, _, valid_start, _ in self._visible(e)
+        ]
 
     # -- graph reads ----------------------------------------------------------------------------
 
@@ -230,10 +311,10 @@ class Db:
         store = self.store
         info_by_id = store.info_by_id
         xid_of = store.xid_of
-        basis, since = self.basis_tx, self.since_tx
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
         out: dict[str, Any] = {"db/id": e}
-        for a, v, start, end in store.entity_of(e).facts:
-            if not since < start <= basis < end:
+        for a, v, start, end, valid_start, valid_end in store.entity_of(e).facts:
+            if not (since < start <= basis < end and valid_start <= valid < valid_end):
                 continue
             info = info_by_id(a)
             if info.is_ref:
@@ -248,7 +329,7 @@ class Db:
         if reverse:
             incoming: dict[str, list[str | None]] = {}
             for a, sources in store.links_to(e).items():
-                found = visible(sources, basis, since)
+                found = visible(sources, basis, since, valid)
                 if found:
                     incoming[store.attr_name(a)] = [xid_of(s) for s in found]
             out["_in"] = incoming
@@ -281,7 +362,7 @@ class Db:
         follow = list(dict.fromkeys(follow))
         out_attrs = [(a, name) for a, name, o in follow if o == "out"]
         in_attrs = [(a, name) for a, name, o in follow if o == "in"]
-        basis, since = self.basis_tx, self.since_tx
+        basis, since, valid = self.basis_tx, self.since_tx, self.valid
         entity_of, links_to = store.entity_of, store.links_to
         cached_entity, cached_links = store.entity_cache.get, store.links_cache.get
         result = Traversal()
@@ -301,10 +382,14 @@ class Db:
                         nb = entity.refs.get(a)
                         if nb is None:
                             continue
-                        if basis >= nb[SETTLED] and since < nb[FIRST]:
+                        if (
+                            basis >= nb[SETTLED]
+                            and valid >= nb[VALID_SETTLED]
+                            and since < nb[FIRST]
+                        ):
                             others: Sequence[int] = nb[CURRENT]
                         else:
-                            others = visible(nb, basis, since)
+                            others = visible(nb, basis, since, valid)
                             if not others:
                                 continue
                         seen.append((node, name, "out", others))
@@ -320,10 +405,14 @@ class Db:
                         nb = links.get(a)
                         if nb is None:
                             continue
-                        if basis >= nb[SETTLED] and since < nb[FIRST]:
+                        if (
+                            basis >= nb[SETTLED]
+                            and valid >= nb[VALID_SETTLED]
+                            and since < nb[FIRST]
+                        ):
                             others = nb[CURRENT]
                         else:
-                            others = visible(nb, basis, since)
+                            others = visible(nb, basis, since, valid)
                             if not others:
                                 continue
                         seen.append((node, name, "in", others))

@@ -1,14 +1,20 @@
-"""Validity intervals: one entity's whole history, decoded once and answerable at any basis.
+"""Validity rectangles: one entity's whole history, decoded once and answerable at any view.
 
-Each (attribute, value) of an entity is true over half-open transaction intervals
-``[asserted_tx, retracted_tx)``. With those at hand, "the entity as of tx T" is a filter,
-so current and as-of reads cost the same. The store caches, per entity, its facts (from
-EAVT) and its incoming references (from VAET), and drops an entry whenever a transaction
-touches it.
+Every fact has two times: its valid time (when it was true in the source) and its system
+time (the transaction that recorded it). A view asks at one point of each: valid time V,
+system basis T. A fact is true there when, among its datoms with ``tx <= T`` and
+``valid <= V``, the latest by (valid, tx) is an assertion; so a late correction with an
+earlier valid time changes the past from its own transaction on, never before it.
+
+Decoded, each (attribute, value) is a set of rectangles ``[start, end) x [valid_start,
+valid_end)``: system-time transactions by valid-time microseconds, as XTDB draws them. With
+those at hand, a view is a filter, so current and as-of reads cost the same. The store
+caches, per entity, its facts (from EAVT) and its incoming references (from VAET), and drops
+an entry whenever a transaction touches it.
 
 References are also kept grouped by attribute as ``Neighbours``, the shape graph walks
-want: a walk asks "which entities does e reach through attribute a at basis T", and for
-almost every (e, a) all edges are visible at T, which one range check can tell.
+want: a walk asks "which entities does e reach through attribute a in this view", and for
+almost every (e, a) all edges are visible, which one range check can tell.
 """
 
 from __future__ import annotations
@@ -17,79 +23,133 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
-from store.codec import MAX_U64, decode_value
+from store.codec import MAX_U64, VALID_OPEN, decode_value, valid_of
 
-OPEN = MAX_U64  # the retraction tx of a value that is still true
+OPEN = MAX_U64  # the end transaction of what is still known
+#: below every valid time: the valid summary of references none of which is still known
+_NEVER = -VALID_OPEN
 
 
 class Fact(NamedTuple):
-    """A value of an attribute of an entity, true from ``start`` (incl) to ``end`` (excl)."""
+    """A value of an attribute of an entity, known from transaction ``start`` (incl) to
+    ``end`` (excl) as true from valid time ``valid_start`` (incl) to ``valid_end`` (excl)."""
 
     a: int
     v: Any
     start: int
     end: int
+    valid_start: int
+    valid_end: int
 
 
-#: How the cache holds a ``Fact``: a plain tuple (a, v, start, end). The garbage collector
-#: stops tracking plain tuples of plain values, but never named tuples, and a full
-#: collection would otherwise walk every cached fact of every cached entity.
-RawFact = tuple[int, Any, int, int]
+#: How the cache holds a ``Fact``: a plain tuple (a, v, start, end, valid_start, valid_end).
+#: The garbage collector stops tracking plain tuples of plain values, but never named
+#: tuples, and a full collection would otherwise walk every cached fact of every entity.
+RawFact = tuple[int, Any, int, int, int, int]
+#: One rectangle of a group of datoms: (group bytes, start, end, valid_start, valid_end).
+Rectangle = tuple[bytes, int, int, int, int]
 
 
 #: The entities one entity reaches through one ref attribute, each edge with its
-#: interval: ``(ids, starts, ends, first, last, until, settled, current)``, a plain tuple of
-#: ints and tuples of ints, so that the garbage collector stops tracking it. (As a class it
-#: was three objects the collector walked on every full collection, per cached entity and
-#: attribute: with 10k entities cached a full collection took 58 ms, and a backfill ran one
-#: every few seconds, holding the event loop meanwhile.)
+#: rectangle: ``(ids, starts, ends, valid_starts, valid_ends, first, last, until, settled,
+#: current, valid_last, valid_until, valid_settled)``, a plain tuple of ints and tuples of
+#: ints, so that the garbage collector stops tracking it. (As a class it was three objects
+#: the collector walked on every full collection, per cached entity and attribute: with
+#: 10k entities cached a full collection took 58 ms.)
 #:
 #: Two summaries let a view skip the per-edge checks in the common cases (both need
 #: ``since < first``, true for every view but ``since`` ones):
 #:
-#: * ``basis >= settled`` (the current view, and any view after the last change here):
-#:   exactly the edges still open are visible, precomputed as ``current``;
-#: * ``last <= basis < until`` (a view between the last assertion and the first
-#:   retraction): every edge is visible, ``ids`` as is.
+#: * ``basis >= settled`` and ``valid >= valid_settled`` (the current view, and any view
+#:   after the last change here on both axes): exactly the edges still open on both axes
+#:   are visible, precomputed as ``current``;
+#: * ``last <= basis < until`` and ``valid_last <= valid < valid_until`` (a view inside
+#:   every edge's rectangle): every edge is visible, ``ids`` as is.
 Neighbours = tuple[
-    tuple[int, ...], tuple[int, ...], tuple[int, ...], int, int, int, int, tuple[int, ...]
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    int,
+    int,
+    int,
+    int,
+    tuple[int, ...],
+    int,
+    int,
+    int,
 ]
 IDS: Final = 0
 STARTS: Final = 1
 ENDS: Final = 2
-FIRST: Final = 3
-LAST: Final = 4
-UNTIL: Final = 5
-SETTLED: Final = 6
-CURRENT: Final = 7
+VALID_STARTS: Final = 3
+VALID_ENDS: Final = 4
+FIRST: Final = 5
+LAST: Final = 6
+UNTIL: Final = 7
+SETTLED: Final = 8
+CURRENT: Final = 9
+VALID_LAST: Final = 10
+VALID_UNTIL: Final = 11
+VALID_SETTLED: Final = 12
 
 
-def neighbours(edges: Sequence[tuple[int, int, int]]) -> Neighbours:
-    """The ``Neighbours`` of (id, start, end) edges, in the order given."""
-    ids, starts, ends = zip(*edges, strict=True)
+def neighbours(edges: Sequence[tuple[int, int, int, int, int]]) -> Neighbours:
+    """The ``Neighbours`` of (id, start, end, valid_start, valid_end) edges, in order."""
+    ids, starts, ends, valid_starts, valid_ends = zip(*edges, strict=True)
     last = max(starts)
     closed = [e for e in ends if e != OPEN]
     settled = max(last, *closed) if closed else last
-    current = tuple(i for i, e in zip(ids, ends, strict=True) if e == OPEN) if closed else ids
-    return (ids, starts, ends, min(starts), last, min(ends), settled, current)
+    known = [
+        (vs, ve) for e, vs, ve in zip(ends, valid_starts, valid_ends, strict=True) if e == OPEN
+    ]
+    if closed or any(ve != VALID_OPEN for _, ve in known):
+        current = tuple(
+            i
+            for i, e, ve in zip(ids, ends, valid_ends, strict=True)
+            if e == OPEN and ve == VALID_OPEN
+        )
+    else:
+        current = ids
+    valid_settled = max((ve if ve != VALID_OPEN else vs for vs, ve in known), default=_NEVER)
+    return (
+        ids,
+        starts,
+        ends,
+        valid_starts,
+        valid_ends,
+        min(starts),
+        last,
+        min(ends),
+        settled,
+        current,
+        max(valid_starts),
+        min(valid_ends),
+        valid_settled,
+    )
 
 
-def visible(nb: Neighbours, basis: int, since: int) -> Sequence[int]:
-    """The ids whose edge is visible in a view with this basis and since."""
+def visible(nb: Neighbours, basis: int, since: int, valid: int) -> Sequence[int]:
+    """The ids whose edge is visible in a view with this basis, since and valid time."""
     if since < nb[FIRST]:
-        if basis >= nb[SETTLED]:
+        if basis >= nb[SETTLED] and valid >= nb[VALID_SETTLED]:
             return nb[CURRENT]
-        if nb[LAST] <= basis < nb[UNTIL]:
+        if nb[LAST] <= basis < nb[UNTIL] and nb[VALID_LAST] <= valid < nb[VALID_UNTIL]:
             return nb[IDS]
     return [
-        i for i, s, e in zip(nb[IDS], nb[STARTS], nb[ENDS], strict=True) if since < s <= basis < e
+        i
+        for i, s, e, vs, ve in zip(
+            nb[IDS], nb[STARTS], nb[ENDS], nb[VALID_STARTS], nb[VALID_ENDS], strict=True
+        )
+        if since < s <= basis < e and vs <= valid < ve
     ]
 
 
 class EntityIntervals:
     """Everything ever stated about one entity (one EAVT prefix), decoded."""
 
-    __slots__ = ("created", "facts", "refs", "xid")
+    __slots__ = ("created", "facts", "lives", "refs", "xid")
 
     def __init__(
         self,
@@ -97,26 +157,68 @@ class EntityIntervals:
         xid: str | None,
         created: int,
         refs: dict[int, Neighbours],
+        lives: tuple[tuple[int, int, int, int], ...] = (),
     ) -> None:
-        #: every version of every value, EAVT order (by attribute, then value); a tuple of
-        #: tuples, which the garbage collector stops tracking altogether
+        #: every rectangle of every value, EAVT order (by attribute, then value); a tuple
+        #: of tuples, which the garbage collector stops tracking altogether
         self.facts = facts
         self.xid = xid
         #: the transaction that created the entity (asserted its xid); 0 if it does not exist
         self.created = created
         #: outgoing references by attribute
         self.refs = refs
+        #: when the entity exists: the rectangles (start, end, valid_start, valid_end) of
+        #: its xid
+        self.lives = lives
 
 
-def spans(keys: Sequence[bytes], head: int) -> list[tuple[bytes, int, int]]:
-    """(group, start, end) for keys shaped ``prefix[:head] group ~tx op``.
+def _intervals(datoms: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """The valid intervals where (valid, tx, added) datoms leave a fact true: walking them
+    by (valid, tx), each datom sets the fact from its valid time on."""
+    out: list[tuple[int, int]] = []
+    opened: int | None = None
+    for valid, _, added in sorted(datoms):
+        if added:
+            if opened is None:
+                opened = valid
+        elif opened is not None:
+            if valid > opened:
+                out.append((opened, valid))
+            opened = None
+    if opened is not None:
+        out.append((opened, VALID_OPEN))
+    return out
 
-    Keys of one group arrive together, newest version first, as every index orders them.
-    Most groups have one version (asserted and still true), which is the fast path.
+
+def _rectangles(group: bytes, versions: list[tuple[int, int, int]]) -> list[Rectangle]:
+    """The rectangles of one group's (tx, added, valid) datoms, oldest transaction first:
+    after each transaction, the valid intervals of all datoms so far; an interval lives from
+    the transaction that made it to the one that changed it."""
+    out: list[Rectangle] = []
+    living: dict[tuple[int, int], int] = {}
+    seen: list[tuple[int, int, int]] = []
+    for tx, added, valid in versions:
+        seen.append((valid, tx, added))
+        now = set(_intervals(seen))
+        for interval in [i for i in living if i not in now]:
+            out.append((group, living.pop(interval), tx, *interval))
+        for interval in now:
+            if interval not in living:
+                living[interval] = tx
+    out.extend((group, start, OPEN, *interval) for interval, start in living.items())
+    return out
+
+
+def rectangles(items: Sequence[tuple[bytes, bytes]], head: int) -> list[Rectangle]:
+    """The rectangles of (key, value) index items shaped ``prefix[:head] group ~tx op`` ->
+    valid time.
+
+    Items of one group arrive together, newest transaction first, as every index orders
+    them. Most groups have one datom (asserted and still true), which is the fast path.
     """
-    out: list[tuple[bytes, int, int]] = []
-    groups = [key[head:-9] for key in keys]
-    n = len(keys)
+    out: list[Rectangle] = []
+    groups = [key[head:-9] for key, _ in items]
+    n = len(items)
     i = 0
     while i < n:
         group = groups[i]
@@ -124,55 +226,55 @@ def spans(keys: Sequence[bytes], head: int) -> list[tuple[bytes, int, int]]:
         if j < n and groups[j] == group:
             while j < n and groups[j] == group:
                 j += 1
-            opened = 0
-            for k in range(j - 1, i - 1, -1):  # oldest version first
-                version = keys[k]
-                tx = MAX_U64 - int.from_bytes(version[-9:-1], "big")
-                if version[-1] == 1:
-                    if not opened:
-                        opened = tx
-                elif opened:
-                    out.append((group, opened, tx))
-                    opened = 0
-            if opened:
-                out.append((group, opened, OPEN))
+            versions = [
+                (MAX_U64 - int.from_bytes(key[-9:-1], "big"), key[-1], valid_of(value))
+                for key, value in reversed(items[i:j])
+            ]
+            out.extend(_rectangles(group, versions))
         else:
-            key = keys[i]
+            key, value = items[i]
             if key[-1] == 1:
-                out.append((group, MAX_U64 - int.from_bytes(key[-9:-1], "big"), OPEN))
+                tx = MAX_U64 - int.from_bytes(key[-9:-1], "big")
+                out.append((group, tx, OPEN, valid_of(value), VALID_OPEN))
         i = j
     return out
 
 
-def _neighbours(edges: dict[int, list[tuple[int, int, int]]]) -> dict[int, Neighbours]:
+def _neighbours(
+    edges: dict[int, list[tuple[int, int, int, int, int]]],
+) -> dict[int, Neighbours]:
     return {a: neighbours(found) for a, found in edges.items()}
 
 
 def entity_from_eavt(
-    keys: Sequence[bytes], xid_attr: int, ref_attrs: Collection[int]
+    items: Sequence[tuple[bytes, bytes]], xid_attr: int, ref_attrs: Collection[int]
 ) -> EntityIntervals:
-    """Decode the EAVT keys of one entity (``E e a v ~tx op``)."""
+    """Decode the EAVT items of one entity (``E e a v ~tx op`` -> valid time)."""
     facts: list[RawFact] = []
     xid: str | None = None
     created = 0
-    refs: dict[int, list[tuple[int, int, int]]] = {}
-    for group, start, end in spans(keys, 9):
+    lives: list[tuple[int, int, int, int]] = []
+    refs: dict[int, list[tuple[int, int, int, int, int]]] = {}
+    for group, start, end, valid_start, valid_end in rectangles(items, 9):
         a = int.from_bytes(group[:4], "big")
         v = decode_value(group[4:])
-        facts.append((a, v, start, end))
+        facts.append((a, v, start, end, valid_start, valid_end))
         if a == xid_attr:
-            xid, created = v, start
+            xid = v
+            created = start if not created else min(created, start)
+            lives.append((start, end, valid_start, valid_end))
         elif a in ref_attrs:
-            refs.setdefault(a, []).append((v, start, end))
-    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs))
+            refs.setdefault(a, []).append((v, start, end, valid_start, valid_end))
+    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs), tuple(lives))
 
 
-def links_from_vaet(keys: Sequence[bytes]) -> dict[int, Neighbours]:
-    """Decode the VAET keys of one target (``R v a e ~tx op``): sources by attribute."""
-    links: dict[int, list[tuple[int, int, int]]] = {}
-    for group, start, end in spans(keys, 9):
+def links_from_vaet(items: Sequence[tuple[bytes, bytes]]) -> dict[int, Neighbours]:
+    """Decode the VAET items of one target (``R v a e ~tx op``): sources by attribute."""
+    links: dict[int, list[tuple[int, int, int, int, int]]] = {}
+    for group, start, end, valid_start, valid_end in rectangles(items, 9):
         a = int.from_bytes(group[:4], "big")
-        links.setdefault(a, []).append((int.from_bytes(group[4:], "big"), start, end))
+        source = int.from_bytes(group[4:], "big")
+        links.setdefault(a, []).append((source, start, end, valid_start, valid_end))
     return _neighbours(links)
 
 

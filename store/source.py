@@ -57,6 +57,9 @@ class FactSource(Protocol):
     def scan(self, prefix: bytes) -> list[bytes]:
         """Every key starting with ``prefix``, in order."""
 
+    def scan_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Every (key, valid time) whose key starts with ``prefix``, in order."""
+
     def entity_of(self, e: int) -> EntityIntervals:
         """Everything ever stated about ``e``, decoded."""
 

@@ -41,9 +41,10 @@ from store.transaction import Transaction
 from store.tx import Datom, Op, TxChanges, TxReport
 
 _INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.XIDS, codec.INSTANTS)
-#: The layout version. 2 added the XIDS keyspace; a primary upgrades an older store when it
-#: opens it, by rebuilding the indexes from the log (the one time opening scans).
-_FORMAT = 2
+#: The layout version. 2 added the XIDS keyspace, 3 the valid time of each index key; a
+#: primary upgrades an older store when it opens it, by rebuilding the indexes from the log
+#: (the one time opening scans; a record written before 3 was valid from its instant).
+_FORMAT = 3
 #: Index keys per write batch when rebuilding or reindexing (bounds the batch's memory).
 _BATCH_KEYS = 50_000
 
@@ -121,6 +122,11 @@ class FactStore:
         """Read the counters and the schema: a handful of point reads, never a scan."""
         self.last_tx = self._meta_int("last_tx")
         self.last_at = self._meta_int("last_at")
+        raw_earliest = self._rdb.get(codec.meta_key("earliest_valid"))
+        #: the earliest valid time of any datom (microseconds), None in an empty store
+        self.earliest_valid_micros: int | None = (
+            codec.valid_of(raw_earliest) if raw_earliest else None
+        )
         self._next_eid = self._meta_int("next_eid") or 1
         self._infos: dict[str, AttrInfo] = {}
         self._info_by_id: dict[int, AttrInfo] = {}
@@ -265,9 +271,9 @@ class FactStore:
             return
         batch = rocksdict.WriteBatch(raw_mode=True)
         head = len(info.aevt)
-        for key in self.index_keys(info.aevt):
+        for key, valid in self.index_items(info.aevt):
             e8, v = key[head : head + 8], key[head + 8 : -9]
-            batch.put(info.avet + v + e8 + key[-9:], b"")
+            batch.put(info.avet + v + e8 + key[-9:], valid)
             if len(batch) >= _BATCH_KEYS:
                 self._rdb.write(batch, self._write_options)
                 batch = rocksdict.WriteBatch(raw_mode=True)
@@ -305,7 +311,17 @@ class FactStore:
         return Db(self, self.last_tx)
 
     def as_of(self, point: int | datetime) -> Db:
+        """The database as recorded by transaction ``point`` (system time)."""
         return self.db().as_of(point)
+
+    def valid_at(self, moment: datetime | None) -> Db:
+        """The database as it was true at ``moment`` (valid time), as known now."""
+        return self.db().valid_at(moment)
+
+    def earliest_valid(self) -> datetime | None:
+        """How far back the graph reaches: the earliest valid time of any fact."""
+        earliest = self.earliest_valid_micros
+        return None if earliest is None else codec.from_micros(earliest)
 
     def since(self, tx: int) -> Db:
         return self.db().since(tx)
@@ -357,13 +373,23 @@ class FactStore:
         # ``options`` must outlive the iterator: the iterator borrows its upper bound.
         return cast(list[bytes], list(self._rdb.keys(from_key=prefix, read_opt=options)))
 
+    def scan_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) whose key starts with ``prefix``, in order: index keys with
+        their valid times."""
+        self._check_open()
+        options = rocksdict.ReadOptions()
+        options.set_iterate_upper_bound(codec.upper_bound(prefix))
+        # ``options`` must outlive the iterator: the iterator borrows its upper bound.
+        items = self._rdb.items(from_key=prefix, read_opt=options)
+        return cast(list[tuple[bytes, bytes]], list(items))
+
     def entity_of(self, e: int) -> EntityIntervals:
         """Everything ever stated about ``e``, decoded (cached until a write touches it)."""
         cached: EntityIntervals | None = self.entity_cache.get(e)
         if cached is None:
             generation = self.entity_cache.generation()
-            keys = self.scan(codec.EAVT + U64.pack(e))
-            cached = entity_from_eavt(keys, self._xid_attr, self._ref_attrs)
+            items = self.scan_items(codec.EAVT + U64.pack(e))
+            cached = entity_from_eavt(items, self._xid_attr, self._ref_attrs)
             self.entity_cache.put(e, cached, generation)
             if cached.xid is not None:
                 self._remember_xid(cached.xid, e)
@@ -381,14 +407,15 @@ class FactStore:
         if cached is not None:
             return cached.created
         keys = self.scan(codec.EAVT + U64.pack(e) + U32.pack(self._xid_attr))
-        return codec.tx_of(keys[0]) if keys else 0  # asserted once, never retracted
+        # never retracted; asserted again when its valid start moves back (newest first)
+        return codec.tx_of(keys[-1]) if keys else 0
 
     def links_to(self, e: int) -> dict[int, Neighbours]:
         """The references pointing at ``e``, by attribute (from VAET; cached like entities)."""
         cached: dict[int, Neighbours] | None = self.links_cache.get(e)
         if cached is None:
             generation = self.links_cache.generation()
-            cached = links_from_vaet(self.scan(codec.VAET + U64.pack(e)))
+            cached = links_from_vaet(self.scan_items(codec.VAET + U64.pack(e)))
             self.links_cache.put(e, cached, generation)
         return cached
 
@@ -429,11 +456,18 @@ class FactStore:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def transact(self, ops: Sequence[Op], meta: dict[str, Any] | None = None) -> TxReport | None:
+    def transact(
+        self,
+        ops: Sequence[Op],
+        meta: dict[str, Any] | None = None,
+        *,
+        valid: datetime | None = None,
+    ) -> TxReport | None:
         """Apply ``ops`` atomically. Returns ``None`` when they change nothing (no write).
 
         ``meta`` (JSON-serialisable) is stored with the transaction and comes back in
-        ``log``, ``transaction`` and ``history``.
+        ``log``, ``transaction`` and ``history``. ``valid`` is the valid time of the ops
+        that name none; by default the transaction's own instant (when mds saw it).
         """
         if self.read_only:
             raise SchemaError("a secondary store is read-only")
@@ -444,28 +478,40 @@ class FactStore:
             raise SchemaError(f"transaction meta must be JSON-serialisable: {exc}") from exc
         with self._write_lock:
             self._check_open()
-            transaction = Transaction(self, self._infos, self._next_eid, self._xids)
-            return transaction.run(ops, meta, partial(self._commit, meta_bytes))
+            # Instants never go backwards, whatever the clock does, so tx_at stays monotonic.
+            at = max(int(time.time() * 1_000_000), self.last_at + 1)
+            default = at if valid is None else codec.micros(valid)
+            transaction = Transaction(self, self._infos, self._next_eid, self._xids, default)
+            return transaction.run(ops, meta, partial(self._commit, meta_bytes, at), at)
 
     def _commit(
-        self, meta_bytes: bytes, datoms: list[EncodedDatom], next_eid: int, created: dict[str, int]
-    ) -> tuple[int, int]:
+        self,
+        meta_bytes: bytes,
+        at: int,
+        datoms: list[EncodedDatom],
+        next_eid: int,
+        created: dict[str, int],
+    ) -> int:
         tx = self.last_tx + 1
-        # Instants never go backwards, whatever the clock does, so tx_at stays monotonic.
-        at = max(int(time.time() * 1_000_000), self.last_at + 1)
         batch = rocksdict.WriteBatch(raw_mode=True)
         targets = put_index_keys(batch, self._info_by_id, self._xid_attr, tx, at, datoms)
         batch.put(codec.log_key(tx), codec.encode_log(at, meta_bytes, datoms))
         batch.put(codec.meta_key("last_tx"), U64.pack(tx))
         batch.put(codec.meta_key("last_at"), U64.pack(at))
         batch.put(codec.meta_key("next_eid"), U64.pack(next_eid))
+        earliest = min(valid for _, _, _, _, valid in datoms)
+        if self.earliest_valid_micros is None or earliest < self.earliest_valid_micros:
+            batch.put(codec.meta_key("earliest_valid"), codec.valid_bytes(earliest))
+        else:
+            earliest = self.earliest_valid_micros
         self._rdb.write(batch, self._write_options)
-        self.entity_cache.invalidate({e for e, _, _, _ in datoms})
+        self.entity_cache.invalidate({datom[0] for datom in datoms})
         self.links_cache.invalidate(targets)
         for xid, e in created.items():
             self._remember_xid(xid, e)
         self.last_tx, self.last_at, self._next_eid = tx, at, next_eid
-        return tx, at
+        self.earliest_valid_micros = earliest
+        return tx
 
     # -- the log ------------------------------------------------------------------------------
 
@@ -484,20 +530,24 @@ class FactStore:
     def _report(self, tx: int, record: bytes) -> TxReport:
         at, meta = codec.decode_log_head(record)
         infos = self._info_by_id
-        datoms = [
-            Datom._make((e, infos[a].name, codec.decode_value(v), tx, added))
-            for e, a, v, added in codec.decode_log_datoms(record)
-        ]
+        moments: dict[int, datetime] = {}
+        datoms = []
+        for e, a, v, added, valid in codec.decode_log_datoms(record):
+            moment = moments.get(valid)
+            if moment is None:
+                moment = moments[valid] = codec.from_micros(valid)
+            datoms.append(Datom(e, infos[a].name, codec.decode_value(v), tx, added, moment))
         return TxReport(tx, codec.from_micros(at), meta, datoms, {})
 
     def history(self, e: int) -> list[TxChanges]:
         """Every transaction that touched entity ``e``, oldest first, with its datoms."""
         by_tx: dict[int, list[Datom]] = {}
         infos = self._info_by_id
-        for key in self.scan(codec.EAVT + U64.pack(e)):
+        for key, valid in self.scan_items(codec.EAVT + U64.pack(e)):
             name = infos[int(U32.unpack_from(key, 9)[0])].name
             tx = codec.tx_of(key)
-            datom = Datom(e, name, codec.decode_value(key[13:-9]), tx, key[-1] == 1)
+            moment = codec.from_micros(codec.valid_of(valid))
+            datom = Datom(e, name, codec.decode_value(key[13:-9]), tx, key[-1] == 1, moment)
             by_tx.setdefault(tx, []).append(datom)
         changes: list[TxChanges] = []
         for tx in sorted(by_tx):
@@ -513,19 +563,34 @@ class FactStore:
             for prefix in _INDEX_PREFIXES:
                 self._rdb.delete_range(prefix, codec.upper_bound(prefix))
             count = 0
+            earliest: int | None = None
             batch = rocksdict.WriteBatch(raw_mode=True)
             for tx, record in self._records(0, None):
                 at, _ = codec.decode_log_head(record)
-                put_index_keys(
-                    batch, self._info_by_id, self._xid_attr, tx, at, codec.decode_log_datoms(record)
-                )
+                datoms = codec.decode_log_datoms(record)
+                put_index_keys(batch, self._info_by_id, self._xid_attr, tx, at, datoms)
+                lowest = min((d[4] for d in datoms), default=None)
+                if lowest is not None and (earliest is None or lowest < earliest):
+                    earliest = lowest
                 count += 1
                 if len(batch) >= _BATCH_KEYS:
                     self._rdb.write(batch, self._write_options)
                     batch = rocksdict.WriteBatch(raw_mode=True)
+            if earliest is not None:
+                batch.put(codec.meta_key("earliest_valid"), codec.valid_bytes(earliest))
             self._rdb.write(batch, self._write_options)
+            self.earliest_valid_micros = earliest
             self.drop_caches()
             return count
+
+    def index_items(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, valid time) of one keyspace in order, streamed (for rewrites)."""
+        self._check_open()
+        options = rocksdict.ReadOptions()
+        options.set_iterate_upper_bound(codec.upper_bound(prefix))
+        # ``options`` lives in this frame as long as the iterator: it borrows the bound.
+        items = self._rdb.items(from_key=prefix, read_opt=options)
+        yield from cast(Iterator[tuple[bytes, bytes]], items)
 
     def index_keys(self, prefix: bytes) -> Iterator[bytes]:
         """Every key of one keyspace in order (for checks and tools, not for queries)."""

@@ -7,36 +7,68 @@ nothing, how new entities get ids) read on their own; the store commits what thi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from store import codec
 from store.attrinfo import AttrInfo
-from store.codec import U64, EncodedDatom
-from store.intervals import OPEN, EntityIntervals, spans
+from store.codec import U64, VALID_OPEN, EncodedDatom
+from store.intervals import OPEN, EntityIntervals, rectangles
 from store.schema import XID, SchemaError
 from store.source import FactSource
-from store.tx import Add, Datom, EntityRef, Op, Replace, Retract, TxReport
+from store.tx import Add, Created, Datom, EntityRef, Op, Replace, Retract, TxReport
 
 __all__ = ["Commit", "Transaction"]
 
 _NOTHING: dict[bytes, Any] = {}  # the shared, never mutated, empty "before" of new entities
+_NO_TIMES: dict[bytes, int] = {}
+_BEFORE_ALL = -VALID_OPEN
 
 
-#: Writes the netted datoms as one transaction: (datoms, next free entity id, xids created)
-#: -> (tx, instant in microseconds).
-Commit = Callable[[list[EncodedDatom], int, dict[str, int]], tuple[int, int]]
+#: Writes the netted datoms as one transaction: (datoms, next free entity id, xids created).
+Commit = Callable[[list[EncodedDatom], int, dict[str, int]], int]
+
+
+class Touch:
+    """One (entity, attribute) a transaction touches: its values before and after the ops.
+
+    ``before`` are the values true now (at the latest valid time) with ``starts``, when
+    each became valid, and ``ends``, the latest valid end of each value's earlier, closed
+    intervals. ``after`` are the values as the ops leave them, ``valid`` the valid time each
+    was stated with (absent: carried over unchanged) and ``removed`` the valid time of the
+    last op that took values away."""
+
+    __slots__ = ("after", "before", "ends", "removed", "starts", "valid")
+
+    def __init__(
+        self,
+        before: dict[bytes, Any],
+        starts: dict[bytes, int],
+        ends: dict[bytes, int],
+        after: dict[bytes, Any],
+        valid: dict[bytes, int],
+        removed: int,
+    ) -> None:
+        self.before = before
+        self.starts = starts
+        self.ends = ends
+        self.after = after
+        self.valid = valid
+        self.removed = removed
 
 
 class Transaction:
     """Resolves ops against the current state and nets them into datoms.
 
-    For each (entity, attribute) an op touches, ``touched`` holds the values true before
+    For each (entity, attribute) an op touches, a ``Touch`` holds the values true before
     the transaction and the values as the ops apply, both as {encoded: decoded}; the datoms
-    are the difference, so ops that restate what is true write nothing. ``apply`` is the
-    hot path of bulk writes, hence its inlined lookups.
+    are the difference, so ops that restate what is true write nothing (unless they move
+    its valid start back). ``apply_all`` is the hot path of bulk writes, hence its inlined
+    lookups.
 
-    ``infos`` are the store's attributes by name, ``next_eid`` its next free entity id and
-    ``known_xids`` the xid -> id map it holds in memory (a lookup that never reads).
+    ``infos`` are the store's attributes by name, ``next_eid`` its next free entity id,
+    ``known_xids`` the xid -> id map it holds in memory (a lookup that never reads) and
+    ``default_valid`` the valid time of ops that name none (microseconds).
     """
 
     def __init__(
@@ -45,30 +77,50 @@ class Transaction:
         infos: Mapping[str, AttrInfo],
         next_eid: int,
         known_xids: Mapping[str, int],
+        default_valid: int,
     ) -> None:
         self.source = source
         self.infos = infos
         self.known_xids = known_xids
         self.xid_info = infos[XID.name]
+        self.default_valid = default_valid
         #: ids at or above this were allocated by this transaction: they have no past
         self.first_new_eid = next_eid
         self.next_eid = next_eid
         self.created: dict[str, int] = {}
-        self.touched: dict[tuple[int, int], tuple[dict[bytes, Any], dict[bytes, Any]]] = {}
+        self.touched: dict[tuple[int, int], Touch] = {}
+        self._micros: dict[datetime, int] = {}
 
-    def run(self, ops: Sequence[Op], meta: dict[str, Any], commit: Commit) -> TxReport | None:
-        """Apply ``ops``, then ``commit`` what they change; None when they change nothing."""
+    def valid_of(self, moment: datetime | None) -> int:
+        """An op's valid time in microseconds (the default when it names none)."""
+        if moment is None:
+            return self.default_valid
+        found = self._micros.get(moment)
+        if found is None:
+            if not isinstance(moment, datetime):
+                raise SchemaError(f"a valid time is a datetime, got {moment!r}")
+            found = self._micros[moment] = codec.micros(moment)
+        return found
+
+    def run(
+        self, ops: Sequence[Op], meta: dict[str, Any], commit: Commit, at: int
+    ) -> TxReport | None:
+        """Apply ``ops``, then ``commit`` what they change at instant ``at``; None when
+        they change nothing."""
         self.apply_all(ops)
         datoms, values = self.net()
         if not datoms:
             return None
-        tx, at = commit(datoms, self.next_eid, self.created)
+        tx = commit(datoms, self.next_eid, self.created)
         names = {info.id: info.name for info in self.infos.values()}
+        moments: dict[int, datetime] = {}
         new = tuple.__new__  # Datom(...) minus a Python-level frame per datom
-        decoded = [
-            new(Datom, (e, names[a], value, tx, added))
-            for (e, a, _, added), value in zip(datoms, values, strict=True)
-        ]
+        decoded = []
+        for (e, a, _, added, valid), value in zip(datoms, values, strict=True):
+            moment = moments.get(valid)
+            if moment is None:
+                moment = moments[valid] = codec.from_micros(valid)
+            decoded.append(new(Datom, (e, names[a], value, tx, added, moment)))
         return TxReport(tx, codec.from_micros(at), meta, decoded, dict(self.created))
 
     def apply_all(self, ops: Sequence[Op]) -> None:
@@ -82,7 +134,8 @@ class Transaction:
         touched_get = touched.get
         xid_info = self.xid_info
         apply = self.apply
-        values_of = self.values
+        touch_of = self.touch
+        valid_of = self.valid_of
         ref_value = codec.ref_value
         for op in ops:
             if isinstance(op, Replace):
@@ -95,9 +148,16 @@ class Transaction:
                     apply(op)
                     continue
                 assert info is not None and eid is not None
-                current = values_of(eid, info)
-                current.clear()
-                current.update(encoded)
+                touch = touch_of(eid, info)
+                when = valid_of(op.valid)
+                after = touch.after
+                if len(after) != len(encoded) or any(v not in encoded for v in after):
+                    touch.removed = when
+                after.clear()
+                after.update(encoded)
+                stated = touch.valid
+                for v in encoded:
+                    stated[v] = when
                 continue
             if op.__class__ is not Add:
                 apply(op)
@@ -120,13 +180,17 @@ class Transaction:
                 except codec.ENCODE_ERRORS as exc:
                     raise codec.bad_value(info.attribute.value_type, value) from exc
             key = (e, info.id)
-            pair = touched_get(key)
-            if pair is None:
-                pair = touched[key] = (_NOTHING, {})  # a new entity has no past
-            current = pair[1]
+            found = touched_get(key)
+            if found is None:  # a new entity has no past
+                found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TIMES, {}, {}, 0)
+            touch = found
+            when = valid_of(op.valid)
             if not info.many:
-                current.clear()
-            current[v] = value
+                if touch.after:
+                    touch.removed = when
+                touch.after.clear()
+            touch.after[v] = value
+            touch.valid[v] = when
 
     def encode_all(self, info: AttrInfo, values: Sequence[Any]) -> dict[bytes, Any] | None:
         """{encoded: decoded} of a ``Replace``'s values when each is a plain value or a ref
@@ -168,7 +232,10 @@ class Transaction:
                 eid = self.next_eid
                 self.next_eid += 1
                 self.created[ref] = eid
-                self.touched[(eid, self.xid_info.id)] = (_NOTHING, {self.xid_info.encode(ref): ref})
+                v = self.xid_info.encode(ref)
+                self.touched[(eid, self.xid_info.id)] = Touch(
+                    _NOTHING, _NO_TIMES, _NO_TIMES, {v: ref}, {v: self.default_valid}, 0
+                )
             return eid
         if isinstance(ref, int) and not isinstance(ref, bool):
             # Ids are allocated in order and never reused: anything below next_eid exists.
@@ -177,29 +244,36 @@ class Transaction:
             return ref
         raise SchemaError(f"an entity is named by its id or xid, got {ref!r}")
 
-    def values(self, e: int, info: AttrInfo) -> dict[bytes, Any]:
-        """The values of (e, attribute) as the ops so far leave them (mutable)."""
+    def touch(self, e: int, info: AttrInfo) -> Touch:
+        """The ``Touch`` of (e, attribute), read from the store the first time."""
         key = (e, info.id)
-        pair = self.touched.get(key)
-        if pair is None:
-            before: dict[bytes, Any] = {}
-            if e < self.first_new_eid:
-                cached: EntityIntervals | None = self.source.entity_cache.get(e)
-                if cached is not None:
-                    a, encode = info.id, info.raw_encode
-                    for fa, v, _, end in cached.facts:
-                        if fa == a and end == OPEN:
-                            before[encode(v)] = v  # stored values re-encode to their bytes
-                else:
-                    # Only this attribute's keys: the commit drops the entity from the cache
-                    # anyway, so decoding all of it here would be wasted.
-                    prefix = codec.EAVT + U64.pack(e) + info.a4
-                    for v, _, end in spans(self.source.scan(prefix), len(prefix)):
-                        if end == OPEN:
-                            before[v] = codec.decode_value(v)
-            # A new entity's empty "before" is shared: before dicts are never mutated.
-            pair = self.touched[key] = (before or _NOTHING, dict(before))
-        return pair[1]
+        touch = self.touched.get(key)
+        if touch is not None:
+            return touch
+        before: dict[bytes, Any] = {}
+        starts: dict[bytes, int] = {}
+        ends: dict[bytes, int] = {}
+        if e < self.first_new_eid:
+            cached: EntityIntervals | None = self.source.entity_cache.get(e)
+            if cached is not None:
+                a, encode = info.id, info.raw_encode
+                for fa, value, _, end, valid_start, valid_end in cached.facts:
+                    if fa == a and end == OPEN:
+                        _known(encode(value), value, valid_start, valid_end, before, starts, ends)
+            else:
+                # Only this attribute's keys: the commit drops the entity from the cache
+                # anyway, so decoding all of it here would be wasted.
+                prefix = codec.EAVT + U64.pack(e) + info.a4
+                items = self.source.scan_items(prefix)
+                for v, _, end, valid_start, valid_end in rectangles(items, len(prefix)):
+                    if end == OPEN:
+                        value = codec.decode_value(v)
+                        _known(v, value, valid_start, valid_end, before, starts, ends)
+        # A new entity's empty "before" is shared: before dicts are never mutated.
+        touch = self.touched[key] = Touch(
+            before or _NOTHING, starts, ends, dict(before), {}, self.default_valid
+        )
+        return touch
 
     def encode(self, info: AttrInfo, value: Any, create: bool) -> tuple[bytes, Any] | None:
         """(encoded, decoded) of a value; ``None`` for a ref to an unknown xid when not
@@ -217,61 +291,119 @@ class Transaction:
             raise codec.bad_value(info.attribute.value_type, value) from exc
 
     def apply(self, op: Op) -> None:
+        if isinstance(op, Created):
+            self.apply_created(op)
+            return
         info = self.infos.get(op.attr)
         if info is None:
             raise SchemaError(f"unknown attribute {op.attr!r}")
         if info is self.xid_info:
             raise SchemaError("db/xid is set when an entity is created and never changes")
+        when = self.valid_of(op.valid)
         if isinstance(op, Add):
             e = self.resolve(op.e, create=True)
             assert e is not None
-            current = self.values(e, info)
+            touch = self.touch(e, info)
             encoded = self.encode(info, op.value, create=True)
             assert encoded is not None
             if not info.many:
-                current.clear()
-            current[encoded[0]] = encoded[1]
+                if touch.after and encoded[0] not in touch.after:
+                    touch.removed = when
+                touch.after.clear()
+            touch.after[encoded[0]] = encoded[1]
+            touch.valid[encoded[0]] = when
         elif isinstance(op, Retract):
             e = self.resolve(op.e, create=False)
             if e is None:
                 return
             encoded = self.encode(info, op.value, create=False)
             if encoded is not None:
-                self.values(e, info).pop(encoded[0], None)
+                touch = self.touch(e, info)
+                if touch.after.pop(encoded[0], None) is not None:
+                    touch.removed = when
         elif isinstance(op, Replace):
             values = list(op.values)
             if not info.many and len(values) > 1:
                 raise SchemaError(f"{info.name} is cardinality one; got {len(values)} values")
             e = self.resolve(op.e, create=True)
             assert e is not None
-            current = self.values(e, info)
-            current.clear()
+            touch = self.touch(e, info)
+            encoded_values = []
             for value in values:
                 encoded = self.encode(info, value, create=True)
                 assert encoded is not None
-                current[encoded[0]] = encoded[1]
+                encoded_values.append(encoded)
+            if {v for v, _ in encoded_values} != set(touch.after):
+                touch.removed = when
+            touch.after.clear()
+            for v, value in encoded_values:
+                touch.after[v] = value
+                touch.valid[v] = when
         else:
             raise TypeError(f"not an op: {op!r}")
 
+    def apply_created(self, op: Created) -> None:
+        """The entity exists from ``op.valid``: its xid's valid time, moved back only."""
+        e = self.resolve(op.e, create=True)
+        assert e is not None
+        touch = self.touch(e, self.xid_info)
+        when = self.valid_of(op.valid)
+        for v in touch.after:
+            if e >= self.first_new_eid or when < touch.valid.get(v, touch.starts.get(v, when)):
+                touch.valid[v] = when
+
     def net(self) -> tuple[list[EncodedDatom], list[Any]]:
         """The datoms (retractions first, then assertions, each in the order the ops first
-        touched them) and, alongside, their decoded values."""
+        touched them) and, alongside, their decoded values.
+
+        A value leaves at the valid time of the op that took it away, never before it
+        began; a new value of a cardinality-one attribute never starts before the one it
+        replaces did, nor inside an earlier value's closed interval, so the attribute never
+        holds two values at once; a value restated with an earlier valid time moves its start
+        back as far as that allows."""
         retracts: list[EncodedDatom] = []
         retracted: list[Any] = []
         asserts: list[EncodedDatom] = []
         asserted: list[Any] = []
-        for (e, a), (before, after) in self.touched.items():
-            if before:
-                for v, value in before.items():
-                    if v not in after:
-                        retracts.append((e, a, v, False))
-                        retracted.append(value)
+        infos = self.source.info_by_id
+        for (e, a), touch in self.touched.items():
+            before, after, stated = touch.before, touch.after, touch.valid
+            if not before and not touch.ends:
                 for v, value in after.items():
-                    if v not in before:
-                        asserts.append((e, a, v, True))
-                        asserted.append(value)
-            else:
-                for v, value in after.items():
-                    asserts.append((e, a, v, True))
+                    asserts.append((e, a, v, True, stated[v]))
+                    asserted.append(value)
+                continue
+            starts, ends = touch.starts, touch.ends
+            many = infos(a).many
+            floor = max(ends.values(), default=_BEFORE_ALL)
+            for v, value in before.items():
+                if v not in after:
+                    gone = max(touch.removed, starts[v])
+                    retracts.append((e, a, v, False, gone))
+                    retracted.append(value)
+                    floor = max(floor, gone)
+            for v, value in after.items():
+                lowest = ends.get(v, _BEFORE_ALL) if many else floor
+                when = max(stated.get(v, VALID_OPEN), lowest)
+                start = starts.get(v)
+                if start is None or when < start:
+                    asserts.append((e, a, v, True, when))
                     asserted.append(value)
         return retracts + asserts, retracted + asserted
+
+
+def _known(
+    v: bytes,
+    value: Any,
+    valid_start: int,
+    valid_end: int,
+    before: dict[bytes, Any],
+    starts: dict[bytes, int],
+    ends: dict[bytes, int],
+) -> None:
+    """Fold one currently known rectangle of a value into a ``Touch``'s before state."""
+    if valid_end == VALID_OPEN:
+        before[v] = value
+        starts[v] = valid_start
+    else:
+        ends[v] = max(ends.get(v, _BEFORE_ALL), valid_end)

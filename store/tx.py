@@ -1,4 +1,9 @@
-"""Transaction operations and their reports."""
+"""Transaction operations and their reports.
+
+Every op may say its valid time: when what it states became true in the world (a source's
+``created_at`` or ``updated_at``). Without one it takes the transaction's default, which is
+the transaction's own instant unless ``FactStore.transact`` is given another.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,14 @@ EntityRef = int | str
 
 @dataclass(frozen=True, slots=True)
 class Add:
-    """Assert ``value``. For cardinality one, the old value is retracted in the same tx."""
+    """Assert ``value``. For cardinality one, the old value is retracted in the same tx.
+
+    Asserting a value that is already true with an earlier ``valid`` moves its start back."""
 
     e: EntityRef
     attr: str
     value: Any
+    valid: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,7 @@ class Retract:
     e: EntityRef
     attr: str
     value: Any
+    valid: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +50,32 @@ class Replace:
     e: EntityRef
     attr: str
     values: tuple[Any, ...] | list[Any] = field(default_factory=tuple)
+    valid: datetime | None = None
 
 
-Op = Add | Retract | Replace
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The entity exists from ``valid`` on: creates it (an unknown xid) or moves its known
+    start back (never forward), as Datomic's ``:db/txInstant`` does for an import of
+    historical data, but per entity."""
+
+    e: EntityRef
+    valid: datetime
+
+
+Op = Add | Retract | Replace | Created
 
 
 class Datom(NamedTuple):
-    """(entity, attribute, value, tx, added): one fact, asserted or retracted."""
+    """(entity, attribute, value, tx, added, valid): one fact, asserted or retracted in
+    transaction ``tx`` (system time) as of ``valid`` (valid time)."""
 
     e: int
     a: str
     v: Any
     tx: int
     added: bool
+    valid: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,17 +115,15 @@ class Meter:
 
 class MeteredDb(Db):
     """A ``Db`` view whose record reads are charged to a ``Meter``; views derived from it
-    (``as_of``, ``since``) share the meter, so a read cannot escape it by moving in time."""
+    (``as_of``, ``valid_at``, ``since``) share the meter, so a read cannot escape it by
+    moving in time."""
 
     def __init__(self, db: Db, meter: Meter) -> None:
-        super().__init__(db.store, db.basis_tx, db.since_tx)
+        super().__init__(db.store, db.basis_tx, db.since_tx, db.valid)
         self.meter = meter
 
-    def as_of(self, point: Any) -> Db:
-        return MeteredDb(super().as_of(point), self.meter)
-
-    def since(self, tx: int) -> Db:
-        return MeteredDb(super().since(tx), self.meter)
+    def _derive(self, basis_tx: int, since_tx: int, valid: int) -> Db:
+        return MeteredDb(Db(self.store, basis_tx, since_tx, valid), self.meter)
 
     def entity(self, e: int) -> dict[str, Any]:
         self.meter.charge()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -125,12 +126,19 @@ def test_types_never_collide() -> None:
 
 def test_log_record_round_trip() -> None:
     datoms = [
-        (1, 2, codec.encode_value(ValueType.STRING, "x\x00y"), True),
-        (3, 4, b"\x04\x01", False),
+        (1, 2, codec.encode_value(ValueType.STRING, "x\x00y"), True, -5),
+        (3, 4, b"\x04\x01", False, 1_700_000_000_000_000),
     ]
     record = codec.encode_log(123, b'{"k":"v"}', datoms)
     assert codec.decode_log_head(record) == (123, {"k": "v"})
     assert codec.decode_log_datoms(record) == datoms
+
+
+def test_a_log_record_without_valid_times_was_valid_from_its_instant() -> None:
+    """Records written before the valid-time axis (format 2) still decode."""
+    value = codec.encode_value(ValueType.STRING, "x")
+    old = struct.pack(">QI", 123, 2) + b"{}" + struct.pack(">QIBI", 1, 2, 1, len(value)) + value
+    assert codec.decode_log_datoms(old) == [(1, 2, value, True, 123)]
 
 
 @pytest.mark.parametrize(

@@ -137,19 +137,19 @@ def test_a_fill_racing_a_write_is_not_cached(store: FactStore, monkeypatch: Any)
     a = store.lookup_xid("aip://a")
     assert a is not None
     store.drop_caches()
-    real_scan = store.scan
+    real_scan = store.scan_items
     raced = []
 
-    def scan_then_write(prefix: bytes) -> list[bytes]:
-        keys = real_scan(prefix)  # the reader's keys, taken before the write below
+    def scan_then_write(prefix: bytes) -> list[tuple[bytes, bytes]]:
+        items = real_scan(prefix)  # the reader's keys, taken before the write below
         if not raced:
             raced.append(prefix)
             store.transact([Add("aip://a", "node/name", "raced")])
-        return keys
+        return items
 
-    monkeypatch.setattr(store, "scan", scan_then_write)
+    monkeypatch.setattr(store, "scan_items", scan_then_write)
     assert store.as_of(3).get(a, "node/name") == "a2"  # the stale fill answers its own read
-    monkeypatch.setattr(store, "scan", real_scan)
+    monkeypatch.setattr(store, "scan_items", real_scan)
     assert store.db().get(a, "node/name") == "raced"
 
 
@@ -254,4 +254,4 @@ def test_opening_an_older_layout_rebuilds_its_indexes(store: FactStore, store_pa
     with FactStore(store_path) as upgraded:
         assert upgraded.lookup_xid("aip://a") is not None
         assert answers(upgraded) == expected
-        assert upgraded._meta_int("format") == 2
+        assert upgraded._meta_int("format") == 3

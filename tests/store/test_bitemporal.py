@@ -1,0 +1,192 @@
+"""Property tests of the two time axes: any (valid time, system time) view equals a naive
+replay of the log that filters both axes.
+
+Transactions of random ops, each with a random valid time (or none: the transaction's
+instant), corrections and ``Created`` moves included. The oracle is the definition: a fact
+is true at (V, T) when, among its datoms with ``tx <= T`` and ``valid <= V``, the latest by
+(valid, tx) is an assertion. Besides: the present (latest valid time, last transaction)
+equals the one-axis model's state, so valid times never lose the current truth; a
+cardinality-one attribute never holds two values at any point of either axis; history lists
+every datom with both times; reopening and rebuilding the indexes change nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_support import INDEX_PREFIXES
+from test_properties import ATTRS, VALUES, XIDS, Model, as_xids
+
+from store import Add, Created, Db, FactStore, Op, Replace, Retract
+from store.codec import VALID_LATEST, micros
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+#: a few distinct valid times, so that ops often meet at one and correct each other
+MOMENTS = st.one_of(st.none(), st.integers(0, 8).map(lambda k: BASE + timedelta(days=k)))
+
+
+@st.composite
+def ops(draw: st.DrawFn) -> Op:
+    e = draw(st.sampled_from(XIDS))
+    valid = draw(MOMENTS)
+    kind = draw(st.sampled_from(["add", "add", "retract", "replace", "created"]))
+    if kind == "created":
+        return Created(e, valid or BASE)
+    attr = draw(st.sampled_from(sorted(ATTRS)))
+    if kind == "add":
+        return Add(e, attr, draw(VALUES[attr]), valid)
+    if kind == "retract":
+        return Retract(e, attr, draw(VALUES[attr]), valid)
+    most = 3 if ATTRS[attr].many else 1
+    return Replace(e, attr, draw(st.lists(VALUES[attr], max_size=most, unique=True)), valid)
+
+
+TRANSACTIONS = st.lists(st.lists(ops(), min_size=1, max_size=4), min_size=1, max_size=8)
+
+Datoms = dict[tuple[int, str, Any], list[tuple[int, int, bool]]]
+
+
+def replay(store: FactStore) -> Datoms:
+    """Every datom of the log by (entity, attribute, value): (tx, valid, added)."""
+    out: Datoms = {}
+    for report in store.log():
+        for d in report.datoms:
+            value = tuple(sorted(d.v.items())) if isinstance(d.v, dict) else d.v
+            out.setdefault((d.e, d.a, value), []).append((d.tx, micros(d.valid), d.added))
+    return out
+
+
+def true_at(versions: Iterable[tuple[int, int, bool]], valid: int, basis: int) -> bool:
+    """The definition: the latest datom by (valid, tx) within both axes is an assertion."""
+    seen = [(v, tx, added) for tx, v, added in versions if tx <= basis and v <= valid]
+    return bool(seen) and max(seen)[2]
+
+
+def oracle(datoms: Datoms, e: int, valid: int, basis: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (entity, attr, value), versions in datoms.items():
+        if entity == e and true_at(versions, valid, basis):
+            if attr in ATTRS and ATTRS[attr].many:
+                out.setdefault(attr, []).append(value)
+            else:
+                assert attr not in out, f"two values of {attr} at ({valid}, tx {basis})"
+                out[attr] = value
+    return {a: sorted(v) if isinstance(v, list) else v for a, v in out.items()}
+
+
+def sorted_values(entity: dict[str, Any]) -> dict[str, Any]:
+    return {a: sorted(v) if isinstance(v, list) else v for a, v in entity.items()}
+
+
+def points(store: FactStore, datoms: Datoms) -> list[int]:
+    """Every valid time where something changes, a microsecond either side, and latest."""
+    moments = {v for versions in datoms.values() for _, v, _ in versions}
+    return sorted({m + d for m in moments for d in (-1, 0, 1)} | {VALID_LATEST})
+
+
+def check_views(store: FactStore, datoms: Datoms) -> None:
+    ids = [e for e in (store.lookup_xid(x) for x in XIDS) if e is not None]
+    for basis in range(store.last_tx + 1):
+        for valid in points(store, datoms):
+            db = store.as_of(basis).valid_at(valid)
+            for e in ids:
+                expected = oracle(datoms, e, valid, basis)
+                assert sorted_values(db.entity(e)) == expected, (basis, valid, e)
+                assert db.exists(e) == ("db/xid" in expected)
+                incoming = sorted(
+                    (a, src)
+                    for (src, a, target), versions in datoms.items()
+                    if a in ("p/links", "p/owner")
+                    and target == e
+                    and true_at(versions, valid, basis)
+                )
+                assert sorted(db.refs_in(e)) == incoming
+                walked = db.traverse([e], [("p/links", "out"), ("p/owner", "out")], 1)
+                reached = {t for _, t in db.refs_out(e, ["p/links", "p/owner"])} - {e}
+                assert set(walked.depth) - {e} == reached
+            for name in ("a", "b", "c"):
+                found = set(db.lookup("p/name", name))
+                assert found == {
+                    e for e in ids if oracle(datoms, e, valid, basis).get("p/name") == name
+                }
+
+
+def check_present(store: FactStore, model: Model) -> None:
+    """At the latest valid time of the last transaction: the one-axis model's state."""
+    db: Db = store.db()
+    for x in XIDS:
+        e = store.lookup_xid(x)
+        if e is not None:
+            expected = {"db/xid": x} if x in model.existing else {}
+            if model.snapshots:
+                expected |= model.entity(len(model.snapshots), x)
+            assert as_xids(store, db.entity(e)) == expected
+
+
+def check_history(store: FactStore, datoms: Datoms) -> None:
+    for x in XIDS:
+        e = store.lookup_xid(x)
+        if e is None:
+            continue
+        listed = {
+            (
+                d.a,
+                tuple(sorted(d.v.items())) if isinstance(d.v, dict) else d.v,
+                c.tx,
+                micros(d.valid),
+                d.added,
+            )
+            for c in store.history(e)
+            for d in c.datoms
+        }
+        logged = {
+            (a, v, tx, valid, added)
+            for (entity, a, v), versions in datoms.items()
+            if entity == e
+            for tx, valid, added in versions
+        }
+        assert listed == logged
+
+
+def run_sequence(transactions: list[list[Op]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "facts"
+        model = Model()
+        with FactStore(path) as store:
+            store.install(ATTRS.values())
+            for tx_ops in transactions:
+                model.existing |= {str(op.e) for op in tx_ops if isinstance(op, Created)}
+                model.transact([op for op in tx_ops if not isinstance(op, Created)])
+                store.transact(tx_ops)
+            datoms = replay(store)
+            check_views(store, datoms)
+            check_present(store, model)
+            check_history(store, datoms)
+            indexes = {p: list(store.index_items(p)) for p in INDEX_PREFIXES}
+            earliest = store.earliest_valid()
+        with FactStore(path) as reopened:
+            assert reopened.earliest_valid() == earliest
+            reopened.rebuild_indexes()
+            assert {p: list(reopened.index_items(p)) for p in INDEX_PREFIXES} == indexes
+            assert reopened.earliest_valid() == earliest
+            check_views(reopened, datoms)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRANSACTIONS)
+def test_both_axes_match_a_naive_replay(transactions: list[list[Op]]) -> None:
+    run_sequence(transactions)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRANSACTIONS)
+def test_both_axes_match_a_naive_replay_thoroughly(transactions: list[list[Op]]) -> None:
+    run_sequence(transactions)
