@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ class ProcessReader(ReadRunner):
                     op,
                     db.basis_tx,
                     db.since_tx,
-                    db.valid,
+                    db.valid_time,
                     self.limits,
                     *args,
                     deadline=deadline,
@@ -194,12 +195,12 @@ class Reading(Handler):
         run: Op,
         basis_tx: int,
         since_tx: int,
-        valid: int,
+        valid_time: datetime | None,
         limits: ReadLimits,
         *args: Any,
     ) -> bytes:
         self._reach(basis_tx)
-        return run(Db(self.store, basis_tx, since_tx, valid), limits, *args)
+        return run(Db(self.store, basis_tx, since_tx).valid_at(valid_time), limits, *args)
 
     def _reach(self, basis_tx: int) -> None:
         """Catch up until the follower holds transaction ``basis_tx`` (the primary had
