@@ -412,7 +412,11 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
     "status", render=render.mapping, examples=("mds status", "mds status --json | jq .pending")
 )
 async def status(client: Client, args: argparse.Namespace) -> JSON:
-    """Show the daemon's counters: entities, stubs, pending work, dead letters, sources."""
+    """Show the daemon's counters: entities, stubs, pending work, dead letters, sources.
+
+    earliest_valid says how far back the graph reaches in valid time: --as-of before it
+    finds nothing.
+    """
     return await client.status()
 
 
