@@ -84,7 +84,7 @@ time travel:
 examples:
   mds search ranking --type model
   mds show aip://model/registry/ranking-model --as-of 2025-01-01
-  mds show aip://model/registry/ranking-model --as-of 2025-01-01 --known-at 1h
+  mds show aip://model/registry/ranking-model --as-of 2025-01-01 --known-at 1m
   mds lineage aip://dataset/datasets/playback-events --direction downstream
   mds completion bash > ~/.local/share/bash-completion/completions/mds"""
 

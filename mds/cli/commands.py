@@ -97,7 +97,7 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
     examples=(
         f"mds show {EXAMPLE_MODEL}",
         f"mds show {EXAMPLE_MODEL} --as-of 2025-01-01",
-        f"mds show {EXAMPLE_MODEL} --known-at 1h",
+        f"mds show {EXAMPLE_MODEL} --known-at 1m",
     ),
 )
 async def show(client: Client, args: argparse.Namespace) -> JSON:
