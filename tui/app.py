@@ -86,7 +86,7 @@ class MdsApp(App[None]):
         Binding(
             "left_curly_bracket",
             "step_tx(-1)",
-            "Previous tx",
+            "Previous change",
             key_display="{",
             show=False,
             id="tx_prev",
@@ -94,7 +94,7 @@ class MdsApp(App[None]):
         Binding(
             "right_curly_bracket",
             "step_tx(1)",
-            "Next tx",
+            "Next change",
             key_display="}",
             show=False,
             id="tx_next",
