@@ -43,11 +43,13 @@ class UntrustedDaemon(DaemonUnavailable):
 class ApiError(ClientError):
     """The daemon answered with an error document."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, known_from: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        #: a 404 as of a valid time before the entity's known history: where that begins
+        self.known_from = known_from
 
 
 class OffContract(ClientError):
@@ -80,7 +82,7 @@ def _api_error(response: httpx.Response, body: Any) -> ApiError:
         error = msgspec.convert(body, shapes.Error).error
     except msgspec.ValidationError:
         return ApiError(response.status_code, "error", response.text or response.reason_phrase)
-    return ApiError(response.status_code, error.code, error.message)
+    return ApiError(response.status_code, error.code, error.message, error.known_from)
 
 
 #: Input larger than this goes to the daemon in parts of about this size when it is JSON
@@ -269,20 +271,32 @@ class Client:
         return await self.read(shapes.Status, "/v1/status")
 
     async def search(
-        self, q: str, *, type: str | None = None, limit: int = 20, as_of: str | None = None
+        self,
+        q: str,
+        *,
+        type: str | None = None,
+        limit: int = 20,
+        as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         return await self.read(
-            shapes.Search, "/v1/search", q=q, type=type, limit=limit, as_of=as_of
+            shapes.Search, "/v1/search", q=q, type=type, limit=limit, as_of=as_of, known_at=known_at
         )
 
     async def search_owners(self, q: str, *, limit: int = 20) -> JSON:
         return await self.read(shapes.Search, "/v1/owners/search", q=q, limit=limit)
 
-    async def entity(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Entity, "/v1/entity", id=id, as_of=as_of)
+    async def entity(
+        self, id: str, *, as_of: str | None = None, known_at: str | None = None
+    ) -> JSON:
+        return await self.read(shapes.Entity, "/v1/entity", id=id, as_of=as_of, known_at=known_at)
 
-    async def neighbors(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Neighbors, "/v1/neighbors", id=id, as_of=as_of)
+    async def neighbors(
+        self, id: str, *, as_of: str | None = None, known_at: str | None = None
+    ) -> JSON:
+        return await self.read(
+            shapes.Neighbors, "/v1/neighbors", id=id, as_of=as_of, known_at=known_at
+        )
 
     async def lineage(
         self,
@@ -292,6 +306,7 @@ class Client:
         depth: int | None = None,
         types: list[str] | None = None,
         as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         return await self.read(
             shapes.Lineage,
@@ -301,22 +316,39 @@ class Client:
             depth=depth,
             types=",".join(types) if types else None,
             as_of=as_of,
+            known_at=known_at,
         )
 
-    async def impact(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Impact, "/v1/impact", id=id, as_of=as_of)
+    async def impact(
+        self, id: str, *, as_of: str | None = None, known_at: str | None = None
+    ) -> JSON:
+        return await self.read(shapes.Impact, "/v1/impact", id=id, as_of=as_of, known_at=known_at)
 
-    async def usage(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Usage, "/v1/usage", id=id, as_of=as_of)
+    async def usage(
+        self, id: str, *, as_of: str | None = None, known_at: str | None = None
+    ) -> JSON:
+        return await self.read(shapes.Usage, "/v1/usage", id=id, as_of=as_of, known_at=known_at)
 
     async def path(
-        self, source: str, target: str, *, max_depth: int | None = None, as_of: str | None = None
+        self,
+        source: str,
+        target: str,
+        *,
+        max_depth: int | None = None,
+        as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         ends = {"from": source, "to": target}
-        return await self.read(shapes.Path, "/v1/path", **ends, max_depth=max_depth, as_of=as_of)
+        return await self.read(
+            shapes.Path, "/v1/path", **ends, max_depth=max_depth, as_of=as_of, known_at=known_at
+        )
 
-    async def dependencies(self, id: str, *, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Dependencies, "/v1/dependencies", id=id, as_of=as_of)
+    async def dependencies(
+        self, id: str, *, as_of: str | None = None, known_at: str | None = None
+    ) -> JSON:
+        return await self.read(
+            shapes.Dependencies, "/v1/dependencies", id=id, as_of=as_of, known_at=known_at
+        )
 
     async def history(
         self,
@@ -325,10 +357,17 @@ class Client:
         limit: int | None = None,
         before_tx: int | None = None,
         as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         """One entity's transactions with ``id``, else the whole graph's, newest first."""
         shape = shapes.History if id else shapes.GraphHistory
-        params = {"id": id, "limit": limit, "before_tx": before_tx, "as_of": as_of}
+        params = {
+            "id": id,
+            "limit": limit,
+            "before_tx": before_tx,
+            "as_of": as_of,
+            "known_at": known_at,
+        }
         return await self.read(shape, "/v1/history", **params)
 
     async def dead_letters(self, *, limit: int | None = None) -> JSON:
@@ -356,25 +395,61 @@ class Client:
             ok_statuses=(408,),
         )
 
-    async def similar(self, id: str, *, limit: int | None = None, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.SimilarModels, "/v1/similar", id=id, limit=limit, as_of=as_of)
-
-    async def suggestions(
-        self, id: str, *, limit: int | None = None, as_of: str | None = None
+    async def similar(
+        self,
+        id: str,
+        *,
+        limit: int | None = None,
+        as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         return await self.read(
-            shapes.Suggestions, "/v1/suggestions", id=id, limit=limit, as_of=as_of
+            shapes.SimilarModels, "/v1/similar", id=id, limit=limit, as_of=as_of, known_at=known_at
         )
 
-    async def quality(self, *, stale_days: int | None = None, as_of: str | None = None) -> JSON:
-        return await self.read(shapes.Quality, "/v1/quality", stale_days=stale_days, as_of=as_of)
+    async def suggestions(
+        self,
+        id: str,
+        *,
+        limit: int | None = None,
+        as_of: str | None = None,
+        known_at: str | None = None,
+    ) -> JSON:
+        return await self.read(
+            shapes.Suggestions,
+            "/v1/suggestions",
+            id=id,
+            limit=limit,
+            as_of=as_of,
+            known_at=known_at,
+        )
+
+    async def quality(
+        self,
+        *,
+        stale_days: int | None = None,
+        as_of: str | None = None,
+        known_at: str | None = None,
+    ) -> JSON:
+        return await self.read(
+            shapes.Quality, "/v1/quality", stale_days=stale_days, as_of=as_of, known_at=known_at
+        )
 
     async def graphql(
-        self, query: str, variables: JSON | None = None, *, as_of: str | None = None
+        self,
+        query: str,
+        variables: JSON | None = None,
+        *,
+        as_of: str | None = None,
+        known_at: str | None = None,
     ) -> JSON:
         body: JSON = {"query": query, "variables": variables or {}}
         return await self.answer(
-            shapes.GraphQL, "POST", "/v1/graphql", json_body=body, params={"as_of": as_of}
+            shapes.GraphQL,
+            "POST",
+            "/v1/graphql",
+            json_body=body,
+            params={"as_of": as_of, "known_at": known_at},
         )
 
     async def changes(self, on_open: Callable[[], object] | None = None) -> AsyncIterator[JSON]:

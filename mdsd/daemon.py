@@ -313,6 +313,8 @@ class Daemon:
             "last_tx_at": iso(self.store.instant_of(self.store.last_tx))
             if self.store.last_tx
             else None,
+            # how far back the graph reaches in valid time (an as-of before it finds nothing)
+            "earliest_valid": iso(self.store.earliest_valid()),
             "received": self.intake.received,
             "hydration": {
                 **self.hydrator.stats.to_json(),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from mds.cli import options
-from mds.wire.moments import AS_OF_HELP, moment_of
-from tui.asof import normalize_as_of
+from mds.wire.moments import AS_OF_HELP, AsOfError, Axes, axes_of, moment_of
+from tui.asof import normalize_as_of, parse_moments
 
 #: text -> whether it names a moment (or ``now``); a blank one is not here: the daemon reads it
 #: as no ``as_of``, the prompt as live, and ``mds --as-of ''`` refuses it (tests/cli)
@@ -70,3 +71,42 @@ def test_daemon_cli_and_tui_agree(text: str) -> None:
     else:
         assert len(set(said.values())) == 1, f"{text!r} refused in different words: {said}"
         assert said["mdsd"] is not None and AS_OF_HELP in said["mdsd"]
+
+
+# -- the two axes -------------------------------------------------------------------------------
+
+
+def test_as_of_is_valid_time_known_at_system_time_and_they_combine() -> None:
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    both = axes_of("2025-01-01", "3d", now)
+    assert both == Axes(
+        valid=datetime.combine(date(2025, 1, 1), time.max, tzinfo=UTC),
+        known=now - timedelta(days=3),
+    )
+    assert axes_of(None, "tx:7", now) == Axes(known=7)
+    assert axes_of("now", None, now) == Axes()
+
+
+def test_a_transaction_as_of_is_known_at_that_transaction_valid_at_its_instant() -> None:
+    assert axes_of("tx:5", None) == Axes(known=5, valid_at_known=True)
+    with pytest.raises(AsOfError, match="already names the system time"):
+        axes_of("tx:5", "1h")
+
+
+def test_a_bad_known_at_is_refused_by_its_own_name_everywhere() -> None:
+    said = {
+        "mdsd": _refusal(lambda t: axes_of(None, t), "3y"),
+        "mds --known-at": _refusal(options.known_at, "3y"),
+        "mds-tui prompt": _refusal(parse_moments, "known 3y"),
+    }
+    assert len(set(said.values())) == 1 and "bad known_at '3y'" in str(said["mdsd"]), said
+
+
+def test_the_explorer_prompt_names_either_axis_or_both() -> None:
+    assert parse_moments("2025-01-01") == ("2025-01-01", None)
+    assert parse_moments("known 1h") == (None, "1h")
+    assert parse_moments("2025-01-01 known tx:9") == ("2025-01-01", "tx:9")
+    assert parse_moments("TX:4") == ("tx:4", None)
+    assert parse_moments("now") == (None, None)
+    with pytest.raises(ValueError, match="already names the system time"):
+        parse_moments("tx:4 known 1h")

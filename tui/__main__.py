@@ -7,7 +7,7 @@ import gc
 import sys
 
 from mds.client import resolve_socket
-from mds.wire.moments import AS_OF_HELP
+from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, axes_of
 from tui.asof import normalize_as_of
 from tui.keymap import KeymapError, default_keymap_path, load_keymap
 
@@ -27,7 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         dest="as_of",
         metavar="WHEN",
-        help="start in time travel at WHEN: " + AS_OF_HELP,
+        help=f"start in time travel at WHEN ({VALID_TIME_HELP}): {AS_OF_HELP}",
+    )
+    parser.add_argument(
+        "--known-at",
+        dest="known_at",
+        metavar="WHEN",
+        help=f"start as mds knew the graph at WHEN ({KNOWN_AT_HELP}): the same forms",
     )
     parser.add_argument(
         "--keymap",
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         keymap = load_keymap(args.keymap)
         as_of = normalize_as_of(args.as_of)
+        known_at = normalize_as_of(args.known_at, "known_at")
+        axes_of(as_of, known_at)
     except (KeymapError, ValueError) as exc:
         print(f"mds-tui: {exc}", file=sys.stderr)
         return 2
@@ -65,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             except DemoError as exc:
                 print(f"mds-tui: {exc}", file=sys.stderr)
                 return 1
-        app = MdsApp(client_factory=lambda: Client(socket_path), as_of=as_of, keymap=keymap)
+        app = MdsApp(
+            client_factory=lambda: Client(socket_path),
+            as_of=as_of,
+            known_at=known_at,
+            keymap=keymap,
+        )
         # The modules imported so far live as long as the process: frozen, the collector's
         # full passes (every few page visits) stop walking them, 20-35 ms instead of 55-75.
         gc.collect()

@@ -8,7 +8,8 @@ the change stream that refreshes the page on screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
 from textual import work
 from textual.app import App
@@ -16,10 +17,11 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
 from mds.client import Client
-from tui.asof import normalize_as_of, step_tx
+from mds.wire.moments import iso, moment_of
+from tui.asof import Moments, normalize_as_of, parse_moments, said_moments, step_tx, typed
 from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
-from tui.format import fmt_time
+from tui.format import fmt_time, parse_time
 from tui.kept_pages import KeptPages
 from tui.keymap import binding_ids, unknown_ids
 from tui.live import LiveLink
@@ -84,7 +86,7 @@ class MdsApp(App[None]):
         Binding(
             "left_curly_bracket",
             "step_tx(-1)",
-            "Previous tx",
+            "Previous change",
             key_display="{",
             show=False,
             id="tx_prev",
@@ -92,7 +94,7 @@ class MdsApp(App[None]):
         Binding(
             "right_curly_bracket",
             "step_tx(1)",
-            "Next tx",
+            "Next change",
             key_display="}",
             show=False,
             id="tx_next",
@@ -101,9 +103,12 @@ class MdsApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
     ]
 
+    #: valid time: the graph as it was then in the sources (None: the latest)
     as_of: reactive[str | None] = reactive(None)
-    #: the moment the daemon resolved ``as_of`` to: (tx, at)
-    as_of_point: reactive[tuple[int | None, str | None] | None] = reactive(None)
+    #: system time: what mds had recorded by then (None: all of it)
+    known_at: reactive[str | None] = reactive(None)
+    #: the moments the daemon resolved them to: (tx, at) of the system basis, valid time
+    as_of_point: reactive[tuple[int | None, str | None, str | None] | None] = reactive(None)
     as_of_label: reactive[str] = reactive("")
     status_info: reactive[StatusInfo] = reactive(StatusInfo)
     nav_version: reactive[int] = reactive(0)
@@ -115,6 +120,7 @@ class MdsApp(App[None]):
         client_factory: ClientFactory | None = None,
         socket: str | None = None,
         as_of: str | None = None,
+        known_at: str | None = None,
         keymap: Mapping[str, str] | None = None,
         start: Location | None = None,
         search_debounce: float = 0.05,
@@ -132,6 +138,7 @@ class MdsApp(App[None]):
         self.live = live
         self._start = start or Location("search")
         self._initial_as_of = normalize_as_of(as_of)
+        self._initial_known_at = normalize_as_of(known_at, "known_at")
         self._user_keymap = dict(keymap or {})
         self._notified: set[str] = set()
         self.link = LiveLink(self)
@@ -150,6 +157,7 @@ class MdsApp(App[None]):
                 )
             self.set_keymap(self._user_keymap)
         self.as_of = self._initial_as_of
+        self.known_at = self._initial_known_at
         self.go(self._start)
         if self.live:
             self.link.start()
@@ -259,13 +267,13 @@ class MdsApp(App[None]):
             self.run_command(text)
 
     def action_as_of_prompt(self) -> None:
-        self.push_screen(AsOfPrompt(self.as_of or ""), self._as_of_entered)
+        self.push_screen(AsOfPrompt(typed(self.as_of, self.known_at)), self._as_of_entered)
 
     def _as_of_entered(self, text: str | None) -> None:
         if text is None:
             return
         try:
-            self.set_as_of(normalize_as_of(text))
+            self.set_moments(*parse_moments(text))
         except ValueError as exc:
             self.notify(str(exc), severity="warning")
 
@@ -288,9 +296,9 @@ class MdsApp(App[None]):
     async def open_best(self, query: str) -> None:
         """``:open name``: open the best search hit, for people who do not know the id."""
         try:
-            answer = await self.client.search(query, limit=1, as_of=self.as_of)
+            answer = await self.client.search(query, limit=1, **self.moments)
         except Exception as exc:
-            self.notify(describe_failure(exc, self.as_of).message, severity="error")
+            self.notify(describe_failure(exc, self.said_moments).message, severity="error")
             return
         results = answer.get("results", [])
         if results:
@@ -300,19 +308,39 @@ class MdsApp(App[None]):
 
     # -- time travel ----------------------------------------------------------------------
 
+    @property
+    def moments(self) -> Moments:
+        """What every read passes its client: ``as_of`` (valid time), ``known_at`` (system)."""
+        return {"as_of": self.as_of, "known_at": self.known_at}
+
+    @property
+    def travelling(self) -> bool:
+        """Whether the views show the past (either axis) rather than the live graph."""
+        return self.as_of is not None or self.known_at is not None
+
+    @property
+    def said_moments(self) -> str:
+        """The moments in words, for messages ("as of 2025-01-01 (valid time)")."""
+        return said_moments(self.as_of, self.known_at)
+
     def set_as_of(self, value: str | None) -> None:
-        """Change the moment every view answers for, and redraw the page on screen."""
-        if value == self.as_of:
+        """Change the valid time every view answers for (``None``: back to live, on both
+        axes), and redraw the page on screen."""
+        self.set_moments(value, self.known_at if value is not None else None)
+
+    def set_moments(self, as_of: str | None, known_at: str | None) -> None:
+        """Change both moments every view answers for, and redraw the page on screen."""
+        if (as_of, known_at) == (self.as_of, self.known_at):
             return
-        self.as_of = value
+        self.as_of, self.known_at = as_of, known_at
         self.as_of_point = None
-        if value is None:
+        if not self.travelling:
             self.notify("Back to live.", timeout=2)
         self.action_reload()
 
     def travel_to(self, tx: int, entity_id: str | None = None) -> None:
         """As of ``tx``, back on the entity's page (history rows, Enter)."""
-        self.set_as_of(f"tx:{tx}")
+        self.set_moments(f"tx:{tx}", None)
         previous = self.history.peek_back()
         if entity_id is None:
             return
@@ -322,37 +350,54 @@ class MdsApp(App[None]):
             self.open_entity(entity_id)
 
     def note_as_of(self, point: Any) -> None:
-        if self.as_of is not None and isinstance(point, dict):
-            resolved = (point.get("tx"), point.get("at"))
+        if self.travelling and isinstance(point, dict):
+            resolved = (point.get("tx"), point.get("at"), point.get("valid_time"))
             if resolved != self.as_of_point:
                 self.as_of_point = resolved
 
     @property
     def as_of_tx(self) -> int | None:
-        if self.as_of is None:
+        if not self.travelling:
             return None
         if self.as_of_point and self.as_of_point[0] is not None:
             return int(self.as_of_point[0])
-        if self.as_of.startswith("tx:"):
-            return int(self.as_of[3:])
+        for moment in (self.as_of, self.known_at):
+            if moment is not None and moment.startswith("tx:"):
+                return int(moment[3:])
         return None
 
-    def _update_as_of_label(self) -> None:
+    @property
+    def valid_moment(self) -> datetime | None:
+        """The valid time shown, when known: the as-of time, or a tx's instant once the
+        daemon said it (``None`` while live on that axis, or not resolved yet)."""
         if self.as_of is None:
-            self.as_of_label = ""
-            return
-        tx, at = self.as_of_point or (None, None)
+            return None
         if self.as_of.startswith("tx:"):
-            label = f"AS OF tx {self.as_of[3:]}"
-            details = [fmt_time(at)] if at else []
-        else:
-            label = f"AS OF {self.as_of}"
-            details = [
-                p for p in (f"tx {tx}" if tx is not None else "", fmt_time(at) if at else "") if p
-            ]
-        self.as_of_label = f"{label} ({', '.join(details)})" if details else label
+            at = self.as_of_point[1] if self.as_of_point else None
+            return parse_time(at) if at else None
+        moment = moment_of(self.as_of)
+        return moment if isinstance(moment, datetime) else None
+
+    def _update_as_of_label(self) -> None:
+        """The as-of bar's words: which axis each moment is on, and what it resolved to."""
+        tx, at, _ = self.as_of_point or (None, None, None)
+        when = f", {fmt_time(at)}" if at else ""
+        parts = []
+        if self.as_of is not None and self.as_of.startswith("tx:"):
+            parts.append(f"AS OF tx {self.as_of[3:]} (as mds knew it then{when})")
+        elif self.as_of is not None:
+            parts.append(f"AS OF {self.as_of} (valid time)")
+        if self.known_at is not None:
+            named_tx = self.known_at.startswith("tx:")
+            basis = when if named_tx or tx is None else f", tx {tx}{when}"
+            known = self.known_at.replace("tx:", "tx ")
+            parts.append(f"AS MDS KNEW IT AT {known} (system time{basis})")
+        self.as_of_label = " · ".join(parts)
 
     def watch_as_of(self) -> None:
+        self._update_as_of_label()
+
+    def watch_known_at(self) -> None:
         self._update_as_of_label()
 
     def watch_as_of_point(self) -> None:
@@ -360,39 +405,77 @@ class MdsApp(App[None]):
 
     @work(group="step", exclusive=True, exit_on_error=False)
     async def action_step_tx(self, step: int) -> None:
-        """``{``/``}``: the entity's previous/next change (or the graph's, off an entity)."""
+        """``{``/``}``: the entity's previous/next change by valid time (or the graph's
+        previous/next transaction, off an entity)."""
         page = self.page
         entity = page.entity_id if page is not None else None
-        current = self.as_of_tx
+        if entity is not None:
+            await self._step_valid(entity, 1 if step > 0 else -1)
+        else:
+            await self._step_graph(1 if step > 0 else -1)
+
+    async def _step_valid(self, entity: str, step: Literal[-1, 1]) -> None:
+        """Step the valid time to the entity's previous/next change as mds knows it (its
+        whole history at the known-at moment, so this also reaches an entity's first
+        change from before it existed); past the last change, back to the latest."""
         try:
-            if entity is not None:
-                answer = await self.client.history(entity, limit=500)
-            else:
-                answer = await self.client.history(limit=200)
-                if current is not None:
-                    older = await self.client.history(limit=200, before_tx=current + 1)
-                    answer["transactions"] = answer.get("transactions", []) + older.get(
-                        "transactions", []
-                    )
+            answer = await self.client.history(entity, limit=500, known_at=self.known_at)
         except Exception as exc:
             self.notify(describe_failure(exc).message, severity="error")
             return
-        txs = [int(t["tx"]) for t in answer.get("transactions", []) if "tx" in t]
+        times = {
+            parsed
+            for t in answer.get("transactions", [])
+            for c in t.get("changes", [])
+            if (parsed := parse_time(c.get("valid") or t.get("at"))) is not None
+        }
+        current = self.valid_moment
         if self.as_of is not None and current is None:
             self.notify(
                 "Waiting for the daemon to resolve the current moment; try again.",
                 severity="warning",
             )
             return
-        target = step_tx(txs, current, 1 if step > 0 else -1)
+        target = step_tx(times, current, step)
         if target is not None:
-            self.set_as_of(f"tx:{target}")
+            self.set_moments(iso(target), self.known_at)
         elif step > 0 and self.as_of is not None:
-            self.set_as_of(None)
+            self.set_moments(None, self.known_at)
         else:
-            what = "this entity" if entity else "the graph"
             self.notify(
-                f"No {'earlier' if step < 0 else 'later'} transaction of {what}.",
+                f"No {'earlier' if step < 0 else 'later'} change of this entity.",
+                severity="warning",
+                timeout=3,
+            )
+
+    async def _step_graph(self, step: Literal[-1, 1]) -> None:
+        """Step to the graph's previous/next transaction (as mds knew it then)."""
+        current = self.as_of_tx
+        try:
+            answer = await self.client.history(limit=200)
+            if current is not None:
+                older = await self.client.history(limit=200, before_tx=current + 1)
+                answer["transactions"] = answer.get("transactions", []) + older.get(
+                    "transactions", []
+                )
+        except Exception as exc:
+            self.notify(describe_failure(exc).message, severity="error")
+            return
+        txs = [int(t["tx"]) for t in answer.get("transactions", []) if "tx" in t]
+        if self.travelling and current is None:
+            self.notify(
+                "Waiting for the daemon to resolve the current moment; try again.",
+                severity="warning",
+            )
+            return
+        target = step_tx(txs, current, step)
+        if target is not None:
+            self.set_moments(f"tx:{target}", None)
+        elif step > 0 and self.travelling:
+            self.set_moments(None, None)
+        else:
+            self.notify(
+                f"No {'earlier' if step < 0 else 'later'} transaction of the graph.",
                 severity="warning",
                 timeout=3,
             )

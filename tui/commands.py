@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass
 
 from mds.wire.model import KIND_OF, EntityType
-from tui.asof import normalize_as_of
+from tui.asof import parse_moments
 from tui.format import USAGE_KINDS, kind_of
 from tui.host import Host
 from tui.nav import Location
@@ -46,7 +46,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("owners", ":owners [QUERY]", "search people and teams"),
     CommandSpec("models", ":models  :datasets  :features  :tests …", "list entities of a kind"),
     CommandSpec(
-        "asof", ":asof WHEN", "time travel: 1h, 3d, 2025-01-01, tx:N; `:asof now` to go live"
+        "asof",
+        ":asof WHEN [known WHEN]",
+        "time travel: WHEN is valid time (1h, 3d, 2025-01-01), `known WHEN` as mds knew it "
+        "then, tx:N both; `:asof now` to go live",
     ),
     CommandSpec("lineage", ":lineage [up|down]", "lineage tree of the current entity"),
     CommandSpec("impact", ":impact", "downstream impact and owners to notify"),
@@ -142,7 +145,7 @@ def execute(app: Host, command: Command) -> None:
         app.go(Location("search", params={"query": " ".join([f"type:{kind}", *args[1:]])}))
     elif name == "asof":
         try:
-            app.set_as_of(normalize_as_of(command.arg))
+            app.set_moments(*parse_moments(command.arg))
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
     elif name in ("lineage", "impact", "usage"):

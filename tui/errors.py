@@ -23,15 +23,18 @@ class Failure:
         return "warning" if self.kind in ("missing", "bad") else "error"
 
 
-def describe_failure(exc: BaseException, as_of: str | None = None) -> Failure:
-    when = f" as of {as_of}" if as_of else ""
+def describe_failure(exc: BaseException, moments: str | None = None) -> Failure:
+    """``moments``: the moments the views show, in words (``tui.asof.said_moments``)."""
+    when = f" {moments}" if moments else ""
     if isinstance(exc, DaemonUnavailable):
         return Failure(
             "down", f"Daemon unavailable: {exc}. Reconnecting; the page reloads when it is back."
         )
     if isinstance(exc, ApiError):
         if exc.status == 404:
-            return Failure("missing", f"Not found{when}: {exc.message}")
+            # before the entity's known history, `}` steps to its first change
+            later = " (} steps to it)" if exc.known_from else ""
+            return Failure("missing", f"Not found{when}: {exc.message}{later}")
         if exc.status == 503:
             return Failure("down", f"The daemon is still starting: {exc.message}")
         if exc.status == 400:

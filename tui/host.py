@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mds.client import Client
+from tui.asof import Moments
 from tui.errors import Failure
 from tui.nav import History, Location
 
@@ -58,7 +59,23 @@ class Host(Protocol):
 
     @property
     def as_of(self) -> str | None:
-        """The moment every view answers for; None when live."""
+        """The valid time every view answers for; None for the latest."""
+
+    @property
+    def known_at(self) -> str | None:
+        """The system time every view answers for ("as mds knew it"); None for all of it."""
+
+    @property
+    def moments(self) -> Moments:
+        """``as_of`` and ``known_at``, as every read passes them to the client."""
+
+    @property
+    def travelling(self) -> bool:
+        """Whether the views show the past (either moment set) rather than the live graph."""
+
+    @property
+    def said_moments(self) -> str:
+        """The moments in words for messages; empty when live."""
 
     @property
     def as_of_tx(self) -> int | None:
@@ -93,7 +110,10 @@ class Host(Protocol):
         """Time travel to ``tx``, on the entity's page."""
 
     def set_as_of(self, value: str | None) -> None:
-        """Change the moment every view answers for."""
+        """Change the valid time every view answers for (None: back to live)."""
+
+    def set_moments(self, as_of: str | None, known_at: str | None) -> None:
+        """Change both moments every view answers for."""
 
     def notify_once(self, message: str, *, severity: str = "information") -> None:
         """Notify, but not again for the same message."""

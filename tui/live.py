@@ -112,7 +112,7 @@ class LiveLink:
             info.stream != "on"
             and previous_tx is not None
             and (info.last_tx or 0) > previous_tx
-            and self.app.as_of is None
+            and not self.app.travelling
             and page.entity_id is not None
         ):
             page.refresh_live()  # no change stream: a new transaction is all we know
@@ -164,7 +164,7 @@ class LiveLink:
             self._set(last_tx=tx, last_tx_at=change.get("at"))
         page = self.app.page
         touched = set(change.get("entities", []))
-        if self.app.as_of is None and page is not None and page.touches(touched):
+        if not self.app.travelling and page is not None and page.touches(touched):
             page.refresh_live()
 
 

@@ -29,9 +29,11 @@ class EntityProvider(Provider):
         if len(query.strip()) < 2:
             return
         try:
-            answer = await self.mds.client.search(query, limit=10, as_of=self.mds.as_of)
+            answer = await self.mds.client.search(query, limit=10, **self.mds.moments)
         except Exception as exc:  # a palette must not die with the daemon
-            self.mds.notify_once(describe_failure(exc, self.mds.as_of).message, severity="warning")
+            self.mds.notify_once(
+                describe_failure(exc, self.mds.said_moments).message, severity="warning"
+            )
             return
         for rank, result in enumerate(answer.get("results", [])):
             entity_id = str(result.get("id"))

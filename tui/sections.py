@@ -17,6 +17,7 @@ from rich.text import Text
 
 from mds.client import ApiError, Client
 from mds.wire import JSON
+from tui.asof import Moments, said_moments
 from tui.errors import describe_failure
 from tui.format import clip, fmt_time, name_of, names, native_id, status_text
 
@@ -42,7 +43,7 @@ class Section:
     links: list[Link] = field(default_factory=list)
 
 
-Loader = Callable[[Client, JSON, str | None], Awaitable[Section | None]]
+Loader = Callable[[Client, JSON, Moments], Awaitable[Section | None]]
 
 
 def rels(entity: JSON, rel_type: str, direction: str | None = None) -> list[JSON]:
@@ -53,14 +54,14 @@ def rels(entity: JSON, rel_type: str, direction: str | None = None) -> list[JSON
     ]
 
 
-async def fetch_many(client: Client, ids: Iterable[str], as_of: str | None) -> list[JSON]:
+async def fetch_many(client: Client, ids: Iterable[str], moments: Moments) -> list[JSON]:
     """Fetch up to :data:`FETCH_LIMIT` entities concurrently; ones that vanished are skipped."""
     gate = asyncio.Semaphore(6)
 
     async def one(entity_id: str) -> JSON | None:
         async with gate:
             try:
-                return await client.entity(entity_id, as_of=as_of)
+                return await client.entity(entity_id, **moments)
             except ApiError:
                 return None
 
@@ -90,7 +91,7 @@ def _when(doc: JSON) -> str:
     return str(_attr(doc, "deployed_at") or _attr(doc, "created_at") or doc.get("created_at") or "")
 
 
-async def model_instance(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def model_instance(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
     _line(body, "Deployment", status_text(_attr(entity, "status")))
     if _attr(entity, "version") is not None:
@@ -98,7 +99,7 @@ async def model_instance(client: Client, entity: JSON, as_of: str | None) -> Sec
     if _attr(entity, "deployed_at"):
         body.append(f"  deployed {fmt_time(_attr(entity, 'deployed_at'))}", style="dim")
     runs = rels(entity, "produced_by", "out")
-    for run in await fetch_many(client, [r["target"] for r in runs], as_of):
+    for run in await fetch_many(client, [r["target"] for r in runs], moments):
         _line(
             body,
             "Produced by",
@@ -109,7 +110,7 @@ async def model_instance(client: Client, entity: JSON, as_of: str | None) -> Sec
     features = rels(entity, "uses_feature", "out")
     _line(body, "Features", f"{len(features)}: {names(features, limit=6)}" if features else "none")
     links: list[Link] = []
-    usage = await client.usage(entity["id"], as_of=as_of)
+    usage = await client.usage(entity["id"], **moments)
     tests = usage.get("ab_tests", [])
     if not tests:
         _line(body, "A/B tests", Text("not tested", style="dim"))
@@ -133,10 +134,10 @@ async def model_instance(client: Client, entity: JSON, as_of: str | None) -> Sec
     return Section("Instance", body, links)
 
 
-async def model(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def model(client: Client, entity: JSON, moments: Moments) -> Section:
     current = {r["target"] for r in rels(entity, "current_instance", "out")}
     instances = await fetch_many(
-        client, [r["target"] for r in rels(entity, "instance_of", "in")], as_of
+        client, [r["target"] for r in rels(entity, "instance_of", "in")], moments
     )
     body = Text()
     if not instances:
@@ -158,10 +159,10 @@ async def model(client: Client, entity: JSON, as_of: str | None) -> Section:
     return Section("Instances over time", body)
 
 
-async def model_suggestions(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def model_suggestions(client: Client, entity: JSON, moments: Moments) -> Section:
     similar, suggestions = await asyncio.gather(
-        client.similar(entity["id"], limit=5, as_of=as_of),
-        client.suggestions(entity["id"], limit=5, as_of=as_of),
+        client.similar(entity["id"], limit=5, **moments),
+        client.suggestions(entity["id"], limit=5, **moments),
     )
     body = Text()
     links: list[Link] = []
@@ -200,11 +201,11 @@ async def model_suggestions(client: Client, entity: JSON, as_of: str | None) -> 
     return Section("Similar models and suggestions", body, links)
 
 
-async def dataset(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
     versions = await fetch_many(
         client,
         sorted((r["target"] for r in rels(entity, "version_of", "in")), reverse=True),
-        as_of,
+        moments,
     )
     body = Text()
     previous: int | None = None
@@ -222,7 +223,7 @@ async def dataset(client: Client, entity: JSON, as_of: str | None) -> Section:
             previous = rows
     if not versions:
         body.append("no versions", style="dim")
-    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, as_of=as_of)
+    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, **moments)
     consumers = [
         n
         for n in lineage.get("nodes", [])
@@ -235,9 +236,9 @@ async def dataset(client: Client, entity: JSON, as_of: str | None) -> Section:
     return Section("Versions", body, links)
 
 
-async def pipeline(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def pipeline(client: Client, entity: JSON, moments: Moments) -> Section:
     run_ids = sorted((r["target"] for r in rels(entity, "run_of", "in")), reverse=True)
-    runs = await fetch_many(client, run_ids, as_of)
+    runs = await fetch_many(client, run_ids, moments)
     body = Text()
     for run in sorted(runs, key=lambda d: str(_attr(d, "started_at") or ""), reverse=True):
         if body:
@@ -258,7 +259,7 @@ async def pipeline(client: Client, entity: JSON, as_of: str | None) -> Section:
     return Section("Runs", body)
 
 
-async def pipeline_run(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
     _line(body, "Status", status_text(_attr(entity, "status")))
     attempts = _attr(entity, "attempts")
@@ -278,7 +279,7 @@ async def pipeline_run(client: Client, entity: JSON, as_of: str | None) -> Secti
     return Section("Run", body)
 
 
-async def feature(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def feature(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
     sources = rels(entity, "derived_from", "out")
     _line(
@@ -286,7 +287,7 @@ async def feature(client: Client, entity: JSON, as_of: str | None) -> Section:
         "Source data",
         names(sources, limit=5) if sources else Text("none declared", style="dim"),
     )
-    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, as_of=as_of)
+    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, **moments)
     nodes = lineage.get("nodes", [])
     models = [n for n in nodes if n.get("entity_type") == "Model"]
     instances = [n for n in nodes if n.get("entity_type") == "ModelInstance"]
@@ -295,8 +296,8 @@ async def feature(client: Client, entity: JSON, as_of: str | None) -> Section:
     return Section("Feature", body, links)
 
 
-async def ab_test(client: Client, entity: JSON, as_of: str | None) -> Section:
-    usage = await client.usage(entity["id"], as_of=as_of)
+async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
+    usage = await client.usage(entity["id"], **moments)
     by_cell: dict[str, list[str]] = {}
     cell_names: dict[str, str] = {}
     for inst in usage.get("instances", []):
@@ -324,7 +325,7 @@ async def ab_test(client: Client, entity: JSON, as_of: str | None) -> Section:
     return Section("Cells", body, links)
 
 
-async def owner(client: Client, entity: JSON, as_of: str | None) -> Section:
+async def owner(client: Client, entity: JSON, moments: Moments) -> Section:
     owned = rels(entity, "owned_by", "in")
     counts = Counter(str(r.get("target_type") or "?") for r in owned)
     body = Text()
@@ -351,17 +352,17 @@ SECTIONS: dict[str, tuple[Loader, ...]] = {
 }
 
 
-async def load_sections(client: Client, entity: JSON, as_of: str | None) -> list[Section]:
+async def load_sections(client: Client, entity: JSON, moments: Moments) -> list[Section]:
     """Every section of the entity's type; one that fails says so instead of hiding the rest."""
     loaders = SECTIONS.get(str(entity.get("entity_type")), ())
 
     async def run(loader: Loader) -> Section | None:
         try:
-            return await loader(client, entity, as_of)
+            return await loader(client, entity, moments)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = describe_failure(exc, as_of)
+            failure = describe_failure(exc, said_moments(**moments))
             title = loader.__name__.replace("_", " ")
             return Section(title, Text(failure.message, style="red"))
 

@@ -14,7 +14,7 @@ from importlib import metadata
 
 from mds.client import ApiError, Client, ClientError, DaemonUnavailable
 from mds.wire import JSON
-from mds.wire.moments import AS_OF_HELP
+from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, AsOfError, axes_of
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
 from . import completion, docs, options
@@ -48,7 +48,14 @@ AS_OF = arg(
     "--as-of",
     metavar="WHEN",
     type=options.as_of,
-    help="answer from the graph as it was at WHEN: " + AS_OF_HELP,
+    help=f"{VALID_TIME_HELP}. WHEN is {AS_OF_HELP}; tx:N reads as mds knew it at "
+    "transaction N, valid at that transaction's time",
+)
+KNOWN_AT = arg(
+    "--known-at",
+    metavar="WHEN",
+    type=options.known_at,
+    help=f"{KNOWN_AT_HELP}. WHEN as for --as-of",
 )
 
 DESCRIPTION = """\
@@ -61,7 +68,7 @@ command's options and examples."""
 EPILOG = """\
 exit status:
   0  success (also when some ingested events were rejected: they are reported)
-  1  the thing asked for does not exist (as of --as-of), or `wait` timed out
+  1  the thing asked for does not exist (as of --as-of / --known-at), or `wait` timed out
   2  bad usage: unknown command or option, malformed argument, query rejected (HTTP 400),
      or a GraphQL error other than an unknown id
   3  mdsd is not reachable (start it with `mdsd --config PATH`) or failed (HTTP 5xx)
@@ -69,9 +76,15 @@ exit status:
 environment:
   MDS_SOCKET  the daemon's socket, when --socket is not given
 
+time travel:
+  --as-of WHEN is valid time: the graph as it was at WHEN in the sources, reaching back
+  before mds started. --known-at WHEN is system time: what mds had recorded by WHEN. They
+  combine; --as-of tx:N means --known-at tx:N, valid at that transaction's time.
+
 examples:
   mds search ranking --type model
-  mds show aip://model/registry/ranking-model --as-of 1m
+  mds show aip://model/registry/ranking-model --as-of 2025-01-01
+  mds show aip://model/registry/ranking-model --as-of 2025-01-01 --known-at 1m
   mds lineage aip://dataset/datasets/playback-events --direction downstream
   mds completion bash > ~/.local/share/bash-completion/completions/mds"""
 
@@ -121,6 +134,7 @@ def _add_command(
             spec.add_to(group)
     if cmd.reads_graph:
         AS_OF.add_to(sub)
+        KNOWN_AT.add_to(sub)
     for spec in COMMON:
         # SUPPRESS: given after the command it wins, given before it is kept
         Arg(spec.flags, {**spec.options, "default": argparse.SUPPRESS}).add_to(sub)
@@ -160,6 +174,11 @@ def _api_failure(error: ApiError) -> tuple[int, str]:
 
 
 async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect) -> JSON:
+    if cmd.reads_graph:
+        try:  # each moment is good alone (options); together they may still disagree
+            axes_of(args.as_of, args.known_at)
+        except AsOfError as exc:
+            raise UsageError(str(exc)) from None
     async with connect(args.socket) as client:
         return await cmd.call(client, args)
 

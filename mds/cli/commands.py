@@ -84,7 +84,9 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
     """Full-text search over names, descriptions, owners and tags; best match first."""
     query = " ".join(args.query)
     limit = args.limit if args.limit is not None else 20
-    return await client.search(query, type=args.type, limit=limit, as_of=args.as_of)
+    return await client.search(
+        query, type=args.type, limit=limit, as_of=args.as_of, known_at=args.known_at
+    )
 
 
 @command(
@@ -92,14 +94,18 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
     args=(ID,),
     reads_graph=True,
     render=render.entity,
-    examples=(f"mds show {EXAMPLE_MODEL}", f"mds show {EXAMPLE_MODEL} --as-of 1m"),
+    examples=(
+        f"mds show {EXAMPLE_MODEL}",
+        f"mds show {EXAMPLE_MODEL} --as-of 2025-01-01",
+        f"mds show {EXAMPLE_MODEL} --known-at 1m",
+    ),
 )
 async def show(client: Client, args: argparse.Namespace) -> JSON:
     """Show one entity: owners, tags, status and relationships by type and direction.
 
     Inferred relationships are marked with the rule (and path) that derived them.
     """
-    return await client.entity(args.id, as_of=args.as_of)
+    return await client.entity(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -111,7 +117,7 @@ async def show(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
     """List the entities one edge away, grouped by relationship type and direction."""
-    return await client.neighbors(args.id, as_of=args.as_of)
+    return await client.neighbors(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -151,7 +157,12 @@ async def lineage(client: Client, args: argparse.Namespace) -> JSON:
     built from, transitively. Downstream is the reverse. Owners are context, not lineage.
     """
     return await client.lineage(
-        args.id, direction=args.direction, depth=args.depth, types=args.types, as_of=args.as_of
+        args.id,
+        direction=args.direction,
+        depth=args.depth,
+        types=args.types,
+        as_of=args.as_of,
+        known_at=args.known_at,
     )
 
 
@@ -164,7 +175,7 @@ async def lineage(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def impact(client: Client, args: argparse.Namespace) -> JSON:
     """What a change to ID affects: its downstream closure by type, and whom to notify."""
-    return await client.impact(args.id, as_of=args.as_of)
+    return await client.impact(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -176,7 +187,7 @@ async def impact(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def deps(client: Client, args: argparse.Namespace) -> JSON:
     """Map what ID depends on: its upstream closure grouped by entity type."""
-    return await client.dependencies(args.id, as_of=args.as_of)
+    return await client.dependencies(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -188,7 +199,7 @@ async def deps(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def usage(client: Client, args: argparse.Namespace) -> JSON:
     """Where a model is tested: its A/B tests and cells (or, for a test, its models)."""
-    return await client.usage(args.id, as_of=args.as_of)
+    return await client.usage(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -214,7 +225,9 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
     when nothing else connects them (the output then says so). Exits 1 when they are not
     connected (within --max-depth).
     """
-    return await client.path(args.source, args.target, max_depth=args.max_depth, as_of=args.as_of)
+    return await client.path(
+        args.source, args.target, max_depth=args.max_depth, as_of=args.as_of, known_at=args.known_at
+    )
 
 
 @command(
@@ -233,18 +246,25 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
     render=render.history,
     examples=(
         f"mds history {EXAMPLE_INSTANCE}",
-        f"mds history {EXAMPLE_INSTANCE} --as-of 1m",
+        f"mds history {EXAMPLE_INSTANCE} --as-of 2025-01-01",
         "mds history --limit 10 --before-tx 500",
     ),
 )
 async def history(client: Client, args: argparse.Namespace) -> JSON:
-    """Show transactions with what each asserted (+) and retracted (-).
+    """Show transactions with what each asserted (+) and retracted (-), with both times.
 
-    Without ID: the whole graph's transactions, newest first (page back with --before-tx).
-    With --as-of: only the transactions up to then.
+    Each transaction has its system time (when mds recorded it); each change its valid time
+    (from when it holds in the source, or for a retraction since when it no longer does).
+    Without ID: the whole graph's transactions, newest first (page back with --before-tx),
+    each with the span of valid times it stated. With --known-at: only the transactions up
+    to then; with --as-of: only the changes valid by then.
     """
     return await client.history(
-        args.id, limit=args.limit, before_tx=args.before_tx, as_of=args.as_of
+        args.id,
+        limit=args.limit,
+        before_tx=args.before_tx,
+        as_of=args.as_of,
+        known_at=args.known_at,
     )
 
 
@@ -257,7 +277,7 @@ async def history(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def similar(client: Client, args: argparse.Namespace) -> JSON:
     """List models similar to ID by the features they share."""
-    return await client.similar(args.id, limit=args.limit, as_of=args.as_of)
+    return await client.similar(args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -269,7 +289,9 @@ async def similar(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def suggest(client: Client, args: argparse.Namespace) -> JSON:
     """Suggest features for ID that similar models use and it does not."""
-    return await client.suggestions(args.id, limit=args.limit, as_of=args.as_of)
+    return await client.suggestions(
+        args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at
+    )
 
 
 @command(
@@ -288,7 +310,9 @@ async def suggest(client: Client, args: argparse.Namespace) -> JSON:
 )
 async def quality(client: Client, args: argparse.Namespace) -> JSON:
     """Report metadata gaps: missing owners or descriptions, stale entities, stubs, orphans."""
-    return await client.quality(stale_days=args.stale_days, as_of=args.as_of)
+    return await client.quality(
+        stale_days=args.stale_days, as_of=args.as_of, known_at=args.known_at
+    )
 
 
 def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
@@ -343,14 +367,16 @@ def _variables(text: str | None) -> JSON | None:
 async def graphql(client: Client, args: argparse.Namespace) -> JSON:
     """Run a GraphQL query against the graph and print the result as JSON.
 
-    Exits 1 when the only errors are ids that do not exist (as of --as-of), 2 on any other
+    Exits 1 when the only errors are ids that do not exist (as of then), 2 on any other
     error; the result is printed all the same, and the errors on stderr.
     """
     if args.query == "-" or args.query.startswith("@"):
         query = read_text(args.query.removeprefix("@"))
     else:
         query = args.query
-    return await client.graphql(query, _variables(args.variables), as_of=args.as_of)
+    return await client.graphql(
+        query, _variables(args.variables), as_of=args.as_of, known_at=args.known_at
+    )
 
 
 # -- events and operations --------------------------------------------------------------
@@ -386,7 +412,11 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
     "status", render=render.mapping, examples=("mds status", "mds status --json | jq .pending")
 )
 async def status(client: Client, args: argparse.Namespace) -> JSON:
-    """Show the daemon's counters: entities, stubs, pending work, dead letters, sources."""
+    """Show the daemon's counters: entities, stubs, pending work, dead letters, sources.
+
+    earliest_valid says how far back the graph reaches in valid time: --as-of before it
+    finds nothing.
+    """
     return await client.status()
 
 

@@ -12,16 +12,26 @@ from mds.wire.moments import AS_OF_HELP, AsOfError, moment_of
 
 
 def as_of(value: str) -> str:
-    """A ``--as-of WHEN``, checked with the daemon's own grammar and returned unchanged: the
-    daemon does the interpreting (an age is counted from when it answers).
+    """A ``--as-of WHEN`` (valid time), checked with the daemon's own grammar and returned
+    unchanged: the daemon does the interpreting (an age is counted from when it answers).
 
     A blank WHEN is refused although the daemon reads a blank ``as_of`` as none: here it is
     most likely a script's unset variable, which should not quietly mean now.
     """
+    return _moment(value, "as_of")
+
+
+def known_at(value: str) -> str:
+    """A ``--known-at WHEN`` (system time), checked as ``--as-of`` is."""
+    return _moment(value, "known_at")
+
+
+def _moment(value: str, name: str) -> str:
     if not value.strip():
-        raise argparse.ArgumentTypeError(f"WHEN is empty; leave --as-of out, or use {AS_OF_HELP}")
+        flag = "--" + name.replace("_", "-")
+        raise argparse.ArgumentTypeError(f"WHEN is empty; leave {flag} out, or use {AS_OF_HELP}")
     try:
-        moment_of(value)
+        moment_of(value, name=name)
     except AsOfError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value

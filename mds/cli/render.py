@@ -129,10 +129,17 @@ def key_values(out: Out, doc: JSON, *, indent: int = 0, skip: Iterable[str] = ()
 
 
 def as_of_footer(doc: JSON, out: Out) -> None:
-    """Say which view answered, when the daemon says so (reads with ``--as-of``)."""
+    """Say which view answered, when the daemon says so: its system basis (the transaction
+    and its time) and, when it is not the latest, its valid time."""
     view = doc.get("as_of")
-    if isinstance(view, dict):
-        out.line(f"\n(as of tx {text(view.get('tx'))}, {text(view.get('at'))})")
+    if not isinstance(view, dict):
+        return
+    basis = f"tx {text(view.get('tx'))}, {text(view.get('at'))}"
+    valid = view.get("valid_time")
+    if valid is None:
+        out.line(f"\n(as of {basis})")
+    else:
+        out.line(f"\n(as of {text(valid)} valid time; as mds knew it at {basis})")
 
 
 # -- renderers, one per answer shape ----------------------------------------------------
@@ -386,8 +393,15 @@ def _cause(cause: Any) -> str:
     return text(cause)
 
 
+def _valid_span(t: JSON) -> str | None:
+    earliest, latest = t.get("earliest_valid"), t.get("latest_valid")
+    return earliest if earliest == latest else f"{text(earliest)}..{text(latest)}"
+
+
 def history(doc: JSON, args: argparse.Namespace, out: Out) -> None:
-    """Per entity: transactions with +/- datoms. Globally: one line per transaction."""
+    """Per entity: transactions (recorded at their system time) with +/- datoms, each
+    valid from its own time. Globally: one line per transaction, with the span of valid
+    times it stated."""
     transactions = doc.get("transactions") or []
     if not transactions:
         out.note("no transactions")
@@ -396,23 +410,25 @@ def history(doc: JSON, args: argparse.Namespace, out: Out) -> None:
             [
                 t.get("tx"),
                 t.get("at"),
+                _valid_span(t),
                 t.get("datoms"),
                 _cause(t.get("cause")),
                 _first(t.get("entities") or [], 3),
             ]
             for t in transactions
         ]
-        table(out, ["TX", "AT", "DATOMS", "CAUSE", "ENTITIES"], rows)
+        table(out, ["TX", "RECORDED", "VALID", "DATOMS", "CAUSE", "ENTITIES"], rows)
         return
-    out.line(f"history of {text(doc.get('id'))}")
+    out.line(f"history of {text(doc.get('id'))} (tx recorded at; each change valid from)")
     for t in transactions:
         cause = f"  {_cause(t['cause'])}" if t.get("cause") else ""
-        out.line(f"tx {text(t.get('tx'))}  {text(t.get('at'))}{cause}")
+        out.line(f"tx {text(t.get('tx'))}  recorded {text(t.get('at'))}{cause}")
         for change in t.get("changes") or []:
             sign = {"assert": "+", "retract": "-"}.get(str(change.get("op")), "?")
             value = json.dumps(change.get("value"), ensure_ascii=False)
             named = f"  ({text(change['target_name'])})" if change.get("target_name") else ""
-            out.line(f"  {sign} {text(change.get('attribute'))} {value}{named}")
+            valid = f"  valid {text(change['valid'])}" if change.get("valid") else ""
+            out.line(f"  {sign} {text(change.get('attribute'))} {value}{named}{valid}")
 
 
 def dead_letters(doc: JSON, args: argparse.Namespace, out: Out) -> None:

@@ -67,9 +67,14 @@ class _ApiReading(Reading):
         self.ops["graphql"] = self._graphql
 
     def _graphql(
-        self, db: Db, limits: ReadLimits, body: Mapping[str, Any], as_of: str | None
+        self,
+        db: Db,
+        limits: ReadLimits,
+        body: Mapping[str, Any],
+        as_of: str | None,
+        known_at: str | None,
     ) -> bytes:
-        answer: JSON = asyncio.run(execute_at(body, db, self.services, as_of, limits))
+        answer: JSON = asyncio.run(execute_at(body, db, self.services, as_of, limits, known_at))
         return encode(answer)
 
     async def aclose(self) -> None:

@@ -157,7 +157,9 @@ def create_app(services: Ready) -> Starlette:
         return up
 
     def db(request: Request) -> Db:
-        return view(ready().facts, request.query_params.get("as_of"))
+        """The view the request names: ``as_of`` (valid time), ``known_at`` (system time)."""
+        params = request.query_params
+        return view(ready().facts, params.get("as_of"), params.get("known_at"))
 
     async def read(request: Request, query: Callable[..., Any], *args: Any, **kw: Any) -> Response:
         """``query`` on the request's view, on a read thread and within the read limits."""
@@ -305,8 +307,9 @@ def create_app(services: Ready) -> Starlette:
     async def graphql_query(request: Request) -> Response:
         d = ready()
         body = await _json_body(request)
-        as_of = request.query_params.get("as_of")
-        encoded = await graphql.execute_on_reader(d.reader, body, d.facts, d, as_of)
+        params = request.query_params
+        moments = (params.get("as_of"), params.get("known_at"))
+        encoded = await graphql.execute_on_reader(d.reader, body, d.facts, d, *moments)
         return Response(encoded, media_type="application/json")
 
     async def changes(request: Request) -> Response:
@@ -419,9 +422,18 @@ def _answer(status: int, code: str) -> HTTPExceptionHandler:
     return handle
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """A 404; as of a valid time before the entity's known history, where that begins."""
+    assert isinstance(exc, queries.NotFound)  # the handler registered for it alone
+    body: dict[str, Any] = {"code": "not_found", "message": str(exc)}
+    if exc.known_from is not None:
+        body["known_from"] = exc.known_from
+    return JSONResponse({"error": body}, status_code=404)
+
+
 #: every error a route raises, as the JSON document it answers (a bug is a 500)
 EXCEPTION_HANDLERS: dict[type[Exception], HTTPExceptionHandler] = {
-    queries.NotFound: _answer(404, "not_found"),
+    queries.NotFound: _not_found,
     queries.BadQuery: _answer(400, "bad_request"),
     AsOfError: _answer(400, "bad_request"),
     QueryError: _answer(400, "bad_request"),

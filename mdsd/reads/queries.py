@@ -15,8 +15,8 @@ from mds.wire import JSON
 from mds.wire.model import EntityType, Rel, lineage_steps
 from mds.wire.moments import iso, iso_epoch
 from mdsd import facts as F
-from mdsd.reads.views import describe
-from store import Db, Traversal
+from mdsd.reads.views import describe, said
+from store import Datom, Db, Traversal
 
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
@@ -35,7 +35,16 @@ ID_FORM = "ids look like aip://KIND/SOURCE/NATIVE-ID (aip://model/registry/ranki
 
 
 class NotFound(LookupError):
-    """The id does not exist in the view asked about."""
+    """The id does not exist in the view asked about. ``known_from``: where the entity's
+    known history begins (RFC 3339), when the view's valid time is before it."""
+
+    def __init__(self, message: str, known_from: str | None = None) -> None:
+        super().__init__(message)
+        self.known_from = known_from
+
+    def __reduce__(self) -> tuple[type[NotFound], tuple[str, str | None]]:
+        # a read worker's NotFound crosses a pipe as a pickle: keep ``known_from`` with it
+        return (type(self), (str(self), self.known_from))
 
 
 class BadQuery(ValueError):
@@ -45,12 +54,26 @@ class BadQuery(ValueError):
 def entity_id(db: Db, xid: str) -> int:
     e = db.entid(xid)
     if e is None or db.get(e, F.TYPE) is None:
-        when = "now" if db.basis_tx == db.store.last_tx else f"as of tx {db.basis_tx}"
-        if db.basis_tx == 0 and when != "now":
-            when += ", before the first transaction"
-        hint = "" if xid.startswith("aip://") else f"; {ID_FORM}, and search finds one by name"
-        raise NotFound(f"no entity {xid!r} {when}{hint}")
+        raise absent(db, xid)
     return e
+
+
+def absent(db: Db, xid: str) -> NotFound:
+    """Why ``xid`` is not in ``db``: where its known history begins when the view's valid
+    time is before it (contract 4: say so rather than show an empty graph)."""
+    hint = "" if xid.startswith("aip://") else f"; {ID_FORM}, and search finds one by name"
+    begins = None
+    if db.valid_time is not None:
+        known = db.valid_at(None)  # what mds knew then, at the latest valid time
+        e = known.entid(xid)
+        begins = known.known_from(e) if e is not None else None
+    if begins is None:
+        return NotFound(f"no entity {xid!r} {said(db)}{hint}")
+    return NotFound(
+        f"no entity {xid!r} {said(db)}: its known history begins at {iso(begins)}; "
+        "ask as of then or later",
+        iso(begins),
+    )
 
 
 def summary(db: Db, e: int) -> JSON:
@@ -439,40 +462,48 @@ def path(db: Db, source: str, target: str, max_depth: int = 8) -> JSON:
 # -- history --------------------------------------------------------------------------------
 
 
-def _change(db: Db, attribute: str, value: Any, added: bool) -> JSON:
-    """One datom of a history step; a reference also names its target (as of the view),
-    so a reader shows "Alice Andersen" rather than an id it may never have seen."""
-    op = "assert" if added else "retract"
-    if db.store.attribute(attribute).is_ref:
-        name = db.get(value, F.NAME)
-        return {"attribute": attribute, "op": op, "value": db.xid(value), "target_name": name}
-    if hasattr(value, "isoformat"):
-        value = iso(value)
-    return {"attribute": attribute, "op": op, "value": value}
+def _change(db: Db, datom: Datom) -> JSON:
+    """One datom of a history step, with its valid time; a reference also names its target
+    (as of the view), so a reader shows "Alice Andersen" rather than an id it may never
+    have seen."""
+    op = "assert" if datom.added else "retract"
+    change: JSON = {"attribute": datom.a, "op": op}
+    if db.store.attribute(datom.a).is_ref:
+        change |= {"value": db.xid(datom.v), "target_name": db.get(datom.v, F.NAME)}
+    else:
+        change["value"] = iso(datom.v) if hasattr(datom.v, "isoformat") else datom.v
+    return change | {"valid": iso(datom.valid)}
 
 
 def history(db: Db, xid: str, limit: int | None = None) -> JSON:
-    """The transactions that touched ``xid``, oldest first, up to the view's basis: as of
-    a moment, the history known then (Datomic's ``history`` of an ``as-of`` database)."""
+    """The transactions that touched ``xid``, oldest first, each change with its valid time
+    beside the transaction's own (system) time. Up to the view's basis: the history known
+    then (Datomic's ``history`` of an ``as-of`` database); at a valid time, only the changes
+    valid by then."""
     e = entity_id(db, xid)
-    transactions = [
-        {
-            "tx": step.tx,
-            "at": iso(step.at),
-            "cause": step.meta,
-            "changes": [_change(db, d.a, d.v, d.added) for d in step.datoms],
-        }
-        for step in db.store.history(e)
-        if step.tx <= db.basis_tx
-    ]
+    valid_by = db.valid_time
+    transactions = []
+    for step in db.store.history(e):
+        if step.tx > db.basis_tx:
+            break
+        datoms = [d for d in step.datoms if valid_by is None or d.valid <= valid_by]
+        if datoms:
+            transactions.append(
+                {
+                    "tx": step.tx,
+                    "at": iso(step.at),
+                    "cause": step.meta,
+                    "changes": [_change(db, d) for d in datoms],
+                }
+            )
     if limit is not None:
         transactions = transactions[-limit:]
     return {"id": xid, "transactions": transactions, "as_of": describe(db)}
 
 
 def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON:
-    """The most recent transactions of the whole graph up to the view's basis, newest
-    first."""
+    """The most recent transactions of the whole graph up to the view's basis (system
+    time), newest first, each with the span of valid times its facts hold from."""
     end = db.basis_tx + 1 if before_tx is None else min(before_tx, db.basis_tx + 1)
     start = max(1, end - limit)
     reports = list(db.store.log(start, end))
@@ -485,6 +516,9 @@ def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON
                 "cause": r.meta,
                 "entities": sorted({x for x in (db.xid(e) for e in r.entities) if x}),
                 "datoms": len(r.datoms),
+                # the span of valid times it stated (a late source's import reaches back)
+                "earliest_valid": iso(min((d.valid for d in r.datoms), default=None)),
+                "latest_valid": iso(max((d.valid for d in r.datoms), default=None)),
             }
             for r in reports
         ],

@@ -12,6 +12,7 @@ from typing import Any
 from mds.wire import JSON
 from mdsd import facts as F
 from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, Searching
+from mdsd.reads.views import describe
 from store import Db, FactStore
 
 
@@ -35,11 +36,12 @@ class Search:
         """Ranked hits, each with owners and tags as of the view ``db`` (default: now).
 
         A blank query lists everything, as ``*`` does (``kubectl get``). The index holds
-        the present, so a view of the past also asks it for entities deleted since and
-        keeps the hits that existed, undeleted, then (their names as they are now)."""
+        the present, so a view of the past (a valid time, or what mds knew then) also asks
+        it for entities deleted since and keeps the hits that existed, undeleted, then
+        (their names as they are now)."""
         db = db or self.store.db()
         index = self.owners if owners else self.main
-        past = db.basis_tx < self.store.last_tx
+        past = not db.is_current
         hits = index.search(
             query if query.strip() else "*",
             entity_type=entity_type,
@@ -55,7 +57,7 @@ class Search:
             if len(results) == limit:
                 break
             results.append(shaped(db, hit, entity))
-        return {"results": results}
+        return {"results": results, "as_of": describe(db)}
 
 
 def shaped(db: Db, hit: SearchHit, entity: dict[str, Any]) -> JSON:

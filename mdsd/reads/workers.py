@@ -9,7 +9,7 @@ JSON, metered with the ``ReadLimits`` the request carries. The composition root 
 worker's module (the API's adds GraphQL to the REST queries).
 
 Read-your-writes: a request carries the view the daemon pinned when it arrived (its basis
-and since transactions), and a worker behind that basis catches up with the primary until
+and since transactions, and its valid time), and a worker behind that basis catches up with the primary until
 it has it. A worker at or past it reads without catching up, so a read costs a catch-up
 (which also empties the follower's caches) only after writes.
 
@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ class ProcessReader(ReadRunner):
         return await self.run("read", db, read, args, kwargs)
 
     async def run(self, op: str, db: Db, *args: Any) -> bytes:
-        """The worker ``op`` on the view ``db`` (its basis and since transactions), in the
+        """The worker ``op`` on the view ``db`` (its basis, since and valid times), in the
         least busy worker, as encoded JSON; once more elsewhere if that worker fails."""
         deadline = self.limits.seconds + DEADLINE_GRACE_SECONDS
         tried: WorkerSlot | None = None
@@ -112,7 +113,13 @@ class ProcessReader(ReadRunner):
             slot = min(self._slots, key=lambda s: (s is tried, s.in_flight))
             try:
                 answer: bytes = await slot.call(
-                    op, db.basis_tx, db.since_tx, self.limits, *args, deadline=deadline
+                    op,
+                    db.basis_tx,
+                    db.since_tx,
+                    db.valid_time,
+                    self.limits,
+                    *args,
+                    deadline=deadline,
                 )
                 return answer
             except ReadUnavailable:
@@ -184,10 +191,16 @@ class Reading(Handler):
         self._baseline = memory.rss_bytes()
 
     def _on_view(
-        self, run: Op, basis_tx: int, since_tx: int, limits: ReadLimits, *args: Any
+        self,
+        run: Op,
+        basis_tx: int,
+        since_tx: int,
+        valid_time: datetime | None,
+        limits: ReadLimits,
+        *args: Any,
     ) -> bytes:
         self._reach(basis_tx)
-        return run(Db(self.store, basis_tx, since_tx), limits, *args)
+        return run(Db(self.store, basis_tx, since_tx).valid_at(valid_time), limits, *args)
 
     def _reach(self, basis_tx: int) -> None:
         """Catch up until the follower holds transaction ``basis_tx`` (the primary had

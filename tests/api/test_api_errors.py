@@ -64,10 +64,11 @@ async def test_a_name_given_for_an_id_is_told_what_an_id_looks_like(client: Clie
 
 
 async def test_before_the_first_transaction_says_so(client: Client, truth: Truth) -> None:
-    """``--as-of 3d`` on a daemon started today read "as of tx 0" and no more."""
+    """What mds knew before it recorded anything: nothing, and the answer says why."""
     xid = next(truth.records("models"))[0]
-    error = await fails(client.entity(xid, as_of="2000-01-01"), 404)
+    error = await fails(client.entity(xid, known_at="2000-01-01"), 404)
     assert error.message.endswith("as of tx 0, before the first transaction")
+    assert error.known_from is None
 
 
 @pytest.mark.parametrize("route", ["entity", "lineage", "impact", "usage"])

@@ -1,5 +1,6 @@
-"""``as_of``: after the world changed and the daemon ingested it, every form of "when"
-(``tx:N``, RFC 3339, a date, an age) still answers from the old view."""
+"""System time: after the world changed and the daemon ingested it, every form of "when"
+(``as_of=tx:N``; ``known_at`` RFC 3339, a date, an age) still answers from the view mds
+had then. (Valid time, ``as_of``: tests/api/test_api_two_axes.py.)"""
 
 from __future__ import annotations
 
@@ -53,23 +54,24 @@ async def test_every_form_of_when_pins_the_same_view(
         "rfc3339 offset": with_offset(change.before_at, hours=2),
     }[form]
     model = change.updated("models")[0]
-    doc = await living_org.client.entity(aip("models", model), as_of=when)
+    moments = {"as_of": when} if form == "tx" else {"known_at": when}
+    doc = await living_org.client.entity(aip("models", model), **moments)
     assert doc["as_of"]["tx"] == change.before_tx
     assert doc["updated_at"] == change.before["models"][model]["updated_at"]
 
 
 async def test_dates_and_ages(living_org: Org, change: Change) -> None:
     """A date means its end; an age counts back from now. The daemon was started moments
-    ago, so yesterday and an hour ago precede every fact, and today's end follows them."""
+    ago, so what it knew yesterday and an hour ago is nothing, and at today's end all."""
     client = living_org.client
     xid = aip("models", change.updated("models")[0])
     today = datetime.fromisoformat(change.before_at.replace("Z", "+00:00")).date()
     for before_everything in ((today - timedelta(days=1)).isoformat(), "1h", "2w"):
         with pytest.raises(ApiError) as raised:
-            await client.entity(xid, as_of=before_everything)
+            await client.entity(xid, known_at=before_everything)
         assert raised.value.status == 404
     for current in (today.isoformat(), "0s", "now"):
-        doc = await client.entity(xid, as_of=current)
+        doc = await client.entity(xid, known_at=current)
         assert doc["as_of"]["tx"] >= change.after_tx
 
 

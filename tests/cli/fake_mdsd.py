@@ -37,6 +37,8 @@ ALICE = "aip://user/identity/alice"
 TEAM = "aip://team/identity/personalization"
 
 AT = "2025-01-02T03:04:05Z"
+#: when a change held in its source (valid time), before mds recorded it (``AT``)
+VALID = "2025-01-01T09:00:00Z"
 
 #: a status with only the keys every status carries, for a daemon that holds nothing
 BARE_STATUS: JSON = {
@@ -289,8 +291,8 @@ FULL: dict[str, JSON] = {
                 "at": AT,
                 "cause": {"kind": "event", "event_type": "model_instance_updated"},
                 "changes": [
-                    {"attribute": "status", "op": "retract", "value": "staged"},
-                    {"attribute": "status", "op": "assert", "value": "production"},
+                    {"attribute": "status", "op": "retract", "value": "staged", "valid": VALID},
+                    {"attribute": "status", "op": "assert", "value": "production", "valid": VALID},
                 ],
             },
             {
@@ -316,6 +318,8 @@ FULL: dict[str, JSON] = {
                 "cause": {"kind": "event"},
                 "entities": [INSTANCE, MODEL, RUN, FEATURE],
                 "datoms": 6,
+                "earliest_valid": "2024-12-30T00:00:00Z",
+                "latest_valid": VALID,
             },
             {"tx": 117, "at": AT, "cause": "reconcile", "entities": [DATASET], "datoms": 2},
         ]

@@ -64,9 +64,17 @@ CASES = [
         {"id": INSTANCE, "direction": "downstream", "depth": "3", "types": "reads,writes"},
     ),
     Case(
-        ("impact", DATASET, "--as-of", "2025-01-01"), "GET", "/v1/impact", {"as_of": "2025-01-01"}
+        ("impact", DATASET, "--as-of", "2025-01-01", "--known-at", "tx:7"),
+        "GET",
+        "/v1/impact",
+        {"as_of": "2025-01-01", "known_at": "tx:7"},
     ),
-    Case(("deps", INSTANCE), "GET", "/v1/dependencies", {"id": INSTANCE}),
+    Case(
+        ("deps", INSTANCE, "--known-at", "1h"),
+        "GET",
+        "/v1/dependencies",
+        {"id": INSTANCE, "known_at": "1h"},
+    ),
     Case(("usage", MODEL), "GET", "/v1/usage", {"id": MODEL}),
     Case(("usage", AB_TEST), "GET", "/v1/usage", {"id": AB_TEST}),
     Case(
@@ -86,10 +94,10 @@ CASES = [
     Case(("suggest", MODEL), "GET", "/v1/suggestions", {"id": MODEL}),
     Case(("quality", "--stale-days", "3"), "GET", "/v1/quality", {"stale_days": "3"}),
     Case(
-        ("graphql", "{ entity { name } }", "--as-of", "2025-01-01T00:00:00Z"),
+        ("graphql", "{ entity { name } }", "--as-of", "2025-01-01T00:00:00Z", "--known-at", "3d"),
         "POST",
         "/v1/graphql",
-        {"as_of": "2025-01-01T00:00:00Z"},
+        {"as_of": "2025-01-01T00:00:00Z", "known_at": "3d"},
     ),
     Case(("dead-letters", "--limit", "5"), "GET", "/v1/dead-letters", {"limit": "5"}),
     Case(("redrive", "1", "2"), "POST", "/v1/dead-letters/redrive"),

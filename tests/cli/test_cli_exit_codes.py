@@ -78,6 +78,25 @@ def test_malformed_as_of_is_2_before_asking(
     assert daemon.requests == []
 
 
+@pytest.mark.parametrize("name", READS)
+def test_known_at_is_on_every_read_and_malformed_is_2_before_asking(
+    mds: Run, daemon: FakeDaemon, name: str
+) -> None:
+    result = mds(*_argv(name, INSTANCE), "--known-at", "yesterday")
+    assert result.code == EXIT_USAGE
+    assert "argument --known-at" in result.err and "bad known_at 'yesterday'" in result.err
+    assert daemon.requests == []
+
+
+def test_a_transaction_as_of_with_known_at_is_2_before_asking(mds: Run, daemon: FakeDaemon) -> None:
+    """``--as-of tx:N`` already names the system time: a ``--known-at`` beside it is a
+    contradiction, said before the daemon is asked."""
+    result = mds("show", INSTANCE, "--as-of", "tx:4", "--known-at", "1h")
+    assert result.code == EXIT_USAGE
+    assert "already names the system time" in result.err
+    assert daemon.requests == []
+
+
 @pytest.mark.parametrize(
     "argv",
     [

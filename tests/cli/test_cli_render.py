@@ -3,7 +3,7 @@ the layout is the point (cards, trees, +/- changes)."""
 
 from __future__ import annotations
 
-from fake_mdsd import AB_TEST, ALICE, DATASET, INSTANCE, MODEL, RUN, Run
+from fake_mdsd import AB_TEST, ALICE, DATASET, INSTANCE, MODEL, RUN, FakeDaemon, Run
 
 
 def test_search_is_a_table_best_first(mds: Run) -> None:
@@ -55,22 +55,40 @@ def test_impact_groups_by_type_and_names_whom_to_notify(mds: Run) -> None:
     assert "  teams   Personalization <aip://team/identity/personalization>\n" in out
 
 
-def test_history_shows_changes_as_plus_and_minus(mds: Run) -> None:
+def test_history_shows_changes_as_plus_and_minus_with_both_times(mds: Run) -> None:
+    """Each transaction when mds recorded it (system time), each change from when it held
+    in its source (valid time)."""
     lines = mds("history", INSTANCE).out.splitlines()
     assert lines[:4] == [
-        f"history of {INSTANCE}",
-        "tx 118  2025-01-02T03:04:05Z  kind=event event_type=model_instance_updated",
-        '  - status "staged"',
-        '  + status "production"',
+        f"history of {INSTANCE} (tx recorded at; each change valid from)",
+        "tx 118  recorded 2025-01-02T03:04:05Z  kind=event event_type=model_instance_updated",
+        '  - status "staged"  valid 2025-01-01T09:00:00Z',
+        '  + status "production"  valid 2025-01-01T09:00:00Z',
     ]
     assert f'  + tested_in "{AB_TEST}"  (Home feed ranking v5)' in lines
 
 
 def test_global_history_is_one_line_per_transaction(mds: Run) -> None:
     lines = mds("history").out.splitlines()
-    assert lines[0].split() == ["TX", "AT", "DATOMS", "CAUSE", "ENTITIES"]
+    assert lines[0].split() == ["TX", "RECORDED", "VALID", "DATOMS", "CAUSE", "ENTITIES"]
+    assert "2024-12-30T00:00:00Z..2025-01-01T09:00:00Z" in lines[1]
     assert lines[1].endswith(
         "ranking-model-v5-20250101, ranking-model, train-weekly-ranking-20250101 +1 more"
+    )
+
+
+def test_the_footer_says_both_axes_when_the_valid_time_is_not_the_latest(
+    mds: Run, daemon: FakeDaemon
+) -> None:
+    daemon.documents["/v1/search"]["as_of"] = {
+        "tx": 100,
+        "at": "2025-01-02T03:04:05Z",
+        "valid_time": "2025-01-01T23:59:59.999999Z",
+    }
+    lines = mds("search", "ranking", "--as-of", "2025-01-01").out.splitlines()
+    assert lines[-1] == (
+        "(as of 2025-01-01T23:59:59.999999Z valid time; "
+        "as mds knew it at tx 100, 2025-01-02T03:04:05Z)"
     )
 
 

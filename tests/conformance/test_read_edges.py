@@ -98,7 +98,7 @@ def test_search_with_no_words_lists_the_kind_asked_for(loaded: Harness) -> None:
 def test_search_that_finds_nothing_is_an_empty_answer(loaded: Harness) -> None:
     """A search that matches nothing succeeds (``kubectl get`` with no resources)."""
     answer = loaded.mds("search", "zzqx-nothing-like-it")
-    assert answer.code == 0 and answer.json == {"results": []}
+    assert answer.code == 0 and answer.json["results"] == []
 
 
 def test_search_by_native_id_finds_that_entity_first(loaded: Harness) -> None:

@@ -25,7 +25,8 @@ async def reading(tmp_path: Path) -> AsyncIterator[Reading]:
 
 
 async def read(worker: Reading) -> bytes:
-    request = (0, 0, ReadLimits(), queries.graph_history, (10, None), {})
+    # basis and since transactions, the valid time (None: the latest), the limits, the read
+    request = (0, 0, None, ReadLimits(), queries.graph_history, (10, None), {})
     answer: bytes = await worker.answer("read", request)
     return answer
 

@@ -21,6 +21,7 @@ from mdsd.config import Config, DaemonConfig
 from mdsd.daemon import Daemon
 from mdsd.reads import queries
 from mdsd.reads.cost import ReadLimits, ReadRunner, TooCostly
+from mdsd.reads.views import view
 from mdsd.reads.workers import ProcessReader
 
 LINEAGE = (PLAYBACK, "downstream", queries.LINEAGE_DEPTH, None)
@@ -60,6 +61,28 @@ async def test_workers_answer_as_the_read_threads_do(daemon: Daemon) -> None:
         assert json.loads(in_worker) == json.loads(on_thread)
         model = json.loads(in_worker)["data"]["model"]
         assert model["instances"]["nodes"] and model["lastHydratedAt"]
+    finally:
+        threads.close()
+
+
+async def test_workers_read_at_the_valid_time_and_known_at_asked(daemon: Daemon) -> None:
+    """A view's valid time crosses to the worker with its basis; so does a NotFound's
+    ``known_from`` (where the entity's known history begins)."""
+    reader, threads = workers(daemon), ReadRunner(daemon.reader.limits)
+    try:
+        late = view(daemon.store, "2000-01-01")
+        with pytest.raises(queries.NotFound) as raised:
+            await reader.query(late, queries.show, MODEL, None)
+        assert raised.value.known_from is not None
+        begins = view(daemon.store, raised.value.known_from)
+        shown = json.loads(await reader.query(begins, queries.show, MODEL, None))
+        assert shown["as_of"]["valid_time"] == raised.value.known_from
+        assert shown == json.loads(await threads.query(begins, queries.show, MODEL, None))
+        query = {"query": f'{{ model(id: "{MODEL}") {{ name }} }}'}
+        for moments in (("2000-01-01", None), (None, "tx:0")):
+            store, services = daemon.store, daemon.services
+            answer = json.loads(await execute_on_reader(reader, query, store, services, *moments))
+            assert answer["data"] == {"model": None}
     finally:
         threads.close()
 

@@ -168,8 +168,13 @@ class FakeGraph:
         entity = self.get(entity_id, tx)
         return entity["name"] if entity else entity_id.rsplit("/", 1)[-1]
 
-    def resolve(self, as_of: str | None) -> int:
-        """The tx an ``as_of`` value means: the last one at or before that moment."""
+    def resolve(self, as_of: str | None, known_at: str | None = None) -> int:
+        """The tx a view means: the last one at or before both moments. In this graph a
+        change is valid from the moment its transaction records it, so the valid time
+        ``as_of`` and the system time ``known_at`` cut it at the same transactions."""
+        return min(self._resolve(as_of), self._resolve(known_at))
+
+    def _resolve(self, as_of: str | None) -> int:
         if as_of is None:
             return self.last_tx
         if as_of.startswith("tx:"):
@@ -427,13 +432,17 @@ class FakeDaemon:
 
     def _tx(self, request: Request) -> int:
         self.graph.requests.append(f"{request.url.path}?{request.url.query}")
-        return self.graph.resolve(request.query_params.get("as_of"))
+        params = request.query_params
+        return self.graph.resolve(params.get("as_of"), params.get("known_at"))
 
     def _as_of(self, request: Request, tx: int) -> JSON:
-        if "as_of" not in request.query_params:
+        params = request.query_params
+        if "as_of" not in params and "known_at" not in params:
             return {}
         at = self.graph.txs[tx - 1].at if tx else None
-        return {"as_of": {"tx": tx, "at": at}}
+        as_of = params.get("as_of")
+        valid = None if as_of is None else (at if as_of.startswith("tx:") else as_of)
+        return {"as_of": {"tx": tx, "at": at, "valid_time": valid}}
 
     def _ref(self, entity_id: str, tx: int) -> JSON:
         entity = self.graph.get(entity_id, tx)
@@ -542,6 +551,12 @@ class FakeDaemon:
         entity_id = request.query_params["id"]
         entity = self.graph.get(entity_id, tx)
         if entity is None:
+            later = self.graph.get(entity_id, self.graph.last_tx)
+            if later is not None and "as_of" in request.query_params:
+                begins = later["created_at"]
+                message = f"{entity_id} did not exist then: its known history begins at {begins}"
+                body = {"code": "not_found", "message": message, "known_from": begins}
+                return JSONResponse({"error": body}, status_code=404)
             return error(404, "not_found", f"{entity_id} does not exist")
         relationships = []
         for source, target, rel in self.graph.edges(tx):
@@ -778,7 +793,9 @@ class FakeDaemon:
         entity_id = request.query_params.get("id")
         limit = int(request.query_params.get("limit", 50))
         before = request.query_params.get("before_tx")
-        upto = self.graph.resolve(request.query_params.get("as_of"))
+        upto = self.graph.resolve(
+            request.query_params.get("as_of"), request.query_params.get("known_at")
+        )
         txs = [
             t
             for t in reversed(self.graph.txs)
@@ -789,7 +806,12 @@ class FakeDaemon:
                 {
                     "id": entity_id,
                     "transactions": [
-                        {"tx": t.tx, "at": t.at, "cause": t.cause, "changes": t.changes[entity_id]}
+                        {
+                            "tx": t.tx,
+                            "at": t.at,
+                            "cause": t.cause,
+                            "changes": [{**c, "valid": t.at} for c in t.changes[entity_id]],
+                        }
                         for t in txs
                         if entity_id in t.changes
                     ][:limit],

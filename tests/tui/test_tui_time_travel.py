@@ -12,6 +12,7 @@ from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.screens.entity import EntityScreen
+from tui.widgets.chrome import StatusLine
 
 
 def header(app: MdsApp) -> str:
@@ -35,9 +36,8 @@ async def test_as_of_shows_an_older_state_and_now_returns_to_live(
         assert "v5 rollout" in header(app)
         app.run_command(":asof 2025-01-02")
         await wait_for(pilot, description_is(app, "Ranks the home feed."))
-        await wait_for(pilot, lambda: "tx 2" in app.as_of_label)
         bar = app.screen.query_one("#asof-bar", Static)
-        assert bar.display and "AS OF 2025-01-02" in str(bar.render())
+        assert bar.display and "AS OF 2025-01-02 (valid time)" in str(bar.render())
         app.run_command(":asof now")
         await wait_for(pilot, description_is(app, "Ranks the home feed (v5 rollout)."))
         assert not app.screen.query_one("#asof-bar", Static).display
@@ -63,9 +63,10 @@ async def test_braces_step_through_the_entity_transactions(make_app: Callable[..
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await open_entity(pilot, app, RANKING)  # changed in tx 1 and tx 3
-        await step(pilot, app, "left_curly_bracket", "tx:1")
+        await step(pilot, app, "left_curly_bracket", "2024-12-01T09:00:00Z")
         await wait_for(pilot, description_is(app, "Ranks the home feed."))
-        await step(pilot, app, "right_curly_bracket", "tx:3")
+        assert "AS OF 2024-12-01T09:00:00Z (valid time)" in app.as_of_label
+        await step(pilot, app, "right_curly_bracket", "2025-01-10T09:00:00Z")
         await step(pilot, app, "right_curly_bracket", None)
         await wait_for(pilot, description_is(app, "Ranks the home feed (v5 rollout)."))
 
@@ -124,6 +125,53 @@ async def test_a_deleted_entity_says_so_and_how_to_see_it_before(
     async with app.run_test(size=(100, 40)) as pilot:
         await open_entity(pilot, app, V5)
         assert "DELETED" in header(app) and "{ shows it as it was before" in header(app)
-        await step(pilot, app, "left_curly_bracket", "tx:3")
+        await step(pilot, app, "left_curly_bracket", "2025-01-10T09:00:00Z")
         await wait_for(pilot, lambda: "resolved" in header(app))
         assert "Deleted:" not in header(app)
+
+
+async def test_the_status_line_says_live_only_when_it_is(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        status = lambda: str(app.screen.query_one(StatusLine).render())  # noqa: E731
+        await wait_for(pilot, lambda: "live" in status())
+        app.run_command(":asof known tx:1")
+        await wait_for(pilot, lambda: "past view" in status() and "live" not in status())
+        app.run_command(":asof now")
+        await wait_for(pilot, lambda: "live" in status() and "past view" not in status())
+
+
+async def test_known_asks_as_mds_knew_it_then_and_the_bar_says_so(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        await pilot.press("at", *"known tx:1", "enter")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        assert (app.as_of, app.known_at) == (None, "tx:1")
+        bar = str(app.screen.query_one("#asof-bar", Static).render())
+        assert "AS MDS KNEW IT AT tx 1 (system time" in bar
+        assert any("known_at=tx%3A1" in r for r in fake.graph.requests)
+        # both axes at once; the prompt shows what it reads
+        await pilot.press("at", "ctrl+u", *"2025-01-02 known 1d", "enter")
+        await wait_for(pilot, lambda: (app.as_of, app.known_at) == ("2025-01-02", "1d"))
+        assert "AS OF 2025-01-02 (valid time) · AS MDS KNEW IT AT 1d" in app.as_of_label
+
+
+async def test_before_its_known_history_the_page_says_where_it_begins_and_braces_go_there(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app(as_of="2024-06-01")  # before anything the fake graph knows
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_entity(V5)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.failure is not None
+        )
+        message = str(app.screen.query_one("#message", Static).render())
+        assert "as of 2024-06-01 (valid time)" in message
+        assert "known history begins at" in message and "} steps to it" in message
+        await pilot.press("right_curly_bracket")
+        await wait_for(pilot, lambda: app.as_of == "2025-01-01T09:00:00Z")
+        await wait_for(pilot, lambda: app.screen.failure is None and "v5" in header(app))

@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from mds.client import Client
+from tui.asof import Moments
 from tui.errors import Failure, describe_failure
 from tui.format import USAGE_KINDS, kind_of
 from tui.host import Host
@@ -80,8 +81,9 @@ class PageScreen(Screen[None]):
         return self.mds.client
 
     @property
-    def as_of(self) -> str | None:
-        return self.mds.as_of
+    def moments(self) -> Moments:
+        """The moments every read of the page passes its client (``as_of``, ``known_at``)."""
+        return self.mds.moments
 
     @property
     def entity_id(self) -> str | None:
@@ -135,7 +137,7 @@ class PageScreen(Screen[None]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            failure = describe_failure(exc, self.as_of)
+            failure = describe_failure(exc, self.mds.said_moments)
             self.show_failure(failure)
             if failure.kind == "error":
                 self.log.error(f"loading {self.location} failed", exc)
@@ -151,7 +153,7 @@ class PageScreen(Screen[None]):
             self.mds.nav_changed()
 
     async def load(self) -> None:
-        """Fetch this page's data (passing ``as_of``) and render it; raise on failure."""
+        """Fetch this page's data (passing ``moments``) and render it; raise on failure."""
 
     def touches(self, entity_ids: set[str]) -> bool:
         """Whether a transaction touching ``entity_ids`` changes what this page shows."""

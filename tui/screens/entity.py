@@ -43,7 +43,8 @@ def header_text(entity: JSON, past: bool = False) -> Text:
 
     In a ``past`` view, ages count to the moment shown, not to now: "enriched 5m ago"
     beside a page of last Tuesday would be about today."""
-    then = parse_time((entity.get("as_of") or {}).get("at")) if past else None
+    view = entity.get("as_of") or {}
+    then = parse_time(view.get("valid_time") or view.get("at")) if past else None
     text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
     text.append("  ")
     text.append_text(status_text(entity.get("status") or "resolved"))
@@ -184,7 +185,7 @@ class EntityScreen(ListScreen):
 
     async def load(self) -> None:
         assert self.entity_id is not None
-        entity = await self.client.entity(self.entity_id, as_of=self.as_of)
+        entity = await self.client.entity(self.entity_id, **self.moments)
         self.note_as_of(entity)
         self.entity = entity
         self.location.title = name_of(entity)
@@ -198,7 +199,7 @@ class EntityScreen(ListScreen):
         names.update(
             (o["id"], o["name"]) for o in entity.get("owners_resolved", []) if o.get("name")
         )
-        self.query_one("#header", Static).update(header_text(entity, past=self.as_of is not None))
+        self.query_one("#header", Static).update(header_text(entity, past=self.mds.travelling))
         attributes = attributes_text(entity)
         self.query_one("#attributes", Static).update(attributes)
         self.query_one("#attributes", Static).display = bool(attributes)
@@ -214,7 +215,7 @@ class EntityScreen(ListScreen):
 
     @work(exclusive=True, group="sections", exit_on_error=False)
     async def _load_sections(self, entity: JSON) -> None:
-        sections = await load_sections(self.client, entity, self.as_of)  # never raises
+        sections = await load_sections(self.client, entity, self.moments)  # never raises
         if not self.is_attached:
             return
         try:

@@ -1,6 +1,7 @@
 """History: what changed in which transaction, as a diff; Enter travels to that moment.
 
-With an entity: its transactions and their asserted (+) and retracted (-) facts. Without:
+With an entity: its transactions (when mds recorded them: system time) and their asserted
+(+) and retracted (-) facts, each with its valid time (from when it holds). Without:
 the latest transactions of the whole graph. Either way the row's transaction becomes the
 as-of moment, which is the quickest way into time travel. History is the one view not cut
 at the as-of moment (the API takes none): the version shown is marked ◀, later ones dimmed,
@@ -48,8 +49,12 @@ def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
     asserted = change.get("op") != "retract"
     sign, style = ("+", "green") if asserted else ("-", "red")
     shown = value_text(change.get("value"), names, change.get("target_name"))
+    valid = change.get("valid")
     return Text.assemble(
-        (f"{sign} ", f"bold {style}"), (f"{change.get('attribute')}  ", style), shown
+        (f"{sign} ", f"bold {style}"),
+        (f"{change.get('attribute')}  ", style),
+        shown,
+        (f"  valid {fmt_time(valid)}" if valid else "", "dim"),
     )
 
 
@@ -106,7 +111,9 @@ def global_rows(
 
 
 class HistoryScreen(ListScreen):
-    COLUMNS: ClassVar[tuple[str, ...]] = ("at", "change")
+    #: a transaction's row: when mds recorded it (system time); its changes' rows each say
+    #: from when the change holds (valid time)
+    COLUMNS: ClassVar[tuple[str, ...]] = ("recorded", "change")
 
     def compose_top(self) -> ComposeResult:
         yield Static(id="summary")

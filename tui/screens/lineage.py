@@ -67,7 +67,7 @@ class LineageScreen(PageScreen):
     async def load(self) -> None:
         assert self.entity_id is not None
         answer = await self.client.lineage(
-            self.entity_id, direction=self.direction, depth=1, as_of=self.as_of
+            self.entity_id, direction=self.direction, depth=1, **self.moments
         )
         self.note_as_of(answer)
         root = next((n for n in answer.get("nodes", []) if n.get("id") == self.entity_id), None)
@@ -132,11 +132,11 @@ class LineageScreen(PageScreen):
         data = node.data or {}
         try:
             answer = await self.client.lineage(
-                str(data["id"]), direction=self.direction, depth=1, as_of=self.as_of
+                str(data["id"]), direction=self.direction, depth=1, **self.moments
             )
         except Exception as exc:
             data["loaded"] = False
-            failure = describe_failure(exc, self.as_of)
+            failure = describe_failure(exc, self.mds.said_moments)
             node.collapse()
             self.notify(failure.message, severity=failure.severity)
             return

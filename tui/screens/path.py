@@ -22,7 +22,7 @@ class PathScreen(ListScreen):
     async def load(self) -> None:
         assert self.entity_id is not None
         target = self.location.params["to"]
-        answer = await self.client.path(self.entity_id, target, as_of=self.as_of)
+        answer = await self.client.path(self.entity_id, target, **self.moments)
         self.note_as_of(answer)
         path = answer.get("path", [])
         edges = answer.get("edges", [])

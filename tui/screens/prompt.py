@@ -61,5 +61,9 @@ class CommandLine(PromptScreen):
 
 
 class AsOfPrompt(PromptScreen):
-    PREFIX = "as of: 30m · 12h · 3d · 2025-01-01 · 2025-01-01T12:00:00Z · tx:123 · now"
-    HELP = "Time travel: every view answers as of this moment. Empty or `now` goes back to live."
+    PREFIX = "as of: 2025-01-01 · 3d · 2025-01-01T12:00:00Z · known 1h · tx:123 · now"
+    HELP = (
+        "Time travel. WHEN is valid time: the graph as it was then, reaching back before the "
+        "daemon started. `known WHEN`: as mds knew it then (system time); `WHEN known WHEN` "
+        "both; tx:N as mds knew it at that transaction. Empty or `now` goes back to live."
+    )

@@ -29,7 +29,7 @@ class QualityScreen(ListScreen):
         yield Static(id="summary")
 
     async def load(self) -> None:
-        answer = await self.client.quality(as_of=self.as_of)
+        answer = await self.client.quality(**self.moments)
         self.note_as_of(answer)
         self.location.title = "report"
         rows = []

@@ -137,7 +137,7 @@ class SearchScreen(PageScreen):
             answer = await self.client.search_owners(query[1:].strip(), limit=RESULT_LIMIT)
             kind = "people and teams"
         else:
-            answer = await self.client.search(query, limit=RESULT_LIMIT, as_of=self.as_of)
+            answer = await self.client.search(query, limit=RESULT_LIMIT, **self.moments)
             self.note_as_of(answer)
             kind = "results"
         results = list(answer.get("results", []))
@@ -151,7 +151,8 @@ class SearchScreen(PageScreen):
                 )
             )
         else:
-            when = f" as of {self.as_of}" if self.as_of and kind == "results" else ""
+            moments = self.mds.said_moments
+            when = f" {moments}" if moments and kind == "results" else ""
             hint.update(Text(f"No {kind} for {query!r}{when}.", style="yellow"))
         if self._open_when_ready:
             self._open_when_ready = False

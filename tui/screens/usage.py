@@ -25,7 +25,7 @@ class UsageScreen(ListScreen):
 
     async def load(self) -> None:
         assert self.entity_id is not None
-        answer = await self.client.usage(self.entity_id, as_of=self.as_of)
+        answer = await self.client.usage(self.entity_id, **self.moments)
         self.note_as_of(answer)
         name = self.mds.names.get(self.entity_id) or name_of({"id": self.entity_id})
         self.location.title = name

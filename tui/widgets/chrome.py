@@ -102,7 +102,8 @@ class Breadcrumbs(_AppWatcher):
 
 
 class AsOfBar(_AppWatcher):
-    """A loud bar while time travelling, so nobody mistakes the past for the present."""
+    """A loud bar while time travelling, so nobody mistakes the past for the present; it
+    says which axis each moment is on (valid time, or as mds knew it)."""
 
     WATCHES = "as_of_label"
 
@@ -110,16 +111,27 @@ class AsOfBar(_AppWatcher):
         self.display = bool(label)
         self.show(
             Text(f" ⏱  {label}   ", style="bold")
-            + Text("{ } step · @ change · :asof now", style="italic")
+            + Text("{ } step · @ change (known WHEN: as mds knew it) · :asof now", style="italic")
         )
 
 
 class StatusLine(_AppWatcher):
-    """Connection, pending events and the last transaction, polled from ``/v1/status``."""
+    """Connection, pending events and the last transaction, polled from ``/v1/status``;
+    under time travel it says the page is of the past, never "live"."""
 
     WATCHES = "status_info"
+    _info: StatusInfo = StatusInfo()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.watch(self.app, "as_of_label", lambda _: self._refresh(self._info))
+
+    def on_unmount(self) -> None:
+        super().on_unmount()
+        unwatch(self.app, "as_of_label", self)
 
     def _refresh(self, info: StatusInfo) -> None:
+        self._info = info
         text = Text()
         if info.state == "up":
             text.append("● connected", style="bold green")
@@ -147,13 +159,17 @@ class StatusLine(_AppWatcher):
                 text.append(f"  last tx {info.last_tx}", style="dim")
                 if info.last_tx_at:
                     text.append(f" ({fmt_time(info.last_tx_at)})", style="dim")
-            text.append("  live ", style="dim")
-            text.append(
-                {"on": "on", "off": "connecting", "unavailable": "off"}.get(
-                    info.stream, info.stream
-                ),
-                style="green" if info.stream == "on" else "dim",
-            )
+            if self.mds.travelling:
+                # the page is of the past: changes arriving do not redraw it
+                text.append("  ⏱ past view", style="bold yellow")
+            else:
+                text.append("  live ", style="dim")
+                text.append(
+                    {"on": "on", "off": "connecting", "unavailable": "off"}.get(
+                        info.stream, info.stream
+                    ),
+                    style="green" if info.stream == "on" else "dim",
+                )
         elif info.message:
             text.append(f"  {info.message}", style="dim")
         self.show(text)

@@ -64,6 +64,8 @@ class Status(Shape):
     inbox_files: int | None = None
     hydration: HydrationStatus | None = None
     runtime: Runtime | None = None
+    #: how far back the graph reaches in valid time: the earliest moment anything holds from
+    earliest_valid: str | None = None
 
 
 class WaitIdle(Status, kw_only=True):  # `idle` follows optional fields
@@ -122,6 +124,8 @@ class Reconcile(Shape):
 class ErrorBody(Shape):
     code: str
     message: str
+    #: a 404 as of a valid time before the entity's known history: where that begins
+    known_from: str | None = None
 
 
 class Error(Shape):

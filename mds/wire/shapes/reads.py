@@ -12,10 +12,12 @@ from mds.wire.shapes.base import Shape
 
 
 class AsOf(Shape):
-    """The view an answer was read from: its transaction and that transaction's instant."""
+    """The view an answer was read from: its system basis (the last transaction read and
+    that transaction's instant) and its valid time (``None``: the latest)."""
 
     tx: int
     at: str | None
+    valid_time: str | None = None
 
 
 class Ref(Shape):
@@ -249,12 +251,13 @@ class Path(Shape):
 
 
 class Change(Shape):
-    """One fact of a transaction: asserted or retracted."""
+    """One fact of a transaction: asserted or retracted, from its valid time ``valid``."""
 
     attribute: str
     op: Literal["assert", "retract"]
     value: Any
     target_name: str | None = None
+    valid: str | None = None
 
 
 class EntityTx(Shape):
@@ -278,6 +281,9 @@ class GraphTx(Shape):
     cause: Any
     entities: list[str]
     datoms: int
+    #: the span of valid times the transaction's facts hold from
+    earliest_valid: str | None = None
+    latest_valid: str | None = None
 
 
 class GraphHistory(Shape):

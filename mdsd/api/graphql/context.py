@@ -1,10 +1,11 @@
 """What one GraphQL request reads: pinned ``Db`` views, each with its own DataLoaders.
 
-A request pins the current view once, and its default view (the endpoint's ``as_of``);
-a root field's ``asOf`` picks another view derived from that same current one, so every
-field under it reads one consistent moment however much is written meanwhile. Loaders
-are per view (a record as of tx 5 is not the record now) and keyed by internal entity
-id, so a query touching an entity through a hundred paths reads it once.
+A request pins the current view once, and its default view (the endpoint's ``as_of``, the
+valid time, and ``known_at``, the system time); a root field's ``asOf``/``knownAt`` pick
+another view derived from that same current one, so every field under it reads one
+consistent moment however much is written meanwhile. Loaders are per view (a record as of
+tx 5 is not the record now) and keyed by internal entity id, so a query touching an entity
+through a hundred paths reads it once.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import Any, Protocol, TypeVar
 from strawberry.dataloader import DataLoader
 
 from mds.wire.model import Rel
-from mds.wire.moments import moment_of
 from mdsd import facts as F
 from mdsd.api.graphql.records import Record
 from mdsd.api.ports import Search
 from mdsd.reads.cost import Meter, MeteredDb, ReadLimits
 from mdsd.reads.queries import entity_id
 from mdsd.reads.units import UnitTimes
+from mdsd.reads.views import at
 from store import Db
 
 T = TypeVar("T")
@@ -147,7 +148,7 @@ class GraphContext:
     meter: Meter = field(default_factory=lambda: Meter(ReadLimits()))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     default: View = field(init=False)
-    _views: dict[int, View] = field(default_factory=dict)
+    _views: dict[tuple[int, datetime | None], View] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -156,21 +157,26 @@ class GraphContext:
         as_of: str | None,
         services: Services | None,
         limits: ReadLimits | None = None,
+        known_at: str | None = None,
     ) -> GraphContext:
-        """``as_of`` is the endpoint's parameter: the moment of every root without its own;
-        ``limits`` bound the whole request's work."""
+        """``as_of`` (valid time) and ``known_at`` (system time) are the endpoint's
+        parameters: the moments of every root without its own; ``limits`` bound the whole
+        request's work."""
         context = cls(current, services, Meter(limits or ReadLimits()))
-        context.default = context._at(as_of or "now")
+        context.default = context._at(as_of, known_at)
         return context
 
-    def view(self, as_of: str | None) -> View:
-        """The view of a root field: its own ``asOf``, else the request's default."""
-        return self.default if as_of is None else self._at(as_of)
+    def view(self, as_of: str | None, known_at: str | None = None) -> View:
+        """The view of a root field: its own ``asOf`` and ``knownAt``, else the request's
+        default."""
+        if as_of is None and known_at is None:
+            return self.default
+        return self._at(as_of, known_at)
 
-    def _at(self, as_of: str) -> View:
-        moment = moment_of(as_of, self.now)
-        db = self.current if moment is None else self.current.as_of(moment)
-        view = self._views.get(db.basis_tx)
+    def _at(self, as_of: str | None, known_at: str | None) -> View:
+        db = at(self.current, as_of, known_at, self.now)
+        key = (db.basis_tx, db.valid_time)
+        view = self._views.get(key)
         if view is None:
-            view = self._views[db.basis_tx] = View(db, self.meter, self.services)
+            view = self._views[key] = View(db, self.meter, self.services)
         return view

@@ -19,7 +19,7 @@ from mdsd.api.graphql.context import GraphContext, Services
 from mdsd.api.graphql.schema import error_code, schema
 from mdsd.api.ports import Search
 from mdsd.reads.cost import ReadLimits, ReadRunner
-from mdsd.reads.queries import BadQuery
+from mdsd.reads.queries import BadQuery, NotFound
 from mdsd.reads.units import UnitTimes
 from mdsd.reads.views import describe
 from mdsd.reads.workers import ProcessReader
@@ -45,10 +45,12 @@ async def execute(
     services: Services | None = None,
     as_of: str | None = None,
     limits: ReadLimits | None = None,
+    known_at: str | None = None,
 ) -> JSON:
-    """Run one request against ``store`` pinned now; ``as_of`` is the roots' default moment
-    (a bad one raises ``AsOfError``, like every other endpoint); ``limits`` bound its work."""
-    return await execute_at(body, store.db(), services, as_of, limits)
+    """Run one request against ``store`` pinned now; ``as_of`` (valid time) and ``known_at``
+    (system time) are the roots' default moments (a bad one raises ``AsOfError``, like
+    every other endpoint); ``limits`` bound its work."""
+    return await execute_at(body, store.db(), services, as_of, limits, known_at)
 
 
 async def execute_at(
@@ -57,11 +59,12 @@ async def execute_at(
     services: Services | None = None,
     as_of: str | None = None,
     limits: ReadLimits | None = None,
+    known_at: str | None = None,
 ) -> JSON:
     """``execute`` with ``current`` as the graph now (a read worker's view of the moment
     the request arrived at the daemon)."""
     query, variables, operation = _request(body)
-    context = GraphContext.open(current, as_of, services, limits)
+    context = GraphContext.open(current, as_of, services, limits, known_at)
     try:
         async with asyncio.timeout(context.meter.limits.seconds):
             result = await schema.execute(
@@ -93,6 +96,10 @@ def _error(error: GraphQLError) -> JSON:
     formatted: JSON = dict(error.formatted)
     extensions: JSON = dict(error.extensions or {})
     formatted["extensions"] = {**extensions, "code": error_code(error)}
+    original = error.original_error
+    if isinstance(original, NotFound) and original.known_from is not None:
+        # as of a valid time before the entity's known history: where that begins
+        formatted["extensions"]["knownFrom"] = original.known_from
     return formatted
 
 
@@ -131,11 +138,14 @@ async def execute_on_reader(
     store: FactStore,
     services: Services | None,
     as_of: str | None,
+    known_at: str | None = None,
 ) -> bytes:
     """``execute`` in one of ``reader``'s worker processes, or else on one of its threads
     with an event loop of its own, as encoded JSON: the daemon's loop stays free for
     acknowledgements however big the query."""
     if isinstance(reader, ProcessReader):
-        return await reader.run("graphql", store.db(), body, as_of)
+        return await reader.run("graphql", store.db(), body, as_of, known_at)
     bound = OnLoop(services, asyncio.get_running_loop()) if services is not None else None
-    return await reader.on_own_loop(lambda: execute(body, store, bound, as_of, reader.limits))
+    return await reader.on_own_loop(
+        lambda: execute(body, store, bound, as_of, reader.limits, known_at)
+    )

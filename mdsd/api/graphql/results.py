@@ -77,12 +77,19 @@ class Change:
     attribute: str
     op: ChangeOp
     value: JSON | None
+    valid: datetime | None = strawberry.field(
+        default=None,
+        description="Valid time: from when this holds in the source (an assertion) or "
+        "no longer does (a retraction).",
+    )
 
 
 @strawberry.type(description="One transaction that changed an entity.")
 class Transaction:
     tx: int
-    at: datetime | None
+    at: datetime | None = strawberry.field(
+        description="System time: when mds recorded the transaction."
+    )
     cause: JSON | None
     changes: list[Change]
 
@@ -100,10 +107,16 @@ class SearchHit:
     highlights: JSON | None
 
 
-@strawberry.type(description="The moment a view reads: its basis transaction and its time.")
+@strawberry.type(
+    description="The moments a view reads: its valid time, and its system basis (the "
+    "transaction of what mds had recorded, and that transaction's time)."
+)
 class Basis:
-    tx: int
-    at: datetime | None
+    tx: int = strawberry.field(description="System time: the last transaction read.")
+    at: datetime | None = strawberry.field(description="System time: when `tx` was recorded.")
+    valid_time: datetime | None = strawberry.field(
+        description="Valid time: the moment in the sources' history read; null for the latest."
+    )
 
 
 async def _by_id(view: View, xids: list[str]) -> dict[str, Entity]:
@@ -193,7 +206,12 @@ async def history(view: View, xid: str, limit: int) -> History:
                 at=datetime.fromisoformat(t["at"]) if t["at"] else None,
                 cause=t["cause"],
                 changes=[
-                    Change(attribute=c["attribute"], op=ChangeOp(c["op"]), value=c["value"])
+                    Change(
+                        attribute=c["attribute"],
+                        op=ChangeOp(c["op"]),
+                        value=c["value"],
+                        valid=datetime.fromisoformat(c["valid"]) if c.get("valid") else None,
+                    )
                     for c in t["changes"]
                 ],
             )
@@ -203,4 +221,5 @@ async def history(view: View, xid: str, limit: int) -> History:
 
 
 def basis(view: View) -> Basis:
-    return Basis(tx=view.db.basis_tx, at=view.db.basis_at)
+    db = view.db
+    return Basis(tx=db.basis_tx, at=db.basis_at, valid_time=db.valid_time)
