@@ -9,7 +9,7 @@ from pathlib import Path
 from mdsd import facts as F
 from mdsd.index.search import SearchHit
 from mdsd.reads.search import PAST_WINDOW, Search
-from store import Add, Created, FactStore
+from store import Add, Created, FactStore, Op
 
 THEN = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ def test_a_past_search_asks_further_when_the_first_window_holds_too_few(tmp_path
     with FactStore(tmp_path / "facts") as store:
         store.install(F.SCHEMA)
         # the last 10 existed on THEN; the 190 ranked above them were created later
-        ops = []
+        ops: list[Op] = []
         for i, x in enumerate(ids):
             born = THEN - timedelta(days=1) if i >= 190 else THEN + timedelta(days=1)
             ops += [Created(x, born), Add(x, F.NAME, x, born), Add(x, F.STATUS, "resolved", born)]
