@@ -157,6 +157,11 @@ class NormalizedEntity:
     mentions: list[str] = field(default_factory=list)
     created_at: str | None = None
     updated_at: str | None = None
+    #: where the source has no ``created_at``/``updated_at`` of its own, the times that date
+    #: the entity instead (a run is created when it starts and last changed when it ends):
+    #: for valid time only, never shown as the source's own timestamps
+    began_at: str | None = None
+    changed_at: str | None = None
     #: the hydration unit this entity is part of (a cell's test, a version's dataset); the
     #: writer deletes parts that vanish from their parent's payload, and hydrating a part
     #: means hydrating its parent.

@@ -67,8 +67,12 @@ class Dating:
         self.db = db
         self.held = held
         self.entity = entity
-        self.created = parse_instant(entity.created_at)
-        self.updated = parse_instant(entity.updated_at)
+        #: the source's own timestamps, as the entity states them
+        self.created_at = parse_instant(entity.created_at)
+        self.updated_at = parse_instant(entity.updated_at)
+        #: what dates its fields: those, else the times the connector dates it by
+        self.created = self.created_at or parse_instant(entity.began_at)
+        self.updated = self.updated_at or parse_instant(entity.changed_at)
         #: never described before: absent, or only a stub named by someone else
         self.first = e is None or held.get(F.STATUS) == F.STATUS_STUB
 
@@ -181,7 +185,7 @@ class Writer:
             ("owners", F.OWNER_EMAILS, sorted(set(entity.owner_emails))),
             ("parent", F.PARENT, [entity.parent] if entity.parent else []),
             ("mentions", F.MENTIONS, sorted(set(entity.mentions))),
-            ("created_at", F.CREATED_AT, [created] if created else []),
+            ("created_at", F.CREATED_AT, [dating.created_at] if dating.created_at else []),
         ]
         present = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
         stated += [
@@ -207,7 +211,8 @@ class Writer:
             for name, attr, values in stated
         ]
         # the update time is itself dated: it is when the source last changed the entity
-        ops.append(Replace(xid, F.UPDATED_AT, [updated] if updated else [], valid=updated))
+        said = dating.updated_at
+        ops.append(Replace(xid, F.UPDATED_AT, [said] if said else [], valid=updated))
         for target in sorted(targets - described):
             ops += self._stub(db, target)
         return ops
