@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class EntityType(StrEnum):
@@ -86,6 +86,7 @@ class Rel(StrEnum):
     CELL_OF = "cell_of"  # AbTestCell -> AbTest
     OWNED_BY = "owned_by"  # any -> User
     MEMBER_OF = "member_of"  # User -> Team
+    PARENT_RUN = "parent_run"  # PipelineRun -> PipelineRun (an OpenLineage run's parent)
     TESTED_IN = "tested_in"  # ModelInstance -> AbTest / AbTestCell (inferred)
 
 
@@ -152,7 +153,8 @@ class NormalizedEntity:
     owner_emails: list[str] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
-    attributes: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    #: scalars, or JSON a source keeps whole (an OpenLineage facet, a dataset's fields)
+    attributes: dict[str, Any] = field(default_factory=dict)
     relationships: dict[Rel, list[str]] = field(default_factory=dict)
     mentions: list[str] = field(default_factory=list)
     created_at: str | None = None

@@ -22,7 +22,8 @@ from typing import Any
 
 from mds.wire.model import IDENTITY, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
-from mdsd.connectors.base import Gone, HydrationResult
+from mdsd.connectors.base import Gone, HydrationResult, Observed
+from mdsd.hydration.merging import merge_ops
 from store import Add, Created, Db, FactStore, Op, Replace, TxReport
 
 #: Relationships the writer owns; inferred ones belong to enrichment.
@@ -129,6 +130,20 @@ class Writer:
                     ops += self._delete_entity(db, part)
         outcome.report = self.store.transact(ops, cause)
         return outcome
+
+    def observe(self, observed: Iterable[Observed], cause: dict[str, Any]) -> list[TxReport]:
+        """Merge what events that carry their content say (``mdsd.hydration.merging``),
+        oldest first, one transaction each: a run's START and COMPLETE written together
+        still leave it running between the two moments."""
+        reports: list[TxReport] = []
+        for observation in sorted(observed, key=lambda o: o.at):
+            self._ensure_attributes(observation.entities)
+            merge = merge_ops(self.store.db(), observation, self._stub)
+            for ops in (merge.ops, merge.restate):
+                report = self.store.transact(ops, cause) if ops else None
+                if report is not None:
+                    reports.append(report)
+        return reports
 
     def ensure_stubs(self, ids: Iterable[str], cause: dict[str, Any]) -> TxReport | None:
         """Create stubs for ids never seen (used when an event names an unknown entity)."""
