@@ -15,7 +15,6 @@ from mdsd.index.search import MAX_SEARCH_LIMIT, SearchHit, Searching
 from mdsd.reads.views import describe
 from store import Db, FactStore
 
-
 #: how many times the page a search of the past first asks the index for
 PAST_WINDOW = 4
 

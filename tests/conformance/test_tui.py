@@ -655,8 +655,6 @@ async def test_history_and_time_travel_around_a_retracted_inference(fresh: Harne
             "tested_in as of its assertion",
         )
 
-        assert_tx = rows[asserted].data
-
         # { and } step through the instance's own changes by valid time; past the last
         # one is live
         await command(pilot, "asof now")
