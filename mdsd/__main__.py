@@ -111,6 +111,7 @@ def _token_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="make a token and print it, once")
+    create.set_defaults(token_action=_token_create)
     create.add_argument("name", help="what list and revoke call it (e.g. who holds it)")
     create.add_argument(
         "--scope",
@@ -120,8 +121,10 @@ def _token_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     listing = actions.add_parser("list", help="the tokens: name, scope, created, last used")
     listing.add_argument("--json", action="store_true", help="as JSON lines")
+    listing.set_defaults(token_action=_token_list)
     revoke = actions.add_parser("revoke", help="remove a token: refused from its next request")
     revoke.add_argument("name")
+    revoke.set_defaults(token_action=_token_revoke)
     for action in (create, listing, revoke):
         action.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
 
@@ -152,21 +155,26 @@ def _token_command(args: argparse.Namespace, config: Config) -> int:
     if data.exists():
         check_private_dir(data, "data dir")
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder = TokenFolder(data)
-    if args.token_command == "create":
-        token = folder.create(args.name, Scope.named(args.scope))
-        print(token)
-        print(
-            f"mdsd: token {args.name!r} ({args.scope}) made: it is shown only now; keep it in a "
-            f"file of mode 0600 (mds --token-file F) or MDS_TOKEN",
-            file=sys.stderr,
-        )
-        return 0
-    if args.token_command == "revoke":
-        if not folder.revoke(args.name):
-            raise TokenError(f"no token named {args.name!r} (see `mdsd token list`)")
-        print(f"mdsd: token {args.name!r} revoked", file=sys.stderr)
-        return 0
+    args.token_action(args, TokenFolder(data))
+    return 0
+
+
+def _token_create(args: argparse.Namespace, folder: TokenFolder) -> None:
+    print(folder.create(args.name, Scope.named(args.scope)))
+    print(
+        f"mdsd: token {args.name!r} ({args.scope}) made: it is shown only now; keep it in a "
+        "file of mode 0600 (mds --token-file F) or MDS_TOKEN",
+        file=sys.stderr,
+    )
+
+
+def _token_revoke(args: argparse.Namespace, folder: TokenFolder) -> None:
+    if not folder.revoke(args.name):
+        raise TokenError(f"no token named {args.name!r} (see `mdsd token list`)")
+    print(f"mdsd: token {args.name!r} revoked", file=sys.stderr)
+
+
+def _token_list(args: argparse.Namespace, folder: TokenFolder) -> None:
     used = folder.last_used()
     rows = [
         {
@@ -180,14 +188,13 @@ def _token_command(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         for row in rows:
             print(json.dumps(row))
-    else:
-        print(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<21} LAST USED")
-        for row in rows:
-            print(
-                f"{row['name']:<24} {row['scope']:<6} {row['created_at']:<21} "
-                f"{row['last_used_at'] or '-'}"
-            )
-    return 0
+        return
+    print(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<21} LAST USED")
+    for row in rows:
+        print(
+            f"{row['name']:<24} {row['scope']:<6} {row['created_at']:<21} "
+            f"{row['last_used_at'] or '-'}"
+        )
 
 
 async def serve(config: Config) -> None:
