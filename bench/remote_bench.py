@@ -291,7 +291,10 @@ def main() -> None:
         daemon_dir.mkdir()
         socket = daemon_dir / "run" / "mdsd.sock"
         with simulator(args.size, args.seed, socket, workdir / "simulator.log") as base_url:
-            daemon = DaemonProcess(daemon_dir, base_url, tls=True)
+            # enrichment at its default pace, not the tests' 1 s: a team's daemon runs on defaults
+            daemon = DaemonProcess(
+                daemon_dir, base_url, tls=True, enrichment_interval=30.0, retry_seconds=30.0
+            )
             with daemon:
                 load_world(daemon, World.generate(size=args.size, seed=args.seed))
                 token = daemon.token("bench-reader", "read")
