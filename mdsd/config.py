@@ -24,6 +24,7 @@ from mdsd.api.settings import ApiConfig
 from mdsd.base.bounds import check_minimums
 from mdsd.base.logs import LOG_LEVELS
 from mdsd.connectors.mlflow.settings import MlflowConfig
+from mdsd.connectors.openlineage.settings import OpenLineageConfig
 from mdsd.connectors.policy import SourcePolicy
 from mdsd.enrichment.settings import EnrichmentConfig, ReconcileConfig
 from mdsd.intake.buses.settings import IntakeConfig
@@ -116,6 +117,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     intake: IntakeConfig = field(default_factory=IntakeConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
 
     @property
@@ -198,6 +200,10 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
                 problems += _problems(hint, value, f"{path}.")  # type: ignore[arg-type]
             else:
                 problems.append(f"{path!r} must be a table")
+        elif typing.get_origin(hint) is dict and typing.get_args(hint)[1] in _SCALARS:
+            item = typing.get_args(hint)[1]
+            if not isinstance(value, dict) or not all(isinstance(v, item) for v in value.values()):
+                problems.append(f"{path!r} must be a table, each value {_SCALARS[item]}")
         elif typing.get_origin(hint) is dict:
             item = typing.get_args(hint)[1]
             if not isinstance(value, dict):
@@ -249,6 +255,12 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
             f"{origin}: no connector for source(s) {', '.join(unknown_sources)}; "
             f"known sources: {', '.join(sorted(CONNECTORS))}"
         )
+    for namespace, source in config.openlineage.namespaces.items():
+        if source not in CONNECTORS:
+            raise ConfigError(
+                f"{origin}: [openlineage.namespaces] {namespace!r} names no source {source!r}; "
+                f"known sources: {', '.join(sorted(CONNECTORS))}"
+            )
     return config
 
 

@@ -30,7 +30,7 @@ from mdsd.base.memory import trim_when_idle
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
-from mdsd.connectors import Connector, UnitOf, build_connectors
+from mdsd.connectors import Connector, UnitOf, build_connectors, openlineage
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
@@ -136,11 +136,12 @@ class Daemon:
             retry_seconds=self.config.enrichment.retry_seconds,
             storage=self.storage,
             supervisor=self.supervisor,
+            carried={openlineage.SOURCE: openlineage.Lineage(self.config.openlineage.namespaces)},
         )
         self.intake = Intake(
             self.journal,
             self.hydrator.take,
-            self.connectors,
+            [*self.connectors, openlineage.SOURCE],
             max_request_bytes=self.config.intake.max_request_bytes,
             max_event_bytes=self.config.intake.max_event_bytes,
             storage=self.storage,

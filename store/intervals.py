@@ -149,7 +149,7 @@ def visible(nb: Neighbours, basis: int, since: int, valid: int) -> Sequence[int]
 class EntityIntervals:
     """Everything ever stated about one entity (one EAVT prefix), decoded."""
 
-    __slots__ = ("created", "facts", "lives", "refs", "xid")
+    __slots__ = ("created", "facts", "lives", "refs", "tops", "xid")
 
     def __init__(
         self,
@@ -158,6 +158,7 @@ class EntityIntervals:
         created: int,
         refs: dict[int, Neighbours],
         lives: tuple[tuple[int, int, int, int], ...] = (),
+        tops: Tops | None = None,
     ) -> None:
         #: every rectangle of every value, EAVT order (by attribute, then value); a tuple
         #: of tuples, which the garbage collector stops tracking altogether
@@ -170,6 +171,8 @@ class EntityIntervals:
         #: when the entity exists: the rectangles (start, end, valid_start, valid_end) of
         #: its xid
         self.lives = lives
+        #: ``Tops`` of its multi-datom (attribute, value) groups, keyed ``a4 + v``
+        self.tops = tops or {}
 
 
 def _intervals(datoms: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
@@ -209,9 +212,19 @@ def _rectangles(group: bytes, versions: list[tuple[int, int, int]]) -> list[Rect
     return out
 
 
-def rectangles(items: Sequence[tuple[bytes, bytes]], head: int) -> list[Rectangle]:
+#: For a group of several datoms: (the latest valid time of any of its datoms, the latest
+#: of its retractions, or ``NEVER``). A write needs them, not only the rectangles: a value
+#: whose start moved back still has its older assertion, which a retraction must not leave
+#: behind it, and a value that never held leaves no rectangle but bounds what follows it.
+Tops = dict[bytes, tuple[int, int]]
+NEVER = -VALID_OPEN
+
+
+def rectangles(
+    items: Sequence[tuple[bytes, bytes]], head: int, tops: Tops | None = None
+) -> list[Rectangle]:
     """The rectangles of (key, value) index items shaped ``prefix[:head] group ~tx op`` ->
-    valid time.
+    valid time; with ``tops``, also each multi-datom group's ``Tops`` entry.
 
     Items of one group arrive together, newest transaction first, as every index orders
     them. Most groups have one datom (asserted and still true), which is the fast path.
@@ -231,6 +244,9 @@ def rectangles(items: Sequence[tuple[bytes, bytes]], head: int) -> list[Rectangl
                 for key, value in reversed(items[i:j])
             ]
             out.extend(_rectangles(group, versions))
+            if tops is not None:
+                retracted = [valid for _, added, valid in versions if not added]
+                tops[group] = (max(v for _, _, v in versions), max(retracted, default=NEVER))
         else:
             key, value = items[i]
             if key[-1] == 1:
@@ -255,7 +271,8 @@ def entity_from_eavt(
     created = 0
     lives: list[tuple[int, int, int, int]] = []
     refs: dict[int, list[tuple[int, int, int, int, int]]] = {}
-    for group, start, end, valid_start, valid_end in rectangles(items, 9):
+    tops: Tops = {}
+    for group, start, end, valid_start, valid_end in rectangles(items, 9, tops):
         a = int.from_bytes(group[:4], "big")
         v = decode_value(group[4:])
         facts.append((a, v, start, end, valid_start, valid_end))
@@ -265,7 +282,7 @@ def entity_from_eavt(
             lives.append((start, end, valid_start, valid_end))
         elif a in ref_attrs:
             refs.setdefault(a, []).append((v, start, end, valid_start, valid_end))
-    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs), tuple(lives))
+    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs), tuple(lives), tops)
 
 
 def links_from_vaet(items: Sequence[tuple[bytes, bytes]]) -> dict[int, Neighbours]:

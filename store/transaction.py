@@ -13,7 +13,7 @@ from typing import Any
 from store import codec
 from store.attrinfo import AttrInfo
 from store.codec import U64, VALID_OPEN, EncodedDatom
-from store.intervals import OPEN, EntityIntervals, rectangles
+from store.intervals import NEVER, OPEN, EntityIntervals, Tops, rectangles
 from store.schema import XID, SchemaError
 from store.source import FactSource
 from store.tx import Add, Created, Datom, EntityRef, Op, Replace, Retract, TxReport
@@ -22,7 +22,7 @@ __all__ = ["Commit", "Transaction"]
 
 _NOTHING: dict[bytes, Any] = {}  # the shared, never mutated, empty "before" of new entities
 _NO_TIMES: dict[bytes, int] = {}
-_BEFORE_ALL = -VALID_OPEN
+_NO_TOPS: Tops = {}
 
 
 #: Writes the netted datoms as one transaction: (datoms, next free entity id, xids created).
@@ -33,25 +33,25 @@ class Touch:
     """One (entity, attribute) a transaction touches: its values before and after the ops.
 
     ``before`` are the values true now (at the latest valid time) with ``starts``, when
-    each became valid, and ``ends``, the latest valid end of each value's earlier, closed
-    intervals. ``after`` are the values as the ops leave them, ``valid`` the valid time each
-    was stated with (absent: carried over unchanged) and ``removed`` the valid time of the
-    last op that took values away."""
+    each became valid; ``tops`` hold, per value with several datoms, the latest valid time
+    of any of them and of its retractions (``intervals.Tops``). ``after`` are the values
+    as the ops leave them, ``valid`` the valid time each was stated with (absent: carried
+    over unchanged) and ``removed`` the valid time of the last op that took values away."""
 
-    __slots__ = ("after", "before", "ends", "removed", "starts", "valid")
+    __slots__ = ("after", "before", "removed", "starts", "tops", "valid")
 
     def __init__(
         self,
         before: dict[bytes, Any],
         starts: dict[bytes, int],
-        ends: dict[bytes, int],
+        tops: Tops,
         after: dict[bytes, Any],
         valid: dict[bytes, int],
         removed: int,
     ) -> None:
         self.before = before
         self.starts = starts
-        self.ends = ends
+        self.tops = tops
         self.after = after
         self.valid = valid
         self.removed = removed
@@ -185,7 +185,7 @@ class Transaction:
             key = (e, info.id)
             found = touched_get(key)
             if found is None:  # a new entity has no past
-                found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TIMES, {}, {}, 0)
+                found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TOPS, {}, {}, 0)
             touch = found
             moment = op.valid
             when = default if moment is None else (micros_get(moment) or valid_of(moment))
@@ -238,7 +238,7 @@ class Transaction:
                 self.created[ref] = eid
                 v = self.xid_info.encode(ref)
                 self.touched[(eid, self.xid_info.id)] = Touch(
-                    _NOTHING, _NO_TIMES, _NO_TIMES, {v: ref}, {v: self.default_valid}, 0
+                    _NOTHING, _NO_TIMES, _NO_TOPS, {v: ref}, {v: self.default_valid}, 0
                 )
             return eid
         if isinstance(ref, int) and not isinstance(ref, bool):
@@ -256,26 +256,31 @@ class Transaction:
             return touch
         before: dict[bytes, Any] = {}
         starts: dict[bytes, int] = {}
-        ends: dict[bytes, int] = {}
+        tops: Tops = {}
         if e < self.first_new_eid:
             cached: EntityIntervals | None = self.source.entity_cache.get(e)
             if cached is not None:
                 a, encode = info.id, info.raw_encode
                 for fa, value, _, end, valid_start, valid_end in cached.facts:
-                    if fa == a and end == OPEN:
-                        _known(encode(value), value, valid_start, valid_end, before, starts, ends)
+                    if fa == a and end == OPEN and valid_end == VALID_OPEN:
+                        v = encode(value)  # stored values re-encode to their bytes
+                        before[v] = value
+                        starts[v] = valid_start
+                if cached.tops:
+                    a4 = info.a4
+                    tops = {g[4:]: top for g, top in cached.tops.items() if g[:4] == a4}
             else:
                 # Only this attribute's keys: the commit drops the entity from the cache
                 # anyway, so decoding all of it here would be wasted.
                 prefix = codec.EAVT + U64.pack(e) + info.a4
                 items = self.source.scan_items(prefix)
-                for v, _, end, valid_start, valid_end in rectangles(items, len(prefix)):
-                    if end == OPEN:
-                        value = codec.decode_value(v)
-                        _known(v, value, valid_start, valid_end, before, starts, ends)
+                for v, _, end, valid_start, valid_end in rectangles(items, len(prefix), tops):
+                    if end == OPEN and valid_end == VALID_OPEN:
+                        before[v] = codec.decode_value(v)
+                        starts[v] = valid_start
         # A new entity's empty "before" is shared: before dicts are never mutated.
         touch = self.touched[key] = Touch(
-            before or _NOTHING, starts, ends, dict(before), {}, self.default_valid
+            before or _NOTHING, starts, tops, dict(before), {}, self.default_valid
         )
         return touch
 
@@ -360,56 +365,53 @@ class Transaction:
         """The datoms (retractions first, then assertions, each in the order the ops first
         touched them) and, alongside, their decoded values.
 
-        A value leaves at the valid time of the op that took it away; taken away before it
-        began, it never held (a correction). A new value of a cardinality-one attribute
-        starts no earlier than the value it replaces leaves, nor inside an earlier value's
-        closed interval, so the attribute never holds two values at once; a value restated
-        with an earlier valid time moves its start back as far as that allows."""
+        A value leaves at the valid time of the op that took it away, and never before its
+        own latest datom (or an older assertion would outlive the retraction); taken away
+        before it began, with nothing after its start, it never held (a correction). An
+        assertion never starts before its value's own latest datom (which would override
+        it), nor, for a cardinality-one attribute, before any other value's latest datom or
+        the leaving of the value it replaces, so the attribute never holds two values at
+        once. A value restated with an earlier valid time moves its start back as far as
+        that allows."""
         retracts: list[EncodedDatom] = []
         retracted: list[Any] = []
         asserts: list[EncodedDatom] = []
         asserted: list[Any] = []
         infos = self.source.info_by_id
         for (e, a), touch in self.touched.items():
-            before, after, stated = touch.before, touch.after, touch.valid
-            if not before and not touch.ends:
+            before, after, stated, tops = touch.before, touch.after, touch.valid, touch.tops
+            if not before and not tops:
                 for v, value in after.items():
                     asserts.append((e, a, v, True, stated[v]))
                     asserted.append(value)
                 continue
-            starts, ends = touch.starts, touch.ends
+            starts = touch.starts
             many = infos(a).many
-            floor = max(ends.values(), default=_BEFORE_ALL)
+            # cardinality one: what a new value must not start before
+            floor = max((top for v, (top, _) in tops.items() if v not in before), default=NEVER)
             for v, value in before.items():
-                if v not in after:
-                    # taken away before it began: it never held, so it bounds nothing
-                    gone = max(touch.removed, starts[v])
+                if v in after:
+                    floor = max(floor, tops.get(v, (NEVER, NEVER))[1])
+                    continue
+                start = starts[v]
+                latest, last_retraction = tops.get(v, (start, NEVER))
+                if touch.removed <= start and latest == start:
+                    retracts.append((e, a, v, False, start))  # it never held
+                    floor = max(floor, last_retraction)
+                else:
+                    gone = max(touch.removed, latest)
                     retracts.append((e, a, v, False, gone))
-                    retracted.append(value)
-                    if touch.removed > starts[v]:
-                        floor = max(floor, gone)
+                    floor = max(floor, gone)
+                retracted.append(value)
             for v, value in after.items():
-                lowest = ends.get(v, _BEFORE_ALL) if many else floor
+                began = starts.get(v)
+                latest, last_retraction = tops.get(v, (NEVER, NEVER))
+                if began is None:  # a new value: after every datom of its own
+                    lowest = max(latest, NEVER if many else floor)
+                else:  # still true: moved back, after its own last retraction
+                    lowest = last_retraction if many else floor
                 when = max(stated.get(v, VALID_OPEN), lowest)
-                start = starts.get(v)
-                if start is None or when < start:
+                if began is None or when < began:
                     asserts.append((e, a, v, True, when))
                     asserted.append(value)
         return retracts + asserts, retracted + asserted
-
-
-def _known(
-    v: bytes,
-    value: Any,
-    valid_start: int,
-    valid_end: int,
-    before: dict[bytes, Any],
-    starts: dict[bytes, int],
-    ends: dict[bytes, int],
-) -> None:
-    """Fold one currently known rectangle of a value into a ``Touch``'s before state."""
-    if valid_end == VALID_OPEN:
-        before[v] = value
-        starts[v] = valid_start
-    else:
-        ends[v] = max(ends.get(v, _BEFORE_ALL), valid_end)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class EntityType(StrEnum):
@@ -86,6 +86,7 @@ class Rel(StrEnum):
     CELL_OF = "cell_of"  # AbTestCell -> AbTest
     OWNED_BY = "owned_by"  # any -> User
     MEMBER_OF = "member_of"  # User -> Team
+    PARENT_RUN = "parent_run"  # PipelineRun -> PipelineRun (an OpenLineage run's parent)
     TESTED_IN = "tested_in"  # ModelInstance -> AbTest / AbTestCell (inferred)
 
 
@@ -152,11 +153,17 @@ class NormalizedEntity:
     owner_emails: list[str] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
-    attributes: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    #: scalars, or JSON a source keeps whole (an OpenLineage facet, a dataset's fields)
+    attributes: dict[str, Any] = field(default_factory=dict)
     relationships: dict[Rel, list[str]] = field(default_factory=dict)
     mentions: list[str] = field(default_factory=list)
     created_at: str | None = None
     updated_at: str | None = None
+    #: where the source has no ``created_at``/``updated_at`` of its own, the times that date
+    #: the entity instead (a run is created when it starts and last changed when it ends):
+    #: for valid time only, never shown as the source's own timestamps
+    began_at: str | None = None
+    changed_at: str | None = None
     #: the hydration unit this entity is part of (a cell's test, a version's dataset); the
     #: writer deletes parts that vanish from their parent's payload, and hydrating a part
     #: means hydrating its parent.

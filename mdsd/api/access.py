@@ -30,6 +30,8 @@ READ, WRITE, ADMIN = TokenScope.READ, TokenScope.WRITE, TokenScope.ADMIN
 #: path -> method -> the least scope that may call it (a HEAD is its GET)
 ROUTE_SCOPES: dict[str, dict[str, TokenScope]] = {
     "/v1/events": {"POST": WRITE},
+    # OpenLineage's HTTP transport posts here: pipelines feed the graph, as with events
+    "/api/v1/lineage": {"POST": WRITE},
     "/v1/status": {"GET": READ},
     "/v1/search": {"GET": READ},
     "/v1/owners/search": {"GET": READ},

@@ -26,7 +26,7 @@ class Accepted(Protocol):
 
 
 class Door(Protocol):
-    """Intake as the ``/v1/events`` route uses it."""
+    """Intake as the ``/v1/events`` and ``/api/v1/lineage`` routes use it."""
 
     @property
     def max_request_bytes(self) -> int: ...
@@ -36,6 +36,8 @@ class Door(Protocol):
     async def submit_part(
         self, raw: bytes, origin: str, first_line: int, first_index: int
     ) -> Accepted: ...
+
+    async def submit_lineage(self, raw: bytes, origin: str) -> Accepted: ...
 
 
 class Search(Protocol):

@@ -47,6 +47,7 @@ MAX_JSON_BODY_BYTES = 4 * 2**20
 #: refuses with ``shapes.Error``; ``/v1/changes`` streams ``shapes.Notice`` events.
 ANSWERS: dict[str, tuple[type[shapes.Shape], ...]] = {
     "/v1/events": (shapes.Ingested,),
+    "/api/v1/lineage": (shapes.Ingested,),
     "/v1/status": (shapes.Status,),
     "/v1/search": (shapes.Search,),
     "/v1/owners/search": (shapes.Search,),
@@ -180,6 +181,17 @@ def create_app(services: Ready) -> Starlette:
         else:
             result = await intake.submit(body, origin)
         return JSONResponse(result.to_json())
+
+    async def lineage_event(request: Request) -> Response:
+        # the path OpenLineage's HTTP transports post to: one event, 201 once durable
+        intake = ready().intake
+        result = await intake.submit_lineage(
+            await capped_body(request, intake.max_request_bytes), "lineage"
+        )
+        answer = result.to_json()
+        if answer["rejected"]:
+            return error(400, "bad_request", answer["rejected"][0]["reason"])
+        return JSONResponse(answer, status_code=201)
 
     async def status(request: Request) -> Response:
         return JSONResponse(await ready().status())
@@ -348,6 +360,7 @@ def create_app(services: Ready) -> Starlette:
 
     routes = [
         Route("/v1/events", events, methods=["POST"]),
+        Route("/api/v1/lineage", lineage_event, methods=["POST"]),
         Route("/v1/status", status),
         Route("/v1/search", search),
         Route("/v1/owners/search", search_owners),

@@ -19,6 +19,7 @@ from mdsd.connectors.base import (
     HydrationResult,
     InvalidPayload,
     Listed,
+    Observed,
     SourceUnavailable,
 )
 from mdsd.connectors.datasets import DatasetsConnector
@@ -78,6 +79,7 @@ __all__ = [
     "HydrationResult",
     "InvalidPayload",
     "Listed",
+    "Observed",
     "SourcePolicy",
     "SourceUnavailable",
     "build_connectors",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import ClassVar
 
 from mds.wire.model import EntityType, NormalizedEntity
@@ -43,6 +44,16 @@ class Gone:
 
 
 HydrationResult = Hydrated | Gone
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one event that carries its content (OpenLineage) says of some entities at its
+    moment ``at``. Unlike ``Hydrated`` it is not the whole of them: a field left empty is
+    not said, so it is not cleared, and relationships add to those held."""
+
+    at: datetime
+    entities: list[NormalizedEntity]
 
 
 @dataclass(frozen=True, slots=True)

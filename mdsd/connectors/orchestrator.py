@@ -51,8 +51,8 @@ def run(p: Payload) -> list[NormalizedEntity]:
             },
             # the contract's run has no timestamps of its own: it is created when it
             # starts, and its payload last changed (as far as it says) when it ended
-            created_at=started,
-            updated_at=ended or started,
+            began_at=started,
+            changed_at=ended or started,
         )
     ]
 

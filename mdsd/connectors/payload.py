@@ -189,13 +189,13 @@ def entity(
     relationships: Mapping[Rel, list[str]] | None = None,
     mentions: list[str] | None = None,
     parent: str | None = None,
-    created_at: str | None = None,
-    updated_at: str | None = None,
+    began_at: str | None = None,
+    changed_at: str | None = None,
 ) -> NormalizedEntity:
     """A normalized entity with the fields all payload kinds share read from ``p``: name
-    (else the native id), description, owner emails, labels, timestamps (``created_at`` and
-    ``updated_at``, else the ones given: a kind without them is dated by other fields). Null attributes
-    and empty relationship lists are left out."""
+    (else the native id), description, owner emails, labels, the source's own timestamps (``created_at`` and
+    ``updated_at``; a kind without them is dated by ``began_at`` and ``changed_at``, from
+    other fields). Null attributes and empty relationship lists are left out."""
     return NormalizedEntity(
         id=ref(entity_type, native_id),
         entity_type=entity_type,
@@ -210,8 +210,10 @@ def entity(
             rel: list(dict.fromkeys(ts)) for rel, ts in (relationships or {}).items() if ts
         },
         mentions=list(dict.fromkeys(mentions or [])),
-        created_at=p.timestamp("created_at") or created_at,
-        updated_at=p.timestamp("updated_at") or updated_at,
+        created_at=p.timestamp("created_at"),
+        updated_at=p.timestamp("updated_at"),
+        began_at=began_at,
+        changed_at=changed_at,
         parent=parent,
     )
 

@@ -23,13 +23,13 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Supervisor
-from mdsd.connectors import Gone, InvalidPayload, SourceUnavailable
+from mdsd.connectors import Gone, InvalidPayload, Observed, SourceUnavailable
 from mdsd.hydration.fetching import Fetcher
 from mdsd.hydration.writer import Writer
 from mdsd.intake.journal import Journal
@@ -42,6 +42,9 @@ MAX_RETRY_SECONDS = 3600.0
 COMPLETE_EVERY_SECONDS = 0.05
 
 OnCommit = Callable[[TxReport], None]
+#: the reader of a source whose events carry their content: a unit's queued raw events ->
+#: what they say (``mdsd.connectors.openlineage.Lineage``)
+Carried = Callable[[Sequence[str]], list[Observed]]
 
 
 @dataclass(slots=True)
@@ -81,14 +84,18 @@ class Hydrator:
         retry_seconds: float = 5.0,
         storage: StorageHealth | None = None,
         supervisor: Supervisor | None = None,
+        carried: Mapping[str, Carried] | None = None,
     ) -> None:
         """``source_limits``: the most units of each source hydrating at once (its
         concurrency); a source not named gets one at a time. ``storage`` pauses the
-        workers while the disk fails; ``supervisor`` runs them (restarted if one dies)."""
+        workers while the disk fails; ``supervisor`` runs them (restarted if one dies);
+        ``carried``: by source key, the readers of sources whose events are their content,
+        written from the journal without a fetch."""
         self.journal = journal
         self.fetcher = fetcher
         self.writer = writer
         self.on_commit = on_commit
+        self.carried = dict(carried or {})
         self.workers = workers
         self.retry_seconds = retry_seconds
         self.stats = HydrationStats()
@@ -268,6 +275,9 @@ class Hydrator:
         self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
 
     async def _hydrate(self, source: str, unit: str, seq: int) -> None:
+        if source in self.carried:
+            await self._merge(source, unit, seq)
+            return
         if source not in self.fetcher.sources:
             await self._dead_letter(source, unit, seq, f"source {source!r} is not configured")
             return
@@ -301,6 +311,26 @@ class Hydrator:
             self.stats.hydrated += 1
         if outcome.report is not None:
             self.on_commit(outcome.report)
+        self._done.append((unit, seq))
+        self._ok_units.append((source, unit))
+
+    async def _merge(self, source: str, unit: str, seq: int) -> None:
+        """A unit of a source whose events are its content: its queued events, merged."""
+        started = time.perf_counter()
+        try:
+            observed = self.carried[source](await self.journal.carried(unit, seq))
+        except InvalidPayload as exc:
+            await self._dead_letter(source, unit, seq, str(exc))
+            return
+        cause = {"origin": "hydration", "source": source, "unit": unit, "seq": seq}
+        reports = self.writer.observe(observed, cause)
+        self.stats.seconds["write"] += time.perf_counter() - started
+        if reports:
+            self.stats.hydrated += 1
+        else:
+            self.stats.unchanged += 1
+        for report in reports:
+            self.on_commit(report)
         self._done.append((unit, seq))
         self._ok_units.append((source, unit))
 

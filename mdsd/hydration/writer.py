@@ -22,7 +22,8 @@ from typing import Any
 
 from mds.wire.model import IDENTITY, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
-from mdsd.connectors.base import Gone, HydrationResult
+from mdsd.connectors.base import Gone, HydrationResult, Observed
+from mdsd.hydration.merging import merge_ops
 from store import Add, Created, Db, FactStore, Op, Replace, TxReport
 
 #: Relationships the writer owns; inferred ones belong to enrichment.
@@ -67,8 +68,12 @@ class Dating:
         self.db = db
         self.held = held
         self.entity = entity
-        self.created = parse_instant(entity.created_at)
-        self.updated = parse_instant(entity.updated_at)
+        #: the source's own timestamps, as the entity states them
+        self.created_at = parse_instant(entity.created_at)
+        self.updated_at = parse_instant(entity.updated_at)
+        #: what dates its fields: those, else the times the connector dates it by
+        self.created = self.created_at or parse_instant(entity.began_at)
+        self.updated = self.updated_at or parse_instant(entity.changed_at)
         #: never described before: absent, or only a stub named by someone else
         self.first = e is None or held.get(F.STATUS) == F.STATUS_STUB
 
@@ -126,6 +131,20 @@ class Writer:
         outcome.report = self.store.transact(ops, cause)
         return outcome
 
+    def observe(self, observed: Iterable[Observed], cause: dict[str, Any]) -> list[TxReport]:
+        """Merge what events that carry their content say (``mdsd.hydration.merging``),
+        oldest first, one transaction each: a run's START and COMPLETE written together
+        still leave it running between the two moments."""
+        reports: list[TxReport] = []
+        for observation in sorted(observed, key=lambda o: o.at):
+            self._ensure_attributes(observation.entities)
+            merge = merge_ops(self.store.db(), observation, self._stub)
+            for ops in (merge.ops, merge.restate):
+                report = self.store.transact(ops, cause) if ops else None
+                if report is not None:
+                    reports.append(report)
+        return reports
+
     def ensure_stubs(self, ids: Iterable[str], cause: dict[str, Any]) -> TxReport | None:
         """Create stubs for ids never seen (used when an event names an unknown entity)."""
         db = self.store.db()
@@ -181,7 +200,7 @@ class Writer:
             ("owners", F.OWNER_EMAILS, sorted(set(entity.owner_emails))),
             ("parent", F.PARENT, [entity.parent] if entity.parent else []),
             ("mentions", F.MENTIONS, sorted(set(entity.mentions))),
-            ("created_at", F.CREATED_AT, [created] if created else []),
+            ("created_at", F.CREATED_AT, [dating.created_at] if dating.created_at else []),
         ]
         present = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
         stated += [
@@ -207,7 +226,8 @@ class Writer:
             for name, attr, values in stated
         ]
         # the update time is itself dated: it is when the source last changed the entity
-        ops.append(Replace(xid, F.UPDATED_AT, [updated] if updated else [], valid=updated))
+        said = dating.updated_at
+        ops.append(Replace(xid, F.UPDATED_AT, [said] if said else [], valid=updated))
         for target in sorted(targets - described):
             ops += self._stub(db, target)
         return ops

@@ -34,6 +34,7 @@ from mdsd.intake.events import (
     numbered_lines,
     parse_event,
     parse_events,
+    parse_lineage_event,
     parse_lines,
     too_large,
 )
@@ -107,6 +108,21 @@ class Intake:
     async def submit(self, raw: bytes, origin: str) -> IntakeResult:
         """Validate, persist and schedule; returns once everything accepted is durable."""
         return await self._submit(parse_events(raw, origin, self.max_event_bytes), origin)
+
+    async def submit_lineage(self, raw: bytes, origin: str) -> IntakeResult:
+        """One OpenLineage event, judged whole (``POST /api/v1/lineage``); returns once it
+        is durable, or its dead letter is."""
+        item: Result
+        if len(raw) > self.max_event_bytes:
+            reason = too_large("event", len(raw), "intake.max_event_bytes", self.max_event_bytes)
+            item = Rejected(0, reason, kept_start(raw), origin)
+        else:
+            try:
+                item = parse_lineage_event(raw.decode("utf-8-sig"), origin)
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8: byte {exc.start} ({exc.reason})"
+                item = Rejected(0, reason, kept_start(raw), origin)
+        return await self._submit([item], origin)
 
     async def submit_part(
         self, raw: bytes, origin: str, first_line: int, first_index: int

@@ -6,6 +6,10 @@ points at; a ``Rejected`` says, in words a person can act on, where and why, and
 raw text for the dead-letter queue. One bad line never sinks its neighbours, and one
 larger than ``[intake] max_event_bytes`` is refused before it is decoded; ids are capped
 (length, no control characters, no ``.``/``..`` path parts) and nesting is bounded.
+
+An OpenLineage event (``eventTime`` and a ``run``, ``job`` or ``dataset``) is told apart
+by its shape wherever thin events come in, judged by ``mdsd.connectors.openlineage`` and
+kept whole: it is the content mds writes, with nothing to read back.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdsd.base.jsondepth import TooDeep, check_text_depth
-from mdsd.connectors import CONNECTORS, EVENT_ROUTES
+from mdsd.connectors import CONNECTORS, EVENT_ROUTES, openlineage
 from mdsd.connectors.payload import is_text, json_type, parse_timestamp
 
 
@@ -246,7 +250,40 @@ def _shown(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace").strip()
 
 
+def parse_lineage_event(text: str, origin: str) -> Result:
+    """``text`` judged as exactly one OpenLineage event (the body of ``POST
+    /api/v1/lineage``): a thin event there is refused, with the reason."""
+    value = _decode(text)
+    if not isinstance(value, _Unreadable):
+        value = _bounded(text, value)
+    if isinstance(value, _Unreadable):
+        return Rejected(0, value.reason, text, origin)
+    return _judge_lineage(0, "", text, value, origin)
+
+
+def _judge_lineage(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result:
+    """An OpenLineage event, queued whole under its unit: it is the content to write."""
+    try:
+        parsed = openlineage.parse_lineage(event)
+    except openlineage.InvalidLineage as exc:
+        return Rejected(index, f"{prefix}{exc}", raw, origin)
+    kept = _dumps(event)
+    return Accepted(
+        event_type=openlineage.event_type(parsed),
+        ids={},
+        event_id=openlineage.event_id(kept),
+        emitted_at=None,
+        source=openlineage.SOURCE,
+        target=openlineage.unit_of(parsed),
+        raw=kept,
+        index=index,
+        origin=origin,
+    )
+
+
 def _judge(index: int, prefix: str, raw: str, event: Any, origin: str) -> Result:
+    if openlineage.looks_like_lineage(event):  # told apart from thin events by its shape
+        return _judge_lineage(index, prefix, raw, event, origin)
     if not isinstance(event, dict):
         reason = f"{prefix}an event must be a JSON object, got {json_type(event)}"
         return Rejected(index, reason, raw, origin)

@@ -233,6 +233,15 @@ class Journal:
         return fresh
 
     @_alone
+    async def carried(self, unit: str, seq: int) -> list[str]:
+        """The raw events queued for ``unit`` up to ``seq``, oldest first: the content of
+        a source whose events carry it (OpenLineage), kept here until it is written."""
+        async with self._db.execute(
+            "SELECT raw FROM intake WHERE unit = ? AND seq <= ? ORDER BY seq", (unit, seq)
+        ) as cursor:
+            return [str(raw) for (raw,) in await cursor.fetchall()]
+
+    @_alone
     async def pending(self) -> list[tuple[str, str, int]]:
         """(source, unit, newest seq) of every unit with queued work, oldest first."""
         async with self._db.execute(

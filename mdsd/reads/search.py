@@ -16,6 +16,10 @@ from mdsd.reads.views import describe
 from store import Db, FactStore
 
 
+#: how many times the page a search of the past first asks the index for
+PAST_WINDOW = 4
+
+
 class Search:
     """Searches of the main index (names, descriptions, tags...) or of the owners' index."""
 
@@ -41,23 +45,35 @@ class Search:
         (their names as they are now)."""
         db = db or self.store.db()
         index = self.owners if owners else self.main
-        past = not db.is_current
-        hits = index.search(
-            query if query.strip() else "*",
-            entity_type=entity_type,
-            limit=MAX_SEARCH_LIMIT if past else limit,
-            include_deleted=past,
-        )
+        text = query if query.strip() else "*"
+        if db.is_current:
+            hits = index.search(text, entity_type=entity_type, limit=limit)
+            return {"results": self._there(db, hits, limit), "as_of": describe(db)}
+        # The past keeps fewer of the index's hits: ask for a few times the page first, and
+        # for all the index may give only when that window did not fill it.
+        window = min(PAST_WINDOW * limit, MAX_SEARCH_LIMIT)
+        while True:
+            hits = index.search(text, entity_type=entity_type, limit=window, include_deleted=True)
+            results = self._there(db, hits, limit)
+            if len(results) == limit or len(hits) < window or window == MAX_SEARCH_LIMIT:
+                return {"results": results, "as_of": describe(db)}
+            window = MAX_SEARCH_LIMIT
+
+    @staticmethod
+    def _there(db: Db, hits: list[SearchHit], limit: int) -> list[JSON]:
+        """The first ``limit`` hits that exist, undeleted, in the view ``db``."""
         results: list[JSON] = []
         for hit in hits:
             e = db.entid(hit.id)
-            entity = {} if e is None else db.entity(e)
-            if entity.get(F.STATUS, F.STATUS_DELETED) == F.STATUS_DELETED:
+            if e is None:
                 continue  # not there at the moment asked about
+            entity = db.entity(e)
+            if entity.get(F.STATUS) == F.STATUS_DELETED:
+                continue
+            results.append(shaped(db, hit, entity))
             if len(results) == limit:
                 break
-            results.append(shaped(db, hit, entity))
-        return {"results": results, "as_of": describe(db)}
+        return results
 
 
 def shaped(db: Db, hit: SearchHit, entity: dict[str, Any]) -> JSON:

@@ -43,8 +43,11 @@ def said(db: Db) -> str:
     if db.is_current:
         return "now"
     past = db.basis_tx < db.store.last_tx
+    if past and db.basis_tx == 0:
+        first = db.store.instant_of(1)
+        recorded = f" (its first transaction was at {iso(first)})" if first else ""
+        return f"as of tx 0: mds had recorded nothing yet{recorded}"
     if past and (db.valid_time is None or db.valid_time == db.basis_at):
-        first = ", before the first transaction" if db.basis_tx == 0 else ""
-        return f"as of tx {db.basis_tx}{first}"
+        return f"as of tx {db.basis_tx}"
     valid = f"as of {iso(db.valid_time)} (valid time)"
     return f"{valid}, as mds knew it at tx {db.basis_tx}" if past else valid

@@ -15,7 +15,7 @@ from mds.wire import shapes
 from mdsd.api.rest import ANSWERS
 
 DOCS = Path(__file__).parents[2] / "docs" / "api.md"
-ROUTE = re.compile(r"^\| `(GET|POST) (/v1/[^`]*)`", re.MULTILINE)
+ROUTE = re.compile(r"^\| `(GET|POST) (/(?:api/)?v1/[^`]*)`", re.MULTILINE)
 
 
 def documented() -> dict[str, str]:

@@ -27,10 +27,11 @@ SCOPES = ("read", "write", "admin")
 
 def expected_scope(method: str, path: str) -> str:
     """The rule, said once: reads (GraphQL's queries among them) need read, feeding events
-    needs write, anything else that changes the daemon needs admin."""
+    (thin ones, or OpenLineage's) needs write, anything else that changes the daemon needs
+    admin."""
     if method == "GET" or (method, path) == ("POST", "/v1/graphql"):
         return "read"
-    if (method, path) == ("POST", "/v1/events"):
+    if (method, path) in (("POST", "/v1/events"), ("POST", "/api/v1/lineage")):
         return "write"
     return "admin"
 

@@ -67,7 +67,9 @@ async def test_before_the_first_transaction_says_so(client: Client, truth: Truth
     """What mds knew before it recorded anything: nothing, and the answer says why."""
     xid = next(truth.records("models"))[0]
     error = await fails(client.entity(xid, known_at="2000-01-01"), 404)
-    assert error.message.endswith("as of tx 0, before the first transaction")
+    assert "as of tx 0: mds had recorded nothing yet (its first transaction was at 20" in (
+        error.message
+    )
     assert error.known_from is None
 
 

@@ -37,6 +37,15 @@ ABOUT_ONE = (
 )  # fmt: skip
 
 
+#: an OpenLineage event about one dataset, as a producer posts it
+LINEAGE_EVENT = {
+    "eventTime": "2025-01-01T00:00:00Z",
+    "producer": "https://example.com/producer",
+    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+    "dataset": {"namespace": "pg://db", "name": "public.orders", "facets": {}},
+}
+
+
 def calls(truth: Truth) -> list[tuple[str, str, dict[str, Any], Any]]:
     """(method, path, params, JSON body) asking every route something real."""
     model = aip("models", next(truth.records("models"))[1]["id"])
@@ -46,6 +55,7 @@ def calls(truth: Truth) -> list[tuple[str, str, dict[str, Any], Any]]:
     user = next(truth.records("users"))[1]
     return [
         ("POST", "/v1/events", {}, {"event_type": "no_such_event"}),
+        ("POST", "/api/v1/lineage", {}, LINEAGE_EVENT),
         ("GET", "/v1/status", {}, None),
         ("GET", "/v1/search", {"q": model.rsplit("/", 1)[-1]}, None),
         ("GET", "/v1/owners/search", {"q": user["name"]}, None),

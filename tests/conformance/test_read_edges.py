@@ -48,8 +48,17 @@ def test_as_of_a_moment_after_everything_is_the_current_view(loaded: Harness, wh
 
 
 @pytest.mark.parametrize("when", ["tx:0", "3d", "2h", "1w", "2000-01-01", "1999-12-31T23:59:59Z"])
-def test_as_of_a_moment_before_anything_exists_exits_1(loaded: Harness, when: str) -> None:
-    """The organisation was loaded moments ago: days back, nothing existed yet."""
+def test_known_at_a_moment_before_mds_recorded_anything_exits_1(loaded: Harness, when: str) -> None:
+    """The organisation was loaded moments ago: days back, mds knew nothing yet."""
+    for args in (("show", V5), ("lineage", V5), ("impact", RAW), ("history", V5)):
+        answer = loaded.mds(*args, "--known-at", when)
+        assert answer.code == 1, f"mds {' '.join(args)} --known-at {when}: {answer}"
+        assert answer.out == "" and answer.err.strip(), answer
+
+
+@pytest.mark.parametrize("when", ["tx:0", "2000-01-01", "1999-12-31T23:59:59Z"])
+def test_as_of_a_moment_before_anything_existed_exits_1(loaded: Harness, when: str) -> None:
+    """Valid time: the sources date everything in 2024-2025, so in 2000 nothing existed."""
     for args in (("show", V5), ("lineage", V5), ("impact", RAW), ("history", V5)):
         answer = loaded.mds(*args, "--as-of", when)
         assert answer.code == 1, f"mds {' '.join(args)} --as-of {when}: {answer}"

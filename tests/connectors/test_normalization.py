@@ -154,7 +154,8 @@ async def test_pipeline_run():
     }
     # the contract's run has no timestamps of its own: created when it starts, last
     # changed when it ends; its pipeline and data are fixed, its cell assignments undated
-    assert (run.created_at, run.updated_at) == ("2025-01-01T03:00:00Z", "2025-01-01T04:00:00Z")
+    assert (run.began_at, run.changed_at) == ("2025-01-01T03:00:00Z", "2025-01-01T04:00:00Z")
+    assert (run.created_at, run.updated_at) == (None, None)  # never shown as the source's
     assert run.fixed == {"run_of", "reads", "writes", "started_at"}
     assert run.undated == {"ran_for"}
 
@@ -163,12 +164,12 @@ async def test_a_running_run_was_last_changed_when_it_started_unless_it_says_oth
     payload = {"run_id": "r1", "pipeline": "p", "status": "running"}
     started = {**payload, "started_at": "2025-01-01T03:00:00+01:00"}
     [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", started, RUN_R1)
-    assert (run.created_at, run.updated_at) == ("2025-01-01T03:00:00+01:00",) * 2
+    assert (run.began_at, run.changed_at) == ("2025-01-01T03:00:00+01:00",) * 2
     stamped = {**started, "created_at": "2024-12-31T00:00:00Z", "updated_at": NOW}
     [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", stamped, RUN_R1)
     assert (run.created_at, run.updated_at) == ("2024-12-31T00:00:00Z", NOW)
     [run] = await hydrate("orchestrator", "/api/v1/pipeline-runs/r1", payload, RUN_R1)
-    assert (run.created_at, run.updated_at) == (None, None)
+    assert (run.began_at, run.changed_at, run.updated_at) == (None, None, None)
 
 
 RUN_R1 = "aip://pipeline-run/orchestrator/r1"

@@ -213,7 +213,7 @@ def _defaults(cls: type, prefix: str = "") -> Iterator[tuple[str, object]]:
         hint = _optional(hints[f.name])
         if dataclasses.is_dataclass(hint):
             yield from _defaults(hint, f"{prefix}{f.name}.")  # type: ignore[arg-type]
-        elif typing.get_origin(hint) is dict:
+        elif typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
             yield from _defaults(typing.get_args(hint)[1], f"{prefix}{f.name}.registry.")
         elif f.default is not dataclasses.MISSING:
             yield f"{prefix}{f.name}", f.default

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from store_support import INDEX_PREFIXES
 from test_properties import ATTRS, VALUES, XIDS, Model, as_xids
@@ -179,8 +179,24 @@ def run_sequence(transactions: list[list[Op]]) -> None:
             check_views(reopened, datoms)
 
 
+def _links_then(*names: tuple[str, datetime | None]) -> list[list[Op]]:
+    """Transactions each restating a self-link of e0 and then naming e1 (found by CI)."""
+    link = [Add("aip://e0", "p/links", "aip://e0")] * 3
+    return [[*link, Add("aip://e1", "p/name", name, valid)] for name, valid in names]
+
+
+#: a value that never held still bounds a later one; a value whose start moved back is
+#: retracted after its older assertion too
+FOUND = [
+    _links_then(("a", None), ("b", BASE), ("a", BASE)),
+    _links_then(("a", None), ("a", BASE), ("b", BASE)),
+]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TRANSACTIONS)
+@example(FOUND[0])
+@example(FOUND[1])
 def test_both_axes_match_a_naive_replay(transactions: list[list[Op]]) -> None:
     run_sequence(transactions)
 

@@ -180,6 +180,18 @@ def test_a_past_page_counts_ages_to_the_moment_it_shows() -> None:
     assert "then" not in live and "d ago" in live  # counted to now: days since 2025
 
 
+def test_a_page_as_of_a_valid_time_before_its_enrichment_says_so() -> None:
+    """Enrichment runs on mds's clock: as of last year it happened after the moment shown."""
+    entity = {
+        "id": "aip://model/registry/ranking-model",
+        "updated_at": "2024-06-01T00:00:00Z",
+        "last_enriched_at": "2026-12-07T14:00:00Z",
+        "as_of": {"tx": 70, "at": "2026-12-07T15:00:00Z", "valid_time": "2024-12-10T23:59:59Z"},
+    }
+    past = header_text(entity, past=True).plain
+    assert "Enriched 2026-12-07 14:00 (after this moment)" in past and " in " not in past
+
+
 def test_relationships_with_the_same_name_are_told_apart_by_id() -> None:
     def cell(test: str, number: int, name: str) -> dict[str, object]:
         target = f"aip://ab-test-cell/experiments/{test}/{number}"

@@ -76,6 +76,11 @@ def header_text(entity: JSON, past: bool = False) -> Text:
     enriched = entity.get("last_enriched_at")
     stale = bool(entity.get("stale"))
     text.append("   Enriched ", style="bold")
+    enriched_at = parse_time(enriched)
+    if then and enriched_at and enriched_at > then:
+        # enrichment is mds's own work, on its own clock: after the moment shown
+        text.append(f"{fmt_time(enriched)} (after this moment)", style="dim")
+        return text
     text.append(
         ago(enriched, then) + (" then" if then and enriched else "") + ("  STALE" if stale else ""),
         style=staleness_style(enriched, stale, then),

@@ -1,0 +1,191 @@
+"""Judging an OpenLineage event with the project's own models (``openlineage-python``).
+
+The spec is not copied here: an event is built into the package's generated classes
+(``RunEvent``, ``DatasetEvent``, ``JobEvent`` and the facets mds reads), field by field
+from their type annotations, so a missing or wrong-typed field and the models' own
+validators (a run id is a UUID, ``eventTime`` a date-time) refuse it with the path of the
+field. Facets mds does not read (a producer's own, or a newer one) are kept as they came,
+never refused; extra fields are ignored, as the spec's additional properties allow. Events
+of another major version than 2 are refused by their ``schemaURL``.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import attr
+from openlineage.client.generated import base as ol
+from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
+from openlineage.client.generated.documentation_dataset import DocumentationDatasetFacet
+from openlineage.client.generated.documentation_job import DocumentationJobFacet
+from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
+from openlineage.client.generated.ownership_dataset import OwnershipDatasetFacet
+from openlineage.client.generated.ownership_job import OwnershipJobFacet
+from openlineage.client.generated.parent_run import ParentRunFacet
+from openlineage.client.generated.schema_dataset import SchemaDatasetFacet
+
+from mdsd.connectors.payload import json_type, parse_timestamp
+
+#: the facets mds reads, by their key in a facets map, as the models that judge them; a
+#: facet under any other key is kept as it came
+_DATASET_FACETS: dict[str, type] = {
+    "schema": SchemaDatasetFacet,
+    "documentation": DocumentationDatasetFacet,
+    "ownership": OwnershipDatasetFacet,
+    "datasetVersion": DatasetVersionDatasetFacet,
+}
+_FACETS: dict[type, dict[str, type]] = {
+    ol.DatasetFacet: _DATASET_FACETS,
+    ol.JobFacet: {"documentation": DocumentationJobFacet, "ownership": OwnershipJobFacet},
+    ol.RunFacet: {"parent": ParentRunFacet, "errorMessage": ErrorMessageRunFacet},
+}
+#: ``https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent`` -> (2, 0, 2)
+_SPEC_VERSION = re.compile(r"/spec/(\d+)-(\d+)-(\d+)/OpenLineage\.json")
+SPEC_MAJOR = 2
+
+LineageModel = ol.RunEvent | ol.DatasetEvent | ol.JobEvent
+
+
+class InvalidLineage(ValueError):
+    """Not an OpenLineage event mds can read; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineageEvent:
+    """A valid event: the model, and its ``eventTime`` as an instant."""
+
+    model: LineageModel
+    at: datetime
+
+
+def looks_like_lineage(value: object) -> bool:
+    """An OpenLineage event rather than a thin event, by its shape: ``eventTime`` and a
+    ``run``, ``job`` or ``dataset``."""
+    return (
+        isinstance(value, dict)
+        and "eventTime" in value
+        and any(key in value for key in ("run", "job", "dataset"))
+    )
+
+
+def parse_lineage(value: object) -> LineageEvent:
+    """``value`` (decoded JSON) as an OpenLineage event; ``InvalidLineage`` says why not."""
+    if not isinstance(value, dict):
+        raise InvalidLineage(f"an OpenLineage event must be a JSON object, got {json_type(value)}")
+    if not looks_like_lineage(value):
+        raise InvalidLineage(
+            'not an OpenLineage event: it needs "eventTime" and one of "run", "job", "dataset"'
+        )
+    _check_spec(value.get("schemaURL"))
+    cls: type[LineageModel] = (
+        ol.RunEvent if "run" in value else ol.DatasetEvent if "dataset" in value else ol.JobEvent
+    )
+    model = _build(cls, value, "")
+    at = parse_timestamp(model.eventTime)
+    if at is None:
+        raise InvalidLineage(
+            f'"eventTime" must be an RFC 3339 time with a zone, got {model.eventTime!r}'
+        )
+    return LineageEvent(model, at)
+
+
+def _check_spec(url: object) -> None:
+    if not isinstance(url, str):
+        return  # the models default it; the fields are what is judged
+    found = _SPEC_VERSION.search(url)
+    if found is not None and int(found[1]) != SPEC_MAJOR:
+        raise InvalidLineage(
+            f"OpenLineage spec {found[1]}-{found[2]}-{found[3]} is not read here; "
+            f"mds reads spec {SPEC_MAJOR}-0-x"
+        )
+
+
+def _build(cls: type, value: object, where: str) -> Any:
+    """An instance of the attrs model ``cls`` from ``value``, judged by its annotations
+    and validators."""
+    if not isinstance(value, dict):
+        raise InvalidLineage(f"{_at(where)} must be an object, got {json_type(value)}")
+    hints = typing.get_type_hints(cls)
+    given: dict[str, Any] = {}
+    for field in attr.fields(cls):
+        if not field.init or field.name not in value:
+            if field.init and field.default is attr.NOTHING:
+                raise InvalidLineage(f'missing required field "{_join(where, field.name)}"')
+            continue
+        given[field.alias] = _value(hints[field.name], value[field.name], _join(where, field.name))
+    try:
+        return cls(**given)
+    except (TypeError, ValueError) as exc:
+        raise InvalidLineage(f"{_at(where)}: {exc}") from None
+
+
+def _value(hint: Any, value: object, where: str) -> Any:
+    """``value`` as the annotation ``hint`` of a model field."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (kind,) = (a for a in args if a is not type(None))
+        return _value(kind, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise InvalidLineage(f'"{where}" must be an array, got {json_type(value)}')
+        return [_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        return _facets(args[1], value, where)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            known = ", ".join(m.value for m in hint)
+            raise InvalidLineage(f'"{where}" must be one of {known}, got {value!r}') from None
+    if attr.has(hint):
+        return _build(hint, value, where)
+    if not _is(hint, value):
+        raise InvalidLineage(f'"{where}" must be {_named(hint)}, got {json_type(value)}')
+    return value
+
+
+def _facets(base: type, value: object, where: str) -> dict[str, Any]:
+    """A facets map: the facets mds reads as their models, the others as they came."""
+    if not isinstance(value, dict):
+        raise InvalidLineage(f'"{where}" must be an object, got {json_type(value)}')
+    read = _FACETS.get(base, {})
+    facets: dict[str, Any] = {}
+    for key, facet in value.items():
+        model = read.get(key)
+        facets[key] = _build(model, facet, f"{where}.{key}") if model else facet
+    return facets
+
+
+def _is(hint: object, value: object) -> bool:
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # ``Any``: whatever JSON holds
+
+
+def _named(hint: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        hint,  # type: ignore[call-overload]
+        str(hint),
+    )
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _at(where: str) -> str:
+    return f'"{where}"' if where else "the event"
