@@ -48,7 +48,9 @@ def test_as_of_a_moment_after_everything_is_the_current_view(loaded: Harness, wh
 
 
 @pytest.mark.parametrize("when", ["tx:0", "3d", "2h", "1w", "2000-01-01", "1999-12-31T23:59:59Z"])
-def test_known_at_a_moment_before_mds_recorded_anything_exits_1(loaded: Harness, when: str) -> None:
+def test_known_at_a_moment_before_mds_recorded_anything_exits_1(
+    loaded: Harness, when: str
+) -> None:
     """The organisation was loaded moments ago: days back, mds knew nothing yet."""
     for args in (("show", V5), ("lineage", V5), ("impact", RAW), ("history", V5)):
         answer = loaded.mds(*args, "--known-at", when)
