@@ -94,14 +94,41 @@ def _keys(values: Mapping[str, Any]) -> list[str]:
 class DaemonProcess:
     """``mdsd`` as a child process. Use as a context manager or call start/stop."""
 
-    def __init__(self, workdir: Path, base_url: str, **config: Any) -> None:
+    def __init__(self, workdir: Path, base_url: str, *, tls: bool = False, **config: Any) -> None:
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.socket = workdir / "run" / "mdsd.sock"
         self.config_path = workdir / "mdsd.toml"
         self.log_path = workdir / "mdsd.log"
+        #: the CA that signed the TCP listener's certificate (with ``tls``), for ``--cacert``
+        self.cacert = workdir / "tls" / "ca.pem"
+        if tls:
+            extra = dict(config.pop("extra", None) or {})
+            extra["api"] = {**extra.get("api", {}), **self._make_certificates()}
+            config["extra"] = extra
         self.config_path.write_text(config_toml(self.data_dir, self.socket, base_url, **config))
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _make_certificates(self) -> dict[str, str]:
+        """A CA, and a certificate it signed for 127.0.0.1 and localhost: the ``[api]``
+        keys of a TLS listener on a free loopback port."""
+        import trustme  # only tests of the TCP listener need it (the test extras have it)
+
+        folder = self.cacert.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(self.cacert))
+        issued = ca.issue_cert("127.0.0.1", "localhost")
+        issued.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+        for pem in issued.cert_chain_pems[1:]:
+            pem.write_to_path(str(folder / "server.pem"), append=True)
+        issued.private_key_pem.write_to_path(str(folder / "server.key"))
+        os.chmod(folder / "server.key", 0o600)
+        return {
+            "listen": "127.0.0.1:0",
+            "tls_cert": str(folder / "server.pem"),
+            "tls_key": str(folder / "server.key"),
+        }
 
     def start(self, timeout: float = 60.0) -> DaemonProcess:
         log = self.log_path.open("ab")
@@ -129,6 +156,40 @@ class DaemonProcess:
                 return http.get("/v1/status").status_code == 200
         except httpx.HTTPError:
             return False
+
+    @property
+    def server_url(self) -> str:
+        """``https://HOST:PORT`` of the TCP listener, as the running daemon bound it."""
+        status = self._status()
+        remote = status.get("remote") or {}
+        if not remote.get("listen"):
+            raise RuntimeError("this mdsd has no TCP listener: DaemonProcess(..., tls=True)")
+        scheme = "https" if remote["tls"] else "http"
+        return f"{scheme}://{remote['listen']}"
+
+    def _status(self) -> dict[str, Any]:
+        transport = httpx.HTTPTransport(uds=str(self.socket))
+        with httpx.Client(transport=transport, base_url="http://mds", timeout=10) as http:
+            answer: dict[str, Any] = http.get("/v1/status").raise_for_status().json()
+            return answer
+
+    def token(self, name: str, scope: str) -> str:
+        """A new token ``name`` of ``scope``, made by ``mdsd token create`` (whether or not
+        the daemon runs, as a user would)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "mdsd", "token", "create", name, "--scope", scope,
+             "--config", str(self.config_path)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"mdsd token create failed ({done.returncode}): {done.stderr}")
+        return done.stdout.strip()
+
+    def revoke(self, name: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "mdsd", "token", "revoke", name, "--config", str(self.config_path)],
+            capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         """Send ``sig`` and wait for the process to end; its exit code."""

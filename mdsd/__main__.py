@@ -6,15 +6,29 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
+import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
+from mds.wire.paths import default_config_path
 from mdsd import __version__
+from mdsd.api.settings import ListenAddress
+from mdsd.api.tokens import Scope, TokenError, TokenFolder
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
-from mdsd.base.private import make_private
-from mdsd.config import Config, ConfigError, load_config
+from mdsd.base.private import PRIVATE_UMASK, check_private_dir, make_private
+from mdsd.config import Config, ConfigError, load_config, parse_config
+
+if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from mdsd.daemon import Daemon
 
 log = logging.getLogger("mdsd")
 
@@ -23,18 +37,29 @@ READ_SWITCH_SECONDS = 0.001
 
 EPILOG = """\
 examples:
-  mdsd --config ~/.config/mds/config.toml     run the daemon in the foreground
+  mdsd                                        run the daemon in the foreground
   mdsd demo                                   a simulated ML platform, a living graph
-  mdsd reindex --config PATH                  rebuild the search index from the facts
+  mdsd reindex                                rebuild the search index from the facts
   mdsd check-config --config PATH             validate a config file and exit
+  mdsd token create alice --scope read        a token for the TCP listener, shown once
+  mdsd token list                             the tokens: name, scope, created, last used
+  mdsd token revoke alice                     refused from the next request on
+
+config: --config PATH, else $MDS_CONFIG, else $XDG_CONFIG_HOME/mds/config.toml
+(~/.config/mds/config.toml), else the defaults (said on stderr); every command takes
+--config after its name too. Data lives in $XDG_DATA_HOME/mds (~/.local/share/mds)
+unless [daemon] data_dir says otherwise.
 
 exit status:
-  0  stopped cleanly (SIGINT/SIGTERM), or the config is valid
+  0  stopped cleanly (SIGINT/SIGTERM), the config is valid, or the token command was done
   1  could not run: the data dir is held by another mdsd, another user can write to
-     the data dir or socket dir, or a path cannot be created
+     the data dir or socket dir, a path cannot be created, TLS files cannot be used, or
+     a token command cannot be done (no such token, a name taken, a token file open to
+     other users)
   2  bad usage or a bad config (the message names the key and the file)
 
-The daemon serves its API on a Unix socket (see `mds --help` and docs/api.md).
+The daemon serves its API on a Unix socket, and with [api] listen on TCP too, every
+request with a token (see `mds --help` and docs/api.md).
 """
 
 
@@ -64,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     reindex.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    _token_parsers(commands)
     demo = commands.add_parser(
         "demo",
         help="run against the built-in simulator of the reference platform",
@@ -76,11 +102,99 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace) -> Config:
-    path = getattr(args, "sub_config", None) or args.config
-    if not path:
-        raise ConfigError("--config PATH is required (see config.example.toml)")
-    return load_config(path)
+def _token_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = commands.add_parser(
+        "token",
+        help="make, list and revoke the tokens of the TCP listener ([api] listen)",
+        description="Tokens for requests over TCP. They are kept in the data dir as keyed "
+        "hashes, and count at once, whether or not the daemon runs.",
+    )
+    actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="make a token and print it, once")
+    create.set_defaults(token_action=_token_create)
+    create.add_argument("name", help="what list and revoke call it (e.g. who holds it)")
+    create.add_argument(
+        "--scope",
+        required=True,
+        choices=[scope.label for scope in Scope],
+        help="read: every read; write: also feeds events; admin: also reconciles and redrives",
+    )
+    listing = actions.add_parser("list", help="the tokens: name, scope, created, last used")
+    listing.add_argument("--json", action="store_true", help="as JSON lines")
+    listing.set_defaults(token_action=_token_list)
+    revoke = actions.add_parser("revoke", help="remove a token: refused from its next request")
+    revoke.add_argument("name")
+    revoke.set_defaults(token_action=_token_revoke)
+    for action in (create, listing, revoke):
+        action.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+
+
+def _config(args: argparse.Namespace) -> tuple[Config, str]:
+    """The config ``args`` name, else ``$MDS_CONFIG``, else the user's, else the defaults
+    (said on stderr); with where it came from."""
+    path = getattr(args, "sub_config", None) or args.config or os.environ.get("MDS_CONFIG")
+    if path:
+        return load_config(path), path
+    found = default_config_path()
+    if found.exists():
+        return load_config(found), str(found)
+    config = parse_config("", "(defaults)")
+    print(
+        f"mdsd: no config file (no --config, MDS_CONFIG is not set, {found} does not exist): "
+        f"running on the defaults, data in {config.data_dir} (see config.example.toml)",
+        file=sys.stderr,
+    )
+    return config, "(defaults)"
+
+
+def _token_command(args: argparse.Namespace, config: Config) -> int:
+    """``mdsd token ACTION``: only the token files change, so a running daemon may hold
+    the data dir meanwhile."""
+    os.umask(PRIVATE_UMASK)
+    data = config.data_dir
+    if data.exists():
+        check_private_dir(data, "data dir")
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    args.token_action(args, TokenFolder(data))
+    return 0
+
+
+def _token_create(args: argparse.Namespace, folder: TokenFolder) -> None:
+    print(folder.create(args.name, Scope.named(args.scope)))
+    print(
+        f"mdsd: token {args.name!r} ({args.scope}) made: it is shown only now; keep it in a "
+        "file of mode 0600 (mds --token-file F) or MDS_TOKEN",
+        file=sys.stderr,
+    )
+
+
+def _token_revoke(args: argparse.Namespace, folder: TokenFolder) -> None:
+    if not folder.revoke(args.name):
+        raise TokenError(f"no token named {args.name!r} (see `mdsd token list`)")
+    print(f"mdsd: token {args.name!r} revoked", file=sys.stderr)
+
+
+def _token_list(args: argparse.Namespace, folder: TokenFolder) -> None:
+    used = folder.last_used()
+    rows = [
+        {
+            "name": t.name,
+            "scope": t.scope.label,
+            "created_at": t.created_at,
+            "last_used_at": used.get(t.name),
+        }
+        for t in folder.tokens()
+    ]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    print(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<21} LAST USED")
+    for row in rows:
+        print(
+            f"{row['name']:<24} {row['scope']:<6} {row['created_at']:<21} "
+            f"{row['last_used_at'] or '-'}"
+        )
 
 
 async def serve(config: Config) -> None:
@@ -91,21 +205,21 @@ async def serve(config: Config) -> None:
     # at p99 instead of 1.6 s (bench/read_cost_bench.py).
     sys.setswitchinterval(READ_SWITCH_SECONDS)
     from mdsd.api.rest import create_app
-    from mdsd.base.listeners import bind_tcp, bind_unix_socket, build_server
+    from mdsd.base.listeners import bind_unix_socket, build_server
     from mdsd.base.storage import wait_for_room
     from mdsd.daemon import Daemon
 
     daemon = Daemon(config)
-    sockets = [bind_unix_socket(config.socket_path)]
-    if config.daemon.tcp_port:
-        sockets.append(bind_tcp(config.daemon.tcp_port))
-    server = build_server(create_app(daemon.api), log_level="warning")
+    app = create_app(daemon.api)
+    listeners = [(build_server(app), bind_unix_socket(config.socket_path))]
+    log.info("listening on %s", config.socket_path)
+    if config.api.listen_address is not None:
+        listeners.append(_tcp_listener(config, daemon, app))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    serving = asyncio.create_task(server.serve(sockets=sockets))
-    log.info("listening on %s", config.socket_path)
+    servings = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in listeners]
     try:
         if not await wait_for_room(config.data_dir, stop):
             return  # stopped while its disk was full: nothing was opened
@@ -116,16 +230,46 @@ async def serve(config: Config) -> None:
         gc.collect()
         gc.freeze()
         stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait([stopped, serving], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([stopped, *servings], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         log.info("shutting down")
     finally:
         daemon.begin_shutdown()
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await serving
+        for server, _ in listeners:
+            server.should_exit = True
+        for serving in servings:
+            with contextlib.suppress(Exception):
+                await serving
         await daemon.stop()
         config.socket_path.unlink(missing_ok=True)
+
+
+def _tcp_listener(
+    config: Config, daemon: Daemon, app: Starlette
+) -> tuple[uvicorn.Server, socket.socket]:
+    """The API on ``[api] listen``, behind the token gate; TLS unless it is plain loopback."""
+    from mdsd.api.access import AccessGate
+    from mdsd.base.listeners import TCP_KEEP_ALIVE_SECONDS, bind_tcp, build_server, check_tls
+
+    api = config.api
+    address = api.listen_address
+    assert address is not None  # the caller asks only when TCP is on
+    if api.tls_files:
+        check_tls(*api.tls_files)
+    gate = AccessGate(app, daemon.remote)
+    sock = bind_tcp(address.host, address.port)
+    bound = ListenAddress(*sock.getsockname()[:2])
+    daemon.remote.listening = str(bound)
+    server = build_server(gate, tls=api.tls_files, keep_alive=TCP_KEEP_ALIVE_SECONDS)
+    log.info(
+        "listening on %s://%s (a token on every request)", "https" if api.tls else "http", bound
+    )
+    if not daemon.remote.tokens.current():
+        log.warning(
+            "no tokens yet: every TCP request is refused until `mdsd token create NAME "
+            "--scope read|write|admin` makes one"
+        )
+    return server, sock
 
 
 def _reindex(config: Config) -> str:
@@ -154,11 +298,17 @@ def main(argv: list[str] | None = None) -> int:
 
             configure_logging(args.log_level or "info")
             return run_demo(args, serve)
-        config = _config(args)
+        config, origin = _config(args)
         configure_logging(args.log_level or config.daemon.log_level)
         if args.command == "check-config":
-            print(f"{getattr(args, 'sub_config', None) or args.config}: ok")
+            from mdsd.base.listeners import check_tls
+
+            if config.api.tls_files:
+                check_tls(*config.api.tls_files)
+            print(f"{origin}: ok")
             return 0
+        if args.command == "token":
+            return _token_command(args, config)
         make_private(config.data_dir)  # before the lock file is its first file
         with DataDirLock(config.data_dir):
             if args.command == "reindex":
@@ -169,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mdsd: {exc}", file=sys.stderr)
         return 2
+    except TokenError as exc:
+        print(f"mdsd: {exc}", file=sys.stderr)
+        return 1
     except RuntimeError as exc:
         print(f"mdsd: {exc}", file=sys.stderr)
         return 1

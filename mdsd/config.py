@@ -19,7 +19,7 @@ from typing import Any
 
 from serde import SerdeError, disabled, from_dict, serde
 
-from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET
+from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET, XDG_DEFAULTS
 from mdsd.api.settings import ApiConfig
 from mdsd.base.bounds import check_minimums
 from mdsd.base.logs import LOG_LEVELS
@@ -40,6 +40,7 @@ class ConfigError(ValueError):
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class DaemonConfig:
+    #: ``$XDG_DATA_HOME/mds``: ``~/.local/share/mds`` while XDG_DATA_HOME is not set
     data_dir: str = DEFAULT_DATA_DIR
     #: with a variable that is not set (or empty), ``{data_dir}/run/mdsd.sock``; so is ""
     socket: str = DEFAULT_SOCKET
@@ -52,8 +53,6 @@ class DaemonConfig:
     #: fsync the fact log and intake journal on every write (power-loss safe, slower);
     #: without it a process crash still loses nothing acknowledged
     fsync: bool = False
-    #: also serve the API on 127.0.0.1:PORT; 0 keeps it on the Unix socket only
-    tcp_port: int = 0
     #: decoded entities kept in memory (and as many reverse-reference lists): reads of a
     #: cached entity skip RocksDB; each costs about 3 KB, so 100,000 hold ~300 MB at most
     cache_entities: int = 100_000
@@ -82,8 +81,6 @@ class DaemonConfig:
                 f"daemon.hydration_processes must be >= 0 (0 reads in the daemon process), "
                 f"got {self.hydration_processes}"
             )
-        if not 0 <= self.tcp_port <= 65535:
-            raise ValueError(f"daemon.tcp_port must be 0..65535 (0: none), got {self.tcp_port}")
         check_minimums(
             self,
             {
@@ -140,11 +137,14 @@ _VARIABLE = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
 
 def expand_path(text: str) -> tuple[Path, list[str]]:
     """``text`` with ``~`` and ``$VAR``/``${VAR}`` expanded, and the variables left as
-    written because they are not set (or empty: "$XDG_RUNTIME_DIR/mds" must not be "/mds")."""
+    written because they are not set (or empty: "$XDG_RUNTIME_DIR/mds" must not be "/mds").
+    ``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME`` unset are the XDG spec's defaults for them."""
     unset: list[str] = []
 
     def value(found: re.Match[str]) -> str:
         name = found.group(1) or found.group(2)
+        if not os.environ.get(name) and name in XDG_DEFAULTS:
+            return str(Path(XDG_DEFAULTS[name]).expanduser())
         if not os.environ.get(name):
             unset.append(name)
             return found.group(0)
@@ -170,6 +170,13 @@ def _optional(hint: Any) -> Any:
     return hint
 
 
+#: keys that were moved, with where they went: an old config is told what to write instead
+MOVED = {
+    "daemon.tcp_port": 'daemon.tcp_port is gone: serve TCP with [api] listen = "127.0.0.1:PORT" '
+    "(every TCP request needs a token: see `mdsd token create`)",
+}
+
+
 def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
     """What is wrong with ``table`` as ``cls``: unknown keys and wrong types, by dotted key.
 
@@ -183,7 +190,9 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
     for key, value in table.items():
         path = f"{where}{key}"
         if key not in known:
-            problems.append(f"unknown key {path!r} (known: {', '.join(sorted(known))})")
+            problems.append(
+                MOVED.get(path) or f"unknown key {path!r} (known: {', '.join(sorted(known))})"
+            )
             continue
         hint = _optional(hints[key])
         if dataclasses.is_dataclass(hint):

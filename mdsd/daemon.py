@@ -22,6 +22,7 @@ from mds.wire.model import parse_aip_id
 from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
 from mdsd import facts as F
+from mdsd.api.access import Remote
 from mdsd.api.changes import ChangeFeed
 from mdsd.api.ports import Services
 from mdsd.api.readers import READ_WORKER
@@ -72,6 +73,8 @@ class Daemon:
         self.ready = False
         self.started_at = time.time()
         self.supervisor = Supervisor()
+        #: the TCP listener's tokens and refusals (the listener itself is the server's)
+        self.remote = Remote(config.api, config.data_dir)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -336,6 +339,7 @@ class Daemon:
             "runtime": runtime_status(),
             "storage": self.storage.status(),
             "tasks": self.supervisor.status(),
+            "remote": self.remote.status(),
         }
 
     async def wait_idle(self, timeout: float) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import Route
 
+from mdsd.api.access import ROUTE_SCOPES
 from mdsd.api.rest import create_app
 from mdsd.connectors import EVENT_ROUTES
 from simulator.world import World
@@ -32,6 +33,16 @@ def test_every_endpoint_is_documented_and_every_documented_one_served() -> None:
     documented = set(re.findall(r"^\| `((?:GET|POST) /(?:api/)?v1/[\w/-]+)`", API_MD, re.M))
     assert sorted(served - documented) == [], "endpoints missing from docs/api.md"
     assert sorted(documented - served) == [], "docs/api.md documents endpoints not served"
+
+
+def test_the_scopes_table_says_what_each_scope_may_change() -> None:
+    """Each write and admin route is in docs/api.md's row of the scope it needs."""
+    rows = dict(re.findall(r"^\| `(read|write|admin)` \| (.+) \|$", API_MD, re.M))
+    assert set(rows) == {"read", "write", "admin"}
+    for path, methods in ROUTE_SCOPES.items():
+        for method, scope in methods.items():
+            if method != "GET":
+                assert f"`{method} {path}`" in rows[scope.label], (method, path, scope)
 
 
 def test_every_event_type_is_documented_with_its_id_fields_entity_and_source() -> None:

@@ -22,5 +22,6 @@ def peer_uid(sock: socket.socket) -> int | None:
 
 
 def allowed_peer(uid: int | None, own_uid: int) -> bool:
-    """Only the same user (or root) is trusted; non-Unix peers pass (TCP is opt-in)."""
+    """Only the same user (or root) is trusted; non-Unix peers pass (over TCP every
+    request carries a token instead)."""
     return uid is None or uid in (own_uid, 0)

@@ -1,9 +1,11 @@
-"""Serving the API on the daemon's Unix socket (and, only if configured, loopback TCP).
+"""Serving the API on the daemon's Unix socket (and, only if configured, on TCP).
 
 The socket lives in a 0700 directory with mode 0600, and every connection's peer uid is
-checked (SO_PEERCRED): another local user cannot read the graph or feed it events. Every
-listener (the socket, loopback TCP, the MLflow webhook) closes connections that stall
-before their request is in, so idle or half-sent requests cannot pile up.
+checked (SO_PEERCRED): another local user cannot read the graph or feed it events. TCP
+(``[api] listen``) has no peer to check; there every request carries a token
+(``mdsd.api.access``), over TLS unless it stays on loopback. Every listener (the socket,
+TCP, the MLflow webhook) closes connections that stall before their request is in, so idle
+or half-sent requests cannot pile up.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,7 +174,23 @@ class DaemonServer(uvicorn.Server):
         yield
 
 
-def build_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
+#: how long uvicorn keeps an idle connection of the socket open (its default)
+KEEP_ALIVE_SECONDS = 5
+#: ... and a TCP one: a new TLS connection costs a handshake (~2 ms of both ends' CPU),
+#: and a remote client (the explorer polling status, a script between calls) pauses longer
+#: than 5 s between requests
+TCP_KEEP_ALIVE_SECONDS = 75
+
+
+def build_server(
+    app: ASGIApp,
+    *,
+    log_level: str = "warning",
+    tls: tuple[str, str] | None = None,
+    keep_alive: int = KEEP_ALIVE_SECONDS,
+) -> uvicorn.Server:
+    """uvicorn on sockets given to ``serve``; ``tls``: (certificate, key) PEM files to
+    serve HTTPS with (checked by ``check_tls`` first, for a message naming the key)."""
     config = uvicorn.Config(
         app,
         http=PeerCheckedProtocol,
@@ -179,16 +198,48 @@ def build_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=keep_alive,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     return DaemonServer(config)
 
 
-def bind_tcp(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+def check_tls(cert: str, key: str) -> None:
+    """``RuntimeError`` saying what is wrong unless ``cert`` and ``key`` are a PEM
+    certificate chain and its key that a server can use."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:  # before OSError, which it is a kind of
+        raise RuntimeError(
+            f"cannot use api.tls_cert {cert} with api.tls_key {key}: {exc.reason or exc} "
+            "(both must be PEM, the key that of the certificate)"
+        ) from exc
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot use api.tls_cert {cert} with api.tls_key {key}: "
+            f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
+        ) from exc
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host`` (an address or a name) and ``port`` (0: any)."""
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise RuntimeError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted sockets inherit this: keep-alive answers must not wait on delayed ACKs.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", port))
+    try:
+        sock.bind(where)
+    except OSError as exc:
+        sock.close()
+        raise RuntimeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.listen(128)
     sock.setblocking(False)
     return sock

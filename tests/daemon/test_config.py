@@ -92,7 +92,26 @@ def test_socket_falls_back_to_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
         ("[enrichment]\nstale_days = -1\n", "enrichment.stale_days must be >= 0, got -1"),
         ("[reconcile]\ninterval_seconds = 0\n", "reconcile.interval_seconds must be > 0, got 0.0"),
         ("[search]\ncommit_interval_ms = 0\n", "search.commit_interval_ms must be >= 1, got 0"),
-        ("[daemon]\ntcp_port = -1\n", "daemon.tcp_port must be 0..65535"),
+        (
+            "[daemon]\ntcp_port = 8080\n",
+            'daemon.tcp_port is gone: serve TCP with [api] listen = "127.0.0.1:PORT"',
+        ),
+        (
+            '[api]\nlisten = "0.0.0.0:8443"\n',
+            "api.listen '0.0.0.0:8443' is not a loopback address, so it needs TLS: set api.tls_cert",
+        ),
+        ('[api]\nlisten = "mds.example.com:8443"\n', "is not a loopback address, so it needs TLS"),
+        ('[api]\nlisten = "10.1.2.3:8443"\n', "is not a loopback address, so it needs TLS"),
+        ('[api]\nlisten = "8443"\n', 'api.listen must be "HOST:PORT"'),
+        ('[api]\nlisten = "127.0.0.1:99999"\n', 'api.listen must be "HOST:PORT"'),
+        (
+            '[api]\nlisten = "127.0.0.1:80"\ntls_cert = "c.pem"\n',
+            "api.tls_cert and api.tls_key go together",
+        ),
+        (
+            '[api]\ntls_cert = "c.pem"\ntls_key = "k.pem"\n',
+            'api.tls_cert is set but api.listen is ""',
+        ),
         ("[intake]\nmax_event_bytes = 0\n", "intake.max_event_bytes must be >= 1, got 0"),
         ('[sources.crm]\nbase_url = "http://x"\n', "no connector for source(s) crm"),
         ("[daemon\n", "not valid TOML"),
@@ -120,6 +139,34 @@ def test_mistakes_name_the_key_and_file(tmp_path: Path, text: str, message: str)
         load_config(path)
     assert message in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "listen", ["127.0.0.1:8443", "127.3.4.5:0", "[::1]:8443", "localhost:8443", "LOCALHOST:1"]
+)
+def test_plain_http_is_allowed_on_loopback(listen: str) -> None:
+    config = parse_config(f'[api]\nlisten = "{listen}"\n')
+    assert config.api.listen_address is not None and config.api.listen_address.loopback
+    assert config.api.tls_files is None
+
+
+def test_off_loopback_the_listener_takes_tls() -> None:
+    config = parse_config(
+        '[api]\nlisten = "0.0.0.0:8443"\ntls_cert = "~/c.pem"\ntls_key = "/k.pem"\n'
+    )
+    assert config.api.listen_address is not None
+    assert str(config.api.listen_address) == "0.0.0.0:8443"
+    assert config.api.tls_files == (str(Path("~/c.pem").expanduser()), "/k.pem")
+    assert parse_config("").api.listen_address is None
+
+
+def test_the_data_dir_follows_xdg_data_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", "/srv/data")
+    assert parse_config("").data_dir == Path("/srv/data/mds")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert parse_config("").data_dir == Path("~/.local/share/mds").expanduser()
+    monkeypatch.setenv("XDG_DATA_HOME", "")  # empty is unset, as the XDG spec says
+    assert parse_config("").data_dir == Path("~/.local/share/mds").expanduser()
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -51,4 +51,4 @@ def test_only_the_same_user_or_root_is_allowed() -> None:
     assert allowed_peer(1000, 1000)
     assert allowed_peer(0, 1000)
     assert not allowed_peer(1001, 1000)
-    assert allowed_peer(None, 1000)  # TCP, which is opt-in and loopback only
+    assert allowed_peer(None, 1000)  # TCP, where each request carries a token

@@ -47,6 +47,24 @@ class Runtime(Shape):
     gc_collections: list[int]
 
 
+class RemoteStatus(Shape):
+    """The TCP listener (``[api] listen``): where, whether TLS, how many tokens, and the
+    requests refused for want of a valid token; never a token, a hash or an address."""
+
+    #: the bound address (``HOST:PORT``, the real port when ``listen`` asked for 0); None: off
+    listen: str | None
+    tls: bool
+    tokens: int
+    #: requests without a valid token (none, unknown, revoked): each a 401
+    failed_attempts: int
+    #: requests refused with 429 because their address had too many failed attempts
+    rate_limited: int
+    #: addresses refused now
+    limited_addresses: int = 0
+    #: why no token is accepted (a token file open to other users), else None
+    token_file_problem: str | None = None
+
+
 class Status(Shape):
     """``GET /v1/status``: what the daemon holds, and what it is doing."""
 
@@ -66,6 +84,7 @@ class Status(Shape):
     runtime: Runtime | None = None
     #: how far back the graph reaches in valid time: the earliest moment anything holds from
     earliest_valid: str | None = None
+    remote: RemoteStatus | None = None
 
 
 class WaitIdle(Status, kw_only=True):  # `idle` follows optional fields
