@@ -187,6 +187,8 @@ def _why_remote_failed(exc: BaseException) -> str:
             return f"unknown host ({cause.strerror})"
     if isinstance(exc, httpx.TimeoutException):
         return "unreachable: no answer in time"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"it closed the connection without an answer ({exc}): is it an https:// URL?"
     return f"unreachable ({exc})"
 
 
