@@ -9,6 +9,7 @@ context's server, so a token is never sent to a server it was not kept for.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
 import stat
@@ -139,3 +140,15 @@ def resolve(
     if ca_path is None and chosen.cacert is not None:
         ca_path = _cacert(chosen.cacert)
     return Target(server=server_url(chosen.server), token=token, cacert=ca_path, context=name)
+
+
+def of_options(args: argparse.Namespace) -> Target:
+    """The target of the options ``mds`` and ``mds-tui`` both take: ``--server``,
+    ``--socket``, ``--context``, ``--token-file`` and ``--cacert``."""
+    return resolve(
+        server=args.server,
+        socket=args.socket,
+        context=args.context,
+        token_file=args.token_file,
+        cacert=args.cacert,
+    )

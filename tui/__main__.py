@@ -8,7 +8,7 @@ import argparse
 import gc
 import sys
 
-from mds.target import Target, TargetError, resolve
+from mds.target import Target, TargetError, of_options
 from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, axes_of
 from tui.asof import normalize_as_of
 from tui.keymap import KeymapError, default_keymap_path, load_keymap
@@ -70,13 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _target(args: argparse.Namespace) -> Target:
     """The daemon to explore; ``--demo`` starts one on the local socket, so not with a
     remote one."""
-    target = resolve(
-        server=args.server,
-        socket=args.socket,
-        context=args.context,
-        token_file=args.token_file,
-        cacert=args.cacert,
-    )
+    target = of_options(args)
     if args.demo and target.server is not None:
         raise TargetError(f"--demo starts a local daemon; the target is {target}")
     return target

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import metadata
 
 from mds.client import AccessDenied, ApiError, Client, ClientError, DaemonUnavailable
-from mds.target import Target, TargetError, resolve
+from mds.target import Target, TargetError, of_options
 from mds.wire import JSON
 from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, AsOfError, axes_of
 
@@ -211,13 +211,7 @@ def _api_failure(error: ApiError) -> tuple[int, str]:
 def target_of(args: argparse.Namespace) -> Target:
     """The daemon the flags, the environment and the contexts name (``mds.target``)."""
     try:
-        return resolve(
-            server=args.server,
-            socket=args.socket,
-            context=args.context,
-            token_file=args.token_file,
-            cacert=args.cacert,
-        )
+        return of_options(args)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
 

@@ -33,6 +33,11 @@ def limit(default: int) -> Arg:
     )
 
 
+def kind_filter(help: str) -> Arg:
+    """``--type KIND``, in either spelling of a kind (``options.kind``)."""
+    return arg("--type", metavar="KIND", type=options.kind, choices=options.KINDS, help=help)
+
+
 EXAMPLE_MODEL = "aip://model/registry/ranking-model"
 EXAMPLE_INSTANCE = "aip://model-instance/registry/ranking-model-v5-20250101"
 EXAMPLE_DATASET = "aip://dataset/datasets/playback-events"
@@ -108,13 +113,7 @@ def findings(doc: JSON) -> list[Any]:
             help="words, and filters such as type:model owner:alice tag:team=personalization; "
             "'*' lists everything (with --type, every entity of that kind)",
         ),
-        arg(
-            "--type",
-            metavar="KIND",
-            type=options.kind,
-            choices=options.KINDS,
-            help="only this kind (model, model-instance, dataset, ...; or ModelInstance)",
-        ),
+        kind_filter("only this kind (model, model-instance, dataset, ...; or ModelInstance)"),
         limit(20),
     ),
     reads_graph=True,
@@ -620,13 +619,7 @@ def _kind(entity_id: str) -> str | None:
     "watch",
     args=(
         arg("id", metavar="ID", nargs="?", help="only the changes to this entity"),
-        arg(
-            "--type",
-            metavar="KIND",
-            type=options.kind,
-            choices=options.KINDS,
-            help="only the changes to entities of this kind",
-        ),
+        kind_filter("only the changes to entities of this kind"),
         arg(
             "--count",
             metavar="N",

@@ -138,7 +138,7 @@ def groups(parser: argparse.ArgumentParser) -> dict[str, tuple[CommandView, ...]
     """The commands of each group (``context``: add, use, ls, rm), by the group's name."""
     found: dict[str, list[CommandView]] = {}
     for view in commands(parser):
-        group, _, name = view.name.rpartition(" ")
+        group = view.name.rpartition(" ")[0]
         if group:
             found.setdefault(group, []).append(view)
     return {name: tuple(views) for name, views in found.items()}
