@@ -1,12 +1,15 @@
-"""The socket client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
+"""The daemon client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
 
-A thin typed layer over ``httpx.AsyncClient`` on the daemon's Unix socket (or any ASGI app,
-for in-process tests). Answers are the JSON documents of ``docs/api.md``, each checked
-against its shape (``mds.wire.shapes``) and returned whole, extra keys included, so
-``mds ... --json`` prints what the daemon said. Failures raise ``ApiError`` (the daemon said
-no), ``OffContract`` (it answered off its documented shape) or ``DaemonUnavailable``
-(nobody is listening, or, as ``UntrustedDaemon``, another user's process is: the client
-checks before it sends).
+A thin typed layer over ``httpx.AsyncClient``: on the daemon's Unix socket (checking who
+owns it and who answers on it, ``mds.peercheck``), on a team's daemon over HTTPS with a
+bearer token (``mds.target`` says which), or on any ASGI app for in-process tests. Answers
+are the JSON documents of ``docs/api.md``, each checked against its shape
+(``mds.wire.shapes``) and returned whole, extra keys included, so ``mds ... --json`` prints
+what the daemon said. Failures raise ``ApiError`` (the daemon said no; ``AccessDenied``
+when it refused the token or its scope), ``OffContract`` (it answered off its documented
+shape) or ``DaemonUnavailable`` (nobody answers, TLS verification failed, or, as
+``UntrustedDaemon``, another user's process answers on the socket: the client checks before
+it sends). Every message names the target.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket as sockets
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +29,7 @@ import msgspec
 import orjson
 
 from mds.peercheck import ForeignSocket, checked_unix_transport
+from mds.target import Target
 from mds.wire import JSON, shapes
 from mds.wire.paths import default_socket_path
 
@@ -50,6 +56,11 @@ class ApiError(ClientError):
         self.message = message
         #: a 404 as of a valid time before the entity's known history: where that begins
         self.known_from = known_from
+
+
+class AccessDenied(ApiError):
+    """A remote daemon refused the token (401), its scope (403), or, after too many
+    failed attempts from this address, any attempt for a while (429)."""
 
 
 class OffContract(ClientError):
@@ -133,7 +144,7 @@ def _checked(doc: JSON, shape: type[shapes.Shape], what: str) -> JSON:
 
 
 def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``--socket`` beats ``MDS_SOCKET`` beats the default of contract 2.1."""
+    """``--socket`` beats ``MDS_SOCKET`` beats the default socket path."""
     if explicit:
         return Path(explicit).expanduser()
     env = os.environ.get("MDS_SOCKET")
@@ -142,24 +153,77 @@ def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
     return default_socket_path()
 
 
+def _tls(target: Target) -> ssl.SSLContext | bool:
+    """Verification of the server's certificate: against ``--cacert`` alone when given (a
+    private CA, as ``curl --cacert``), else against the usual public CAs."""
+    return ssl.create_default_context(cafile=str(target.cacert)) if target.cacert else True
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from (httpx wraps httpcore wraps ssl and OSError)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def _why_remote_failed(exc: BaseException) -> str:
+    """Why a server URL did not answer, in the words a person acts on."""
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"TLS verification failed ({cause.verify_message}); if the daemon's "
+                "certificate comes from a private CA, pass its CA file with --cacert"
+            )
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({cause.reason or cause}): is it serving HTTPS?"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused: nothing listens on that port"
+        if isinstance(cause, sockets.gaierror):
+            return f"unknown host ({cause.strerror})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "unreachable: no answer in time"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"it closed the connection without an answer ({exc}): is it an https:// URL?"
+    return f"unreachable ({exc})"
+
+
 class Client:
-    """Async client of the daemon API. Use as ``async with Client(...) as c``."""
+    """Async client of the daemon API. Use as ``async with Client(...) as c``.
+
+    ``target`` names the daemon (``mds.target.resolve``); without it, ``socket`` or the
+    default socket; ``app`` serves in-process instead (tests).
+    """
 
     def __init__(
         self,
         socket: str | os.PathLike[str] | None = None,
         *,
+        target: Target | None = None,
         app: Any = None,
         timeout: float = 30.0,
     ) -> None:
         transport: httpx.AsyncBaseTransport
+        base_url, headers = "http://mds", {}
+        self.target = target or Target(socket=None if app is not None else resolve_socket(socket))
+        self.socket = self.target.socket
         if app is not None:
             transport = httpx.ASGITransport(app=app)
-            self.socket: Path | None = None
+        elif self.target.server is not None:
+            # keep-alive: one TLS handshake per client, not per request
+            transport = httpx.AsyncHTTPTransport(verify=_tls(self.target))
+            base_url = self.target.server
+            if self.target.token:
+                headers["Authorization"] = f"Bearer {self.target.token}"
         else:
-            self.socket = resolve_socket(socket)
             transport = checked_unix_transport(str(self.socket))
-        self._http = httpx.AsyncClient(transport=transport, base_url="http://mds", timeout=timeout)
+        self._http = httpx.AsyncClient(
+            transport=transport, base_url=base_url, headers=headers, timeout=timeout
+        )
 
     async def __aenter__(self) -> Client:
         return self
@@ -199,6 +263,8 @@ class Client:
         except ForeignSocket as exc:
             raise UntrustedDaemon(str(exc)) from exc
         except httpx.TimeoutException as exc:
+            if self.target.server is not None:
+                raise DaemonUnavailable(self._unreachable(exc)) from exc
             where = self.socket or "the in-process app"
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
         except (httpx.TransportError, OSError) as exc:
@@ -206,10 +272,29 @@ class Client:
         body = _body(response)
         if response.is_success or response.status_code in ok_statuses:
             return body if isinstance(body, dict) else {"data": body}
-        raise _api_error(response, body)
+        raise self._refused(response, _api_error(response, body))
+
+    def _refused(self, response: httpx.Response, error: ApiError) -> ApiError:
+        """``error``, as ``AccessDenied`` naming the target and what to do when the daemon
+        refused the token, its scope, or this address for a while."""
+        sent = "the token" if self.target.token else "a request without a token"
+        hints = {
+            401: f"it refused {sent}; set MDS_TOKEN or --token-file to a token of its "
+            "admin's `mdsd token create`",
+            403: "the token's scope does not allow this (read < write < admin)",
+            429: "too many failed attempts from this address; try again after "
+            f"{response.headers.get('Retry-After', 'a while')} s",
+        }
+        hint = hints.get(error.status)
+        if hint is None:
+            return error
+        message = f"mdsd at {self.target}: {hint} ({error.status} {error.code}: {error.message})"
+        return AccessDenied(error.status, error.code, message)
 
     def _unreachable(self, exc: Exception) -> str:
         """Why nothing answered, and what to do: start mdsd, or name the socket it uses."""
+        if self.target.server is not None:
+            return f"mdsd at {self.target} is not reachable: {_why_remote_failed(exc)}"
         if self.socket is None:
             return f"mdsd is not reachable in-process ({exc})"
         if self.socket.exists() and not self.socket.is_socket():
@@ -462,7 +547,7 @@ class Client:
             async with self._http.stream("GET", "/v1/changes", timeout=None) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise _api_error(response, _body(response))
+                    raise self._refused(response, _api_error(response, _body(response)))
                 if on_open is not None:
                     on_open()
                 async for line in response.aiter_lines():
@@ -471,5 +556,9 @@ class Client:
                         yield _checked(notice, shapes.Notice, "a change notice of GET /v1/changes")
         except ForeignSocket as exc:
             raise UntrustedDaemon(str(exc)) from exc
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise DaemonUnavailable(f"change stream closed: {exc}") from exc
+        except httpx.ConnectError as exc:
+            raise DaemonUnavailable(self._unreachable(exc)) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise DaemonUnavailable(
+                f"change stream of mdsd at {self.target} closed: {exc}"
+            ) from exc

@@ -1,4 +1,6 @@
-"""``mds-tui [--socket PATH] [--as-of WHEN] [--keymap PATH] [--demo]``."""
+"""``mds-tui [--server URL] [--token-file FILE] [--cacert FILE] [--context NAME]
+[--socket PATH] [--as-of WHEN] [--known-at WHEN] [--keymap PATH] [--demo]``: the daemon is
+chosen as ``mds`` chooses it (``mds.target``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import argparse
 import gc
 import sys
 
-from mds.client import resolve_socket
+from mds.target import Target, TargetError, of_options
 from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, axes_of
 from tui.asof import normalize_as_of
 from tui.keymap import KeymapError, default_keymap_path, load_keymap
@@ -18,6 +20,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keyboard-driven explorer of the ML lifecycle graph served by mdsd.",
         epilog="Press ? inside for the keys, : for commands, ctrl+p for the palette.",
     )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="a team's daemon, https://HOST:PORT (default: $MDS_SERVER, else the current "
+        "context of `mds context use`, else the local socket)",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="the token for --server, in a file only you may read (default: $MDS_TOKEN)",
+    )
+    parser.add_argument(
+        "--cacert",
+        metavar="FILE",
+        help="the CA that signed the server's certificate (default: $MDS_CACERT)",
+    )
+    parser.add_argument("--context", metavar="NAME", help="the daemon of context NAME")
     parser.add_argument(
         "--socket",
         metavar="PATH",
@@ -43,9 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="if no daemon answers, start `mdsd demo` on the socket and stop it on exit",
+        help="if no daemon answers, start `mdsd demo` on the local socket and stop it on exit",
     )
     return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    """The daemon to explore; ``--demo`` starts one on the local socket, so not with a
+    remote one."""
+    target = of_options(args)
+    if args.demo and target.server is not None:
+        raise TargetError(f"--demo starts a local daemon; the target is {target}")
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,26 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         as_of = normalize_as_of(args.as_of)
         known_at = normalize_as_of(args.known_at, "known_at")
         axes_of(as_of, known_at)
-    except (KeymapError, ValueError) as exc:
+        target = _target(args)
+    except (KeymapError, ValueError, TargetError) as exc:
         print(f"mds-tui: {exc}", file=sys.stderr)
         return 2
-    socket_path = resolve_socket(args.socket)
 
     from mds.client import Client
     from tui.app import MdsApp
     from tui.demo import DemoDaemon, DemoError
 
-    demo = DemoDaemon(socket_path) if args.demo else None
+    demo = DemoDaemon(target.socket) if target.socket is not None and args.demo else None
     try:
         if demo is not None:
-            print(f"mds-tui: starting `mdsd demo` on {socket_path} …", file=sys.stderr)
+            print(f"mds-tui: starting `mdsd demo` on {target.socket} …", file=sys.stderr)
             try:
                 demo.ensure()
             except DemoError as exc:
                 print(f"mds-tui: {exc}", file=sys.stderr)
                 return 1
         app = MdsApp(
-            client_factory=lambda: Client(socket_path),
+            client_factory=lambda: Client(target=target),
             as_of=as_of,
             known_at=known_at,
             keymap=keymap,

@@ -6,37 +6,69 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import metadata
 
-from mds.client import ApiError, Client, ClientError, DaemonUnavailable
+from mds.client import AccessDenied, ApiError, Client, ClientError, DaemonUnavailable
+from mds.target import Target, TargetError, of_options
 from mds.wire import JSON
 from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, AsOfError, axes_of
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
-from . import completion, docs, options
+from . import completion, contexts, docs, options, output
+from .exits import (
+    EXIT_DENIED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_STATUS_HELP,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+)
 from .render import as_of_footer
 from .spec import COMMANDS, Arg, Command, Out, UsageError, arg
 
-EXIT_OK = 0
-EXIT_NOT_FOUND = 1
-EXIT_USAGE = 2
-#: kept apart from 1 so that `mds show ID || create ID` never
-#: mistakes a stopped daemon for a missing entity
-EXIT_UNAVAILABLE = 3
+#: how the CLI reaches the daemon; tests pass ``lambda target: Client(app=fake)``
+Connect = Callable[[Target], Client]
 
-#: how the CLI reaches the daemon; tests pass ``lambda socket: Client(app=fake)``
-Connect = Callable[[str | None], Client]
 
-COMMON: tuple[Arg, ...] = (
+def connect_to(target: Target) -> Client:
+    return Client(target=target)
+
+
+OUTPUT = (
     arg(
-        "--json",
-        action="store_true",
-        help="print the daemon's JSON answer, pretty, instead of text",
+        "-o",
+        "--output",
+        metavar="FORMAT",
+        choices=output.FORMATS,
+        help="how to print the answer: table (text; the default), json (the daemon's "
+        "answer), jsonl (one line per result), yaml, or ids (one a line)",
     ),
+    arg("--json", dest="output", action="store_const", const="json", help="the same as -o json"),
+)
+COMMON: tuple[Arg, ...] = (
+    *OUTPUT,
+    arg(
+        "--server",
+        metavar="URL",
+        help="a team's daemon, https://HOST:PORT (default: $MDS_SERVER, else the current "
+        "context, else the local socket)",
+    ),
+    arg(
+        "--token-file",
+        metavar="FILE",
+        help="the token for --server, in a file only you may read (default: $MDS_TOKEN, "
+        "else the context's)",
+    ),
+    arg(
+        "--cacert",
+        metavar="FILE",
+        help="the CA that signed the server's certificate, for a private CA (default: "
+        "$MDS_CACERT, else the context's)",
+    ),
+    arg("--context", metavar="NAME", help="the daemon of context NAME (see mds context)"),
     arg(
         "--socket",
         metavar="PATH",
@@ -61,19 +93,17 @@ KNOWN_AT = arg(
 DESCRIPTION = """\
 mds: ask the mds daemon (mdsd) about the ML model lifecycle graph, and feed it events.
 
-Every command talks to a running mdsd over its Unix socket and prints text for people,
-or with --json the daemon's JSON answer for scripts. `mds COMMAND --help` shows a
-command's options and examples."""
+Every command talks to a running mdsd, on its Unix socket or a team's over HTTPS
+(--server, or a context), and prints text for people, or with -o json|jsonl|yaml|ids
+what scripts take. `mds COMMAND --help` shows a command's options and examples."""
 
-EPILOG = """\
-exit status:
-  0  success (also when some ingested events were rejected: they are reported)
-  1  the thing asked for does not exist (as of --as-of / --known-at), or `wait` timed out
-  2  bad usage: unknown command or option, malformed argument, query rejected (HTTP 400),
-     or a GraphQL error other than an unknown id
-  3  mdsd is not reachable (start it with `mdsd --config PATH`) or failed (HTTP 5xx)
+EPILOG = f"""\
+{EXIT_STATUS_HELP}
 
-environment:
+target: flags over the environment over the current context over the local socket
+  MDS_SERVER  a team's daemon, when no flag names one
+  MDS_TOKEN   the token sent to it, when --token-file is not given
+  MDS_CACERT  the CA file, when --cacert is not given
   MDS_SOCKET  the daemon's socket, when --socket is not given
 
 time travel:
@@ -86,6 +116,8 @@ examples:
   mds show aip://model/registry/ranking-model --as-of 2025-01-01
   mds show aip://model/registry/ranking-model --as-of 2025-01-01 --known-at 1m
   mds lineage aip://dataset/datasets/playback-events --direction downstream
+  mds search '*' --type model -o ids | xargs -I{{}} mds impact {{}} -o jsonl
+  mds --context team status
   mds completion bash > ~/.local/share/bash-completion/completions/mds"""
 
 COMPLETION_DESCRIPTION = """\
@@ -157,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for cmd in COMMANDS.values():
         _add_command(subparsers, cmd)
+    contexts.add_to(subparsers, _subparser, OUTPUT)
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in COMPLETION_EXAMPLES)
     sub = _subparser(subparsers, "completion", COMPLETION_DESCRIPTION, epilog)
     sub.add_argument("shell", choices=completion.SHELLS, help="the shell to complete for")
@@ -164,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _api_failure(error: ApiError) -> tuple[int, str]:
+    if isinstance(error, AccessDenied):
+        return EXIT_DENIED, error.message
     if error.status == 404:
         return EXIT_NOT_FOUND, error.message
     if 400 <= error.status < 500:
@@ -173,20 +208,69 @@ def _api_failure(error: ApiError) -> tuple[int, str]:
     return EXIT_UNAVAILABLE, f"mdsd failed ({error.status} {error.code}): {error.message}"
 
 
-async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect) -> JSON:
+def target_of(args: argparse.Namespace) -> Target:
+    """The daemon the flags, the environment and the contexts name (``mds.target``)."""
+    try:
+        return of_options(args)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _checked_moments(cmd: Command, args: argparse.Namespace) -> None:
     if cmd.reads_graph:
         try:  # each moment is good alone (options); together they may still disagree
             axes_of(args.as_of, args.known_at)
         except AsOfError as exc:
             raise UsageError(str(exc)) from None
-    async with connect(args.socket) as client:
-        return await cmd.call(client, args)
+
+
+def _show(cmd: Command, doc: JSON, args: argparse.Namespace, out: Out, fmt: str) -> None:
+    if fmt != "table":
+        output.write(fmt, doc, out, records=cmd.records, ids=cmd.ids)
+        return
+    cmd.render(doc, args, out)
+    if cmd.reads_graph:
+        as_of_footer(doc, out)
+
+
+async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
+    assert cmd.call is not None
+    async with connect(target_of(args)) as client:
+        doc = await cmd.call(client, args)
+    _show(cmd, doc, args, out, args.output or "table")
+    status, remark = cmd.verdict(doc, args)
+    if remark:
+        out.note(remark)
+    return status
+
+
+async def _follow(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
+    """Print each answer of a stream as it comes, flushed: ``mds watch | jq`` sees it."""
+    assert cmd.stream is not None
+    fmt = args.output or "table"
+    async with connect(target_of(args)) as client:
+        async for number, doc in _numbered(cmd.stream(client, args)):
+            if fmt == "table":
+                cmd.render(doc, args, out)
+            else:
+                output.write(fmt, doc, out, records=cmd.records, ids=cmd.ids, first=number == 0)
+            out.stdout.flush()
+    return EXIT_OK
+
+
+async def _numbered(docs: AsyncIterator[JSON]) -> AsyncIterator[tuple[int, JSON]]:
+    number = 0
+    async for doc in docs:
+        yield number, doc
+        number += 1
 
 
 def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
     """Call the daemon, print its answer, and decide the exit status."""
     try:
-        doc = asyncio.run(_ask(cmd, args, connect))
+        _checked_moments(cmd, args)
+        output.check(cmd.name, cmd.ids, args.output or "table")
+        return asyncio.run((_follow if cmd.stream else _ask)(cmd, args, connect, out))
     except UsageError as exc:
         out.note(str(exc))
         return EXIT_USAGE
@@ -200,19 +284,9 @@ def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> i
     except ClientError as exc:  # an answer off its documented shape: the daemon's fault
         out.note(str(exc))
         return EXIT_UNAVAILABLE
-    if args.json:
-        out.line(json.dumps(doc, indent=2, ensure_ascii=False))
-    else:
-        cmd.render(doc, args, out)
-        if cmd.reads_graph:
-            as_of_footer(doc, out)
-    status, remark = cmd.verdict(doc, args)
-    if remark:
-        out.note(remark)
-    return status
 
 
-def main(argv: Sequence[str] | None = None, *, connect: Connect = Client) -> int:
+def main(argv: Sequence[str] | None = None, *, connect: Connect = connect_to) -> int:
     """The ``mds`` entry point; returns the exit status."""
     parser = build_parser()
     try:
@@ -230,6 +304,8 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect = Client) -> int
         if args.command == "completion":
             out.stdout.write(completion.script(parser, args.shell))
             return EXIT_OK
+        if args.command == contexts.NAME:
+            return contexts.run(args, out)
         return run(COMMANDS[args.command], args, connect, out)
     except KeyboardInterrupt:
         return 130

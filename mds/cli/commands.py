@@ -8,13 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
-from mds.client import Client
+from mds.client import Client, DaemonUnavailable
 from mds.wire import JSON
+from mds.wire.model import KIND_OF, parse_aip_id
 
 from . import options, render
-from .spec import Arg, UsageError, arg, command
+from .exits import EXIT_REJECTED, EXIT_TIMEOUT
+from .spec import Arg, UsageError, arg, command, listed
 
 ID = arg("id", metavar="ID", help="the entity's id, e.g. aip://model/registry/ranking-model")
 
@@ -27,6 +31,11 @@ def limit(default: int) -> Arg:
         type=options.int_at_least(1),
         help=f"at most N results (daemon default {default})",
     )
+
+
+def kind_filter(help: str) -> Arg:
+    """``--type KIND``, in either spelling of a kind (``options.kind``)."""
+    return arg("--type", metavar="KIND", type=options.kind, choices=options.KINDS, help=help)
 
 
 EXAMPLE_MODEL = "aip://model/registry/ranking-model"
@@ -51,6 +60,46 @@ def read_text(name: str) -> str:
         raise UsageError(f"{name} is not UTF-8 text: {exc}") from None
 
 
+# -- what -o jsonl and -o ids take from an answer ----------------------------------------
+
+
+def members(doc: JSON) -> list[Any]:
+    """The entities of an answer grouped by type (``impact``, ``deps``)."""
+    return [m for group in doc.get("groups") or [] for m in group.get("entities") or []]
+
+
+def uses(doc: JSON) -> list[Any]:
+    """A model's A/B tests and instances, or a test's models (``usage``)."""
+    return [u for key in ("ab_tests", "instances", "models") for u in doc.get(key) or []]
+
+
+def touched(doc: JSON) -> list[Any]:
+    """The entity of an entity's history, else those the graph's transactions touched."""
+    if "id" in doc:
+        return [doc["id"]]
+    found = (e for t in doc.get("transactions") or [] for e in t.get("entities") or [])
+    return list(dict.fromkeys(found))
+
+
+def suggested(doc: JSON) -> list[Any]:
+    return [(s.get("feature") or {}).get("id") for s in doc.get("suggestions") or []]
+
+
+QUALITY_LISTS = (
+    "missing_owners",
+    "missing_descriptions",
+    "stale",
+    "unresolved_stubs",
+    "dangling_references",
+    "unused",
+)
+
+
+def findings(doc: JSON) -> list[Any]:
+    """Every finding of a quality report, each saying which ``problem`` it is."""
+    return [{"problem": key, **f} for key in QUALITY_LISTS for f in doc.get(key) or []]
+
+
 # -- reading the graph ------------------------------------------------------------------
 
 
@@ -64,16 +113,11 @@ def read_text(name: str) -> str:
             help="words, and filters such as type:model owner:alice tag:team=personalization; "
             "'*' lists everything (with --type, every entity of that kind)",
         ),
-        arg(
-            "--type",
-            metavar="KIND",
-            type=options.kind,
-            choices=options.KINDS,
-            help="only this kind (model, model-instance, dataset, ...; or ModelInstance)",
-        ),
+        kind_filter("only this kind (model, model-instance, dataset, ...; or ModelInstance)"),
         limit(20),
     ),
     reads_graph=True,
+    records=listed("results"),
     render=render.search,
     examples=(
         "mds search ranking --type model",
@@ -93,6 +137,7 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
     "show",
     args=(ID,),
     reads_graph=True,
+    ids=lambda doc: [doc["id"]],
     render=render.entity,
     examples=(
         f"mds show {EXAMPLE_MODEL}",
@@ -112,6 +157,7 @@ async def show(client: Client, args: argparse.Namespace) -> JSON:
     "neighbors",
     args=(ID,),
     reads_graph=True,
+    records=listed("neighbors"),
     render=render.neighbors,
     examples=(f"mds neighbors {EXAMPLE_INSTANCE}",),
 )
@@ -144,6 +190,7 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
         ),
     ),
     reads_graph=True,
+    records=listed("nodes"),
     render=render.lineage,
     examples=(
         f"mds lineage {EXAMPLE_INSTANCE}",
@@ -170,6 +217,7 @@ async def lineage(client: Client, args: argparse.Namespace) -> JSON:
     "impact",
     args=(ID,),
     reads_graph=True,
+    records=members,
     render=render.impact,
     examples=(f"mds impact {EXAMPLE_DATASET}",),
 )
@@ -182,6 +230,7 @@ async def impact(client: Client, args: argparse.Namespace) -> JSON:
     "deps",
     args=(ID,),
     reads_graph=True,
+    records=members,
     render=render.dependencies,
     examples=(f"mds deps {EXAMPLE_INSTANCE}",),
 )
@@ -194,6 +243,7 @@ async def deps(client: Client, args: argparse.Namespace) -> JSON:
     "usage",
     args=(ID,),
     reads_graph=True,
+    records=uses,
     render=render.usage,
     examples=(f"mds usage {EXAMPLE_MODEL}", "mds usage aip://ab-test/experiments/12345"),
 )
@@ -215,6 +265,7 @@ async def usage(client: Client, args: argparse.Namespace) -> JSON:
         ),
     ),
     reads_graph=True,
+    records=listed("path"),
     render=render.path,
     examples=(f"mds path {EXAMPLE_DATASET} {EXAMPLE_MODEL}",),
 )
@@ -243,6 +294,8 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
         ),
     ),
     reads_graph=True,
+    records=listed("transactions"),
+    ids=touched,
     render=render.history,
     examples=(
         f"mds history {EXAMPLE_INSTANCE}",
@@ -272,6 +325,7 @@ async def history(client: Client, args: argparse.Namespace) -> JSON:
     "similar",
     args=(ID, limit(10)),
     reads_graph=True,
+    records=listed("similar"),
     render=render.similar,
     examples=(f"mds similar {EXAMPLE_MODEL}",),
 )
@@ -284,6 +338,8 @@ async def similar(client: Client, args: argparse.Namespace) -> JSON:
     "suggest",
     args=(ID, limit(10)),
     reads_graph=True,
+    records=listed("suggestions"),
+    ids=suggested,
     render=render.suggestions,
     examples=(f"mds suggest {EXAMPLE_MODEL}",),
 )
@@ -305,6 +361,7 @@ async def suggest(client: Client, args: argparse.Namespace) -> JSON:
         ),
     ),
     reads_graph=True,
+    records=findings,
     render=render.quality,
     examples=("mds quality", "mds quality --json | jq '.missing_owners | length'"),
 )
@@ -382,15 +439,30 @@ async def graphql(client: Client, args: argparse.Namespace) -> JSON:
 # -- events and operations --------------------------------------------------------------
 
 
+def _ingest_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
+    refused = len(doc.get("rejected") or [])
+    if not refused or args.allow_rejects:
+        return 0, None
+    total = refused + (doc.get("accepted") or 0) + (doc.get("duplicates") or 0)
+    return EXIT_REJECTED, f"{refused} of {total} events refused (--allow-rejects exits 0)"
+
+
 @command(
     "ingest",
     args=(
         arg("file", metavar="FILE", help="a .json event, a JSON array or JSON lines; - for stdin"),
+        arg(
+            "--allow-rejects",
+            action="store_true",
+            help="exit 0 even when the daemon refused some events",
+        ),
     ),
     render=render.ingest,
+    verdict=_ingest_verdict,
     examples=(
         "mds ingest events.jsonl",
         """echo '{"event_type": "model_updated", "model_id": "ranking-model"}' | mds ingest -""",
+        "mds ingest --allow-rejects backlog.jsonl",
     ),
 )
 async def ingest(client: Client, args: argparse.Namespace) -> JSON:
@@ -399,10 +471,11 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
     Input is one JSON event, a JSON array of events, or JSON lines. Events the daemon
     rejects (not JSON, unknown event_type, missing id, larger than [intake]
     max_event_bytes) are listed with their reason on stderr and kept in the dead letters;
-    the exit status is still 0. JSON lines of any size go in parts of about 4 MiB, each
-    durable when the daemon answers it (if one fails, the error says which lines are in
-    and where to resume); one document or array over [intake] max_request_bytes (16 MiB)
-    is refused whole (exit 2): write it as JSON lines.
+    then the exit status is 5, unless --allow-rejects (the accepted ones are in either
+    way). JSON lines of any size go in parts of about 4 MiB, each durable when the daemon
+    answers it (if one fails, the error says which lines are in and where to resume); one
+    document or array over [intake] max_request_bytes (16 MiB) is refused whole (exit 2):
+    write it as JSON lines.
     """
     name = None if args.file == "-" else Path(args.file).name
     return await client.ingest(read_input(args.file), name=name)
@@ -423,6 +496,7 @@ async def status(client: Client, args: argparse.Namespace) -> JSON:
 @command(
     "dead-letters",
     args=(limit(100),),
+    records=listed("dead_letters"),
     render=render.dead_letters,
     examples=("mds dead-letters", "mds dead-letters --json | jq '.dead_letters[].reason'"),
 )
@@ -493,7 +567,7 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
     if doc.get("idle"):
         return 0, None
     busy = ", ".join(_busy_with(doc)) or f"pending: {doc.get('pending', '?')}"
-    return 1, f"still busy after {args.timeout:g}s ({busy})"
+    return EXIT_TIMEOUT, f"still busy after {args.timeout:g}s ({busy})"
 
 
 @command(
@@ -505,7 +579,7 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
             metavar="S",
             type=options.seconds,
             default=60.0,
-            help="give up after S seconds (2.5, or 30s, 2m) and exit 1 (default 60)",
+            help="give up after S seconds (2.5, or 30s, 2m) and exit 124 (default 60)",
         ),
     ),
     render=render.wait,
@@ -515,6 +589,68 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
 async def wait(client: Client, args: argparse.Namespace) -> JSON:
     """Block until the daemon is idle: nothing pending, no stub due, enrichment caught up.
 
-    Meant for scripts and tests that ingest and then query. Exits 1 on timeout.
+    Meant for scripts and tests that ingest and then query. Exits 124 on timeout, as
+    timeout(1) does.
     """
     return await client.wait_idle(timeout=args.timeout)
+
+
+def _watched(notice: JSON, args: argparse.Namespace) -> JSON | None:
+    """``notice`` as ``watch`` shows it: only the entities asked about (``ID``, or those of
+    ``--type``); None when it touches none of them."""
+    entities = notice.get("entities") or []
+    if args.id is not None:
+        entities = [e for e in entities if e == args.id]
+    if args.type is not None:
+        entities = [e for e in entities if _kind(e) == args.type]
+    if not entities:
+        return None
+    return {**notice, "entities": entities}
+
+
+def _kind(entity_id: str) -> str | None:
+    try:
+        return KIND_OF[parse_aip_id(entity_id).entity_type]
+    except ValueError:
+        return None
+
+
+@command(
+    "watch",
+    args=(
+        arg("id", metavar="ID", nargs="?", help="only the changes to this entity"),
+        kind_filter("only the changes to entities of this kind"),
+        arg(
+            "--count",
+            metavar="N",
+            type=options.int_at_least(1),
+            help="stop after N changes (default: follow until interrupted)",
+        ),
+    ),
+    render=render.notice,
+    records=lambda notice: [notice],
+    ids=lambda notice: list(notice.get("entities") or []),
+    examples=(
+        "mds watch",
+        f"mds watch {EXAMPLE_MODEL}",
+        "mds watch --type model-instance -o jsonl | jq -r .entities[]",
+        f"mds watch {EXAMPLE_INSTANCE} --count 1 && mds show {EXAMPLE_INSTANCE}",
+    ),
+)
+async def watch(client: Client, args: argparse.Namespace) -> AsyncIterator[JSON]:
+    """Follow the changes as mds commits them: one line per transaction, with what it touched.
+
+    With ID or --type, only the transactions touching that entity or kind, naming only
+    those entities. Runs until interrupted (ctrl-c), or --count changes; exits 3 when the
+    daemon goes away. -o jsonl prints each change as a JSON line, -o ids the ids touched.
+    """
+    shown = 0
+    async for notice in client.changes():
+        watched = _watched(notice, args)
+        if watched is None:
+            continue
+        yield watched
+        shown += 1
+        if args.count is not None and shown >= args.count:
+            return
+    raise DaemonUnavailable(f"mdsd at {client.target} closed the change stream")

@@ -29,6 +29,11 @@ def _params_table(params: tuple[Param, ...]) -> list[str]:
     return rows
 
 
+def anchor(name: str) -> str:
+    """The heading's anchor, as GitHub makes it: ``mds context add`` -> ``mds-context-add``."""
+    return "mds-" + name.replace(" ", "-")
+
+
 def _command(view: CommandView, shared: set[str]) -> list[str]:
     own = tuple(p for p in view.params if not shared.intersection(p.flags))
     return [
@@ -66,8 +71,8 @@ def markdown(parser: argparse.ArgumentParser) -> str:
         "",
         *_params_table(common),
         "",
-        "`--json` and `--socket` are accepted before or after the command, by every command"
-        " that talks to the daemon.",
+        "These are accepted before or after the command, by every command that talks to the"
+        " daemon; `mds context ls` takes `-o` and `--json` too.",
         "",
         "```",
         parser.epilog or "",
@@ -75,7 +80,7 @@ def markdown(parser: argparse.ArgumentParser) -> str:
         "",
         "| command | what it does |",
         "|---|---|",
-        *[f"| [`{v.name}`](#mds-{v.name}) | {_cell(v.summary)} |" for v in views],
+        *[f"| [`{v.name}`](#{anchor(v.name)}) | {_cell(v.summary)} |" for v in views],
         "",
     ]
     for view in views:

@@ -54,8 +54,12 @@ class CommandView:
     params: tuple[Param, ...]
     #: groups of which exactly one must be given (``wait --idle``, ``redrive ID... | --all``)
     one_of: tuple[tuple[Param, ...], ...]
+    #: a group's commands (``context``: add, use, ls, rm), each a view of its own too
+    subcommands: tuple[str, ...] = ()
 
     def usage(self) -> str:
+        if self.subcommands:
+            return f"mds {self.name} {{{','.join(self.subcommands)}}} ..."
         grouped = {p for group in self.one_of for p in group}
         parts = [p.usage() for p in self.params if p.positional and p not in grouped]
         parts += ["(" + " | ".join(p.usage() for p in group) + ")" for group in self.one_of]
@@ -95,27 +99,46 @@ def global_params(parser: argparse.ArgumentParser) -> tuple[Param, ...]:
     return tuple(_param(a) for a in _visible(parser))
 
 
-def commands(parser: argparse.ArgumentParser) -> list[CommandView]:
+def _view(name: str, sub: argparse.ArgumentParser, subcommands: tuple[str, ...]) -> CommandView:
+    params = {a: _param(a) for a in _visible(sub)}
+    one_of = tuple(
+        tuple(params[a] for a in group._group_actions if a in params)
+        for group in sub._mutually_exclusive_groups
+        if group.required
+    )
+    description = sub.description or ""
+    return CommandView(
+        name=name,
+        summary=description.partition("\n")[0].rstrip("."),
+        description=description,
+        epilog=sub.epilog or "",
+        params=tuple(params.values()),
+        one_of=one_of,
+        subcommands=subcommands,
+    )
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[CommandView]:
+    """Every command; a group (``context``) is followed by its commands, named with the
+    group's name (``context add``)."""
     views = []
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
         for name, sub in action.choices.items():
-            params = {a: _param(a) for a in _visible(sub)}
-            one_of = tuple(
-                tuple(params[a] for a in group._group_actions if a in params)
-                for group in sub._mutually_exclusive_groups
-                if group.required
-            )
-            description = sub.description or ""
-            views.append(
-                CommandView(
-                    name=name,
-                    summary=description.partition("\n")[0].rstrip("."),
-                    description=description,
-                    epilog=sub.epilog or "",
-                    params=tuple(params.values()),
-                    one_of=one_of,
-                )
-            )
+            inner = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+            subcommands = tuple(n for a in inner for n in a.choices)
+            views.append(_view(prefix + name, sub, subcommands))
+            if inner:
+                views += commands(sub, f"{prefix}{name} ")
     return views
+
+
+def groups(parser: argparse.ArgumentParser) -> dict[str, tuple[CommandView, ...]]:
+    """The commands of each group (``context``: add, use, ls, rm), by the group's name."""
+    found: dict[str, list[CommandView]] = {}
+    for view in commands(parser):
+        group = view.name.rpartition(" ")[0]
+        if group:
+            found.setdefault(group, []).append(view)
+    return {name: tuple(views) for name, views in found.items()}

@@ -393,6 +393,17 @@ def _cause(cause: Any) -> str:
     return text(cause)
 
 
+def notice(doc: JSON, args: argparse.Namespace, out: Out) -> None:
+    """One change of ``mds watch`` on one line: transaction, time, what it touched, cause."""
+    entities = doc.get("entities") or []
+    touched = f"{len(entities)} {'entity' if len(entities) == 1 else 'entities'}"
+    cause = _cause(doc.get("cause"))
+    out.line(
+        f"tx {text(doc.get('tx'))}  {text(doc.get('at'))}  {touched}: {_first(entities, 4)}"
+        + ("" if cause == "-" else f"  ({cause})")
+    )
+
+
 def _valid_span(t: JSON) -> str | None:
     earliest, latest = t.get("earliest_valid"), t.get("latest_valid")
     return earliest if earliest == latest else f"{text(earliest)}..{text(latest)}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar, cast
 
 from mds.client import Client
 from mds.wire import JSON
@@ -48,13 +48,25 @@ class Out:
 
 
 Call = Callable[[Client, argparse.Namespace], Awaitable[JSON]]
+#: a command that follows the daemon (``watch``): each answer as it comes
+Stream = Callable[[Client, argparse.Namespace], AsyncIterator[JSON]]
 Render = Callable[[JSON, argparse.Namespace, Out], None]
 #: (exit code, message for stderr) once the daemon answered; most commands are always 0
 Verdict = Callable[[JSON, argparse.Namespace], tuple[int, str | None]]
 
 
+F = TypeVar("F", Call, Stream)
+#: ``-o jsonl`` writes one line per record; ``-o ids`` the ids they name
+Records = Callable[[JSON], list[Any]]
+
+
 def succeeded(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
     return 0, None
+
+
+def whole(doc: JSON) -> list[Any]:
+    """The answer is one record (``show``, ``status``)."""
+    return [doc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +76,18 @@ class Command:
     description: str
     examples: tuple[str, ...]
     args: tuple[Arg, ...]
-    call: Call
+    #: exactly one of ``call`` (one answer) and ``stream`` (answers as they come)
+    call: Call | None
+    stream: Stream | None
     render: Render
     reads_graph: bool
     verdict: Verdict = succeeded
     #: a mutually exclusive group that must be given (``redrive IDS | --all``)
     one_of: tuple[Arg, ...] = field(default=())
+    #: the answer's records, one JSON line each with ``-o jsonl``
+    records: Records = whole
+    #: the ids the answer names, one a line with ``-o ids``; None: it names none
+    ids: Records | None = None
 
     @property
     def epilog(self) -> str:
@@ -77,6 +95,21 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {}
+
+
+def ids_of(records: Records, key: str = "id") -> Records:
+    """The ``key`` of each record that has one, each id once, in order."""
+
+    def ids(doc: JSON) -> list[Any]:
+        found = (r.get(key) for r in records(doc) if isinstance(r, dict))
+        return list(dict.fromkeys(i for i in found if i is not None))
+
+    return ids
+
+
+def listed(key: str) -> Records:
+    """The records are the list at ``doc[key]``."""
+    return lambda doc: list(doc.get(key) or [])
 
 
 def command(
@@ -88,25 +121,33 @@ def command(
     one_of: tuple[Arg, ...] = (),
     reads_graph: bool = False,
     verdict: Verdict = succeeded,
-) -> Callable[[Call], Call]:
-    """Register a command; its docstring is its help (first line: the summary)."""
+    records: Records = whole,
+    ids: Records | None = None,
+) -> Callable[[F], F]:
+    """Register a command; its docstring is its help (first line: the summary). An async
+    generator follows the daemon (``stream``); a coroutine asks once (``call``). Without
+    ``ids``, a command whose ``records`` are a list of the answer names their ids."""
 
-    def register(call: Call) -> Call:
+    def register(call: F) -> F:
         doc = inspect.getdoc(call) or ""
         summary = doc.partition("\n")[0]
         if not summary or not examples:
             raise ValueError(f"command {name!r} needs a docstring and at least one example")
+        streams = inspect.isasyncgenfunction(call)
         COMMANDS[name] = Command(
             name=name,
             summary=summary.rstrip("."),
             description=doc,
             examples=examples,
             args=args,
-            call=call,
+            call=None if streams else cast(Call, call),
+            stream=cast(Stream, call) if streams else None,
             render=render,
             reads_graph=reads_graph,
             verdict=verdict,
             one_of=one_of,
+            records=records,
+            ids=ids if ids is not None or records is whole else ids_of(records),
         )
         return call
 

@@ -17,6 +17,17 @@ from mds.client import Client
 sys.path.append(str(Path(__file__).resolve().parent.parent / "api"))  # answer_shapes
 
 
+@pytest.fixture(autouse=True)
+def own_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config home of the test's own (contexts.toml), and no target from the environment
+    of whoever runs the tests."""
+    home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    for name in ("MDS_SERVER", "MDS_TOKEN", "MDS_CACERT", "MDS_SOCKET"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
 @pytest.fixture(params=["full"])
 def daemon(request: pytest.FixtureRequest) -> FakeDaemon:
     return FakeDaemon(copy.deepcopy(PROFILES[request.param]))  # tests may edit answers

@@ -11,13 +11,14 @@ Special ids: ``MISSING`` answers 404, ``BAD`` 400, ``BOOM`` 500.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mds.testing import CliResult as Result
@@ -547,6 +548,13 @@ SPARSE: dict[str, JSON] = {
 
 PROFILES = {"full": FULL, "empty": EMPTY, "sparse": SPARSE}
 
+#: what ``GET /v1/changes`` streams before it ends (as a daemon shutting down ends it)
+CHANGES: list[JSON] = [
+    {"tx": 119, "at": AT, "cause": {"kind": "event"}, "entities": [INSTANCE, MODEL]},
+    {"tx": 120, "at": AT, "cause": "reconcile", "entities": [DATASET]},
+    {"tx": 121, "at": AT, "entities": [MODEL, FEATURE]},
+]
+
 
 @dataclass
 class Seen:
@@ -562,6 +570,7 @@ class FakeDaemon:
     requests: list[Seen] = field(default_factory=list)
     #: the status of every answer that is not a special case
     status: int = 200
+    changes: list[JSON] = field(default_factory=lambda: list(CHANGES))
 
     def key(self, path: str, params: dict[str, str]) -> str:
         if path == "/v1/usage" and params.get("id", "").startswith("aip://ab-test/"):
@@ -570,10 +579,17 @@ class FakeDaemon:
             return "/v1/history#all"
         return path
 
-    async def endpoint(self, request: Request) -> JSONResponse:
+    async def stream(self) -> AsyncIterator[bytes]:
+        yield b": keep-alive\n\n"
+        for notice in self.changes:
+            yield b"event: tx\ndata: " + json.dumps(notice).encode() + b"\n\n"
+
+    async def endpoint(self, request: Request) -> Response:
         params = dict(request.query_params)
         body = await request.body()
         self.requests.append(Seen(request.method, request.url.path, params, body))
+        if request.url.path == "/v1/changes":
+            return StreamingResponse(self.stream(), media_type="text/event-stream")
         values = set(params.values())
         if MISSING in values:
             return _error(404, "not_found", f"no entity {MISSING}")

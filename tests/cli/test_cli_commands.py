@@ -17,8 +17,10 @@ from fake_mdsd import (
     Run,
 )
 
-from mds.cli import build_parser
+from mds.cli import EXIT_REJECTED, build_parser
 from mds.cli.introspect import commands
+from mds.target import Target
+from mds.wire.paths import default_socket_path
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,17 @@ CASES = [
     Case(("wait", "--idle", "--timeout", "5"), "GET", "/v1/wait-idle", {"timeout": "5"}),
     Case(("wait", "--idle", "--timeout", "2m"), "GET", "/v1/wait-idle", {"timeout": "120"}),
     Case(("wait", "--idle", "--timeout", "2.5"), "GET", "/v1/wait-idle", {"timeout": "2.5"}),
-    Case(("ingest", "-"), "POST", "/v1/events"),
+    Case(("ingest", "--allow-rejects", "-"), "POST", "/v1/events"),
 ]
+#: commands with tests of their own: a stream (watch), no daemon at all (context ...)
+APART = {"completion", "watch", "context", "context add", "context use", "context ls", "context rm"}
 EVENT = b'{"event_type": "model_updated", "model_id": "ranking-model"}\n'
 
 profiles = pytest.mark.parametrize("daemon", ["full", "empty", "sparse"], indirect=True)
 
 
 def test_every_command_has_a_case() -> None:
-    names = {view.name for view in commands(build_parser())} - {"completion"}
+    names = {view.name for view in commands(build_parser())} - APART
     assert names == {case.argv[0] for case in CASES}
 
 
@@ -147,15 +151,16 @@ def test_json_flag_works_before_the_command(mds: Run) -> None:
 def test_ingest_sends_stdin_verbatim_and_reports_rejections(mds: Run, daemon: FakeDaemon) -> None:
     result = mds("ingest", "-", stdin=EVENT * 2)
     assert daemon.requests[-1].body == EVENT * 2
-    assert result.code == 0
+    assert result.code == EXIT_REJECTED
     assert result.out == "accepted 2, rejected 1\n"
     assert "event 2 rejected: unknown event_type 'x'" in result.err
+    assert result.err.endswith("mds: 1 of 3 events refused (--allow-rejects exits 0)\n")
 
 
 def test_ingest_reads_a_file(mds: Run, daemon: FakeDaemon, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_bytes(EVENT)
-    assert mds("ingest", str(events)).code == 0
+    assert mds("ingest", str(events), "--allow-rejects").code == 0
     assert daemon.requests[-1].body == EVENT
 
 
@@ -181,13 +186,13 @@ def test_socket_option_reaches_the_connection(capsys: pytest.CaptureFixture[str]
     from mds.cli import main
     from mds.client import Client
 
-    asked: list[str | None] = []
+    asked: list[Path | None] = []
 
-    def connect(socket: str | None) -> Client:
-        asked.append(socket)
+    def connect(target: Target) -> Client:
+        asked.append(target.socket)
         return Client(app=FakeDaemon({"/v1/status": {}}).app)
 
     main(["--socket", "/a.sock", "status"], connect=connect)
     main(["status", "--socket", "/b.sock"], connect=connect)
     main(["status"], connect=connect)
-    assert asked == ["/a.sock", "/b.sock", None]
+    assert asked == [Path("/a.sock"), Path("/b.sock"), default_socket_path()]

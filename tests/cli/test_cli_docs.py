@@ -13,7 +13,7 @@ import pytest
 
 from mds.cli import build_parser
 from mds.cli.completion import SHELLS, script
-from mds.cli.docs import REGENERATE, markdown
+from mds.cli.docs import REGENERATE, anchor, markdown
 from mds.cli.introspect import commands
 from tests.doc_examples import ROOT, documented_commands
 
@@ -37,13 +37,14 @@ def test_docs_cli_md_has_a_section_per_command() -> None:
     text = markdown(build_parser())
     for view in VIEWS:
         assert f"\n## mds {view.name}\n" in text
+        assert f"(#{anchor(view.name)})" in text
 
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_completion_names_every_command_and_option(shell: str) -> None:
     text = script(build_parser(), shell)
     for view in VIEWS:
-        assert view.name in text
+        assert view.name.rpartition(" ")[2] in text  # `context add`: add, in context's branch
         for param in view.params:
             for flag in param.flags:
                 assert flag.lstrip("-") in text
@@ -72,9 +73,19 @@ def test_bash_completion_completes_commands_and_choices(tmp_path: Path) -> None:
         complete_words mds --json lin
         complete_words mds lineage X --direction ""
         complete_words mds search --type model-
+        complete_words mds context ""
+        complete_words mds context add team --c
+        complete_words mds status -o j
     """
     out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True).stdout
-    assert out.splitlines() == ["lineage", "upstream downstream", "model-instance"]
+    assert out.splitlines() == [
+        "lineage",
+        "upstream downstream",
+        "model-instance",
+        "add use ls rm -h --help",
+        "--cacert",
+        "json jsonl",
+    ]
 
 
 def _parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:

@@ -1,5 +1,6 @@
-"""Exit codes (0 ok, 1 not found, 2 bad usage, 3 daemon unreachable or failing) and
-their one-line reasons on stderr, never a traceback."""
+"""Exit codes (0 ok, 1 not found, 2 bad usage, 3 daemon unreachable or failing, 5 events
+refused, 124 wait timed out; 4, access denied, in test_cli_remote) and their one-line
+reasons on stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from pathlib import Path
 import pytest
 from fake_mdsd import BAD, BOOM, INSTANCE, MISSING, MODEL, NOT_IDLE, FakeDaemon, Run
 
-from mds.cli import EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_USAGE, build_parser, main
+from mds.cli import (
+    EXIT_NOT_FOUND,
+    EXIT_REJECTED,
+    EXIT_TIMEOUT,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    build_parser,
+    main,
+)
 from mds.cli.introspect import commands
 
 #: the commands that read the graph, so take --as-of
@@ -152,9 +161,9 @@ def test_graphql_asking_for_a_missing_id_is_1(mds: Run) -> None:
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_wait_timing_out_is_1(mds: Run, as_json: bool) -> None:
+def test_wait_timing_out_has_its_own_code(mds: Run, as_json: bool) -> None:
     result = mds("wait", "--idle", "--timeout", "0", *(["--json"] if as_json else []))
-    assert result.code == EXIT_NOT_FOUND
+    assert result.code == EXIT_TIMEOUT
     assert result.err == (
         "mds: still busy after 0s "
         "(3 pending, a reconciliation pass running, search indexed to tx 7 of 9)\n"
@@ -163,7 +172,13 @@ def test_wait_timing_out_is_1(mds: Run, as_json: bool) -> None:
         assert result.json == NOT_IDLE
 
 
-def test_rejected_events_still_exit_0(mds: Run) -> None:
+def test_refused_events_exit_5_unless_allowed(mds: Run) -> None:
+    assert mds("ingest", "-", stdin=b"{}").code == EXIT_REJECTED
+    assert mds("ingest", "-", "--allow-rejects", stdin=b"{}").code == 0
+
+
+@pytest.mark.parametrize("daemon", ["empty"], indirect=True)
+def test_ingest_with_nothing_refused_is_0(mds: Run) -> None:
     assert mds("ingest", "-", stdin=b"{}").code == 0
 
 

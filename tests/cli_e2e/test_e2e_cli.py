@@ -13,6 +13,8 @@ import pytest
 from api_world import Truth, aip, jsonl
 from e2e_support import Platform, mds
 
+from mds.cli import EXIT_REJECTED
+
 pytestmark = pytest.mark.slow
 
 UNKNOWN = "aip://model/registry/no-such-model"
@@ -87,10 +89,10 @@ def test_ingest_reads_stdin_and_reports_rejections(platform: Platform) -> None:
     model = sorted(platform.truth["models"])[0]
     body = jsonl([{"event_type": "model_updated", "model_id": model}]) + b"not json\n"
     result = platform.daemon.mds("ingest", "-", "--json", stdin=body)
-    assert result.code == 0  # rejected events are reported, not a failure
+    assert result.code == EXIT_REJECTED  # the accepted one is in all the same
     assert result.json["accepted"] == 1
     assert [r["index"] for r in result.json["rejected"]] == [1]
-    text = platform.daemon.mds("ingest", "-", stdin=b"not json\n")
+    text = platform.daemon.mds("ingest", "-", "--allow-rejects", stdin=b"not json\n")
     assert text.code == 0 and "not JSON" in text.err
     assert platform.daemon.mds("wait", "--idle").code == 0
 

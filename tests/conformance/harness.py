@@ -43,7 +43,7 @@ class Harness:
 
     def ingest(self, events: list[dict[str, Any]] | list[str]) -> Any:
         lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
-        return self.ok("ingest", "-", stdin="\n".join(lines) + "\n")
+        return self.ok("ingest", "--allow-rejects", "-", stdin="\n".join(lines) + "\n")
 
     def wait_idle(self) -> None:
         answer = self.mds("wait", "--idle", "--timeout", str(IDLE_TIMEOUT_S))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mds.cli import EXIT_TIMEOUT
 from tests.conformance.harness import Harness, running
 from tests.conformance.org import organisation
 from tests.conformance.platform import Fault
@@ -27,11 +28,11 @@ def test_wait_takes_seconds_as_a_script_writes_them(h: Harness, timeout: str) ->
 
 
 @pytest.mark.slow
-def test_wait_with_a_fractional_timeout_exits_1_when_busy(h: Harness) -> None:
+def test_wait_with_a_fractional_timeout_exits_124_when_busy(h: Harness) -> None:
     h.platform.fail("/api/v1/users/carol", Fault("429-seconds", 4))
     h.ingest([{"event_type": "user_updated", "user_id": "carol"}])
     busy = h.mds("wait", "--idle", "--timeout", "0.5")
-    assert busy.code == 1, busy
+    assert busy.code == EXIT_TIMEOUT, busy
     assert busy.json["idle"] is False and busy.json["pending"] >= 1
     assert "still busy" in busy.err
     h.wait_idle()

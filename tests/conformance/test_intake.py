@@ -163,7 +163,7 @@ def test_mds_ingest_of_a_jsonl_file_judges_each_line_as_the_inbox_does(
     before = status(h)["dead_letters"]
     events = tmp_path / "broken.jsonl"
     events.write_text("not json\nnor this\n{oops\n")
-    answer = h.ok("ingest", str(events))
+    answer = h.ok("ingest", "--allow-rejects", str(events))
     assert answer["accepted"] == 0
     assert [r["index"] for r in answer["rejected"]] == [0, 1, 2]
     assert status(h)["dead_letters"] == before + 3

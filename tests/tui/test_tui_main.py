@@ -114,3 +114,17 @@ def pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_demo_is_for_the_local_socket_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--server", "https://mds.example.com:8443", "--demo"]) == 2
+    assert "--demo starts a local daemon" in capsys.readouterr().err
+
+
+def test_an_open_token_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    token = tmp_path / "token"
+    token.write_text("mds_x")
+    token.chmod(0o644)
+    argv = ["--server", "https://mds.example.com:8443", "--token-file", str(token)]
+    assert main(argv) == 2
+    assert "chmod 600" in capsys.readouterr().err

@@ -116,8 +116,9 @@ class AsOfBar(_AppWatcher):
 
 
 class StatusLine(_AppWatcher):
-    """Connection, pending events and the last transaction, polled from ``/v1/status``;
-    under time travel it says the page is of the past, never "live"."""
+    """Which daemon (its context, or its URL when remote), the connection, pending events
+    and the last transaction, polled from ``/v1/status``; under time travel it says the
+    page is of the past, never "live"."""
 
     WATCHES = "status_info"
     _info: StatusInfo = StatusInfo()
@@ -133,6 +134,10 @@ class StatusLine(_AppWatcher):
     def _refresh(self, info: StatusInfo) -> None:
         self._info = info
         text = Text()
+        target = self.mds.client.target
+        remote = target.context or target.server  # the local socket goes without saying
+        if remote:
+            text.append(f"[{remote}] ", style="bold cyan")
         if info.state == "up":
             text.append("● connected", style="bold green")
         elif info.state == "starting":
