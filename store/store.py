@@ -45,6 +45,9 @@ _INDEX_PREFIXES = (codec.EAVT, codec.AEVT, codec.AVET, codec.VAET, codec.XIDS, c
 #: primary upgrades an older store when it opens it, by rebuilding the indexes from the log
 #: (the one time opening scans; a record written before 3 was valid from its instant).
 _FORMAT = 3
+#: A follower that catches up over more transactions than this forgets its caches whole
+#: rather than reading every record to learn what they touched.
+_CATCH_UP_FORGETS_ALL = 1_000
 #: Index keys per write batch when rebuilding or reindexing (bounds the batch's memory).
 _BATCH_KEYS = 50_000
 
@@ -158,11 +161,28 @@ class FactStore:
             raise StoreClosed("the store is closed")
 
     def catch_up(self) -> None:
-        """Secondary only: follow the primary's newer writes."""
+        """Secondary only: follow the primary's newer writes.
+
+        Only what they touched leaves the caches (read from their log records): a follower
+        serving reads while the primary ingests catches up before nearly every read, and
+        emptying its caches each time made every read a first touch."""
         self._check_open()
+        before = self.last_tx
         self._rdb.try_catch_up_with_primary()
-        self.drop_caches()
         self._load_meta()
+        if self.last_tx - before > _CATCH_UP_FORGETS_ALL:
+            self.drop_caches()
+            return
+        entities: set[int] = set()
+        targets: set[int] = set()
+        refs = self._ref_attrs
+        for _, record in self._records(before + 1, self.last_tx + 1):
+            for e, a, v, _, _ in codec.decode_log_datoms(record):
+                entities.add(e)
+                if a in refs:
+                    targets.add(int.from_bytes(v[1:], "big"))
+        self.entity_cache.invalidate(entities)
+        self.links_cache.invalidate(targets)
 
     def drop_caches(self) -> None:
         """Forget every decoded entity and reverse reference (the next reads refill them)."""

@@ -225,6 +225,29 @@ def test_secondary_follows_primary_after_catch_up(
         follower.close()
 
 
+def test_a_follower_forgets_only_what_the_writes_it_catches_up_on_touched(
+    store: FactStore, store_path: Path, tmp_path: Path
+) -> None:
+    populate(store)
+    follower = FactStore(store_path, secondary=tmp_path / "follower")
+    try:
+        a, b, c = (follower.lookup_xid(x) or 0 for x in ("aip://a", "aip://b", "aip://c"))
+        for e in (a, b, c):
+            follower.entity_of(e)
+            follower.links_to(e)
+        kept = follower.entity_of(c)
+        store.transact([Add("aip://a", "node/name", "new"), Add("aip://b", "node/upstream", a)])
+        follower.catch_up()
+        assert follower.entity_cache.get(c) is kept  # untouched: still decoded
+        assert follower.entity_cache.get(a) is None and follower.entity_cache.get(b) is None
+        assert follower.links_cache.get(a) is None  # a new reference points at it
+        assert follower.db().get(a, "node/name") == "new"
+        assert ("node/upstream", b) in follower.db().refs_in(a)
+        assert answers(follower) == answers(store)
+    finally:
+        follower.close()
+
+
 def test_rebuild_indexes_is_byte_identical(store: FactStore) -> None:
     populate(store)
     before = {p: list(store.index_keys(p)) for p in INDEX_PREFIXES}
