@@ -45,6 +45,7 @@ from mdsd.intake.doors import Intake, inbox_files
 from mdsd.intake.housekeeping import keep_tidy
 from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadRunner
+from mdsd.reads.counts import EntityCounts
 from mdsd.reads.search import Search
 from mdsd.reads.units import UnitReads
 from mdsd.reads.workers import ProcessReader
@@ -110,6 +111,7 @@ class Daemon:
         )
         self.storage.add_recovery("facts", self.store.reopen)
         self.store.install(F.SCHEMA)
+        self.counts = EntityCounts(self.store)
         self.journal = await Journal.open(data / "journal.sqlite3", fsync=fsync)
         heap = self.config.search.writer_heap_mb
         self.search_index = SearchIndex(data / "search" / "main", writer_heap_mb=heap)
@@ -295,11 +297,7 @@ class Daemon:
 
     async def status(self) -> dict[str, Any]:
         """``mds status``: every room's counters, assembled."""
-        db = self.store.db()
-        counts = {
-            status: len(db.lookup(F.STATUS, status))
-            for status in (F.STATUS_RESOLVED, F.STATUS_STUB, F.STATUS_DELETED)
-        }
+        counts = await self.counts.latest()
         return {
             "version": __version__,
             "ready": self.ready,
