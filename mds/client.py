@@ -19,6 +19,7 @@ import os
 import re
 import socket as sockets
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -224,6 +225,11 @@ class Client:
         self._http = httpx.AsyncClient(
             transport=transport, base_url=base_url, headers=headers, timeout=timeout
         )
+        #: the daemon refused this client's token (401): asking again cannot help, and every
+        #: failed attempt counts toward locking this address out, other users' tokens too;
+        #: or it locked the address out (429) until ``_barred_until``
+        self._barred: AccessDenied | None = None
+        self._barred_until = 0.0
 
     async def __aenter__(self) -> Client:
         return self
@@ -252,6 +258,9 @@ class Client:
         timeout: float | None = None,
         ok_statuses: tuple[int, ...] = (),
     ) -> JSON:
+        barred = self._barred
+        if barred is not None and (barred.status == 401 or time.monotonic() < self._barred_until):
+            raise AccessDenied(barred.status, barred.code, barred.message)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         extra: dict[str, Any] = {}
         if timeout is not None:
@@ -289,7 +298,12 @@ class Client:
         if hint is None:
             return error
         message = f"mdsd at {self.target}: {hint} ({error.status} {error.code}: {error.message})"
-        return AccessDenied(error.status, error.code, message)
+        denied = AccessDenied(error.status, error.code, message)
+        if error.status in (401, 429):
+            self._barred = denied
+            wait = response.headers.get("Retry-After", "")
+            self._barred_until = time.monotonic() + (float(wait) if wait.isdigit() else 60.0)
+        return denied
 
     def _unreachable(self, exc: Exception) -> str:
         """Why nothing answered, and what to do: start mdsd, or name the socket it uses."""

@@ -162,8 +162,9 @@ def _token_command(args: argparse.Namespace, config: Config) -> int:
 def _token_create(args: argparse.Namespace, folder: TokenFolder) -> None:
     print(folder.create(args.name, Scope.named(args.scope)))
     print(
-        f"mdsd: token {args.name!r} ({args.scope}) made: it is shown only now; keep it in a "
-        "file of mode 0600 (mds --token-file F) or MDS_TOKEN",
+        f"mdsd: token {args.name!r} ({args.scope}) made for the daemon whose data dir is "
+        f"{folder.path.parent} (a daemon of another config will refuse it): it is shown only "
+        "now; keep it in a file of mode 0600 (mds --token-file F) or MDS_TOKEN",
         file=sys.stderr,
     )
 
@@ -189,10 +190,11 @@ def _token_list(args: argparse.Namespace, folder: TokenFolder) -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    print(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<21} LAST USED")
+    created = max((len(str(row["created_at"])) for row in rows), default=7)
+    print(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<{created}} LAST USED")
     for row in rows:
         print(
-            f"{row['name']:<24} {row['scope']:<6} {row['created_at']:<21} "
+            f"{row['name']:<24} {row['scope']:<6} {row['created_at']:<{created}} "
             f"{row['last_used_at'] or '-'}"
         )
 

@@ -14,13 +14,21 @@ from typing import Any, Protocol
 
 from textual import Logger
 
-from mds.client import ApiError, DaemonUnavailable
+from mds.client import AccessDenied, ApiError, DaemonUnavailable
 from tui.host import Host
 from tui.widgets.chrome import StatusInfo
 
 MAX_BACKOFF = 15.0
 #: a change stream that ends sooner than this after opening is reopened with backoff
 STREAM_OPEN_AFTER = 1.0
+
+
+#: what the status line says of a remote daemon's refusal, by HTTP status
+REFUSALS = {
+    401: "token unknown or revoked",
+    403: "the token's scope is too low",
+    429: "too many failed attempts from here: wait",
+}
 
 
 class LiveHost(Host, Protocol):
@@ -78,6 +86,12 @@ class LiveLink:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
                 continue
+            except AccessDenied as exc:
+                # the client asks no more after a 401 (nor before a 429's wait is out)
+                self._set(state="refused", message=REFUSALS.get(exc.status, exc.code))
+                if exc.status == 401:
+                    self.app.notify(exc.message, timeout=30)
+                    return
             except ApiError as exc:
                 self._set(state="starting" if exc.status == 503 else "down", message=exc.message)
             except Exception as exc:

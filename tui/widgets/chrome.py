@@ -21,7 +21,7 @@ from tui.textual_internals import unwatch
 class StatusInfo:
     """What the status line shows; replaced as a whole so watchers fire once per change."""
 
-    state: str = "connecting"  # connecting | up | starting | down
+    state: str = "connecting"  # connecting | up | starting | down | refused
     message: str = ""
     entities: int | None = None
     stubs: int | None = None
@@ -142,6 +142,8 @@ class StatusLine(_AppWatcher):
             text.append("● connected", style="bold green")
         elif info.state == "starting":
             text.append("◌ daemon starting", style="bold yellow")
+        elif info.state == "refused":
+            text.append(f"✗ refused: {info.message}", style="bold red")
         elif info.state == "down":
             text.append("✗ daemon unavailable", style="bold red")
             if info.retry_in is not None:
