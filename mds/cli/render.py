@@ -247,7 +247,8 @@ def neighbors(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 
 def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     """An indented tree: each node hangs under one neighbour one level closer to the root
-    (a DAG shown as its breadth-first spanning tree; ``--json`` has every edge)."""
+    (a DAG shown as its breadth-first spanning tree), and its other such neighbours are
+    named under it as "also", so no edge of the walk goes unsaid."""
     root = doc.get("root")
     nodes = {n.get("id"): n for n in doc.get("nodes") or []}
     nodes.setdefault(root, {"id": root, "depth": 0})
@@ -257,6 +258,7 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         linked.setdefault(source, []).append((target, rel))
         linked.setdefault(target, []).append((source, rel))
     children: dict[Any, list[tuple[Any, str]]] = {}
+    also: dict[Any, list[tuple[Any, str]]] = {}
     placed = {root}
     for node in sorted(nodes.values(), key=lambda n: (n.get("depth") or 0, str(n.get("name")))):
         node_id, depth = node.get("id"), node.get("depth") or 0
@@ -269,6 +271,7 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         ]
         parent, rel = parents[0] if parents else (root, "?")
         children.setdefault(parent, []).append((node_id, rel))
+        also[node_id] = parents[1:]
         placed.add(node_id)
 
     direction = doc.get("direction") or getattr(args, "direction", "")
@@ -280,7 +283,10 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
         for i, (child, rel) in enumerate(kids):
             last = i == len(kids) - 1
             out.line(f"{prefix}{'└─' if last else '├─'} {rel}  {named(nodes[child])}")
-            walk(child, prefix + ("   " if last else "│  "))
+            inner = prefix + ("   " if last else "│  ")
+            for other, other_rel in also.get(child, []):
+                out.line(f"{inner}   (also {other_rel}  {nodes[other].get('name') or other})")
+            walk(child, inner)
 
     walk(root, "")
 

@@ -122,3 +122,36 @@ def test_usage_names_tests_and_models(mds: Run) -> None:
         "ranking-model",
         "treatment",
     ]
+
+
+def test_a_lineage_diamond_names_the_edge_the_tree_cannot_draw() -> None:
+    """Two runs write one table, and the table feeds the job: the tree hangs the table
+    under one run and says the other wrote it too, so no edge of the walk goes unsaid."""
+    import argparse
+    import io
+
+    from mds.cli import render
+    from mds.cli.spec import Out
+
+    def node(xid: str, depth: int) -> dict[str, object]:
+        return {"id": xid, "name": xid.rsplit("/", 1)[-1], "entity_type": "X", "depth": depth}
+
+    doc = {
+        "root": "aip://dataset/d/out",
+        "direction": "upstream",
+        "nodes": [node("aip://dataset/d/out", 0), node("aip://run/r/a", 1), node("aip://run/r/b", 1),
+                  node("aip://dataset/d/in", 2)],
+        "edges": [
+            {"source": "aip://run/r/a", "target": "aip://dataset/d/out", "type": "writes"},
+            {"source": "aip://run/r/b", "target": "aip://dataset/d/out", "type": "writes"},
+            {"source": "aip://run/r/a", "target": "aip://dataset/d/in", "type": "reads"},
+            {"source": "aip://run/r/b", "target": "aip://dataset/d/in", "type": "reads"},
+        ],
+    }  # fmt: skip
+    out = io.StringIO()
+    render.lineage(doc, argparse.Namespace(direction="upstream"), Out(out, io.StringIO()))
+    lines = out.getvalue().splitlines()
+    assert lines[2].startswith("├─ writes") and "aip://run/r/a" in lines[2]
+    assert "aip://dataset/d/in" in lines[3]
+    assert lines[4].strip(" │") == "(also reads  b)"
+    assert sum("aip://dataset/d/in" in line for line in lines) == 1
