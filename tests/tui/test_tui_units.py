@@ -203,3 +203,15 @@ def test_relationships_with_the_same_name_are_told_apart_by_id() -> None:
     assert any(s.endswith("control  1/1") for s in shown)
     assert any(s.endswith("control  2/1") for s in shown)
     assert [s for s in shown if "v5" in s] == [" ?      v5"] * 2  # one entity in two roles
+
+
+def test_a_past_page_says_unknown_fields_are_not_known_then() -> None:
+    """As of a moment before the source dated them, owners and description are unknown."""
+    entity = {
+        "id": "aip://model/registry/ranking-model",
+        "as_of": {"tx": 70, "at": "2026-12-07T15:00:00Z", "valid_time": "2024-12-10T23:59:59Z"},
+    }
+    past = header_text(entity, past=True).plain
+    assert "description not known then" in past and "Owners   — (not known then)" in past
+    live = header_text(entity).plain
+    assert "no description" in live and "Owners   none" in live

@@ -57,14 +57,23 @@ def header_text(entity: JSON, past: bool = False) -> Text:
         text.append("h", style="bold")
         text.append(" when it changed.")
     description = entity.get("description")
+    # in the past, an absent field is one no source had dated by then: unknown, not empty
+    missing = "not known then" if then else None
     text.append("\n")
     text.append(
-        str(description) if description else "no description",
+        str(description)
+        if description
+        else f"description {missing}"
+        if missing
+        else "no description",
         style="" if description else "dim italic",
     )
     owners = entity.get("owners_resolved") or [{"id": o} for o in entity.get("owners", [])]
     text.append("\nOwners   ", style="bold")
-    text.append(names(owners, limit=6) if owners else "none", style="green" if owners else "yellow")
+    text.append(
+        names(owners, limit=6) if owners else f"— ({missing})" if missing else "none",
+        style="green" if owners else "dim" if missing else "yellow",
+    )
     if entity.get("tags"):
         text.append("\nTags     ", style="bold")
         text.append_text(tags_text(entity["tags"]))
