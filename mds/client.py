@@ -170,15 +170,23 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _why_remote_failed(exc: BaseException) -> str:
-    """Why a server URL did not answer, in the words a person acts on."""
+#: OpenSSL's verify codes for a certificate issued to another name or address
+_NAME_MISMATCH = {62, 64}
+
+
+def _why_remote_failed(exc: BaseException, cacert: Path | None = None) -> str:
+    """Why a server URL did not answer, in the words a person acts on (``cacert``: the CA
+    file the client trusted, if one was given)."""
     causes = _causes(exc)
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return (
-                f"TLS verification failed ({cause.verify_message}); if the daemon's "
-                "certificate comes from a private CA, pass its CA file with --cacert"
-            )
+            if cause.verify_code in _NAME_MISMATCH:
+                what = "use the host name or address its certificate was issued for"
+            elif cacert is not None:
+                what = f"the CA file {cacert} did not sign the daemon's certificate"
+            else:
+                what = "if its certificate comes from a private CA, pass its CA file with --cacert"
+            return f"TLS verification failed ({cause.verify_message}); {what}"
     for cause in causes:
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake failed ({cause.reason or cause}): is it serving HTTPS?"
@@ -308,7 +316,8 @@ class Client:
     def _unreachable(self, exc: Exception) -> str:
         """Why nothing answered, and what to do: start mdsd, or name the socket it uses."""
         if self.target.server is not None:
-            return f"mdsd at {self.target} is not reachable: {_why_remote_failed(exc)}"
+            why = _why_remote_failed(exc, self.target.cacert)
+            return f"mdsd at {self.target} is not reachable: {why}"
         if self.socket is None:
             return f"mdsd is not reachable in-process ({exc})"
         if self.socket.exists() and not self.socket.is_socket():

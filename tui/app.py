@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 
 from mds.client import Client
-from mds.wire.moments import iso, moment_of
+from mds.wire.moments import is_age, iso, moment_of
 from tui.asof import Moments, normalize_as_of, parse_moments, said_moments, step_tx, typed
 from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
@@ -391,7 +391,9 @@ class MdsApp(App[None]):
             named_tx = self.known_at.startswith("tx:")
             basis = when if named_tx or tx is None else f", tx {tx}{when}"
             known = self.known_at.replace("tx:", "tx ")
-            parts.append(f"AS MDS KNEW IT AT {known} (system time{basis})")
+            # an age reads as one: "1m ago", not "at 1m"
+            said = f"{known} AGO" if is_age(known) else f"AT {known}"
+            parts.append(f"AS MDS KNEW IT {said} (system time{basis})")
         self.as_of_label = " · ".join(parts)
 
     def watch_as_of(self) -> None:

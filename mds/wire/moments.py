@@ -41,6 +41,11 @@ class AsOfError(ValueError):
     """``as_of`` could not be understood; the message says what is accepted."""
 
 
+def is_age(text: str) -> bool:
+    """Whether ``text`` names a moment as an age (``30m``, ``3d``): "ago", not "at"."""
+    return _RELATIVE.match(text.strip().lower()) is not None
+
+
 def moment_of(
     text: str | None, now: datetime | None = None, name: str = "as_of"
 ) -> int | datetime | None:

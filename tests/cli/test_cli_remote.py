@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from fake_mdsd import FULL, FakeDaemon, Result
 from remote_fake import ADMIN, READ, WRITE, RemoteDaemon, remote_daemon
 
@@ -95,6 +96,18 @@ def test_an_unknown_ca_fails_tls_verification_and_nothing_is_sent(
     assert result.err.startswith(f"mds: mdsd at {remote.url} is not reachable: TLS verification")
     assert "--cacert" in result.err
     assert remote.app.authorizations == []  # the token never left
+
+
+def test_a_wrong_ca_file_is_named_as_not_the_signer(
+    run, remote: RemoteDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("MDS_TOKEN", READ)
+    result = run("--server", remote.url, "--cacert", str(other), "status")
+    assert result.code == EXIT_UNAVAILABLE
+    assert f"the CA file {other} did not sign the daemon's certificate" in result.err
+    assert remote.app.authorizations == []
 
 
 def test_nothing_listening_is_connection_refused(run, remote: RemoteDaemon) -> None:

@@ -157,7 +157,7 @@ async def test_known_asks_as_mds_knew_it_then_and_the_bar_says_so(
         # both axes at once; the prompt shows what it reads
         await pilot.press("at", "ctrl+u", *"2025-01-02 known 1d", "enter")
         await wait_for(pilot, lambda: (app.as_of, app.known_at) == ("2025-01-02", "1d"))
-        assert "AS OF 2025-01-02 (valid time) · AS MDS KNEW IT AT 1d" in app.as_of_label
+        assert "AS OF 2025-01-02 (valid time) · AS MDS KNEW IT 1d AGO" in app.as_of_label
 
 
 async def test_before_its_known_history_the_page_says_where_it_begins_and_braces_go_there(
