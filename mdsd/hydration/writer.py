@@ -49,10 +49,6 @@ def parse_instant(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-#: attributes whose values are entity references (held as entity ids)
-_REF_ATTRS = frozenset({F.PARENT, F.MENTIONS})
-
-
 class Dating:
     """When each field of one entity's write holds from (contract 4).
 
@@ -90,7 +86,7 @@ class Dating:
         """Whether the store holds exactly ``values`` for ``attr`` now."""
         value = self.held.get(attr)
         held = [] if value is None else value if isinstance(value, list) else [value]
-        if attr in _REF_ATTRS or attr.startswith(F.REL_PREFIX):
+        if self.db.store.info(attr).is_ref:  # held as entity ids, stated as aip ids
             held = [self.db.xid(v) for v in held]
         return _canonical(held) == _canonical(values)
 

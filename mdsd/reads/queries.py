@@ -64,9 +64,8 @@ def absent(db: Db, xid: str) -> NotFound:
     hint = "" if xid.startswith("aip://") else f"; {ID_FORM}, and search finds one by name"
     begins = None
     if db.valid_time is not None:
-        known = db.valid_at(None)  # what mds knew then, at the latest valid time
-        e = known.entid(xid)
-        begins = known.known_from(e) if e is not None else None
+        e = db.store.lookup_xid(xid)  # known_from reads what the view's basis knew
+        begins = db.known_from(e) if e is not None else None
     if begins is None:
         return NotFound(f"no entity {xid!r} {said(db)}{hint}")
     return NotFound(
