@@ -34,7 +34,7 @@ class PageScreen(Screen[None]):
     """Base of all pages. Subclasses implement :meth:`compose_body` and :meth:`load`."""
 
     #: the views that make sense only with an entity
-    ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "impact", "usage"})
+    ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "graph", "impact", "usage"})
     #: what a failure that leaves nothing to show hides (:meth:`show_failure`)
     CONTENT: ClassVar[str] = "#body"
 
@@ -42,6 +42,7 @@ class PageScreen(Screen[None]):
         Binding("slash", "find", "Find", key_display="/", id="find"),
         Binding("escape", "escape", "Back", show=False, id="escape"),
         Binding("l", "lineage", "Lineage", id="lineage"),
+        Binding("v", "graph", "Graph", id="graph"),
         Binding("i", "impact", "Impact", id="impact"),
         Binding("u", "usage", "Usage", id="usage"),
         Binding("h", "history", "History", id="history"),
@@ -216,6 +217,9 @@ class PageScreen(Screen[None]):
 
     def action_lineage(self) -> None:
         self.mds.go(Location("lineage", self.entity_id))
+
+    def action_graph(self) -> None:
+        self.mds.go(Location("graph", self.entity_id))
 
     def action_impact(self) -> None:
         self.mds.go(Location("impact", self.entity_id))
