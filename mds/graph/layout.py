@@ -48,12 +48,16 @@ class Place:
 
 @dataclass(slots=True)
 class Drawing:
-    """A laid-out graph: label places, line cells and, per cell, the edges through it."""
+    """A laid-out graph: label places, line cells and, per cell, the edges through it.
+
+    A cell's edges are an int used as a bit set: lighting a node's edges, or telling
+    whether only inferred edges pass a cell, is then one ``&`` per cell drawn."""
 
     places: dict[str, Place] = field(default_factory=dict)
     lines: dict[Cell, int] = field(default_factory=dict)
     arrows: dict[Cell, str] = field(default_factory=dict)
-    through: dict[Cell, set[int]] = field(default_factory=dict)
+    #: per cell, the edges through it as a bit set (bit i: ``edges[i]``)
+    through: dict[Cell, int] = field(default_factory=dict)
     edges: list[FlowEdge] = field(default_factory=list)
     #: each layer's nodes, top to bottom (for moving between them)
     layers: list[list[str]] = field(default_factory=list)
@@ -106,7 +110,7 @@ def _component(
     sugiyama.xspace = sugiyama.yspace = 1
     sugiyama.dw = sugiyama.dh = 1
     sugiyama.init_all()
-    sugiyama.draw(2)
+    sugiyama.draw()
     # rows: grandalf's positions within each layer, kept at least one blank row apart
     rows: dict[object, int] = {}
     xs = [v.view.xy[0] for layer in sugiyama.layers for v in layer]
@@ -183,19 +187,20 @@ def _draw(
     """Draw one edge along ``route``: out of each vertex's right side, down or up its
     sender's track, into the next vertex's left side."""
 
-    def mark(cell: Cell, bits: int) -> None:
-        drawing.lines[cell] = drawing.lines.get(cell, 0) | bits
-        drawing.through.setdefault(cell, set()).add(index)
+    lines, through, bit = drawing.lines, drawing.through, 1 << index
 
     def horizontal(row: int, left: int, right: int) -> None:
-        for col in range(left, right):
-            mark((row, col), E)
-            mark((row, col + 1), W)
+        for col in range(left, right + 1):
+            cell = (row, col)
+            lines[cell] = lines.get(cell, 0) | (E if col < right else 0) | (W if col > left else 0)
+            through[cell] = through.get(cell, 0) | bit
 
     def vertical(col: int, a: int, b: int) -> None:
-        for row in range(min(a, b), max(a, b)):
-            mark((row, col), S)
-            mark((row + 1, col), N)
+        top, bottom = min(a, b), max(a, b)
+        for row in range(top, bottom + 1):
+            cell = (row, col)
+            lines[cell] = lines.get(cell, 0) | (S if row < bottom else 0) | (N if row > top else 0)
+            through[cell] = through.get(cell, 0) | bit
 
     for here, there in itertools.pairwise(route):
         rank = sugiyama.grx[here].rank

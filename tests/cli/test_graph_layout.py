@@ -107,7 +107,7 @@ def assert_well_drawn(drawing: Drawing, g: FlowGraph) -> None:
         tail = (up.row, up.col + up.width) if forward else (up.row, up.col - 1)
         assert drawing.arrows.get(head) == ("▶" if forward else "◀"), edge
         # the cells of this edge join the tail to the head without a gap
-        mine = {cell for cell, through in drawing.through.items() if index in through}
+        mine = {cell for cell, through in drawing.through.items() if through >> index & 1}
         start, end = (tail, head) if forward else (head, tail)
         assert start in mine and end in mine, edge
         seen, stack = {start}, [start]

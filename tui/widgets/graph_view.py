@@ -62,7 +62,8 @@ class GraphView(ScrollView, can_focus=True):
         self.root: str | None = None
         self._rows: dict[int, list[tuple[int, str]]] = {}
         self._cells: dict[int, list[int]] = {}
-        self._lit: set[int] = set()
+        self._lit = 0  # the selected node's edges, as a bit set (``Drawing.through``)
+        self._inferred = 0
 
     def show(
         self, drawing: Drawing, labels: dict[str, Text], root: str, selected: str | None
@@ -72,6 +73,7 @@ class GraphView(ScrollView, can_focus=True):
         self._rows = {}
         for node, place in drawing.places.items():
             self._rows.setdefault(place.row, []).append((place.col, node))
+        self._inferred = sum(1 << i for i, e in enumerate(drawing.edges) if e.inferred)
         self._cells = {}
         for row, col in sorted(set(drawing.lines) | set(drawing.arrows)):
             self._cells.setdefault(row, []).append(col)
@@ -82,12 +84,11 @@ class GraphView(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_selected(self, node: str | None) -> None:
-        edges = self.drawing.edges
-        self._lit = {
-            i
-            for i, e in enumerate(edges)
+        self._lit = sum(
+            1 << i
+            for i, e in enumerate(self.drawing.edges)
             if node is not None and node in (e.upstream, e.downstream)
-        }
+        )
         place = self.place(node)
         if place is not None:
             self.scroll_to_region(
@@ -150,11 +151,10 @@ class GraphView(ScrollView, can_focus=True):
         return list(text.render(self.app.console))
 
     def _line_style(self, cell: tuple[int, int]) -> Style:
-        through = self.drawing.through.get(cell, set())
+        through = self.drawing.through.get(cell, 0)
         if through & self._lit:
             return LIT
-        edges = self.drawing.edges
-        if through and all(edges[i].inferred for i in through):
+        if through and not through & ~self._inferred:
             return INFERRED
         return LINE
 
