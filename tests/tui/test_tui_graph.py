@@ -115,3 +115,13 @@ async def test_a_model_graph_fits_80x24(make_app: Callable[..., MdsApp]) -> None
         x, y = page.view.scroll_offset
         assert y <= place.row < y + page.view.size.height
         assert x <= place.col < x + page.view.size.width
+
+
+async def test_y_copies_the_selected_node(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = await open_graph(pilot, app, V5)
+        await pilot.press("y")
+        assert app.clipboard == V5
+        await pilot.press("left", "y")
+        assert app.clipboard == page.view.selected != V5

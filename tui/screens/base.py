@@ -46,6 +46,7 @@ class PageScreen(Screen[None]):
         Binding("i", "impact", "Impact", id="impact"),
         Binding("u", "usage", "Usage", id="usage"),
         Binding("h", "history", "History", id="history"),
+        Binding("y", "copy_id", "Copy id", show=False, id="copy_id"),
     ]
 
     def __init__(self, location: Location) -> None:
@@ -208,6 +209,20 @@ class PageScreen(Screen[None]):
         if action == "usage":
             return kind_of(self.entity_id) in USAGE_KINDS
         return True
+
+    def pointed_id(self) -> str | None:
+        """The entity the cursor is on (a list's row, a graph's node), else the page's."""
+        return self.entity_id
+
+    def action_copy_id(self) -> None:
+        """``y``: the id under the cursor to the clipboard, through the terminal (OSC 52),
+        so it works over ssh too, as lazygit's ``y`` does."""
+        found = self.pointed_id()
+        if found is None:
+            self.notify("Nothing here has an id to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(found)
+        self.notify(f"Copied {found}", timeout=3)
 
     def action_find(self) -> None:
         self.mds.open_search()

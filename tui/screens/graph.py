@@ -122,6 +122,9 @@ class GraphScreen(PageScreen):
         )
         self.query_one("#summary", Static).update(summary)
 
+    def pointed_id(self) -> str | None:
+        return self.view.selected
+
     def touches(self, entity_ids: set[str]) -> bool:
         return bool(set(self.view.drawing.places) & entity_ids)
 

@@ -31,11 +31,11 @@ class GraphView(ScrollView, can_focus=True):
     """Shows a ``Drawing``; arrows move between nodes, Enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move(0, -1)", "Up", show=False),
-        Binding("down,j", "move(0, 1)", "Down", show=False),
-        Binding("left", "move(-1, 0)", "Upstream", show=False),
-        Binding("right", "move(1, 0)", "Downstream", show=False),
-        Binding("home", "select_root", "Root", show=False),
+        Binding("up,k", "move(0, -1)", "Up a layer", show=False, id="graph_up"),
+        Binding("down,j", "move(0, 1)", "Down a layer", show=False, id="graph_down"),
+        Binding("left", "move(-1, 0)", "Upstream node", show=False, id="graph_upstream"),
+        Binding("right", "move(1, 0)", "Downstream node", show=False, id="graph_downstream"),
+        Binding("home", "select_root", "The graph's entity", show=False, id="graph_root"),
         Binding("enter", "open", "Open", id="graph_open"),
     ]
 
