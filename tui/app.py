@@ -188,9 +188,11 @@ class MdsApp(App[None]):
         return screen if isinstance(screen, PageScreen) else None
 
     def go(self, location: Location) -> None:
-        """Visit a new page (the forward history is dropped, as in a browser)."""
+        """Visit a new page (the forward history is dropped, as in a browser), at the
+        moments on screen now."""
         self._leave_page()
         shown = self.history.push(location)
+        shown.moments = (self.as_of, self.known_at)
         self._show(shown)
 
     def _leave_page(self) -> None:
@@ -240,13 +242,22 @@ class MdsApp(App[None]):
         self._leave_page()
         location = self.history.back()
         if location is not None:
-            self._show(location)
+            self._revisit(location)
 
     def action_go_forward(self) -> None:
         self._leave_page()
         location = self.history.forward()
         if location is not None:
-            self._show(location)
+            self._revisit(location)
+
+    def _revisit(self, location: Location) -> None:
+        """Show a page of the history at the moments it was shown at: back from a page
+        opened in time travel to one seen live is live again, as a browser's back
+        restores the address with its query."""
+        if location.moments != (self.as_of, self.known_at):
+            self.as_of, self.known_at = location.moments
+            self.as_of_point = None
+        self._show(location)
 
     def action_back_or_quit(self) -> None:
         if self.history.can_back:
@@ -336,6 +347,9 @@ class MdsApp(App[None]):
             return
         self.as_of, self.known_at = as_of, known_at
         self.as_of_point = None
+        current = self.history.current
+        if current is not None:
+            current.moments = (as_of, known_at)
         if not self.travelling:
             self.notify("Back to live.", timeout=2)
         self.action_reload()
@@ -347,6 +361,7 @@ class MdsApp(App[None]):
         if entity_id is None:
             return
         if previous is not None and previous.view == "entity" and previous.id == entity_id:
+            previous.moments = (self.as_of, self.known_at)
             self.action_go_back()
         else:
             self.open_entity(entity_id)

@@ -532,6 +532,22 @@ def history(db: Db, xid: str, limit: int | None = None) -> JSON:
     return {"id": xid, "transactions": transactions, "as_of": describe(db)}
 
 
+def _said(db: Db, e: int, tx: int) -> str | None:
+    """An entity as a person reads it in transaction ``tx``'s list of changes: its name,
+    or for an inferred edge (reified, with an id made of internal keys) what it joins, as
+    the transaction left it (or, if it retracted the edge, as it found it)."""
+    name = db.get(e, F.NAME)
+    if name is not None:
+        return str(name)
+    for view in (db.as_of(tx), db.as_of(tx - 1)):
+        kind = view.get(e, F.EDGE_TYPE)
+        if kind is not None:
+            ends = (view.get(e, F.EDGE_SOURCE), view.get(e, F.EDGE_TARGET))
+            source, target = (view.get(x, F.NAME) or view.xid(x) if x else "?" for x in ends)
+            return f"{source} {kind} {target}"
+    return None
+
+
 def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON:
     """The most recent transactions of the whole graph up to the view's basis (system
     time), newest first, each with the span of valid times its facts hold from."""
@@ -546,6 +562,9 @@ def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON
                 "at": iso(r.at),
                 "cause": r.meta,
                 "entities": sorted({x for x in (db.xid(e) for e in r.entities) if x}),
+                "names": {
+                    x: n for e in r.entities if (x := db.xid(e)) and (n := _said(db, e, r.tx))
+                },
                 "datoms": len(r.datoms),
                 # the span of valid times it stated (a late source's import reaches back)
                 "earliest_valid": iso(min((d.valid for d in r.datoms), default=None)),

@@ -286,6 +286,8 @@ class GraphTx(Shape):
     cause: Any
     entities: list[str]
     datoms: int
+    #: how a person reads each entity: its name, or what an inferred edge joins
+    names: dict[str, str] | None = None
     #: the span of valid times the transaction's facts hold from
     earliest_valid: str | None = None
     latest_valid: str | None = None
