@@ -207,6 +207,10 @@ class Hydrator:
             for source in sorted(self._queues.keys() | {s for s, n in self._busy.items() if n})
         }
 
+    def pending_of(self, source: str) -> int:
+        """Units of ``source`` waiting (queued or held back by a retry) or in flight."""
+        return sum(1 for s, _ in self._wanted.values() if s == source) + self._busy[source]
+
     @property
     def pending_units(self) -> int:
         return len(self._wanted) + len(self._inflight)

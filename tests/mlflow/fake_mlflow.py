@@ -2,12 +2,13 @@
 
 Bodies have the shapes a real MLflow 3.17 server returns (captured from one): 64-bit times
 as epoch milliseconds, ``[{"key", "value"}]`` tags, empty lists left out, 404 with
-``RESOURCE_DOES_NOT_EXIST``. Search endpoints page with ``page_token`` and honour the one
-``order_by`` mds uses.
+``RESOURCE_DOES_NOT_EXIST``. Search endpoints page with ``page_token`` and honour the
+orders, views and the one ``runs/search`` filter mds uses.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any
@@ -132,10 +133,30 @@ class FakeMlflow:
         if path == "experiments/get":
             return self._one("experiment", self.experiments.get(q["experiment_id"]))
         if path == "experiments/search":
-            return self._page("experiments", list(self.experiments.values()), q)
+            experiments = list(self.experiments.values())
+            if q.get("view_type") != "ALL":
+                experiments = [e for e in experiments if e["lifecycle_stage"] == "active"]
+            return self._page("experiments", experiments, q)
+        if path == "runs/search":
+            return self._search_runs(json.loads(request.content))
         if path.startswith("logged-models/"):
             return self._one("model", self.logged_models.get(path.rpartition("/")[2]))
         return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND"})
+
+    def _search_runs(self, body: Json) -> httpx.Response:
+        runs = [
+            r for r in self.runs.values() if r["info"]["experiment_id"] in body["experiment_ids"]
+        ]
+        if body.get("run_view_type") != "ALL":
+            runs = [r for r in runs if r["info"]["lifecycle_stage"] == "active"]
+        if "filter" in body:
+            since = re.fullmatch(r"attributes\.start_time >= (\d+)", body["filter"])
+            assert since, body["filter"]
+            runs = [r for r in runs if r["info"]["start_time"] >= int(since[1])]
+        assert body.get("order_by") == ["attributes.start_time DESC"], body
+        runs.sort(key=lambda r: -r["info"]["start_time"])
+        query = {k: str(body[k]) for k in ("page_token", "max_results") if k in body}
+        return self._page("runs", runs, httpx.QueryParams(query))
 
     @staticmethod
     def _one(key: str, item: Json | None) -> httpx.Response:

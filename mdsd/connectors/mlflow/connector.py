@@ -29,16 +29,16 @@ from mdsd.connectors.mlflow.normalize import (
     describe_dataset,
     experiment_ref,
     filter_literal,
+    fingerprint,
+    is_prompt,
     listing_token,
     logged_model_id,
-    millis,
     model_ref,
     nested,
     normalize_experiment,
     normalize_model,
     normalize_run,
     optional,
-    rfc3339,
     run_ref,
 )
 from mdsd.connectors.payload import Payload
@@ -51,6 +51,8 @@ API = "/api/2.0/mlflow"
 MODEL_PAGE = 1000
 VERSION_PAGE = 10000
 EXPERIMENT_PAGE = 1000
+#: runs carry their params, tags and latest metrics: a page of them is a few MB at most
+RUN_PAGE = 1000
 
 
 class MlflowConnector(HttpConnector):
@@ -71,6 +73,9 @@ class MlflowConnector(HttpConnector):
         #: counters of the services feeding this source (webhook receiver, catch-up poll),
         #: by name, shown with the client's in ``mds status``
         self.services: dict[str, Callable[[], dict[str, object]]] = {}
+        #: when mds last held everything MLflow showed (the catch-up poll knows; None
+        #: without one: webhooks alone never say that nothing was missed)
+        self.in_step_at: Callable[[], str | None] = lambda: None
 
     @classmethod
     def target_of(cls, event_type: str, ids: Mapping[str, str]) -> str:
@@ -116,8 +121,8 @@ class MlflowConnector(HttpConnector):
 
     async def _hydrate_model(self, unit_id: str, name: str) -> HydrationResult:
         body = await self._get("registered-models/get", {"name": name}, unit_id)
-        if body is None:
-            return Gone(unit_id)
+        if body is None or is_prompt(nested(body, "registered_model")):
+            return Gone(unit_id)  # a prompt is no model: never one in mds
         model = nested(body, "registered_model")
         versions = [
             v
@@ -154,16 +159,20 @@ class MlflowConnector(HttpConnector):
         return Payload(body, f"mlflow {path} ({what})")
 
     async def pages(
-        self, path: str, key: str, params: Mapping[str, str | int]
+        self, path: str, key: str, params: Mapping[str, Any], *, post: bool = False
     ) -> AsyncIterator[Payload]:
-        """Every item of a paged MLflow search, uncached. A 404 means a wrong ``base_url``
-        (or an MLflow without this API), never "nothing there"."""
+        """Every item of a paged MLflow search, uncached; ``post`` for the searches MLflow
+        serves as POSTs (their ``params`` are the JSON body). A 404 means a wrong
+        ``base_url`` (or an MLflow without this API), never "nothing there"."""
         where = f"mlflow {path}"
         token: str | None = None
         seen: set[str] = set()
         while True:
             query = {**params, **({"page_token": token} if token else {})}
-            body = await self.client.get_json(f"{API}/{path}", query, cache=False)
+            if post:
+                body = await self.client.post_json(f"{API}/{path}", query)
+            else:
+                body = await self.client.get_json(f"{API}/{path}", query, cache=False)
             if isinstance(body, NotFound):
                 raise SourceUnavailable(f"{where}: answered 404; is base_url an MLflow server?")
             page = Payload(body, where)
@@ -176,10 +185,29 @@ class MlflowConnector(HttpConnector):
                 raise InvalidPayload(f"{where}: next_page_token {token!r} came back again")
             seen.add(token)
 
+    async def runs(
+        self, experiment_ids: list[str], *, view: str, started_since_ms: int | None = None
+    ) -> AsyncIterator[Payload]:
+        """The runs of these experiments (``view``: ``ACTIVE_ONLY`` or ``ALL``, deleted
+        ones too), newest start first, started at or after ``started_since_ms`` if given.
+        ``runs/search`` is a POST that only reads."""
+        if not experiment_ids:
+            return
+        query: dict[str, Any] = {
+            "experiment_ids": experiment_ids,
+            "max_results": RUN_PAGE,
+            "run_view_type": view,
+            "order_by": ["attributes.start_time DESC"],
+        }
+        if started_since_ms is not None:
+            query["filter"] = f"attributes.start_time >= {started_since_ms}"
+        async for run in self.pages("runs/search", "runs", query, post=True):
+            yield run
+
     async def list_units(self) -> AsyncIterator[Listed]:
         """Registered models (with a token that changes with their versions, tags and
-        aliases) and active experiments. Runs cannot be listed with a GET; reconciliation
-        re-reads the ones it holds."""
+        aliases), active experiments and their active runs (tokens: digests of what the
+        listing says of each, which changes with any edit)."""
         versions: dict[str, list[Payload]] = {}
         async for v in self.pages(
             "model-versions/search", "model_versions", {"max_results": VERSION_PAGE}
@@ -190,14 +218,20 @@ class MlflowConnector(HttpConnector):
         ):
             name = m.id("name")
             yield Listed(model_ref(name), listing_token(m, versions.get(name, [])))
-        async for e in self.pages(
+        experiments: list[str] = []
+        async for e in self.experiments("ACTIVE_ONLY"):
+            experiments.append(e.id("experiment_id"))
+            yield Listed(experiment_ref(experiments[-1]), fingerprint(e))
+        async for run in self.runs(experiments, view="ACTIVE_ONLY"):
+            yield Listed(run_ref(nested(run, "info").id("run_id", "run_uuid")), fingerprint(run))
+
+    def experiments(self, view: str) -> AsyncIterator[Payload]:
+        """Every experiment (``view``: ``ACTIVE_ONLY`` or ``ALL``)."""
+        return self.pages(
             "experiments/search",
             "experiments",
-            {"max_results": EXPERIMENT_PAGE, "view_type": "ACTIVE_ONLY"},
-        ):
-            yield Listed(
-                experiment_ref(e.id("experiment_id")), rfc3339(millis(e, "last_update_time"))
-            )
+            {"max_results": EXPERIMENT_PAGE, "view_type": view},
+        )
 
     def invalidate(self, unit_id: str) -> None:
         parsed = parse_aip_id(self.unit_of(unit_id))
@@ -211,4 +245,8 @@ class MlflowConnector(HttpConnector):
             self.client.invalidate(self.client.url(f"{API}/{path}", params))
 
     def stats(self) -> dict[str, object]:
-        return {**self.client.stats(), **{name: stats() for name, stats in self.services.items()}}
+        return {
+            **self.client.stats(),
+            "in_step_at": self.in_step_at(),
+            **{name: stats() for name, stats in self.services.items()},
+        }

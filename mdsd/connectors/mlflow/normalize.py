@@ -42,6 +42,8 @@ from mdsd.connectors.payload import Payload, Scalar
 SOURCE = "mlflow"
 #: tags MLflow sets itself (``mlflow.*``) are read into attributes, not shown as tags
 SYSTEM_TAG_PREFIX = "mlflow."
+#: the tag MLflow marks the registered models that are really prompts with
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 #: the alias that names a model's current version (MLflow's documented convention) ...
 CURRENT_ALIAS = "champion"
 #: ... else its newest version in this (deprecated, still common) stage
@@ -436,6 +438,20 @@ def listing_token(model: Payload, versions: list[Payload]) -> str:
     }
     digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
     return f"{rfc3339(millis(model, 'last_updated_timestamp'))}#{digest}"
+
+
+def is_prompt(model: Payload) -> bool:
+    """MLflow keeps prompts in the model registry, marked by a tag of its own; registry
+    searches leave them out, but a get (for an event naming one) answers them. mds skips
+    them: a prompt template is neither a model nor its lineage."""
+    return key_values(model, "tags").get(PROMPT_TAG, "").lower() == "true"
+
+
+def fingerprint(item: Payload) -> str:
+    """A digest of everything a listing says of one item: it changes with any edit MLflow
+    shows there, whether or not the edit moved a timestamp (tags, aliases, renames)."""
+    text = json.dumps(item.data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def deleted(p: Payload, field: str) -> bool:
