@@ -40,6 +40,8 @@ def fake() -> FakeMlflow:
                         "digest": "97ce029f",
                         "source_type": "s3",
                         "source": '{"uri": "s3://bucket/iris.csv"}',
+                        "schema": '{"mlflow_colspec": [{"type": "long", "name": "x"}]}',
+                        "profile": '{"num_rows": 3}',
                     },
                 }
             ]

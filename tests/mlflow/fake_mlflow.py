@@ -149,10 +149,15 @@ class FakeMlflow:
         ]
         if body.get("run_view_type") != "ALL":
             runs = [r for r in runs if r["info"]["lifecycle_stage"] == "active"]
-        if "filter" in body:
-            since = re.fullmatch(r"attributes\.start_time >= (\d+)", body["filter"])
-            assert since, body["filter"]
+        since = re.fullmatch(r"attributes\.start_time >= (\d+)", body.get("filter", ""))
+        dataset = re.fullmatch(
+            r"datasets\.name = '(.*)' AND datasets\.digest = '(.*)'", body.get("filter", "")
+        )
+        assert "filter" not in body or since or dataset, body["filter"]
+        if since:
             runs = [r for r in runs if r["info"]["start_time"] >= int(since[1])]
+        if dataset:
+            runs = [r for r in runs if (dataset[1], dataset[2]) in _datasets(r)]
         assert body.get("order_by") == ["attributes.start_time DESC"], body
         runs.sort(key=lambda r: -r["info"]["start_time"])
         query = {k: str(body[k]) for k in ("page_token", "max_results") if k in body}
@@ -174,3 +179,9 @@ class FakeMlflow:
         if start + size < len(items):
             body["next_page_token"] = str(start + size)
         return httpx.Response(200, json=body)
+
+
+def _datasets(run: Json) -> set[tuple[str, str]]:
+    """(name, digest) of each dataset a run logged as an input."""
+    inputs = run.get("inputs", {}).get("dataset_inputs", [])
+    return {(i["dataset"]["name"], i["dataset"]["digest"]) for i in inputs}

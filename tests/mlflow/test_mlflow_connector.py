@@ -168,14 +168,26 @@ async def test_experiment_is_a_pipeline(connector: MlflowConnector) -> None:
     assert pipeline.tags == [Tag("team", "vision")]
 
 
-async def test_datasets_are_described_by_their_ids(connector: MlflowConnector) -> None:
+async def test_a_dataset_version_is_described_by_the_runs_that_read_it(
+    fake: FakeMlflow, connector: MlflowConnector
+) -> None:
     version_id = "aip://dataset-version/mlflow/iris@97ce029f"
     version = (await hydrated(connector, version_id))[version_id]
     assert version.name == "iris@97ce029f"
-    assert version.attributes == {"version": "97ce029f", "dataset": "iris"}
+    assert version.attributes == {
+        "version": "97ce029f",
+        "dataset": "iris",
+        "source_type": "s3",
+        "source_uri": "s3://bucket/iris.csv",
+        "schema": {"mlflow_colspec": [{"type": "long", "name": "x"}]},
+        "profile": {"num_rows": 3},
+    }
     assert version.relationships == {Rel.VERSION_OF: ["aip://dataset/mlflow/iris"]}
+    assert {"source_type", "schema", "profile"} <= version.fixed, "content-addressed"
     dataset = (await hydrated(connector, "aip://dataset/mlflow/iris"))["aip://dataset/mlflow/iris"]
     assert (dataset.entity_type, dataset.name) == (EntityType.DATASET, "iris")
+    del fake.runs["r1"]
+    assert await connector.hydrate(version_id) == Gone(version_id), "no run reads it any more"
 
 
 @pytest.mark.parametrize(

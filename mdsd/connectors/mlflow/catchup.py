@@ -197,9 +197,8 @@ class CatchUp:
     async def _runs(
         self, experiments: list[str], window_floor: int | None
     ) -> AsyncIterator[tuple[str, Seen]]:
-        async for run in self.connector.runs(
-            experiments, view="ALL", started_since_ms=window_floor
-        ):
+        since = None if window_floor is None else f"attributes.start_time >= {window_floor}"
+        async for run in self.connector.runs(experiments, view="ALL", filter=since):
             info = nested(run, "info")
             yield info.id("run_id", "run_uuid"), Seen(fingerprint(run), millis(info, "start_time"))
 

@@ -25,6 +25,7 @@ from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.mlflow.normalize import (
     SOURCE,
     TIMINGS,
+    dataset_version_parts,
     deleted,
     describe_dataset,
     experiment_ref,
@@ -35,6 +36,7 @@ from mdsd.connectors.mlflow.normalize import (
     logged_model_id,
     model_ref,
     nested,
+    normalize_dataset_version,
     normalize_experiment,
     normalize_model,
     normalize_run,
@@ -105,8 +107,10 @@ class MlflowConnector(HttpConnector):
         kind, native = parsed.entity_type, parsed.native_id
         if kind is EntityType.MODEL:
             return await self._hydrate_model(unit_id, native)
-        if kind in (EntityType.DATASET, EntityType.DATASET_VERSION):
-            return Hydrated([describe_dataset(kind, native)])
+        if kind is EntityType.DATASET:
+            return Hydrated([describe_dataset(native)])
+        if kind is EntityType.DATASET_VERSION:
+            return await self._hydrate_dataset_version(unit_id, native)
         if kind is EntityType.PIPELINE_RUN:
             body = await self._get("runs/get", {"run_id": native}, unit_id)
             if body is None or deleted(nested(body, "run"), "info"):
@@ -143,6 +147,22 @@ class MlflowConnector(HttpConnector):
         if entities[0].id != unit_id:
             raise InvalidPayload(f"mlflow registered-models/get {name}: describes {entities[0].id}")
         return Hydrated(entities)
+
+    async def _hydrate_dataset_version(self, unit_id: str, native: str) -> HydrationResult:
+        """MLflow describes a dataset only inside the runs that log it as an input: the
+        newest such run (deleted ones too) says its source, schema and profile; with none
+        left, the version is gone."""
+        name, digest = dataset_version_parts(native)
+        matching = (
+            f"datasets.name = {filter_literal(name)} AND datasets.digest = {filter_literal(digest)}"
+        )
+        experiments = [e.id("experiment_id") async for e in self.experiments("ALL")]
+        async for run in self.runs(experiments, view="ALL", filter=matching):
+            for item in nested(run, "inputs").objects("dataset_inputs"):
+                dataset = nested(item, "dataset")
+                if (dataset.text("name"), dataset.text("digest")) == (name, digest):
+                    return Hydrated([normalize_dataset_version(dataset)])
+        return Gone(unit_id)
 
     async def _run_of_logged_model(self, model_id: str) -> str | None:
         body = await self._get(f"logged-models/{model_id}", None, model_id)
@@ -186,10 +206,10 @@ class MlflowConnector(HttpConnector):
             seen.add(token)
 
     async def runs(
-        self, experiment_ids: list[str], *, view: str, started_since_ms: int | None = None
+        self, experiment_ids: list[str], *, view: str, filter: str | None = None
     ) -> AsyncIterator[Payload]:
         """The runs of these experiments (``view``: ``ACTIVE_ONLY`` or ``ALL``, deleted
-        ones too), newest start first, started at or after ``started_since_ms`` if given.
+        ones too) that match the search ``filter`` if given, newest start first.
         ``runs/search`` is a POST that only reads."""
         if not experiment_ids:
             return
@@ -199,8 +219,8 @@ class MlflowConnector(HttpConnector):
             "run_view_type": view,
             "order_by": ["attributes.start_time DESC"],
         }
-        if started_since_ms is not None:
-            query["filter"] = f"attributes.start_time >= {started_since_ms}"
+        if filter is not None:
+            query["filter"] = filter
         async for run in self.pages("runs/search", "runs", query, post=True):
             yield run
 

@@ -20,10 +20,11 @@ states them all consistently. Users (a run's ``user_id``, a version's ``user_id`
 owners: emails resolve through identity like every ``owner_emails``; bare user names
 become ``aip://user/identity/{name}``, the same id the identity source would give them.
 
-MLflow serves run inputs only inside ``runs/get`` (searching runs by dataset is a POST),
-and a dataset version is immutable and content-addressed, so a Dataset or DatasetVersion is
-described from its id alone: its name, its digest and ``version_of``. The run's input
-details (context, source URI) are kept on the run, as ``input`` tags.
+MLflow describes a dataset only inside the runs that log it as an input, so a
+DatasetVersion (immutable, content-addressed) is read from the newest run that has it
+(``runs/search`` by dataset name and digest): its source type and URI, schema and profile.
+A Dataset is its name alone. How a run used an input (its context: ``training``,
+``evaluation``) is the run's, kept on it as an ``input`` tag.
 """
 
 from __future__ import annotations
@@ -85,7 +86,17 @@ TIMINGS: dict[EntityType, Timing] = {
         undated=("tags", "description"),
     ),
     EntityType.PIPELINE: timing(fixed=("artifact_location",)),
-    EntityType.DATASET_VERSION: timing(fixed=(Rel.VERSION_OF, "version", "dataset")),
+    EntityType.DATASET_VERSION: timing(
+        fixed=(
+            Rel.VERSION_OF,
+            "version",
+            "dataset",
+            "source_type",
+            "source_uri",
+            "schema",
+            "profile",
+        )
+    ),
 }
 
 
@@ -186,7 +197,7 @@ def _entity(
     description: str | None = None,
     users: list[str | None] | None = None,
     tags: list[Tag] | None = None,
-    attributes: Mapping[str, Scalar] | None = None,
+    attributes: Mapping[str, object] | None = None,
     relationships: Mapping[Rel, list[str]] | None = None,
     created_at: str | None = None,
     updated_at: str | None = None,
@@ -395,20 +406,48 @@ def normalize_experiment(e: Payload) -> NormalizedEntity:
     )
 
 
-def describe_dataset(entity_type: EntityType, native_id: str) -> NormalizedEntity:
-    """A run input known by its id alone (see the module docstring)."""
-    if entity_type is EntityType.DATASET:
-        return _entity(EntityType.DATASET, native_id, native_id)
+def describe_dataset(name: str) -> NormalizedEntity:
+    """A dataset, known by its name alone: MLflow keeps no dataset apart from its versions."""
+    return _entity(EntityType.DATASET, name, name)
+
+
+def dataset_version_parts(native_id: str) -> tuple[str, str]:
+    """``iris@97ce029f`` -> (``iris``, ``97ce029f``); names may hold ``@``, digests never."""
     name, _, digest = native_id.rpartition("@")
     if not name or not digest:
         raise InvalidPayload(f"mlflow: dataset version id {native_id!r} is not NAME@DIGEST")
+    return name, digest
+
+
+def normalize_dataset_version(dataset: Payload) -> NormalizedEntity:
+    """A dataset version as a run input states it: where it came from (source type and
+    URI), its schema and its profile (both JSON MLflow keeps as strings, kept whole)."""
+    name, digest = dataset.id("name"), dataset.id("digest")
     return _entity(
         EntityType.DATASET_VERSION,
-        native_id,
-        native_id,
-        attributes={"version": digest, "dataset": name},
+        f"{name}@{digest}",
+        f"{name}@{digest}",
+        attributes={
+            "version": digest,
+            "dataset": name,
+            "source_type": dataset.text("source_type"),
+            "source_uri": _dataset_uri(dataset) or None,
+            "schema": _json_text(dataset.text("schema")),
+            "profile": _json_text(dataset.text("profile")),
+        },
         relationships={Rel.VERSION_OF: [dataset_ref(name)]},
     )
+
+
+def _json_text(text: str | None) -> object:
+    """A JSON document MLflow keeps as a string, decoded; kept as the string if it is not
+    JSON (still what the source says)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def nested(p: Payload, field: str) -> Payload:
