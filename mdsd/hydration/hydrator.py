@@ -307,14 +307,15 @@ class Hydrator:
         self.stats.seconds["write"] += time.perf_counter() - fetched_at
         if outcome.stale:
             self.stats.stale += 1
-        elif outcome.report is None:
+        elif outcome.report is None and not outcome.series:
             self.stats.unchanged += 1
         elif isinstance(result, Gone):
             self.stats.deleted += 1
         else:
             self.stats.hydrated += 1
-        if outcome.report is not None:
-            self.on_commit(outcome.report)
+        for report in [outcome.report, *outcome.series]:
+            if report is not None:
+                self.on_commit(report)
         self._done.append((unit, seq))
         self._ok_units.append((source, unit))
 

@@ -139,6 +139,19 @@ class FakeMlflow:
             return self._page("experiments", experiments, q)
         if path == "runs/search":
             return self._search_runs(json.loads(request.content))
+        if path == "metrics/get-history":
+            run = self.runs.get(q["run_id"])
+            if run is None:
+                return self._one("run", None)
+            points = [m for m in run["data"].get("metrics", []) if m["key"] == q["metric_key"]]
+            history = run.get("history", {}).get(q["metric_key"], points)
+            return self._page("metrics", list(history), q)
+        if path == "logged-models/search":
+            wanted = json.loads(request.content)["experiment_ids"]
+            logged = [
+                m for m in self.logged_models.values() if m["info"]["experiment_id"] in wanted
+            ]
+            return self._page("models", logged, httpx.QueryParams())
         if path.startswith("logged-models/"):
             return self._one("model", self.logged_models.get(path.rpartition("/")[2]))
         return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND"})

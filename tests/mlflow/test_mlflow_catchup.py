@@ -115,6 +115,8 @@ async def test_changes_that_move_no_timestamp_are_found(fake: FakeMlflow, poller
     assert await poller.poll() == [("mlflow_run_changed", "r1")]
     fake.experiments["1"]["name"] = "iris-renamed"
     assert await poller.poll() == [("mlflow_experiment_changed", "1")]
+    fake.logged_models["m-1"] = {"info": {"model_id": "m-1", "experiment_id": "1"}}
+    assert await poller.poll() == [("mlflow_logged_model_changed", "m-1")]
 
 
 async def test_renames_and_deletes_announce_what_vanished(fake: FakeMlflow, poller: Poller) -> None:
@@ -159,6 +161,7 @@ async def test_runs_older_than_the_window_are_neither_read_nor_taken_for_gone(
         "versions": 2,
         "experiments": 1,
         "runs": 2,
+        "logged_models": 0,
     }
 
 

@@ -155,6 +155,11 @@ def check_graph(
     assert eventually(lambda: shown(daemon, pipeline), what=pipeline)["name"] == args["experiment"]
     dv = eventually(lambda: shown(daemon, version), what=version)
     assert ("version_of", dataset) in edges(dv)
+    assert dv["attributes"]["source_type"] == "s3" and dv["attributes"]["source_uri"]
+    assert dv["attributes"]["schema"]["mlflow_colspec"] and dv["attributes"]["profile"]
+    logged = next(t for k, t in edges(first) if k == "derived_from")  # MLflow 3's LoggedModel
+    model_of_run = eventually(lambda: shown(daemon, logged), what=logged)
+    assert ("produced_by", run_id) in edges(model_of_run)
     eventually(lambda: shown(daemon, dataset), what=dataset)
     assert eventually(lambda: shown(daemon, user), what=user)["name"] == person["name"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -213,8 +214,28 @@ def test_version_delete(daemon: DaemonProcess, api: Mlflow) -> None:
 
 def test_run_edits(daemon: DaemonProcess, api: Mlflow, world: dict[str, str]) -> None:
     run_id = f"aip://pipeline-run/mlflow/{world['run']}"
-    api("POST", "runs/log-metric", run_id=world["run"], key="auc", value=0.93, timestamp=2, step=0)
+    logged_at = int(time.time() * 1000)
+    for step, value in enumerate((0.81, 0.93)):
+        api(
+            "POST",
+            "runs/log-metric",
+            run_id=world["run"],
+            key="auc",
+            value=value,
+            timestamp=logged_at + step * 1000,
+            step=step,
+        )
     within(daemon, run_id, lambda p: ("metric.auc", "0.93") in tags(p), "run metric logged")
+    series = [
+        (datetime.fromisoformat(change["valid"]), change["value"])
+        for tx in daemon.call("history", run_id)["transactions"]
+        for change in tx["changes"]
+        if change["attribute"] == "attr/metric.auc" and change["op"] == "assert"
+    ]
+    assert sorted(series) == [
+        (datetime.fromtimestamp(logged_at / 1000, UTC), 0.81),
+        (datetime.fromtimestamp(logged_at / 1000 + 1, UTC), 0.93),
+    ], "the metric's history, each value valid from when it was logged"
     api("POST", "runs/set-tag", run_id=world["run"], key="reviewed", value="yes")
     within(daemon, run_id, lambda p: ("reviewed", "yes") in tags(p), "run tag set")
     api("POST", "runs/update", run_id=world["run"], run_name="train-fraud-final")

@@ -10,7 +10,8 @@ reads MLflow's cheap listings whole and compares each item with what the last po
 - ``experiments/search`` (deleted ones too): renames, tags, deletes;
 - ``runs/search`` (a POST that only reads; deleted runs too) over every experiment, for
   runs started within ``run_window`` (all runs on the first poll): status, new metrics,
-  params, tags, renames, deletes.
+  params, tags, renames, deletes;
+- ``logged-models/search`` (MLflow 3; a POST too): the models runs logged.
 
 An item is news when it is new, when its ``fingerprint`` (a digest of all the listing
 says of it) changed, or when it vanished (a run only if it started within the window: an
@@ -71,10 +72,12 @@ def event_of(kind: str, key: str) -> Event:
         return {"event_type": "mlflow_model_version_changed", "name": name, "version": version}
     if kind == "experiments":
         return {"event_type": "mlflow_experiment_changed", "experiment_id": key}
+    if kind == "logged_models":
+        return {"event_type": "mlflow_logged_model_changed", "model_id": key}
     return {"event_type": "mlflow_run_changed", "run_id": key}
 
 
-KINDS = ("models", "versions", "experiments", "runs")
+KINDS = ("models", "versions", "experiments", "runs", "logged_models")
 
 
 class CatchUp:
@@ -134,6 +137,7 @@ class CatchUp:
             "versions": await self._listing(self._versions()),
             "experiments": await self._listing(self._experiments(experiments)),
             "runs": await self._listing(self._runs(experiments, window_floor)),
+            "logged_models": await self._listing(self._logged_models(experiments)),
         }
         events: list[Event] = []
         for kind, listing in listings.items():
@@ -201,6 +205,10 @@ class CatchUp:
         async for run in self.connector.runs(experiments, view="ALL", filter=since):
             info = nested(run, "info")
             yield info.id("run_id", "run_uuid"), Seen(fingerprint(run), millis(info, "start_time"))
+
+    async def _logged_models(self, experiments: list[str]) -> AsyncIterator[tuple[str, Seen]]:
+        async for logged in self.connector.logged_models(experiments):
+            yield nested(logged, "info").id("model_id"), Seen(fingerprint(logged))
 
     # -- in step --------------------------------------------------------------------------------
 

@@ -34,10 +34,13 @@ from mdsd.connectors.mlflow.normalize import (
     is_prompt,
     listing_token,
     logged_model_id,
+    logged_model_ref,
+    metric_keys,
     model_ref,
     nested,
     normalize_dataset_version,
     normalize_experiment,
+    normalize_logged_model,
     normalize_model,
     normalize_run,
     optional,
@@ -53,6 +56,10 @@ API = "/api/2.0/mlflow"
 MODEL_PAGE = 1000
 VERSION_PAGE = 10000
 EXPERIMENT_PAGE = 1000
+#: the largest page of metrics/get-history MLflow serves
+HISTORY_PAGE = 25000
+#: MLflow's own page of logged-models/search (a logged model carries its params and metrics)
+LOGGED_MODEL_PAGE = 100
 #: runs carry their params, tags and latest metrics: a page of them is a few MB at most
 RUN_PAGE = 1000
 
@@ -66,6 +73,7 @@ class MlflowConnector(HttpConnector):
         "mlflow_model_version_changed": EventSpec(EntityType.MODEL_INSTANCE, ("name", "version")),
         "mlflow_run_changed": EventSpec(EntityType.PIPELINE_RUN, ("run_id",)),
         "mlflow_experiment_changed": EventSpec(EntityType.PIPELINE, ("experiment_id",)),
+        "mlflow_logged_model_changed": EventSpec(EntityType.MODEL_INSTANCE, ("model_id",)),
     }
     timings = TIMINGS
 
@@ -82,6 +90,8 @@ class MlflowConnector(HttpConnector):
     @classmethod
     def target_of(cls, event_type: str, ids: Mapping[str, str]) -> str:
         """Version events name their model's unit: versions are parts of it."""
+        if event_type == "mlflow_logged_model_changed":
+            return logged_model_ref(ids["model_id"])
         entity_type = cls.events[event_type].entity_type
         if entity_type in (EntityType.MODEL, EntityType.MODEL_INSTANCE):
             return model_ref(ids["name"])
@@ -91,8 +101,9 @@ class MlflowConnector(HttpConnector):
 
     @classmethod
     def unit_of(cls, entity_id: str) -> str:
+        """A version is a part of its model; a logged model (no ``/`` in its id) is a unit."""
         parsed = parse_aip_id(entity_id)
-        if parsed.entity_type is EntityType.MODEL_INSTANCE:
+        if parsed.entity_type is EntityType.MODEL_INSTANCE and "/" in parsed.native_id:
             return model_ref(parsed.native_id.rpartition("/")[0])
         return entity_id
 
@@ -107,6 +118,11 @@ class MlflowConnector(HttpConnector):
         kind, native = parsed.entity_type, parsed.native_id
         if kind is EntityType.MODEL:
             return await self._hydrate_model(unit_id, native)
+        if kind is EntityType.MODEL_INSTANCE:  # a unit of its own: a logged model
+            body = await self._get(f"logged-models/{native}", None, unit_id)
+            if body is None:
+                return Gone(unit_id)
+            return Hydrated([normalize_logged_model(nested(body, "model"))])
         if kind is EntityType.DATASET:
             return Hydrated([describe_dataset(native)])
         if kind is EntityType.DATASET_VERSION:
@@ -115,7 +131,12 @@ class MlflowConnector(HttpConnector):
             body = await self._get("runs/get", {"run_id": native}, unit_id)
             if body is None or deleted(nested(body, "run"), "info"):
                 return Gone(unit_id)
-            return Hydrated([normalize_run(nested(body, "run"))])
+            run = nested(body, "run")
+            histories = {
+                key: await self._metric_history(native, key)
+                for key in metric_keys(nested(run, "data"))
+            }
+            return Hydrated([normalize_run(run, histories)])
         if kind is EntityType.PIPELINE:
             body = await self._get("experiments/get", {"experiment_id": native}, unit_id)
             if body is None or deleted(body, "experiment"):
@@ -147,6 +168,11 @@ class MlflowConnector(HttpConnector):
         if entities[0].id != unit_id:
             raise InvalidPayload(f"mlflow registered-models/get {name}: describes {entities[0].id}")
         return Hydrated(entities)
+
+    async def _metric_history(self, run_id: str, key: str) -> list[Payload]:
+        """Every value a run logged for one metric (``runs/get`` has only the latest)."""
+        params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+        return [m async for m in self.pages("metrics/get-history", "metrics", params)]
 
     async def _hydrate_dataset_version(self, unit_id: str, native: str) -> HydrationResult:
         """MLflow describes a dataset only inside the runs that log it as an input: the
@@ -226,8 +252,8 @@ class MlflowConnector(HttpConnector):
 
     async def list_units(self) -> AsyncIterator[Listed]:
         """Registered models (with a token that changes with their versions, tags and
-        aliases), active experiments and their active runs (tokens: digests of what the
-        listing says of each, which changes with any edit)."""
+        aliases), active experiments, their active runs and logged models (tokens: digests
+        of what the listing says of each, which change with any edit)."""
         versions: dict[str, list[Payload]] = {}
         async for v in self.pages(
             "model-versions/search", "model_versions", {"max_results": VERSION_PAGE}
@@ -244,6 +270,18 @@ class MlflowConnector(HttpConnector):
             yield Listed(experiment_ref(experiments[-1]), fingerprint(e))
         async for run in self.runs(experiments, view="ACTIVE_ONLY"):
             yield Listed(run_ref(nested(run, "info").id("run_id", "run_uuid")), fingerprint(run))
+        async for logged in self.logged_models(experiments):
+            yield Listed(
+                logged_model_ref(nested(logged, "info").id("model_id")), fingerprint(logged)
+            )
+
+    async def logged_models(self, experiment_ids: list[str]) -> AsyncIterator[Payload]:
+        """The logged models (MLflow 3) of these experiments; a POST that only reads."""
+        if not experiment_ids:
+            return
+        query = {"experiment_ids": experiment_ids, "max_results": LOGGED_MODEL_PAGE}
+        async for logged in self.pages("logged-models/search", "models", query, post=True):
+            yield logged
 
     def experiments(self, view: str) -> AsyncIterator[Payload]:
         """Every experiment (``view``: ``ACTIVE_ONLY`` or ``ALL``)."""
@@ -255,8 +293,9 @@ class MlflowConnector(HttpConnector):
 
     def invalidate(self, unit_id: str) -> None:
         parsed = parse_aip_id(self.unit_of(unit_id))
-        paths = {
+        paths: dict[EntityType, tuple[str, dict[str, str] | None]] = {
             EntityType.MODEL: ("registered-models/get", {"name": parsed.native_id}),
+            EntityType.MODEL_INSTANCE: (f"logged-models/{parsed.native_id}", None),
             EntityType.PIPELINE_RUN: ("runs/get", {"run_id": parsed.native_id}),
             EntityType.PIPELINE: ("experiments/get", {"experiment_id": parsed.native_id}),
         }

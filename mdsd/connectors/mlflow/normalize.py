@@ -8,6 +8,7 @@ MLflow                 entity type        native id
 =====================  =================  ===============================================
 registered model       Model              ``{name}``
 model version          ModelInstance      ``{name}/{version}`` (a part of its model's unit)
+logged model (3.x)     ModelInstance      ``{model_id}`` (``m-...``, a unit of its own)
 run                    PipelineRun        ``{run_id}``
 experiment             Pipeline           ``{experiment_id}``
 run dataset input      Dataset            ``{dataset name}``
@@ -49,6 +50,8 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 CURRENT_ALIAS = "champion"
 #: ... else its newest version in this (deprecated, still common) stage
 CURRENT_STAGE = "Production"
+#: a metric's history keeps its latest this many moments (MLflow keeps any number)
+MAX_SERIES_POINTS = 1000
 #: params and metrics become tags; longer values are cut, a tag is a label, not a blob
 MAX_TAG_VALUE = 500
 
@@ -68,7 +71,16 @@ _STAGE_STATUS = {"Staging": "staged", "Production": "production", "Archived": "r
 TIMINGS: dict[EntityType, Timing] = {
     EntityType.MODEL: timing(undated=(Rel.CURRENT_INSTANCE, "aliases", "tags")),
     EntityType.MODEL_INSTANCE: timing(
-        fixed=(Rel.INSTANCE_OF, Rel.PRODUCED_BY, "parent", "version", "source", "logged_model_id"),
+        fixed=(
+            Rel.INSTANCE_OF,
+            Rel.PRODUCED_BY,
+            Rel.DERIVED_FROM,
+            "parent",
+            "version",
+            "source",
+            "logged_model_id",
+            "experiment_id",
+        ),
         undated=("aliases", "tags"),
     ),
     EntityType.PIPELINE_RUN: timing(
@@ -109,6 +121,12 @@ def model_ref(name: str) -> str:
 
 def version_ref(name: str, version: str) -> str:
     return aip_id(EntityType.MODEL_INSTANCE, SOURCE, f"{name}/{version}")
+
+
+def logged_model_ref(model_id: str) -> str:
+    """A logged model is a ModelInstance whose native id is MLflow's ``m-...`` model id
+    (no ``/``, so never a version's ``{name}/{version}``)."""
+    return aip_id(EntityType.MODEL_INSTANCE, SOURCE, model_id)
 
 
 def run_ref(run_id: str) -> str:
@@ -199,9 +217,11 @@ def _entity(
     tags: list[Tag] | None = None,
     attributes: Mapping[str, object] | None = None,
     relationships: Mapping[Rel, list[str]] | None = None,
+    mentions: list[str] | None = None,
     created_at: str | None = None,
     updated_at: str | None = None,
     parent: str | None = None,
+    series: dict[str, list[tuple[str, Scalar]]] | None = None,
 ) -> NormalizedEntity:
     """A normalized MLflow entity; null attributes and empty edge lists are left out."""
     emails, owners = user_owners(users or [])
@@ -221,9 +241,11 @@ def _entity(
             for rel, targets in (relationships or {}).items()
             if targets
         },
+        mentions=list(dict.fromkeys(mentions or [])),
         created_at=created_at,
         updated_at=updated_at,
         parent=parent,
+        series={name: list(points) for name, points in (series or {}).items() if points},
     )
 
 
@@ -311,6 +333,8 @@ def normalize_version(
         relationships={
             Rel.INSTANCE_OF: [unit],
             Rel.PRODUCED_BY: [run_ref(run_id)] if run_id else [],
+            # registered from a logged model: derived from it (and so, upstream, its run)
+            Rel.DERIVED_FROM: [logged_model_ref(logged)] if logged else [],
         },
         created_at=rfc3339(millis(v, "creation_timestamp")),
         updated_at=rfc3339(millis(v, "last_updated_timestamp")),
@@ -318,8 +342,29 @@ def normalize_version(
     )
 
 
-def normalize_run(run: Payload) -> NormalizedEntity:
-    """A run (``runs/get``): its experiment, its dataset inputs, its params and metrics."""
+def metric_keys(data: Payload) -> list[str]:
+    """The metrics a run (its ``data``) logged."""
+    return list(dict.fromkeys(k for m in data.objects("metrics") if (k := m.text("key"))))
+
+
+def metric_series(points: list[Payload]) -> list[tuple[str, Scalar]]:
+    """One metric's history as (time, value), oldest first: the latest ``MAX_SERIES_POINTS``
+    moments, and of values logged at one moment the one of the highest step."""
+    at: dict[int, tuple[int, Scalar]] = {}
+    for point in points:
+        moment, step = millis(point, "timestamp"), millis(point, "step") or 0
+        if moment is not None and step >= at.get(moment, (step, None))[0]:
+            at[moment] = (step, point.scalar("value"))
+    kept = sorted(at.items())[-MAX_SERIES_POINTS:]
+    return [(rfc3339(moment) or "", value) for moment, (_, value) in kept]
+
+
+def normalize_run(
+    run: Payload, histories: Mapping[str, list[Payload]] | None = None
+) -> NormalizedEntity:
+    """A run (``runs/get``): its experiment, its dataset inputs, its params and metrics;
+    ``histories`` (metric key -> its ``metrics/get-history`` points) become the series
+    ``metric.{key}``, each value valid from the moment it was logged."""
     info = nested(run, "info")
     data = nested(run, "data")
     run_id = info.id("run_id", "run_uuid")
@@ -356,10 +401,48 @@ def normalize_run(run: Payload) -> NormalizedEntity:
             Rel.RUN_OF: [experiment_ref(info.id("experiment_id"))],
             Rel.READS: [read for read, _ in inputs],
         },
+        # the models it logged (MLflow 3): each says it was produced by this run
+        mentions=[
+            logged_model_ref(o.id("model_id"))
+            for o in nested(run, "outputs").objects("model_outputs")
+        ],
         # a run has no update time: it is created when it starts, and its status, metrics
         # and end are last changed when it ends (tags set later are undated, see TIMINGS)
         created_at=rfc3339(millis(info, "start_time")),
         updated_at=rfc3339(millis(info, "end_time")),
+        series={f"metric.{k}": metric_series(v) for k, v in (histories or {}).items()},
+    )
+
+
+def normalize_logged_model(logged: Payload) -> NormalizedEntity:
+    """A logged model (MLflow 3, ``logged-models/get``): a ModelInstance produced by its
+    run, whatever registry versions are later made from it."""
+    info, data = nested(logged, "info"), nested(logged, "data")
+    model_id = info.id("model_id")
+    tags = key_values(info, "tags")
+    params = key_values(info, "params") | key_values(data, "params")
+    metrics = {m.text("key"): m.text("value") for m in data.objects("metrics") if m.text("key")}
+    run_id = optional(info, "source_run_id")
+    return _entity(
+        EntityType.MODEL_INSTANCE,
+        model_id,
+        info.text("name") or model_id,
+        users=[tags.get("mlflow.user")],
+        tags=[
+            *user_tags(tags),
+            *(Tag(f"param.{k}", _cut(v)) for k, v in params.items()),
+            *(Tag(f"metric.{k}", v or "") for k, v in metrics.items() if k),
+        ],
+        attributes={
+            "mlflow_kind": "logged_model",
+            "mlflow_status": info.text("status"),
+            "model_type": info.text("model_type"),
+            "experiment_id": info.text("experiment_id"),
+            "artifact_uri": info.text("artifact_uri"),
+        },
+        relationships={Rel.PRODUCED_BY: [run_ref(run_id)] if run_id else []},
+        created_at=rfc3339(millis(info, "creation_timestamp_ms")),
+        updated_at=rfc3339(millis(info, "last_updated_timestamp_ms")),
     )
 
 
