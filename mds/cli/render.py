@@ -327,11 +327,13 @@ def impact(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     _groups(out, groups)
     notify = doc.get("notify") or {}
     out.line("notify:")
-    key_values(
-        out,
-        {"owners": people(notify.get("owners") or []), "teams": people(notify.get("teams") or [])},
-        indent=2,
-    )
+    shown = {
+        "owners": people(notify.get("owners") or []),
+        "teams": people(notify.get("teams") or []),
+    }
+    if notify.get("unresolved"):
+        shown["unresolved (no identity source knows them)"] = people(notify["unresolved"])
+    key_values(out, shown, indent=2)
 
 
 def dependencies(doc: JSON, args: argparse.Namespace, out: Out) -> None:

@@ -337,8 +337,8 @@ def teams_of(db: Db, user: int) -> list[int]:
 
 
 def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
-    """What breaks downstream, and whom to tell: owners of every impacted entity, their
-    teams. The whole downstream closure, as lineage walks it (bounded by ``MAX_NODES``)."""
+    """What breaks downstream, and whom to tell: owners of every impacted entity (those
+    identity has described; the others ``unresolved``), their teams. The whole downstream closure, as lineage walks it (bounded by ``MAX_NODES``)."""
     root, walked = walk(db, xid, "downstream", depth)
     owners: dict[int, None] = {}
     for node in walked.depth:
@@ -348,13 +348,17 @@ def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
     for owner in owners:
         for team in teams_of(db, owner):
             teams[team] = None
+    people = [summary(db, o) for o in owners]
     return {
         "root": xid,
         "total": len(walked.depth) - 1,
         "groups": _grouped(db, walked, root),
         "notify": {
-            "owners": [summary(db, o) for o in owners],
+            "owners": [p for p in people if p["status"] != F.STATUS_STUB],
             "teams": [summary(db, t) for t in teams],
+            # owners no identity source has described (an email or a name a source gave):
+            # maybe nobody's address, so listed apart, never as people known to notify
+            "unresolved": [p for p in people if p["status"] == F.STATUS_STUB],
         },
         "as_of": describe(db),
     }

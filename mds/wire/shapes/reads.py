@@ -189,6 +189,8 @@ class Dependencies(Shape):
 class Notify(Shape):
     owners: list[Ref]
     teams: list[Ref]
+    #: owners only known as stubs: no identity source said who they are
+    unresolved: list[Ref] = []
 
 
 class Impact(Shape):
