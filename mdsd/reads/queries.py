@@ -16,7 +16,7 @@ from mds.wire.model import EntityType, Rel, lineage_steps
 from mds.wire.moments import iso, iso_epoch
 from mdsd import facts as F
 from mdsd.reads.views import describe, said
-from store import Datom, Db, Traversal
+from store import Datom, Db, SchemaError, Traversal
 
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
@@ -291,6 +291,15 @@ _STAGE_ORDER: dict[str, int] = {
 _UNKNOWN_STAGE = 5
 
 
+def _optional(db: Db, e: int, attr: str) -> Any:
+    """A source's attribute (``attr/...``), which the store knows only once some source
+    has stated it: ``None`` before."""
+    try:
+        return db.get(e, attr)
+    except SchemaError:
+        return None
+
+
 def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
     """The walk's entities by type, each with its lifecycle ``stage`` (an instance's
     production or retired, a test's active or concluded, a run's succeeded) and owners'
@@ -303,7 +312,7 @@ def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
             continue
         item = summary(db, node)
         item["depth"] = level
-        stage = db.get(node, F.attr_key("status"))
+        stage = _optional(db, node, F.attr_key("status"))
         item["stage"] = None if stage is None else str(stage)
         item["owners"] = [db.get(o, F.NAME) or db.xid(o) for _, o in db.refs_out(node, [owned_by])]
         groups[item["entity_type"] or "Unknown"].append(item)
@@ -338,7 +347,8 @@ def teams_of(db: Db, user: int) -> list[int]:
 
 def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
     """What breaks downstream, and whom to tell: owners of every impacted entity (those
-    identity has described; the others ``unresolved``), their teams. The whole downstream closure, as lineage walks it (bounded by ``MAX_NODES``)."""
+    identity has described; the others ``unresolved``), their teams. The whole downstream
+    closure, as lineage walks it (bounded by ``MAX_NODES``)."""
     root, walked = walk(db, xid, "downstream", depth)
     owners: dict[int, None] = {}
     for node in walked.depth:
