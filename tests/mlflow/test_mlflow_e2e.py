@@ -25,11 +25,11 @@ from simulator.world import World
 from tests.mlflow.server import (
     MLFLOW_VERSION,
     MlflowServer,
-    MlflowUnavailable,
     ensure_mlflow,
     free_port,
 )
 from tests.mlflow.test_mlflow_webhook import mlflow_signature
+from tests.venvs import VenvUnavailable
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +111,7 @@ def tags(entity: dict[str, Any]) -> set[tuple[str, str]]:
 def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     try:
         venv, install_seconds = ensure_mlflow()
-    except MlflowUnavailable as exc:
+    except VenvUnavailable as exc:
         pytest.skip(f"mlflow=={MLFLOW_VERSION} cannot be installed here: {exc}")
     with MlflowServer(venv, tmp_path_factory.mktemp("mlflow")) as server:
         print(
