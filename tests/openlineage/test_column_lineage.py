@@ -268,3 +268,14 @@ def test_a_mapped_namespace_names_the_source_entity_as_the_input(store: FactStor
     staged = next(e for e in observed.entities if e.id == STAGED)
     inputs = staged.attributes["column_lineage"]["fields"]["order_id"]
     assert inputs[0]["dataset"] == "aip://dataset/datasets/raw.orders"
+
+
+def test_an_input_only_the_facet_names_is_read_by_the_run(store: FactStore) -> None:
+    event = stage()
+    event["inputs"] = []  # as dbt-ol reports a model selecting from a seed
+    write(store, event)
+    db = store.db()
+    run = db.entid(f"aip://pipeline-run/openlineage/{STAGE_RUN}")
+    assert [db.xid(t) for t in db.get(run, F.rel_attr("reads"))] == [ORDERS]
+    answer = field_lineage(db, ORDERS, "amount", "downstream")
+    assert set(reached(answer)) == {f"{ORDERS}#amount", f"{STAGED}#amount_cents"}

@@ -9,6 +9,10 @@ the dataset as the attribute ``column_lineage``, its inputs named by mds dataset
     {"fields": {"total": [{"dataset": ID, "field": "amount", "transformations": [...]}]},
      "dataset": [{"dataset": ID, "field": "status", "transformations": [...]}]}
 
+An input the facet names is one its run reads, even when the event leaves it out of its
+``inputs`` (``dbt-ol`` lists no seed a model selects from): ``named_inputs`` adds those, so
+dataset lineage and the downstream walk of field lineage reach them.
+
 Each transformation is ``{"type", "subtype", "description", "masking"}`` as given. Facet
 1-0-x says how a field was computed once for all its inputs (``transformationType``,
 ``transformationDescription``); that becomes the transformation of each of its inputs, so
@@ -17,9 +21,10 @@ readers see one form whichever version a producer speaks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from openlineage.client.generated import base as ol
 from openlineage.client.generated.column_lineage_dataset import (
     ColumnLineageDatasetFacet,
     Fields,
@@ -41,6 +46,22 @@ def column_lineage(
         },
         "dataset": [_input(source, namespaces, []) for source in facet.dataset or []],
     }
+
+
+def named_inputs(
+    inputs: Iterable[ol.Dataset], outputs: Iterable[ol.Dataset]
+) -> list[ol.InputDataset]:
+    """The datasets the outputs' column lineage reads from that ``inputs`` leaves out."""
+    listed = {(d.namespace, d.name) for d in inputs}
+    named: dict[tuple[str, str], None] = {}
+    for output in outputs:
+        facet = (output.facets or {}).get("columnLineage")
+        if not isinstance(facet, ColumnLineageDatasetFacet):
+            continue
+        sources = [s for field in facet.fields.values() for s in field.inputFields]
+        for source in [*sources, *(facet.dataset or [])]:
+            named.setdefault((source.namespace, source.name), None)
+    return [ol.InputDataset(ns, name) for ns, name in named if (ns, name) not in listed]
 
 
 def _input(

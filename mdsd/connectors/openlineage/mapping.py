@@ -27,7 +27,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet
 from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd.connectors.base import Observed
 from mdsd.connectors.ids import ref
-from mdsd.connectors.openlineage.columns import column_lineage
+from mdsd.connectors.openlineage.columns import column_lineage, named_inputs
 from mdsd.connectors.openlineage.ids import dataset_id, job_id, run_id, version_id
 from mdsd.connectors.openlineage.parse import LineageEvent
 
@@ -56,7 +56,8 @@ def observe(event: LineageEvent, namespaces: Mapping[str, str]) -> Observed:
         entities += _datasets([model.dataset], namespaces)[1]
         return Observed(event.at, entities)
     job = _job(model.job)
-    inputs, read = _datasets(model.inputs or [], namespaces)
+    named = named_inputs(model.inputs or [], model.outputs or [])
+    inputs, read = _datasets([*(model.inputs or []), *named], namespaces)
     outputs, written = _datasets(model.outputs or [], namespaces)
     entities += [job, *read, *written]
     if isinstance(model, ol.JobEvent):
