@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mds.wire import JSON
+from mds.wire.columns import FIELD_TYPE, how
 from mds.wire.model import AIP_PREFIX
 
 from .spec import Out
@@ -255,7 +256,7 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     nodes.setdefault(root, {"id": root, "depth": 0})
     linked: dict[Any, list[tuple[Any, str]]] = {}
     for edge in doc.get("edges") or []:
-        source, target, rel = edge.get("source"), edge.get("target"), _edge_label(edge)
+        source, target, rel = edge.get("source"), edge.get("target"), how(edge)
         linked.setdefault(source, []).append((target, rel))
         linked.setdefault(target, []).append((source, rel))
     children: dict[Any, list[tuple[Any, str]]] = {}
@@ -294,23 +295,11 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 
 def _node(node: JSON) -> str:
     """An entity as ``named`` says it; a field as ``[Field] dataset.field (type)  id``."""
-    if node.get("entity_type") != "Field" or not node.get("field"):
+    if node.get("entity_type") != FIELD_TYPE or not node.get("field"):
         return named(node)
     dataset = node.get("dataset_name") or short(node.get("dataset"))
     kind = f" ({node['type']})" if node.get("type") else ""
-    return f"{badge('Field')} {dataset}.{node['field']}{kind}  {node.get('id')}"
-
-
-def _edge_label(edge: JSON) -> str:
-    """An edge's type, or for a field's edge its transformations (``DIRECT/IDENTITY``),
-    marked when the input shapes the whole dataset rather than this field alone."""
-    steps = [
-        "/".join(str(part) for part in (t.get("type"), t.get("subtype")) if part)
-        for t in edge.get("transformations") or []
-        if isinstance(t, dict)
-    ]
-    label = ",".join(step for step in steps if step) or str(edge.get("type"))
-    return f"{label} (whole dataset)" if edge.get("scope") == "dataset" else label
+    return f"{badge(FIELD_TYPE)} {dataset}.{node['field']}{kind}  {node.get('id')}"
 
 
 def _groups(out: Out, groups: Sequence[JSON]) -> None:

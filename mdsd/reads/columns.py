@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mds.wire import JSON
+from mds.wire.columns import DATASET_SCOPE, FIELD_SCOPE, FIELD_TYPE, field_id
 from mds.wire.model import Rel
 from mdsd import facts as F
 from mdsd.reads.queries import LINEAGE_DEPTH, MAX_DEPTH, MAX_NODES, BadQuery, NotFound, entity_id
 from mdsd.reads.views import describe, said
 from store import Db, SchemaError
 
-FIELD_TYPE = "Field"
 COLUMN_LINEAGE = F.attr_key("column_lineage")
 SCHEMA = F.attr_key("fields")
 READS, WRITES = F.rel_attr(Rel.READS), F.rel_attr(Rel.WRITES)
@@ -34,11 +34,6 @@ DERIVED_FROM = str(Rel.DERIVED_FROM)
 
 #: a field: (dataset id, field name)
 Column = tuple[str, str]
-
-
-def field_id(dataset: str, name: str) -> str:
-    """A field's node id: ``{dataset id}#{field}``."""
-    return f"{dataset}#{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +95,9 @@ class _Datasets:
         """The fields ``column`` is computed from: its own inputs, then its dataset's."""
         lineage = self.lineage(column[0])
         for entry in (lineage.get("fields") or {}).get(column[1], []):
-            yield _link(column, entry, "field")
+            yield _link(column, entry, FIELD_SCOPE)
         for entry in lineage.get("dataset") or []:
-            yield _link(column, entry, "dataset")
+            yield _link(column, entry, DATASET_SCOPE)
 
     def downstream(self, column: Column) -> Iterator[Link]:
         """The fields computed from ``column``: whichever column lineage of the datasets
@@ -112,11 +107,11 @@ class _Datasets:
             for name, entries in (lineage.get("fields") or {}).items():
                 for entry in entries:
                     if (entry.get("dataset"), entry.get("field")) == column:
-                        yield _link((xid, name), entry, "field")
+                        yield _link((xid, name), entry, FIELD_SCOPE)
             for entry in lineage.get("dataset") or []:
                 if (entry.get("dataset"), entry.get("field")) == column:
                     for name in self.fields(xid):
-                        yield _link((xid, name), entry, "dataset")
+                        yield _link((xid, name), entry, DATASET_SCOPE)
 
     def derived(self, xid: str) -> list[str]:
         """The datasets written by the runs that read ``xid``: the only ones whose column
