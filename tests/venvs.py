@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 INSTALL_TIMEOUT_SECONDS = 900.0
 READY_MARKER = ".mds-ready"
 
@@ -84,6 +86,14 @@ def ensure_venv(name: str, requirements: Sequence[str], check: str) -> tuple[Pat
         run([python, "-c", check], 120)
         marker.write_text("\n".join(requirements))
         return venv, time.monotonic() - started
+
+
+def venv_or_skip(name: str, requirements: Sequence[str], check: str) -> tuple[Path, float]:
+    """``ensure_venv`` for a test: one that cannot install its tool here is skipped."""
+    try:
+        return ensure_venv(name, requirements, check)
+    except VenvUnavailable as exc:
+        pytest.skip(f"{', '.join(requirements)} cannot be installed here: {exc}")
 
 
 def run(command: list[str], timeout: float) -> None:

@@ -21,8 +21,7 @@ import pytest
 
 from mds.testing import CliResult, DaemonProcess
 from simulator import SimulatorThread, World
-from tests.dbt.venv import DBT_REQUIREMENTS, ensure_dbt
-from tests.venvs import VenvUnavailable
+from tests.dbt.venv import ensure_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -93,10 +92,7 @@ def dbt_ol(venv: Path, workdir: Path, env: dict[str, str], *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    try:
-        venv, install_seconds = ensure_dbt()
-    except VenvUnavailable as exc:
-        pytest.skip(f"{', '.join(DBT_REQUIREMENTS)} cannot be installed here: {exc}")
+    venv, install_seconds = ensure_dbt()
     print(f"\n[dbt] install {install_seconds:.1f}s")
     workdir = tmp_path_factory.mktemp("dbt")
     project = workdir / "shop"

@@ -23,13 +23,11 @@ from mds.testing import DaemonProcess
 from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.mlflow.server import (
-    MLFLOW_VERSION,
     MlflowServer,
     ensure_mlflow,
     free_port,
 )
 from tests.mlflow.test_mlflow_webhook import mlflow_signature
-from tests.venvs import VenvUnavailable
 
 pytestmark = pytest.mark.slow
 
@@ -109,10 +107,7 @@ def tags(entity: dict[str, Any]) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    try:
-        venv, install_seconds = ensure_mlflow()
-    except VenvUnavailable as exc:
-        pytest.skip(f"mlflow=={MLFLOW_VERSION} cannot be installed here: {exc}")
+    venv, install_seconds = ensure_mlflow()
     with MlflowServer(venv, tmp_path_factory.mktemp("mlflow")) as server:
         print(
             f"\n[mlflow] install {install_seconds:.1f}s, server ready in {server.started_in:.1f}s"

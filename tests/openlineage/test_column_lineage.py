@@ -3,9 +3,7 @@ field by field upstream (its inputs) and downstream (through the runs reading a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,13 +95,6 @@ def mart(at: str = T2, total_from: str = "amount_cents") -> dict[str, Any]:
         inputs=[dataset("pg", "stg.orders")],
         outputs=[dataset("pg", "mart.totals", columnLineage=lineage)],
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[FactStore]:
-    with FactStore(tmp_path / "facts") as opened:
-        opened.install(F.SCHEMA)
-        yield opened
 
 
 def write(store: FactStore, *events: dict[str, Any]) -> None:
