@@ -54,6 +54,7 @@ class _Datasets:
     eids: dict[str, int | None] = field(default_factory=dict)
     lineages: dict[str, dict[str, Any]] = field(default_factory=dict)
     schemas: dict[str, dict[str, JSON]] = field(default_factory=dict)
+    consumers: dict[str, list[str]] = field(default_factory=dict)
 
     def eid(self, xid: str) -> int | None:
         """The dataset's entity in the view, or None when the view has none."""
@@ -116,12 +117,12 @@ class _Datasets:
     def derived(self, xid: str) -> list[str]:
         """The datasets written by the runs that read ``xid``: the only ones whose column
         lineage can name it, found by walking the graph rather than scanning the store."""
-        e = self.eid(xid)
-        if e is None:
-            return []
-        runs = [run for _, run in self.db.refs_in(e, [READS])]
-        written = dict.fromkeys(t for run in runs for _, t in self.db.refs_out(run, [WRITES]))
-        return [x for x in map(self.db.xid, written) if x is not None]
+        if xid not in self.consumers:
+            e = self.eid(xid)
+            runs = [run for _, run in self.db.refs_in(e, [READS])] if e is not None else []
+            written = dict.fromkeys(t for r in runs for _, t in self.db.refs_out(r, [WRITES]))
+            self.consumers[xid] = [x for x in map(self.db.xid, written) if x is not None]
+        return self.consumers[xid]
 
     def cited(self, xid: str) -> list[str]:
         """Fields of ``xid`` that the datasets downstream of it name as their inputs (an

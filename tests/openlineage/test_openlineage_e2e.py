@@ -169,6 +169,9 @@ def test_column_lineage_from_the_real_client_is_asked_field_by_field(
                 await client.lineage(counts, field="total")
             assert unknown.value.status == 404
             assert "its fields: order_count" in unknown.value.message
+            with pytest.raises(ApiError) as typed:
+                await client.lineage(counts, field="order_count", types=["reads"])
+            assert typed.value.status == 400
             with pytest.raises(ApiError) as before:
                 await client.lineage(counts, field="order_count", as_of="2025-05-01T08:00:00Z")
             assert before.value.status == 404
