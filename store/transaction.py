@@ -16,7 +16,7 @@ from store.codec import U64, VALID_OPEN, EncodedDatom
 from store.intervals import NEVER, OPEN, EntityIntervals, Tops, rectangles
 from store.schema import XID, SchemaError
 from store.source import FactSource
-from store.tx import Add, Created, Datom, EntityRef, Op, Replace, Retract, TxReport
+from store.tx import Add, Created, Datom, EntityRef, Interpose, Op, Replace, Retract, TxReport
 
 __all__ = ["Commit", "Transaction"]
 
@@ -89,6 +89,8 @@ class Transaction:
         self.next_eid = next_eid
         self.created: dict[str, int] = {}
         self.touched: dict[tuple[int, int], Touch] = {}
+        #: (entity, attribute) -> (valid time, {encoded: decoded}) of an ``Interpose``
+        self.interposed: dict[tuple[int, int], tuple[int, dict[bytes, Any]]] = {}
         self._micros: dict[datetime, int] = {}
 
     def valid_of(self, moment: datetime | None) -> int:
@@ -303,6 +305,9 @@ class Transaction:
         if isinstance(op, Created):
             self.apply_created(op)
             return
+        if isinstance(op, Interpose):
+            self.apply_interpose(op)
+            return
         info = self.infos.get(op.attr)
         if info is None:
             raise SchemaError(f"unknown attribute {op.attr!r}")
@@ -361,6 +366,56 @@ class Transaction:
             if e >= self.first_new_eid or when < touch.valid.get(v, touch.starts.get(v, when)):
                 touch.valid[v] = when
 
+    def apply_interpose(self, op: Interpose) -> None:
+        """Note a bounded statement; ``interpose`` nets it once every op is in."""
+        info = self.infos.get(op.attr)
+        if info is None:
+            raise SchemaError(f"unknown attribute {op.attr!r}")
+        if info is self.xid_info:
+            raise SchemaError("db/xid is set when an entity is created and never changes")
+        if not info.many and len(op.values) > 1:
+            raise SchemaError(f"{info.name} is cardinality one; got {len(op.values)} values")
+        e = self.resolve(op.e, create=True)
+        assert e is not None
+        when = self.valid_of(op.valid)
+        values: dict[bytes, Any] = {}
+        for value in op.values:
+            encoded = self.encode(info, value, create=True)
+            assert encoded is not None
+            values[encoded[0]] = encoded[1]
+        earlier = self.interposed.get((e, info.id))
+        if earlier is not None and earlier[0] != when:
+            raise SchemaError(f"{info.name}: two interposed statements at different moments")
+        self.interposed[(e, info.id)] = (when, values)
+
+    def interpose(
+        self, e: int, info: AttrInfo, when: int, values: dict[bytes, Any]
+    ) -> list[tuple[EncodedDatom, Any]]:
+        """The datoms making exactly ``values`` true from ``when`` until the next datom of
+        (e, attribute) after it: each value whose state at ``when`` differs is set there,
+        and set back at that next moment unless a datom of its own already decides it."""
+        datoms: dict[bytes, list[tuple[int, int, int]]] = {}  # value -> (valid, tx, added)
+        if e < self.first_new_eid:
+            prefix = codec.EAVT + U64.pack(e) + info.a4
+            head = len(prefix)
+            for key, valid in self.source.scan_items(prefix):
+                tx = codec.MAX_U64 - int.from_bytes(key[-9:-1], "big")
+                datoms.setdefault(key[head:-9], []).append((codec.valid_of(valid), tx, key[-1]))
+        later = [valid for found in datoms.values() for valid, _, _ in found if valid > when]
+        bound = min(later, default=None)
+        out: list[tuple[EncodedDatom, Any]] = []
+        for v in {**dict.fromkeys(datoms), **dict.fromkeys(values)}:
+            before = [d for d in datoms.get(v, ()) if d[0] <= when]
+            held = bool(before) and bool(max(before)[2])
+            wanted = v in values
+            if held == wanted:
+                continue
+            value = values[v] if wanted else codec.decode_value(v)
+            out.append(((e, info.id, v, wanted, when), value))
+            if bound is not None and all(valid != bound for valid, _, _ in datoms.get(v, ())):
+                out.append(((e, info.id, v, held, bound), value))
+        return out
+
     def net(self) -> tuple[list[EncodedDatom], list[Any]]:
         """The datoms (retractions first, then assertions, each in the order the ops first
         touched them) and, alongside, their decoded values.
@@ -414,4 +469,11 @@ class Transaction:
                 if began is None or when < began:
                     asserts.append((e, a, v, True, when))
                     asserted.append(value)
+        for (e, a), (when, values) in self.interposed.items():
+            if (e, a) in self.touched:
+                name = infos(a).name
+                raise SchemaError(f"{name}: an interposed statement shares its transaction")
+            for datom, value in self.interpose(e, infos(a), when, values):
+                (asserts if datom[3] else retracts).append(datom)
+                (asserted if datom[3] else retracted).append(value)
         return retracts + asserts, retracted + asserted

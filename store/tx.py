@@ -54,6 +54,24 @@ class Replace:
 
 
 @dataclass(frozen=True, slots=True)
+class Interpose:
+    """Make exactly ``values`` true for (e, attr) from ``valid`` until the attribute's next
+    datom after it, leaving what was stated for later as it was: a late statement slotted
+    into the past (XTDB's bounded ``put``, with the bound the store's own next change).
+
+    With nothing stated after ``valid`` it is a ``Replace``. A source whose events carry
+    their own time writes every changing field this way, so an event delivered late lands
+    between the values around it instead of overriding the later one. It must be the only
+    op on its (e, attr) in a transaction, save another ``Interpose`` at the same moment.
+    """
+
+    e: EntityRef
+    attr: str
+    values: tuple[Any, ...] | list[Any] = field(default_factory=tuple)
+    valid: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Created:
     """The entity exists from ``valid`` on: creates it (an unknown xid) or moves its known
     start back (never forward), as Datomic's ``:db/txInstant`` does for an import of
@@ -63,7 +81,7 @@ class Created:
     valid: datetime
 
 
-Op = Add | Retract | Replace | Created
+Op = Add | Retract | Replace | Interpose | Created
 
 
 class Datom(NamedTuple):

@@ -30,6 +30,7 @@ from tui.palette import CommandProvider, EntityProvider
 from tui.screens.base import PageScreen
 from tui.screens.entity import EntityScreen
 from tui.screens.fields import FieldScreen
+from tui.screens.graph import GraphScreen
 from tui.screens.help import HelpScreen, live_keys
 from tui.screens.history import HistoryScreen
 from tui.screens.impact import ImpactScreen
@@ -52,6 +53,7 @@ VIEWS: dict[str, type[PageScreen]] = {
     "entity": EntityScreen,
     "field": FieldScreen,
     "lineage": LineageScreen,
+    "graph": GraphScreen,
     "impact": ImpactScreen,
     "usage": UsageScreen,
     "history": HistoryScreen,

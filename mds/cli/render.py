@@ -303,19 +303,28 @@ def _node(node: JSON) -> str:
 
 
 def _groups(out: Out, groups: Sequence[JSON]) -> None:
-    """One table split by entity type, aligned across the groups."""
+    """One table split by entity type, aligned across the groups; each group says how
+    many of its entities are in each lifecycle stage (live ones come first)."""
     rows = [
         [
-            [e.get("name") or short(e.get("id")), e.get("id"), e.get("depth")]
+            [
+                e.get("name") or short(e.get("id")),
+                e.get("stage") or "",
+                ", ".join(e.get("owners") or []),
+                e.get("depth"),
+                e.get("id"),
+            ]
             for e in g.get("entities") or []
         ]
         for g in groups
     ]
     header, *lines = aligned(
-        ["NAME", "ID", "DEPTH"], [r for group in rows for r in group], indent=2
+        ["NAME", "STAGE", "OWNERS", "DEPTH", "ID"], [r for group in rows for r in group], indent=2
     )
     for group, group_rows in zip(groups, rows, strict=True):
-        out.line(f"{text(group.get('entity_type'))} ({text(group.get('count', len(group_rows)))})")
+        stages = ", ".join(f"{n} {stage}" for stage, n in (group.get("stages") or {}).items())
+        count = text(group.get("count", len(group_rows)))
+        out.line(f"{text(group.get('entity_type'))} ({count}{': ' + stages if stages else ''})")
         if group_rows:
             out.line(header)
         for line in lines[: len(group_rows)]:

@@ -134,11 +134,10 @@ class Writer:
         reports: list[TxReport] = []
         for observation in sorted(observed, key=lambda o: o.at):
             self._ensure_attributes(observation.entities)
-            merge = merge_ops(self.store.db(), observation, self._stub)
-            for ops in (merge.ops, merge.restate):
-                report = self.store.transact(ops, cause) if ops else None
-                if report is not None:
-                    reports.append(report)
+            ops = merge_ops(self.store.db(), observation, self._stub)
+            report = self.store.transact(ops, cause) if ops else None
+            if report is not None:
+                reports.append(report)
         return reports
 
     def ensure_stubs(self, ids: Iterable[str], cause: dict[str, Any]) -> TxReport | None:

@@ -6,7 +6,7 @@ HTTP layer only parses parameters and picks the view; GraphQL reuses the same pi
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -273,19 +273,51 @@ def lineage(
     }
 
 
+#: Where a lifecycle stage sorts in a grouped list: what is live first (what breaks if it
+#: breaks), what is ended last; an unknown stage in between.
+_STAGE_ORDER: dict[str, int] = {
+    "production": 0,
+    "active": 0,
+    "running": 1,
+    "staged": 2,
+    "draft": 3,
+    "succeeded": 4,
+    "failed": 8,
+    "aborted": 8,
+    "retired": 9,
+    "concluded": 9,
+    "archived": 9,
+}
+_UNKNOWN_STAGE = 5
+
+
 def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
+    """The walk's entities by type, each with its lifecycle ``stage`` (an instance's
+    production or retired, a test's active or concluded, a run's succeeded) and owners'
+    names; live stages first within a type, then by depth and name. Each group counts
+    its entities by stage."""
     groups: dict[str, list[JSON]] = defaultdict(list)
+    owned_by = F.rel_attr(Rel.OWNED_BY)
     for node, level in walked.depth.items():
         if node == root:
             continue
         item = summary(db, node)
         item["depth"] = level
+        stage = db.get(node, F.attr_key("status"))
+        item["stage"] = None if stage is None else str(stage)
+        item["owners"] = [db.get(o, F.NAME) or db.xid(o) for _, o in db.refs_out(node, [owned_by])]
         groups[item["entity_type"] or "Unknown"].append(item)
+
+    def order(item: JSON) -> tuple[int, int, str]:
+        stage = (item["stage"] or "").lower()
+        return (_STAGE_ORDER.get(stage, _UNKNOWN_STAGE), item["depth"], item["name"] or "")
+
     return [
         {
             "entity_type": kind,
             "count": len(items),
-            "entities": sorted(items, key=lambda i: (i["depth"], i["name"] or "")),
+            "stages": dict(Counter(i["stage"] for i in items if i["stage"]).most_common()),
+            "entities": sorted(items, key=order),
         }
         for kind, items in sorted(groups.items())
     ]

@@ -14,7 +14,7 @@ from mdsd.connectors.openlineage.mapping import observe
 from mdsd.connectors.openlineage.parse import parse_lineage
 from mdsd.hydration.writer import Writer
 from store import FactStore
-from tests.openlineage.events import RUN, run_event
+from tests.openlineage.events import RUN, facet, run_event
 
 RUN_ID = f"aip://pipeline-run/openlineage/{RUN}"
 T1, T2 = "2025-03-01T10:00:00Z", "2025-03-01T11:00:00Z"
@@ -109,3 +109,22 @@ def test_a_mapped_namespace_names_the_source_entity(store: FactStore) -> None:
     # described by its own source (hydrated from there), not by the event
     dataset = db.entid("aip://dataset/datasets/playback-events")
     assert db.get(dataset, F.STATUS) == F.STATUS_STUB
+
+
+def test_a_late_event_lands_between_the_two_events_around_it(store: FactStore) -> None:
+    """A RUNNING event delivered after COMPLETE holds from its own moment until COMPLETE's:
+    the run's facet reads 1, 2, 3 over the three moments and 3 now."""
+    t3 = "2025-03-01T12:00:00Z"
+    write(store, run_event("START", T1, run_facets={"progress": facet(step=1)}))
+    write(store, run_event("COMPLETE", t3, run_facets={"progress": facet(step=3)}))
+    write(store, run_event("RUNNING", T2, run_facets={"progress": facet(step=2)}))
+
+    def step(at: str | None = None) -> Any:
+        db = store.db() if at is None else store.db().valid_at(datetime.fromisoformat(at))
+        return db.get(db.entid(RUN_ID), F.attr_key("facet.progress"))["step"]
+
+    moments = ("10:30", "11:30", "12:30")
+    assert [step(f"2025-03-01T{m}:00+00:00") for m in moments] == [1, 2, 3]
+    assert step() == 3
+    assert status(store) == "succeeded"
+    assert status(store, "2025-03-01T11:30:00+00:00") == "running"

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from store_support import INDEX_PREFIXES
 from test_properties import ATTRS, VALUES, XIDS, Model, as_xids
 
-from store import Add, Created, Db, FactStore, Op, Replace, Retract
+from store import Add, Created, Db, FactStore, Interpose, Op, Replace, Retract, SchemaError
 from store.codec import VALID_LATEST, micros
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
@@ -262,3 +262,134 @@ def test_restating_a_value_with_an_earlier_valid_time_moves_its_start_back() -> 
         assert store.valid_at(BASE + 3 * DAY).get(e, "p/tags") == ["x"]
         assert store.as_of(1).valid_at(BASE + 3 * DAY).get(e, "p/tags") == []
         assert store.earliest_valid() == BASE + 2 * DAY
+
+
+# -- a statement slotted into the past -------------------------------------------------------
+
+
+@st.composite
+def interposes(draw: st.DrawFn) -> Interpose:
+    attr = draw(st.sampled_from(sorted(ATTRS)))
+    most = 3 if ATTRS[attr].many else 1
+    values = draw(st.lists(VALUES[attr], max_size=most, unique=True))
+    return Interpose(draw(st.sampled_from(XIDS)), attr, values, draw(MOMENTS))
+
+
+def present_model(store: FactStore) -> Model:
+    """A one-axis model whose state is the store's present."""
+    db = store.db()
+    model = Model()
+    for x in XIDS:
+        e = store.lookup_xid(x)
+        if e is None:
+            continue
+        if db.exists(e):
+            model.existing.add(x)
+        for attr, value in as_xids(store, db.entity(e)).items():
+            if attr in ATTRS:
+                model.state[(x, attr)] = frozenset(value if ATTRS[attr].many else [value])
+    model.snapshots.append((frozenset(model.existing), dict(model.state)))
+    return model
+
+
+def held(store: FactStore, db: Db, e: int, attr: str) -> Any:
+    """The values of ``attr`` in ``db`` as ops state them: refs as xids, a sorted list."""
+    value = db.get(e, attr)
+    value = None if value is None else as_xids(store, {attr: value})[attr]
+    if ATTRS[attr].many:
+        return sorted(value or [])
+    return [] if value is None else [value]
+
+
+def without(entity: dict[str, Any], *attrs: str) -> dict[str, Any]:
+    return {a: v for a, v in sorted_values(entity).items() if a not in attrs}
+
+
+def run_interpose(before: list[list[Op]], op: Interpose, after: list[list[Op]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        for tx_ops in before:
+            store.transact(tx_ops)
+        old = store.lookup_xid(str(op.e))
+        stated = [
+            valid
+            for (entity, a, _), versions in replay(store).items()
+            if entity == old and a == op.attr
+            for _, valid, _ in versions
+        ]
+        report = store.transact([op])
+        e = store.lookup_xid(str(op.e))
+        assert e is not None
+        wanted = sorted(op.values)
+        if report is None:  # already true from its moment on
+            at = VALID_LATEST if op.valid is None else micros(op.valid)
+            assert held(store, store.db().valid_at(at), e, op.attr) == wanted
+        else:
+            when = micros(report.at if op.valid is None else op.valid)
+            bound = min((v for v in stated if v > when), default=VALID_LATEST + 1)
+            datoms = replay(store)
+            check_views(store, datoms)  # the definition holds, one value at a time
+            ids = [i for i in (store.lookup_xid(x) for x in XIDS) if i is not None]
+            for valid in sorted({*points(store, datoms), when, bound - 1}):
+                now = store.db().valid_at(valid)
+                then = store.as_of(store.last_tx - 1).valid_at(valid)
+                for i in ids:
+                    moved = (op.attr,) if i == e else ()
+                    assert without(now.entity(i), "db/xid", *moved) == without(
+                        then.entity(i), "db/xid", *moved
+                    ), (valid, i)
+                expected = wanted if when <= valid < bound else held(store, then, e, op.attr)
+                assert held(store, now, e, op.attr) == expected, (valid, when, bound)
+        model = present_model(store)
+        for tx_ops in after:
+            model.existing |= {str(o.e) for o in tx_ops if isinstance(o, Created)}
+            model.transact([o for o in tx_ops if not isinstance(o, Created)])
+            store.transact(tx_ops)
+        check_views(store, replay(store))
+        check_present(store, model)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRANSACTIONS, interposes(), st.lists(st.lists(ops(), min_size=1, max_size=4), max_size=4))
+def test_an_interposed_statement_changes_exactly_its_window(
+    before: list[list[Op]], op: Interpose, after: list[list[Op]]
+) -> None:
+    """Between its moment and the next statement of its attribute, exactly its values;
+    everywhere else, and every other fact, as before; later writes work on as usual."""
+    run_interpose(before, op, after)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TRANSACTIONS, interposes(), st.lists(st.lists(ops(), min_size=1, max_size=4), max_size=4))
+def test_an_interposed_statement_changes_exactly_its_window_thoroughly(
+    before: list[list[Op]], op: Interpose, after: list[list[Op]]
+) -> None:
+    run_interpose(before, op, after)
+
+
+def test_a_late_value_lands_between_the_two_around_it() -> None:
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        store.transact([Interpose("aip://e0", "p/name", ["a"], BASE + DAY)])
+        store.transact([Interpose("aip://e0", "p/name", ["c"], BASE + 3 * DAY)])
+        store.transact([Interpose("aip://e0", "p/name", ["b"], BASE + 2 * DAY)])
+        e = store.lookup_xid("aip://e0")
+        assert e is not None
+        names = [store.valid_at(BASE + k * DAY).get(e, "p/name") for k in (1, 2, 3)]
+        assert names == ["a", "b", "c"]
+        assert store.db().get(e, "p/name") == "c"
+        assert store.transact([Interpose("aip://e0", "p/name", ["b"], BASE + 2 * DAY)]) is None
+
+
+def test_an_interposed_statement_is_alone_on_its_attribute() -> None:
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        with pytest.raises(SchemaError, match="shares its transaction"):
+            store.transact(
+                [Interpose("aip://e0", "p/name", ["a"], BASE), Add("aip://e0", "p/name", "b")]
+            )
+        with pytest.raises(SchemaError, match="different moments"):
+            store.transact(
+                [
+                    Interpose("aip://e0", "p/tags", ["x"], BASE),
+                    Interpose("aip://e0", "p/tags", ["y"], BASE + DAY),
+                ]
+            )

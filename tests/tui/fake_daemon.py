@@ -707,7 +707,14 @@ class FakeDaemon:
                             nxt = source
                         else:
                             continue
-                        out_edges.append({"source": source, "target": target, "type": rel_type})
+                        out_edges.append(
+                            {
+                                "source": source,
+                                "target": target,
+                                "type": rel_type,
+                                "inferred": bool(rel.get("inferred")),
+                            }
+                        )
                         if nxt not in seen:
                             seen[nxt] = level
                             following.append(nxt)

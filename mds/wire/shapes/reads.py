@@ -157,19 +157,24 @@ class Lineage(Shape):
 
 
 class Member(Shape):
-    """An entity of a group: how far from the root it is."""
+    """An entity of a group: how far from the root it is, its lifecycle stage and its
+    owners' names."""
 
     id: str
     name: str | None
     depth: int
     entity_type: str | None = None
     status: str | None = None
+    stage: str | None = None
+    owners: list[str] | None = None
 
 
 class Group(Shape):
     entity_type: str
     count: int
     entities: list[Member]
+    #: how many of them are in each lifecycle stage
+    stages: dict[str, int] | None = None
 
 
 class Dependencies(Shape):
