@@ -29,6 +29,7 @@ from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
 from tui.screens.base import PageScreen
 from tui.screens.entity import EntityScreen
+from tui.screens.fields import FieldScreen
 from tui.screens.graph import GraphScreen
 from tui.screens.help import HelpScreen, live_keys
 from tui.screens.history import HistoryScreen
@@ -50,6 +51,7 @@ from tui.widgets.search_box import SearchBox
 VIEWS: dict[str, type[PageScreen]] = {
     "search": SearchScreen,
     "entity": EntityScreen,
+    "field": FieldScreen,
     "lineage": LineageScreen,
     "graph": GraphScreen,
     "impact": ImpactScreen,

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mds.wire import JSON
+from mds.wire.columns import FIELD_TYPE, how
 from mds.wire.model import AIP_PREFIX
 
 from .spec import Out
@@ -248,13 +249,14 @@ def neighbors(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     """An indented tree: each node hangs under one neighbour one level closer to the root
     (a DAG shown as its breadth-first spanning tree), and its other such neighbours are
-    named under it as "also", so no edge of the walk goes unsaid."""
+    named under it as "also", so no edge of the walk goes unsaid. A field's lineage
+    (``--field``) names each field with its dataset and each edge by its transformations."""
     root = doc.get("root")
     nodes = {n.get("id"): n for n in doc.get("nodes") or []}
     nodes.setdefault(root, {"id": root, "depth": 0})
     linked: dict[Any, list[tuple[Any, str]]] = {}
     for edge in doc.get("edges") or []:
-        source, target, rel = edge.get("source"), edge.get("target"), str(edge.get("type"))
+        source, target, rel = edge.get("source"), edge.get("target"), how(edge)
         linked.setdefault(source, []).append((target, rel))
         linked.setdefault(target, []).append((source, rel))
     children: dict[Any, list[tuple[Any, str]]] = {}
@@ -276,19 +278,28 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 
     direction = doc.get("direction") or getattr(args, "direction", "")
     out.line(f"{direction} lineage, {len(nodes) - 1} node(s):")
-    out.line(named(nodes[root]))
+    out.line(_node(nodes[root]))
 
     def walk(parent: Any, prefix: str) -> None:
         kids = children.get(parent, [])
         for i, (child, rel) in enumerate(kids):
             last = i == len(kids) - 1
-            out.line(f"{prefix}{'└─' if last else '├─'} {rel}  {named(nodes[child])}")
+            out.line(f"{prefix}{'└─' if last else '├─'} {rel}  {_node(nodes[child])}")
             inner = prefix + ("   " if last else "│  ")
             for other, other_rel in also.get(child, []):
                 out.line(f"{inner}   (also {other_rel}  {nodes[other].get('name') or other})")
             walk(child, inner)
 
     walk(root, "")
+
+
+def _node(node: JSON) -> str:
+    """An entity as ``named`` says it; a field as ``[Field] dataset.field (type)  id``."""
+    if node.get("entity_type") != FIELD_TYPE or not node.get("field"):
+        return named(node)
+    dataset = node.get("dataset_name") or short(node.get("dataset"))
+    kind = f" ({node['type']})" if node.get("type") else ""
+    return f"{badge(FIELD_TYPE)} {dataset}.{node['field']}{kind}  {node.get('id')}"
 
 
 def _groups(out: Out, groups: Sequence[JSON]) -> None:

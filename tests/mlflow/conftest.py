@@ -12,7 +12,7 @@ from mdsd.connectors.policy import SourcePolicy
 from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.mlflow.fake_mlflow import FakeMlflow, kv
-from tests.mlflow.server import MLFLOW_VERSION, MlflowServer, MlflowUnavailable, ensure_mlflow
+from tests.mlflow.server import MlflowServer, ensure_mlflow
 
 BASE_URL = "http://mlflow.test"
 
@@ -65,10 +65,7 @@ async def connector(fake: FakeMlflow) -> AsyncIterator[MlflowConnector]:
 @pytest.fixture(scope="module")
 def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real MLflow server (slow tests), one per test module."""
-    try:
-        venv, install_seconds = ensure_mlflow()
-    except MlflowUnavailable as exc:
-        pytest.skip(f"mlflow=={MLFLOW_VERSION} cannot be installed here: {exc}")
+    venv, install_seconds = ensure_mlflow()
     with MlflowServer(venv, tmp_path_factory.mktemp("mlflow")) as server:
         print(
             f"\n[mlflow] install {install_seconds:.1f}s, server ready in {server.started_in:.1f}s"
