@@ -21,6 +21,8 @@ BADGES: dict[str, tuple[str, str]] = {
     "Pipeline": ("PIPE", "bold white on #0369a1"),
     "PipelineRun": ("RUN", "bold white on #0284c7"),
     "Feature": ("FEAT", "bold black on #facc15"),
+    "FeatureView": ("FVIEW", "bold black on #fde047"),
+    "FeatureService": ("FSVC", "bold black on #fef08a"),
     "Dataset": ("DATA", "bold white on #15803d"),
     "DatasetVersion": ("DVER", "bold white on #16a34a"),
     "AbTest": ("A/B", "bold white on #c2410c"),
