@@ -9,6 +9,7 @@ a person. Timings are printed (``pytest -s``) for the record.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,6 +73,16 @@ def test_a_feast_registry_followed_by_mdsd(tmp_path: Path, identity: SimulatorTh
     items, _ = identity.world.page("users", 1)
     person = dict(identity.world.record("users", items[0]["id"]))
     user = f"aip://user/identity/{person['id']}"
+    # a registry instance trained on the Feast service names it by id in its feature_ids
+    # (written before mds starts, while nothing reads the simulated world)
+    world = identity.world
+    instance_native = world.page("instances", 1)[0][0]["id"]
+    held = world.record("instances", instance_native)
+    world._update(
+        "instances", instance_native, world.now, feature_ids=[*held["feature_ids"], SERVICE]
+    )
+    instance = f"aip://model-instance/registry/{instance_native}"
+    model = f"aip://model/registry/{held['model_id']}"
     repo = FeastRepo(tmp_path / "repo", sql=True)
     repo.set(owner=person["email"])
     started = time.monotonic()
@@ -96,12 +107,17 @@ def test_a_feast_registry_followed_by_mdsd(tmp_path: Path, identity: SimulatorTh
         service = eventually(lambda: resolved(daemon, SERVICE), 30, SERVICE)
         assert service["entity_type"] == "FeatureService"
         assert ("stage", "production") in tags(service)
+        event = {"event_type": "model_instance_updated", "instance_id": instance_native}
+        daemon.call("ingest", json.dumps(event).encode())
+        trained = eventually(lambda: resolved(daemon, instance), 30, instance)
+        assert ("uses_feature", SERVICE) in edges(trained)
         assert daemon.call("wait_idle", 120)["idle"]
         assert ("uses_feature", SERVICE) in edges(resolved(daemon, rate) or {}, "in")
 
         downstream = daemon.call("lineage", SOURCE, direction="downstream")
         reached = {n["id"] for n in downstream["nodes"]}
         assert {VIEW, rate, ON_DEMAND, SERVICE} <= reached, "parquet source -> service"
+        assert {instance, model} <= reached, "-> the model trained on the service"
         upstream = daemon.call("lineage", SERVICE, direction="upstream")
         assert SOURCE in {n["id"] for n in upstream["nodes"]}
         found = daemon.call("search", "driver_hourly_stats", type="feature-view")
