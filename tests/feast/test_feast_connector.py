@@ -185,3 +185,47 @@ async def test_the_poll_announces_what_changed_and_what_vanished(tmp_path: Path)
 
     restarted = Poll(c, submit, tmp_path / "feast-poll.json")
     assert await restarted.poll() == 0, "the snapshot outlives a restart"
+
+
+async def test_a_stream_view_reads_its_stream_and_batch_sources(tmp_path: Path) -> None:
+    from feast import Entity, FeatureStore, Field, FileSource, KafkaSource
+    from feast.data_format import JsonFormat
+    from feast.stream_feature_view import StreamFeatureView
+    from feast.types import Float32
+
+    repo = FeastRepo(tmp_path / "repo", sql=False)
+    history = FileSource(
+        name="trips_history", path=str(repo.parquet), timestamp_field="event_timestamp"
+    )
+    trips = KafkaSource(
+        name="trips_stream",
+        timestamp_field="event_timestamp",
+        bootstrap_servers="kafka:9092",
+        topic="trips",
+        message_format=JsonFormat(schema_json="driver_id integer, conv_rate float"),
+        batch_source=history,
+    )
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    live = StreamFeatureView(
+        name="driver_live",
+        source=trips,
+        entities=[driver],
+        schema=[Field(name="conv_rate", dtype=Float32)],
+        timestamp_field="event_timestamp",
+    )
+    FeatureStore(repo_path=str(repo.root)).apply([driver, history, trips, live])
+
+    c = connector(repo)
+    view, *features = await hydrated(c, feast_id(EntityType.FEATURE_VIEW, PROJECT, "driver_live"))
+    assert view.attributes["view_type"] == "stream"
+    stream = feast_id(EntityType.DATASET, PROJECT, "trips_stream")
+    assert set(view.relationships[Rel.DERIVED_FROM]) == {
+        stream,
+        feast_id(EntityType.DATASET, PROJECT, "trips_history"),
+    }
+    assert feature("driver_live", "conv_rate") in {f.id for f in features}
+    (topic,) = await hydrated(c, stream)
+    assert (topic.attributes["namespace"], topic.attributes["table"]) == (
+        "kafka://kafka:9092",
+        "trips",
+    )

@@ -156,3 +156,12 @@ def test_a_feast_registry_followed_by_mdsd(tmp_path: Path, identity: SimulatorTh
         assert shown(daemon, trips, as_of=before) is None
         changes = daemon.call("history", VIEW)["transactions"]
         assert len(changes) >= 3, changes
+
+        # reconciliation lists the registry too: all of it, and nothing left to read
+        daemon.call("reconcile")
+        last = eventually(
+            lambda: daemon.call("status")["enrichment"]["reconcile"]["last"] or None, 60, "a pass"
+        )
+        feast = last["sources"]["feast"]
+        assert feast["error"] is None and feast["listed"] == 5, feast
+        assert feast["queued"] == 0, "the poll already brought every change"
