@@ -120,6 +120,37 @@ def test_a_feast_registry_followed_by_mdsd(tmp_path: Path, identity: SimulatorTh
         assert {instance, model} <= reached, "-> the model trained on the service"
         upstream = daemon.call("lineage", SERVICE, direction="upstream")
         assert SOURCE in {n["id"] for n in upstream["nodes"]}
+        query = """query($view: ID!, $service: ID!) {
+          featureView(id: $view) {
+            viewType ttlSeconds entities features { name } sources { id } featureServices { name }
+          }
+          featureService(id: $service) {
+            features { nodes { name } } consumingInstances { nodes { id } }
+          }
+        }"""
+        data = daemon.call("graphql", query, {"view": VIEW, "service": SERVICE})["data"]
+        assert data["featureView"] == {
+            "viewType": "batch",
+            "ttlSeconds": 86400,
+            "entities": [
+                {
+                    "name": "driver",
+                    "join_key": "driver_id",
+                    "value_type": "INT64",
+                    "description": "A driver",
+                }
+            ],
+            "features": [{"name": "acc_rate"}, {"name": "conv_rate"}],
+            "sources": [{"id": SOURCE}],
+            "featureServices": [{"name": "driver_activity"}],
+        }
+        served = data["featureService"]
+        assert {n["name"] for n in served["features"]["nodes"]} == {
+            "conv_rate",
+            "conv_rate_plus_val",
+            "lifetime_value",
+        }
+        assert served["consumingInstances"]["nodes"] == [{"id": instance}]
         found = daemon.call("search", "driver_hourly_stats", type="feature-view")
         assert found["results"][0]["id"] == VIEW, found
         assert {r["entity_type"] for r in found["results"]} == {"FeatureView"}
