@@ -413,9 +413,11 @@ class Client:
         direction: str = "upstream",
         depth: int | None = None,
         types: list[str] | None = None,
+        field: str | None = None,
         as_of: str | None = None,
         known_at: str | None = None,
     ) -> JSON:
+        """The lineage of ``id``, or with ``field`` of that field of the dataset ``id``."""
         return await self.read(
             shapes.Lineage,
             "/v1/lineage",
@@ -423,6 +425,7 @@ class Client:
             direction=direction,
             depth=depth,
             types=",".join(types) if types else None,
+            field=field,
             as_of=as_of,
             known_at=known_at,
         )

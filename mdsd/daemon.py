@@ -190,7 +190,13 @@ class Daemon:
         )
         for bus in self.buses:
             self._spawn(bus.run, f"bus-{bus.kind}")
-        mlflow = mlflow_services(self.config.mlflow, self.connectors, self.intake.submit, data)
+        mlflow = mlflow_services(
+            self.config.mlflow,
+            self.connectors,
+            self.intake.submit,
+            data,
+            self.hydrator.pending_of,
+        )
         for name, job in mlflow.items():
             self._spawn(job, name)
         for name, job in feast_services(self.connectors, self.intake.submit, data).items():

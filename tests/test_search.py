@@ -282,6 +282,10 @@ def test_tag_filter(corpus: SearchIndex) -> None:
 
 def test_filters_alone_list_their_matches(corpus: SearchIndex) -> None:
     assert len(corpus.search("owner:bob")) == 8
+    # a listing reads by name, canonical entities first (not shortest name first)
+    instances = [f"ranking-model-v{i}-2025010{i}" for i in range(1, 8)]
+    assert names(corpus, "owner:bob") == ["ranking-models-archive", *instances]
+    assert names(corpus, "type:feature") == ["personalization-score-1d", "watch-time-7d"]
     assert corpus.search("owner:bob")[0].match == "filter"
     assert corpus.search("") == []
     assert corpus.search("type:") == []  # still being typed

@@ -29,6 +29,8 @@ from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
 from tui.screens.base import PageScreen
 from tui.screens.entity import EntityScreen
+from tui.screens.fields import FieldScreen
+from tui.screens.graph import GraphScreen
 from tui.screens.help import HelpScreen, live_keys
 from tui.screens.history import HistoryScreen
 from tui.screens.impact import ImpactScreen
@@ -49,7 +51,9 @@ from tui.widgets.search_box import SearchBox
 VIEWS: dict[str, type[PageScreen]] = {
     "search": SearchScreen,
     "entity": EntityScreen,
+    "field": FieldScreen,
     "lineage": LineageScreen,
+    "graph": GraphScreen,
     "impact": ImpactScreen,
     "usage": UsageScreen,
     "history": HistoryScreen,
@@ -186,9 +190,11 @@ class MdsApp(App[None]):
         return screen if isinstance(screen, PageScreen) else None
 
     def go(self, location: Location) -> None:
-        """Visit a new page (the forward history is dropped, as in a browser)."""
+        """Visit a new page (the forward history is dropped, as in a browser), at the
+        moments on screen now."""
         self._leave_page()
         shown = self.history.push(location)
+        shown.moments = (self.as_of, self.known_at)
         self._show(shown)
 
     def _leave_page(self) -> None:
@@ -238,13 +244,22 @@ class MdsApp(App[None]):
         self._leave_page()
         location = self.history.back()
         if location is not None:
-            self._show(location)
+            self._revisit(location)
 
     def action_go_forward(self) -> None:
         self._leave_page()
         location = self.history.forward()
         if location is not None:
-            self._show(location)
+            self._revisit(location)
+
+    def _revisit(self, location: Location) -> None:
+        """Show a page of the history at the moments it was shown at: back from a page
+        opened in time travel to one seen live is live again, as a browser's back
+        restores the address with its query."""
+        if location.moments != (self.as_of, self.known_at):
+            self.as_of, self.known_at = location.moments
+            self.as_of_point = None
+        self._show(location)
 
     def action_back_or_quit(self) -> None:
         if self.history.can_back:
@@ -334,6 +349,9 @@ class MdsApp(App[None]):
             return
         self.as_of, self.known_at = as_of, known_at
         self.as_of_point = None
+        current = self.history.current
+        if current is not None:
+            current.moments = (as_of, known_at)
         if not self.travelling:
             self.notify("Back to live.", timeout=2)
         self.action_reload()
@@ -345,6 +363,7 @@ class MdsApp(App[None]):
         if entity_id is None:
             return
         if previous is not None and previous.view == "entity" and previous.id == entity_id:
+            previous.moments = (self.as_of, self.known_at)
             self.action_go_back()
         else:
             self.open_entity(entity_id)

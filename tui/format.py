@@ -25,6 +25,7 @@ BADGES: dict[str, tuple[str, str]] = {
     "FeatureService": ("FSVC", "bold black on #fef08a"),
     "Dataset": ("DATA", "bold white on #15803d"),
     "DatasetVersion": ("DVER", "bold white on #16a34a"),
+    "Field": ("FIELD", "bold black on #86efac"),
     "AbTest": ("A/B", "bold white on #c2410c"),
     "AbTestCell": ("CELL", "bold white on #ea580c"),
     "User": ("USER", "bold black on #94a3b8"),
@@ -38,6 +39,7 @@ STATUS_STYLES: dict[str, str] = {
     "running": "cyan",
     "succeeded": "green",
     "failed": "bold red",
+    "aborted": "red",
     "active": "bold green",
     "draft": "yellow",
     "concluded": "dim",
@@ -131,6 +133,19 @@ def fmt_time(value: str | None) -> str:
     if parsed is None:
         return value or "—"
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def duration(start: str | None, end: str | None) -> str:
+    """``1h 02m``, ``12m 30s``, ``45s`` from ``start`` to ``end``; "" when either is unknown."""
+    began, ended = parse_time(start), parse_time(end)
+    if began is None or ended is None or ended < began:
+        return ""
+    seconds = int((ended - began).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def ago(value: str | None, now: datetime | None = None) -> str:

@@ -24,6 +24,8 @@ class Location:
     title: str = ""
     #: view state saved when the page is left and restored when it is shown again
     state: dict[str, Any] = field(default_factory=dict)
+    #: the moments (as_of, known_at) it was last shown at: going back shows it at them again
+    moments: tuple[str | None, str | None] = (None, None)
 
     def label(self) -> str:
         name = self.title or (self.id.rsplit("/", 1)[-1] if self.id else "")

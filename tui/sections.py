@@ -17,12 +17,17 @@ from rich.text import Text
 
 from mds.client import ApiError, Client
 from mds.wire import JSON
+from mds.wire.columns import FIELD_TYPE, field_id
 from tui.asof import Moments, said_moments
 from tui.errors import describe_failure
-from tui.format import clip, fmt_time, name_of, names, native_id, status_text
+from tui.format import clip, duration, fmt_time, name_of, names, native_id, status_text
+from tui.nav import Location
 
 #: how many related entities a section fetches to show their details
 FETCH_LIMIT = 12
+#: attributes a section lays out whole, so the page's one-line attribute list leaves them
+#: out (a schema or a column lineage clipped to 40 characters of JSON says nothing)
+LAID_OUT = frozenset({"fields", "column_lineage"})
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Link:
     name: str
     entity_type: str | None = None
     note: str = ""
+    #: the page Enter opens instead of the entity's (a field's column lineage)
+    opens: Location | None = None
 
 
 @dataclass
@@ -236,6 +243,43 @@ async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
     return Section("Versions", body, links)
 
 
+async def dataset_fields(client: Client, entity: JSON, moments: Moments) -> Section | None:
+    """Its fields (name, type, description), from its schema and its column lineage; each
+    is a row whose Enter opens where the field comes from and where it goes."""
+    schema = [f for f in _attr(entity, "fields") or [] if isinstance(f, dict) and f.get("name")]
+    lineage = _attr(entity, "column_lineage")
+    derived = (lineage.get("fields") if isinstance(lineage, dict) else None) or {}
+    fields = {str(f["name"]): f for f in schema}
+    for name in derived:
+        fields.setdefault(str(name), {"name": name})
+    if not fields:
+        return None
+    width = min(max(len(name) for name in fields), 24)
+    body = Text()
+    links = []
+    for name, described in fields.items():
+        if body:
+            body.append("\n")
+        body.append(f"{clip(name, width):<{width}}  ", style="bold")
+        body.append(f"{clip(described.get('type') or '', 14):<14}  ", style="cyan")
+        inputs = len(derived.get(name) or [])
+        if inputs:
+            body.append(f"← {inputs}  ", style="green")
+        body.append(clip(described.get("description") or "", 30), style="dim")
+        kind = described.get("type")
+        links.append(
+            Link(
+                "fields · enter: lineage",
+                field_id(entity["id"], name),
+                f"{name}  {kind}" if kind else name,  # read at a glance in the list
+                FIELD_TYPE,
+                clip(described.get("description") or "", 40),
+                Location("field", entity["id"], {"field": name}),
+            )
+        )
+    return Section(f"Fields ({len(fields)})", body, links)
+
+
 async def pipeline(client: Client, entity: JSON, moments: Moments) -> Section:
     run_ids = sorted((r["target"] for r in rels(entity, "run_of", "in")), reverse=True)
     runs = await fetch_many(client, run_ids, moments)
@@ -267,15 +311,27 @@ async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Sectio
         body.append(f"  attempt {attempts}", style="yellow" if attempts > 1 else "dim")
         if _attr(entity, "last_attempt_status"):
             body.append(f" (last: {_attr(entity, 'last_attempt_status')})", style="dim")
-    _line(
-        body,
-        "Ran",
-        f"{fmt_time(_attr(entity, 'started_at'))} → {fmt_time(_attr(entity, 'ended_at'))}",
-    )
-    for label, rel in (("Reads", "reads"), ("Writes", "writes"), ("For cells", "ran_for")):
+    started, ended = _attr(entity, "started_at"), _attr(entity, "ended_at")
+    _line(body, "Ran", f"{fmt_time(started)} → {fmt_time(ended)}")
+    took = duration(started, ended)
+    if took:
+        body.append(f"  ({took})", style="dim")
+    for label, rel in (
+        ("Job", "run_of"),
+        ("Parent run", "parent_run"),
+        ("Reads", "reads"),
+        ("Writes", "writes"),
+        ("For cells", "ran_for"),
+    ):
         found = rels(entity, rel, "out")
         if found:
             _line(body, label, names(found, limit=4))
+    error = _attr(entity, "error_message")
+    if error:
+        language = _attr(entity, "error_language")
+        _line(body, "Error", Text(clip(error, 300), style="red"))
+        if language:
+            body.append(f"  ({language})", style="dim")
     return Section("Run", body)
 
 
@@ -386,7 +442,7 @@ async def owner(client: Client, entity: JSON, moments: Moments) -> Section:
 SECTIONS: dict[str, tuple[Loader, ...]] = {
     "ModelInstance": (model_instance,),
     "Model": (model, model_suggestions),
-    "Dataset": (dataset,),
+    "Dataset": (dataset_fields, dataset),
     "Pipeline": (pipeline,),
     "PipelineRun": (pipeline_run,),
     "Feature": (feature,),

@@ -188,6 +188,12 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
             type=options.relationship_types,
             help="only these relationship types, comma-separated (reads,derived_from)",
         ),
+        arg(
+            "--field",
+            metavar="NAME",
+            help="the lineage of the dataset's field NAME: the fields it is computed from "
+            "(upstream) or feeds (downstream), from OpenLineage column lineage",
+        ),
     ),
     reads_graph=True,
     records=listed("nodes"),
@@ -195,6 +201,7 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
     examples=(
         f"mds lineage {EXAMPLE_INSTANCE}",
         f"mds lineage {EXAMPLE_DATASET} --direction downstream --depth 3",
+        "mds lineage DATASET --field customer_id --direction downstream",
     ),
 )
 async def lineage(client: Client, args: argparse.Namespace) -> JSON:
@@ -202,12 +209,14 @@ async def lineage(client: Client, args: argparse.Namespace) -> JSON:
 
     Upstream of a model instance: its run and pipeline, the datasets and features it was
     built from, transitively. Downstream is the reverse. Owners are context, not lineage.
+    With --field, the same for one field of a dataset, as its column lineage says.
     """
     return await client.lineage(
         args.id,
         direction=args.direction,
         depth=args.depth,
         types=args.types,
+        field=args.field,
         as_of=args.as_of,
         known_at=args.known_at,
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mds.wire import JSON
+from mds.wire.columns import FIELD_TYPE, how
 from mds.wire.model import AIP_PREFIX
 
 from .spec import Out
@@ -248,13 +249,14 @@ def neighbors(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     """An indented tree: each node hangs under one neighbour one level closer to the root
     (a DAG shown as its breadth-first spanning tree), and its other such neighbours are
-    named under it as "also", so no edge of the walk goes unsaid."""
+    named under it as "also", so no edge of the walk goes unsaid. A field's lineage
+    (``--field``) names each field with its dataset and each edge by its transformations."""
     root = doc.get("root")
     nodes = {n.get("id"): n for n in doc.get("nodes") or []}
     nodes.setdefault(root, {"id": root, "depth": 0})
     linked: dict[Any, list[tuple[Any, str]]] = {}
     for edge in doc.get("edges") or []:
-        source, target, rel = edge.get("source"), edge.get("target"), str(edge.get("type"))
+        source, target, rel = edge.get("source"), edge.get("target"), how(edge)
         linked.setdefault(source, []).append((target, rel))
         linked.setdefault(target, []).append((source, rel))
     children: dict[Any, list[tuple[Any, str]]] = {}
@@ -276,13 +278,13 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
 
     direction = doc.get("direction") or getattr(args, "direction", "")
     out.line(f"{direction} lineage, {len(nodes) - 1} node(s):")
-    out.line(named(nodes[root]))
+    out.line(_node(nodes[root]))
 
     def walk(parent: Any, prefix: str) -> None:
         kids = children.get(parent, [])
         for i, (child, rel) in enumerate(kids):
             last = i == len(kids) - 1
-            out.line(f"{prefix}{'└─' if last else '├─'} {rel}  {named(nodes[child])}")
+            out.line(f"{prefix}{'└─' if last else '├─'} {rel}  {_node(nodes[child])}")
             inner = prefix + ("   " if last else "│  ")
             for other, other_rel in also.get(child, []):
                 out.line(f"{inner}   (also {other_rel}  {nodes[other].get('name') or other})")
@@ -291,20 +293,38 @@ def lineage(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     walk(root, "")
 
 
+def _node(node: JSON) -> str:
+    """An entity as ``named`` says it; a field as ``[Field] dataset.field (type)  id``."""
+    if node.get("entity_type") != FIELD_TYPE or not node.get("field"):
+        return named(node)
+    dataset = node.get("dataset_name") or short(node.get("dataset"))
+    kind = f" ({node['type']})" if node.get("type") else ""
+    return f"{badge(FIELD_TYPE)} {dataset}.{node['field']}{kind}  {node.get('id')}"
+
+
 def _groups(out: Out, groups: Sequence[JSON]) -> None:
-    """One table split by entity type, aligned across the groups."""
+    """One table split by entity type, aligned across the groups; each group says how
+    many of its entities are in each lifecycle stage (live ones come first)."""
     rows = [
         [
-            [e.get("name") or short(e.get("id")), e.get("id"), e.get("depth")]
+            [
+                e.get("name") or short(e.get("id")),
+                e.get("stage") or "",
+                ", ".join(e.get("owners") or []),
+                e.get("depth"),
+                e.get("id"),
+            ]
             for e in g.get("entities") or []
         ]
         for g in groups
     ]
     header, *lines = aligned(
-        ["NAME", "ID", "DEPTH"], [r for group in rows for r in group], indent=2
+        ["NAME", "STAGE", "OWNERS", "DEPTH", "ID"], [r for group in rows for r in group], indent=2
     )
     for group, group_rows in zip(groups, rows, strict=True):
-        out.line(f"{text(group.get('entity_type'))} ({text(group.get('count', len(group_rows)))})")
+        stages = ", ".join(f"{n} {stage}" for stage, n in (group.get("stages") or {}).items())
+        count = text(group.get("count", len(group_rows)))
+        out.line(f"{text(group.get('entity_type'))} ({count}{': ' + stages if stages else ''})")
         if group_rows:
             out.line(header)
         for line in lines[: len(group_rows)]:
@@ -318,11 +338,13 @@ def impact(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     _groups(out, groups)
     notify = doc.get("notify") or {}
     out.line("notify:")
-    key_values(
-        out,
-        {"owners": people(notify.get("owners") or []), "teams": people(notify.get("teams") or [])},
-        indent=2,
-    )
+    shown = {
+        "owners": people(notify.get("owners") or []),
+        "teams": people(notify.get("teams") or []),
+    }
+    if notify.get("unresolved"):
+        shown["unresolved (no identity source knows them)"] = people(notify["unresolved"])
+    key_values(out, shown, indent=2)
 
 
 def dependencies(doc: JSON, args: argparse.Namespace, out: Out) -> None:

@@ -185,6 +185,11 @@ class NormalizedEntity:
     #: an alias without bumping a timestamp; a run's end does not date its cell
     #: assignments): they are known only from when mds saw them, never guessed earlier.
     undated: frozenset[str] = frozenset()
+    #: attributes whose past values the source keeps, each with its own moment (a run's
+    #: metric history): name -> [(RFC 3339 time, value)], oldest first. The writer states
+    #: each value from its moment, so ``as_of`` and ``history`` show the series and the
+    #: latest is the current value; points it already holds are not written again.
+    series: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
 
 #: The fields every entity has, by the names ``NormalizedEntity.fixed`` and ``undated`` use

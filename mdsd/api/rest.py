@@ -29,7 +29,7 @@ from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.faults import StorageFault
 from mdsd.index import MAX_SEARCH_LIMIT, QueryError
-from mdsd.reads import insights, queries
+from mdsd.reads import columns, insights, queries
 from mdsd.reads.cost import TooCostly, encode
 from mdsd.reads.views import view
 from mdsd.reads.workers import ReadUnavailable
@@ -237,14 +237,14 @@ def create_app(services: Ready) -> Starlette:
 
     async def lineage(request: Request) -> Response:
         types = [t for t in request.query_params.get("types", "").split(",") if t]
-        return await read(
-            request,
-            queries.lineage,
-            _required(request, "id"),
-            request.query_params.get("direction", "upstream"),
-            _int(request, "depth", queries.LINEAGE_DEPTH, high=queries.MAX_DEPTH),
-            types or None,
-        )
+        xid, field = _required(request, "id"), request.query_params.get("field")
+        direction = request.query_params.get("direction", "upstream")
+        depth = _int(request, "depth", queries.LINEAGE_DEPTH, high=queries.MAX_DEPTH)
+        if field is None:
+            return await read(request, queries.lineage, xid, direction, depth, types or None)
+        if types:
+            raise queries.BadQuery("types does not apply to a field's lineage (one edge type)")
+        return await read(request, columns.field_lineage, xid, field, direction, depth)
 
     async def impact(request: Request) -> Response:
         return await read(request, queries.impact, _required(request, "id"))

@@ -40,6 +40,7 @@ class NotFound:
 
 
 _HEADERS = {"Accept": "application/json"}
+_POST_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 #: Answers that say the connection to the source is wrong (a moved base_url, missing
 #: credentials), not the entity: fixed in config, so the work waits and is retried. Any
 #: other 4xx refuses this one read for good, and its unit goes to the dead letters.
@@ -58,7 +59,8 @@ class _Transient(Exception):
 
 
 class SourceClient:
-    """GET JSON from one source politely. One instance per source, shared by all callers."""
+    """GET JSON from one source politely (and POST the searches that are reads). One
+    instance per source, shared by all callers."""
 
     def __init__(
         self,
@@ -142,6 +144,12 @@ class SourceClient:
         # shield: one caller giving up must not cancel the request the others wait on
         return await asyncio.shield(task)
 
+    async def post_json(self, path: str, body: Mapping[str, Any]) -> JsonValue | NotFound:
+        """The decoded JSON answer to POSTing ``body``, for sources whose searches are POSTs
+        that read (MLflow's ``runs/search``): retried, limited and broken like a GET, never
+        cached. Raises like ``get_json``."""
+        return await self._fetch(path, json.dumps(body).encode())
+
     def invalidate(self, url: str) -> None:
         """Forget ``url``'s cached answer; a request already in flight is not joined again."""
         self._cache.pop(url)
@@ -176,24 +184,26 @@ class SourceClient:
         if not task.cancelled() and task.exception() is None:
             self._cache.put(url, task.result())
 
-    async def _fetch(self, url: str) -> JsonValue | NotFound:
+    async def _fetch(self, url: str, body: bytes | None = None) -> JsonValue | NotFound:
+        """``url`` read (a GET, or a POST of ``body``), retried on transient failures."""
+        method = "GET" if body is None else "POST"
         attempts = self.policy.max_retries + 1
         for attempt in range(attempts):
             if attempt:
                 self._counts["retries"] += 1
             try:
-                response, body = await self._send(url)
-                return self._interpret(url, response, body)
+                response, answer = await self._send(url, body)
+                return self._interpret(url, method, response, answer)
             except _Transient as exc:
-                self._last_error = f"GET {url}: {exc}"
+                self._last_error = f"{method} {url}: {exc}"
                 if attempt + 1 < attempts and self._hold_until <= self.clock():
                     await self._sleep(self._backoff(attempt))
         self._counts["unavailable"] += 1
         raise SourceUnavailable(
-            f"{self.source}: GET {url} failed after {attempts} attempts: {self._last_error}"
+            f"{self.source}: {method} {url} failed after {attempts} attempts: {self._last_error}"
         )
 
-    async def _send(self, url: str) -> tuple[httpx.Response, bytes]:
+    async def _send(self, url: str, body: bytes | None) -> tuple[httpx.Response, bytes]:
         if not self._breaker.enter():
             self._counts["unavailable"] += 1
             raise SourceUnavailable(
@@ -211,7 +221,7 @@ class SourceClient:
                     # the whole answer, not each read: a source trickling a byte at a
                     # time would otherwise hold the slot (and the unit) without end
                     async with asyncio.timeout(self.policy.timeout_seconds):
-                        return await self._get(url)
+                        return await self._get(url, body)
                 finally:
                     self._in_flight -= 1
         except httpx.RequestError as exc:  # timeouts, refused connections, broken streams
@@ -226,8 +236,8 @@ class SourceClient:
             self._breaker.leave()
             raise
 
-    async def _get(self, url: str) -> tuple[httpx.Response, bytes]:
-        """One GET straight through the transport: the response and its body, at most
+    async def _get(self, url: str, sent: bytes | None) -> tuple[httpx.Response, bytes]:
+        """One GET (a POST of ``sent``, when given) straight through the transport: the response and its body, at most
         ``MAX_BODY_BYTES``. The connection goes back to the pool however the read ends.
 
         Not through ``httpx.AsyncClient``: its auth, redirect and cookie machinery, none of
@@ -235,7 +245,11 @@ class SourceClient:
         quarter of a fetch worker's time per event (``bench/e2e_bench.py``). A redirect is
         therefore an unexpected status, like any other 3xx."""
         request = httpx.Request(
-            "GET", self._base_url + url, headers=_HEADERS, extensions=self._request_extensions
+            "GET" if sent is None else "POST",
+            self._base_url + url,
+            headers=_HEADERS if sent is None else _POST_HEADERS,
+            content=sent,
+            extensions=self._request_extensions,
         )
         response = await self._transport.handle_async_request(request)
         body = bytearray()
@@ -244,14 +258,16 @@ class SourceClient:
                 body += chunk
                 if len(body) > MAX_BODY_BYTES:
                     raise InvalidPayload(
-                        f"{self.source}: GET {url}: body larger than {MAX_BODY_BYTES} bytes, "
+                        f"{self.source}: {request.method} {url}: body larger than {MAX_BODY_BYTES} bytes, "
                         "refusing this read"
                     )
         finally:
             await response.aclose()
         return response, bytes(body)
 
-    def _interpret(self, url: str, response: httpx.Response, body: bytes) -> JsonValue | NotFound:
+    def _interpret(
+        self, url: str, method: str, response: httpx.Response, body: bytes
+    ) -> JsonValue | NotFound:
         status = response.status_code
         if status >= 500 or status == 408:
             self._failed()
@@ -267,23 +283,25 @@ class SourceClient:
             return NotFound(url)
         if status >= 300:
             self._counts["errors"] += 1
-            self._last_error = f"GET {url}: HTTP {status}"
+            self._last_error = f"{method} {url}: HTTP {status}"
             if status in _CONNECTION_PROBLEMS:
                 raise SourceUnavailable(
-                    f"{self.source}: GET {url} answered HTTP {status}; check the source's "
+                    f"{self.source}: {method} {url} answered HTTP {status}; check the source's "
                     "base_url and access"
                 )
             raise InvalidPayload(
-                f"{self.source}: GET {url} answered HTTP {status}, refusing this read; "
+                f"{self.source}: {method} {url} answered HTTP {status}, refusing this read; "
                 "retrying will not help"
             )
         try:
             return json.loads(body)
         except ValueError as exc:  # not JSON, not UTF-8, or an integer of 4,300+ digits
-            raise InvalidPayload(f"{self.source}: GET {url}: body is not JSON ({exc})") from exc
+            raise InvalidPayload(
+                f"{self.source}: {method} {url}: body is not JSON ({exc})"
+            ) from exc
         except RecursionError:
             raise InvalidPayload(
-                f"{self.source}: GET {url}: body is JSON nested too deeply to read"
+                f"{self.source}: {method} {url}: body is JSON nested too deeply to read"
             ) from None
 
     def _failed(self) -> None:

@@ -34,6 +34,13 @@ def ref(entity_type: EntityType, native_id: str) -> str:
     return aip_id(entity_type, HOME[entity_type], native_id)
 
 
+def email_user(email: str) -> str:
+    """The user an owner email names when no identity source resolves it: the whole
+    address (case aside) is the identity, so ``alice@example.com`` and ``alice@other.org``
+    stay two people, each shown by their address."""
+    return ref(EntityType.USER, email.strip().lower())
+
+
 def mapped_dataset(namespace: str, name: str, namespaces: Mapping[str, str]) -> str | None:
     """The Dataset a table of ``namespace`` is when a namespace map (``[openlineage.namespaces]``,
     ``[sources.feast] namespaces``) names the source that owns that namespace's tables:

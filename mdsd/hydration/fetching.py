@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from mds.wire.model import EntityType, aip_id
 from mdsd.connectors import Connector, Hydrated, HydrationResult, SourceUnavailable
 from mdsd.connectors.identity import IdentityConnector
+from mdsd.connectors.ids import email_user
 
 #: per source key, what ``Connector.stats`` says (``mds status`` -> ``sources``)
 SourceStats = dict[str, dict[str, object]]
@@ -94,7 +94,7 @@ class LocalFetcher(Fetcher):
                 if user is None:
                     continue
             else:
-                user = aip_id(EntityType.USER, "identity", email.split("@", 1)[0])
+                user = email_user(email)
             owners.append(user)
         return owners
 

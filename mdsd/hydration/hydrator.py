@@ -207,6 +207,10 @@ class Hydrator:
             for source in sorted(self._queues.keys() | {s for s, n in self._busy.items() if n})
         }
 
+    def pending_of(self, source: str) -> int:
+        """Units of ``source`` waiting (queued or held back by a retry) or in flight."""
+        return sum(1 for s, _ in self._wanted.values() if s == source) + self._busy[source]
+
     @property
     def pending_units(self) -> int:
         return len(self._wanted) + len(self._inflight)
@@ -303,14 +307,15 @@ class Hydrator:
         self.stats.seconds["write"] += time.perf_counter() - fetched_at
         if outcome.stale:
             self.stats.stale += 1
-        elif outcome.report is None:
+        elif outcome.report is None and not outcome.series:
             self.stats.unchanged += 1
         elif isinstance(result, Gone):
             self.stats.deleted += 1
         else:
             self.stats.hydrated += 1
-        if outcome.report is not None:
-            self.on_commit(outcome.report)
+        for report in [outcome.report, *outcome.series]:
+            if report is not None:
+                self.on_commit(report)
         self._done.append((unit, seq))
         self._ok_units.append((source, unit))
 

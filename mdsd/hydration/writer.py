@@ -22,7 +22,7 @@ from typing import Any
 
 from mds.wire.model import IDENTITY, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
-from mdsd.connectors.base import Gone, HydrationResult, Observed
+from mdsd.connectors.base import Gone, Hydrated, HydrationResult, Observed
 from mdsd.hydration.merging import merge_ops
 from store import Add, Created, Db, FactStore, Op, Replace, TxReport
 
@@ -35,6 +35,8 @@ class WriteOutcome:
     report: TxReport | None
     #: aip ids whose payload was older than what the store holds, so was not written
     stale: list[str] = field(default_factory=list)
+    #: the transactions that wrote new points of the entities' series, oldest first
+    series: list[TxReport] = field(default_factory=list)
 
 
 def parse_instant(value: str | None) -> datetime | None:
@@ -125,7 +127,34 @@ class Writer:
                 if part not in kept:
                     ops += self._delete_entity(db, part)
         outcome.report = self.store.transact(ops, cause)
+        if isinstance(result, Hydrated):
+            outcome.series = self._write_series(result.entities, cause)
         return outcome
+
+    def _write_series(
+        self, entities: Iterable[NormalizedEntity], cause: dict[str, Any]
+    ) -> list[TxReport]:
+        """The points of each entity's series after the last one held, each at its own
+        moment: one transaction per step, as a transaction states one value per attribute
+        (the k-th new point of every series goes in the k-th transaction)."""
+        db = self.store.db()
+        steps: list[list[Op]] = []
+        for entity in entities:
+            e = db.entid(entity.id)
+            for name, points in entity.series.items():
+                attr = F.attr_key(name)
+                held_from = None if e is None else db.valid_from(e, attr)
+                new = [
+                    (moment, value)
+                    for moment, value in ((parse_instant(t), v) for t, v in points)
+                    if moment is not None and (held_from is None or moment > held_from)
+                ]
+                for k, (moment, value) in enumerate(new):
+                    if k == len(steps):
+                        steps.append([])
+                    steps[k].append(Replace(entity.id, attr, [value], valid=moment))
+        reports = [self.store.transact(ops, cause) for ops in steps]
+        return [r for r in reports if r is not None]
 
     def observe(self, observed: Iterable[Observed], cause: dict[str, Any]) -> list[TxReport]:
         """Merge what events that carry their content say (``mdsd.hydration.merging``),
@@ -162,7 +191,7 @@ class Writer:
         missing = {
             F.attr_key(name)
             for entity in entities
-            for name in entity.attributes
+            for name in [*entity.attributes, *entity.series]
             if F.attr_key(name) not in self._installed
         }
         if missing:
@@ -198,6 +227,7 @@ class Writer:
             ("created_at", F.CREATED_AT, [dating.created_at] if dating.created_at else []),
         ]
         present = {F.attr_key(k) for k, v in entity.attributes.items() if v is not None}
+        present |= {F.attr_key(k) for k in entity.series}  # written point by point, after
         stated += [
             (name, F.attr_key(name), [] if value is None else [value])
             for name, value in entity.attributes.items()

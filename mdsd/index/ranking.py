@@ -55,6 +55,14 @@ def prior(doc: SearchDoc) -> float:
     return rank * 0.5 if doc.status == "stub" else rank
 
 
+def listing_key(doc: SearchDoc) -> str:
+    """Order of a listing (filters and no words, ``*``, ``type:model``): canonical entities,
+    then the rest, then stubs, each by name. The prior's shortness means "the closest
+    completion of what was typed"; with nothing typed it would only sort by length."""
+    group = "2" if doc.status == "stub" else "0" if doc.entity_type in _CANONICAL_TYPES else "1"
+    return group + doc.name.casefold()
+
+
 # Tiers are searched one after the other, so their order never depends on scores; scores are
 # reported so that they agree with it: a tier's lie in [base, 1.5 * base] * log2(3) (a bonus
 # of at most half the base, times the prior factor) < 2.4 * base, below the next tier's base.

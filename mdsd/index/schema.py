@@ -20,6 +20,7 @@ tag                ``k=v`` and ``k``, lowercased            ``tag:``
 text               words of the name, description, owner    other tier
                    names, tags and related names
 prior              float fast field                         order within a tier
+listing            text fast field (raw)                    order of a listing (no words)
 =================  =======================================  ==========================
 
 The normalized name is the name's words joined by single spaces (``playback-events@2025``
@@ -122,18 +123,22 @@ _TEXT_FIELDS: Final = (
     ("text", False, "mds_words", "basic"),
 )
 LAYOUT_FINGERPRINT: Final = hashlib.sha256(
-    repr((1, _TEXT_FIELDS, NAME_PREFIX_CHARS, WORD_PREFIX_CHARS, MAX_WORD_CHARS)).encode()
+    repr(
+        (2, _TEXT_FIELDS, "listing", NAME_PREFIX_CHARS, WORD_PREFIX_CHARS, MAX_WORD_CHARS)
+    ).encode()
 ).hexdigest()[:16]
 
 
 def build_schema() -> tantivy.Schema:
-    """The tantivy schema of the fields above, plus the ``prior`` fast field."""
+    """The tantivy schema of the fields above, plus the ``prior`` and ``listing`` fast
+    fields."""
     builder = tantivy.SchemaBuilder()
     for name, stored, analyzer, index_option in _TEXT_FIELDS:
         builder.add_text_field(
             name, stored=stored, tokenizer_name=analyzer, index_option=index_option
         )
     builder.add_float_field("prior", fast=True)
+    builder.add_text_field("listing", fast=True, tokenizer_name="raw", index_option="basic")
     return builder.build()
 
 

@@ -52,7 +52,7 @@ from tantivy import DocAddress, Occur, Query
 
 from mdsd.index.grammar import parse_query
 from mdsd.index.highlight import Highlighter
-from mdsd.index.ranking import TIER_BASE, TOP_PRIOR, MatchTier, prior
+from mdsd.index.ranking import TIER_BASE, TOP_PRIOR, MatchTier, listing_key, prior
 from mdsd.index.schema import (
     LAYOUT_FINGERPRINT,
     STATUSES,
@@ -136,6 +136,11 @@ class Searching:
         def best(tier: MatchTier, query: Query, scored: bool) -> list[tuple[float, DocAddress]]:
             # ``limit`` and not fewer: every hit found so far may be among this tier's best.
             full = Query.boolean_query([(Occur.Must, query), *filters])
+            if tier == "filter":  # a listing: by group, then name (``listing_key``)
+                listed = searcher.search(
+                    full, limit, count=False, order_by_field="listing", order=tantivy.Order.Asc
+                )
+                return [(TIER_BASE[tier], address) for _, address in listed.hits]
             if scored:  # words spelled exactly earn a bonus
                 return searcher.search(full, limit, count=False, weight_by_field="prior").hits
             # all hits of a tier are equal: the prior alone orders them, at less cost
@@ -401,6 +406,7 @@ class SearchIndex(Searching):
             tag=[*doc.tags, *(tag.split("=", 1)[0] for tag in doc.tags if "=" in tag)],
             text=[doc.name, doc.description, *doc.owner_names, *doc.tags, *doc.related_names],
             prior=rank,
+            listing=listing_key(doc),
             **names,
         )
 

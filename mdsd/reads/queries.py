@@ -6,7 +6,7 @@ HTTP layer only parses parameters and picks the view; GraphQL reuses the same pi
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from mds.wire.model import EntityType, Rel, lineage_steps
 from mds.wire.moments import iso, iso_epoch
 from mdsd import facts as F
 from mdsd.reads.views import describe, said
-from store import Datom, Db, Traversal
+from store import Datom, Db, SchemaError, Traversal
 
 #: ref attributes that are bookkeeping, not relationships a person follows
 _NOT_RELATIONSHIPS = {F.PARENT, F.MENTIONS, F.EDGE_SOURCE, F.EDGE_TARGET}
@@ -273,19 +273,60 @@ def lineage(
     }
 
 
+#: Where a lifecycle stage sorts in a grouped list: what is live first (what breaks if it
+#: breaks), what is ended last; an unknown stage in between.
+_STAGE_ORDER: dict[str, int] = {
+    "production": 0,
+    "active": 0,
+    "running": 1,
+    "staged": 2,
+    "draft": 3,
+    "succeeded": 4,
+    "failed": 8,
+    "aborted": 8,
+    "retired": 9,
+    "concluded": 9,
+    "archived": 9,
+}
+_UNKNOWN_STAGE = 5
+
+
+def _optional(db: Db, e: int, attr: str) -> Any:
+    """A source's attribute (``attr/...``), which the store knows only once some source
+    has stated it: ``None`` before."""
+    try:
+        return db.get(e, attr)
+    except SchemaError:
+        return None
+
+
 def _grouped(db: Db, walked: Traversal, root: int) -> list[JSON]:
+    """The walk's entities by type, each with its lifecycle ``stage`` (an instance's
+    production or retired, a test's active or concluded, a run's succeeded) and owners'
+    names; live stages first within a type, then by depth and name. Each group counts
+    its entities by stage."""
     groups: dict[str, list[JSON]] = defaultdict(list)
+    owned_by = F.rel_attr(Rel.OWNED_BY)
     for node, level in walked.depth.items():
         if node == root:
             continue
         item = summary(db, node)
         item["depth"] = level
+        stage = _optional(db, node, F.attr_key("status"))
+        item["stage"] = None if stage is None else str(stage)
+        item["owners"] = [db.get(o, F.NAME) or db.xid(o) for _, o in db.refs_out(node, [owned_by])]
         groups[item["entity_type"] or "Unknown"].append(item)
+
+    def order(item: JSON) -> tuple[int, int, str]:
+        stage = (item["stage"] or "").lower()
+        return (_STAGE_ORDER.get(stage, _UNKNOWN_STAGE), item["depth"], item["name"] or "")
+
     return [
         {
             "entity_type": kind,
             "count": len(items),
-            "entities": sorted(items, key=lambda i: (i["depth"], i["name"] or "")),
+            "stages": dict(Counter(i["stage"] for i in items if i["stage"]).most_common()),
+            "entities": sorted(items, key=order),
         }
         for kind, items in sorted(groups.items())
     ]
@@ -305,8 +346,9 @@ def teams_of(db: Db, user: int) -> list[int]:
 
 
 def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
-    """What breaks downstream, and whom to tell: owners of every impacted entity, their
-    teams. The whole downstream closure, as lineage walks it (bounded by ``MAX_NODES``)."""
+    """What breaks downstream, and whom to tell: owners of every impacted entity (those
+    identity has described; the others ``unresolved``), their teams. The whole downstream
+    closure, as lineage walks it (bounded by ``MAX_NODES``)."""
     root, walked = walk(db, xid, "downstream", depth)
     owners: dict[int, None] = {}
     for node in walked.depth:
@@ -316,13 +358,17 @@ def impact(db: Db, xid: str, depth: int = MAX_DEPTH) -> JSON:
     for owner in owners:
         for team in teams_of(db, owner):
             teams[team] = None
+    people = [summary(db, o) for o in owners]
     return {
         "root": xid,
         "total": len(walked.depth) - 1,
         "groups": _grouped(db, walked, root),
         "notify": {
-            "owners": [summary(db, o) for o in owners],
+            "owners": [p for p in people if p["status"] != F.STATUS_STUB],
             "teams": [summary(db, t) for t in teams],
+            # owners no identity source has described (an email or a name a source gave):
+            # maybe nobody's address, so listed apart, never as people known to notify
+            "unresolved": [p for p in people if p["status"] == F.STATUS_STUB],
         },
         "as_of": describe(db),
     }
@@ -500,6 +546,22 @@ def history(db: Db, xid: str, limit: int | None = None) -> JSON:
     return {"id": xid, "transactions": transactions, "as_of": describe(db)}
 
 
+def _said(db: Db, e: int, tx: int) -> str | None:
+    """An entity as a person reads it in transaction ``tx``'s list of changes: its name,
+    or for an inferred edge (reified, with an id made of internal keys) what it joins, as
+    the transaction left it (or, if it retracted the edge, as it found it)."""
+    name = db.get(e, F.NAME)
+    if name is not None:
+        return str(name)
+    for view in (db.as_of(tx), db.as_of(tx - 1)):
+        kind = view.get(e, F.EDGE_TYPE)
+        if kind is not None:
+            ends = (view.get(e, F.EDGE_SOURCE), view.get(e, F.EDGE_TARGET))
+            source, target = (view.get(x, F.NAME) or view.xid(x) if x else "?" for x in ends)
+            return f"{source} {kind} {target}"
+    return None
+
+
 def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON:
     """The most recent transactions of the whole graph up to the view's basis (system
     time), newest first, each with the span of valid times its facts hold from."""
@@ -514,6 +576,9 @@ def graph_history(db: Db, limit: int = 50, before_tx: int | None = None) -> JSON
                 "at": iso(r.at),
                 "cause": r.meta,
                 "entities": sorted({x for x in (db.xid(e) for e in r.entities) if x}),
+                "names": {
+                    x: n for e in r.entities if (x := db.xid(e)) and (n := _said(db, e, r.tx))
+                },
                 "datoms": len(r.datoms),
                 # the span of valid times it stated (a late source's import reaches back)
                 "earliest_valid": iso(min((d.valid for d in r.datoms), default=None)),

@@ -188,6 +188,20 @@ async def test_graph_history_pages_back_newest_first(org: Org) -> None:
     assert [t["tx"] for t in far["transactions"]] == [t["tx"] for t in page["transactions"][:3]]
 
 
+async def test_graph_history_names_what_each_transaction_touched(org: Org) -> None:
+    """Entities by name, and an inferred edge (an internal id) by what it joins."""
+    transactions = (await org.client.history(limit=10_000))["transactions"]
+    edges = 0
+    for tx in transactions:
+        names = tx["names"]
+        for xid in tx["entities"]:
+            if xid.startswith("edge:tested_in:"):
+                edges += 1
+                assert " tested_in " in names[xid] and "edge:" not in names[xid], names[xid]
+                assert "aip://" not in names[xid]
+    assert edges > 0
+
+
 async def test_enrichment_and_graphql_endpoints_answer(client: Client, truth: Truth) -> None:
     """Their content is tested where they are built; here: they are served, with ids."""
     model = next(truth.records("models"))[0]

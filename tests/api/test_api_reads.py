@@ -6,6 +6,7 @@ tests hold hydration, enrichment and the queries to contract 1.3-1.4 together.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import contract_shapes as shape
@@ -218,6 +219,21 @@ async def test_impact_groups_the_downstream_closure_and_names_whom_to_tell(
     notified = {o["id"] for o in doc["notify"]["owners"]}
     assert owners and owners <= notified
     assert truth.teams(owners) <= {t["id"] for t in doc["notify"]["teams"]}
+    # each entity with its lifecycle stage, as its source says it; live ones first
+    live = {"production": 0, "active": 0, "running": 1, "staged": 2}
+    for group in doc["groups"]:
+        stages = []
+        for entity in group["entities"]:
+            record = truth.record(entity["id"])
+            said = (record or {}).get("status")
+            assert (entity["stage"] or "").lower() == (str(said).lower() if said else ""), entity
+            stages.append(entity["stage"])
+        assert group.get("stages", {}) == dict(Counter(s for s in stages if s))
+        ranks = [live.get((s or "").lower(), 5) for s in stages]
+        firsts = [r for r in ranks if r < 5]
+        assert firsts == sorted(firsts) and ranks[: len(firsts)] == firsts, group["entity_type"]
+    instances = next(g for g in doc["groups"] if g["entity_type"] == "ModelInstance")
+    assert {"production", "retired"} <= {s.lower() for s in instances["stages"]}
 
 
 async def test_dependencies_group_the_upstream_closure(client: Client, truth: Truth) -> None:

@@ -190,7 +190,8 @@ KIND_ATTRIBUTES = {
     EntityType.MODEL: {"latest_version", "version_count", "aliases"},
     EntityType.MODEL_INSTANCE: {
         "version", "status", "deployed_at", "stage", "aliases", "registration_status",
-        "source", "logged_model_id",
+        "source", "logged_model_id", "mlflow_kind", "mlflow_status", "model_type",
+        "experiment_id", "artifact_uri",
     },
     EntityType.PIPELINE: {"schedule", "node_count", "artifact_location", "lifecycle_stage"},
     EntityType.PIPELINE_RUN: {
@@ -200,7 +201,10 @@ KIND_ATTRIBUTES = {
     },
     EntityType.FEATURE: {"latest_version", "version_count"},
     EntityType.DATASET: {"latest_version", "version_count"},
-    EntityType.DATASET_VERSION: {"version", "row_count", "created_at", "dataset"},
+    EntityType.DATASET_VERSION: {
+        "version", "row_count", "created_at", "dataset", "source_type", "source_uri", "schema",
+        "profile",
+    },
     EntityType.AB_TEST: {"status", "cell_count"},
     EntityType.AB_TEST_CELL: {"cell_number"},
 }  # fmt: skip

@@ -25,6 +25,21 @@ async def test_json_body_is_returned(make_client):
     assert client.stats()["requests"] == 1
 
 
+async def test_a_search_that_is_a_post_is_retried_and_never_cached(make_client):
+    """MLflow's ``runs/search`` is a POST that reads: sent with its JSON body, retried like
+    a GET, and asked again every time (a listing must be current)."""
+    source = FakeSource({"/search": responses(httpx.Response(503), OK)})
+    client = make_client(source, max_retries=2)
+    for _ in range(2):
+        assert await client.post_json("/search", {"ids": ["1"]}) == {"id": "a"}
+    assert [(r.method, r.content) for r in source.requests] == [("POST", b'{"ids": ["1"]}')] * 3
+    assert source.requests[0].headers["Content-Type"] == "application/json"
+    assert client.stats()["cache_hits"] == 0
+    failing = make_client(FakeSource({"/search": httpx.Response(503)}), max_retries=0)
+    with pytest.raises(SourceUnavailable, match="POST /search: HTTP 503"):
+        await failing.post_json("/search", {})
+
+
 async def test_base_url_path_prefix_is_kept(fake_time):
     """A source behind a reverse proxy at ``/registry/`` is read under that prefix."""
     from mdsd.connectors.http import SourceClient

@@ -54,3 +54,17 @@ def test_impact_is_the_whole_downstream_closure(writer: Writer) -> None:
     doc = queries.impact(writer.store.db(), chain[0])
     impacted = {e["id"] for g in doc["groups"] for e in g["entities"]}
     assert impacted == set(chain[1:])
+
+
+def test_owners_no_identity_source_described_are_set_apart(writer: Writer) -> None:
+    """An owner known only as a stub (an email no identity source resolved) may be
+    nobody's address: it is listed as unresolved, never among the people to notify."""
+    ann, stranger = "aip://user/identity/ann", "aip://user/identity/alice@other.org"
+    write(
+        writer, NormalizedEntity(DATASET, EntityType.DATASET, "datasets", "d", "d"), [ann, stranger]
+    )
+    [entity] = user(Payload({"id": "ann"}, "test"))
+    write(writer, entity)
+    notify = queries.impact(writer.store.db(), DATASET)["notify"]
+    assert [o["id"] for o in notify["owners"]] == [ann]
+    assert [(o["id"], o["name"]) for o in notify["unresolved"]] == [(stranger, "alice@other.org")]

@@ -189,3 +189,35 @@ def test_a_stub_described_later_exists_from_its_creation(writer: Writer) -> None
     assert attribute(june, RUN, F.NAME) == "train-churn-1"
     assert attribute(june, RUN, F.STATUS) == F.STATUS_RESOLVED
     assert attribute(db, RUN, F.STATUS) == F.STATUS_RESOLVED
+
+
+def run_with_loss(points: list[tuple[str, float]]) -> Hydrated:
+    """A run whose ``loss`` was logged at ``points`` (time, value)."""
+    run = NormalizedEntity(RUN, EntityType.PIPELINE_RUN, "orchestrator", "train-1", "train-1")
+    run.created_at, run.updated_at = "2024-06-01T00:00:00Z", "2024-06-01T03:00:00Z"
+    run.series["metric.loss"] = points
+    return Hydrated([run])
+
+
+def test_a_series_is_stated_point_by_point_at_its_own_moments(writer: Writer) -> None:
+    """A metric's history: each value holds from when it was logged, so the graph as of
+    any moment shows the value of then; a re-read writes only the points not yet held."""
+    first = [("2024-06-01T01:00:00Z", 0.9), ("2024-06-01T02:00:00Z", 0.5)]
+    outcome = writer.write(run_with_loss(first), {}, CAUSE)
+    assert len(outcome.series) == 2, "one transaction per point"
+    loss = F.attr_key("metric.loss")
+
+    def value_at(moment: datetime) -> object:
+        db = writer.store.db().valid_at(moment)
+        e = db.entid(RUN)
+        assert e is not None
+        return db.get(e, loss)
+
+    assert value_at(datetime(2024, 6, 1, 0, 30, tzinfo=UTC)) is None, "not logged yet"
+    assert value_at(datetime(2024, 6, 1, 1, 30, tzinfo=UTC)) == 0.9
+    assert value_at(datetime(2024, 6, 1, 2, 30, tzinfo=UTC)) == 0.5
+    assert writer.write(run_with_loss(first), {}, CAUSE).series == [], "nothing new"
+    more = writer.write(run_with_loss([*first, ("2024-06-01T03:00:00Z", 0.2)]), {}, CAUSE)
+    assert [d.v for r in more.series for d in r.datoms if d.added] == [0.2]
+    assert value_at(datetime(2024, 6, 1, 1, 30, tzinfo=UTC)) == 0.9, "the past is kept"
+    assert value_at(datetime(2024, 6, 2, tzinfo=UTC)) == 0.2

@@ -3,13 +3,16 @@ real MLflow server installed once into a cached virtualenv."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from mdsd.connectors.mlflow.connector import MlflowConnector
 from mdsd.connectors.policy import SourcePolicy
+from simulator.runner import SimulatorThread
+from simulator.world import World
 from tests.mlflow.fake_mlflow import FakeMlflow, kv
+from tests.mlflow.server import MlflowServer, ensure_mlflow
 
 BASE_URL = "http://mlflow.test"
 
@@ -37,6 +40,8 @@ def fake() -> FakeMlflow:
                         "digest": "97ce029f",
                         "source_type": "s3",
                         "source": '{"uri": "s3://bucket/iris.csv"}',
+                        "schema": '{"mlflow_colspec": [{"type": "long", "name": "x"}]}',
+                        "profile": '{"num_rows": 3}',
                     },
                 }
             ]
@@ -55,3 +60,21 @@ async def connector(fake: FakeMlflow) -> AsyncIterator[MlflowConnector]:
     mlflow = MlflowConnector(policy, transport=fake.transport())
     yield mlflow
     await mlflow.aclose()
+
+
+@pytest.fixture(scope="module")
+def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real MLflow server (slow tests), one per test module."""
+    venv, install_seconds = ensure_mlflow()
+    with MlflowServer(venv, tmp_path_factory.mktemp("mlflow")) as server:
+        print(
+            f"\n[mlflow] install {install_seconds:.1f}s, server ready in {server.started_in:.1f}s"
+        )
+        yield server
+
+
+@pytest.fixture(scope="module")
+def identity() -> Iterator[SimulatorThread]:
+    """The reference platform (its identity source is what matters here)."""
+    with SimulatorThread(World.generate(size=60, seed=11)) as simulator:
+        yield simulator

@@ -2,12 +2,13 @@
 
 Bodies have the shapes a real MLflow 3.17 server returns (captured from one): 64-bit times
 as epoch milliseconds, ``[{"key", "value"}]`` tags, empty lists left out, 404 with
-``RESOURCE_DOES_NOT_EXIST``. Search endpoints page with ``page_token`` and honour the one
-``order_by`` mds uses.
+``RESOURCE_DOES_NOT_EXIST``. Search endpoints page with ``page_token`` and honour the
+orders, views and the one ``runs/search`` filter mds uses.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any
@@ -132,10 +133,48 @@ class FakeMlflow:
         if path == "experiments/get":
             return self._one("experiment", self.experiments.get(q["experiment_id"]))
         if path == "experiments/search":
-            return self._page("experiments", list(self.experiments.values()), q)
+            experiments = list(self.experiments.values())
+            if q.get("view_type") != "ALL":
+                experiments = [e for e in experiments if e["lifecycle_stage"] == "active"]
+            return self._page("experiments", experiments, q)
+        if path == "runs/search":
+            return self._search_runs(json.loads(request.content))
+        if path == "metrics/get-history":
+            run = self.runs.get(q["run_id"])
+            if run is None:
+                return self._one("run", None)
+            points = [m for m in run["data"].get("metrics", []) if m["key"] == q["metric_key"]]
+            history = run.get("history", {}).get(q["metric_key"], points)
+            return self._page("metrics", list(history), q)
+        if path == "logged-models/search":
+            wanted = json.loads(request.content)["experiment_ids"]
+            logged = [
+                m for m in self.logged_models.values() if m["info"]["experiment_id"] in wanted
+            ]
+            return self._page("models", logged, httpx.QueryParams())
         if path.startswith("logged-models/"):
             return self._one("model", self.logged_models.get(path.rpartition("/")[2]))
         return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND"})
+
+    def _search_runs(self, body: Json) -> httpx.Response:
+        runs = [
+            r for r in self.runs.values() if r["info"]["experiment_id"] in body["experiment_ids"]
+        ]
+        if body.get("run_view_type") != "ALL":
+            runs = [r for r in runs if r["info"]["lifecycle_stage"] == "active"]
+        since = re.fullmatch(r"attributes\.start_time >= (\d+)", body.get("filter", ""))
+        dataset = re.fullmatch(
+            r"datasets\.name = '(.*)' AND datasets\.digest = '(.*)'", body.get("filter", "")
+        )
+        assert "filter" not in body or since or dataset, body["filter"]
+        if since:
+            runs = [r for r in runs if r["info"]["start_time"] >= int(since[1])]
+        if dataset:
+            runs = [r for r in runs if (dataset[1], dataset[2]) in _datasets(r)]
+        assert body.get("order_by") == ["attributes.start_time DESC"], body
+        runs.sort(key=lambda r: -r["info"]["start_time"])
+        query = {k: str(body[k]) for k in ("page_token", "max_results") if k in body}
+        return self._page("runs", runs, httpx.QueryParams(query))
 
     @staticmethod
     def _one(key: str, item: Json | None) -> httpx.Response:
@@ -153,3 +192,9 @@ class FakeMlflow:
         if start + size < len(items):
             body["next_page_token"] = str(start + size)
         return httpx.Response(200, json=body)
+
+
+def _datasets(run: Json) -> set[tuple[str, str]]:
+    """(name, digest) of each dataset a run logged as an input."""
+    inputs = run.get("inputs", {}).get("dataset_inputs", [])
+    return {(i["dataset"]["name"], i["dataset"]["digest"]) for i in inputs}

@@ -1,102 +1,35 @@
 """A real MLflow tracking server for end-to-end tests, installed once and reused.
 
-MLflow (~850 MB with its dependencies) lives in its own virtualenv under
-``$MDS_TEST_CACHE`` (default ``~/.cache/mds-test``), so the fast suite never pays for it and
-local runs install it once. The install is guarded by a file lock and finished by a marker
-file, so an interrupted install is redone rather than half-used.
+MLflow (~850 MB with its dependencies) lives in its own cached virtualenv
+(``tests/venvs.py``), so the fast suite never pays for it and local runs install it once.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from tests.venvs import venv_or_skip
+
 MLFLOW_VERSION = "3.17.2"
-INSTALL_TIMEOUT_SECONDS = 900.0
-READY_MARKER = ".mds-ready"
-
-
-class MlflowUnavailable(Exception):
-    """MLflow cannot be installed here for a reason outside the code under test (no index)."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("MDS_TEST_CACHE") or Path.home() / ".cache" / "mds-test")
-
-
-def package_index_reachable(timeout: float = 5.0) -> bool:
-    """Can pip reach its package index (``PIP_INDEX_URL`` or PyPI) at all?"""
-    url = urlsplit(os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple")
-    host = url.hostname or "pypi.org"
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_mlflow(version: str = MLFLOW_VERSION) -> tuple[Path, float]:
     """The virtualenv holding ``mlflow==version``, and the seconds spent installing it now
-    (0.0 when it was cached). Raises ``MlflowUnavailable`` when the index is unreachable."""
-    venv = cache_root() / f"mlflow-{version}"
-    marker = venv / READY_MARKER
-    if marker.exists():
-        return venv, 0.0
-    with _locked(cache_root() / f"mlflow-{version}.lock"):
-        if marker.exists():  # another process installed it while we waited
-            return venv, 0.0
-        if not package_index_reachable():
-            raise MlflowUnavailable("the Python package index is not reachable from here")
-        started = time.monotonic()
-        shutil.rmtree(venv, ignore_errors=True)
-        _run([sys.executable, "-m", "venv", str(venv)], 120)
-        python = str(venv / "bin" / "python")
-        uv = shutil.which("uv")
-        install = (
-            [uv, "pip", "install", "--python", python]
-            if uv
-            else [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        )
-        _run([*install, f"mlflow=={version}"], INSTALL_TIMEOUT_SECONDS)
-        _run([python, "-c", "import mlflow.server"], 120)
-        marker.write_text(version)
-        return venv, time.monotonic() - started
-
-
-def _run(command: list[str], timeout: float) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command)} exited with {done.returncode}:\n{done.stderr[-4000:]}"
-        )
+    (0.0 when it was cached); the test is skipped when the index is unreachable."""
+    return venv_or_skip(f"mlflow-{version}", [f"mlflow=={version}"], "import mlflow.server")
 
 
 def free_port() -> int:

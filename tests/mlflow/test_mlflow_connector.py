@@ -17,6 +17,7 @@ MODEL = "aip://model/mlflow/iris-classifier"
 V1 = "aip://model-instance/mlflow/iris-classifier/1"
 V2 = "aip://model-instance/mlflow/iris-classifier/2"
 RUN = "aip://pipeline-run/mlflow/r1"
+LOGGED = "aip://model-instance/mlflow/m-42"
 
 
 async def hydrated(connector: MlflowConnector, unit: str) -> dict[str, NormalizedEntity]:
@@ -43,6 +44,10 @@ def test_registered_under_its_source_key_with_its_events() -> None:
             {"event_type": "mlflow_experiment_changed", "experiment_id": "7"},
             "aip://pipeline/mlflow/7",
         ),
+        (
+            {"event_type": "mlflow_logged_model_changed", "model_id": "m-1"},
+            "aip://model-instance/mlflow/m-1",
+        ),
     ],
 )
 def test_events_validate_and_point_at_their_unit(event: dict[str, str], target: str) -> None:
@@ -54,6 +59,7 @@ def test_events_validate_and_point_at_their_unit(event: dict[str, str], target: 
 def test_a_version_belongs_to_its_models_unit() -> None:
     assert MlflowConnector.unit_of(V2) == MODEL
     assert MlflowConnector.unit_of(RUN) == RUN
+    assert MlflowConnector.unit_of(LOGGED) == LOGGED, "a logged model is a unit of its own"
 
 
 async def test_model_and_versions_with_aliases_and_lineage(
@@ -110,7 +116,56 @@ async def test_a_version_without_run_id_finds_its_run_through_the_logged_model(
     entities = await hydrated(connector, MODEL)
     v3 = entities["aip://model-instance/mlflow/iris-classifier/3"]
     assert v3.relationships[Rel.PRODUCED_BY] == [RUN]
+    assert v3.relationships[Rel.DERIVED_FROM] == [LOGGED], "registered from the logged model"
     assert v3.attributes["logged_model_id"] == "m-42"
+
+
+async def test_a_runs_metric_history_is_a_series_dated_by_its_timestamps(
+    fake: FakeMlflow, connector: MlflowConnector
+) -> None:
+    t = fake.runs["r1"]["info"]["start_time"]
+    fake.runs["r1"]["history"] = {
+        "rmse": [
+            {"key": "rmse", "value": 0.5, "timestamp": t + 10, "step": 0},
+            {"key": "rmse", "value": 0.3, "timestamp": t + 20, "step": 1},
+            {"key": "rmse", "value": 0.25, "timestamp": t + 20, "step": 2},  # same moment
+            {"key": "rmse", "value": 0.12, "timestamp": t + 30, "step": 3},
+        ]
+    }
+    run = (await hydrated(connector, RUN))[RUN]
+    assert run.series == {
+        "metric.rmse": [(rfc3339(t + 10), 0.5), (rfc3339(t + 20), 0.25), (rfc3339(t + 30), 0.12)]
+    }
+    assert Tag("metric.rmse", "0.12") in run.tags, "the latest stays a tag, for search"
+
+
+async def test_a_logged_model_is_an_instance_produced_by_its_run(
+    fake: FakeMlflow, connector: MlflowConnector
+) -> None:
+    fake.runs["r1"]["outputs"] = {"model_outputs": [{"model_id": "m-42", "step": 0}]}
+    fake.logged_models["m-42"] = {
+        "info": {
+            "model_id": "m-42",
+            "experiment_id": "1",
+            "name": "model",
+            "creation_timestamp_ms": 1000,
+            "last_updated_timestamp_ms": 2000,
+            "status": "LOGGED_MODEL_READY",
+            "source_run_id": "r1",
+            "tags": [{"key": "mlflow.user", "value": "root"}, {"key": "flavor", "value": "sk"}],
+        },
+        "data": {"params": [{"key": "alpha", "value": "0.5"}]},
+    }
+    logged = (await hydrated(connector, LOGGED))[LOGGED]
+    assert (logged.entity_type, logged.name) == (EntityType.MODEL_INSTANCE, "model")
+    assert logged.relationships == {Rel.PRODUCED_BY: [RUN]}
+    assert logged.tags == [Tag("flavor", "sk"), Tag("param.alpha", "0.5")]
+    assert logged.attributes["mlflow_kind"] == "logged_model"
+    assert logged.created_at == rfc3339(1000) and logged.updated_at == rfc3339(2000)
+    assert (await hydrated(connector, RUN))[RUN].mentions == [LOGGED], "the run's output"
+    del fake.logged_models["m-42"]
+    connector.invalidate(LOGGED)
+    assert await connector.hydrate(LOGGED) == Gone(LOGGED)
 
 
 async def test_a_version_registered_from_no_run_has_no_producer(
@@ -168,14 +223,26 @@ async def test_experiment_is_a_pipeline(connector: MlflowConnector) -> None:
     assert pipeline.tags == [Tag("team", "vision")]
 
 
-async def test_datasets_are_described_by_their_ids(connector: MlflowConnector) -> None:
+async def test_a_dataset_version_is_described_by_the_runs_that_read_it(
+    fake: FakeMlflow, connector: MlflowConnector
+) -> None:
     version_id = "aip://dataset-version/mlflow/iris@97ce029f"
     version = (await hydrated(connector, version_id))[version_id]
     assert version.name == "iris@97ce029f"
-    assert version.attributes == {"version": "97ce029f", "dataset": "iris"}
+    assert version.attributes == {
+        "version": "97ce029f",
+        "dataset": "iris",
+        "source_type": "s3",
+        "source_uri": "s3://bucket/iris.csv",
+        "schema": {"mlflow_colspec": [{"type": "long", "name": "x"}]},
+        "profile": {"num_rows": 3},
+    }
     assert version.relationships == {Rel.VERSION_OF: ["aip://dataset/mlflow/iris"]}
+    assert {"source_type", "schema", "profile"} <= version.fixed, "content-addressed"
     dataset = (await hydrated(connector, "aip://dataset/mlflow/iris"))["aip://dataset/mlflow/iris"]
     assert (dataset.entity_type, dataset.name) == (EntityType.DATASET, "iris")
+    del fake.runs["r1"]
+    assert await connector.hydrate(version_id) == Gone(version_id), "no run reads it any more"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,14 +21,7 @@ import pytest
 from mds.client import ApiError
 from mds.testing import DaemonProcess
 from simulator.runner import SimulatorThread
-from simulator.world import World
-from tests.mlflow.server import (
-    MLFLOW_VERSION,
-    MlflowServer,
-    MlflowUnavailable,
-    ensure_mlflow,
-    free_port,
-)
+from tests.mlflow.server import MlflowServer, free_port
 from tests.mlflow.test_mlflow_webhook import mlflow_signature
 
 pytestmark = pytest.mark.slow
@@ -107,26 +100,6 @@ def tags(entity: dict[str, Any]) -> set[tuple[str, str]]:
     return {(t["tag"], t["value"]) for t in entity["tags"]}
 
 
-@pytest.fixture(scope="module")
-def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    try:
-        venv, install_seconds = ensure_mlflow()
-    except MlflowUnavailable as exc:
-        pytest.skip(f"mlflow=={MLFLOW_VERSION} cannot be installed here: {exc}")
-    with MlflowServer(venv, tmp_path_factory.mktemp("mlflow")) as server:
-        print(
-            f"\n[mlflow] install {install_seconds:.1f}s, server ready in {server.started_in:.1f}s"
-        )
-        yield server
-
-
-@pytest.fixture(scope="module")
-def identity() -> Iterator[SimulatorThread]:
-    """The reference platform (its identity source is what matters here)."""
-    with SimulatorThread(World.generate(size=60, seed=11)) as simulator:
-        yield simulator
-
-
 @pytest.fixture
 def person(identity: SimulatorThread) -> dict[str, Any]:
     items, _ = identity.world.page("users", 1)
@@ -182,6 +155,11 @@ def check_graph(
     assert eventually(lambda: shown(daemon, pipeline), what=pipeline)["name"] == args["experiment"]
     dv = eventually(lambda: shown(daemon, version), what=version)
     assert ("version_of", dataset) in edges(dv)
+    assert dv["attributes"]["source_type"] == "s3" and dv["attributes"]["source_uri"]
+    assert dv["attributes"]["schema"]["mlflow_colspec"] and dv["attributes"]["profile"]
+    logged = next(t for k, t in edges(first) if k == "derived_from")  # MLflow 3's LoggedModel
+    model_of_run = eventually(lambda: shown(daemon, logged), what=logged)
+    assert ("produced_by", run_id) in edges(model_of_run)
     eventually(lambda: shown(daemon, dataset), what=dataset)
     assert eventually(lambda: shown(daemon, user), what=user)["name"] == person["name"]
 

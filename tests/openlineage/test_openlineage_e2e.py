@@ -13,6 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.generated.column_lineage_dataset import (
+    ColumnLineageDatasetFacet,
+    Fields,
+    InputField,
+    Transformation,
+)
 from openlineage.client.generated.schema_dataset import (
     SchemaDatasetFacet,
     SchemaDatasetFacetFields,
@@ -20,6 +26,7 @@ from openlineage.client.generated.schema_dataset import (
 from openlineage.client.serde import Serde
 from openlineage.client.uuid import generate_new_uuid
 
+from mds.cli import main
 from mds.client import ApiError, Client
 from mds.testing import DaemonProcess
 from mds.wire import shapes
@@ -104,3 +111,75 @@ def test_a_run_from_the_real_client_is_lineage_through_its_run(daemon: DaemonPro
             assert any("run.runId" in letter["reason"] for letter in letters["dead_letters"])
 
     asyncio.run(scenario())
+
+
+def test_column_lineage_from_the_real_client_is_asked_field_by_field(
+    daemon: DaemonProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = str(generate_new_uuid())
+    lineage = ColumnLineageDatasetFacet(
+        fields={
+            "order_count": Fields(
+                inputFields=[
+                    InputField(
+                        "pg://warehouse",
+                        "public.orders",
+                        "id",
+                        transformations=[Transformation("DIRECT", "AGGREGATION", "count(id)")],
+                    )
+                ]
+            )
+        }
+    )
+    event = RunEvent(
+        eventType=RunState.COMPLETE,
+        eventTime=END,
+        run=Run(runId=run_id),
+        job=Job(namespace="airflow", name="orders.counts"),
+        inputs=[
+            InputDataset(
+                namespace="pg://warehouse",
+                name="public.orders",
+                facets={
+                    "schema": SchemaDatasetFacet(fields=[SchemaDatasetFacetFields("id", "INT")])
+                },
+            )
+        ],
+        outputs=[
+            OutputDataset(
+                namespace="pg://warehouse",
+                name="public.order_counts",
+                facets={"columnLineage": lineage},
+            )
+        ],
+    )
+    counts = "aip://dataset/openlineage/pg%3A%2F%2Fwarehouse/public.order_counts"
+
+    async def scenario() -> None:
+        async with daemon.client() as client:
+            assert (await post(client, Serde.to_json(event)))["accepted"] == 1
+            assert (await client.wait_idle(60))["idle"]
+            up = await client.lineage(counts, field="order_count")
+            assert {n["id"] for n in up["nodes"]} == {f"{counts}#order_count", f"{INPUT}#id"}
+            (edge,) = up["edges"]
+            assert edge["transformations"][0]["description"] == "count(id)"
+            down = await client.lineage(INPUT, field="id", direction="downstream")
+            assert f"{counts}#order_count" in {n["id"] for n in down["nodes"]}
+            with pytest.raises(ApiError) as unknown:
+                await client.lineage(counts, field="total")
+            assert unknown.value.status == 404
+            assert "its fields: order_count" in unknown.value.message
+            with pytest.raises(ApiError) as typed:
+                await client.lineage(counts, field="order_count", types=["reads"])
+            assert typed.value.status == 400
+            with pytest.raises(ApiError) as before:
+                await client.lineage(counts, field="order_count", as_of="2025-05-01T08:00:00Z")
+            assert before.value.status == 404
+
+    asyncio.run(scenario())
+    argv = ["--socket", str(daemon.socket), "lineage", counts, "--field", "order_count"]
+    assert main(argv) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == "upstream lineage, 1 node(s):"
+    assert shown[1].startswith("[Field] public.order_counts.order_count  ")
+    assert shown[2].startswith("└─ DIRECT/AGGREGATION  [Field] public.orders.id (INT)  ")

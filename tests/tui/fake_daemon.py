@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mds.wire import JSON
+from mds.wire.columns import DATASET_SCOPE, FIELD_SCOPE, FIELD_TYPE, field_id
 from mds.wire.model import KIND_OF, lineage_steps
 
 TYPE_OF_KIND = {kind: str(et) for et, kind in KIND_OF.items()}
@@ -58,6 +59,17 @@ CHURN1 = uid("model-instance", "registry", "churn-model-v1-20241201")
 TEST = uid("ab-test", "experiments", "12345")
 CELL1 = uid("ab-test-cell", "experiments", "12345/1")
 CELL2 = uid("ab-test-cell", "experiments", "12345/2")
+
+# what an OpenLineage job said: a failed run of an Airflow task, inside its DAG's run,
+# reading orders and writing a daily table whose revenue column sums their amounts
+OL_NS = "pg%3A%2F%2Fwarehouse"
+ORDERS = uid("dataset", "openlineage", f"{OL_NS}/public.orders")
+DAILY = uid("dataset", "openlineage", f"{OL_NS}/public.daily_orders")
+OL_JOB = uid("pipeline", "openlineage", "airflow/orders.daily")
+OL_DAG = uid("pipeline", "openlineage", "airflow/orders")
+OL_RUN = uid("pipeline-run", "openlineage", "3f5e83fa-3480-44ff-99c5-ff943904e5e8")
+OL_PARENT = uid("pipeline-run", "openlineage", "0b8bb3c5-55c6-4b8a-9cba-2b6c2b4f7f10")
+OL_ERROR = "ZeroDivisionError: division by zero in revenue_per_order"
 
 NAMES = {ALICE: "Alice Andersen", BOB: "Bob Brown", CAROL: "Carol Chen", PERSO: "Personalization"}
 
@@ -294,6 +306,7 @@ def seed(g: FakeGraph) -> None:
                 attributes={"version": 1, "status": "staged"},
                 rels=(("instance_of", CHURN), ("uses_feature", TENURE), ("uses_feature", LEGACY)),
             ),
+            *openlineage(),
         ],
         {"event_type": "model_created", "source": "registry"},
     )
@@ -398,6 +411,79 @@ def seed(g: FakeGraph) -> None:
         ],
         {"event_type": "model_updated", "source": "registry"},
     )
+
+
+def _field(name: str, kind: str, description: str | None = None) -> JSON:
+    return {"name": name, "type": kind, "description": description}
+
+
+def _from(dataset: str, field: str, kind: str, subtype: str, how: str) -> JSON:
+    step = {"type": kind, "subtype": subtype, "description": how, "masking": False}
+    return {"dataset": dataset, "field": field, "transformations": [step]}
+
+
+def openlineage() -> list[JSON]:
+    """Entities as mdsd maps an OpenLineage run: datasets with their schema and column
+    lineage, the job, the failed run and its parent."""
+    daily_lineage = {
+        "fields": {
+            "day": [_from(ORDERS, "ordered_at", "DIRECT", "TRANSFORMATION", "date(ordered_at)")],
+            "revenue": [_from(ORDERS, "amount", "DIRECT", "AGGREGATION", "sum(amount)")],
+        },
+        "dataset": [_from(ORDERS, "status", "INDIRECT", "FILTER", "status = 'paid'")],
+    }
+    return [
+        doc(
+            ORDERS,
+            "public.orders",
+            attributes={
+                "namespace": "pg://warehouse",
+                "fields": [
+                    _field("id", "INT", "The order's id."),
+                    _field("amount", "DECIMAL(10,2)", "What the customer paid."),
+                    _field("status", "TEXT"),
+                    _field("ordered_at", "TIMESTAMP"),
+                ],
+            },
+        ),
+        doc(
+            DAILY,
+            "public.daily_orders",
+            attributes={
+                "namespace": "pg://warehouse",
+                "fields": [
+                    _field("day", "DATE"),
+                    _field("revenue", "DECIMAL(12,2)", "Paid revenue of the day."),
+                ],
+                "column_lineage": daily_lineage,
+            },
+        ),
+        doc(OL_DAG, "orders", attributes={"namespace": "airflow"}),
+        doc(OL_JOB, "orders.daily", attributes={"namespace": "airflow"}),
+        doc(
+            OL_PARENT,
+            "0b8bb3c5-55c6-4b8a-9cba-2b6c2b4f7f10",
+            attributes={"status": "running", "started_at": "2024-12-01T05:59:00Z"},
+            rels=(("run_of", OL_DAG),),
+        ),
+        doc(
+            OL_RUN,
+            "3f5e83fa-3480-44ff-99c5-ff943904e5e8",
+            attributes={
+                "status": "failed",
+                "started_at": "2024-12-01T06:00:00Z",
+                "ended_at": "2024-12-01T06:12:30Z",
+                "error_message": OL_ERROR,
+                "error_language": "python",
+            },
+            rels=(
+                ("run_of", OL_JOB),
+                ("reads", ORDERS),
+                ("writes", DAILY),
+                ("parent_run", OL_PARENT),
+            ),
+        ),
+    ]
 
 
 # -- the HTTP API ----------------------------------------------------------------------------
@@ -621,7 +707,14 @@ class FakeDaemon:
                             nxt = source
                         else:
                             continue
-                        out_edges.append({"source": source, "target": target, "type": rel_type})
+                        out_edges.append(
+                            {
+                                "source": source,
+                                "target": target,
+                                "type": rel_type,
+                                "inferred": bool(rel.get("inferred")),
+                            }
+                        )
                         if nxt not in seen:
                             seen[nxt] = level
                             following.append(nxt)
@@ -636,6 +729,9 @@ class FakeDaemon:
             return error(404, "not_found", f"{root} does not exist")
         direction = request.query_params.get("direction", "upstream")
         depth = int(request.query_params.get("depth", 6))
+        field = request.query_params.get("field")
+        if field is not None:
+            return self._field_lineage(request, tx, root, field, direction, depth)
         nodes, edges = self._walk(root, direction, depth, tx)
         return JSONResponse(
             {
@@ -643,6 +739,85 @@ class FakeDaemon:
                 "direction": direction,
                 "nodes": nodes,
                 "edges": edges,
+                **self._as_of(request, tx),
+            }
+        )
+
+    def _fields(self, dataset: str, tx: int) -> list[str]:
+        attributes = (self.graph.get(dataset, tx) or {}).get("attributes", {})
+        named = [f["name"] for f in attributes.get("fields", [])]
+        named += list((attributes.get("column_lineage") or {}).get("fields", {}))
+        return list(dict.fromkeys(named))
+
+    def _column_links(self, tx: int) -> list[JSON]:
+        """Every edge of every dataset's column lineage (naively, from all of them)."""
+        links = []
+        for entity in self.graph.all(tx):
+            lineage = entity["attributes"].get("column_lineage") or {}
+            for name, entries in lineage.get("fields", {}).items():
+                links += [(entity["id"], name, e, FIELD_SCOPE) for e in entries]
+            for entry in lineage.get("dataset", []):
+                fields = self._fields(entity["id"], tx)
+                links += [(entity["id"], name, entry, DATASET_SCOPE) for name in fields]
+        return [
+            {
+                "source": field_id(dataset, name),
+                "target": field_id(entry["dataset"], entry["field"]),
+                "type": "derived_from",
+                "inferred": False,
+                "scope": scope,
+                "transformations": entry["transformations"],
+            }
+            for dataset, name, entry, scope in links
+        ]
+
+    def _field_node(self, node: str, depth: int, tx: int) -> JSON:
+        dataset, _, name = node.partition("#")
+        entity = self.graph.get(dataset, tx) or {"attributes": {}}
+        described = {f["name"]: f for f in entity["attributes"].get("fields", [])}.get(name, {})
+        return {
+            "id": node,
+            "entity_type": FIELD_TYPE,
+            "name": name,
+            "depth": depth,
+            "status": entity.get("status"),
+            "dataset": dataset,
+            "dataset_name": entity.get("name"),
+            "field": name,
+            "type": described.get("type"),
+            "description": described.get("description"),
+        }
+
+    def _field_lineage(
+        self, request: Request, tx: int, dataset: str, field: str, direction: str, depth: int
+    ) -> Response:
+        links = self._column_links(tx)
+        known = self._fields(dataset, tx) + [
+            e["target"].partition("#")[2] for e in links if e["target"].startswith(dataset + "#")
+        ]
+        if field not in known:
+            fields = ", ".join(dict.fromkeys(known))
+            return error(
+                404, "not_found", f"no field {field!r} in {dataset!r}; its fields: {fields}"
+            )
+        root = field_id(dataset, field)
+        near, far = ("source", "target") if direction == "upstream" else ("target", "source")
+        seen, frontier, walked = {root: 0}, [root], []
+        for level in range(1, depth + 1):
+            following = []
+            for link in links:
+                if link[near] in frontier:
+                    walked.append(link)
+                    if link[far] not in seen:
+                        seen[link[far]] = level
+                        following.append(link[far])
+            frontier = following
+        return JSONResponse(
+            {
+                "root": root,
+                "direction": direction,
+                "nodes": [self._field_node(n, d, tx) for n, d in seen.items()],
+                "edges": walked,
                 **self._as_of(request, tx),
             }
         )

@@ -25,6 +25,11 @@ def requests(fake: FakeDaemon) -> list[tuple[str, dict[str, str]]]:
             one = {"id": entity["id"], **as_of}
             asked += [(path, one) for path in ("/v1/entity", "/v1/lineage", "/v1/impact")]
             asked += [("/v1/history", one), ("/v1/path", {"from": RUN1, "to": entity["id"]})]
+            for field in entity["attributes"].get("fields", []):  # column lineage
+                for direction in ("upstream", "downstream"):
+                    asked.append(
+                        ("/v1/lineage", {**one, "field": field["name"], "direction": direction})
+                    )
             if entity["entity_type"] in ("Model", "ModelInstance", "AbTest"):
                 asked += [("/v1/usage", one), ("/v1/similar", one), ("/v1/suggestions", one)]
     return [*asked, ("/v1/owners/search", {"q": "a"}), ("/v1/entity", {"id": TEST + "0"})]

@@ -190,6 +190,15 @@ async def test_help_lists_the_live_bindings_including_a_user_keymap(
         for binding_id in ("impact", "usage", "history", "provenance", "back", "tx_prev", "down"):
             assert binding_id in keys
         assert keys["lineage"] == ["L"]
+        # only the explorer's own keys: none of the widgets' own (copy, page left)
+        descriptions = {entry.description for entry in app.screen.entries}
+        assert not {"Copy selected text", "Page left", "Page Left"} & descriptions
+        assert all(entry.binding_id for entry in app.screen.entries)
+        dialog = app.screen.query_one("#dialog")
+        await pilot.press("G")
+        await wait_for(pilot, lambda: dialog.scroll_y > 0, what="G scrolls help to its end")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: dialog.scroll_y == 0, what="g scrolls help to its top")
         await pilot.press("escape", "l")  # rebound: l does nothing now
         await pilot.pause(0.1)
         assert isinstance(app.screen, EntityScreen)
@@ -218,6 +227,13 @@ async def test_slash_filters_the_list_and_escape_clears_then_goes_back(
         await pilot.press("escape")  # nothing to clear: back (here: nowhere, stays)
         await pilot.pause(0.05)
         assert isinstance(app.screen, EntityScreen)
+        # esc in the filter itself clears it and hands the keys back to the list
+        await pilot.press("slash", *"tenure", "escape")
+        await wait_for(pilot, lambda: len(page.table.rows_shown) == total)
+        assert app.focused is page.table
+        before = page.table.cursor_row
+        await pilot.press("j")
+        assert page.table.cursor_row == before + 1
 
 
 async def test_pages_left_are_released(make_app: Callable[..., MdsApp]) -> None:
@@ -283,3 +299,17 @@ async def test_a_very_long_name_keeps_where_you_are_on_one_line(
         assert crumbs._shown is not None and crumbs._shown.cell_len <= 80
         summary = str(app.screen.query_one("#summary", Static).render())
         assert "…" in summary and long_name not in summary
+
+
+async def test_y_copies_the_id_under_the_cursor(make_app: Callable[..., MdsApp]) -> None:
+    """On a list, the row's entity; where no row points anywhere, the page's own."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        row = page.table.current
+        assert row is not None and row.target
+        await pilot.press("y")
+        assert app.clipboard == row.target
+        await pilot.press("j", "y")
+        moved = page.table.current
+        assert moved is not None and app.clipboard == (moved.target or V5)

@@ -75,11 +75,19 @@ async def test_filters_pass_through_and_at_searches_people(make_app: Callable[..
         assert isinstance(screen, SearchScreen)
         screen.query_one("#query", Input).value = "type:model owner:bob"
         await wait_for(pilot, lambda: [r["id"] for r in screen.results] == [CHURN])
+        await wait_for(pilot, lambda: "1 result  ·" in str(screen.query_one("#hint").render()))
         await pilot.press("ctrl+u", *"@ali")
         await wait_for(
             pilot, lambda: screen.results and screen.results[0]["name"] == "Alice Andersen"
         )
         assert screen.results[0]["entity_type"] == "User"
+        await wait_for(
+            pilot, lambda: "2 people and teams  ·" in str(screen.query_one("#hint").render())
+        )
+        await pilot.press(*"ce")  # @alice: Alice alone
+        await wait_for(
+            pilot, lambda: "1 person or team  ·" in str(screen.query_one("#hint").render())
+        )
 
 
 async def test_escape_clears_the_query(make_app: Callable[..., MdsApp]) -> None:

@@ -175,3 +175,22 @@ async def test_before_its_known_history_the_page_says_where_it_begins_and_braces
         await pilot.press("right_curly_bracket")
         await wait_for(pilot, lambda: app.as_of == "2025-01-01T09:00:00Z")
         await wait_for(pilot, lambda: app.screen.failure is None and "v5" in header(app))
+
+
+async def test_back_shows_each_page_at_the_moments_it_was_seen(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """A page seen live, then a page opened in time travel: back is live again, forward
+    is back in the past (a browser's back restores the address with its query)."""
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_entity(pilot, app, V5)
+        await open_entity(pilot, app, RANKING)
+        app.run_command(":asof 2025-01-02")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: app.as_of is None and app.screen.entity_id == V5)
+        assert not app.screen.query_one("#asof-bar", Static).display
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, description_is(app, "Ranks the home feed."))
+        assert app.as_of == "2025-01-02"

@@ -34,7 +34,7 @@ class PageScreen(Screen[None]):
     """Base of all pages. Subclasses implement :meth:`compose_body` and :meth:`load`."""
 
     #: the views that make sense only with an entity
-    ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "impact", "usage"})
+    ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "graph", "impact", "usage"})
     #: what a failure that leaves nothing to show hides (:meth:`show_failure`)
     CONTENT: ClassVar[str] = "#body"
 
@@ -42,9 +42,11 @@ class PageScreen(Screen[None]):
         Binding("slash", "find", "Find", key_display="/", id="find"),
         Binding("escape", "escape", "Back", show=False, id="escape"),
         Binding("l", "lineage", "Lineage", id="lineage"),
+        Binding("v", "graph", "Graph", id="graph"),
         Binding("i", "impact", "Impact", id="impact"),
         Binding("u", "usage", "Usage", id="usage"),
         Binding("h", "history", "History", id="history"),
+        Binding("y", "copy_id", "Copy id", show=False, id="copy_id"),
     ]
 
     def __init__(self, location: Location) -> None:
@@ -208,6 +210,20 @@ class PageScreen(Screen[None]):
             return kind_of(self.entity_id) in USAGE_KINDS
         return True
 
+    def pointed_id(self) -> str | None:
+        """The entity the cursor is on (a list's row, a graph's node), else the page's."""
+        return self.entity_id
+
+    def action_copy_id(self) -> None:
+        """``y``: the id under the cursor to the clipboard, through the terminal (OSC 52),
+        so it works over ssh too, as lazygit's ``y`` does."""
+        found = self.pointed_id()
+        if found is None:
+            self.notify("Nothing here has an id to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(found)
+        self.notify(f"Copied {found}", timeout=3)
+
     def action_find(self) -> None:
         self.mds.open_search()
 
@@ -216,6 +232,9 @@ class PageScreen(Screen[None]):
 
     def action_lineage(self) -> None:
         self.mds.go(Location("lineage", self.entity_id))
+
+    def action_graph(self) -> None:
+        self.mds.go(Location("graph", self.entity_id))
 
     def action_impact(self) -> None:
         self.mds.go(Location("impact", self.entity_id))

@@ -31,9 +31,10 @@ from tui.format import (
     status_text,
     tags_text,
 )
+from tui.nav import Location
 from tui.screens.info import InfoScreen
 from tui.screens.listing import ListScreen
-from tui.sections import Link, Section, load_sections
+from tui.sections import LAID_OUT, Link, Section, load_sections
 from tui.widgets.lists import Row
 
 
@@ -100,7 +101,7 @@ def header_text(entity: JSON, past: bool = False) -> Text:
 def attributes_text(entity: JSON) -> Text:
     text = Text()
     for key, value in sorted((entity.get("attributes") or {}).items()):
-        if value in (None, ""):
+        if value in (None, "") or key in LAID_OUT:
             continue
         if text:
             text.append("   ")
@@ -156,6 +157,7 @@ def link_rows(links: list[Link]) -> list[Row]:
             ),
             group=link.group,
             target=link.id or None,
+            data=link.opens,
         )
         for link in links
     ]
@@ -256,6 +258,14 @@ class EntityScreen(ListScreen):
         if links or self._link_rows:
             self._link_rows = links
             self._show_all_rows()
+
+    def activate(self, row: Row) -> None:
+        """Enter on a row: the page a section's row names (a field's lineage), else the
+        entity at its other end."""
+        if isinstance(row.data, Location):
+            self.mds.go(row.data)
+        else:
+            super().activate(row)
 
     def action_provenance(self) -> None:
         row = self.table.current

@@ -30,20 +30,22 @@ class KeyHelp:
 
 
 def live_keys(app: App[Any], screen: Screen[Any]) -> list[KeyHelp]:
-    """The bindings active on ``screen``, one entry per binding id (keys merged)."""
+    """The explorer's own bindings active on ``screen``, one entry per binding id (keys
+    merged). Every binding of the explorer has an id (a keymap rebinds by it); Textual's
+    widgets bring bindings of their own (``super+c``, page left) that the explorer's keys
+    already cover or that mean nothing here, and those have none."""
     entries: dict[str, KeyHelp] = {}
     for active in live_bindings(screen):
         binding = active.binding
-        if binding.system or not (binding.description or binding.id):
+        if binding.system or not binding.id:
             continue
-        ident = binding.id or binding.action
         entry = entries.setdefault(
-            ident, KeyHelp([], binding.description or binding.action, binding.id or "")
+            binding.id, KeyHelp([], binding.description or binding.action, binding.id)
         )
         display = app.get_key_display(binding)
         if display not in entry.keys:
             entry.keys.append(display)
-    return sorted(entries.values(), key=lambda e: (not e.binding_id, e.binding_id or e.description))
+    return sorted(entries.values(), key=lambda e: e.binding_id)
 
 
 def help_table(entries: list[KeyHelp]) -> Table:
@@ -70,6 +72,10 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help_close"),
         Binding("j", "scroll_down", "Down", show=False, id="help_down"),
         Binding("k", "scroll_up", "Up", show=False, id="help_up"),
+        Binding("g,home", "scroll_home", "Top", show=False, id="help_top"),
+        Binding("G,end", "scroll_end", "Bottom", show=False, id="help_bottom"),
+        Binding("ctrl+f,pagedown,space", "page_down", "Page down", show=False, id="help_page_down"),
+        Binding("ctrl+b,pageup", "page_up", "Page up", show=False, id="help_page_up"),
     ]
 
     def __init__(self, entries: list[KeyHelp]) -> None:
@@ -99,3 +105,15 @@ class HelpScreen(ModalScreen[None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#dialog", VerticalScroll).scroll_up()
+
+    def action_scroll_home(self) -> None:
+        self.query_one("#dialog", VerticalScroll).scroll_home(animate=False)
+
+    def action_scroll_end(self) -> None:
+        self.query_one("#dialog", VerticalScroll).scroll_end(animate=False)
+
+    def action_page_down(self) -> None:
+        self.query_one("#dialog", VerticalScroll).scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.query_one("#dialog", VerticalScroll).scroll_page_up(animate=False)

@@ -3,9 +3,9 @@
 With an entity: its transactions (when mds recorded them: system time) and their asserted
 (+) and retracted (-) facts, each with its valid time (from when it holds). Without:
 the latest transactions of the whole graph. Either way the row's transaction becomes the
-as-of moment, which is the quickest way into time travel. History is the one view not cut
-at the as-of moment (the API takes none): the version shown is marked ◀, later ones dimmed,
-so one can travel forward as well as back.
+as-of moment, which is the quickest way into time travel. Like every view it is cut at the
+moments shown (``known_at``: the transactions recorded by then; ``as_of``: the changes
+valid by then); the version on screen is marked ◀.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def global_rows(
     for tx in sorted(transactions, key=lambda t: int(t.get("tx", 0)), reverse=True):
         number = int(tx.get("tx", 0))
         entities = tx.get("entities", [])
-        touched = ", ".join(names.get(e) or native_id(e) for e in entities[:3])
+        said = {**names, **(tx.get("names") or {})}
+        touched = ", ".join(said.get(e) or native_id(e) for e in entities[:3])
         if len(entities) > 3:
             touched += f" +{len(entities) - 3}"
         text = Text.assemble(
@@ -121,12 +122,12 @@ class HistoryScreen(ListScreen):
     async def load(self) -> None:
         current = self.mds.as_of_tx
         if self.entity_id is None:
-            answer = await self.client.history(limit=100)
+            answer = await self.client.history(limit=100, **self.moments)
             rows = global_rows(answer.get("transactions", []), self.mds.names, current)
             self.location.title = "all"
             head = "Latest transactions of the whole graph"
         else:
-            answer = await self.client.history(self.entity_id, limit=100)
+            answer = await self.client.history(self.entity_id, limit=100, **self.moments)
             rows = entity_rows(answer.get("transactions", []), self.mds.names, current)
             name = self.mds.names.get(self.entity_id) or native_id(self.entity_id)
             self.location.title = name

@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from tui.format import TITLE_WIDTH, badge, clip, name_of, names
+from tui.format import TITLE_WIDTH, badge, clip, name_of, names, status_text
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
 
 class ImpactScreen(ListScreen):
-    COLUMNS: ClassVar[tuple[str, ...]] = ("entity", "depth", "")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("entity", "stage", "owners", "depth")
 
     def compose_top(self) -> ComposeResult:
         yield Static(id="summary")
@@ -27,16 +27,17 @@ class ImpactScreen(ListScreen):
         self.location.title = name
         rows: list[Row] = []
         for group in answer.get("groups", []):
-            label = (
-                f"{group.get('entity_type')} ({group.get('count', len(group.get('entities', [])))})"
-            )
+            count = group.get("count", len(group.get("entities", [])))
+            stages = ", ".join(f"{n} {stage}" for stage, n in (group.get("stages") or {}).items())
+            label = f"{group.get('entity_type')} ({count}{': ' + stages if stages else ''})"
             for entity in group.get("entities", []):
                 rows.append(
                     Row(
                         (
                             Text.assemble(badge(group.get("entity_type")), " ", name_of(entity)),
+                            status_text(entity.get("stage")) if entity.get("stage") else "",
+                            clip(", ".join(entity.get("owners") or []), 30),
                             str(entity.get("depth", "")),
-                            "",
                         ),
                         group=label,
                         target=entity.get("id"),
@@ -47,7 +48,7 @@ class ImpactScreen(ListScreen):
             for person in notify.get(kind, []):
                 rows.append(
                     Row(
-                        (Text.assemble(badge(entity_type), " ", name_of(person)), "", ""),
+                        (Text.assemble(badge(entity_type), " ", name_of(person)), "", "", ""),
                         group=f"notify {kind}",
                         target=person.get("id"),
                     )

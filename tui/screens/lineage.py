@@ -148,6 +148,11 @@ class LineageScreen(PageScreen):
         if data and data.get("id"):
             self.mds.open_entity(str(data["id"]))
 
+    def pointed_id(self) -> str | None:
+        node = self.lineage_tree.cursor_node
+        found = node.data.get("id") if node is not None and node.data else None
+        return str(found) if found else self.entity_id
+
     def touches(self, entity_ids: set[str]) -> bool:
         shown: set[str] = set()
         stack = [self.lineage_tree.root]

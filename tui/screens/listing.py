@@ -48,6 +48,10 @@ class ListScreen(PageScreen):
             table.move_cursor(row=min(self._restore_cursor, table.row_count - 1), animate=False)
             self._restore_cursor = None
 
+    def pointed_id(self) -> str | None:
+        row = self.table.current
+        return row.target if row is not None and row.target else self.entity_id
+
     def touches(self, entity_ids: set[str]) -> bool:
         if super().touches(entity_ids):
             return True
@@ -85,6 +89,10 @@ class ListScreen(PageScreen):
         if event.input.id == "filter":
             event.stop()
             self.table.apply_filter(event.value)
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        event.stop()
+        self.table.focus()
 
     def action_find(self) -> None:
         self.query_one("#filter", FilterBar).open()

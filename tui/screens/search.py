@@ -145,10 +145,13 @@ class SearchScreen(PageScreen):
         self._draw(query, results)
         self.location.title = query
         if results:
+            found = len(results)
+            if kind == "results":
+                noun = "result" if found == 1 else "results"
+            else:
+                noun = "person or team" if found == 1 else kind
             hint.update(
-                Text.assemble(
-                    (f"{len(results)}", "bold"), f" {kind}  ·  enter opens the highlighted one"
-                )
+                Text.assemble((f"{found}", "bold"), f" {noun}  ·  enter opens the highlighted one")
             )
         else:
             moments = self.mds.said_moments
@@ -181,6 +184,12 @@ class SearchScreen(PageScreen):
             listing.highlighted = min(wanted, len(results) - 1)
 
     # -- opening --------------------------------------------------------------------------
+
+    def pointed_id(self) -> str | None:
+        index = self.query_one("#results", ResultList).highlighted
+        if self.results and index is not None and 0 <= index < len(self.results):
+            return str(self.results[index]["id"])
+        return None
 
     def open_highlighted(self) -> None:
         index = self.query_one("#results", ResultList).highlighted

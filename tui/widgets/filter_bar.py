@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Input
 
 
 class FilterBar(Input):
     """Hidden until ``/``; Enter returns to the list, Escape clears and hides it.
 
-    The owning screen listens to ``Input.Changed`` and filters its list; the bar only
-    manages its own visibility so every list screen behaves the same.
+    The owning screen listens to ``Input.Changed`` and filters its list, and to
+    ``Closed`` to take the focus back to it; the bar only manages its own visibility so
+    every list screen behaves the same.
     """
+
+    class Closed(Message):
+        """The bar gave up the keys: the list it filters should have them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close(True)", "Clear filter", show=False, id="filter_clear"),
@@ -31,7 +36,7 @@ class FilterBar(Input):
         if clear:
             self.value = ""
         self.display = bool(self.value)
-        self.screen.focus_next()
+        self.post_message(self.Closed())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

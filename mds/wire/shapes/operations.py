@@ -16,6 +16,9 @@ class SourceStatus(Shape):
     state: str
     requests: int
     errors: int
+    #: when mds last held everything the source showed (a source polled whole: MLflow's
+    #: catch-up); None until then, absent for sources that cannot say
+    in_step_at: str | None = None
 
 
 class SourceQueue(Shape):

@@ -157,19 +157,24 @@ class Lineage(Shape):
 
 
 class Member(Shape):
-    """An entity of a group: how far from the root it is."""
+    """An entity of a group: how far from the root it is, its lifecycle stage and its
+    owners' names."""
 
     id: str
     name: str | None
     depth: int
     entity_type: str | None = None
     status: str | None = None
+    stage: str | None = None
+    owners: list[str] | None = None
 
 
 class Group(Shape):
     entity_type: str
     count: int
     entities: list[Member]
+    #: how many of them are in each lifecycle stage
+    stages: dict[str, int] | None = None
 
 
 class Dependencies(Shape):
@@ -184,6 +189,8 @@ class Dependencies(Shape):
 class Notify(Shape):
     owners: list[Ref]
     teams: list[Ref]
+    #: owners only known as stubs: no identity source said who they are
+    unresolved: list[Ref] = []
 
 
 class Impact(Shape):
@@ -281,6 +288,8 @@ class GraphTx(Shape):
     cause: Any
     entities: list[str]
     datoms: int
+    #: how a person reads each entity: its name, or what an inferred edge joins
+    names: dict[str, str] | None = None
     #: the span of valid times the transaction's facts hold from
     earliest_valid: str | None = None
     latest_valid: str | None = None

@@ -1,4 +1,5 @@
-"""The answers of the graph-wide root fields: search, lineage, impact and history.
+"""The answers of the graph-wide root fields: search, lineage (of entities and of a
+dataset's field), impact and history.
 
 Each reuses the question's REST implementation in ``mdsd.reads`` (``queries``, ``search``)
 for what to return and turns its ids into entities of the request's view, so GraphQL
@@ -18,7 +19,7 @@ from mds.wire.model import EntityType
 from mdsd import facts as F
 from mdsd.api.graphql.context import View
 from mdsd.api.graphql.entity import Entity, Team, User, node, nodes
-from mdsd.reads import queries
+from mdsd.reads import columns, queries
 
 
 @strawberry.enum
@@ -47,6 +48,42 @@ class Lineage:
     depth: int
     nodes: list[Reached]
     edges: list[LineageEdge]
+    truncated: bool
+
+
+@strawberry.type(description="A field of a dataset reached by a column-lineage walk.")
+class FieldNode:
+    id: str = strawberry.field(description="`{dataset id}#{field}`.")
+    field: str
+    dataset_id: strawberry.ID
+    dataset: Entity | None = strawberry.field(description="Null when the view has no such dataset.")
+    type: str | None = strawberry.field(description="As the dataset's schema gives it.")
+    description: str | None
+    depth: int
+
+
+@strawberry.type(description="A derived field points at a field it is computed from.")
+class FieldEdge:
+    source: str
+    target: str
+    scope: str = strawberry.field(
+        description="`field`, or `dataset` for an input of the whole dataset (a filter, a "
+        "join key), so of each of its fields."
+    )
+    transformations: JSON = strawberry.field(
+        description="`[{type, subtype, description, masking}]` as the producer gave them."
+    )
+
+
+@strawberry.type(
+    description="The column lineage of a dataset's field (as `mds lineage ID --field NAME`)."
+)
+class ColumnLineage:
+    root: FieldNode
+    direction: LineageDirection
+    depth: int
+    nodes: list[FieldNode]
+    edges: list[FieldEdge]
     truncated: bool
 
 
@@ -162,6 +199,41 @@ async def lineage(
             if s in found and t in found
         ],
         truncated=walked.truncated,
+    )
+
+
+async def column_lineage(
+    view: View, xid: str, field: str, direction: LineageDirection, depth: int
+) -> ColumnLineage:
+    answer = view.run(columns.field_lineage, xid, field, direction.value, depth)
+    found = await _by_id(view, list(dict.fromkeys(n["dataset"] for n in answer["nodes"])))
+    reached = [
+        FieldNode(
+            id=n["id"],
+            field=n["field"],
+            dataset_id=strawberry.ID(n["dataset"]),
+            dataset=found.get(n["dataset"]),
+            type=n["type"],
+            description=n["description"],
+            depth=n["depth"],
+        )
+        for n in answer["nodes"]
+    ]
+    return ColumnLineage(
+        root=next(n for n in reached if n.id == answer["root"]),
+        direction=direction,
+        depth=depth,
+        nodes=reached,
+        edges=[
+            FieldEdge(
+                source=e["source"],
+                target=e["target"],
+                scope=e["scope"],
+                transformations=e["transformations"],
+            )
+            for e in answer["edges"]
+        ],
+        truncated=answer["truncated"],
     )
 
 

@@ -16,12 +16,14 @@ from mdsd.api.graphql.context import GraphContext, View
 from mdsd.api.graphql.entity import KINDS, Entity, node
 from mdsd.api.graphql.results import (
     Basis,
+    ColumnLineage,
     History,
     Impact,
     Lineage,
     LineageDirection,
     SearchHit,
     basis,
+    column_lineage,
     history,
     impact,
     lineage,
@@ -94,6 +96,24 @@ class Roots:
         known_at: KnownAt = None,
     ) -> Lineage:
         return await lineage(_view(info, as_of, known_at), id, direction, depth, types)
+
+    @strawberry.field(
+        description="The column lineage of a dataset's field (as `mds lineage ID --field "
+        "NAME`): the fields it is computed from (upstream) or feeds (downstream), from "
+        "OpenLineage's columnLineage facet. A field is not an entity, so this is a root of "
+        "its own rather than an argument of `lineage`."
+    )
+    async def column_lineage(
+        self,
+        info: Info,
+        id: Id,
+        field: str,
+        direction: LineageDirection = LineageDirection.UPSTREAM,
+        depth: int = LINEAGE_DEPTH,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+    ) -> ColumnLineage:
+        return await column_lineage(_view(info, as_of, known_at), id, field, direction, depth)
 
     @strawberry.field(description="What is downstream and whom to tell (as `mds impact`).")
     async def impact(

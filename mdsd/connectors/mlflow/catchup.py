@@ -1,19 +1,28 @@
-"""Catch-up polling of MLflow: what the webhook deliveries missed, found by update time.
+"""Catch-up polling of MLflow: every change it can make, found by listing and diffing.
 
-MLflow retries a webhook delivery three times and then drops it, and mds may be down when
-it comes. Each poll walks ``registered-models/search`` and ``model-versions/search``
-newest first (``last_updated_timestamp DESC``) and stops once it is past what it has seen;
-everything newer is announced as a thin event through the durable intake, and only then is
-the cursor advanced and persisted, so a crash between the two repeats an announcement
-(harmless: events are hints) and never loses one.
+MLflow pushes webhooks for a few registry changes only, and drops a delivery after three
+retries; and it makes many changes without moving any timestamp (tags, aliases, model
+renames, deletes, a run's new metrics or tags). So a poll does not follow timestamps: it
+reads MLflow's cheap listings whole and compares each item with what the last poll saw:
 
-A cursor is the newest update time seen plus the items seen within ``lookback_ms`` of it:
-a write that commits late with an older timestamp is still found, and an item is not
-announced again while its timestamp stays the same. The first poll (no cursor) announces
-everything, which is how an existing MLflow is imported.
+- ``registered-models/search``: every model with its tags and aliases (renames, deletes);
+- ``model-versions/search``: every version with its stage, tags and description;
+- ``experiments/search`` (deleted ones too): renames, tags, deletes;
+- ``runs/search`` (a POST that only reads; deleted runs too) over every experiment, for
+  runs started within ``run_window`` (all runs on the first poll): status, new metrics,
+  params, tags, renames, deletes;
+- ``logged-models/search`` (MLflow 3; a POST too): the models runs logged.
 
-MLflow changes tags and aliases without touching any timestamp; those reach mds through
-webhooks or, failing that, through reconciliation, whose listing token covers them.
+An item is news when it is new, when its ``fingerprint`` (a digest of all the listing
+says of it) changed, or when it vanished (a run only if it started within the window: an
+older one leaves the listing without leaving MLflow); each becomes a thin event through
+the durable intake, and only then is the snapshot replaced and persisted, so a crash
+between the two repeats an announcement (harmless: events are hints) and never loses one.
+After downtime the first poll compares with the snapshot saved before it, so what the
+webhooks missed meanwhile is found at once.
+
+A poll that read every listing to the end is a moment mds is *in step* with MLflow as of
+the poll's start, once the hydration it asked for is done: ``in_step_at`` in ``mds status``.
 """
 
 from __future__ import annotations
@@ -24,99 +33,59 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
 from mdsd.connectors.mlflow.connector import MlflowConnector
-from mdsd.connectors.mlflow.normalize import millis, rfc3339
-from mdsd.connectors.payload import Payload
+from mdsd.connectors.mlflow.normalize import fingerprint, millis, nested, rfc3339
 
 log = logging.getLogger(__name__)
 
 ORIGIN = "mlflow-catchup"
-#: how far behind the newest timestamp seen a late commit is still looked for
-LOOKBACK_MS = 30_000
-NEWEST_FIRST = "last_updated_timestamp DESC"
+#: the snapshot's layout; another (an older mds's cursors) is dropped and all is re-read
+STATE_VERSION = 2
 
 Submit = Callable[[bytes, str], Awaitable[Any]]
-
-
-@dataclass(slots=True)
-class Cursor:
-    """How far one search API has been read (see the module docstring)."""
-
-    newest_ms: int = 0
-    #: item key -> the update time it was announced with, for items near ``newest_ms``
-    recent: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def floor_ms(self) -> int:
-        """Items updated before this were all seen; a newest-first walk stops here."""
-        return self.newest_ms - LOOKBACK_MS if self.newest_ms else -1
-
-    def is_news(self, key: str, updated_ms: int) -> bool:
-        return updated_ms >= self.floor_ms and self.recent.get(key) != updated_ms
-
-    def advanced(self, seen: dict[str, int]) -> Cursor:
-        """The cursor once ``seen`` (key -> update time) is durably announced."""
-        newest = max([self.newest_ms, *seen.values()])
-        recent = {**self.recent, **seen}
-        return Cursor(newest, {k: t for k, t in recent.items() if t >= newest - LOOKBACK_MS})
-
-    def to_json(self) -> dict[str, Any]:
-        return {"newest_ms": self.newest_ms, "recent": self.recent}
-
-    @classmethod
-    def from_json(cls, data: object) -> Cursor:
-        if not isinstance(data, dict):
-            return cls()
-        recent = data.get("recent")
-        return cls(
-            int(data.get("newest_ms") or 0),
-            {str(k): int(v) for k, v in recent.items()} if isinstance(recent, dict) else {},
-        )
+Event = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
-class Feed:
-    """One search API and how its items become thin events."""
+class Seen:
+    """One listed item as a poll saw it: its fingerprint, and (runs) when it started."""
 
-    name: str
-    path: str
-    key: str
-    page_size: int
-    item_key: Callable[[Payload], str]
-    event: Callable[[Payload], dict[str, str]]
+    digest: str
+    started_ms: int | None = None
 
 
-FEEDS = (
-    Feed(
-        "models",
-        "registered-models/search",
-        "registered_models",
-        1000,
-        lambda m: m.id("name"),
-        lambda m: {"event_type": "mlflow_model_changed", "name": m.id("name")},
-    ),
-    Feed(
-        "versions",
-        "model-versions/search",
-        "model_versions",
-        1000,
-        lambda v: f"{v.id('name')}/{v.id('version')}",
-        lambda v: {
-            "event_type": "mlflow_model_version_changed",
-            "name": v.id("name"),
-            "version": v.id("version"),
-        },
-    ),
-)
+#: one poll's read of one kind of item: key -> what was seen
+Listing = dict[str, Seen]
+
+
+def event_of(kind: str, key: str) -> Event:
+    """The thin event that has an item of ``kind``, known by ``key``, read again."""
+    if kind == "models":
+        return {"event_type": "mlflow_model_changed", "name": key}
+    if kind == "versions":  # version numbers hold no "/", model names may
+        name, _, version = key.rpartition("/")
+        return {"event_type": "mlflow_model_version_changed", "name": name, "version": version}
+    if kind == "experiments":
+        return {"event_type": "mlflow_experiment_changed", "experiment_id": key}
+    if kind == "logged_models":
+        return {"event_type": "mlflow_logged_model_changed", "model_id": key}
+    return {"event_type": "mlflow_run_changed", "run_id": key}
+
+
+KINDS = ("models", "versions", "experiments", "runs", "logged_models")
 
 
 class CatchUp:
-    """Polls one MLflow on an interval; ``poll()`` once, or ``run()`` until cancelled."""
+    """Polls one MLflow on an interval; ``poll()`` once, or ``run()`` until cancelled.
+
+    ``settled`` says whether no hydration of MLflow's units is waiting or in flight; with
+    it, a complete poll becomes ``in_step_at`` once what it announced is written.
+    """
 
     def __init__(
         self,
@@ -124,16 +93,26 @@ class CatchUp:
         submit: Submit,
         state_path: Path,
         interval_seconds: float,
+        *,
+        run_window_seconds: float,
+        settled: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.connector = connector
         self.submit = submit
         self.state_path = state_path
         self.interval = interval_seconds
-        self.cursors = self._load()
+        self.run_window = run_window_seconds
+        self.settled = settled
+        self.clock = clock
+        self.snapshot = self._load()
         self.polls = 0
         self.announced = 0
         self.last_poll_at: float | None = None
         self.last_error: str | None = None
+        #: the start of the latest complete poll, and of the latest one known hydrated
+        self._complete_at: float | None = None
+        self._in_step_at: float | None = None
 
     async def run(self) -> None:
         while True:
@@ -149,65 +128,156 @@ class CatchUp:
 
     async def poll(self) -> int:
         """Announce what changed since the last poll; returns the number of events."""
-        events: list[dict[str, str]] = []
-        seen: dict[str, dict[str, int]] = {}
-        for feed in FEEDS:
-            seen[feed.name] = {}
-            async for item, key, updated in self._news(feed):
-                events.append(feed.event(item))
-                seen[feed.name][key] = updated
+        started = self.clock()
+        first_runs = not self.snapshot.get("runs")
+        window_floor = None if first_runs else int((started - self.run_window) * 1000)
+        experiments: list[str] = []
+        listings = {
+            "models": await self._listing(self._models()),
+            "versions": await self._listing(self._versions()),
+            "experiments": await self._listing(self._experiments(experiments)),
+            "runs": await self._listing(self._runs(experiments, window_floor)),
+            "logged_models": await self._listing(self._logged_models(experiments)),
+        }
+        events: list[Event] = []
+        for kind, listing in listings.items():
+            events += self._news(kind, listing, window_floor if kind == "runs" else None)
         if events:
             await self.submit(b"\n".join(json.dumps(e).encode() for e in events), ORIGIN)
-        for feed in FEEDS:
-            self.cursors[feed.name] = self.cursors[feed.name].advanced(seen[feed.name])
+        for kind, listing in listings.items():
+            self.snapshot[kind] = self._kept(kind, listing, window_floor)
         self._save()
         self.polls += 1
         self.announced += len(events)
-        self.last_poll_at = time.time()
+        self.last_poll_at = self._complete_at = started
         self.last_error = None
+        self._check_in_step()
         return len(events)
 
-    async def _news(self, feed: Feed) -> AsyncIterator[tuple[Payload, str, int]]:
-        cursor = self.cursors[feed.name]
-        params: dict[str, str | int] = {"max_results": feed.page_size, "order_by": NEWEST_FIRST}
-        async for item in self.connector.pages(feed.path, feed.key, params):
-            updated = millis(item, "last_updated_timestamp") or 0
-            if updated < cursor.floor_ms:
-                return  # newest first: the rest was seen by earlier polls
-            key = feed.item_key(item)
-            if cursor.is_news(key, updated):
-                yield item, key, updated
+    def _news(self, kind: str, listing: Listing, window_floor: int | None) -> list[Event]:
+        """Events for the items of ``kind`` that are new, changed or gone since last time."""
+        before = self.snapshot.get(kind, {})
+        changed = [key for key, seen in listing.items() if before.get(key) != seen]
+        gone = [
+            key
+            for key, seen in before.items()
+            if key not in listing and _in_window(seen, window_floor)
+        ]
+        return [event_of(kind, key) for key in changed + gone]
+
+    def _kept(self, kind: str, listing: Listing, window_floor: int | None) -> dict[str, Seen]:
+        """The snapshot of ``kind`` after this poll: what it listed, plus (runs) what it
+        could not list because it started before the window, as last seen."""
+        kept = dict(listing)
+        if kind == "runs":
+            for key, seen in self.snapshot.get(kind, {}).items():
+                if key not in kept and not _in_window(seen, window_floor):
+                    kept[key] = seen
+        return kept
+
+    @staticmethod
+    async def _listing(items: AsyncIterator[tuple[str, Seen]]) -> Listing:
+        return {key: seen async for key, seen in items}
+
+    async def _models(self) -> AsyncIterator[tuple[str, Seen]]:
+        params = {"max_results": 1000}
+        async for m in self.connector.pages(
+            "registered-models/search", "registered_models", params
+        ):
+            name = m.id("name")
+            yield name, Seen(fingerprint(m))
+
+    async def _versions(self) -> AsyncIterator[tuple[str, Seen]]:
+        params = {"max_results": 10000}
+        async for v in self.connector.pages("model-versions/search", "model_versions", params):
+            yield f"{v.id('name')}/{v.id('version')}", Seen(fingerprint(v))
+
+    async def _experiments(self, ids: list[str]) -> AsyncIterator[tuple[str, Seen]]:
+        """Every experiment, deleted ones too; their ids are collected into ``ids``."""
+        async for e in self.connector.experiments("ALL"):
+            ids.append(e.id("experiment_id"))
+            yield ids[-1], Seen(fingerprint(e))
+
+    async def _runs(
+        self, experiments: list[str], window_floor: int | None
+    ) -> AsyncIterator[tuple[str, Seen]]:
+        since = None if window_floor is None else f"attributes.start_time >= {window_floor}"
+        async for run in self.connector.runs(experiments, view="ALL", filter=since):
+            info = nested(run, "info")
+            yield info.id("run_id", "run_uuid"), Seen(fingerprint(run), millis(info, "start_time"))
+
+    async def _logged_models(self, experiments: list[str]) -> AsyncIterator[tuple[str, Seen]]:
+        async for logged in self.connector.logged_models(experiments):
+            yield nested(logged, "info").id("model_id"), Seen(fingerprint(logged))
+
+    # -- in step --------------------------------------------------------------------------------
+
+    def _check_in_step(self) -> None:
+        """The latest complete poll is in step once nothing of MLflow's waits to be hydrated
+        (everything it announced was submitted before it completed)."""
+        if self._complete_at is not None and self.settled():
+            self._in_step_at = self._complete_at
+
+    def in_step_at(self) -> str | None:
+        """When (by MLflow's clock of this poll's start) mds last held all MLflow showed."""
+        self._check_in_step()
+        return rfc3339(self._in_step_at * 1000) if self._in_step_at else None
 
     def stats(self) -> dict[str, object]:
         return {
             "interval_seconds": self.interval,
+            "run_window_seconds": self.run_window,
             "polls": self.polls,
             "announced": self.announced,
             "last_poll_at": rfc3339(self.last_poll_at * 1000) if self.last_poll_at else None,
             "last_error": self.last_error,
-            "cursor_ms": {name: c.newest_ms for name, c in self.cursors.items()},
+            "known": {kind: len(self.snapshot.get(kind, {})) for kind in KINDS},
         }
 
-    # -- the persisted cursors ----------------------------------------------------------------
+    # -- the persisted snapshot ---------------------------------------------------------------
 
-    def _load(self) -> dict[str, Cursor]:
-        """The saved cursors, unless they belong to another MLflow (``base_url`` changed)."""
+    def _load(self) -> dict[str, dict[str, Seen]]:
+        """The saved snapshot, unless it belongs to another MLflow (``base_url`` changed) or
+        another layout: then everything is news, which re-imports, harmlessly."""
         try:
             state = json.loads(self.state_path.read_text())
         except (OSError, ValueError):
-            state = {}
-        if not isinstance(state, dict) or state.get("base_url") != self.connector.policy.base_url:
-            state = {}
-        cursors = state.get("cursors")
-        if not isinstance(cursors, dict):
-            cursors = {}
-        return {feed.name: Cursor.from_json(cursors.get(feed.name)) for feed in FEEDS}
+            return {}
+        if (
+            not isinstance(state, dict)
+            or state.get("version") != STATE_VERSION
+            or state.get("base_url") != self.connector.policy.base_url
+        ):
+            return {}
+        kinds = state.get("snapshot")
+        if not isinstance(kinds, dict):
+            return {}
+        return {
+            kind: {key: Seen(str(value[0]), _started(value[1])) for key, value in items.items()}
+            for kind, items in kinds.items()
+            if kind in KINDS
+            and isinstance(items, dict)
+            and all(isinstance(v, list) and len(v) == 2 for v in items.values())
+        }
 
     def _save(self) -> None:
         state = {
+            "version": STATE_VERSION,
             "base_url": self.connector.policy.base_url,
-            "cursors": {name: c.to_json() for name, c in self.cursors.items()},
+            "snapshot": {
+                kind: {key: [seen.digest, seen.started_ms] for key, seen in items.items()}
+                for kind, items in self.snapshot.items()
+            },
         }
         temporary = self.state_path.with_suffix(".tmp")
         temporary.write_text(json.dumps(state))
         os.replace(temporary, self.state_path)
+
+
+def _started(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _in_window(seen: Seen, window_floor: int | None) -> bool:
+    """Whether a listing with this floor would show the item (no floor: everything)."""
+    return window_floor is None or seen.started_ms is None or seen.started_ms >= window_floor

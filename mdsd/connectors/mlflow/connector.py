@@ -25,20 +25,25 @@ from mdsd.connectors.http import HttpConnector, NotFound
 from mdsd.connectors.mlflow.normalize import (
     SOURCE,
     TIMINGS,
+    dataset_version_parts,
     deleted,
     describe_dataset,
     experiment_ref,
     filter_literal,
+    fingerprint,
+    is_prompt,
     listing_token,
     logged_model_id,
-    millis,
+    logged_model_ref,
+    metric_keys,
     model_ref,
     nested,
+    normalize_dataset_version,
     normalize_experiment,
+    normalize_logged_model,
     normalize_model,
     normalize_run,
     optional,
-    rfc3339,
     run_ref,
 )
 from mdsd.connectors.payload import Payload
@@ -51,6 +56,12 @@ API = "/api/2.0/mlflow"
 MODEL_PAGE = 1000
 VERSION_PAGE = 10000
 EXPERIMENT_PAGE = 1000
+#: the largest page of metrics/get-history MLflow serves
+HISTORY_PAGE = 25000
+#: MLflow's own page of logged-models/search (a logged model carries its params and metrics)
+LOGGED_MODEL_PAGE = 100
+#: runs carry their params, tags and latest metrics: a page of them is a few MB at most
+RUN_PAGE = 1000
 
 
 class MlflowConnector(HttpConnector):
@@ -62,6 +73,7 @@ class MlflowConnector(HttpConnector):
         "mlflow_model_version_changed": EventSpec(EntityType.MODEL_INSTANCE, ("name", "version")),
         "mlflow_run_changed": EventSpec(EntityType.PIPELINE_RUN, ("run_id",)),
         "mlflow_experiment_changed": EventSpec(EntityType.PIPELINE, ("experiment_id",)),
+        "mlflow_logged_model_changed": EventSpec(EntityType.MODEL_INSTANCE, ("model_id",)),
     }
     timings = TIMINGS
 
@@ -71,10 +83,15 @@ class MlflowConnector(HttpConnector):
         #: counters of the services feeding this source (webhook receiver, catch-up poll),
         #: by name, shown with the client's in ``mds status``
         self.services: dict[str, Callable[[], dict[str, object]]] = {}
+        #: when mds last held everything MLflow showed (the catch-up poll knows; None
+        #: without one: webhooks alone never say that nothing was missed)
+        self.in_step_at: Callable[[], str | None] = lambda: None
 
     @classmethod
     def target_of(cls, event_type: str, ids: Mapping[str, str]) -> str:
         """Version events name their model's unit: versions are parts of it."""
+        if event_type == "mlflow_logged_model_changed":
+            return logged_model_ref(ids["model_id"])
         entity_type = cls.events[event_type].entity_type
         if entity_type in (EntityType.MODEL, EntityType.MODEL_INSTANCE):
             return model_ref(ids["name"])
@@ -84,8 +101,9 @@ class MlflowConnector(HttpConnector):
 
     @classmethod
     def unit_of(cls, entity_id: str) -> str:
+        """A version is a part of its model; a logged model (no ``/`` in its id) is a unit."""
         parsed = parse_aip_id(entity_id)
-        if parsed.entity_type is EntityType.MODEL_INSTANCE:
+        if parsed.entity_type is EntityType.MODEL_INSTANCE and "/" in parsed.native_id:
             return model_ref(parsed.native_id.rpartition("/")[0])
         return entity_id
 
@@ -100,13 +118,25 @@ class MlflowConnector(HttpConnector):
         kind, native = parsed.entity_type, parsed.native_id
         if kind is EntityType.MODEL:
             return await self._hydrate_model(unit_id, native)
-        if kind in (EntityType.DATASET, EntityType.DATASET_VERSION):
-            return Hydrated([describe_dataset(kind, native)])
+        if kind is EntityType.MODEL_INSTANCE:  # a unit of its own: a logged model
+            body = await self._get(f"logged-models/{native}", None, unit_id)
+            if body is None:
+                return Gone(unit_id)
+            return Hydrated([normalize_logged_model(nested(body, "model"))])
+        if kind is EntityType.DATASET:
+            return Hydrated([describe_dataset(native)])
+        if kind is EntityType.DATASET_VERSION:
+            return await self._hydrate_dataset_version(unit_id, native)
         if kind is EntityType.PIPELINE_RUN:
             body = await self._get("runs/get", {"run_id": native}, unit_id)
             if body is None or deleted(nested(body, "run"), "info"):
                 return Gone(unit_id)
-            return Hydrated([normalize_run(nested(body, "run"))])
+            run = nested(body, "run")
+            histories = {
+                key: await self._metric_history(native, key)
+                for key in metric_keys(nested(run, "data"))
+            }
+            return Hydrated([normalize_run(run, histories)])
         if kind is EntityType.PIPELINE:
             body = await self._get("experiments/get", {"experiment_id": native}, unit_id)
             if body is None or deleted(body, "experiment"):
@@ -116,8 +146,8 @@ class MlflowConnector(HttpConnector):
 
     async def _hydrate_model(self, unit_id: str, name: str) -> HydrationResult:
         body = await self._get("registered-models/get", {"name": name}, unit_id)
-        if body is None:
-            return Gone(unit_id)
+        if body is None or is_prompt(nested(body, "registered_model")):
+            return Gone(unit_id)  # a prompt is no model: never one in mds
         model = nested(body, "registered_model")
         versions = [
             v
@@ -139,6 +169,27 @@ class MlflowConnector(HttpConnector):
             raise InvalidPayload(f"mlflow registered-models/get {name}: describes {entities[0].id}")
         return Hydrated(entities)
 
+    async def _metric_history(self, run_id: str, key: str) -> list[Payload]:
+        """Every value a run logged for one metric (``runs/get`` has only the latest)."""
+        params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+        return [m async for m in self.pages("metrics/get-history", "metrics", params)]
+
+    async def _hydrate_dataset_version(self, unit_id: str, native: str) -> HydrationResult:
+        """MLflow describes a dataset only inside the runs that log it as an input: the
+        newest such run (deleted ones too) says its source, schema and profile; with none
+        left, the version is gone."""
+        name, digest = dataset_version_parts(native)
+        matching = (
+            f"datasets.name = {filter_literal(name)} AND datasets.digest = {filter_literal(digest)}"
+        )
+        experiments = [e.id("experiment_id") async for e in self.experiments("ALL")]
+        async for run in self.runs(experiments, view="ALL", filter=matching):
+            for item in nested(run, "inputs").objects("dataset_inputs"):
+                dataset = nested(item, "dataset")
+                if (dataset.text("name"), dataset.text("digest")) == (name, digest):
+                    return Hydrated([normalize_dataset_version(dataset)])
+        return Gone(unit_id)
+
     async def _run_of_logged_model(self, model_id: str) -> str | None:
         body = await self._get(f"logged-models/{model_id}", None, model_id)
         if body is None:
@@ -154,16 +205,20 @@ class MlflowConnector(HttpConnector):
         return Payload(body, f"mlflow {path} ({what})")
 
     async def pages(
-        self, path: str, key: str, params: Mapping[str, str | int]
+        self, path: str, key: str, params: Mapping[str, Any], *, post: bool = False
     ) -> AsyncIterator[Payload]:
-        """Every item of a paged MLflow search, uncached. A 404 means a wrong ``base_url``
-        (or an MLflow without this API), never "nothing there"."""
+        """Every item of a paged MLflow search, uncached; ``post`` for the searches MLflow
+        serves as POSTs (their ``params`` are the JSON body). A 404 means a wrong
+        ``base_url`` (or an MLflow without this API), never "nothing there"."""
         where = f"mlflow {path}"
         token: str | None = None
         seen: set[str] = set()
         while True:
             query = {**params, **({"page_token": token} if token else {})}
-            body = await self.client.get_json(f"{API}/{path}", query, cache=False)
+            if post:
+                body = await self.client.post_json(f"{API}/{path}", query)
+            else:
+                body = await self.client.get_json(f"{API}/{path}", query, cache=False)
             if isinstance(body, NotFound):
                 raise SourceUnavailable(f"{where}: answered 404; is base_url an MLflow server?")
             page = Payload(body, where)
@@ -176,10 +231,29 @@ class MlflowConnector(HttpConnector):
                 raise InvalidPayload(f"{where}: next_page_token {token!r} came back again")
             seen.add(token)
 
+    async def runs(
+        self, experiment_ids: list[str], *, view: str, filter: str | None = None
+    ) -> AsyncIterator[Payload]:
+        """The runs of these experiments (``view``: ``ACTIVE_ONLY`` or ``ALL``, deleted
+        ones too) that match the search ``filter`` if given, newest start first.
+        ``runs/search`` is a POST that only reads."""
+        if not experiment_ids:
+            return
+        query: dict[str, Any] = {
+            "experiment_ids": experiment_ids,
+            "max_results": RUN_PAGE,
+            "run_view_type": view,
+            "order_by": ["attributes.start_time DESC"],
+        }
+        if filter is not None:
+            query["filter"] = filter
+        async for run in self.pages("runs/search", "runs", query, post=True):
+            yield run
+
     async def list_units(self) -> AsyncIterator[Listed]:
         """Registered models (with a token that changes with their versions, tags and
-        aliases) and active experiments. Runs cannot be listed with a GET; reconciliation
-        re-reads the ones it holds."""
+        aliases), active experiments, their active runs and logged models (tokens: digests
+        of what the listing says of each, which change with any edit)."""
         versions: dict[str, list[Payload]] = {}
         async for v in self.pages(
             "model-versions/search", "model_versions", {"max_results": VERSION_PAGE}
@@ -190,19 +264,38 @@ class MlflowConnector(HttpConnector):
         ):
             name = m.id("name")
             yield Listed(model_ref(name), listing_token(m, versions.get(name, [])))
-        async for e in self.pages(
+        experiments: list[str] = []
+        async for e in self.experiments("ACTIVE_ONLY"):
+            experiments.append(e.id("experiment_id"))
+            yield Listed(experiment_ref(experiments[-1]), fingerprint(e))
+        async for run in self.runs(experiments, view="ACTIVE_ONLY"):
+            yield Listed(run_ref(nested(run, "info").id("run_id", "run_uuid")), fingerprint(run))
+        async for logged in self.logged_models(experiments):
+            yield Listed(
+                logged_model_ref(nested(logged, "info").id("model_id")), fingerprint(logged)
+            )
+
+    async def logged_models(self, experiment_ids: list[str]) -> AsyncIterator[Payload]:
+        """The logged models (MLflow 3) of these experiments; a POST that only reads."""
+        if not experiment_ids:
+            return
+        query = {"experiment_ids": experiment_ids, "max_results": LOGGED_MODEL_PAGE}
+        async for logged in self.pages("logged-models/search", "models", query, post=True):
+            yield logged
+
+    def experiments(self, view: str) -> AsyncIterator[Payload]:
+        """Every experiment (``view``: ``ACTIVE_ONLY`` or ``ALL``)."""
+        return self.pages(
             "experiments/search",
             "experiments",
-            {"max_results": EXPERIMENT_PAGE, "view_type": "ACTIVE_ONLY"},
-        ):
-            yield Listed(
-                experiment_ref(e.id("experiment_id")), rfc3339(millis(e, "last_update_time"))
-            )
+            {"max_results": EXPERIMENT_PAGE, "view_type": view},
+        )
 
     def invalidate(self, unit_id: str) -> None:
         parsed = parse_aip_id(self.unit_of(unit_id))
-        paths = {
+        paths: dict[EntityType, tuple[str, dict[str, str] | None]] = {
             EntityType.MODEL: ("registered-models/get", {"name": parsed.native_id}),
+            EntityType.MODEL_INSTANCE: (f"logged-models/{parsed.native_id}", None),
             EntityType.PIPELINE_RUN: ("runs/get", {"run_id": parsed.native_id}),
             EntityType.PIPELINE: ("experiments/get", {"experiment_id": parsed.native_id}),
         }
@@ -211,4 +304,8 @@ class MlflowConnector(HttpConnector):
             self.client.invalidate(self.client.url(f"{API}/{path}", params))
 
     def stats(self) -> dict[str, object]:
-        return {**self.client.stats(), **{name: stats() for name, stats in self.services.items()}}
+        return {
+            **self.client.stats(),
+            "in_step_at": self.in_step_at(),
+            **{name: stats() for name, stats in self.services.items()},
+        }

@@ -8,6 +8,7 @@ MLflow                 entity type        native id
 =====================  =================  ===============================================
 registered model       Model              ``{name}``
 model version          ModelInstance      ``{name}/{version}`` (a part of its model's unit)
+logged model (3.x)     ModelInstance      ``{model_id}`` (``m-...``, a unit of its own)
 run                    PipelineRun        ``{run_id}``
 experiment             Pipeline           ``{experiment_id}``
 run dataset input      Dataset            ``{dataset name}``
@@ -20,10 +21,11 @@ states them all consistently. Users (a run's ``user_id``, a version's ``user_id`
 owners: emails resolve through identity like every ``owner_emails``; bare user names
 become ``aip://user/identity/{name}``, the same id the identity source would give them.
 
-MLflow serves run inputs only inside ``runs/get`` (searching runs by dataset is a POST),
-and a dataset version is immutable and content-addressed, so a Dataset or DatasetVersion is
-described from its id alone: its name, its digest and ``version_of``. The run's input
-details (context, source URI) are kept on the run, as ``input`` tags.
+MLflow describes a dataset only inside the runs that log it as an input, so a
+DatasetVersion (immutable, content-addressed) is read from the newest run that has it
+(``runs/search`` by dataset name and digest): its source type and URI, schema and profile.
+A Dataset is its name alone. How a run used an input (its context: ``training``,
+``evaluation``) is the run's, kept on it as an ``input`` tag.
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ from mdsd.connectors.payload import Payload, Scalar
 SOURCE = "mlflow"
 #: tags MLflow sets itself (``mlflow.*``) are read into attributes, not shown as tags
 SYSTEM_TAG_PREFIX = "mlflow."
+#: the tag MLflow marks the registered models that are really prompts with
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 #: the alias that names a model's current version (MLflow's documented convention) ...
 CURRENT_ALIAS = "champion"
 #: ... else its newest version in this (deprecated, still common) stage
 CURRENT_STAGE = "Production"
+#: a metric's history keeps its latest this many moments (MLflow keeps any number)
+MAX_SERIES_POINTS = 1000
 #: params and metrics become tags; longer values are cut, a tag is a label, not a blob
 MAX_TAG_VALUE = 500
 
@@ -65,7 +71,16 @@ _STAGE_STATUS = {"Staging": "staged", "Production": "production", "Archived": "r
 TIMINGS: dict[EntityType, Timing] = {
     EntityType.MODEL: timing(undated=(Rel.CURRENT_INSTANCE, "aliases", "tags")),
     EntityType.MODEL_INSTANCE: timing(
-        fixed=(Rel.INSTANCE_OF, Rel.PRODUCED_BY, "parent", "version", "source", "logged_model_id"),
+        fixed=(
+            Rel.INSTANCE_OF,
+            Rel.PRODUCED_BY,
+            Rel.DERIVED_FROM,
+            "parent",
+            "version",
+            "source",
+            "logged_model_id",
+            "experiment_id",
+        ),
         undated=("aliases", "tags"),
     ),
     EntityType.PIPELINE_RUN: timing(
@@ -83,7 +98,17 @@ TIMINGS: dict[EntityType, Timing] = {
         undated=("tags", "description"),
     ),
     EntityType.PIPELINE: timing(fixed=("artifact_location",)),
-    EntityType.DATASET_VERSION: timing(fixed=(Rel.VERSION_OF, "version", "dataset")),
+    EntityType.DATASET_VERSION: timing(
+        fixed=(
+            Rel.VERSION_OF,
+            "version",
+            "dataset",
+            "source_type",
+            "source_uri",
+            "schema",
+            "profile",
+        )
+    ),
 }
 
 
@@ -96,6 +121,12 @@ def model_ref(name: str) -> str:
 
 def version_ref(name: str, version: str) -> str:
     return aip_id(EntityType.MODEL_INSTANCE, SOURCE, f"{name}/{version}")
+
+
+def logged_model_ref(model_id: str) -> str:
+    """A logged model is a ModelInstance whose native id is MLflow's ``m-...`` model id
+    (no ``/``, so never a version's ``{name}/{version}``)."""
+    return aip_id(EntityType.MODEL_INSTANCE, SOURCE, model_id)
 
 
 def run_ref(run_id: str) -> str:
@@ -184,11 +215,13 @@ def _entity(
     description: str | None = None,
     users: list[str | None] | None = None,
     tags: list[Tag] | None = None,
-    attributes: Mapping[str, Scalar] | None = None,
+    attributes: Mapping[str, object] | None = None,
     relationships: Mapping[Rel, list[str]] | None = None,
+    mentions: list[str] | None = None,
     created_at: str | None = None,
     updated_at: str | None = None,
     parent: str | None = None,
+    series: dict[str, list[tuple[str, Scalar]]] | None = None,
 ) -> NormalizedEntity:
     """A normalized MLflow entity; null attributes and empty edge lists are left out."""
     emails, owners = user_owners(users or [])
@@ -208,9 +241,11 @@ def _entity(
             for rel, targets in (relationships or {}).items()
             if targets
         },
+        mentions=list(dict.fromkeys(mentions or [])),
         created_at=created_at,
         updated_at=updated_at,
         parent=parent,
+        series={name: list(points) for name, points in (series or {}).items() if points},
     )
 
 
@@ -298,6 +333,8 @@ def normalize_version(
         relationships={
             Rel.INSTANCE_OF: [unit],
             Rel.PRODUCED_BY: [run_ref(run_id)] if run_id else [],
+            # registered from a logged model: derived from it (and so, upstream, its run)
+            Rel.DERIVED_FROM: [logged_model_ref(logged)] if logged else [],
         },
         created_at=rfc3339(millis(v, "creation_timestamp")),
         updated_at=rfc3339(millis(v, "last_updated_timestamp")),
@@ -305,8 +342,29 @@ def normalize_version(
     )
 
 
-def normalize_run(run: Payload) -> NormalizedEntity:
-    """A run (``runs/get``): its experiment, its dataset inputs, its params and metrics."""
+def metric_keys(data: Payload) -> list[str]:
+    """The metrics a run (its ``data``) logged."""
+    return list(dict.fromkeys(k for m in data.objects("metrics") if (k := m.text("key"))))
+
+
+def metric_series(points: list[Payload]) -> list[tuple[str, Scalar]]:
+    """One metric's history as (time, value), oldest first: the latest ``MAX_SERIES_POINTS``
+    moments, and of values logged at one moment the one of the highest step."""
+    at: dict[int, tuple[int, Scalar]] = {}
+    for point in points:
+        moment, step = millis(point, "timestamp"), millis(point, "step") or 0
+        if moment is not None and step >= at.get(moment, (step, None))[0]:
+            at[moment] = (step, point.scalar("value"))
+    kept = sorted(at.items())[-MAX_SERIES_POINTS:]
+    return [(rfc3339(moment) or "", value) for moment, (_, value) in kept]
+
+
+def normalize_run(
+    run: Payload, histories: Mapping[str, list[Payload]] | None = None
+) -> NormalizedEntity:
+    """A run (``runs/get``): its experiment, its dataset inputs, its params and metrics;
+    ``histories`` (metric key -> its ``metrics/get-history`` points) become the series
+    ``metric.{key}``, each value valid from the moment it was logged."""
     info = nested(run, "info")
     data = nested(run, "data")
     run_id = info.id("run_id", "run_uuid")
@@ -343,10 +401,48 @@ def normalize_run(run: Payload) -> NormalizedEntity:
             Rel.RUN_OF: [experiment_ref(info.id("experiment_id"))],
             Rel.READS: [read for read, _ in inputs],
         },
+        # the models it logged (MLflow 3): each says it was produced by this run
+        mentions=[
+            logged_model_ref(o.id("model_id"))
+            for o in nested(run, "outputs").objects("model_outputs")
+        ],
         # a run has no update time: it is created when it starts, and its status, metrics
         # and end are last changed when it ends (tags set later are undated, see TIMINGS)
         created_at=rfc3339(millis(info, "start_time")),
         updated_at=rfc3339(millis(info, "end_time")),
+        series={f"metric.{k}": metric_series(v) for k, v in (histories or {}).items()},
+    )
+
+
+def normalize_logged_model(logged: Payload) -> NormalizedEntity:
+    """A logged model (MLflow 3, ``logged-models/get``): a ModelInstance produced by its
+    run, whatever registry versions are later made from it."""
+    info, data = nested(logged, "info"), nested(logged, "data")
+    model_id = info.id("model_id")
+    tags = key_values(info, "tags")
+    params = key_values(info, "params") | key_values(data, "params")
+    metrics = {m.text("key"): m.text("value") for m in data.objects("metrics") if m.text("key")}
+    run_id = optional(info, "source_run_id")
+    return _entity(
+        EntityType.MODEL_INSTANCE,
+        model_id,
+        info.text("name") or model_id,
+        users=[tags.get("mlflow.user")],
+        tags=[
+            *user_tags(tags),
+            *(Tag(f"param.{k}", _cut(v)) for k, v in params.items()),
+            *(Tag(f"metric.{k}", v or "") for k, v in metrics.items() if k),
+        ],
+        attributes={
+            "mlflow_kind": "logged_model",
+            "mlflow_status": info.text("status"),
+            "model_type": info.text("model_type"),
+            "experiment_id": info.text("experiment_id"),
+            "artifact_uri": info.text("artifact_uri"),
+        },
+        relationships={Rel.PRODUCED_BY: [run_ref(run_id)] if run_id else []},
+        created_at=rfc3339(millis(info, "creation_timestamp_ms")),
+        updated_at=rfc3339(millis(info, "last_updated_timestamp_ms")),
     )
 
 
@@ -393,20 +489,48 @@ def normalize_experiment(e: Payload) -> NormalizedEntity:
     )
 
 
-def describe_dataset(entity_type: EntityType, native_id: str) -> NormalizedEntity:
-    """A run input known by its id alone (see the module docstring)."""
-    if entity_type is EntityType.DATASET:
-        return _entity(EntityType.DATASET, native_id, native_id)
+def describe_dataset(name: str) -> NormalizedEntity:
+    """A dataset, known by its name alone: MLflow keeps no dataset apart from its versions."""
+    return _entity(EntityType.DATASET, name, name)
+
+
+def dataset_version_parts(native_id: str) -> tuple[str, str]:
+    """``iris@97ce029f`` -> (``iris``, ``97ce029f``); names may hold ``@``, digests never."""
     name, _, digest = native_id.rpartition("@")
     if not name or not digest:
         raise InvalidPayload(f"mlflow: dataset version id {native_id!r} is not NAME@DIGEST")
+    return name, digest
+
+
+def normalize_dataset_version(dataset: Payload) -> NormalizedEntity:
+    """A dataset version as a run input states it: where it came from (source type and
+    URI), its schema and its profile (both JSON MLflow keeps as strings, kept whole)."""
+    name, digest = dataset.id("name"), dataset.id("digest")
     return _entity(
         EntityType.DATASET_VERSION,
-        native_id,
-        native_id,
-        attributes={"version": digest, "dataset": name},
+        f"{name}@{digest}",
+        f"{name}@{digest}",
+        attributes={
+            "version": digest,
+            "dataset": name,
+            "source_type": dataset.text("source_type"),
+            "source_uri": _dataset_uri(dataset) or None,
+            "schema": _json_text(dataset.text("schema")),
+            "profile": _json_text(dataset.text("profile")),
+        },
         relationships={Rel.VERSION_OF: [dataset_ref(name)]},
     )
+
+
+def _json_text(text: str | None) -> object:
+    """A JSON document MLflow keeps as a string, decoded; kept as the string if it is not
+    JSON (still what the source says)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def nested(p: Payload, field: str) -> Payload:
@@ -436,6 +560,20 @@ def listing_token(model: Payload, versions: list[Payload]) -> str:
     }
     digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
     return f"{rfc3339(millis(model, 'last_updated_timestamp'))}#{digest}"
+
+
+def is_prompt(model: Payload) -> bool:
+    """MLflow keeps prompts in the model registry, marked by a tag of its own; registry
+    searches leave them out, but a get (for an event naming one) answers them. mds skips
+    them: a prompt template is neither a model nor its lineage."""
+    return key_values(model, "tags").get(PROMPT_TAG, "").lower() == "true"
+
+
+def fingerprint(item: Payload) -> str:
+    """A digest of everything a listing says of one item: it changes with any edit MLflow
+    shows there, whether or not the edit moved a timestamp (tags, aliases, renames)."""
+    text = json.dumps(item.data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def deleted(p: Payload, field: str) -> bool:

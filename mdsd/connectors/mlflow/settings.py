@@ -20,6 +20,9 @@ class MlflowConfig:
     #: poll MLflow's search APIs this often for changes whose webhook delivery was lost
     #: (MLflow gives up after 3 retries); 0 disables
     catch_up_interval_seconds: float = 60.0
+    #: each poll lists the runs started this recently (all of them on the first poll);
+    #: an older run's later edits are found by reconciliation
+    catch_up_run_window_days: float = 7.0
     #: serve the webhook receiver on webhook_host:webhook_port; 0 disables it
     webhook_port: int = 0
     webhook_host: str = "127.0.0.1"
@@ -29,10 +32,14 @@ class MlflowConfig:
     webhook_max_age_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.catch_up_interval_seconds < 0 or self.webhook_max_age_seconds <= 0:
+        if (
+            self.catch_up_interval_seconds < 0
+            or self.webhook_max_age_seconds <= 0
+            or self.catch_up_run_window_days <= 0
+        ):
             raise ValueError(
-                "mlflow.catch_up_interval_seconds must be >= 0 (0 disables) and "
-                "mlflow.webhook_max_age_seconds > 0"
+                "mlflow.catch_up_interval_seconds must be >= 0 (0 disables), and "
+                "mlflow.webhook_max_age_seconds and mlflow.catch_up_run_window_days > 0"
             )
         if not 0 <= self.webhook_port <= 65535:
             raise ValueError(f"mlflow.webhook_port must be 0..65535, got {self.webhook_port}")

@@ -239,12 +239,17 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 def mlflow_services(
-    settings: MlflowConfig, connectors: Mapping[str, Connector], submit: Submit, data_dir: Path
+    settings: MlflowConfig,
+    connectors: Mapping[str, Connector],
+    submit: Submit,
+    data_dir: Path,
+    pending: Callable[[str], int],
 ) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
     """The background jobs ``[sources.mlflow]`` and ``[mlflow]`` ask for, by task name (each
     a function that starts it, so it can be started again); their counters join the
     connector's in ``mds status``. Both hand what they find to ``submit``, the durable
-    intake; the catch-up poll keeps its cursor in ``data_dir``."""
+    intake; the catch-up poll keeps its snapshot in ``data_dir``, and asks ``pending`` (units
+    of a source waiting to be hydrated) whether what it announced is written."""
     connector = connectors.get(SOURCE)
     if not isinstance(connector, MlflowConnector):
         if settings != MlflowConfig():
@@ -257,8 +262,11 @@ def mlflow_services(
             submit,
             data_dir / CATCH_UP_STATE,
             settings.catch_up_interval_seconds,
+            run_window_seconds=settings.catch_up_run_window_days * 86400,
+            settled=lambda: pending(SOURCE) == 0,
         )
         connector.services["catch_up"] = catch_up.stats
+        connector.in_step_at = catch_up.in_step_at
         jobs["mlflow-catchup"] = catch_up.run
     if settings.webhook_port:
         receiver = WebhookReceiver(settings.secret, settings.webhook_max_age_seconds, submit)

@@ -4,10 +4,12 @@ A job is a Pipeline, a run a PipelineRun (``run_of`` its job, ``reads`` its inpu
 ``writes`` its outputs, ``parent_run`` its parent), a dataset a Dataset, and a dataset with
 a ``datasetVersion`` facet also a DatasetVersion of it. The facets mds reads become fields
 (``schema`` -> ``fields``, ``documentation`` -> description, ``ownership`` -> owners,
-``errorMessage`` -> the run's error); every other facet is kept whole as an attribute
-``facet.{key}``. An event says only what it carries: a field it leaves out is not cleared.
-A dataset of a namespace mapped to a source (``[openlineage.namespaces]``) is that
-source's entity: the event links to it and leaves describing it to its source.
+``errorMessage`` -> the run's error, ``columnLineage`` -> the dataset's ``column_lineage``,
+see ``columns``); every other facet is kept whole as an attribute ``facet.{key}``. An event
+says only what it carries: a field it leaves out is not cleared. A dataset of a namespace
+mapped to a source (``[openlineage.namespaces]``) is that source's entity: the event links
+to it and leaves describing it to its source, so the column lineage of an output there is
+not kept (merging it would state that entity's identity as of the event).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openlineage.client.generated import base as ol
+from openlineage.client.generated.column_lineage_dataset import ColumnLineageDatasetFacet
 from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
 from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
 from openlineage.client.generated.parent_run import ParentRunFacet
@@ -24,6 +27,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet
 from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd.connectors.base import Observed
 from mdsd.connectors.ids import ref
+from mdsd.connectors.openlineage.columns import column_lineage, named_inputs
 from mdsd.connectors.openlineage.ids import dataset_id, job_id, run_id, version_id
 from mdsd.connectors.openlineage.parse import LineageEvent
 
@@ -37,7 +41,9 @@ STATUS = {
 }
 _ENDS = frozenset({ol.EventType.COMPLETE, ol.EventType.FAIL, ol.EventType.ABORT})
 #: facets read into fields of their own, not kept whole
-_READ = frozenset({"schema", "documentation", "ownership", "datasetVersion", "parent"})
+_READ = frozenset(
+    {"schema", "documentation", "ownership", "datasetVersion", "parent", "columnLineage"}
+)
 _READ_RUN = _READ | {"errorMessage"}
 
 
@@ -50,7 +56,8 @@ def observe(event: LineageEvent, namespaces: Mapping[str, str]) -> Observed:
         entities += _datasets([model.dataset], namespaces)[1]
         return Observed(event.at, entities)
     job = _job(model.job)
-    inputs, read = _datasets(model.inputs or [], namespaces)
+    named = named_inputs(model.inputs or [], model.outputs or [])
+    inputs, read = _datasets([*(model.inputs or []), *named], namespaces)
     outputs, written = _datasets(model.outputs or [], namespaces)
     entities += [job, *read, *written]
     if isinstance(model, ol.JobEvent):
@@ -126,6 +133,9 @@ def _datasets(
                 {"name": f.name, "type": f.type, "description": f.description}
                 for f in schema.fields or []
             ]
+        lineage = facets.get("columnLineage")
+        if isinstance(lineage, ColumnLineageDatasetFacet):
+            entity.attributes["column_lineage"] = column_lineage(lineage, namespaces)
         _describe(entity, facets)
         ids.append(entity.id)
         entities.append(entity)

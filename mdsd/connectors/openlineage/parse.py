@@ -21,6 +21,7 @@ from typing import Any
 
 import attr
 from openlineage.client.generated import base as ol
+from openlineage.client.generated.column_lineage_dataset import ColumnLineageDatasetFacet
 from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
 from openlineage.client.generated.documentation_dataset import DocumentationDatasetFacet
 from openlineage.client.generated.documentation_job import DocumentationJobFacet
@@ -39,6 +40,7 @@ _DATASET_FACETS: dict[str, type] = {
     "documentation": DocumentationDatasetFacet,
     "ownership": OwnershipDatasetFacet,
     "datasetVersion": DatasetVersionDatasetFacet,
+    "columnLineage": ColumnLineageDatasetFacet,
 }
 _FACETS: dict[type, dict[str, type]] = {
     ol.DatasetFacet: _DATASET_FACETS,
@@ -138,7 +140,12 @@ def _value(hint: Any, value: object, where: str) -> Any:
             raise InvalidLineage(f'"{where}" must be an array, got {json_type(value)}')
         return [_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
-        return _facets(args[1], value, where)
+        if isinstance(args[1], type) and issubclass(args[1], ol.BaseFacet):
+            return _facets(args[1], value, where)
+        if not isinstance(value, dict):
+            raise InvalidLineage(f'"{where}" must be an object, got {json_type(value)}')
+        # a map inside a facet (``columnLineage.fields``: output field -> its inputs)
+        return {key: _value(args[1], item, f"{where}.{key}") for key, item in value.items()}
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)
