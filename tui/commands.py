@@ -22,6 +22,8 @@ KIND_WORDS: dict[str, str] = {
     "pipelines": EntityType.PIPELINE,
     "runs": EntityType.PIPELINE_RUN,
     "features": EntityType.FEATURE,
+    "views": EntityType.FEATURE_VIEW,
+    "services": EntityType.FEATURE_SERVICE,
     "datasets": EntityType.DATASET,
     "versions": EntityType.DATASET_VERSION,
     "tests": EntityType.AB_TEST,

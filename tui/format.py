@@ -23,6 +23,8 @@ BADGE_STYLES: dict[str, str] = {
     "Pipeline": "bold white on #0369a1",
     "PipelineRun": "bold white on #0284c7",
     "Feature": "bold black on #facc15",
+    "FeatureView": "bold black on #fde047",
+    "FeatureService": "bold black on #fef08a",
     "Dataset": "bold white on #15803d",
     "DatasetVersion": "bold white on #16a34a",
     "Field": "bold black on #86efac",

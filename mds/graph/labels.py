@@ -12,6 +12,8 @@ KIND_LABELS: dict[str, str] = {
     "Pipeline": "PIPE",
     "PipelineRun": "RUN",
     "Feature": "FEAT",
+    "FeatureView": "FVIEW",
+    "FeatureService": "FSVC",
     "Dataset": "DATA",
     "DatasetVersion": "DVER",
     "Field": "FIELD",

@@ -273,13 +273,57 @@ async def feature(client: Client, entity: JSON, moments: Moments) -> Section:
         "Source data",
         names(sources, limit=5) if sources else Text("none declared", style="dim"),
     )
-    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, **moments)
+    views = _ends(entity, "derived_from", "out", "FeatureView")
+    services = _ends(entity, "uses_feature", "in", "FeatureService")
+    if views or services:
+        line(body, "In views", names(views, limit=4) or Text("none", style="dim"))
+        line(body, "Served by", names(services, limit=4) or Text("no service", style="dim"))
+    # a Feast feature reaches models through the services serving it: one hop further
+    depth = 3 if services else 2
+    lineage = await client.lineage(entity["id"], direction="downstream", depth=depth, **moments)
     nodes = lineage.get("nodes", [])
     models = [n for n in nodes if n.get("entity_type") == "Model"]
     instances = [n for n in nodes if n.get("entity_type") == "ModelInstance"]
     line(body, "Used by", f"{len(models)} models via {len(instances)} instances")
     links = [Link("consuming models", n["id"], name_of(n), "Model") for n in models]
+    links += [Link("feature views", r["target"], name_of(r), "FeatureView") for r in views]
+    links += [Link("feature services", r["target"], name_of(r), "FeatureService") for r in services]
     return Section("Feature", body, links)
+
+
+def _ends(entity: JSON, rel_type: str, direction: str, entity_type: str) -> list[JSON]:
+    """The relationships of one type and direction whose other end is of ``entity_type``."""
+    return [r for r in rels(entity, rel_type, direction) if r.get("target_type") == entity_type]
+
+
+def _duration(seconds: int | None) -> Text:
+    """A Feast TTL: whole days or hours where it is one, 0 being forever."""
+    if seconds is None:
+        return Text("none", style="dim")
+    if seconds == 0:
+        return Text("forever")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return Text(f"{seconds // size}{unit}")
+    return Text(f"{seconds}s")
+
+
+async def feature_view(client: Client, entity: JSON, moments: Moments) -> Section:
+    """A Feast feature view: its entities and join keys, source, features and TTL; all of it
+    is on the entity itself, so no further call."""
+    body = Text()
+    line(body, "Kind", str(attr(entity, "view_type") or "?").replace("_", "-"))
+    keyed = [f"{e.get('name')} ({e.get('join_key')})" for e in attr(entity, "entities") or []]
+    line(body, "Entities", ", ".join(keyed) or Text("none", style="dim"))
+    sources = rels(entity, "derived_from", "out")
+    requests = attr(entity, "request_sources") or []
+    inputs = [name_of(r) for r in sources] + [f"{name} (request)" for name in requests]
+    line(body, "Source", ", ".join(inputs) or Text("none declared", style="dim"))
+    features = _ends(entity, "derived_from", "in", "Feature")
+    line(body, "Features", names(features, limit=8) or Text("none", style="dim"))
+    line(body, "TTL", _duration(attr(entity, "ttl_seconds")))
+    links = [Link("features", r["target"], name_of(r), "Feature") for r in features]
+    return Section("Feature view", body, links)
 
 
 async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
