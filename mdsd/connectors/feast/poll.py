@@ -12,19 +12,18 @@ imported.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mdsd.connectors.base import Connector, InvalidPayload, SourceUnavailable
+from mdsd.connectors.base import Connector
 from mdsd.connectors.feast.connector import FeastConnector
 from mdsd.connectors.feast.mapping import SOURCE, UNIT_EVENTS, id_parts
+from mdsd.connectors.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +39,15 @@ def announcement(unit_id: str) -> dict[str, str]:
     return {"event_type": UNIT_EVENTS[kind], "project": parts[0], "name": parts[1]}
 
 
-class Poll:
+class Poll(Poller):
     """Polls one Feast registry; ``poll()`` once, or ``run()`` until cancelled."""
 
     def __init__(self, connector: FeastConnector, submit: Submit, state_path: Path) -> None:
+        super().__init__("feast poll", state_path, connector.feast.poll_interval_seconds)
         self.connector = connector
         self.submit = submit
-        self.state_path = state_path
-        self.interval = connector.feast.poll_interval_seconds
         #: unit id -> its last_updated (None when Feast gives none), as of the last poll
         self.seen: dict[str, str | None] = self._load()
-        self.polls = 0
-        self.announced = 0
-        self.last_poll_at: float | None = None
-        self.last_error: str | None = None
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except (SourceUnavailable, InvalidPayload) as exc:
-                self.last_error = str(exc)
-                log.warning("feast poll failed, next in %.0fs: %s", self.interval, exc)
-            except Exception as exc:  # the loop must outlive any one poll
-                self.last_error = repr(exc)
-                log.exception("feast poll failed unexpectedly")
-            await asyncio.sleep(self.interval)
 
     async def poll(self) -> int:
         """Announce what changed since the last poll; returns the number of events."""
@@ -82,11 +64,8 @@ class Poll:
             events = [json.dumps(announcement(unit)).encode() for unit in changed]
             await self.submit(b"\n".join(events), ORIGIN)
         self.seen = now
-        self._save()
-        self.polls += 1
-        self.announced += len(changed)
-        self.last_poll_at = time.time()
-        self.last_error = None
+        self.write_state({"registry": self.connector.feast.registry, "seen": self.seen})
+        self.counted(len(changed), time.time())
         return len(changed)
 
     def stats(self) -> dict[str, object]:
@@ -104,22 +83,13 @@ class Poll:
 
     def _load(self) -> dict[str, str | None]:
         """The saved snapshot, unless it is of another registry (``registry`` changed)."""
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(state, dict) or state.get("registry") != self.connector.feast.registry:
+        state = self.read_state()
+        if state is None or state.get("registry") != self.connector.feast.registry:
             return {}
         seen = state.get("seen")
         if not isinstance(seen, dict):
             return {}
         return {str(k): v if isinstance(v, str) else None for k, v in seen.items()}
-
-    def _save(self) -> None:
-        state = {"registry": self.connector.feast.registry, "seen": self.seen}
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_path)
 
 
 def feast_services(
