@@ -340,6 +340,8 @@ class Daemon:
             "sources": await self.fetcher.stats(),
             "enrichment": {**self.enrichment.status(), "reconcile": self.reconciler.status()},
             "buses": {bus.kind: await bus.status() for bus in self.buses},
+            # entities by kind (deleted ones left out), from the search index's counts
+            "kinds": await asyncio.to_thread(self.search_index.kinds),
             "search": {
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),

@@ -15,6 +15,7 @@ import copy
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -569,6 +570,7 @@ class FakeDaemon:
                 "deleted": 0,
                 "pending": 0,
                 "dead_letters": sum(1 for d in self.letters if d["redriven_at"] is None),
+                "kinds": dict(Counter(str(e["entity_type"]) for e in every)),
                 "last_tx": g.last_tx,
                 "last_tx_at": g.txs[-1].at,
                 "sources": {},
