@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from mds.client import ClientError
 from mds.wire.model import TYPE_OF_KIND
 from tui import home
 from tui.format import badge, clip, highlighted, kind_of, names, tags_text
@@ -47,6 +48,8 @@ HINT = Text.assemble(
 RESULT_LIMIT = 30
 #: transactions the first screen reads for what changed last
 HOME_CHANGES = 12
+#: how soon the first screen asks again when the daemon could not say (starting, away)
+HOME_RETRY_SECONDS = 2.0
 
 
 def result_prompt(result: dict[str, Any]) -> Text:
@@ -169,9 +172,13 @@ class SearchScreen(PageScreen):
         recent = self.recent()
         self._draw(query, recent)
         hint.update(HINT + Text("\nRecently visited:", style="bold") if recent else HINT)
-        status, history = await asyncio.gather(
-            self.client.status(), self.client.history(limit=HOME_CHANGES, **self.moments)
-        )
+        try:
+            status, history = await asyncio.gather(
+                self.client.status(), self.client.history(limit=HOME_CHANGES, **self.moments)
+            )
+        except ClientError:  # a daemon starting or away: the hint stands, ask again soon
+            self.reload(quiet=True, delay=HOME_RETRY_SECONDS)
+            return
         listed = recent or home.changed(history)
         if not recent:
             self._draw(query, listed)
