@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
-from mds.graph.labels import kind_label
+from mds.graph.labels import display_name, kind_label
 
 #: entity_type -> its badge's colours (the text is ``mds.graph.labels``'s, as mds prints it)
 BADGE_STYLES: dict[str, str] = {
@@ -76,11 +76,9 @@ def native_id(entity_id: str) -> str:
 
 
 def name_of(item: Mapping[str, Any]) -> str:
-    """A person or entity's display name; the id's tail only when there is no name."""
-    name = item.get("name") or item.get("target_name")
-    if name:
-        return str(name)
-    return native_id(str(item.get("id") or item.get("target") or "?"))
+    """A person or entity's display name (``display_name``: a cell with its test's number);
+    the id's tail only when there is no name."""
+    return display_name(item) or native_id(str(item.get("id") or item.get("target") or "?"))
 
 
 def names(items: Iterable[Mapping[str, Any]], limit: int = 3) -> str:

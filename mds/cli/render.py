@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mds.graph.labels import display_name
 from mds.wire import JSON
 from mds.wire.columns import FIELD_TYPE, how
 from mds.wire.model import AIP_PREFIX
@@ -49,7 +50,7 @@ def short(entity_id: Any) -> str:
 def label(ref: Any) -> str:
     """A reference given either as an id or as an ``{"id", "name"}`` object, named briefly."""
     if isinstance(ref, dict):
-        return str(ref.get("name") or short(ref.get("id")))
+        return display_name(ref) or short(ref.get("id"))
     return short(ref)
 
 

@@ -120,6 +120,8 @@ def test_usage_names_tests_and_models(mds: Run) -> None:
         "ranking-model-v5-20250101",
         INSTANCE,
         "ranking-model",
+        "12345",  # a cell, named with its test's number
+        "·",
         "treatment",
     ]
 
