@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from fake_daemon import PIPE, PLAYBACK, PLAYBACK_V2, RUN2, TENURE, TEST, V5, WATCH, FakeDaemon
 from test_tui_navigation import open_entity
 from textual.widgets import Static
@@ -192,3 +196,39 @@ async def test_colon_status_opens_it(make_app: Callable[..., MdsApp]) -> None:
     async with app.run_test() as pilot:
         app.run_command(":status")
         await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+
+
+async def test_lists_sort_by_any_column_and_export_what_is_shown(
+    make_app: Callable[..., MdsApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(start=Location("impact", PLAYBACK))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, ImpactScreen)
+        table = page.table
+
+        def names_in(group: str) -> list[str]:
+            return [r.cells[0].plain for r in table.rows_shown if r.group == group]
+
+        group = max({r.group for r in table.rows_shown}, key=lambda g: len(names_in(g)))
+        assert len(names_in(group)) > 1
+        await pilot.press("s")  # by the first column: the entity
+        assert table.sorted_by == "entity ↑"
+        assert names_in(group) == sorted(names_in(group), key=str.casefold)
+        await pilot.press("S")
+        assert names_in(group) == sorted(names_in(group), key=str.casefold, reverse=True)
+        await pilot.press("e")
+        (written,) = tmp_path.glob("mds-impact-*.csv")
+        with written.open() as f:
+            records = list(csv.DictReader(f))
+        assert [r["entity"] for r in records] == [
+            r.cells[0].plain.strip() for r in table.rows_shown
+        ]
+        assert all(r["id"].startswith("aip://") for r in records if r["entity"])
+        await pilot.press("E")
+        (as_json,) = tmp_path.glob("mds-impact-*.json")
+        assert len(json.loads(as_json.read_text())) == len(records)

@@ -10,8 +10,10 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input
 
+from tui.export import export_rows
 from tui.nav import Location
 from tui.screens.base import PageScreen
 from tui.widgets.filter_bar import FilterBar
@@ -19,10 +21,16 @@ from tui.widgets.lists import NavTable, Row
 
 
 class ListScreen(PageScreen):
-    """A page with something on top (:meth:`compose_top`) and a :class:`NavTable` below."""
+    """A page with something on top (:meth:`compose_top`) and a :class:`NavTable` below:
+    ``/`` filters it, ``s``/``S`` sort it, ``e``/``E`` export it as CSV or JSON."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ("name", "type", "")
     AUTO_FOCUS = "#table"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export('csv')", "Export CSV", show=False, id="export_csv"),
+        Binding("E", "export('json')", "Export JSON", show=False, id="export_json"),
+    ]
 
     def __init__(self, location: Location) -> None:
         super().__init__(location)
@@ -89,6 +97,23 @@ class ListScreen(PageScreen):
         if event.input.id == "filter":
             event.stop()
             self.table.apply_filter(event.value)
+
+    def on_nav_table_sorted(self, event: NavTable.Sorted) -> None:
+        event.stop()
+        by = event.table.sorted_by
+        self.notify(f"Sorted by {by}" if by else "In the order given", timeout=2)
+
+    def action_export(self, fmt: str) -> None:
+        """The list as shown (filtered and sorted), to a file in the working directory."""
+        table = self.table
+        labels = [label or f"column {i + 1}" for i, label in enumerate(self.COLUMNS)]
+        stem = f"mds-{self.location.view}-{self.location.title}"
+        try:
+            path = export_rows(table.rows_shown, labels, fmt, stem)
+        except OSError as exc:  # a read-only directory, a full disk: say so, keep going
+            self.notify(f"Export failed: {exc}", severity="error")
+            return
+        self.notify(f"Exported {len(table.rows_shown)} rows to {path}", timeout=6)
 
     def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
         event.stop()

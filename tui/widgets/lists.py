@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable, OptionList, Tree
 
 VIM_KEYS: list[BindingType] = [
@@ -44,14 +45,31 @@ class Row:
         return self.search
 
 
+def sort_key(cell: RenderableType) -> tuple[int, float, str]:
+    """How a cell sorts: numbers by value, before words; words by their text, case aside;
+    an empty cell last."""
+    text = (cell.plain if isinstance(cell, Text) else str(cell)).strip()
+    if not text or text in ("—", "-"):
+        return (2, 0.0, "")
+    try:
+        return (0, float(text.replace(",", "")), "")
+    except ValueError:
+        return (1, 0.0, text.casefold())
+
+
 class NavTable(DataTable[RenderableType]):
-    """A row-cursor table of :class:`Row` with an optional group column and a text filter.
+    """A row-cursor table of :class:`Row` with an optional group column, a text filter and
+    a sort by any column (``s`` the next column, ``S`` the other way), within each group.
 
     The group label is shown on the first visible row of each group only, which reads as
     a grouped list without the unselectable header rows a DataTable cannot have.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = VIM_KEYS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *VIM_KEYS,
+        Binding("s", "sort_next", "Sort", show=False, id="sort"),
+        Binding("S", "sort_reverse", "Sort reversed", show=False, id="sort_reverse"),
+    ]
 
     def __init__(self, *columns: str, grouped: bool = True, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
@@ -60,6 +78,9 @@ class NavTable(DataTable[RenderableType]):
         self._rows: list[Row] = []
         self._visible: list[Row] = []
         self.filter_text = ""
+        #: the column rows are sorted by within their group (None: as given), and which way
+        self.sort_column: int | None = None
+        self.sort_reversed = False
 
     def on_mount(self) -> None:
         if self._grouped:
@@ -92,9 +113,58 @@ class NavTable(DataTable[RenderableType]):
         self.filter_text = text.strip().lower()
         self._render_rows(0)
 
+    def action_sort_next(self) -> None:
+        """Sort by the next column (after the last, the order given), keeping the row."""
+        column = -1 if self.sort_column is None else self.sort_column
+        self.sort_column = column + 1 if column + 1 < len(self._columns) else None
+        self.sort_reversed = False
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        if self.sort_column is None:
+            self.sort_column = 0
+        else:
+            self.sort_reversed = not self.sort_reversed
+        self._resort()
+
+    def _resort(self) -> None:
+        self._render_rows(self.cursor_row, self.current)
+        self.post_message(self.Sorted(self))
+
+    class Sorted(Message):
+        """The sort changed: the screen says by what."""
+
+        def __init__(self, table: NavTable) -> None:
+            super().__init__()
+            self.table = table
+
+    @property
+    def sorted_by(self) -> str | None:
+        """``name ↑``: the column rows are sorted by, and which way; None as given."""
+        if self.sort_column is None:
+            return None
+        label = self._columns[self.sort_column] or f"column {self.sort_column + 1}"
+        return f"{label} {'↓' if self.sort_reversed else '↑'}"
+
+    def _sorted(self, rows: list[Row]) -> list[Row]:
+        """``rows`` by the sort column within each group, the groups in their order."""
+        column = self.sort_column
+        if column is None:
+            return rows
+        groups: dict[str, list[Row]] = {}
+        for row in rows:
+            groups.setdefault(row.group, []).append(row)
+        ordered: list[Row] = []
+        for members in groups.values():
+            keyed = [r for r in members if column < len(r.cells)]
+            keyed.sort(key=lambda r: sort_key(r.cells[column]), reverse=self.sort_reversed)
+            ordered += keyed + [r for r in members if column >= len(r.cells)]
+        return ordered
+
     def _render_rows(self, cursor: int, highlighted: Row | None = None) -> None:
         words = self.filter_text.split()
-        self._visible = [r for r in self._rows if all(w in r.haystack() for w in words)]
+        shown = [r for r in self._rows if all(w in r.haystack() for w in words)]
+        self._visible = self._sorted(shown)
         if highlighted is not None:
             same = (highlighted.group, highlighted.target)
             cursor = next(
