@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from mds.wire import JSON
 from mds.wire.model import parse_aip_id
 from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
@@ -219,7 +220,13 @@ class Daemon:
             reconcile=self.reconciler.start,
             stale_days=self.config.enrichment.stale_days,
             reader=self.reader,
+            source_url=self.source_url,
         )
+
+    def source_url(self, entity: JSON) -> str | None:
+        """Where an entity is seen in its source's UI: its connector says."""
+        connector = self.connectors.get(str(entity.get("source")))
+        return connector.source_url(entity) if connector is not None else None
 
     def api(self) -> Services | None:
         """The API's services while the daemon is up; None while it starts or stops."""

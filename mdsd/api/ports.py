@@ -81,6 +81,8 @@ class Services:
     stale_days: int
     #: runs reads off the event loop, each within the read limits
     reader: ReadRunner
+    #: where an entity (its answer) is seen in its source's own UI, if anywhere
+    source_url: Callable[[JSON], str | None] = lambda entity: None
 
 
 #: the services once the daemon is ready, None before (and while it stops)

@@ -229,7 +229,13 @@ def create_app(services: Ready) -> Starlette:
             else None
         )
         return await read(
-            request, queries.show, xid, times, stale_days=d.stale_days, hydration=hydration
+            request,
+            queries.show,
+            xid,
+            times,
+            stale_days=d.stale_days,
+            hydration=hydration,
+            source_url=d.source_url,
         )
 
     async def neighbors(request: Request) -> Response:

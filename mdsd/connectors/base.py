@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mds.wire.model import EntityType, NormalizedEntity
 from mdsd.connectors.policy import SourcePolicy
@@ -146,6 +146,16 @@ class Connector(ABC):
     @abstractmethod
     def list_units(self) -> AsyncIterator[Listed]:
         """Every unit the source holds now, for reconciliation."""
+
+    def source_url(self, entity: Mapping[str, Any]) -> str | None:
+        """Where a person sees ``entity`` (an entity answer) in the source's own UI: its
+        table's ``ui_url`` filled in, else none (a source with a UI of its own says so)."""
+        ui_link = getattr(self.policy, "ui_link", None)
+        if ui_link is None:
+            return None
+        kind = str(entity.get("id", "")).removeprefix("aip://").split("/", 1)[0]
+        link: str | None = ui_link(kind, str(entity.get("native_id", "")), entity.get("name"))
+        return link
 
     def invalidate(self, unit_id: str) -> None:
         """Forget any cached response for the unit, so the next ``hydrate`` reads the source.

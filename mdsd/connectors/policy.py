@@ -6,7 +6,9 @@ and the config can name it without the client that enforces it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from mdsd.base.bounds import check_minimums
 
@@ -31,9 +33,14 @@ class SourcePolicy:
     breaker_reset_seconds: float = 30.0
     cache_ttl_seconds: float = 5.0
     cache_max_entries: int = 10000
+    #: where a person sees an entity in the source's own UI, from ``{kind}``,
+    #: ``{native_id}`` and ``{name}`` (``https://registry.example.com/{kind}/{native_id}``);
+    #: empty: the source's built-in link, if it has one (MLflow's UI), else none
+    ui_url: str = ""
 
     def __post_init__(self) -> None:
         self.check_location()
+        self.check_ui_url()
         minimums: dict[str, float] = {
             "concurrency": 1,
             "rate_per_second": 0,
@@ -48,6 +55,26 @@ class SourcePolicy:
             "cache_max_entries": 0,
         }
         check_minimums(self, minimums, strict={"rate_per_second", "timeout_seconds"})
+
+    def check_ui_url(self) -> None:
+        """A template naming a placeholder there is none of is refused where it is read."""
+        if not self.ui_url:
+            return
+        try:
+            filled = self.ui_url.format(kind="k", native_id="n", name="n")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"ui_url may name {{kind}}, {{native_id}} and {{name}}; {self.ui_url!r}: {exc!r}"
+            ) from None
+        if not filled.startswith(("http://", "https://")):
+            raise ValueError(f"ui_url must start with http:// or https://, got {self.ui_url!r}")
+
+    def ui_link(self, kind: str, native_id: str, name: str | None) -> str | None:
+        """The ``ui_url`` filled for one entity (the id and name made safe for a URL)."""
+        if not self.ui_url:
+            return None
+        safe = functools.partial(quote, safe="/@:")
+        return self.ui_url.format(kind=kind, native_id=safe(native_id), name=safe(name or ""))
 
     def check_location(self) -> None:
         """Where the source is read: an HTTP API here; a source read otherwise (a Feast

@@ -247,7 +247,7 @@ def test_run_edits(daemon: DaemonProcess, api: Mlflow, world: dict[str, str]) ->
 
 
 async def test_the_explorer_shows_mlflow_pages_as_mlflow_reads_them(
-    daemon: DaemonProcess, world: dict[str, str]
+    daemon: DaemonProcess, world: dict[str, str], mlflow: MlflowServer
 ) -> None:
     """A run's metrics charted from their history (after test_run_edits logged auc twice),
     a version by its stage, aliases and run: none of the reference platform's deployment,
@@ -266,6 +266,8 @@ async def test_the_explorer_shows_mlflow_pages_as_mlflow_reads_them(
         assert section.title == "MLflow version" and "Version" in shown, shown
         assert not {"Deployment", "Features", "not tested"} & set(shown.split()), shown
         assert "train-fraud" in shown  # the run that made it
+        # o opens it in MLflow's own UI, on the tracking server's address
+        assert version["source_url"] == f"{mlflow.url}/#/models/{MODEL}/versions/1"
 
 
 def test_experiment_rename(daemon: DaemonProcess, api: Mlflow, world: dict[str, str]) -> None:

@@ -725,6 +725,11 @@ class FakeDaemon:
         ]
         body["stale"] = False
         body["relationships"] = relationships
+        # the registry's UI, as a [sources.registry] ui_url would give it; no other source's
+        source = entity_id.split("/")[3]
+        native = entity_id.split("/", 4)[-1]
+        body["source"] = source
+        body["source_url"] = f"https://registry.example/{native}" if source == "registry" else None
         return JSONResponse({**body, **self._as_of(request, tx)})
 
     def _walk(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 
+import pytest
 from fake_daemon import CHURN, RANKING, RUN2, V5, FakeDaemon
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -313,3 +314,29 @@ async def test_y_copies_the_id_under_the_cursor(make_app: Callable[..., MdsApp])
         await pilot.press("j", "y")
         moved = page.table.current
         assert moved is not None and app.clipboard == (moved.target or V5)
+
+
+async def test_o_opens_the_entity_in_its_sources_ui(
+    make_app: Callable[..., MdsApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row's entity, in the UI its source's ui_url names (the fake's registry has
+    one); a source without says how to give it one."""
+    opened: list[str] = []
+    app = make_app()
+    monkeypatch.setattr(app, "open_url", lambda url, **_: opened.append(url))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        page = await open_entity(pilot, app, RANKING)
+        rows = page.table.rows_shown
+        registry = next(i for i, r in enumerate(rows) if r.target and "/registry/" in r.target)
+        elsewhere = next(i for i, r in enumerate(rows) if r.target and "/identity/" in r.target)
+        page.table.move_cursor(row=registry)
+        await pilot.press("o")
+        target = rows[registry].target
+        assert target is not None
+        await wait_for(pilot, lambda: opened)
+        assert opened == [f"https://registry.example/{target.split('/', 4)[-1]}"]
+        assert app.clipboard == opened[0]
+        page.table.move_cursor(row=elsewhere)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: any("ui_url" in str(n.message) for n in app._notifications))
+        assert len(opened) == 1

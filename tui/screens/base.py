@@ -47,6 +47,7 @@ class PageScreen(Screen[None]):
         Binding("u", "usage", "Usage", id="usage"),
         Binding("h", "history", "History", id="history"),
         Binding("y", "copy_id", "Copy id", show=False, id="copy_id"),
+        Binding("o", "open_in_source", "Open in source", show=False, id="open_in_source"),
     ]
 
     def __init__(self, location: Location) -> None:
@@ -223,6 +224,33 @@ class PageScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(found)
         self.notify(f"Copied {found}", timeout=3)
+
+    def action_open_in_source(self) -> None:
+        """``o``: the entity under the cursor in its source's own UI (MLflow's, or a
+        source's ``ui_url``): opened in the browser, and its address copied, for a
+        terminal on another machine than the browser."""
+        found = self.pointed_id()
+        if found is None:
+            self.notify("Nothing here to open.", severity="warning")
+            return
+        self.run_worker(self._open_in_source(found), group="open_in_source", exit_on_error=False)
+
+    async def _open_in_source(self, entity_id: str) -> None:
+        try:
+            entity = await self.client.entity(entity_id, **self.moments)
+        except Exception as exc:
+            self.notify(describe_failure(exc, self.mds.said_moments).message, severity="error")
+            return
+        url = entity.get("source_url")
+        if not url:
+            source = entity.get("source") or "its source"
+            self.notify(
+                f"No link into {source}: set ui_url in [sources.{source}].", severity="warning"
+            )
+            return
+        self.app.copy_to_clipboard(url)
+        self.app.open_url(url)
+        self.notify(f"Opened (and copied) {url}", timeout=6)
 
     def action_find(self) -> None:
         self.mds.open_search()

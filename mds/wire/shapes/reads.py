@@ -125,6 +125,8 @@ class Entity(Shape):
     owner_emails: list[str] = []
     last_hydrated_at: str | None = None
     as_of: AsOf | None = None
+    #: where it is seen in its source's own UI (``ui_url``, or a source's built-in link)
+    source_url: str | None = None
 
 
 class Neighbor(Shape):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from mds.wire.model import EntityType, parse_aip_id
 from mdsd.connectors.base import (
@@ -76,6 +77,30 @@ class MlflowConnector(HttpConnector):
         "mlflow_logged_model_changed": EventSpec(EntityType.MODEL_INSTANCE, ("model_id",)),
     }
     timings = TIMINGS
+
+    def source_url(self, entity: Mapping[str, Any]) -> str | None:
+        """MLflow's own UI, on the tracking server's address, unless ``ui_url`` says else:
+        a registered model, a version, a run, an experiment or a logged model's page."""
+        configured = super().source_url(entity)
+        if configured is not None:
+            return configured
+        base = self.policy.base_url.rstrip("/")
+        native = str(entity.get("native_id", ""))
+        attributes = entity.get("attributes") or {}
+        kind = entity.get("entity_type")
+        experiment = quote(str(attributes.get("experiment_id", "")))
+        if kind == EntityType.MODEL:
+            return f"{base}/#/models/{quote(native)}"
+        if kind == EntityType.MODEL_INSTANCE and attributes.get("mlflow_kind") == "logged_model":
+            return f"{base}/#/experiments/{experiment}/models/{quote(native)}"
+        if kind == EntityType.MODEL_INSTANCE:
+            name, _, version = native.rpartition("/")
+            return f"{base}/#/models/{quote(name)}/versions/{quote(version)}"
+        if kind == EntityType.PIPELINE_RUN:
+            return f"{base}/#/experiments/{experiment}/runs/{quote(native)}"
+        if kind == EntityType.PIPELINE:
+            return f"{base}/#/experiments/{quote(native)}"
+        return None
 
     def __init__(self, policy: SourcePolicy, **client_options: Any) -> None:
         """``client_options``: those of ``HttpConnector`` (transport, clock, sleep)."""
