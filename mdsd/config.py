@@ -23,6 +23,7 @@ from mds.wire.paths import DEFAULT_DATA_DIR, DEFAULT_SOCKET, XDG_DEFAULTS
 from mdsd.api.settings import ApiConfig
 from mdsd.base.bounds import check_minimums
 from mdsd.base.logs import LOG_LEVELS
+from mdsd.connectors.feast.settings import FeastPolicy
 from mdsd.connectors.mlflow.settings import MlflowConfig
 from mdsd.connectors.openlineage.settings import OpenLineageConfig
 from mdsd.connectors.policy import SourcePolicy
@@ -228,39 +229,75 @@ def _problems(cls: type, table: dict[str, Any], where: str) -> list[str]:
     return problems
 
 
+def _policy_type(key: str) -> type[SourcePolicy]:
+    """The table type of ``[sources.KEY]``: its connector's, or an HTTP source's for a key
+    no connector has (reported as unknown once the tables are checked)."""
+    from mdsd.connectors import CONNECTORS
+
+    connector = CONNECTORS.get(key)
+    return connector.policy_type if connector is not None else SourcePolicy
+
+
+def _required(cls: type, name: str) -> bool:
+    """Whether the dataclass ``cls`` has no default for the field ``name``."""
+    found = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return found.default is dataclasses.MISSING and found.default_factory is dataclasses.MISSING
+
+
 def parse_config(text: str, origin: str = "<config>") -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    from mdsd.connectors import CONNECTORS
+
+    sources = raw.pop("sources", {})
     problems = _problems(Config, raw, "")
+    if not isinstance(sources, dict):
+        problems.append("'sources' must be a table")
+        sources = {}
+    for key, table in sources.items():  # each source's table is its connector's policy type
+        if isinstance(table, dict):
+            problems += _problems(_policy_type(key), table, f"sources.{key}.")
+        else:
+            problems.append(f"sources.{key!r} must be a table")
     if problems:
         raise ConfigError(f"{origin}: " + "; ".join(problems))
-    for key, table in raw.get("sources", {}).items():  # a policy's reason, with its table
-        if "base_url" not in table:
+    policies: dict[str, SourcePolicy] = {}
+    for key, table in sources.items():  # a policy's reason, with its table
+        policy_type = _policy_type(key)
+        if "base_url" not in table and _required(policy_type, "base_url"):
             raise ConfigError(f"{origin}: [sources.{key}] needs base_url, the source's URL")
         try:
-            from_dict(SourcePolicy, table)
+            policies[key] = from_dict(policy_type, table)
         except (SerdeError, ValueError, TypeError) as exc:
             raise ConfigError(f"{origin}: [sources.{key}] {exc}") from exc
     try:
         config = from_dict(Config, raw)
     except (SerdeError, ValueError, TypeError) as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
-    from mdsd.connectors import CONNECTORS
-
+    config.sources = policies
     unknown_sources = sorted(set(config.sources) - set(CONNECTORS))
     if unknown_sources:
         raise ConfigError(
             f"{origin}: no connector for source(s) {', '.join(unknown_sources)}; "
             f"known sources: {', '.join(sorted(CONNECTORS))}"
         )
-    for namespace, source in config.openlineage.namespaces.items():
-        if source not in CONNECTORS:
-            raise ConfigError(
-                f"{origin}: [openlineage.namespaces] {namespace!r} names no source {source!r}; "
-                f"known sources: {', '.join(sorted(CONNECTORS))}"
-            )
+    maps = {"[openlineage.namespaces]": config.openlineage.namespaces}
+    maps.update(
+        {
+            f"[sources.{key}] namespaces": policy.namespaces
+            for key, policy in policies.items()
+            if isinstance(policy, FeastPolicy)
+        }
+    )
+    for where, namespaces in maps.items():
+        for namespace, source in namespaces.items():
+            if source not in CONNECTORS:
+                raise ConfigError(
+                    f"{origin}: {where} {namespace!r} names no source {source!r}; "
+                    f"known sources: {', '.join(sorted(CONNECTORS))}"
+                )
     return config
 
 

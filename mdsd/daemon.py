@@ -31,6 +31,7 @@ from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
 from mdsd.connectors import Connector, UnitOf, build_connectors, openlineage
+from mdsd.connectors.feast.poll import feast_services
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
@@ -170,7 +171,8 @@ class Daemon:
         self.services = self._services()
 
     def _start_jobs(self, data: Path) -> None:
-        """The background tasks: inbox, indexer, enrichment, reconciliation, buses, MLflow."""
+        """The background tasks: inbox, indexer, enrichment, reconciliation, buses, MLflow,
+        the Feast poll."""
         self.inbox = data / "inbox"
         self._spawn(partial(self.intake.watch_inbox, self.inbox), "inbox")
         self._spawn(
@@ -196,6 +198,8 @@ class Daemon:
             self.hydrator.pending_of,
         )
         for name, job in mlflow.items():
+            self._spawn(job, name)
+        for name, job in feast_services(self.connectors, self.intake.submit, data).items():
             self._spawn(job, name)
 
     def _services(self) -> Services:
@@ -336,6 +340,8 @@ class Daemon:
             "sources": await self.fetcher.stats(),
             "enrichment": {**self.enrichment.status(), "reconcile": self.reconciler.status()},
             "buses": {bus.kind: await bus.status() for bus in self.buses},
+            # entities by kind (deleted ones left out), from the search index's counts
+            "kinds": await asyncio.to_thread(self.search_index.kinds),
             "search": {
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),

@@ -468,3 +468,10 @@ def test_parse_query() -> None:
     assert parse_query('"ranking model" x').text == "ranking model x"
     with pytest.raises(QueryError):
         parse_query("type:nope")
+
+
+def test_kinds_counts_each_kind_without_the_deleted(corpus: SearchIndex) -> None:
+    kinds = corpus.kinds()
+    assert kinds["ModelInstance"] == 7 and kinds["Model"] == 2
+    assert kinds["Dataset"] == 2  # playback-events and the stub; old-clicks is deleted
+    assert "AbTest" not in kinds  # none held: no zero rows

@@ -40,6 +40,7 @@ from tui.screens.path import PathScreen
 from tui.screens.prompt import AsOfPrompt, CommandLine
 from tui.screens.quality import QualityScreen
 from tui.screens.search import SearchScreen
+from tui.screens.status import StatusScreen
 from tui.screens.usage import UsageScreen
 from tui.textual_internals import release_left_pages
 from tui.widgets.chrome import StatusInfo
@@ -59,6 +60,7 @@ VIEWS: dict[str, type[PageScreen]] = {
     "history": HistoryScreen,
     "path": PathScreen,
     "quality": QualityScreen,
+    "status": StatusScreen,
 }
 
 ClientFactory = Callable[[], Client]

@@ -22,6 +22,8 @@ KIND_WORDS: dict[str, str] = {
     "pipelines": EntityType.PIPELINE,
     "runs": EntityType.PIPELINE_RUN,
     "features": EntityType.FEATURE,
+    "views": EntityType.FEATURE_VIEW,
+    "services": EntityType.FEATURE_SERVICE,
     "datasets": EntityType.DATASET,
     "versions": EntityType.DATASET_VERSION,
     "tests": EntityType.AB_TEST,
@@ -57,6 +59,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("history", ":history", "changes of the current entity (or of everything)"),
     CommandSpec("path", ":path ID [ID]", "how the current entity (or the first ID) reaches ID"),
     CommandSpec("quality", ":quality", "the daemon's data quality report"),
+    CommandSpec("status", ":status", "the daemon, its sources and dead letters (redrive them)"),
     CommandSpec("reload", ":reload", "fetch the current page again"),
     CommandSpec("help", ":help", "keys and commands"),
     CommandSpec("q", ":q", "back; quit at the first page (`:q!` quits)"),
@@ -75,6 +78,8 @@ _ALIASES = {
     "exit": "q!",
     "qa": "q!",
     "r": "reload",
+    "dead": "status",
+    "deadletters": "status",
 }
 
 
@@ -166,8 +171,8 @@ def execute(app: Host, command: Command) -> None:
             app.go(Location("path", args[0], {"to": args[1]}))
         else:
             raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
-    elif name == "quality":
-        app.go(Location("quality"))
+    elif name in ("quality", "status"):
+        app.go(Location(name))
     elif name == "reload":
         app.action_reload()
     elif name == "help":

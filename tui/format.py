@@ -14,20 +14,24 @@ from typing import Any
 
 from rich.text import Text
 
-#: entity_type -> (badge text, style). Unknown types get a generic badge.
-BADGES: dict[str, tuple[str, str]] = {
-    "Model": ("MODEL", "bold white on #7c3aed"),
-    "ModelInstance": ("INST", "bold white on #9333ea"),
-    "Pipeline": ("PIPE", "bold white on #0369a1"),
-    "PipelineRun": ("RUN", "bold white on #0284c7"),
-    "Feature": ("FEAT", "bold black on #facc15"),
-    "Dataset": ("DATA", "bold white on #15803d"),
-    "DatasetVersion": ("DVER", "bold white on #16a34a"),
-    "Field": ("FIELD", "bold black on #86efac"),
-    "AbTest": ("A/B", "bold white on #c2410c"),
-    "AbTestCell": ("CELL", "bold white on #ea580c"),
-    "User": ("USER", "bold black on #94a3b8"),
-    "Team": ("TEAM", "bold black on #cbd5e1"),
+from mds.graph.labels import kind_label
+
+#: entity_type -> its badge's colours (the text is ``mds.graph.labels``'s, as mds prints it)
+BADGE_STYLES: dict[str, str] = {
+    "Model": "bold white on #7c3aed",
+    "ModelInstance": "bold white on #9333ea",
+    "Pipeline": "bold white on #0369a1",
+    "PipelineRun": "bold white on #0284c7",
+    "Feature": "bold black on #facc15",
+    "FeatureView": "bold black on #fde047",
+    "FeatureService": "bold black on #fef08a",
+    "Dataset": "bold white on #15803d",
+    "DatasetVersion": "bold white on #16a34a",
+    "Field": "bold black on #86efac",
+    "AbTest": "bold white on #c2410c",
+    "AbTestCell": "bold white on #ea580c",
+    "User": "bold black on #94a3b8",
+    "Team": "bold black on #cbd5e1",
 }
 
 STATUS_STYLES: dict[str, str] = {
@@ -50,8 +54,9 @@ _HIGHLIGHT = re.compile(r"(<b>|</b>)")
 
 
 def badge(entity_type: str | None) -> Text:
-    label, style = BADGES.get(entity_type or "", ((entity_type or "?")[:5].upper(), "reverse"))
-    return Text(f" {label:<5} ", style=style)
+    """The kind as a coloured badge; an unknown kind reversed."""
+    style = BADGE_STYLES.get(entity_type or "", "reverse")
+    return Text(f" {kind_label(entity_type):<5} ", style=style)
 
 
 #: kinds ``/v1/usage`` answers for (models and instances, A/B tests and cells)

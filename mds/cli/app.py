@@ -169,7 +169,12 @@ def _add_command(
         KNOWN_AT.add_to(sub)
     for spec in COMMON:
         # SUPPRESS: given after the command it wins, given before it is kept
-        Arg(spec.flags, {**spec.options, "default": argparse.SUPPRESS}).add_to(sub)
+        options = {**spec.options, "default": argparse.SUPPRESS}
+        if "-o" in spec.flags and cmd.drawings:  # its own formats: it draws its answer
+            drawn = ", ".join(cmd.drawings)
+            options["choices"] = (*output.FORMATS, *cmd.drawings)
+            options["help"] = f"{options['help']}; or drawn: {drawn}"
+        Arg(spec.flags, options).add_to(sub)
 
 
 @functools.cache
@@ -225,6 +230,9 @@ def _checked_moments(cmd: Command, args: argparse.Namespace) -> None:
 
 
 def _show(cmd: Command, doc: JSON, args: argparse.Namespace, out: Out, fmt: str) -> None:
+    if fmt in cmd.drawings:
+        cmd.drawings[fmt](doc, args, out)
+        return
     if fmt != "table":
         output.write(fmt, doc, out, records=cmd.records, ids=cmd.ids)
         return

@@ -16,7 +16,7 @@ from mds.client import Client, DaemonUnavailable
 from mds.wire import JSON
 from mds.wire.model import KIND_OF, parse_aip_id
 
-from . import options, render
+from . import drawings, options, render
 from .exits import EXIT_REJECTED, EXIT_TIMEOUT
 from .spec import Arg, UsageError, arg, command, listed
 
@@ -198,14 +198,16 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
     reads_graph=True,
     records=listed("nodes"),
     render=render.lineage,
+    drawings=drawings.DRAWINGS,
     examples=(
         f"mds lineage {EXAMPLE_INSTANCE}",
-        f"mds lineage {EXAMPLE_DATASET} --direction downstream --depth 3",
+        f"mds lineage {EXAMPLE_INSTANCE} -o graph",
+        f"mds lineage {EXAMPLE_DATASET} --direction downstream --depth 3 -o mermaid",
         "mds lineage DATASET --field customer_id --direction downstream",
     ),
 )
 async def lineage(client: Client, args: argparse.Namespace) -> JSON:
-    """Walk lineage from ID and print it as a tree.
+    """Walk lineage from ID and print it as a tree (or draw it: -o graph, dot, mermaid).
 
     Upstream of a model instance: its run and pipeline, the datasets and features it was
     built from, transitively. Downstream is the reverse. Owners are context, not lineage.

@@ -4,7 +4,8 @@
 ``--json`` has always printed); ``jsonl`` one compact line per record (a search's
 results, a lineage's nodes), so ``| jq`` and ``| xargs`` work line by line; ``yaml`` the
 whole answer as YAML (PyYAML); ``ids`` the ids the answer names, one a line
-(``mds search ... -o ids | xargs -n1 mds show``).
+(``mds search ... -o ids | xargs -n1 mds show``). A command that draws its answer adds
+formats of its own (``mds lineage -o graph|dot|mermaid``, ``drawings``).
 """
 
 from __future__ import annotations

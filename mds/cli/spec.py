@@ -88,6 +88,8 @@ class Command:
     records: Records = whole
     #: the ids the answer names, one a line with ``-o ids``; None: it names none
     ids: Records | None = None
+    #: ``-o`` formats that draw the answer as a graph (``mds lineage``), by name
+    drawings: Mapping[str, Render] = field(default_factory=dict)
 
     @property
     def epilog(self) -> str:
@@ -123,6 +125,7 @@ def command(
     verdict: Verdict = succeeded,
     records: Records = whole,
     ids: Records | None = None,
+    drawings: Mapping[str, Render] | None = None,
 ) -> Callable[[F], F]:
     """Register a command; its docstring is its help (first line: the summary). An async
     generator follows the daemon (``stream``); a coroutine asks once (``call``). Without
@@ -148,6 +151,7 @@ def command(
             one_of=one_of,
             records=records,
             ids=ids if ids is not None or records is whole else ids_of(records),
+            drawings=drawings or {},
         )
         return call
 

@@ -82,17 +82,24 @@ class _View:
         self.xy: tuple[float, float] = (0.0, 0.0)
 
 
-def lay_out(graph: FlowGraph, label_width: Callable[[str], int]) -> Drawing:
-    """Lay ``graph`` out; ``label_width`` is how many cells a node's label takes."""
+def lay_out(
+    graph: FlowGraph, label_width: Callable[[str], int], widest: int = LABEL_MAX
+) -> Drawing:
+    """Lay ``graph`` out; ``label_width`` is how many cells a node's label takes, of
+    which at most ``widest`` are drawn."""
     vertices = {node: Vertex(node) for node in graph.nodes}
     for vertex in vertices.values():
         vertex.view = _View()
     flow = [e for e in graph.edges if e.upstream != e.downstream]
     edges = [Edge(vertices[e.upstream], vertices[e.downstream]) for e in flow]
     drawing = Drawing(edges=flow)
+
+    def width(node: str) -> int:
+        return min(label_width(node), widest)
+
     top = 0
     for component in Graph(list(vertices.values()), edges).C:
-        top = _component(component, flow, edges, label_width, drawing, top) + 2
+        top = _component(component, flow, edges, width, drawing, top) + 2
     drawing.height = max(top - 2, 0)
     return drawing
 
@@ -122,7 +129,7 @@ def _component(
     # columns: each layer as wide as its widest label, then a gap with a track per sender
     ranks = len(sugiyama.layers)
     widths = [
-        max((min(label_width(v.data), LABEL_MAX) for v in layer if not _dummy(v)), default=1)
+        max((label_width(v.data) for v in layer if not _dummy(v)), default=1)
         for layer in sugiyama.layers
     ]
     senders: list[list[object]] = [[] for _ in range(ranks)]
@@ -149,7 +156,7 @@ def _component(
     for rank, layer in enumerate(sugiyama.layers):
         real = sorted((v for v in layer if not _dummy(v)), key=rows.__getitem__)
         for vertex in real:
-            width = min(label_width(vertex.data), LABEL_MAX)
+            width = label_width(vertex.data)
             drawing.places[vertex.data] = Place(rows[vertex], starts[rank], width, rank)
         drawing.layers[rank] += [v.data for v in real]
     for (index, edge), route in zip(component_edges, routes, strict=True):
@@ -230,6 +237,9 @@ def plain(drawing: Drawing, labels: dict[str, str]) -> list[str]:
     for (row, col), arrow in drawing.arrows.items():
         grid[row][col] = arrow
     for node, place in drawing.places.items():
-        text = labels[node][: place.width].ljust(place.width)
+        text = labels[node]
+        if len(text) > place.width:
+            text = text[: place.width - 1] + "…"
+        text = text.ljust(place.width)
         grid[place.row][place.col : place.col + place.width] = list(text)
     return ["".join(line).rstrip() for line in grid]

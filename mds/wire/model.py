@@ -17,6 +17,8 @@ class EntityType(StrEnum):
     PIPELINE = "Pipeline"
     PIPELINE_RUN = "PipelineRun"
     FEATURE = "Feature"
+    FEATURE_VIEW = "FeatureView"
+    FEATURE_SERVICE = "FeatureService"
     DATASET = "Dataset"
     DATASET_VERSION = "DatasetVersion"
     AB_TEST = "AbTest"
@@ -32,6 +34,8 @@ KIND_OF: dict[EntityType, str] = {
     EntityType.PIPELINE: "pipeline",
     EntityType.PIPELINE_RUN: "pipeline-run",
     EntityType.FEATURE: "feature",
+    EntityType.FEATURE_VIEW: "feature-view",
+    EntityType.FEATURE_SERVICE: "feature-service",
     EntityType.DATASET: "dataset",
     EntityType.DATASET_VERSION: "dataset-version",
     EntityType.AB_TEST: "ab-test",
@@ -75,13 +79,16 @@ class Rel(StrEnum):
     INSTANCE_OF = "instance_of"  # ModelInstance -> Model
     CURRENT_INSTANCE = "current_instance"  # Model -> ModelInstance
     PRODUCED_BY = "produced_by"  # ModelInstance -> PipelineRun
-    USES_FEATURE = "uses_feature"  # ModelInstance -> Feature
+    #: ModelInstance -> Feature | FeatureService, FeatureService -> Feature
+    USES_FEATURE = "uses_feature"
     RUN_OF = "run_of"  # PipelineRun -> Pipeline
     READS = "reads"  # PipelineRun -> DatasetVersion
     WRITES = "writes"  # PipelineRun -> DatasetVersion
     RAN_FOR = "ran_for"  # PipelineRun -> AbTestCell
     OUTPUTS = "outputs"  # Pipeline -> Dataset
-    DERIVED_FROM = "derived_from"  # Feature -> Dataset, Dataset -> Dataset (upstream)
+    #: Feature -> Dataset | FeatureView, FeatureView -> Dataset | FeatureView (an on-demand
+    #: view's inputs), Dataset -> Dataset (upstream)
+    DERIVED_FROM = "derived_from"
     VERSION_OF = "version_of"  # DatasetVersion -> Dataset
     CELL_OF = "cell_of"  # AbTestCell -> AbTest
     OWNED_BY = "owned_by"  # any -> User

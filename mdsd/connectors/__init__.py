@@ -24,6 +24,7 @@ from mdsd.connectors.base import (
 )
 from mdsd.connectors.datasets import DatasetsConnector
 from mdsd.connectors.experiments import ExperimentsConnector
+from mdsd.connectors.feast.connector import FeastConnector
 from mdsd.connectors.featurestore import FeatureStoreConnector
 from mdsd.connectors.identity import IdentityConnector
 from mdsd.connectors.mlflow.connector import MlflowConnector
@@ -41,6 +42,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         DatasetsConnector,
         IdentityConnector,
         MlflowConnector,
+        FeastConnector,
     )
 }
 

@@ -98,6 +98,9 @@ class Connector(ABC):
     #: entity kind -> how this source dates its fields; a kind not listed has only its
     #: identity fixed, and every other field dated by its ``updated_at``
     timings: ClassVar[Mapping[EntityType, Timing]] = {}
+    #: the type of its ``[sources.KEY]`` table: an HTTP source's policy, unless the source
+    #: is read some other way (a Feast registry)
+    policy_type: ClassVar[type[SourcePolicy]] = SourcePolicy
 
     def __init__(self, policy: SourcePolicy) -> None:
         """Every connector is built from its ``[sources.KEY]`` config table alone."""

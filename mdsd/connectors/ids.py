@@ -6,15 +6,20 @@ run); every connector turns such a reference into the same aip id through ``ref`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mds.wire.model import EntityType, aip_id
 
-#: entity type -> the key of the source that owns it (contract 1, first table)
+#: entity type -> the key of the source that owns it: the reference platform's (contract 1,
+#: first table), and Feast's for the kinds only Feast has
 HOME: dict[EntityType, str] = {
     EntityType.MODEL: "registry",
     EntityType.MODEL_INSTANCE: "registry",
     EntityType.PIPELINE: "orchestrator",
     EntityType.PIPELINE_RUN: "orchestrator",
     EntityType.FEATURE: "featurestore",
+    EntityType.FEATURE_VIEW: "feast",
+    EntityType.FEATURE_SERVICE: "feast",
     EntityType.AB_TEST: "experiments",
     EntityType.AB_TEST_CELL: "experiments",
     EntityType.DATASET: "datasets",
@@ -34,6 +39,15 @@ def email_user(email: str) -> str:
     address (case aside) is the identity, so ``alice@example.com`` and ``alice@other.org``
     stay two people, each shown by their address."""
     return ref(EntityType.USER, email.strip().lower())
+
+
+def mapped_dataset(namespace: str, name: str, namespaces: Mapping[str, str]) -> str | None:
+    """The Dataset a table of ``namespace`` is when a namespace map (``[openlineage.namespaces]``,
+    ``[sources.feast] namespaces``) names the source that owns that namespace's tables:
+    that source's entity, named by its plain name, so the same table is one entity however
+    it is reported. None for a namespace the map does not name."""
+    source = namespaces.get(namespace)
+    return aip_id(EntityType.DATASET, source, name) if source is not None else None
 
 
 def dataset_version_native(dataset_id: str, version: str) -> str:

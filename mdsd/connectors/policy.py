@@ -33,8 +33,7 @@ class SourcePolicy:
     cache_max_entries: int = 10000
 
     def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        self.check_location()
         minimums: dict[str, float] = {
             "concurrency": 1,
             "rate_per_second": 0,
@@ -49,3 +48,9 @@ class SourcePolicy:
             "cache_max_entries": 0,
         }
         check_minimums(self, minimums, strict={"rate_per_second", "timeout_seconds"})
+
+    def check_location(self) -> None:
+        """Where the source is read: an HTTP API here; a source read otherwise (a Feast
+        registry) says so in its own policy."""
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")

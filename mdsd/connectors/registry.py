@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mds.wire.model import EntityType, NormalizedEntity, Rel
+from mds.wire.model import AIP_PREFIX, EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd.connectors.base import timing
 from mdsd.connectors.payload import Payload, entity, refs
 from mdsd.connectors.rest import Collection, RestConnector, lifecycle
@@ -24,6 +24,26 @@ def model(p: Payload) -> list[NormalizedEntity]:
     ]
 
 
+#: what an instance's ``feature_ids`` may name by full aip id instead of a native feature
+#: id: a feature or a feature service of another feature store (Feast's)
+FEATURE_KINDS = frozenset({EntityType.FEATURE, EntityType.FEATURE_SERVICE})
+
+
+def feature_refs(natives: list[str]) -> list[str]:
+    """``feature_ids`` as ids: a native id is the Feature Store's feature; an aip id of a
+    feature or feature service (``aip://feature-service/feast/{project}/{name}``) is kept,
+    which is how an instance names the features it was trained on in Feast."""
+    kept = [n for n in natives if n.startswith(AIP_PREFIX) and _is_feature(n)]
+    return kept + refs(EntityType.FEATURE, [n for n in natives if n not in kept])
+
+
+def _is_feature(xid: str) -> bool:
+    try:
+        return parse_aip_id(xid).entity_type in FEATURE_KINDS
+    except ValueError:
+        return False
+
+
 def instance(p: Payload) -> list[NormalizedEntity]:
     return [
         entity(
@@ -38,7 +58,7 @@ def instance(p: Payload) -> list[NormalizedEntity]:
             relationships={
                 Rel.INSTANCE_OF: refs(EntityType.MODEL, [p.opt_id("model_id")]),
                 Rel.PRODUCED_BY: refs(EntityType.PIPELINE_RUN, [p.opt_id("pipeline_run_id")]),
-                Rel.USES_FEATURE: refs(EntityType.FEATURE, p.ids("feature_ids")),
+                Rel.USES_FEATURE: feature_refs(p.ids("feature_ids")),
             },
         )
     ]

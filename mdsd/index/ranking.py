@@ -31,6 +31,8 @@ _CANONICAL_TYPES: Final = frozenset(
         EntityType.MODEL,
         EntityType.PIPELINE,
         EntityType.FEATURE,
+        EntityType.FEATURE_VIEW,
+        EntityType.FEATURE_SERVICE,
         EntityType.DATASET,
         EntityType.AB_TEST,
         EntityType.USER,

@@ -32,6 +32,8 @@ OWNED_TYPES = frozenset(
         EntityType.MODEL_INSTANCE,
         EntityType.PIPELINE,
         EntityType.FEATURE,
+        EntityType.FEATURE_VIEW,
+        EntityType.FEATURE_SERVICE,
         EntityType.DATASET,
         EntityType.AB_TEST,
     }
@@ -41,6 +43,8 @@ DESCRIBED_TYPES = frozenset(
         EntityType.MODEL,
         EntityType.PIPELINE,
         EntityType.FEATURE,
+        EntityType.FEATURE_VIEW,
+        EntityType.FEATURE_SERVICE,
         EntityType.DATASET,
         EntityType.AB_TEST,
     }

@@ -41,7 +41,8 @@ def test_every_command_that_asks_takes_every_format() -> None:
     assert reads == {n for n, v in views.items() if "-o" in _flags(v)}
     for name in reads:
         output = next(p for p in views[name].params if "-o" in p.flags)
-        assert output.choices == ("table", "json", "jsonl", "yaml", "ids")
+        drawn = ("graph", "dot", "mermaid") if name == "lineage" else ()
+        assert output.choices == ("table", "json", "jsonl", "yaml", "ids", *drawn)
 
 
 def _flags(view) -> set[str]:  # type: ignore[no-untyped-def]

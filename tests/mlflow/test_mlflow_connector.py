@@ -83,6 +83,9 @@ async def test_model_and_versions_with_aliases_and_lineage(
     assert v1.attributes["aliases"] == "champion" and "stage" not in v1.attributes
     assert v1.relationships == {Rel.INSTANCE_OF: [MODEL], Rel.PRODUCED_BY: [RUN]}
     assert v2.owner_emails == ["alice@example.com"] and v2.owners == []
+    # MLflow names no owner for a registered model: those who registered its versions do
+    assert model.owner_emails == ["alice@example.com"]
+    assert model.owners == v1.owners + v2.owners
 
 
 async def test_moving_an_alias_restates_both_versions(

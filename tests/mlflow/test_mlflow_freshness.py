@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from mds.client import ApiError
+from mds.client import ApiError, Client
 from mds.testing import DaemonProcess
 from simulator.runner import SimulatorThread
 from tests.mlflow.server import MlflowServer
+from tui.sections import load_sections
 
 pytestmark = pytest.mark.slow
 
@@ -243,6 +244,28 @@ def test_run_edits(daemon: DaemonProcess, api: Mlflow, world: dict[str, str]) ->
     api("POST", "runs/delete", run_id=world["sweep"])
     sweep = f"aip://pipeline-run/mlflow/{world['sweep']}"
     within(daemon, sweep, lambda p: p["status"] == "deleted", "run deleted")
+
+
+async def test_the_explorer_shows_mlflow_pages_as_mlflow_reads_them(
+    daemon: DaemonProcess, world: dict[str, str]
+) -> None:
+    """A run's metrics charted from their history (after test_run_edits logged auc twice),
+    a version by its stage, aliases and run: none of the reference platform's deployment,
+    features or "not tested", which mean nothing for a registry version."""
+    async with Client(daemon.socket) as client:
+        run = await client.entity(f"aip://pipeline-run/mlflow/{world['run']}")
+        (section,) = await load_sections(client, run, {"as_of": None, "known_at": None})
+        shown = section.body.plain
+        assert section.title == "MLflow run", shown
+        auc = next(line for line in shown.splitlines() if line.startswith("auc"))
+        assert "0.93" in auc and "▁█" in auc and "2 points" in auc, shown
+        assert "fraud" in shown  # its experiment
+        version = await client.entity(version_id(MODEL, 1))
+        (section,) = await load_sections(client, version, {"as_of": None, "known_at": None})
+        shown = section.body.plain
+        assert section.title == "MLflow version" and "Version" in shown, shown
+        assert not {"Deployment", "Features", "not tested"} & set(shown.split()), shown
+        assert "train-fraud" in shown  # the run that made it
 
 
 def test_experiment_rename(daemon: DaemonProcess, api: Mlflow, world: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ import copy
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -513,8 +514,29 @@ class FakeDaemon:
                 Route("/v1/suggestions", self.suggestions),
                 Route("/v1/quality", self.quality),
                 Route("/v1/changes", self.changes),
+                Route("/v1/dead-letters", self.dead_letters),
+                Route("/v1/dead-letters/redrive", self.redrive, methods=["POST"]),
             ]
         )
+        #: events intake refused: one a source can take again once fixed, one it never will
+        self.letters: list[JSON] = [
+            {
+                "id": 1,
+                "received_at": "2025-01-10T10:00:00Z",
+                "reason": "hydration failed: registry answered 503",
+                "raw": '{"event_type": "model_updated", "model_id": "ranking-model"}',
+                "origin": "socket",
+                "redriven_at": None,
+            },
+            {
+                "id": 2,
+                "received_at": "2025-01-10T11:00:00Z",
+                "reason": 'missing required field "model_id"',
+                "raw": '{"event_type": "model_updated"}',
+                "origin": "inbox",
+                "redriven_at": None,
+            },
+        ]
 
     def _tx(self, request: Request) -> int:
         self.graph.requests.append(f"{request.url.path}?{request.url.query}")
@@ -547,7 +569,8 @@ class FakeDaemon:
                 "stubs": sum(e["status"] == "stub" for e in every),
                 "deleted": 0,
                 "pending": 0,
-                "dead_letters": 0,
+                "dead_letters": sum(1 for d in self.letters if d["redriven_at"] is None),
+                "kinds": dict(Counter(str(e["entity_type"]) for e in every)),
                 "last_tx": g.last_tx,
                 "last_tx_at": g.txs[-1].at,
                 "sources": {},
@@ -556,6 +579,24 @@ class FakeDaemon:
                 "version": "fake",
             }
         )
+
+    async def dead_letters(self, request: Request) -> Response:
+        return JSONResponse({"dead_letters": self.letters})
+
+    async def redrive(self, request: Request) -> Response:
+        """Letter 1 gets in (its source is back); letter 2 is refused again."""
+        body = await request.json()
+        waiting = {d["id"]: d for d in self.letters if d["redriven_at"] is None}
+        asked = list(waiting) if body.get("all") else list(body.get("ids") or [])
+        redriven = rejected = 0
+        for number in asked:
+            if number == 1 and number in waiting:
+                waiting[number]["redriven_at"] = self.graph.txs[-1].at
+                redriven += 1
+            elif number in waiting:
+                rejected += 1
+        missing = [n for n in asked if n not in waiting]
+        return JSONResponse({"redriven": redriven, "rejected": rejected, "missing": missing})
 
     def _matches(self, entity: JSON, query: str, tx: int) -> tuple[float, str] | None:
         words = []

@@ -18,7 +18,11 @@ from mds.wire import shapes
 def requests(fake: FakeDaemon) -> list[tuple[str, dict[str, str]]]:
     """(path, params) asking every route of ``fake`` about every entity it holds."""
     graph = fake.graph
-    asked: list[tuple[str, dict[str, str]]] = [("/v1/status", {}), ("/v1/quality", {})]
+    asked: list[tuple[str, dict[str, str]]] = [
+        ("/v1/status", {}),
+        ("/v1/quality", {}),
+        ("/v1/dead-letters", {}),
+    ]
     for as_of in ({}, {"as_of": "tx:1"}):
         asked += [("/v1/search", {"q": "rank", **as_of}), ("/v1/history", {"limit": "5"})]
         for entity in graph.all(graph.last_tx):

@@ -98,7 +98,11 @@ async def test_escape_clears_the_query(make_app: Callable[..., MdsApp]) -> None:
         await pilot.press(*"churn")
         await wait_for(pilot, lambda: screen.results)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not screen.results)
+        hint = screen.query_one("#hint")
+        # back to the first screen: what changed last, not the search's results
+        await wait_for(
+            pilot, lambda: screen.shown_query == "" and "Recently changed" in str(hint.render())
+        )
         assert screen.query_one("#query", Input).value == ""
 
 
@@ -167,3 +171,25 @@ async def test_no_results_says_for_which_moment(make_app: Callable[..., MdsApp])
         await pilot.press(*"zzzz")
         await wait_for(pilot, lambda: screen.shown_query == "zzzz")
         assert "No results for 'zzzz' as of tx:1." in str(screen.query_one("#hint").render())
+
+
+async def test_the_first_screen_says_what_the_graph_holds_and_lists_what_changed(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """Before anything is typed or visited: the kinds held, the dead letters, and the
+    entities the latest transactions touched, which Enter opens."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        hint = screen.query_one("#hint")
+        await wait_for(pilot, lambda: "Recently changed" in str(hint.render()))
+        shown = str(hint.render())
+        assert "entities: " in shown and "MODEL" in shown and "INST" in shown
+        assert "2 dead letters (:status)" in shown
+        assert screen.results and all(r["id"].startswith("aip://") for r in screen.results)
+        first = screen.results[0]["id"]
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity_id == first
+        )

@@ -14,6 +14,7 @@ from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
 from tui.screens.entity import header_text, relationship_rows
 from tui.screens.history import cause_text, value_text
+from tui.sections.mlflow import metric_series, sparkline
 
 
 @pytest.mark.parametrize(
@@ -215,3 +216,35 @@ def test_a_past_page_says_unknown_fields_are_not_known_then() -> None:
     assert "description not known then" in past and "Owners   — (not known then)" in past
     live = header_text(entity).plain
     assert "no description" in live and "Owners   none" in live
+
+
+def test_a_metric_history_reads_as_a_series_and_a_sparkline() -> None:
+    history = {
+        "transactions": [
+            {
+                "tx": tx,
+                "changes": [
+                    {"attribute": "attr/metric.loss", "op": "assert", "value": value, "valid": at},
+                    {"attribute": "attr/metric.loss", "op": "retract", "value": 9.0, "valid": at},
+                    {"attribute": "attr/status", "op": "assert", "value": "running", "valid": at},
+                ],
+            }
+            for tx, (at, value) in enumerate(
+                [
+                    ("2025-01-01T00:00:02Z", 0.5),
+                    ("2025-01-01T00:00:01Z", 0.9),
+                    ("2025-01-01T00:00:03Z", 0.1),
+                ]
+            )
+        ]
+    }
+    assert metric_series(history) == {
+        "loss": [
+            ("2025-01-01T00:00:01Z", 0.9),
+            ("2025-01-01T00:00:02Z", 0.5),
+            ("2025-01-01T00:00:03Z", 0.1),
+        ]
+    }
+    assert sparkline([0.9, 0.5, 0.1]) == "█▅▁"
+    assert sparkline([2.0, 2.0]) == "▄▄"  # flat: the middle, not the floor
+    assert sparkline([]) == ""

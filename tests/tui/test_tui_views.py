@@ -17,6 +17,7 @@ from tui.screens.lineage import LineageScreen
 from tui.screens.listing import ListScreen
 from tui.screens.path import PathScreen
 from tui.screens.quality import QualityScreen
+from tui.screens.status import StatusScreen
 from tui.screens.usage import UsageScreen
 
 
@@ -155,3 +156,39 @@ async def test_provenance_of_an_inferred_relationship(make_app: Callable[..., Md
         assert "tested_in" in text and "train-weekly-ranking-20250101" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is page)
+
+
+async def test_status_lists_sources_and_dead_letters_and_redrives_them(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    app = make_app(start=Location("status"))
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, StatusScreen)
+        summary = str(page.query_one("#summary", Static).render())
+        assert "2 dead letters waiting" in summary
+        reasons = [str(row.cells[2]) for row in page.table.rows_shown]
+        assert any("registry answered 503" in r for r in reasons)
+        first = next(i for i, row in enumerate(page.table.rows_shown) if row.data == 1)
+        page.table.move_cursor(row=first)
+        await pilot.press("enter")  # letter 1: its source is back
+        await wait_for(pilot, lambda: fake.letters[0]["redriven_at"] is not None)
+        await wait_for(
+            pilot,
+            lambda: "1 dead letter waiting" in str(page.query_one("#summary", Static).render()),
+        )
+        await pilot.press("R")  # the rest: letter 2 is refused again
+        await wait_for(
+            pilot, lambda: any("refused again" in str(n.message) for n in app._notifications)
+        )
+        assert fake.letters[1]["redriven_at"] is None
+
+
+async def test_colon_status_opens_it(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        app.run_command(":status")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))

@@ -17,9 +17,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from mds.graph.flow import FlowGraph
+from mds.graph.labels import kind_label
 from mds.graph.layout import LABEL_MAX, Drawing, lay_out
 from mds.wire import JSON
-from tui.format import BADGES, TITLE_WIDTH, clip, name_of
+from tui.format import BADGE_STYLES, TITLE_WIDTH, clip, name_of
 from tui.nav import Location
 from tui.screens.base import PageScreen
 from tui.widgets.graph_view import GraphView
@@ -31,7 +32,8 @@ DEPTH_DEFAULT, DEPTH_MAX = 2, 8
 def label(node: JSON, hidden: int = 0) -> Text:
     """``KIND name`` in the kind's colours, cut to fit; ``+N`` when N nodes are folded
     behind it."""
-    kind, style = BADGES.get(str(node.get("entity_type") or ""), ("?", "reverse"))
+    entity_type = str(node.get("entity_type") or "")
+    kind, style = kind_label(entity_type), BADGE_STYLES.get(entity_type, "reverse")
     folded = f" +{hidden}" if hidden else ""
     room = LABEL_MAX - len(kind) - 2 - len(folded)
     text = Text.assemble((f" {kind} ", style), (f"{clip(name_of(node), room)}", "bold"))

@@ -7,6 +7,7 @@ the query (or ctrl+t) searches people and teams instead.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mds.wire.model import TYPE_OF_KIND
+from tui import home
 from tui.format import badge, clip, highlighted, kind_of, names, tags_text
 from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
@@ -43,6 +45,8 @@ HINT = Text.assemble(
     " help",
 )
 RESULT_LIMIT = 30
+#: transactions the first screen reads for what changed last
+HOME_CHANGES = 12
 
 
 def result_prompt(result: dict[str, Any]) -> Text:
@@ -129,9 +133,7 @@ class SearchScreen(PageScreen):
         self._query = query
         hint = self.query_one("#hint", Static)
         if not query or query == "@":
-            recent = self.recent()
-            self._draw(query, recent)
-            hint.update(HINT + Text("\nRecently visited:", style="bold") if recent else HINT)
+            await self._home(query, hint)
             return
         if query.startswith("@"):
             answer = await self.client.search_owners(query[1:].strip(), limit=RESULT_LIMIT)
@@ -160,6 +162,27 @@ class SearchScreen(PageScreen):
         if self._open_when_ready:
             self._open_when_ready = False
             self.open_highlighted()
+
+    async def _home(self, query: str, hint: Static) -> None:
+        """Before anything is typed: the hint at once, then what the graph holds and needs,
+        and a list to open: the entities visited this session, else the latest changed."""
+        recent = self.recent()
+        self._draw(query, recent)
+        hint.update(HINT + Text("\nRecently visited:", style="bold") if recent else HINT)
+        status, history = await asyncio.gather(
+            self.client.status(), self.client.history(limit=HOME_CHANGES, **self.moments)
+        )
+        listed = recent or home.changed(history)
+        if not recent:
+            self._draw(query, listed)
+        title = (
+            "Recently visited:" if recent else f"Recently changed ({home.last_change(history)}):"
+        )
+        hint.update(
+            Text.assemble(HINT, "\n", home.overview(status), "\n", (title, "bold"))
+            if listed
+            else Text.assemble(HINT, "\n", home.overview(status))
+        )
 
     def recent(self) -> list[dict[str, Any]]:
         """Entities visited this session, as results, so Enter on an empty query goes back."""

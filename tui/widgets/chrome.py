@@ -159,7 +159,7 @@ class StatusLine(_AppWatcher):
                 style = "yellow" if info.pending else "dim"
                 text.append(f"  pending {info.pending:,}", style=style)
             if info.dead_letters:
-                text.append(f"  dead letters {info.dead_letters:,}", style="red")
+                text.append(f"  dead letters {info.dead_letters:,} (:status)", style="red")
             if info.storage:
                 text.append(f"  ⚠ {info.storage}: paused", style="bold red")
             if info.last_tx is not None:

@@ -88,6 +88,8 @@ class Status(Shape):
     #: how far back the graph reaches in valid time: the earliest moment anything holds from
     earliest_valid: str | None = None
     remote: RemoteStatus | None = None
+    #: entities by kind, deleted ones left out
+    kinds: dict[str, int] | None = None
 
 
 class WaitIdle(Status, kw_only=True):  # `idle` follows optional fields

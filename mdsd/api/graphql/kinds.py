@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from mds.wire.model import EntityType, Rel
 from mdsd.api.graphql.context import MENTIONED, Path, into, out, via
@@ -80,6 +81,10 @@ class ModelInstance(Entity):
     @strawberry.field(description="The features it uses.")
     async def features(self, first: First = PAGE, after: After = None) -> Connection[Feature]:
         return await self.page(via(out(Rel.USES_FEATURE)), Feature, first, after)
+
+    @strawberry.field(description="The Feast feature services it names as its features.")
+    async def feature_services(self) -> list[FeatureService]:
+        return await self.related(via(out(Rel.USES_FEATURE)), FeatureService)
 
     @strawberry.field(
         description="The A/B tests it is tested in (inferred); their `cells` are the cells "
@@ -180,6 +185,64 @@ class Feature(Entity):
         paths = via(into(Rel.USES_FEATURE), out(Rel.INSTANCE_OF))
         return await self.page(paths, Model, first, after)
 
+    @strawberry.field(description="The Feast feature view that computes it.")
+    async def feature_view(self) -> FeatureView | None:
+        return await self.one(SOURCES, FeatureView)
+
+    @strawberry.field(description="The Feast feature services that serve it.")
+    async def feature_services(self) -> list[FeatureService]:
+        return await self.related(via(into(Rel.USES_FEATURE)), FeatureService)
+
+
+@register(EntityType.FEATURE_VIEW)
+@strawberry.type(
+    description="A Feast feature view (batch, stream or on-demand): features computed "
+    "from a data source for its entities."
+)
+class FeatureView(Entity):
+    @strawberry.field(description="batch, stream or on_demand.")
+    def view_type(self) -> str | None:
+        return self.record.text("view_type")
+
+    @strawberry.field(description="How long a feature value stays valid; 0 is forever.")
+    def ttl_seconds(self) -> int | None:
+        return self.record.integer("ttl_seconds")
+
+    @strawberry.field(description="Its Feast entities: name, join_key, value_type, description.")
+    def entities(self) -> JSON:
+        return JSON(self.record.field("entities") or [])
+
+    @strawberry.field(description="Its features, by name.")
+    async def features(self) -> list[Feature]:
+        return await self.related(via(into(Rel.DERIVED_FROM)), Feature)
+
+    @strawberry.field(
+        description="What it is computed from: data sources, and an on-demand view's views."
+    )
+    async def sources(self) -> list[Entity]:
+        datasets = await self.related(SOURCES, Dataset)
+        views = await self.related(SOURCES, FeatureView)
+        return [*datasets, *views]
+
+    @strawberry.field(description="The feature services that serve one of its features.")
+    async def feature_services(self) -> list[FeatureService]:
+        paths = via(into(Rel.DERIVED_FROM), into(Rel.USES_FEATURE))
+        return await self.related(paths, FeatureService)
+
+
+@register(EntityType.FEATURE_SERVICE)
+@strawberry.type(description="A Feast feature service: the features a model is served.")
+class FeatureService(Entity):
+    @strawberry.field(description="The features it serves.")
+    async def features(self, first: First = PAGE, after: After = None) -> Connection[Feature]:
+        return await self.page(via(out(Rel.USES_FEATURE)), Feature, first, after)
+
+    @strawberry.field(description="The model instances that name it as their features.")
+    async def consuming_instances(
+        self, first: First = PAGE, after: After = None
+    ) -> Connection[ModelInstance]:
+        return await self.page(via(into(Rel.USES_FEATURE)), ModelInstance, first, after)
+
 
 @register(EntityType.DATASET)
 @strawberry.type(description="A dataset.")
@@ -203,13 +266,14 @@ class Dataset(Entity):
         return await self.page(via(into(Rel.DERIVED_FROM)), Dataset, first, after)
 
     @strawberry.field(
-        description="Who reads it: the features built on it and the pipelines whose runs "
-        "read one of its versions."
+        description="Who reads it: the features and Feast feature views built on it and the "
+        "pipelines whose runs read one of its versions."
     )
     async def consumers(self, first: First = PAGE, after: After = None) -> Connection[Entity]:
         features = await self.related(via(into(Rel.DERIVED_FROM)), Feature)
+        views = await self.related(via(into(Rel.DERIVED_FROM)), FeatureView)
         pipelines = await self.related(READERS_OF_DATASET, Pipeline)
-        found: list[Entity] = [*features, *pipelines]
+        found: list[Entity] = [*features, *views, *pipelines]
         found.sort(key=lambda n: n.record.sort_key)
         return paginate(found, first, after)
 

@@ -27,19 +27,17 @@ the poll's start, once the hydration it asked for is done: ``in_step_at`` in ``m
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mdsd.connectors.base import InvalidPayload, SourceUnavailable
 from mdsd.connectors.mlflow.connector import MlflowConnector
 from mdsd.connectors.mlflow.normalize import fingerprint, millis, nested, rfc3339
+from mdsd.connectors.polling import Poller
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +78,7 @@ def event_of(kind: str, key: str) -> Event:
 KINDS = ("models", "versions", "experiments", "runs", "logged_models")
 
 
-class CatchUp:
+class CatchUp(Poller):
     """Polls one MLflow on an interval; ``poll()`` once, or ``run()`` until cancelled.
 
     ``settled`` says whether no hydration of MLflow's units is waiting or in flight; with
@@ -98,33 +96,16 @@ class CatchUp:
         settled: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__("mlflow catch-up poll", state_path, interval_seconds)
         self.connector = connector
         self.submit = submit
-        self.state_path = state_path
-        self.interval = interval_seconds
         self.run_window = run_window_seconds
         self.settled = settled
         self.clock = clock
         self.snapshot = self._load()
-        self.polls = 0
-        self.announced = 0
-        self.last_poll_at: float | None = None
-        self.last_error: str | None = None
         #: the start of the latest complete poll, and of the latest one known hydrated
         self._complete_at: float | None = None
         self._in_step_at: float | None = None
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except (SourceUnavailable, InvalidPayload) as exc:
-                self.last_error = str(exc)
-                log.warning("mlflow catch-up poll failed, next in %.0fs: %s", self.interval, exc)
-            except Exception as exc:  # the loop must outlive any one poll
-                self.last_error = repr(exc)
-                log.exception("mlflow catch-up poll failed unexpectedly")
-            await asyncio.sleep(self.interval)
 
     async def poll(self) -> int:
         """Announce what changed since the last poll; returns the number of events."""
@@ -147,10 +128,8 @@ class CatchUp:
         for kind, listing in listings.items():
             self.snapshot[kind] = self._kept(kind, listing, window_floor)
         self._save()
-        self.polls += 1
-        self.announced += len(events)
-        self.last_poll_at = self._complete_at = started
-        self.last_error = None
+        self.counted(len(events), started)
+        self._complete_at = started
         self._check_in_step()
         return len(events)
 
@@ -239,12 +218,9 @@ class CatchUp:
     def _load(self) -> dict[str, dict[str, Seen]]:
         """The saved snapshot, unless it belongs to another MLflow (``base_url`` changed) or
         another layout: then everything is news, which re-imports, harmlessly."""
-        try:
-            state = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        state = self.read_state()
         if (
-            not isinstance(state, dict)
+            state is None
             or state.get("version") != STATE_VERSION
             or state.get("base_url") != self.connector.policy.base_url
         ):
@@ -269,9 +245,7 @@ class CatchUp:
                 for kind, items in self.snapshot.items()
             },
         }
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_path)
+        self.write_state(state)
 
 
 def _started(value: object) -> int | None:

@@ -278,6 +278,8 @@ def normalize_model(
         name,
         name,
         description=m.text("description"),
+        # MLflow names no owner for a registered model: those who registered its versions
+        users=[v.text("user_id") for _, v in reversed(numbered)],
         tags=user_tags(key_values(m, "tags")),
         attributes={
             "latest_version": numbered[-1][0] if numbered else None,

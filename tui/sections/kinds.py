@@ -1,91 +1,21 @@
-"""Per-type sections of the entity page: the few facts that matter for each kind of entity.
-
-The page itself is generic (header, attributes, relationships); a kind adds small sections
-here, each built from the ``entity`` answer plus at most a couple of extra calls. A new
-entity type simply has no sections and still gets the generic page.
-"""
+"""The sections of each kind of entity, as the reference platform (and OpenLineage)
+describe them: a model's instances, an instance's deployment, run and A/B tests, a
+dataset's fields, a run's job and error."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from rich.text import Text
 
-from mds.client import ApiError, Client
+from mds.client import Client
 from mds.wire import JSON
 from mds.wire.columns import FIELD_TYPE, field_id
-from tui.asof import Moments, said_moments
-from tui.errors import describe_failure
+from tui.asof import Moments
 from tui.format import clip, duration, fmt_time, name_of, names, native_id, status_text
 from tui.nav import Location
-
-#: how many related entities a section fetches to show their details
-FETCH_LIMIT = 12
-#: attributes a section lays out whole, so the page's one-line attribute list leaves them
-#: out (a schema or a column lineage clipped to 40 characters of JSON says nothing)
-LAID_OUT = frozenset({"fields", "column_lineage", "output_column_lineage"})
-
-
-@dataclass
-class Link:
-    """An entity a section points at; the page lists it with the relationships."""
-
-    group: str
-    id: str
-    name: str
-    entity_type: str | None = None
-    note: str = ""
-    #: the page Enter opens instead of the entity's (a field's column lineage)
-    opens: Location | None = None
-
-
-@dataclass
-class Section:
-    title: str
-    body: Text
-    links: list[Link] = field(default_factory=list)
-
-
-Loader = Callable[[Client, JSON, Moments], Awaitable[Section | None]]
-
-
-def rels(entity: JSON, rel_type: str, direction: str | None = None) -> list[JSON]:
-    return [
-        r
-        for r in entity.get("relationships", [])
-        if r.get("type") == rel_type and (direction is None or r.get("direction") == direction)
-    ]
-
-
-async def fetch_many(client: Client, ids: Iterable[str], moments: Moments) -> list[JSON]:
-    """Fetch up to :data:`FETCH_LIMIT` entities concurrently; ones that vanished are skipped."""
-    gate = asyncio.Semaphore(6)
-
-    async def one(entity_id: str) -> JSON | None:
-        async with gate:
-            try:
-                return await client.entity(entity_id, **moments)
-            except ApiError:
-                return None
-
-    found = await asyncio.gather(*(one(i) for i in list(dict.fromkeys(ids))[:FETCH_LIMIT]))
-    return [doc for doc in found if doc is not None]
-
-
-def _line(body: Text, label: str, *values: Text | str) -> None:
-    if body:
-        body.append("\n")
-    body.append(f"{label:<13}", style="bold")
-    for value in values:
-        body.append_text(value if isinstance(value, Text) else Text(value))
-
-
-def _attr(doc: JSON, key: str) -> Any:
-    return (doc.get("attributes") or {}).get(key)
+from tui.sections.parts import Link, Section, attr, fetch_many, line, rels
 
 
 def _model_name(instance: JSON) -> str:
@@ -95,35 +25,35 @@ def _model_name(instance: JSON) -> str:
 
 
 def _when(doc: JSON) -> str:
-    return str(_attr(doc, "deployed_at") or _attr(doc, "created_at") or doc.get("created_at") or "")
+    return str(attr(doc, "deployed_at") or attr(doc, "created_at") or doc.get("created_at") or "")
 
 
 async def model_instance(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
-    _line(body, "Deployment", status_text(_attr(entity, "status")))
-    if _attr(entity, "version") is not None:
-        body.append(f"  version {_attr(entity, 'version')}")
-    if _attr(entity, "deployed_at"):
-        body.append(f"  deployed {fmt_time(_attr(entity, 'deployed_at'))}", style="dim")
+    line(body, "Deployment", status_text(attr(entity, "status")))
+    if attr(entity, "version") is not None:
+        body.append(f"  version {attr(entity, 'version')}")
+    if attr(entity, "deployed_at"):
+        body.append(f"  deployed {fmt_time(attr(entity, 'deployed_at'))}", style="dim")
     runs = rels(entity, "produced_by", "out")
     for run in await fetch_many(client, [r["target"] for r in runs], moments):
-        _line(
+        line(
             body,
             "Produced by",
             Text(name_of(run), style="bold"),
             "  ",
-            status_text(_attr(run, "status")),
+            status_text(attr(run, "status")),
         )
     features = rels(entity, "uses_feature", "out")
-    _line(body, "Features", f"{len(features)}: {names(features, limit=6)}" if features else "none")
+    line(body, "Features", f"{len(features)}: {names(features, limit=6)}" if features else "none")
     links: list[Link] = []
     usage = await client.usage(entity["id"], **moments)
     tests = usage.get("ab_tests", [])
     if not tests:
-        _line(body, "A/B tests", Text("not tested", style="dim"))
+        line(body, "A/B tests", Text("not tested", style="dim"))
     for test in tests:
         cells = ", ".join(name_of(c) for c in test.get("cells", []))
-        _line(
+        line(
             body,
             "A/B test",
             Text(name_of(test), style="bold"),
@@ -153,8 +83,8 @@ async def model(client: Client, entity: JSON, moments: Moments) -> Section:
         if body:
             body.append("\n")
         body.append(f"{fmt_time(_when(doc)) if _when(doc) else '—':<17}", style="dim")
-        body.append(f"v{_attr(doc, 'version')}  " if _attr(doc, "version") is not None else "")
-        body.append_text(status_text(_attr(doc, "status")))
+        body.append(f"v{attr(doc, 'version')}  " if attr(doc, "version") is not None else "")
+        body.append_text(status_text(attr(doc, "status")))
         body.append(f"  {name_of(doc)}")
         if doc["id"] in current:
             body.append("  ◀ current", style="bold green")
@@ -175,7 +105,7 @@ async def model_suggestions(client: Client, entity: JSON, moments: Moments) -> S
     links: list[Link] = []
     for item in similar.get("similar", []):
         shared = len(item.get("shared_features", []))
-        _line(body, "Similar", Text(name_of(item), style="bold"), f"  {shared} shared features")
+        line(body, "Similar", Text(name_of(item), style="bold"), f"  {shared} shared features")
         links.append(
             Link(
                 "≈ similar models",
@@ -188,7 +118,7 @@ async def model_suggestions(client: Client, entity: JSON, moments: Moments) -> S
     for item in suggestions.get("suggestions", []):
         feature = item.get("feature", {})
         because = len(item.get("because", []))
-        _line(
+        line(
             body,
             "Try feature",
             Text(name_of(feature), style="bold"),
@@ -217,11 +147,11 @@ async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
     previous: int | None = None
     for doc in sorted(versions, key=_when):
-        rows = _attr(doc, "row_count")
+        rows = attr(doc, "row_count")
         if body:
             body.append("\n")
         body.append(f"{fmt_time(_when(doc)):<17}", style="dim")
-        body.append(f"{_attr(doc, 'version') or name_of(doc)}  ")
+        body.append(f"{attr(doc, 'version') or name_of(doc)}  ")
         if isinstance(rows, int):
             body.append(f"{rows:,} rows")
             if previous is not None and rows != previous:
@@ -238,7 +168,7 @@ async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
     ]
     counts = Counter(str(n.get("entity_type")) for n in consumers)
     summary = ", ".join(f"{count} {kind}" for kind, count in counts.most_common()) or "none"
-    _line(body, "Consumers", summary)
+    line(body, "Consumers", summary)
     links = [Link("consumers", n["id"], name_of(n), n.get("entity_type")) for n in consumers]
     return Section("Versions", body, links)
 
@@ -246,8 +176,8 @@ async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
 async def dataset_fields(client: Client, entity: JSON, moments: Moments) -> Section | None:
     """Its fields (name, type, description), from its schema and its column lineage; each
     is a row whose Enter opens where the field comes from and where it goes."""
-    schema = [f for f in _attr(entity, "fields") or [] if isinstance(f, dict) and f.get("name")]
-    lineage = _attr(entity, "column_lineage")
+    schema = [f for f in attr(entity, "fields") or [] if isinstance(f, dict) and f.get("name")]
+    lineage = attr(entity, "column_lineage")
     derived = (lineage.get("fields") if isinstance(lineage, dict) else None) or {}
     fields = {str(f["name"]): f for f in schema}
     for name in derived:
@@ -284,12 +214,12 @@ async def pipeline(client: Client, entity: JSON, moments: Moments) -> Section:
     run_ids = sorted((r["target"] for r in rels(entity, "run_of", "in")), reverse=True)
     runs = await fetch_many(client, run_ids, moments)
     body = Text()
-    for run in sorted(runs, key=lambda d: str(_attr(d, "started_at") or ""), reverse=True):
+    for run in sorted(runs, key=lambda d: str(attr(d, "started_at") or ""), reverse=True):
         if body:
             body.append("\n")
-        body.append(f"{fmt_time(_attr(run, 'started_at')):<17}", style="dim")
-        body.append_text(status_text(_attr(run, "status")))
-        attempts = _attr(run, "attempts")
+        body.append(f"{fmt_time(attr(run, 'started_at')):<17}", style="dim")
+        body.append_text(status_text(attr(run, "status")))
+        attempts = attr(run, "attempts")
         if attempts:
             body.append(
                 f"  {attempts} attempt{'s' if attempts != 1 else ''}",
@@ -305,14 +235,14 @@ async def pipeline(client: Client, entity: JSON, moments: Moments) -> Section:
 
 async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
-    _line(body, "Status", status_text(_attr(entity, "status")))
-    attempts = _attr(entity, "attempts")
+    line(body, "Status", status_text(attr(entity, "status")))
+    attempts = attr(entity, "attempts")
     if attempts:
         body.append(f"  attempt {attempts}", style="yellow" if attempts > 1 else "dim")
-        if _attr(entity, "last_attempt_status"):
-            body.append(f" (last: {_attr(entity, 'last_attempt_status')})", style="dim")
-    started, ended = _attr(entity, "started_at"), _attr(entity, "ended_at")
-    _line(body, "Ran", f"{fmt_time(started)} → {fmt_time(ended)}")
+        if attr(entity, "last_attempt_status"):
+            body.append(f" (last: {attr(entity, 'last_attempt_status')})", style="dim")
+    started, ended = attr(entity, "started_at"), attr(entity, "ended_at")
+    line(body, "Ran", f"{fmt_time(started)} → {fmt_time(ended)}")
     took = duration(started, ended)
     if took:
         body.append(f"  ({took})", style="dim")
@@ -325,11 +255,11 @@ async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Sectio
     ):
         found = rels(entity, rel, "out")
         if found:
-            _line(body, label, names(found, limit=4))
-    error = _attr(entity, "error_message")
+            line(body, label, names(found, limit=4))
+    error = attr(entity, "error_message")
     if error:
-        language = _attr(entity, "error_language")
-        _line(body, "Error", Text(clip(error, 300), style="red"))
+        language = attr(entity, "error_language")
+        line(body, "Error", Text(clip(error, 300), style="red"))
         if language:
             body.append(f"  ({language})", style="dim")
     return Section("Run", body)
@@ -338,18 +268,62 @@ async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Sectio
 async def feature(client: Client, entity: JSON, moments: Moments) -> Section:
     body = Text()
     sources = rels(entity, "derived_from", "out")
-    _line(
+    line(
         body,
         "Source data",
         names(sources, limit=5) if sources else Text("none declared", style="dim"),
     )
-    lineage = await client.lineage(entity["id"], direction="downstream", depth=2, **moments)
+    views = _ends(entity, "derived_from", "out", "FeatureView")
+    services = _ends(entity, "uses_feature", "in", "FeatureService")
+    if views or services:
+        line(body, "In views", names(views, limit=4) or Text("none", style="dim"))
+        line(body, "Served by", names(services, limit=4) or Text("no service", style="dim"))
+    # a Feast feature reaches models through the services serving it: one hop further
+    depth = 3 if services else 2
+    lineage = await client.lineage(entity["id"], direction="downstream", depth=depth, **moments)
     nodes = lineage.get("nodes", [])
     models = [n for n in nodes if n.get("entity_type") == "Model"]
     instances = [n for n in nodes if n.get("entity_type") == "ModelInstance"]
-    _line(body, "Used by", f"{len(models)} models via {len(instances)} instances")
+    line(body, "Used by", f"{len(models)} models via {len(instances)} instances")
     links = [Link("consuming models", n["id"], name_of(n), "Model") for n in models]
+    links += [Link("feature views", r["target"], name_of(r), "FeatureView") for r in views]
+    links += [Link("feature services", r["target"], name_of(r), "FeatureService") for r in services]
     return Section("Feature", body, links)
+
+
+def _ends(entity: JSON, rel_type: str, direction: str, entity_type: str) -> list[JSON]:
+    """The relationships of one type and direction whose other end is of ``entity_type``."""
+    return [r for r in rels(entity, rel_type, direction) if r.get("target_type") == entity_type]
+
+
+def _duration(seconds: int | None) -> Text:
+    """A Feast TTL: whole days or hours where it is one, 0 being forever."""
+    if seconds is None:
+        return Text("none", style="dim")
+    if seconds == 0:
+        return Text("forever")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return Text(f"{seconds // size}{unit}")
+    return Text(f"{seconds}s")
+
+
+async def feature_view(client: Client, entity: JSON, moments: Moments) -> Section:
+    """A Feast feature view: its entities and join keys, source, features and TTL; all of it
+    is on the entity itself, so no further call."""
+    body = Text()
+    line(body, "Kind", str(attr(entity, "view_type") or "?").replace("_", "-"))
+    keyed = [f"{e.get('name')} ({e.get('join_key')})" for e in attr(entity, "entities") or []]
+    line(body, "Entities", ", ".join(keyed) or Text("none", style="dim"))
+    sources = rels(entity, "derived_from", "out")
+    requests = attr(entity, "request_sources") or []
+    inputs = [name_of(r) for r in sources] + [f"{name} (request)" for name in requests]
+    line(body, "Source", ", ".join(inputs) or Text("none declared", style="dim"))
+    features = _ends(entity, "derived_from", "in", "Feature")
+    line(body, "Features", names(features, limit=8) or Text("none", style="dim"))
+    line(body, "TTL", _duration(attr(entity, "ttl_seconds")))
+    links = [Link("features", r["target"], name_of(r), "Feature") for r in features]
+    return Section("Feature view", body, links)
 
 
 async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -363,10 +337,10 @@ async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
     for rel in rels(entity, "cell_of", "in"):
         cell_names.setdefault(rel["target"], name_of(rel))
     body = Text()
-    _line(body, "Status", status_text(_attr(entity, "status")))
+    line(body, "Status", status_text(attr(entity, "status")))
     for cell_id in sorted(cell_names):
         tested = by_cell.get(cell_id, [])
-        _line(
+        line(
             body,
             f"Cell {native_id(cell_id).rsplit('/', 1)[-1]}",
             Text(cell_names[cell_id], style="bold"),
@@ -385,42 +359,11 @@ async def owner(client: Client, entity: JSON, moments: Moments) -> Section:
     owned = rels(entity, "owned_by", "in")
     counts = Counter(str(r.get("target_type") or "?") for r in owned)
     body = Text()
-    _line(body, "Owns", ", ".join(f"{n} {kind}" for kind, n in counts.most_common()) or "nothing")
+    line(body, "Owns", ", ".join(f"{n} {kind}" for kind, n in counts.most_common()) or "nothing")
     members = rels(entity, "member_of", "in")
     if members:
-        _line(body, "Members", names(members, limit=8))
+        line(body, "Members", names(members, limit=8))
     teams = rels(entity, "member_of", "out")
     if teams:
-        _line(body, "Teams", names(teams, limit=8))
+        line(body, "Teams", names(teams, limit=8))
     return Section("Ownership", body)
-
-
-SECTIONS: dict[str, tuple[Loader, ...]] = {
-    "ModelInstance": (model_instance,),
-    "Model": (model, model_suggestions),
-    "Dataset": (dataset_fields, dataset),
-    "Pipeline": (pipeline,),
-    "PipelineRun": (pipeline_run,),
-    "Feature": (feature,),
-    "AbTest": (ab_test,),
-    "User": (owner,),
-    "Team": (owner,),
-}
-
-
-async def load_sections(client: Client, entity: JSON, moments: Moments) -> list[Section]:
-    """Every section of the entity's type; one that fails says so instead of hiding the rest."""
-    loaders = SECTIONS.get(str(entity.get("entity_type")), ())
-
-    async def run(loader: Loader) -> Section | None:
-        try:
-            return await loader(client, entity, moments)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            failure = describe_failure(exc, said_moments(**moments))
-            title = loader.__name__.replace("_", " ")
-            return Section(title, Text(failure.message, style="red"))
-
-    found = await asyncio.gather(*(run(loader) for loader in loaders))
-    return [s for s in found if s is not None]
