@@ -1,7 +1,8 @@
 """Field-level lineage: which fields a dataset's field is computed from, and which it feeds.
 
 A dataset written by an OpenLineage job keeps its ``columnLineage`` facet as the attribute
-``column_lineage`` (``mdsd.connectors.openlineage.columns``): per field, the input fields
+``column_lineage`` (``mdsd.connectors.openlineage.columns``; for a dataset of a mapped
+namespace, the run that wrote it keeps it): per field, the input fields
 (by dataset id and name) with their transformations, and the input fields that shape the
 whole dataset (``dataset``: filters, join keys, groupings). Upstream reads that attribute.
 Downstream is the reverse look-up, and it walks the graph instead of scanning the store:
@@ -27,6 +28,8 @@ from mdsd.reads.views import describe, said
 from store import Db, SchemaError
 
 COLUMN_LINEAGE = F.attr_key("column_lineage")
+#: a run's column lineage of the outputs it wrote in mapped namespaces, by dataset id
+OUTPUT_COLUMN_LINEAGE = F.attr_key("output_column_lineage")
 SCHEMA = F.attr_key("fields")
 READS, WRITES = F.rel_attr(Rel.READS), F.rel_attr(Rel.WRITES)
 #: the edge's type: the derived field points at its input, as a derived dataset does
@@ -72,11 +75,27 @@ class _Datasets:
             return None
 
     def lineage(self, xid: str) -> dict[str, Any]:
-        """Its ``column_lineage`` (``{}`` when it has none)."""
+        """Its ``column_lineage`` (``{}`` when it has none), or for a dataset another
+        source describes, what the run that wrote it last said of it."""
         if xid not in self.lineages:
             held = self.held(xid, COLUMN_LINEAGE)
-            self.lineages[xid] = held if isinstance(held, dict) else {}
+            self.lineages[xid] = held if isinstance(held, dict) else self.written(xid)
         return self.lineages[xid]
+
+    def written(self, xid: str) -> dict[str, Any]:
+        """The column lineage of ``xid`` its latest writing run kept (by valid time)."""
+        e = self.eid(xid)
+        if e is None:
+            return {}
+        said: list[tuple[Any, dict[str, Any]]] = []
+        try:
+            for _, run in self.db.refs_in(e, [WRITES]):
+                kept = self.db.get(run, OUTPUT_COLUMN_LINEAGE)
+                if isinstance(kept, dict) and isinstance(kept.get(xid), dict):
+                    said.append((self.db.valid_from(run, OUTPUT_COLUMN_LINEAGE), kept[xid]))
+        except SchemaError:  # no run has written a mapped output yet
+            return {}
+        return max(said, key=lambda s: (s[0] is not None, s[0] or 0))[1] if said else {}
 
     def schema(self, xid: str) -> dict[str, JSON]:
         """Its fields as its ``schema`` gave them, by name."""

@@ -270,3 +270,24 @@ def test_an_input_only_the_facet_names_is_read_by_the_run(store: FactStore) -> N
     assert [db.xid(t) for t in db.get(run, F.rel_attr("reads"))] == [ORDERS]
     answer = field_lineage(db, ORDERS, "amount", "downstream")
     assert set(reached(answer)) == {f"{ORDERS}#amount", f"{STAGED}#amount_cents"}
+
+
+def test_an_output_in_a_mapped_namespace_has_the_lineage_its_run_kept(store: FactStore) -> None:
+    mapped = {"pg": "datasets"}  # the warehouse is the datasets source's
+    first, later = stage(T1), stage(T3)
+    later["outputs"][0]["facets"]["columnLineage"]["fields"]["order_id"]["inputFields"][0][
+        "field"
+    ] = "order_no"
+    later["run"]["runId"] = MART_RUN
+    Writer(store).observe([observe(parse_lineage(first), mapped)], {})
+    known_then = store.last_tx
+    Writer(store).observe([observe(parse_lineage(later), mapped)], {})
+    staged, orders = "aip://dataset/datasets/stg.orders", "aip://dataset/datasets/raw.orders"
+    db = store.db()
+    assert db.get(db.entid(staged), F.STATUS) == F.STATUS_STUB  # described by its source
+    answer = field_lineage(db, staged, "order_id")
+    assert set(reached(answer)) == {f"{staged}#order_id", f"{orders}#order_no"}
+    then = field_lineage(store.db().as_of(known_then), staged, "order_id")
+    assert set(reached(then)) == {f"{staged}#order_id", f"{orders}#id"}
+    down = field_lineage(db, orders, "order_no", "downstream")
+    assert set(reached(down)) == {f"{orders}#order_no", f"{staged}#order_id"}

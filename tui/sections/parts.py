@@ -18,7 +18,7 @@ from tui.nav import Location
 FETCH_LIMIT = 12
 #: attributes a section lays out whole, so the page's one-line attribute list leaves them
 #: out (a schema or a column lineage clipped to 40 characters of JSON says nothing)
-LAID_OUT = frozenset({"fields", "column_lineage"})
+LAID_OUT = frozenset({"fields", "column_lineage", "output_column_lineage"})
 
 
 @dataclass

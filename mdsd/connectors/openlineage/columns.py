@@ -9,6 +9,9 @@ the dataset as the attribute ``column_lineage``, its inputs named by mds dataset
     {"fields": {"total": [{"dataset": ID, "field": "amount", "transformations": [...]}]},
      "dataset": [{"dataset": ID, "field": "status", "transformations": [...]}]}
 
+An output in a mapped namespace is its source's entity, which an event does not describe:
+its column lineage stays on the run that wrote it (``mapped_outputs``).
+
 An input the facet names is one its run reads, even when the event leaves it out of its
 ``inputs`` (``dbt-ol`` lists no seed a model selects from): ``named_inputs`` adds those, so
 dataset lineage and the downstream walk of field lineage reach them.
@@ -62,6 +65,21 @@ def named_inputs(
         for source in [*sources, *(facet.dataset or [])]:
             named.setdefault((source.namespace, source.name), None)
     return [ol.InputDataset(ns, name) for ns, name in named if (ns, name) not in listed]
+
+
+def mapped_outputs(
+    outputs: Iterable[ol.Dataset], namespaces: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """The column lineage of the outputs in mapped namespaces, by dataset id. Such a
+    dataset is its own source's entity, so the run that wrote it keeps its column lineage
+    (``output_column_lineage``), and reads find it there."""
+    kept: dict[str, dict[str, Any]] = {}
+    for output in outputs:
+        facet = (output.facets or {}).get("columnLineage")
+        if output.namespace in namespaces and isinstance(facet, ColumnLineageDatasetFacet):
+            xid = dataset_id(output.namespace, output.name, namespaces)
+            kept[xid] = column_lineage(facet, namespaces)
+    return kept
 
 
 def _input(

@@ -8,8 +8,8 @@ a ``datasetVersion`` facet also a DatasetVersion of it. The facets mds reads bec
 see ``columns``); every other facet is kept whole as an attribute ``facet.{key}``. An event
 says only what it carries: a field it leaves out is not cleared. A dataset of a namespace
 mapped to a source (``[openlineage.namespaces]``) is that source's entity: the event links
-to it and leaves describing it to its source, so the column lineage of an output there is
-not kept (merging it would state that entity's identity as of the event).
+to it and leaves describing it to its source; the column lineage of an output there stays
+on its run.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet
 from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd.connectors.base import Observed
 from mdsd.connectors.ids import ref
-from mdsd.connectors.openlineage.columns import column_lineage, named_inputs
+from mdsd.connectors.openlineage.columns import column_lineage, mapped_outputs, named_inputs
 from mdsd.connectors.openlineage.ids import dataset_id, job_id, run_id, version_id
 from mdsd.connectors.openlineage.parse import LineageEvent
 
@@ -64,6 +64,9 @@ def observe(event: LineageEvent, namespaces: Mapping[str, str]) -> Observed:
         job.relationships[Rel.OUTPUTS] = [d for d in outputs if _is_dataset(d)]
         return Observed(event.at, entities)
     run = _run(model, event, job.id, inputs, outputs)
+    elsewhere = mapped_outputs(model.outputs or [], namespaces)
+    if elsewhere:
+        run.attributes["output_column_lineage"] = elsewhere
     parent = (model.run.facets or {}).get("parent")
     if isinstance(parent, ParentRunFacet):
         parent_job = job_id(parent.job.namespace, parent.job.name)
