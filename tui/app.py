@@ -28,6 +28,7 @@ from tui.live import LiveLink
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
 from tui.screens.base import PageScreen
+from tui.screens.diff import DiffScreen
 from tui.screens.entity import EntityScreen
 from tui.screens.fields import FieldScreen
 from tui.screens.graph import GraphScreen
@@ -55,6 +56,7 @@ VIEWS: dict[str, type[PageScreen]] = {
     "field": FieldScreen,
     "lineage": LineageScreen,
     "graph": GraphScreen,
+    "diff": DiffScreen,
     "impact": ImpactScreen,
     "usage": UsageScreen,
     "history": HistoryScreen,

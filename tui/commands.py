@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass
 
 from mds.wire.model import KIND_OF, EntityType
-from tui.asof import parse_moments
+from tui.asof import normalize_as_of, parse_moments
 from tui.format import USAGE_KINDS, kind_of
 from tui.host import Host
 from tui.nav import Location
@@ -57,6 +57,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("impact", ":impact", "downstream impact and owners to notify"),
     CommandSpec("usage", ":usage", "A/B tests of a model or instance, models of a test"),
     CommandSpec("history", ":history", "changes of the current entity (or of everything)"),
+    CommandSpec(
+        "diff",
+        ":diff WHEN",
+        "what changed about the current entity since WHEN (3d, 2025-01-01): facts, lineage",
+    ),
     CommandSpec("path", ":path ID [ID]", "how the current entity (or the first ID) reaches ID"),
     CommandSpec("quality", ":quality", "the daemon's data quality report"),
     CommandSpec("status", ":status", "the daemon, its sources and dead letters (redrive them)"),
@@ -164,6 +169,16 @@ def execute(app: Host, command: Command) -> None:
         app.go(location)
     elif name == "history":
         app.go(Location("history", args[0] if args else entity))
+    elif name == "diff":
+        if entity is None or not args:
+            raise CommandError("usage: :diff WHEN (on an entity's page), e.g. :diff 7d")
+        try:
+            since = normalize_as_of(command.arg)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if since is None:
+            raise CommandError(":diff needs a moment in the past, e.g. :diff 7d")
+        app.go(Location("diff", entity, {"since": since}))
     elif name == "path":
         if len(args) == 1 and entity:
             app.go(Location("path", entity, {"to": args[0]}))

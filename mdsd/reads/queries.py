@@ -7,7 +7,7 @@ HTTP layer only parses parameters and picks the view; GraphQL reuses the same pi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,17 +151,15 @@ def show(
     *,
     stale_days: int = 7,
     hydration: JSON | None = None,
-    source_url: Callable[[JSON], str | None] | None = None,
 ) -> JSON:
-    """The entity page. ``hydration`` describes failing reads of its unit, if any;
-    ``source_url`` says where the entity is seen in its source's own UI."""
+    """The entity page. ``hydration`` describes failing reads of its unit, if any."""
     e = entity_id(db, xid)
     entity = db.entity(e)
     owners = entity.get(F.rel_attr(Rel.OWNED_BY), [])
     last_ok, last_enriched = unit_times or (None, None)
     refreshed = last_enriched or last_ok
     stale = refreshed is None or (datetime.now(UTC).timestamp() - refreshed) > stale_days * 86_400
-    page: JSON = {
+    return {
         "id": xid,
         "entity_type": entity.get(F.TYPE),
         "name": entity.get(F.NAME),
@@ -190,8 +188,6 @@ def show(
         "relationships": relationships(db, e),
         "as_of": describe(db),
     }
-    page["source_url"] = source_url(page) if source_url is not None else None
-    return page
 
 
 def neighbors(db: Db, xid: str) -> JSON:

@@ -75,7 +75,7 @@ async def test_a_dataset_shows_its_fields_and_a_field_its_lineage_both_ways(
         assert "What the customer paid." in summary(app)
         assert rows(page) == [("⬇ to", "public.daily_orders.revenue", "DIRECT/AGGREGATION")]
 
-        await pilot.press("o")  # the highlighted field's dataset
+        await pilot.press("d")  # the highlighted field's dataset
         await wait_for(
             pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity_id == DAILY
         )

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from tui_support import wait_for
 
 from tui.app import MdsApp
+from tui.screens.diff import DiffScreen
 from tui.screens.entity import EntityScreen
 from tui.widgets.chrome import StatusLine
 
@@ -194,3 +195,35 @@ async def test_back_shows_each_page_at_the_moments_it_was_seen(
         await pilot.press("right_square_bracket")
         await wait_for(pilot, description_is(app, "Ranks the home feed."))
         assert app.as_of == "2025-01-02"
+
+
+async def test_diff_shows_what_changed_since_a_moment(make_app: Callable[..., MdsApp]) -> None:
+    """The model's description then and now, and the instance (and its edges) its lineage
+    gained since."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_entity(pilot, app, RANKING)
+        app.run_command(":diff 2024-12-02")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, DiffScreen)
+        rows = {(r.group, str(r.cells[0])): r for r in page.table.rows_shown}
+        description = rows[("facts", "description")]
+        assert str(description.cells[1]) == "Ranks the home feed."
+        assert str(description.cells[2]) == "Ranks the home feed (v5 rollout)."
+        added = {r.target for r in page.table.rows_shown if r.group == "+ lineage now"}
+        assert V5 in added
+        assert any(r.group == "+ edges now" for r in page.table.rows_shown)
+        assert not any(r.group.startswith("-") for r in page.table.rows_shown)
+        await pilot.press("slash", *"ranking-model-v5", "enter", "enter")
+        await wait_for(pilot, lambda: app.screen.entity_id == V5)
+
+
+async def test_diff_needs_a_moment_and_an_entity(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(notifications=True) as pilot:
+        app.run_command(":diff 3d")  # on the search page: no entity
+        await pilot.pause(0.05)
+        assert any(":diff WHEN" in str(n.message) for n in app._notifications)

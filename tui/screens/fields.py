@@ -3,7 +3,7 @@
 Both directions on one page, each the whole closure of the field's column lineage
 (``GET /v1/lineage?field=``), nearest first, with how each step transforms (``DIRECT/
 AGGREGATION``, a filter of the whole dataset). Enter opens the highlighted field's own
-page, ``o`` the highlighted field's dataset (this field's when none is).
+page, ``d`` the highlighted field's dataset (this field's when none is).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class FieldScreen(ListScreen):
     COLUMNS: ClassVar[tuple[str, ...]] = ("field", "how", "")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "open_dataset", "Dataset", id="open_dataset"),
+        Binding("d", "open_dataset", "Dataset", id="open_dataset"),
     ]
 
     @property
