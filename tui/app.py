@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from textual import work
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from mds.client import Client
 from mds.wire.moments import is_age, iso, moment_of
 from tui.asof import Moments, normalize_as_of, parse_moments, said_moments, step_tx, typed
+from tui.bookmarks import Bookmarks, BookmarksError, default_bookmarks_path
 from tui.commands import CommandError, execute, parse_command
 from tui.errors import describe_failure
 from tui.format import fmt_time, parse_time
@@ -28,6 +30,7 @@ from tui.live import LiveLink
 from tui.nav import History, Location
 from tui.palette import CommandProvider, EntityProvider
 from tui.screens.base import PageScreen
+from tui.screens.bookmarks import BookmarksScreen
 from tui.screens.diff import DiffScreen
 from tui.screens.entity import EntityScreen
 from tui.screens.fields import FieldScreen
@@ -63,6 +66,7 @@ VIEWS: dict[str, type[PageScreen]] = {
     "path": PathScreen,
     "quality": QualityScreen,
     "status": StatusScreen,
+    "bookmarks": BookmarksScreen,
 }
 
 ClientFactory = Callable[[], Client]
@@ -131,6 +135,7 @@ class MdsApp(App[None]):
         known_at: str | None = None,
         keymap: Mapping[str, str] | None = None,
         start: Location | None = None,
+        bookmarks: Path | None = None,
         search_debounce: float = 0.05,
         status_interval: float = 3.0,
         live: bool = True,
@@ -141,6 +146,9 @@ class MdsApp(App[None]):
         self.history = History()
         #: id -> display name of everything seen, for breadcrumbs and lists of bare ids
         self.names: dict[str, str] = {}
+        self._bookmarks_path = bookmarks or default_bookmarks_path()
+        #: the entities marked with ``b`` (``:bookmarks``); empty until read at mount
+        self.bookmarks = Bookmarks.empty(self._bookmarks_path)
         self.search_debounce = search_debounce
         self.status_interval = status_interval
         self.live = live
@@ -155,6 +163,10 @@ class MdsApp(App[None]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        try:
+            self.bookmarks = Bookmarks(self._bookmarks_path)
+        except BookmarksError as exc:
+            self.notify(f"bookmarks: {exc} (none shown; the file is left as it is)", timeout=10)
         if self._user_keymap:
             unknown = unknown_ids(self._user_keymap, self.known_binding_ids())
             if unknown:

@@ -64,6 +64,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("path", ":path ID [ID]", "how the current entity (or the first ID) reaches ID"),
     CommandSpec("quality", ":quality", "the daemon's data quality report"),
+    CommandSpec("bookmarks", ":bookmarks", "the entities marked with b"),
     CommandSpec("status", ":status", "the daemon, its sources and dead letters (redrive them)"),
     CommandSpec("reload", ":reload", "fetch the current page again"),
     CommandSpec("help", ":help", "keys and commands"),
@@ -84,6 +85,8 @@ _ALIASES = {
     "qa": "q!",
     "r": "reload",
     "dead": "status",
+    "bm": "bookmarks",
+    "marks": "bookmarks",
     "deadletters": "status",
 }
 
@@ -186,7 +189,7 @@ def execute(app: Host, command: Command) -> None:
             app.go(Location("path", args[0], {"to": args[1]}))
         else:
             raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
-    elif name in ("quality", "status"):
+    elif name in ("quality", "status", "bookmarks"):
         app.go(Location(name))
     elif name == "reload":
         app.action_reload()

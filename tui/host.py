@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from mds.client import Client
 from tui.asof import Moments
+from tui.bookmarks import Bookmarks
 from tui.errors import Failure
 from tui.nav import History, Location
 
@@ -52,6 +53,10 @@ class Host(Protocol):
     @property
     def names(self) -> dict[str, str]:
         """id -> display name of everything seen, for breadcrumbs and lists of bare ids."""
+
+    @property
+    def bookmarks(self) -> Bookmarks:
+        """The entities the user marked with ``b``."""
 
     @property
     def search_debounce(self) -> float:

@@ -28,9 +28,10 @@ async def client(fake: FakeDaemon) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-def make_app(client: Client) -> Callable[..., MdsApp]:
+def make_app(client: Client, tmp_path: Path) -> Callable[..., MdsApp]:
     def make(**kwargs: Any) -> MdsApp:
         kwargs.setdefault("status_interval", 0.2)
+        kwargs.setdefault("bookmarks", tmp_path / "bookmarks.json")  # never the user's
         kwargs.setdefault("live", False)  # the live tests turn it on
         return MdsApp(client=client, **kwargs)
 

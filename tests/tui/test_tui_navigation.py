@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fake_daemon import CHURN, RANKING, RUN2, V5, FakeDaemon
@@ -15,6 +17,7 @@ from tui_support import wait_for
 from tui.app import MdsApp
 from tui.kept_pages import KEPT_PAGES
 from tui.nav import Location
+from tui.screens.bookmarks import BookmarksScreen
 from tui.screens.entity import EntityScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -340,3 +343,42 @@ async def test_o_opens_the_entity_in_its_sources_ui(
         await pilot.press("o")
         await wait_for(pilot, lambda: any("ui_url" in str(n.message) for n in app._notifications))
         assert len(opened) == 1
+
+
+async def test_b_bookmarks_and_bookmarks_lists_them_across_sessions(
+    make_app: Callable[..., MdsApp], tmp_path: Path
+) -> None:
+    async with make_app().run_test(size=(120, 40), notifications=True) as pilot:
+        app = pilot.app
+        assert isinstance(app, MdsApp)
+        page = await open_entity(pilot, app, V5)
+        marked = page.pointed_id()  # the highlighted relationship's entity
+        assert marked is not None
+        await pilot.press("b")
+        assert [b["id"] for b in app.bookmarks.items] == [marked]
+    saved = json.loads((tmp_path / "bookmarks.json").read_text())
+    assert [b["id"] for b in saved] == [marked]
+    app = make_app()  # a new session reads them back
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.run_command(":bookmarks")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, BookmarksScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, BookmarksScreen)
+        assert [r.target for r in page.table.rows_shown] == [marked]
+        await pilot.press("b")  # on its row: unmarked, and gone from the list
+        await wait_for(pilot, lambda: page.table.row_count == 0)
+        assert json.loads((tmp_path / "bookmarks.json").read_text()) == []
+
+
+async def test_an_unreadable_bookmarks_file_is_said_and_left_alone(
+    make_app: Callable[..., MdsApp], tmp_path: Path
+) -> None:
+    path = tmp_path / "bookmarks.json"
+    path.write_text("{not json")
+    app = make_app()
+    async with app.run_test(notifications=True) as pilot:
+        await pilot.pause(0.05)
+        assert any("bookmarks" in str(n.message) for n in app._notifications)
+    assert path.read_text() == "{not json"

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from mds.client import Client
 from tui.asof import Moments
+from tui.bookmarks import BookmarksError
 from tui.errors import Failure, describe_failure
 from tui.format import USAGE_KINDS, kind_of
 from tui.host import Host
@@ -48,6 +49,7 @@ class PageScreen(Screen[None]):
         Binding("h", "history", "History", id="history"),
         Binding("y", "copy_id", "Copy id", show=False, id="copy_id"),
         Binding("o", "open_in_source", "Open in source", show=False, id="open_in_source"),
+        Binding("b", "bookmark", "Bookmark", show=False, id="bookmark"),
     ]
 
     def __init__(self, location: Location) -> None:
@@ -224,6 +226,25 @@ class PageScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(found)
         self.notify(f"Copied {found}", timeout=3)
+
+    def action_bookmark(self) -> None:
+        """``b``: mark the entity under the cursor (``:bookmarks`` lists them), or unmark."""
+        found = self.pointed_id()
+        if found is None:
+            self.notify("Nothing here to bookmark.", severity="warning")
+            return
+        name = self.mds.names.get(found)
+        try:
+            marked = self.mds.bookmarks.toggle(found, name)
+        except BookmarksError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        said = name or found
+        self.notify(f"Bookmarked {said}" if marked else f"Unmarked {said}", timeout=3)
+        self.bookmarks_changed()
+
+    def bookmarks_changed(self) -> None:
+        """The bookmarks changed (a page that lists them shows them again)."""
 
     def action_open_in_source(self) -> None:
         """``o``: the entity under the cursor in its source's own UI (MLflow's, or a
