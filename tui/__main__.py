@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 
 from mds.target import Target, TargetError, of_options
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"keymap TOML file (default: {default_keymap_path()} if present)",
     )
     parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="colour theme (Textual's: textual-dark, nord, gruvbox, solarized-light, ...; "
+        "$MDS_THEME; :theme lists them)",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="if no daemon answers, start `mdsd demo` on the local socket and stop it on exit",
@@ -106,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             as_of=as_of,
             known_at=known_at,
             keymap=keymap,
+            theme=args.theme or os.environ.get("MDS_THEME"),
         )
         # The modules imported so far live as long as the process: frozen, the collector's
         # full passes (every few page visits) stop walking them, 20-35 ms instead of 55-75.

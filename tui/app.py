@@ -136,6 +136,7 @@ class MdsApp(App[None]):
         keymap: Mapping[str, str] | None = None,
         start: Location | None = None,
         bookmarks: Path | None = None,
+        theme: str | None = None,
         search_debounce: float = 0.05,
         status_interval: float = 3.0,
         live: bool = True,
@@ -147,6 +148,7 @@ class MdsApp(App[None]):
         #: id -> display name of everything seen, for breadcrumbs and lists of bare ids
         self.names: dict[str, str] = {}
         self._bookmarks_path = bookmarks or default_bookmarks_path()
+        self._theme = theme
         #: the entities marked with ``b`` (``:bookmarks``); empty until read at mount
         self.bookmarks = Bookmarks.empty(self._bookmarks_path)
         self.search_debounce = search_debounce
@@ -163,6 +165,8 @@ class MdsApp(App[None]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        if self._theme:
+            self.use_theme(self._theme)
         try:
             self.bookmarks = Bookmarks(self._bookmarks_path)
         except BookmarksError as exc:
@@ -191,6 +195,16 @@ class MdsApp(App[None]):
         classes: list[type] = [MdsApp, *VIEWS.values(), NavTable, NavTree, ResultList, FilterBar]
         classes += [SearchBox, HelpScreen, InfoScreen, CommandLine, AsOfPrompt]
         return binding_ids(classes)
+
+    def use_theme(self, name: str) -> None:
+        """Colour the explorer with one of Textual's themes; without a name, or an unknown
+        one, say which there are."""
+        if name not in self.available_themes:
+            known = ", ".join(sorted(self.available_themes))
+            said = f"no theme {name!r}; there are: " if name else "themes: "
+            self.notify(said + known, severity="warning" if name else "information", timeout=10)
+            return
+        self.theme = name
 
     def notify_once(self, message: str, *, severity: str = "information") -> None:
         """Notify, but not again for the same message (palette searches run per keystroke)."""

@@ -67,6 +67,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("bookmarks", ":bookmarks", "the entities marked with b"),
     CommandSpec("status", ":status", "the daemon, its sources and dead letters (redrive them)"),
     CommandSpec("reload", ":reload", "fetch the current page again"),
+    CommandSpec("theme", ":theme [NAME]", "colour theme: the list without NAME (or --theme)"),
     CommandSpec("help", ":help", "keys and commands"),
     CommandSpec("q", ":q", "back; quit at the first page (`:q!` quits)"),
 )
@@ -193,5 +194,7 @@ def execute(app: Host, command: Command) -> None:
         app.go(Location(name))
     elif name == "reload":
         app.action_reload()
+    elif name == "theme":
+        app.use_theme(args[0] if args else "")
     elif name == "help":
         app.action_help()

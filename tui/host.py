@@ -123,6 +123,10 @@ class Host(Protocol):
     def notify_once(self, message: str, *, severity: str = "information") -> None:
         """Notify, but not again for the same message."""
 
+    def use_theme(self, name: str) -> None:
+        """Colour the explorer with one of Textual's themes (an unknown name says which
+        there are)."""
+
     def run_command(self, text: str) -> None:
         """Run a ``:`` command line."""
 

@@ -382,3 +382,15 @@ async def test_an_unreadable_bookmarks_file_is_said_and_left_alone(
         await pilot.pause(0.05)
         assert any("bookmarks" in str(n.message) for n in app._notifications)
     assert path.read_text() == "{not json"
+
+
+async def test_theme_by_option_and_command(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app(theme="nord")
+    async with app.run_test(notifications=True) as pilot:
+        assert app.theme == "nord"
+        app.run_command(":theme gruvbox")
+        assert app.theme == "gruvbox"
+        app.run_command(":theme no-such")
+        await pilot.pause(0.05)
+        assert app.theme == "gruvbox"
+        assert any("there are:" in str(n.message) for n in app._notifications)
