@@ -139,7 +139,11 @@ class Daemon:
             retry_seconds=self.config.enrichment.retry_seconds,
             storage=self.storage,
             supervisor=self.supervisor,
-            carried={openlineage.SOURCE: openlineage.Lineage(self.config.openlineage.namespaces)},
+            carried={
+                openlineage.SOURCE: openlineage.Lineage(
+                    self.config.openlineage.namespaces, self.fetcher.users_by_email
+                )
+            },
         )
         self.intake = Intake(
             self.journal,

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from openlineage.client.generated import base as ol
 
 from mdsd.connectors.base import InvalidPayload, Observed
 from mdsd.connectors.openlineage.ids import SOURCE, dataset_id, job_id, run_id
-from mdsd.connectors.openlineage.mapping import observe
+from mdsd.connectors.openlineage.mapping import observe, owned
 from mdsd.connectors.openlineage.parse import (
     InvalidLineage,
     LineageEvent,
@@ -49,22 +49,32 @@ def event_id(text: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: owner emails -> the identity user of each email identity knows; raises
+#: ``SourceUnavailable`` while identity cannot say (``Fetcher.users_by_email``)
+UsersByEmail = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
+
+
 class Lineage:
     """The hydrator's reader for this source: a unit's queued events -> what they say.
 
-    ``namespaces`` is ``[openlineage.namespaces]``: dataset namespace -> source key."""
+    ``namespaces`` is ``[openlineage.namespaces]``: dataset namespace -> source key;
+    ``users`` resolves owner emails through identity, the same lookup every source's
+    owners go through."""
 
-    def __init__(self, namespaces: Mapping[str, str]) -> None:
+    def __init__(self, namespaces: Mapping[str, str], users: UsersByEmail) -> None:
         self.namespaces = dict(namespaces)
+        self.users = users
 
-    def __call__(self, raws: Sequence[str]) -> list[Observed]:
+    async def __call__(self, raws: Sequence[str]) -> list[Observed]:
         observed = []
         for raw in raws:
             try:
                 observed.append(observe(parse_lineage(json.loads(raw)), self.namespaces))
             except (InvalidLineage, ValueError) as exc:  # judged at the door: not expected
                 raise InvalidPayload(f"queued OpenLineage event: {exc}") from exc
-        return observed
+        emails = sorted({e for o in observed for entity in o.entities for e in entity.owner_emails})
+        known = await self.users(emails) if emails else {}
+        return [owned(o, known) for o in observed]
 
 
 __all__ = [

@@ -42,3 +42,8 @@ def version_id(dataset: str, version: str) -> str:
     """``{dataset id}@{version}``, as a DatasetVersion of the dataset's source."""
     parsed = parse_aip_id(dataset)
     return aip_id(EntityType.DATASET_VERSION, parsed.source, f"{parsed.native_id}@{version}")
+
+
+def user_id(email: str) -> str:
+    """An owner identity does not know: a user keyed by the whole email, case aside."""
+    return aip_id(EntityType.USER, SOURCE, encoded(email.strip().lower()))

@@ -124,7 +124,20 @@ def _build(cls: type, value: object, where: str) -> Any:
     try:
         return cls(**given)
     except (TypeError, ValueError) as exc:
-        raise InvalidLineage(f"{_at(where)}: {exc}") from None
+        raise InvalidLineage(f"{_at(_refusing(cls, given, where))}: {exc}") from None
+
+
+def _refusing(cls: type, given: dict[str, Any], where: str) -> str:
+    """Where a model refused its fields: the field whose own validator fails (a run id
+    that is no UUID is ``run.runId``, not ``run``), else the object itself."""
+    for field in attr.fields(cls):
+        if field.validator is None or field.alias not in given:
+            continue
+        try:  # validators judge the value; none of the models' reads the instance
+            field.validator(None, field, given[field.alias])
+        except (TypeError, ValueError):
+            return _join(where, field.name)
+    return where
 
 
 def _value(hint: Any, value: object, where: str) -> Any:
