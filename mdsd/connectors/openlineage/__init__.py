@@ -25,6 +25,15 @@ from mdsd.connectors.openlineage.parse import (
     parse_lineage,
 )
 
+#: units of this source merged at once. A unit (a run, or the dataset or job a static
+#: event is about) is independent of the others, and its events are merged in one write
+#: in ``eventTime`` order whatever the concurrency; a merge waits on the journal's read of
+#: its events (and identity, for owners), so while one waits another writes. Merged one
+#: at a time, a burst of 4,000 events through ``POST /api/v1/lineage`` was merged 12 s
+#: after its last acknowledgement; four or more at once kept up (0.7 s). Writes are CPU
+#: on the event loop, so more only takes turns from the doors.
+CONCURRENCY = 8
+
 
 def unit_of(event: LineageEvent) -> str:
     """The unit an event is queued under: its events are merged together, in one write."""
@@ -43,9 +52,10 @@ def event_type(event: LineageEvent) -> str:
     return f"{SOURCE}:{kind or type(model).__name__}"
 
 
-def event_id(text: str) -> str:
-    """The id of an event's content: the same event sent twice is one redelivery."""
-    canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+def event_id(event: object) -> str:
+    """The id of an event's content (decoded JSON): the same event sent twice is one
+    redelivery, however its keys were ordered or spaced."""
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -78,6 +88,7 @@ class Lineage:
 
 
 __all__ = [
+    "CONCURRENCY",
     "SOURCE",
     "InvalidLineage",
     "Lineage",
