@@ -184,6 +184,8 @@ def test_column_lineage_from_the_real_client_is_asked_field_by_field(
     assert shown[0] == "upstream lineage, 1 node(s):"
     assert shown[1].startswith("[Field] public.order_counts.order_count  ")
     assert shown[2].startswith("└─ DIRECT/AGGREGATION  [Field] public.orders.id (INT)  ")
+
+
 def test_owners_resolve_through_identity_and_runs_are_found_by_their_job(
     daemon: DaemonProcess,
 ) -> None:
