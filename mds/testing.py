@@ -80,8 +80,12 @@ def config_toml(
                 "breaker_reset_seconds = 1.0",
             ]
         lines.append("")
+    # the simulator's warehouse namespace (its OpenLineage landing jobs) is the datasets
+    # source's, as ``mdsd demo`` maps it
+    namespaces = {"warehouse": "datasets", **(extra or {}).get("openlineage.namespaces", {})}
+    lines += ["[openlineage.namespaces]", *_keys(namespaces), ""]
     for table, values in (extra or {}).items():
-        if table != "daemon":  # its keys joined the [daemon] table above
+        if table not in ("daemon", "openlineage.namespaces"):  # joined the tables above
             lines += [f"[{table}]", *_keys(values), ""]
     return "\n".join(lines)
 

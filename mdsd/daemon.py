@@ -136,11 +136,18 @@ class Daemon:
             self.writer,
             self.on_commit,
             workers=self.config.daemon.workers,
-            source_limits={key: policy.concurrency for key, policy in self.config.sources.items()},
+            source_limits={
+                **{key: policy.concurrency for key, policy in self.config.sources.items()},
+                openlineage.SOURCE: openlineage.CONCURRENCY,
+            },
             retry_seconds=self.config.enrichment.retry_seconds,
             storage=self.storage,
             supervisor=self.supervisor,
-            carried={openlineage.SOURCE: openlineage.Lineage(self.config.openlineage.namespaces)},
+            carried={
+                openlineage.SOURCE: openlineage.Lineage(
+                    self.config.openlineage.namespaces, self.fetcher.users_by_email
+                )
+            },
         )
         self.intake = Intake(
             self.journal,

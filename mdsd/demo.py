@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mdsd.base.private import make_private
 from mdsd.config import Config, DaemonConfig, EnrichmentConfig, ReconcileConfig
+from mdsd.connectors.openlineage.settings import OpenLineageConfig
 from mdsd.connectors.policy import SourcePolicy
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def demo_config(base_url: str, data_dir: Path, socket: Path | None) -> Config:
-    """A config whose six sources all point at the simulator, with demo-friendly limits."""
+    """A config whose six sources all point at the simulator, with demo-friendly limits,
+    and the simulator's warehouse namespace mapped to its datasets source, so its
+    OpenLineage runs join the rest of its graph."""
+    from simulator.lineage import NAMESPACES
+
     sources = {
         key: SourcePolicy(base_url=base_url, concurrency=16, rate_per_second=2000.0, burst=200)
         for key in (
@@ -71,6 +76,7 @@ def demo_config(base_url: str, data_dir: Path, socket: Path | None) -> Config:
         sources=sources,
         enrichment=EnrichmentConfig(interval_seconds=5.0, retry_seconds=2.0),
         reconcile=ReconcileConfig(interval_seconds=300.0, on_start=False),
+        openlineage=OpenLineageConfig(namespaces=dict(NAMESPACES)),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from simulator.lineage import landing_run, run_events
 from simulator.organisation import Organisation
 from simulator.records import Event
 
@@ -41,9 +42,13 @@ def finish_run(world: Organisation, rng: random.Random, at: int) -> list[Event] 
 
 
 def ingest(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:
-    """A new partition of a raw dataset lands."""
+    """A new partition of a raw dataset lands; its landing job says so in OpenLineage."""
     dataset_id = world.pools["raw"].choice(rng)
-    return None if dataset_id is None else [world.add_version(dataset_id, at)]
+    if dataset_id is None:
+        return None
+    announced = world.add_version(dataset_id, at)
+    dataset = world.record("datasets", dataset_id)
+    return [announced, *run_events(landing_run(dataset, dataset["versions"][-1]))]
 
 
 def promote(world: Organisation, rng: random.Random, at: int) -> list[Event] | None:

@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 Record = dict[str, Any]
-Event = dict[str, str]
+#: a thin event (flat strings), or an OpenLineage run event (``simulator.lineage``)
+Event = dict[str, Any]
 
 #: the collections the sources list, in the order the initial events announce them
 COLLECTIONS = (
@@ -220,12 +221,6 @@ class Records:
             "collections": {c: dict(records) for c, records in self._records.items()},
             "deleted": {c: list(ids) for c, ids in self._deleted.items()},
         }
-
-    def truth_json(self) -> bytes:
-        """``truth()`` as JSON."""
-        return json.dumps(
-            {"collections": self._records, "deleted": self._deleted}, separators=(",", ":")
-        ).encode()
 
     def event(self, collection: str, native_id: str, action: str = "updated") -> Event:
         """The thin event announcing that an entity was created, updated or deleted."""

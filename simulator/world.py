@@ -8,11 +8,14 @@ realistic step at a time (``simulator.mutations``).
 from __future__ import annotations
 
 import gc
+import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from simulator.generate import populate
+from simulator.lineage import NAMESPACES, landing_runs, run_events
 from simulator.mutations import apply_one
 from simulator.organisation import Organisation
 from simulator.records import Event
@@ -32,6 +35,9 @@ class World(Organisation):
     moment of it. Changes then follow the world's own clock, a few minutes a step from
     ``EPOCH`` (deterministic: what a seed gives is always the same), or once ``go_live()``
     has been called, the wall clock: a served world changes now.
+
+    Part of it speaks OpenLineage (``simulator.lineage``): the jobs landing raw datasets'
+    partitions send run events, among the thin events, and the truth lists their runs.
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -51,6 +57,39 @@ class World(Organisation):
             if gc_was_enabled:
                 gc.enable()
         return world
+
+    def initial_events(self) -> Iterator[Event]:
+        """One thin event per live entity, then the OpenLineage events of every landing run
+        so far: a daemon fed these knows the whole world."""
+        yield from super().initial_events()
+        for run in landing_runs(self._records["datasets"].values()):
+            yield from run_events(run)
+
+    def truth(self) -> dict[str, Any]:
+        """The records' truth, and ``lineage``: the namespaces a daemon maps
+        (``[openlineage.namespaces]``) and the landing runs its events describe."""
+        truth = super().truth()
+        truth["lineage"] = {
+            "namespaces": dict(NAMESPACES),
+            "runs": list(landing_runs(self._records["datasets"].values())),
+        }
+        return truth
+
+    def counts(self) -> dict[str, int]:
+        """The records' counts, and the entities the landing runs' events make: the runs,
+        their jobs, and the topics they read."""
+        counts = super().counts()
+        runs = list(landing_runs(self._records["datasets"].values()))
+        counts["lineage-runs"] = len(runs)
+        counts["lineage-jobs"] = len({run["job"]["name"] for run in runs})
+        counts["lineage-datasets"] = len(
+            {(read["namespace"], read["name"]) for run in runs for read in run["inputs"]}
+        )
+        return counts
+
+    def truth_json(self) -> bytes:
+        """``truth()`` as JSON (``GET /_truth``)."""
+        return json.dumps(self.truth(), separators=(",", ":")).encode()
 
     def mutate(self, rng: random.Random | None = None) -> list[Event]:
         """Advance the clock and apply one realistic change; the events it implies.

@@ -8,7 +8,7 @@ normalization cost is spent beside the daemon's event loop rather than on it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -49,6 +49,13 @@ class Fetcher(ABC):
     @abstractmethod
     async def stats(self) -> SourceStats:
         """Per source, the counters of the clients that did the reading."""
+
+    async def users_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        """The identity user each email of ``emails`` belongs to, for the emails identity
+        knows; raises ``SourceUnavailable`` while it cannot say. Without an identity
+        source no email is known. For a source that names owners only by email
+        (OpenLineage), where an unknown email is an owner of its own."""
+        return {}
 
     def processes(self) -> list[dict[str, object]]:
         """The worker processes reading for this fetcher (``pid``: None while down)."""
@@ -97,6 +104,17 @@ class LocalFetcher(Fetcher):
                 user = email_user(email)
             owners.append(user)
         return owners
+
+    async def users_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        identity = self.connectors.get("identity")
+        if not isinstance(identity, IdentityConnector):
+            return {}
+        found: dict[str, str] = {}
+        for email in emails:
+            user = await identity.resolve_email(email)
+            if user is not None:
+                found[email] = user
+        return found
 
     async def stats(self) -> SourceStats:
         return {key: connector.stats() for key, connector in self.connectors.items()}

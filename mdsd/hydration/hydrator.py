@@ -23,7 +23,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mdsd.base.faults import StorageFault, storage_fault
@@ -43,8 +43,9 @@ COMPLETE_EVERY_SECONDS = 0.05
 
 OnCommit = Callable[[TxReport], None]
 #: the reader of a source whose events carry their content: a unit's queued raw events ->
-#: what they say (``mdsd.connectors.openlineage.Lineage``)
-Carried = Callable[[Sequence[str]], list[Observed]]
+#: what they say (``mdsd.connectors.openlineage.Lineage``); raises ``SourceUnavailable``
+#: when what it needs to say it (identity, for owners) cannot answer
+Carried = Callable[[Sequence[str]], Awaitable[list[Observed]]]
 
 
 @dataclass(slots=True)
@@ -323,7 +324,10 @@ class Hydrator:
         """A unit of a source whose events are its content: its queued events, merged."""
         started = time.perf_counter()
         try:
-            observed = self.carried[source](await self.journal.carried(unit, seq))
+            observed = await self.carried[source](await self.journal.carried(unit, seq))
+        except SourceUnavailable as exc:
+            await self._retry_later(source, unit, seq, str(exc))
+            return
         except InvalidPayload as exc:
             await self._dead_letter(source, unit, seq, str(exc))
             return

@@ -25,7 +25,7 @@ import asyncio
 import dataclasses
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -132,6 +132,16 @@ class ProcessFetcher(Fetcher):
         )
         return fetched
 
+    async def users_by_email(self, emails: Sequence[str]) -> dict[str, str]:
+        if not emails:
+            return {}
+        # one worker per set of emails: its identity client caches what it found
+        worker = self._workers[zlib.crc32(min(emails).encode()) % len(self._workers)]
+        found: dict[str, str] = await worker.call(
+            "users", list(emails), deadline=self._deadlines.get("identity")
+        )
+        return found
+
     async def stats(self) -> SourceStats:
         async def of(worker: WorkerSlot) -> SourceStats:
             if worker.pid is None:
@@ -160,7 +170,7 @@ class ProcessFetcher(Fetcher):
 
 
 class _Fetching(Handler):
-    """A worker's connectors, answering ``fetch`` and ``stats``."""
+    """A worker's connectors, answering ``fetch``, ``users`` and ``stats``."""
 
     def __init__(self, setup: dict[str, Any]) -> None:
         self.fetcher = LocalFetcher(build_connectors(setup["policies"]))
@@ -169,6 +179,9 @@ class _Fetching(Handler):
         if op == "fetch":
             source, unit, fresh = args
             return await self.fetcher.fetch(source, unit, fresh=fresh)
+        if op == "users":
+            (emails,) = args
+            return await self.fetcher.users_by_email(emails)
         if op == "stats":
             return await self.fetcher.stats()
         raise RuntimeError(f"unknown call {op!r}")

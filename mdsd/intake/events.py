@@ -271,7 +271,7 @@ def _judge_lineage(index: int, prefix: str, raw: str, event: Any, origin: str) -
     return Accepted(
         event_type=openlineage.event_type(parsed),
         ids={},
-        event_id=openlineage.event_id(kept),
+        event_id=openlineage.event_id(event),
         emitted_at=None,
         source=openlineage.SOURCE,
         target=openlineage.unit_of(parsed),

@@ -1,22 +1,33 @@
-"""What the Kafka and SQS end-to-end tests share: the malformed messages, waiting, and
-killing a daemon while a stream is half consumed."""
+"""What the Kafka and SQS end-to-end tests share: the malformed messages (thin and
+OpenLineage), waiting, and killing a daemon while a stream is half consumed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
 from mds.testing import DaemonProcess
+from tests.openlineage.events import run_event
 
+_AT = "2025-05-01T08:00:00Z"
+#: malformed OpenLineage events, told from thin ones by their shape -> the field their
+#: dead letter's reason names
+MALFORMED_LINEAGE = {
+    json.dumps(run_event("START", _AT, run="not-a-uuid")): "run.runId",
+    json.dumps(run_event("EXPLODED", _AT)): "eventType",
+    json.dumps({**run_event("START", _AT), "eventTime": "yesterday"}): "eventTime",
+}
 MALFORMED = [
     b"this is not json",
     b'{"event_type": "model_exploded", "model_id": "m"}',
     b'{"event_type": "model_created"}',
     b'[{"event_type": "model_created", "model_id": 42}]',
+    *(raw.encode() for raw in MALFORMED_LINEAGE),
 ]
 #: what the dead letters keep of them (an array's events are kept one by one)
-DEAD_RAWS = {m.decode() for m in MALFORMED[:3]} | {
+DEAD_RAWS = {m.decode() for m in MALFORMED if not m.startswith(b"[")} | {
     '{"event_type": "model_created", "model_id": 42}'
 }
 

@@ -1,5 +1,6 @@
 """Kafka intake against a real Kafka-protocol broker: group membership, commits, pauses,
-and a daemon killed mid-stream that still applies every event."""
+and a daemon killed mid-stream that still applies every event, thin and OpenLineage alike
+on one topic (the world's landing jobs speak OpenLineage)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ from simulator.runner import SimulatorThread
 from simulator.world import World
 from tests.buses.brokers import KafkaBroker, jsonl_bodies
 from tests.buses.fakes import MemoryIntake
-from tests.buses.scenario import DEAD_RAWS, MALFORMED, kill_mid_stream, until
+from tests.buses.scenario import (
+    DEAD_RAWS,
+    MALFORMED,
+    MALFORMED_LINEAGE,
+    kill_mid_stream,
+    until,
+)
 from tests.e2e.conftest import graph_differences
 
 pytestmark = pytest.mark.slow
@@ -150,13 +157,23 @@ def test_daemon_killed_mid_stream_applies_every_event_and_dead_letters_the_rest(
                 time.sleep(0.5)
             answer = daemon.call("wait_idle", 180.0)
             assert answer["idle"], daemon.log()[-3000:]
-            assert graph_differences(daemon, simulator.truth()) == []
+            truth = simulator.truth()
+            assert graph_differences(daemon, truth) == []
+            # the world's landing runs came as OpenLineage events on the same topic
+            assert truth["lineage"]["runs"]
+            for run in truth["lineage"]["runs"]:
+                page = daemon.call("entity", f"aip://pipeline-run/openlineage/{run['run_id']}")
+                assert page["attributes"]["status"] == "succeeded", page
+                assert page["attributes"]["started_at"] == run["started_at"].replace("Z", "+00:00")
             status = daemon.call("status")["buses"]["kafka"]
             assert status["lag"] == 0 and status["backpressure"]["pauses"] >= 1, status
             assert {p["partition"] for p in status["partitions"]} == set(range(PARTITIONS))
             letters = daemon.call("dead_letters", limit=100)["dead_letters"]
             assert {letter["origin"] for letter in letters} == {"kafka:events"}
             assert {letter["raw"] for letter in letters} == DEAD_RAWS
+            reasons = {letter["raw"]: letter["reason"] for letter in letters}
+            for raw, field in MALFORMED_LINEAGE.items():
+                assert f'"{field}"' in reasons[raw], reasons[raw]
             assert daemon.stop() == 0, "SIGTERM: a last commit, a clean leave"
             assert "mdsd stopped cleanly" in daemon.log()
         finally:

@@ -85,6 +85,29 @@ def test_the_text_output_is_for_people(platform: Platform) -> None:
     assert tree.code == 0 and values["MODEL"] not in tree.out  # upstream holds no model
 
 
+def test_a_models_upstream_reaches_through_the_openlineage_runs_that_landed_its_data(
+    platform: Platform,
+) -> None:
+    """ranking-model <- its features <- playback-events <- device-events, whose partitions
+    the landing job's OpenLineage runs wrote from a Kafka topic (the simulator's lineage)."""
+    lineage = platform.daemon.mds("lineage", "aip://model/registry/ranking-model", "--json")
+    assert lineage.code == 0, lineage
+    reached = {node["id"] for node in lineage.json["nodes"]}
+    runs = {
+        f"aip://pipeline-run/openlineage/{run['run_id']}"
+        for run in platform.simulator.truth()["lineage"]["runs"]
+        if run["job"]["name"] == "land-device-events"
+    }
+    assert runs and runs <= reached
+    assert "aip://pipeline/openlineage/ingestion/land-device-events" in reached
+    topic = "aip://dataset/openlineage/kafka%3A%2F%2Fevents%3A9092/device-events"
+    assert topic in reached
+    edges = {(e["source"], e["target"], e["type"]) for e in lineage.json["edges"]}
+    run = sorted(runs)[0]
+    assert (run, "aip://dataset/datasets/device-events", "writes") in edges
+    assert (run, topic, "reads") in edges
+
+
 def test_ingest_reads_stdin_and_reports_rejections(platform: Platform) -> None:
     model = sorted(platform.truth["models"])[0]
     body = jsonl([{"event_type": "model_updated", "model_id": model}]) + b"not json\n"

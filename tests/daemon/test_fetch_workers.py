@@ -41,6 +41,8 @@ def units(world: World) -> list[tuple[str, str]]:
     """(source, unit) of every initial event, in order, without repeats."""
     found: dict[str, str] = {}
     for event in world.initial_events():
+        if "event_type" not in event:  # OpenLineage: nothing to fetch
+            continue
         source, _ = EVENT_ROUTES[event["event_type"]]
         ids = {k: v for k, v in event.items() if k != "event_type"}
         found.setdefault(CONNECTORS[source].target_of(event["event_type"], ids), source)

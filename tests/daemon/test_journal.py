@@ -59,3 +59,42 @@ async def test_seqs_never_go_back_after_a_reopen(tmp_path: Path) -> None:
         assert second > first  # a completed seq is never handed out again
     finally:
         await journal.close()
+
+
+async def test_callers_that_come_during_a_write_share_the_next_one(tmp_path: Path) -> None:
+    """Group commit: 50 senders of one event each cost a few transactions, not 50, and each
+    hears the seq of its own event."""
+    journal = await Journal.open(tmp_path / "journal.sqlite3")
+    writes = 0
+    write = journal._enqueue_groups
+
+    async def counted(groups):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        writes += 1
+        return await write(groups)
+
+    journal._enqueue_groups = counted  # type: ignore[method-assign]
+    try:
+        queued = await asyncio.gather(*(journal.enqueue([event(f"m{i}")], "s") for i in range(50)))
+        assert [unit for ((_, unit, _),) in queued] == [f"m{i}" for i in range(50)]
+        assert writes <= 3, writes
+        assert sorted(await journal.pending()) == sorted(item for (item,) in queued)
+    finally:
+        await journal.close()
+
+
+async def test_a_write_that_fails_fails_every_caller_sharing_it(tmp_path: Path) -> None:
+    journal = await Journal.open(tmp_path / "journal.sqlite3")
+    try:
+        await journal.enqueue([event("first")], "s")  # the next calls wait for none
+        broken = QueuedEvent("registry", "m", "model_updated", None, "\ud800")  # not UTF-8
+        answers = await asyncio.gather(
+            journal.enqueue([event("a")], "s"),
+            journal.enqueue([broken], "s"),
+            return_exceptions=True,
+        )
+        assert all(isinstance(answer, Exception) for answer in answers), answers
+        assert await journal.pending_count() == 1, "nothing of theirs was queued"
+        assert len(await journal.enqueue([event("a")], "s")) == 1, "and the next write works"
+    finally:
+        await journal.close()

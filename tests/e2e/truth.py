@@ -1,13 +1,16 @@
 """The graph the contract says a simulator world must become, computed from its raw records.
 
-Written from contract section 1.3 alone (not from the connectors), so the end-to-end tests
-check the daemon against the specification rather than against itself.
+Written from the contract alone (1.3, and 3 for OpenLineage runs; not from the connectors),
+so the end-to-end tests check the daemon against the specification rather than against
+itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass
@@ -132,6 +135,9 @@ def expected_graph(truth: dict[str, Any]) -> tuple[dict[str, Expected], set[str]
     for r in c["teams"].values():
         add(Expected(_aip("team", "identity", r["id"]), "Team", r.get("name") or r["id"]))
 
+    for run in truth.get("lineage", {}).get("runs", []):
+        _lineage_run(run, truth["lineage"]["namespaces"], user_of_email, add)
+
     kinds = {
         "models": ("model", "registry"),
         "instances": ("model-instance", "registry"),
@@ -171,3 +177,65 @@ def implied_edges(graph: dict[str, Expected]) -> dict[str, set[str]]:
                 for test in targets(cell, "cell_of"):
                     implied.setdefault(xid, set()).update({cell, test})
     return implied
+
+
+def _encoded(part: str) -> str:
+    """A namespace or name in an OpenLineage id: every byte but ``A-Za-z0-9-._~`` escaped."""
+    return quote(part, safe="")
+
+
+def _lineage_dataset(ref: dict[str, str], namespaces: dict[str, str]) -> str:
+    source = namespaces.get(ref["namespace"])
+    if source is not None:  # a mapped namespace: the source's own dataset
+        return _aip("dataset", source, ref["name"])
+    return _aip("dataset", "openlineage", f"{_encoded(ref['namespace'])}/{_encoded(ref['name'])}")
+
+
+def _lineage_run(
+    run: dict[str, Any],
+    namespaces: dict[str, str],
+    user_of_email: dict[str, str],
+    add: Callable[[Expected], Expected],
+) -> None:
+    """What one OpenLineage run (its START and COMPLETE) makes: its job (owned by the users
+    of its owner emails, a user keyed by the email where identity knows none), the run
+    (named by the job and the end of its id), and the datasets of unmapped namespaces."""
+    job = run["job"]
+    job_id = _aip(
+        "pipeline", "openlineage", f"{_encoded(job['namespace'])}/{_encoded(job['name'])}"
+    )
+    owners = set()
+    for email in run["owner_emails"]:
+        owner = user_of_email.get(email.lower())
+        if owner is None:
+            owner = _aip("user", "openlineage", _encoded(email.lower()))
+            add(Expected(owner, "User", email))
+        owners.add(owner)
+    add(Expected(job_id, "Pipeline", job["name"], owners, out={("owned_by", o) for o in owners}))
+    name = f"{job['name']} {run['run_id'].replace('-', '')[-8:]}"
+    entity = add(Expected(_aip("pipeline-run", "openlineage", run["run_id"]), "PipelineRun", name))
+    entity.out.add(("run_of", job_id))
+    versions: list[Expected] = []
+    for read in run["inputs"]:
+        entity.out.add(("reads", _lineage_dataset(read, namespaces)))
+    for written in run["outputs"]:
+        dataset = _lineage_dataset(written, namespaces)
+        entity.out.add(("writes", dataset))
+        if "version" in written:
+            source, native = dataset.split("/", 4)[3:]
+            version = _aip("dataset-version", source, f"{native}@{written['version']}")
+            entity.out.add(("writes", version))
+            if written["namespace"] not in namespaces:  # else its own source describes it
+                versions.append(
+                    Expected(
+                        version,
+                        "DatasetVersion",
+                        f"{native}@{written['version']}",
+                        out={("version_of", dataset)},
+                    )
+                )
+    for ref in [*run["inputs"], *run["outputs"]]:
+        if ref["namespace"] not in namespaces:
+            add(Expected(_lineage_dataset(ref, namespaces), "Dataset", ref["name"]))
+    for version in versions:
+        add(version)

@@ -19,6 +19,7 @@ from openlineage.client.generated.column_lineage_dataset import (
     InputField,
     Transformation,
 )
+from openlineage.client.generated.ownership_job import Owner, OwnershipJobFacet
 from openlineage.client.generated.schema_dataset import (
     SchemaDatasetFacet,
     SchemaDatasetFacetFields,
@@ -183,3 +184,40 @@ def test_column_lineage_from_the_real_client_is_asked_field_by_field(
     assert shown[0] == "upstream lineage, 1 node(s):"
     assert shown[1].startswith("[Field] public.order_counts.order_count  ")
     assert shown[2].startswith("└─ DIRECT/AGGREGATION  [Field] public.orders.id (INT)  ")
+
+
+def test_owners_resolve_through_identity_and_runs_are_found_by_their_job(
+    daemon: DaemonProcess,
+) -> None:
+    run_id = str(generate_new_uuid())
+    start, _ = events(run_id)
+    start.job.facets = {
+        "ownership": OwnershipJobFacet(
+            owners=[Owner(name="user:alice@example.com"), Owner(name="alice@other.org")]
+        )
+    }
+    job = "aip://pipeline/openlineage/airflow/orders.daily"
+    run = f"aip://pipeline-run/openlineage/{run_id}"
+
+    async def scenario() -> None:
+        async with daemon.client() as client:
+            assert (await post(client, Serde.to_json(start)))["accepted"] == 1
+            assert (await client.wait_idle(60))["idle"]
+            owners = set((await client.entity(job))["owners"])
+            stranger = "aip://user/identity/alice@other.org"
+            # alice@example.com is identity's alice; alice@other.org someone else, whom
+            # identity does not know: listed apart as unresolved by impact
+            assert owners == {"aip://user/identity/alice", stranger}
+            assert (await client.entity(stranger))["status"] != "resolved"
+            page = await client.entity(run)
+            assert page["name"] == f"orders.daily {run_id.replace('-', '')[-8:]}"
+            for _ in range(100):  # the search index commits on its own interval
+                found = [r["id"] for r in (await client.search("orders.daily"))["results"]]
+                by_id = [r["id"] for r in (await client.search(run_id))["results"]]
+                if run in found and run in by_id:
+                    break
+                await asyncio.sleep(0.1)
+            assert found[0] == job and run in found, found
+            assert run in by_id
+
+    asyncio.run(scenario())

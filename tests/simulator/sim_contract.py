@@ -99,8 +99,21 @@ def record_problems(collection: str, record: dict[str, Any]) -> list[str]:
     return problems
 
 
+def is_lineage(event: dict[str, Any]) -> bool:
+    """An OpenLineage run event (a landing job's), not a thin event."""
+    return "eventType" in event
+
+
+def event_kind(event: dict[str, Any]) -> str:
+    """A thin event's type, or ``openlineage:START`` and the like."""
+    return f"openlineage:{event['eventType']}" if is_lineage(event) else str(event["event_type"])
+
+
 def event_target(event: dict[str, Any]) -> tuple[str, str]:
-    """(collection, native id) of the entity an event names."""
+    """(collection, native id) of the entity a thin event names; for an OpenLineage event,
+    ``("openlineage", "{runId} {eventType}")``, one per event."""
+    if is_lineage(event):
+        return "openlineage", f"{event['run']['runId']} {event['eventType']}"
     (field,) = (f for f in EVENT_ID_FIELDS[event["event_type"]] if f != "version")
     return COLLECTION_OF_FIELD[field], event[field]
 

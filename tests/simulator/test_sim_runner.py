@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sim_contract import event_kind
 
 from simulator import Chaos, SimulatorThread, World, run_simulator
 from simulator.__main__ import parse_args
@@ -33,7 +34,7 @@ async def test_run_simulator_serves_on_a_free_port_and_emits(world: World) -> No
                 await asyncio.sleep(0.02)
             assert len(received) == total
             events = await sim.mutate(3)
-            assert [e["event_type"] for e in received[total:]] == [e["event_type"] for e in events]
+            assert [event_kind(e) for e in received[total:]] == [event_kind(e) for e in events]
             stats = (await client.get("/_stats")).json()
             assert stats["events"]["emitted"] == len(received)
 

@@ -3,13 +3,13 @@
 A job is a Pipeline, a run a PipelineRun (``run_of`` its job, ``reads`` its inputs,
 ``writes`` its outputs, ``parent_run`` its parent), a dataset a Dataset, and a dataset with
 a ``datasetVersion`` facet also a DatasetVersion of it. The facets mds reads become fields
-(``schema`` -> ``fields``, ``documentation`` -> description, ``ownership`` -> owners,
-``errorMessage`` -> the run's error, ``columnLineage`` -> the dataset's ``column_lineage``,
-see ``columns``); every other facet is kept whole as an attribute ``facet.{key}``. An event
-says only what it carries: a field it leaves out is not cleared. A dataset of a namespace
-mapped to a source (``[openlineage.namespaces]``) is that source's entity: the event links
-to it and leaves describing it to its source; the column lineage of an output there stays
-on its run.
+(``schema`` -> ``fields``, ``documentation`` -> description, ``ownership`` -> owner
+emails, which ``owned`` resolves to users, ``errorMessage`` -> the run's error,
+``columnLineage`` -> the dataset's ``column_lineage``, see ``columns``); every other facet
+is kept whole as an attribute ``facet.{key}``. An event says only what it carries: a field
+it leaves out is not cleared. A dataset of a namespace mapped to a source
+(``[openlineage.namespaces]``) is that source's entity: the event links to it and leaves
+describing it to its source; the column lineage of an output there stays on its run.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet
 
 from mds.wire.model import EntityType, NormalizedEntity, Rel, parse_aip_id
 from mdsd.connectors.base import Observed
-from mdsd.connectors.ids import ref
+from mdsd.connectors.ids import email_user
 from mdsd.connectors.openlineage.columns import column_lineage, mapped_outputs, named_inputs
 from mdsd.connectors.openlineage.ids import dataset_id, job_id, run_id, version_id
 from mdsd.connectors.openlineage.parse import LineageEvent
@@ -71,7 +71,11 @@ def observe(event: LineageEvent, namespaces: Mapping[str, str]) -> Observed:
     if isinstance(parent, ParentRunFacet):
         parent_job = job_id(parent.job.namespace, parent.job.name)
         entities += [_named(EntityType.PIPELINE, parent_job, parent.job.name)]
-        up = _named(EntityType.PIPELINE_RUN, run_id(parent.run.runId), parent.run.runId)
+        up = _named(
+            EntityType.PIPELINE_RUN,
+            run_id(parent.run.runId),
+            run_name(parent.job.name, parent.run.runId),
+        )
         up.relationships[Rel.RUN_OF] = [parent_job]
         entities.append(up)
         run.relationships[Rel.PARENT_RUN] = [up.id]
@@ -83,7 +87,9 @@ def _run(
     model: ol.RunEvent, event: LineageEvent, job: str, inputs: list[str], outputs: list[str]
 ) -> NormalizedEntity:
     facets = model.run.facets or {}
-    run = _named(EntityType.PIPELINE_RUN, run_id(model.run.runId), model.run.runId)
+    run = _named(
+        EntityType.PIPELINE_RUN, run_id(model.run.runId), run_name(model.job.name, model.run.runId)
+    )
     kind = model.eventType
     if kind in STATUS:
         run.attributes["status"] = STATUS[kind]
@@ -99,6 +105,14 @@ def _run(
     run.attributes.update(_kept(facets, _READ_RUN))
     run.relationships = {Rel.RUN_OF: [job], Rel.READS: inputs, Rel.WRITES: outputs}
     return run
+
+
+def run_name(job: str, run: str) -> str:
+    """What a run is called: its job's name and the end of its run id (``orders.daily
+    9cba2b4f``), the same in every event of the run, so lists and search tell runs apart
+    and a search for the job finds its runs. The end, not the start: a UUIDv7 (what the
+    OpenLineage client makes) begins with its time, shared by runs a minute apart."""
+    return f"{job} {run.replace('-', '')[-8:]}"
 
 
 def _job(job: ol.Job) -> NormalizedEntity:
@@ -165,13 +179,20 @@ def _describe(entity: NormalizedEntity, facets: Mapping[str, Any]) -> None:
     if ownership is not None and not isinstance(ownership, dict):
         emails = [_email(owner.name) for owner in ownership.owners or []]
         entity.owner_emails = [email for email in emails if email]
-        entity.owners = [
-            ref(EntityType.USER, email.split("@", 1)[0]) for email in entity.owner_emails
-        ]
         entity.attributes["ownership"] = [
             {"name": owner.name, "type": owner.type} for owner in ownership.owners or []
         ]
     entity.attributes.update(_kept(facets, _READ))
+
+
+def owned(observed: Observed, known: Mapping[str, str]) -> Observed:
+    """``observed`` with its owner emails resolved: to the identity user whose email it is
+    (``known``: email -> user id), else to the user the whole email names (``email_user``,
+    as every source's owners are), left for identity to describe. Keyed by the local part,
+    alice@example.com and alice@other.org were one owner."""
+    for entity in observed.entities:
+        entity.owners = [known.get(email) or email_user(email) for email in entity.owner_emails]
+    return observed
 
 
 def _email(owner: str) -> str | None:
