@@ -179,6 +179,10 @@ async def test_the_key_bar_keeps_help_on_a_narrow_terminal(
         bar = page.query_one(KeyBar)
         await wait_for(pilot, lambda: bar._shown is not None and "Lineage" in bar._shown.plain)
         assert bar._shown is not None and bar._shown.plain.startswith(" ? Help ")
+        # cut between entries, never in a word: the last thing shown is a whole one, then …
+        shown = bar._shown.plain
+        assert len(shown) <= 60 and shown.endswith("…")
+        assert shown[:-1].endswith(" ")
 
 
 async def test_help_lists_the_live_bindings_including_a_user_keymap(

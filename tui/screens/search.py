@@ -24,9 +24,8 @@ from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
 from tui.widgets.search_box import SearchBox
 
-PLACEHOLDER = (
-    "search…   type:model owner:alice tag:team=personalization   ·   @name for people and teams"
-)
+#: what the empty box says; short enough for 80 columns (the hint below has the rest)
+PLACEHOLDER = "search…  type:model owner:alice tag:k=v  ·  @name: people and teams"
 HINT = Text.assemble(
     ("Type to search. ", "bold"),
     "Filters: ",

@@ -24,11 +24,15 @@ class KeyBar(OneLine):
     def _bindings_changed(self, screen: Screen[object]) -> None:
         self.call_after_refresh(self._draw)
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._draw)
+
     def _draw(self) -> None:
         if not self.is_attached:
             return
-        text = Text(no_wrap=True, overflow="ellipsis")
+        text = Text(no_wrap=True)
         seen: set[str] = set()
+        room = self.size.width or self.app.size.width
         # help first: it lists everything else, so it must survive a narrow terminal
         for active in sorted(live_bindings(self.screen), key=lambda a: a.binding.action != "help"):
             binding = active.binding
@@ -36,6 +40,11 @@ class KeyBar(OneLine):
                 continue
             seen.add(binding.action)
             style = "" if active.enabled else "dim"
-            text.append(f" {self.app.get_key_display(binding)} ", style=f"bold {style}".strip())
-            text.append(f"{binding.description} ", style=style or "dim")
+            key = Text(f" {self.app.get_key_display(binding)} ", style=f"bold {style}".strip())
+            said = Text(f"{binding.description} ", style=style or "dim")
+            if text.cell_len + key.cell_len + said.cell_len > room - 1:
+                text.append("…", style="dim")  # whole entries only: ? lists the rest
+                break
+            text.append_text(key)
+            text.append_text(said)
         self.show(text)
