@@ -232,3 +232,15 @@ async def test_lists_sort_by_any_column_and_export_what_is_shown(
         await pilot.press("E")
         (as_json,) = tmp_path.glob("mds-impact-*.json")
         assert len(json.loads(as_json.read_text())) == len(records)
+
+
+async def test_a_fact_a_section_lays_out_is_not_repeated_in_the_attribute_line(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        sections = " ".join(str(s.render()) for s in page.query(".section"))
+        assert "Deployment" in sections and "production" in sections
+        line = str(page.query_one("#attributes", Static).render())
+        assert "status" not in line.split() and "version" not in line.split()

@@ -98,10 +98,12 @@ def header_text(entity: JSON, past: bool = False) -> Text:
     return text
 
 
-def attributes_text(entity: JSON) -> Text:
+def attributes_text(entity: JSON, shown: frozenset[str] = frozenset()) -> Text:
+    """The attributes in one line, but those a section lays out (``shown``, and the
+    structured ones of ``LAID_OUT``)."""
     text = Text()
     for key, value in sorted((entity.get("attributes") or {}).items()):
-        if value in (None, "") or key in LAID_OUT:
+        if value in (None, "") or key in LAID_OUT or key in shown:
             continue
         if text:
             text.append("   ")
@@ -241,6 +243,12 @@ class EntityScreen(ListScreen):
             self.notify(f"Could not draw the sections: {exc}", severity="error")
 
     async def _draw_sections(self, sections: list[Section]) -> None:
+        if self.entity is not None:  # what the sections lay out leaves the attribute line
+            shown = frozenset().union(*(section.shows for section in sections))
+            attributes = attributes_text(self.entity, shown)
+            line = self.query_one("#attributes", Static)
+            line.update(attributes)
+            line.display = bool(attributes)
         container = self.query_one("#sections", Vertical)
         bodies = []
         for section in sections:

@@ -68,7 +68,7 @@ async def model_instance(client: Client, entity: JSON, moments: Moments) -> Sect
         links += [
             Link("A/B cells", c["id"], name_of(c), "AbTestCell") for c in test.get("cells", [])
         ]
-    return Section("Instance", body, links)
+    return Section("Instance", body, links, frozenset({"status", "version", "deployed_at"}))
 
 
 async def model(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -145,13 +145,15 @@ async def dataset(client: Client, entity: JSON, moments: Moments) -> Section:
         moments,
     )
     body = Text()
+    if versions:  # a table: its columns named
+        body.append(f"{'created':<17}{'version':<12}rows (change)", style="bold dim")
     previous: int | None = None
     for doc in sorted(versions, key=_when):
         rows = attr(doc, "row_count")
         if body:
             body.append("\n")
         body.append(f"{fmt_time(_when(doc)):<17}", style="dim")
-        body.append(f"{attr(doc, 'version') or name_of(doc)}  ")
+        body.append(f"{attr(doc, 'version') or name_of(doc):<12}")
         if isinstance(rows, int):
             body.append(f"{rows:,} rows")
             if previous is not None and rows != previous:
@@ -262,7 +264,9 @@ async def pipeline_run(client: Client, entity: JSON, moments: Moments) -> Sectio
         line(body, "Error", Text(clip(error, 300), style="red"))
         if language:
             body.append(f"  ({language})", style="dim")
-    return Section("Run", body)
+    shown = {"status", "attempts", "last_attempt_status", "started_at", "ended_at"}
+    shown |= {"error_message", "error_language", "error_stack_trace"}
+    return Section("Run", body, shows=frozenset(shown))
 
 
 async def feature(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -323,7 +327,8 @@ async def feature_view(client: Client, entity: JSON, moments: Moments) -> Sectio
     line(body, "Features", names(features, limit=8) or Text("none", style="dim"))
     line(body, "TTL", _duration(attr(entity, "ttl_seconds")))
     links = [Link("features", r["target"], name_of(r), "Feature") for r in features]
-    return Section("Feature view", body, links)
+    shown = frozenset({"view_type", "entities", "request_sources", "ttl_seconds"})
+    return Section("Feature view", body, links, shown)
 
 
 async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -352,7 +357,7 @@ async def ab_test(client: Client, entity: JSON, moments: Moments) -> Section:
         for i in usage.get("instances", [])
     ]
     links += [Link("models", m["id"], name_of(m), "Model") for m in usage.get("models", [])]
-    return Section("Cells", body, links)
+    return Section("Cells", body, links, frozenset({"status"}))
 
 
 async def owner(client: Client, entity: JSON, moments: Moments) -> Section:

@@ -96,7 +96,8 @@ async def version(client: Client, entity: JSON, moments: Moments) -> Section:
     tests = usage.get("ab_tests", [])
     if tests:  # only when some A/B platform names it: MLflow itself never does
         line(body, "A/B tests", names(tests, limit=4))
-    return Section("MLflow version", body)
+    shown = {"version", "stage", "aliases", "source", "mlflow_kind", "model_type"}
+    return Section("MLflow version", body, shows=frozenset({*shown, "mlflow_status"}))
 
 
 async def registered_model(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -117,7 +118,7 @@ async def registered_model(client: Client, entity: JSON, moments: Moments) -> Se
         line(body, "Versions", Text("none", style="dim"))
     elif len(ids) > len(versions):
         body.append(f"\n… {len(ids) - len(versions)} older versions", style="dim")
-    return Section("Registered model", body)
+    return Section("Registered model", body, shows=frozenset({"aliases"}))
 
 
 async def run(client: Client, entity: JSON, moments: Moments) -> Section:
@@ -150,4 +151,4 @@ async def run(client: Client, entity: JSON, moments: Moments) -> Section:
             body.append(f" +{len(params) - 8}", style="dim")
     for _, read in _tags(entity, "input"):
         line(body, "Read", clip(read, 70))
-    return Section("MLflow run", body)
+    return Section("MLflow run", body, shows=frozenset({"status", "started_at", "ended_at"}))

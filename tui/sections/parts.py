@@ -39,6 +39,9 @@ class Section:
     title: str
     body: Text
     links: list[Link] = field(default_factory=list)
+    #: the entity's attributes the section lays out: the page's attribute line leaves
+    #: them out, so no fact reads twice ("status staged", then "Deployment staged")
+    shows: frozenset[str] = frozenset()
 
 
 Loader = Callable[[Client, JSON, Moments], Awaitable[Section | None]]
