@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"keymap TOML file (default: {default_keymap_path()} if present)",
     )
     parser.add_argument(
+        "--me",
+        metavar="OWNER",
+        help="who you are, as search's owner: filter takes it (alice, an email, a user id; "
+        "$MDS_ME): the first screen counts your assets and :mine lists them",
+    )
+    parser.add_argument(
         "--theme",
         metavar="NAME",
         help="colour theme (Textual's: textual-dark, nord, gruvbox, solarized-light, ...; "
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             known_at=known_at,
             keymap=keymap,
             theme=args.theme or os.environ.get("MDS_THEME"),
+            me=args.me or os.environ.get("MDS_ME"),
         )
         # The modules imported so far live as long as the process: frozen, the collector's
         # full passes (every few page visits) stop walking them, 20-35 ms instead of 55-75.

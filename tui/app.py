@@ -137,6 +137,7 @@ class MdsApp(App[None]):
         start: Location | None = None,
         bookmarks: Path | None = None,
         theme: str | None = None,
+        me: str | None = None,
         search_debounce: float = 0.05,
         status_interval: float = 3.0,
         live: bool = True,
@@ -149,6 +150,8 @@ class MdsApp(App[None]):
         self.names: dict[str, str] = {}
         self._bookmarks_path = bookmarks or default_bookmarks_path()
         self._theme = theme
+        #: who the user is, as search's ``owner:`` filter takes it (``--me``): their assets
+        self.me = me
         #: the entities marked with ``b`` (``:bookmarks``); empty until read at mount
         self.bookmarks = Bookmarks.empty(self._bookmarks_path)
         self.search_debounce = search_debounce

@@ -65,6 +65,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("path", ":path ID [ID]", "how the current entity (or the first ID) reaches ID"),
     CommandSpec("quality", ":quality", "the daemon's data quality report"),
     CommandSpec("bookmarks", ":bookmarks", "the entities marked with b"),
+    CommandSpec("mine", ":mine", "the entities you own (mds-tui --me OWNER)"),
     CommandSpec("status", ":status", "the daemon, its sources and dead letters (redrive them)"),
     CommandSpec("reload", ":reload", "fetch the current page again"),
     CommandSpec("theme", ":theme [NAME]", "colour theme: the list without NAME (or --theme)"),
@@ -126,6 +127,11 @@ def parse_command(text: str) -> Command:
     if head == "q!" or head in {spec.name for spec in COMMANDS}:
         return Command(head, args)
     raise CommandError(f"unknown command :{words[0]}; try :help")
+
+
+def owner_filter(owner: str) -> str:
+    """``owner`` as the value of search's ``owner:`` filter, quoted if it has a space."""
+    return f'"{owner}"' if " " in owner else owner
 
 
 def completions() -> list[str]:
@@ -190,6 +196,10 @@ def execute(app: Host, command: Command) -> None:
             app.go(Location("path", args[0], {"to": args[1]}))
         else:
             raise CommandError("usage: :path ID (from the current entity) or :path FROM TO")
+    elif name == "mine":
+        if not app.me:
+            raise CommandError(":mine needs to know who you are: mds-tui --me OWNER (or MDS_ME)")
+        app.go(Location("search", params={"query": f"owner:{owner_filter(app.me)}"}))
     elif name in ("quality", "status", "bookmarks"):
         app.go(Location(name))
     elif name == "reload":

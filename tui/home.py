@@ -41,6 +41,12 @@ def overview(status: JSON) -> Text:
     return text
 
 
+def yours(count: int, most: int) -> Text:
+    """``  ·  yours: 12 (:mine)``: how many entities the user owns."""
+    shown = f"{most}+" if count >= most else f"{count:,}"
+    return Text.assemble("  ·  yours: ", (shown, "bold"), (" (:mine)", "dim"))
+
+
 def changed(history: JSON) -> list[dict[str, Any]]:
     """The entities the latest transactions touched, newest first, each once, as search
     results (so Enter opens one); an inferred edge's internal id is left out."""

@@ -55,6 +55,10 @@ class Host(Protocol):
         """id -> display name of everything seen, for breadcrumbs and lists of bare ids."""
 
     @property
+    def me(self) -> str | None:
+        """Who the user is, as search's ``owner:`` filter takes it (``--me``), if said."""
+
+    @property
     def bookmarks(self) -> Bookmarks:
         """The entities the user marked with ``b``."""
 

@@ -193,3 +193,34 @@ async def test_the_first_screen_says_what_the_graph_holds_and_lists_what_changed
         await wait_for(
             pilot, lambda: isinstance(app.screen, EntityScreen) and app.screen.entity_id == first
         )
+
+
+async def test_me_counts_my_assets_on_the_first_screen_and_mine_lists_them(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app(me="bob")
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        hint = screen.query_one("#hint")
+        await wait_for(pilot, lambda: "yours: " in str(hint.render()))
+        app.run_command(":mine")
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, SearchScreen)
+                and app.screen.shown_query == "owner:bob"
+                and CHURN in [r["id"] for r in app.screen.results]
+            ),
+        )
+        shown = str(hint.render())
+        count = int(shown.split("yours: ", 1)[1].split()[0])
+        assert count == len(app.screen.results)
+
+
+async def test_mine_without_me_says_how_to_say_who_you_are(make_app: Callable[..., MdsApp]) -> None:
+    app = make_app()
+    async with app.run_test(notifications=True) as pilot:
+        app.run_command(":mine")
+        await pilot.pause(0.05)
+        assert any("--me OWNER" in str(n.message) for n in app._notifications)

@@ -19,6 +19,7 @@ from textual.widgets.option_list import Option
 from mds.client import ClientError
 from mds.wire.model import TYPE_OF_KIND
 from tui import home
+from tui.commands import owner_filter
 from tui.format import badge, clip, highlighted, kind_of, names, tags_text
 from tui.screens.base import PageScreen
 from tui.widgets.lists import ResultList
@@ -47,6 +48,8 @@ HINT = Text.assemble(
 RESULT_LIMIT = 30
 #: transactions the first screen reads for what changed last
 HOME_CHANGES = 12
+#: the most of the user's own assets the first screen counts (``:mine`` lists them)
+MINE_COUNTED = 500
 #: how soon the first screen asks again when the daemon could not say (starting, away)
 HOME_RETRY_SECONDS = 2.0
 
@@ -71,6 +74,11 @@ def result_prompt(result: dict[str, Any]) -> Text:
         text.append("\n")
         text.append_text(details)
     return text
+
+
+async def _none() -> None:
+    """What the first screen asks of the user's assets when it does not know the user."""
+    return None
 
 
 class SearchScreen(PageScreen):
@@ -171,9 +179,13 @@ class SearchScreen(PageScreen):
         recent = self.recent()
         self._draw(query, recent)
         hint.update(HINT + Text("\nRecently visited:", style="bold") if recent else HINT)
+        me = self.mds.me
+        mine = f"owner:{owner_filter(me)}" if me else None
         try:
-            status, history = await asyncio.gather(
-                self.client.status(), self.client.history(limit=HOME_CHANGES, **self.moments)
+            status, history, owned = await asyncio.gather(
+                self.client.status(),
+                self.client.history(limit=HOME_CHANGES, **self.moments),
+                self.client.search(mine, limit=MINE_COUNTED, **self.moments) if mine else _none(),
             )
         except ClientError:  # a daemon starting or away: the hint stands, ask again soon
             self.reload(quiet=True, delay=HOME_RETRY_SECONDS)
@@ -184,11 +196,10 @@ class SearchScreen(PageScreen):
         title = (
             "Recently visited:" if recent else f"Recently changed ({home.last_change(history)}):"
         )
-        hint.update(
-            Text.assemble(HINT, "\n", home.overview(status), "\n", (title, "bold"))
-            if listed
-            else Text.assemble(HINT, "\n", home.overview(status))
-        )
+        said = Text.assemble(HINT, "\n", home.overview(status))
+        if owned is not None:
+            said.append_text(home.yours(len(owned.get("results", [])), MINE_COUNTED))
+        hint.update(Text.assemble(said, "\n", (title, "bold")) if listed else said)
 
     def recent(self) -> list[dict[str, Any]]:
         """Entities visited this session, as results, so Enter on an empty query goes back."""
