@@ -398,3 +398,24 @@ async def test_theme_by_option_and_command(make_app: Callable[..., MdsApp]) -> N
         await pilot.pause(0.05)
         assert app.theme == "gruvbox"
         assert any("there are:" in str(n.message) for n in app._notifications)
+
+
+async def test_the_breadcrumbs_lengthen_again_when_the_terminal_widens(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(60, 24)) as pilot:
+        await open_entity(pilot, app, V5)
+        await open_entity(pilot, app, RANKING)
+        await open_entity(pilot, app, CHURN)
+        crumbs = app.screen.query_one(Breadcrumbs)
+        await wait_for(pilot, lambda: crumbs._shown is not None and "…" in crumbs._shown.plain)
+        await pilot.resize_terminal(200, 40)
+        await wait_for(
+            pilot,
+            lambda: (
+                crumbs._shown is not None
+                and "…" not in crumbs._shown.plain
+                and "ranking-model-v5" in crumbs._shown.plain
+            ),
+        )

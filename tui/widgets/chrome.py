@@ -75,6 +75,10 @@ class Breadcrumbs(_AppWatcher):
 
     WATCHES = "nav_version"
 
+    def on_resize(self) -> None:
+        """Shortened for a narrow terminal, whole again once it is wide enough."""
+        self._refresh()
+
     def _refresh(self, _version: int = 0) -> None:
         history = self.mds.history
         labels = [clip(location.label(), TITLE_WIDTH) for location in history.trail(5)]
