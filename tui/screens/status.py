@@ -112,8 +112,8 @@ def summary(status: JSON, letters: list[Any]) -> Text:
         f"  ·  last tx {status.get('last_tx')} ({ago(status.get('last_tx_at'))})",
     )
     text.append(
-        f"\n{status.get('entities', 0):,} entities  ·  {status.get('stubs', 0):,} stubs  ·  "
-        f"{status.get('pending', 0):,} pending  ·  "
+        f"\n{counted(status.get('entities', 0), 'entity', 'entities')}  ·  "
+        f"{counted(status.get('stubs', 0), 'stub')}  ·  {status.get('pending', 0):,} pending  ·  "
     )
     style = "bold red" if waiting else "green"
     text.append(f"{counted(waiting, 'dead letter')} waiting", style=style)
