@@ -18,6 +18,7 @@ import pytest
 
 from mds.testing import CliResult
 from mds.wire.moments import parse_as_of
+from simulator.world import World
 from tests.doc_examples import documented_commands, documented_ids, is_mlflow_only
 from tui.demo import DemoDaemon
 
@@ -73,8 +74,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     daemon = DemoDaemon(socket, timeout=120, extra_args=("--size", "300"))
     assert daemon.ensure()
     try:
+        # idle is not enough: the daemon may be idle before the demo's first events reach
+        # it (its sender backs off while the daemon starts), so also wait for the world
+        world = World.generate(size=300, seed=1).entity_count()
         deadline = time.monotonic() + 120
-        while (waited := mds(socket, "wait", "--idle", "--timeout", "60")).code != 0:
+        while (waited := mds(socket, "wait", "--idle", "--timeout", "60")).code != 0 or (
+            mds(socket, "status", "--json").json["resolved"] < world
+        ):
             assert time.monotonic() < deadline, f"the demo never settled: {waited.err}"
             time.sleep(1)
         yield Demo(socket, datetime.now(UTC))
