@@ -106,6 +106,13 @@ def documented_filters() -> set[tuple[str, str]]:
     return found - MLFLOW_ONLY
 
 
-def is_mlflow_only(argv: list[str]) -> bool:
-    """Whether a command line filters on what only MLflow's data carries."""
-    return any(f"{key}:{value}" in word for word in argv for key, value in MLFLOW_ONLY)
+#: what only a source the demo does not run has: its ids, its kinds
+_OTHER_SOURCES = re.compile(r"aip://[a-z-]+/(?:mlflow|feast)/|^feature-(?:view|service)$")
+
+
+def is_for_other_sources(argv: list[str]) -> bool:
+    """Whether a command line asks about what only MLflow or Feast holds (the README's
+    sections on connecting them), which the demo's reference platform has none of."""
+    if any(f"{key}:{value}" in word for word in argv for key, value in MLFLOW_ONLY):
+        return True
+    return any(_OTHER_SOURCES.search(word) for word in argv)

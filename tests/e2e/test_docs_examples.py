@@ -19,7 +19,7 @@ import pytest
 from mds.testing import CliResult
 from mds.wire.moments import parse_as_of
 from simulator.world import World
-from tests.doc_examples import documented_commands, documented_ids, is_mlflow_only
+from tests.doc_examples import documented_commands, documented_ids, is_for_other_sources
 from tui.demo import DemoDaemon
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ _MOST_WAIT_SECONDS = 120.0
 
 def _questions() -> list[list[str]]:
     """The documented question lines (without ``mds``), each once; not those naming a
-    placeholder (ID) or a file (@query.graphql), nor those on MLflow's own data."""
+    placeholder (ID) or a file (@query.graphql), nor those on MLflow's or Feast's data."""
     found = {
         shlex.join(argv[1:])
         for _, argv in documented_commands()
@@ -46,7 +46,7 @@ def _questions() -> list[list[str]]:
         and argv[1:2]
         and argv[1] in QUESTIONS
         and not any(_PLACEHOLDER.fullmatch(w) or w.startswith("@") for w in argv)
-        and not is_mlflow_only(argv)
+        and not is_for_other_sources(argv)
     }
     found |= {shlex.join(["show", xid]) for xid in documented_ids()}
     return [shlex.split(line) for line in sorted(found)]
