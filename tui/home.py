@@ -13,8 +13,8 @@ from mds.wire import JSON
 from mds.wire.model import TYPE_OF_KIND
 from tui.format import ago, counted, kind_of
 
-#: states of a source that need a look
-TROUBLED = frozenset({"down", "open", "degraded"})
+#: states of a source (its circuit breaker's) that need a look
+TROUBLED = frozenset({"open", "half_open"})
 
 
 def overview(status: JSON) -> Text:

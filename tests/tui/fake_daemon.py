@@ -573,7 +573,10 @@ class FakeDaemon:
                 "kinds": dict(Counter(str(e["entity_type"]) for e in every)),
                 "last_tx": g.last_tx,
                 "last_tx_at": g.txs[-1].at,
-                "sources": {},
+                "sources": {
+                    "registry": {"state": "closed", "requests": 12, "errors": 0},
+                    "experiments": {"state": "open", "requests": 9, "errors": 9},
+                },
                 "enrichment": {},
                 "started_at": g.txs[0].at,
                 "version": "fake",

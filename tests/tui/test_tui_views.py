@@ -174,6 +174,10 @@ async def test_status_lists_sources_and_dead_letters_and_redrives_them(
         assert isinstance(page, StatusScreen)
         summary = str(page.query_one("#summary", Static).render())
         assert "2 dead letters waiting" in summary
+        states = {
+            str(r.cells[0]): str(r.cells[1]) for r in page.table.rows_shown if r.group == "sources"
+        }
+        assert states == {"experiments": "down: paused", "registry": "ok"}  # breakers in words
         reasons = [str(row.cells[2]) for row in page.table.rows_shown]
         assert any("registry answered 503" in r for r in reasons)
         first = next(i for i, row in enumerate(page.table.rows_shown) if row.data == 1)

@@ -131,13 +131,14 @@ class DiffScreen(ListScreen):
 
     @staticmethod
     def _node_row(node: JSON, group: str, then: str, now: str) -> Row:
-        label = Text.assemble(badge(node.get("entity_type")), " ", name_of(node))
+        label = Text.assemble(badge(node.get("entity_type")), " ", clip(name_of(node), 48))
         return Row((label, then, now), group, target=str(node.get("id")))
 
     @staticmethod
     def _edge_row(edge: FlowEdge, names: Mapping[str, Any], group: str, gone: bool) -> Row:
         ends = f"{name_of(names.get(edge.upstream) or {'id': edge.upstream})} → "
         ends += name_of(names.get(edge.downstream) or {"id": edge.downstream})
+        ends = clip(ends, 56)  # the then/now columns stay on an 80-column screen
         style = "red" if gone else "green"
         kind = f"{edge.type}{' (inferred)' if edge.inferred else ''}"
         cells = (

@@ -21,21 +21,25 @@ from tui.widgets.lists import Row
 
 #: the dead letters listed (the daemon keeps them all; ``mds dead-letters`` pages)
 DEAD_LETTERS_SHOWN = 200
-#: a source's state as the status bar colours it
-SOURCE_STYLES = {"ok": "green", "degraded": "yellow", "down": "bold red", "open": "bold red"}
+#: a source's state (its circuit breaker's) in words, and its colour
+SOURCE_STATES = {
+    "closed": ("ok", "green"),
+    "half_open": ("trying again", "yellow"),
+    "open": ("down: paused", "bold red"),
+}
 
 
 def source_rows(status: JSON) -> list[Row]:
     """One row per source: its state, requests and errors, and when it was last in step."""
     rows = []
     for name, source in sorted((status.get("sources") or {}).items()):
-        state = str(source.get("state", "?"))
+        state, style = SOURCE_STATES.get(str(source.get("state")), (str(source.get("state")), ""))
         note = Text(f"{source.get('requests', 0)} requests, {source.get('errors', 0)} errors")
         if source.get("in_step_at"):
             note.append(f"  in step {ago(source['in_step_at'])}", style="dim")
         rows.append(
             Row(
-                (Text(name, style="bold"), Text(state, style=SOURCE_STYLES.get(state, "")), note),
+                (Text(name, style="bold"), Text(state, style=style), note),
                 group="sources",
             )
         )
