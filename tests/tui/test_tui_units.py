@@ -13,7 +13,7 @@ from tui.format import counted, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
 from tui.screens.entity import header_text, relationship_rows
-from tui.screens.history import cause_text, value_text
+from tui.screens.history import attribute_words, cause_text, change_text, value_text
 from tui.sections.mlflow import metric_series, sparkline
 
 
@@ -249,3 +249,13 @@ def test_a_metric_history_reads_as_a_series_and_a_sparkline() -> None:
     assert sparkline([0.9, 0.5, 0.1]) == "█▅▁"
     assert sparkline([2.0, 2.0]) == "▄▄"  # flat: the middle, not the floor
     assert sparkline([]) == ""
+
+
+def test_a_change_says_what_changed_not_where_mds_keeps_it() -> None:
+    assert attribute_words("attr/status") == "status"
+    assert attribute_words("entity/owner_emails") == "owner_emails"
+    assert attribute_words("rel/tested_in") == "tested_in →"
+    assert attribute_words("db/xid") == "id"
+    cell = "aip://ab-test-cell/experiments/12345/2"
+    change = {"attribute": "rel/tested_in", "op": "assert", "value": cell, "target_name": "v5"}
+    assert change_text(change, {}).plain == "+ tested_in →  12345 · v5"

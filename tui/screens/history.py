@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from mds.graph.labels import display_name
 from tui.format import TITLE_WIDTH, clip, fmt_time, native_id
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
@@ -45,14 +46,33 @@ def value_text(value: Any, names: dict[str, str], name: str | None = None) -> st
     return clip(value, 70)
 
 
+#: where the store keeps a source's own attributes and mds's: a change says them by name
+_NAMESPACES = ("attr/", "entity/")
+
+
+def attribute_words(attribute: str) -> str:
+    """``status`` for ``attr/status`` or ``entity/status``, ``tested_in →`` for
+    ``rel/tested_in``, ``id`` for ``db/xid``: a change says what, not where mds keeps it."""
+    if attribute == "db/xid":
+        return "id"
+    if attribute.startswith("rel/"):
+        return f"{attribute[len('rel/') :]} →"
+    for prefix in _NAMESPACES:
+        if attribute.startswith(prefix):
+            return attribute[len(prefix) :]
+    return attribute
+
+
 def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
     asserted = change.get("op") != "retract"
     sign, style = ("+", "green") if asserted else ("-", "red")
-    shown = value_text(change.get("value"), names, change.get("target_name"))
+    value = change.get("value")
+    named = {"id": value, "name": change.get("target_name")} if change.get("target_name") else None
+    shown = (display_name(named) if named else None) or value_text(value, names)
     valid = change.get("valid")
     return Text.assemble(
         (f"{sign} ", f"bold {style}"),
-        (f"{change.get('attribute')}  ", style),
+        (f"{attribute_words(str(change.get('attribute')))}  ", style),
         shown,
         (f"  valid {fmt_time(valid)}" if valid else "", "dim"),
     )
