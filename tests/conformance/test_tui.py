@@ -602,16 +602,16 @@ async def test_history_and_time_travel_around_a_retracted_inference(fresh: Harne
         changes = [
             (row.data, cells(row)[1])
             for row in history.table.rows_shown
-            if cells(row)[1].lstrip("+- ").startswith("rel/tested_in")
+            if cells(row)[1].lstrip("+- ").startswith("tested_in →")
         ]
         for name in ("Ranking v5 vs v4", "treatment"):
-            # a change reads "+ rel/tested_in  NAME  valid WHEN"
+            # a change reads "+ tested_in →  NAME  valid WHEN"
             seen = [(tx, text[0]) for tx, text in changes if f"{name}  valid " in text]
             assert sorted(seen) == sorted(seen, key=lambda s: s[1] == "-"), seen
             assert [sign for _, sign in sorted(seen)] == ["+", "-"], seen
             assert sorted(seen)[0][0] <= before < sorted(seen)[1][0]
         text = screen_text(app)
-        assert "+ rel/tested_in" in text and "- rel/tested_in" in text
+        assert "+ tested_in →" in text and "- tested_in →" in text
 
         # as of the moment before the change, the inference and the lineage through it hold
         await pilot.press("left_square_bracket")
@@ -644,7 +644,7 @@ async def test_history_and_time_travel_around_a_retracted_inference(fresh: Harne
         history = await settle(pilot, app, "history again")
         assert isinstance(history, HistoryScreen)
         rows = list(history.table.rows_shown)
-        asserted = next(i for i, r in enumerate(rows) if cells(r)[1].startswith("+ rel/tested_in"))
+        asserted = next(i for i, r in enumerate(rows) if cells(r)[1].startswith("+ tested_in →"))
         history.table.move_cursor(row=asserted)
         await pilot.press("enter")
         page = await entity_page(pilot, app, V5)
