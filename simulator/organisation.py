@@ -8,6 +8,7 @@ a fresh world looks like and how it changes cannot drift apart.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from simulator.clock import compact_day, day_of, rfc3339
@@ -172,7 +173,14 @@ class Organisation(Records):
         """A new dataset version (a partition landed): named by its date, unique per dataset."""
         versions = self._records["datasets"][dataset_id]["versions"]
         label = day_of(at)
-        same_day = sum(1 for v in versions[-3:] if v["version"].startswith(label))
+        # versions are in time order: the day's are the last ones (all of them, or a sixth
+        # partition of a day took the fifth's name, and its landing run repeated that one's)
+        same_day = sum(
+            1
+            for _ in itertools.takewhile(
+                lambda v: v["version"].startswith(label), reversed(versions)
+            )
+        )
         if same_day:
             label = f"{label}.{same_day + 1}"
         row_count = int(10 ** self.rng.uniform(3, 9))

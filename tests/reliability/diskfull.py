@@ -155,6 +155,8 @@ class Sender:
         self.report = report
         #: unit -> when the last acknowledged event naming it was sent (epoch seconds)
         self.acked: dict[str, float] = {}
+        #: unit -> every send naming it: (when, the answer's status, or the client's error)
+        self.attempts: dict[str, list[tuple[float, int | str]]] = {}
         self._retry: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="diskfull-sender", daemon=True)
@@ -182,9 +184,11 @@ class Sender:
         body = "\n".join(json.dumps(e) for e in batch).encode()
         try:
             answer = http.post("/v1/events", content=body)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            self._note(batch, sent, type(exc).__name__)
             self._retry = batch
             return False
+        self._note(batch, sent, answer.status_code)
         if answer.status_code == 200:
             self.report.acknowledged += len(batch)
             for event in batch:
@@ -199,6 +203,10 @@ class Sender:
         else:
             self.report.other_answers[answer.status_code] += 1
         return False
+
+    def _note(self, batch: list[dict[str, Any]], sent: float, answer: int | str) -> None:
+        for event in batch:
+            self.attempts.setdefault(unit_of(event), []).append((sent, answer))
 
     def drain(self, timeout: float = 60.0) -> None:
         """Send what is still refused until it is acknowledged."""
@@ -275,7 +283,7 @@ def run_episode(
             idle = daemon.call("wait_idle", 180.0)
             assert idle["idle"], f"not idle: {idle}\n{daemon.log()[-3000:]}"
             live = set(expected_graph(simulator.truth())[0])
-            report.missing = _missing(daemon, sender.acked, live)
+            report.missing = _missing(daemon, sender, live)
             status = daemon.call("status")
             report.status_after = status
             report.dead_letters = status["dead_letters"]
@@ -286,21 +294,22 @@ def run_episode(
                 daemon.stop()
                 daemon.start()
                 assert daemon.call("wait_idle", 180.0)["idle"], daemon.log()[-3000:]
-                report.missing_after_restart = _missing(daemon, sender.acked, live)
+                report.missing_after_restart = _missing(daemon, sender, live)
         finally:
             daemon.stop()
     return report
 
 
-def _missing(daemon: DaemonProcess, acked: dict[str, float], live: set[str]) -> list[str]:
-    """Units acknowledged but not hydrated since (an event lost, or dead-lettered).
+def _missing(daemon: DaemonProcess, sender: Sender, live: set[str]) -> list[str]:
+    """Units acknowledged but not hydrated since (an event lost, or dead-lettered), each
+    with every send that named it.
     One the daemon never wrote is missing only if it is ``live`` in the world (a unit
     created and deleted before its read leaves nothing to write)."""
     missing = []
 
     async def check() -> None:
         async with daemon.client() as client:
-            for unit, sent in sorted(acked.items()):
+            for unit, sent in sorted(sender.acked.items()):
                 try:
                     entity = await client.entity(unit)
                 except ApiError as exc:
@@ -309,7 +318,10 @@ def _missing(daemon: DaemonProcess, acked: dict[str, float], live: set[str]) -> 
                     continue
                 hydrated = entity.get("last_hydrated_at")
                 if hydrated is None or _epoch(hydrated) < sent:
-                    missing.append(f"{unit}: sent at {sent}, last hydrated at {hydrated}")
+                    missing.append(
+                        f"{unit}: sent at {sent}, last hydrated at {hydrated};"
+                        f" sends: {sender.attempts.get(unit)}"
+                    )
 
     asyncio.run(check())
     return missing

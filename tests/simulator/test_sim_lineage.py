@@ -69,3 +69,22 @@ def test_a_partition_landing_in_the_living_world_comes_with_its_run_events(world
         assert told[1]["run"]["runId"] in runs  # the truth knows the new run
         return
     raise AssertionError("no raw partition landed in 400 changes")
+
+
+def test_partitions_landing_many_times_a_day_get_names_and_runs_of_their_own() -> None:
+    """A live world changes many times a second: a raw dataset may land a dozen partitions
+    in one day, and each is a version, and a landing run, of its own (a repeated name once
+    repeated its run, and its events were a redelivery the daemon rightly dropped)."""
+    world = World.generate(300, seed=11)
+    world.go_live(lambda: 1_796_600_000.0)  # every change at one moment of one day
+    versions: dict[str, list[str]] = {}
+    run_ids: list[str] = []
+    for event in world.mutate_many(2000):
+        if event.get("event_type") == "dataset_version_created":
+            versions.setdefault(event["dataset_id"], []).append(event["version"])
+        if event.get("eventType") == "COMPLETE":
+            run_ids.append(event["run"]["runId"])
+    busiest = max(versions.values(), key=len)
+    assert len(busiest) > 5, "the test needs a dataset landing many partitions in a day"
+    assert all(len(set(labels)) == len(labels) for labels in versions.values())
+    assert run_ids and len(set(run_ids)) == len(run_ids)
