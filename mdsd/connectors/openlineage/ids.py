@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from mds.wire.model import EntityType, aip_id, parse_aip_id
+from mdsd.connectors.ids import mapped_dataset
 
 SOURCE = "openlineage"
 
@@ -32,9 +33,9 @@ def run_id(run: str) -> str:
 
 def dataset_id(namespace: str, name: str, namespaces: Mapping[str, str]) -> str:
     """The dataset's id: the mapped source's own entity when its namespace is mapped."""
-    source = namespaces.get(namespace)
-    if source is not None:
-        return aip_id(EntityType.DATASET, source, name)
+    mapped = mapped_dataset(namespace, name, namespaces)
+    if mapped is not None:
+        return mapped
     return aip_id(EntityType.DATASET, SOURCE, f"{encoded(namespace)}/{encoded(name)}")
 
 
