@@ -38,6 +38,9 @@ class ShownPage(Protocol):
     def refresh_live(self) -> None:
         """A committed change touched the page: reload it."""
 
+    def status_changed(self, status: dict[str, Any]) -> None:
+        """A status poll answered: a page that shows the daemon's counts redraws them."""
+
 
 class Host(Protocol):
     """The explorer app: its daemon client, where it is, the moment it shows, where it goes."""

@@ -118,6 +118,7 @@ class LiveLink:
         page = self.app.page
         if page is None:
             return
+        page.status_changed(status)
         if was == "down":
             self.app.notify("Reconnected to the daemon.", timeout=3)
             if page.failure is not None and page.failure.kind == "down":

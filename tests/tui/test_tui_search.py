@@ -195,6 +195,26 @@ async def test_the_first_screen_says_what_the_graph_holds_and_lists_what_changed
         )
 
 
+async def test_the_first_screens_counts_follow_the_status_and_keep_the_highlight(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    """A backfill fills the graph under the first screen: its counts follow each status
+    poll, and the list, where the user is in it, stays."""
+    app = make_app(live=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, SearchScreen)
+        hint = screen.query_one("#hint")
+        await wait_for(pilot, lambda: "2 dead letters" in str(hint.render()))
+        listing = screen.query_one(ResultList)
+        await pilot.press("down", "down")
+        highlighted = listing.highlighted
+        fake.letters.append({**fake.letters[0], "id": 99})
+        await wait_for(pilot, lambda: "3 dead letters" in str(hint.render()), what="new count")
+        assert "Recently changed" in str(hint.render())
+        assert listing.highlighted == highlighted
+
+
 async def test_me_counts_my_assets_on_the_first_screen_and_mine_lists_them(
     make_app: Callable[..., MdsApp],
 ) -> None:

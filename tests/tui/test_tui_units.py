@@ -9,7 +9,7 @@ import pytest
 from tui.app import MdsApp
 from tui.asof import normalize_as_of, step_tx
 from tui.commands import Command, CommandError, parse_command
-from tui.format import counted, highlighted, kind_of, tags_text
+from tui.format import counted, fmt_time, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
 from tui.screens.entity import header_text, relationship_rows
@@ -259,3 +259,12 @@ def test_a_change_says_what_changed_not_where_mds_keeps_it() -> None:
     cell = "aip://ab-test-cell/experiments/12345/2"
     change = {"attribute": "rel/tested_in", "op": "assert", "value": cell, "target_name": "v5"}
     assert change_text(change, {}).plain == "+ tested_in →  12345 · v5"
+
+
+def test_a_change_says_its_valid_time_only_when_it_is_not_the_moment_recorded() -> None:
+    late = {"attribute": "attr/status", "op": "assert", "value": "failed"}
+    recorded = fmt_time("2025-01-10T09:00:00Z")
+    on_time = change_text({**late, "valid": "2025-01-10T09:00:00Z"}, {}, recorded)
+    assert on_time.plain == "+ status  failed"
+    backdated = change_text({**late, "valid": "2025-01-08T17:30:00Z"}, {}, recorded)
+    assert backdated.plain == f"+ status  failed  valid from {fmt_time('2025-01-08T17:30:00Z')}"

@@ -9,7 +9,7 @@ explorer never dies because the daemon did.
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -163,6 +163,9 @@ class PageScreen(Screen[None]):
     def touches(self, entity_ids: set[str]) -> bool:
         """Whether a transaction touching ``entity_ids`` changes what this page shows."""
         return self.entity_id is not None and self.entity_id in entity_ids
+
+    def status_changed(self, status: dict[str, Any]) -> None:
+        """A status poll answered; most pages show none of it (the status line does)."""
 
     def note_as_of(self, answer: dict[str, object]) -> None:
         self.mds.note_as_of(answer.get("as_of"))

@@ -63,18 +63,21 @@ def attribute_words(attribute: str) -> str:
     return attribute
 
 
-def change_text(change: dict[str, Any], names: dict[str, str]) -> Text:
+def change_text(change: dict[str, Any], names: dict[str, str], recorded: str = "") -> Text:
+    """``+ status  staged``; with ``valid from`` only where the change holds from another
+    moment than its transaction's ``recorded`` one (a late event, a source's own date):
+    said on every row it was noise that pushed the rows past an 80-column screen."""
     asserted = change.get("op") != "retract"
     sign, style = ("+", "green") if asserted else ("-", "red")
     value = change.get("value")
     named = {"id": value, "name": change.get("target_name")} if change.get("target_name") else None
     shown = (display_name(named) if named else None) or value_text(value, names)
-    valid = change.get("valid")
+    valid = fmt_time(change["valid"]) if change.get("valid") else recorded
     return Text.assemble(
         (f"{sign} ", f"bold {style}"),
         (f"{attribute_words(str(change.get('attribute')))}  ", style),
         shown,
-        (f"  valid {fmt_time(valid)}" if valid else "", "dim"),
+        (f"  valid from {valid}" if valid != recorded else "", "dim"),
     )
 
 
@@ -96,11 +99,14 @@ def entity_rows(
         group = f"tx {number}" + (" ◀" if number == marked else "")
         later = current_tx is not None and number > current_tx  # after the as-of moment
         cause = Text(cause_text(tx.get("cause")), style="dim" if later else "bold")
-        rows.append(Row((fmt_time(tx.get("at")), cause), group=group, data=number))
+        recorded = fmt_time(tx.get("at"))
+        rows.append(Row((recorded, cause), group=group, data=number))
         changes = sorted(
             tx.get("changes", []), key=lambda c: (str(c.get("attribute")), c.get("op") != "retract")
         )
-        rows += [Row(("", change_text(c, names)), group=group, data=number) for c in changes]
+        rows += [
+            Row(("", change_text(c, names, recorded)), group=group, data=number) for c in changes
+        ]
     return rows
 
 
@@ -155,7 +161,7 @@ class HistoryScreen(ListScreen):
             head = f"History of {clip(name, TITLE_WIDTH)}: {count} transactions"
         self.show_rows(rows)
         summary = Text(head, style="bold")
-        summary.append("   enter: view everything as of that transaction", style="dim")
+        summary.append("   enter: the graph as of that moment", style="dim")
         self.query_one("#summary", Static).update(summary)
 
     def activate(self, row: Row) -> None:

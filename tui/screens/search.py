@@ -101,6 +101,8 @@ class SearchScreen(PageScreen):
         self._drawn_query: str | None = None
         self._open_when_ready = False
         self._restore_highlight: int | None = None
+        #: once the first screen is drawn: what the user owns, and the list's title
+        self._home_parts: tuple[Text | None, str | None] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield SearchBox(placeholder=PLACEHOLDER, id="query")
@@ -196,10 +198,26 @@ class SearchScreen(PageScreen):
         title = (
             "Recently visited:" if recent else f"Recently changed ({home.last_change(history)}):"
         )
+        mine_said = (
+            home.yours(len(owned.get("results", [])), MINE_COUNTED) if owned is not None else None
+        )
+        self._home_parts = (mine_said, title if listed else None)
+        self._say_home(status)
+
+    def _say_home(self, status: dict[str, Any]) -> None:
+        """The home hint: the keys, the graph's counts, the user's own, the list's title."""
+        mine_said, title = self._home_parts or (None, None)
         said = Text.assemble(HINT, "\n", home.overview(status))
-        if owned is not None:
-            said.append_text(home.yours(len(owned.get("results", [])), MINE_COUNTED))
-        hint.update(Text.assemble(said, "\n", (title, "bold")) if listed else said)
+        if mine_said is not None:
+            said.append_text(mine_said)
+        hint = self.query_one("#hint", Static)
+        hint.update(Text.assemble(said, "\n", (title, "bold")) if title else said)
+
+    def status_changed(self, status: dict[str, Any]) -> None:
+        """The counts on the first screen follow the status poll (a backfill fills the
+        graph under it); the list and its highlight stay as they are."""
+        if self._drawn_query in ("", "@") and self._home_parts is not None:
+            self._say_home(status)
 
     def recent(self) -> list[dict[str, Any]]:
         """Entities visited this session, as results, so Enter on an empty query goes back."""
