@@ -11,8 +11,10 @@ import logging
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from mds.wire.moments import iso_epoch
 from mds.wire.paths import default_config_path
 from mdsd import __version__
 from mdsd.api.settings import ListenAddress
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.applications import Starlette
 
+    from mdsd import backup
     from mdsd.daemon import Daemon
 
 log = logging.getLogger("mdsd")
@@ -90,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
     _token_parsers(commands)
+    _backup_parsers(commands)
     demo = commands.add_parser(
         "demo",
         help="run against the built-in simulator of the reference platform",
@@ -127,6 +131,128 @@ def _token_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     revoke.set_defaults(token_action=_token_revoke)
     for action in (create, listing, revoke):
         action.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+
+
+def _backup_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = commands.add_parser(
+        "backup",
+        help="write a consistent copy of the data dir into a new directory",
+        description="Taken by the running daemon, which goes on meanwhile, or from the data "
+        "dir itself when no daemon runs. The backup holds the daemon's tokens: keep it as "
+        "private as the data dir.",
+    )
+    backup.add_argument("dir", help="a new or empty directory")
+    restore = commands.add_parser(
+        "restore",
+        help="check a backup, then make it the data dir (stop the daemon first)",
+        description="Refuses a data dir that holds a fact log, unless --replace, which "
+        "moves it aside (kept as DATA_DIR.before-restore-TIME).",
+    )
+    restore.add_argument("dir", help="a directory written by mdsd backup")
+    restore.add_argument("--replace", action="store_true", help="move the data dir aside first")
+    verify = commands.add_parser(
+        "verify-backup", help="check a backup whole (files, fact log, journal); changes nothing"
+    )
+    verify.add_argument("dir", help="a directory written by mdsd backup")
+    for command in (backup, restore, verify):
+        command.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+
+
+def _backup_command(args: argparse.Namespace, config: Config) -> int:
+    """``mdsd backup|restore|verify-backup``: what each did, in one line."""
+    from mdsd.backup import BackupError
+
+    try:
+        return _backup_step(args, config)
+    except BackupError as exc:
+        print(f"mdsd: {exc}", file=sys.stderr)
+        return 1
+
+
+def _backup_step(args: argparse.Namespace, config: Config) -> int:
+    from mdsd import backup
+
+    folder = Path(args.dir).expanduser().resolve()
+    if args.command == "verify-backup":
+        manifest = backup.verify(folder)
+        print(f"{folder}: ok, {_held(manifest)}")
+        return 0
+    if args.command == "restore":
+        make_private(config.data_dir)
+        with DataDirLock(config.data_dir):
+            manifest, moved = backup.restore(folder, config.data_dir, replace=args.replace)
+        aside = f"; the data dir before it is kept in {moved}" if moved else ""
+        print(f"restored {_held(manifest)} into {config.data_dir}{aside}")
+        return 0
+    lock = DataDirLock(config.data_dir)
+    try:
+        lock.acquire()
+    except RuntimeError:  # a daemon holds the data dir: it takes the backup itself
+        answer = _ask_daemon(config, "/v1/backup", {"dir": str(folder)})
+        manifest = backup.Manifest.read(Path(answer["dir"]))
+    else:
+        try:
+            manifest = asyncio.run(_backup_stopped(config, folder))
+        finally:
+            lock.release()
+    print(f"backup of {_held(manifest)} written to {folder}")
+    return 0
+
+
+def _held(manifest: backup.Manifest) -> str:
+    size = sum(n for n, _ in manifest.files.values())
+    return (
+        f"transaction {manifest.last_tx} ({len(manifest.files)} files, {size / 1e6:.1f} MB, "
+        f"taken {iso_epoch(manifest.made_at)})"
+    )
+
+
+async def _backup_stopped(config: Config, folder: Path) -> backup.Manifest:
+    """A backup of a data dir no daemon runs on: its stores, opened for it alone."""
+    from mdsd import backup
+    from mdsd.api.tokens import AUTH_DIR
+    from mdsd.index.search import SearchIndex
+    from mdsd.intake.journal import Journal
+    from store import FactStore
+
+    data = config.data_dir
+    with FactStore(data / "facts") as store:
+        journal = await Journal.open(data / "journal.sqlite3")
+        indexes = {name: SearchIndex(data / name) for name in backup.INDEXES}
+        try:
+            parts = backup.BackupParts(
+                store,
+                journal.backup,
+                indexes,
+                asyncio.Lock(),
+                data / AUTH_DIR,
+                state_files=sorted(data.glob("*.json")),
+            )
+            return await backup.take(parts, folder)
+        finally:
+            await journal.close()
+            for index in indexes.values():
+                index.close()
+
+
+def _ask_daemon(config: Config, path: str, body: dict[str, object]) -> dict[str, Any]:
+    """POST ``body`` to the daemon on its socket; its answer, or ``RuntimeError`` with its
+    message."""
+    import httpx
+
+    transport = httpx.HTTPTransport(uds=str(config.socket_path))
+    with httpx.Client(transport=transport, base_url="http://mdsd", timeout=3600) as http:
+        try:
+            answer = http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise RuntimeError(
+                f"the data dir is locked by a daemon that does not answer on "
+                f"{config.socket_path}: {exc}"
+            ) from exc
+    payload: dict[str, Any] = answer.json()
+    if answer.status_code != 200:
+        raise RuntimeError(str(payload.get("error", {}).get("message", payload)))
+    return payload
 
 
 def _config(args: argparse.Namespace) -> tuple[Config, str]:
@@ -311,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "token":
             return _token_command(args, config)
+        if args.command in ("backup", "restore", "verify-backup"):
+            return _backup_command(args, config)
         make_private(config.data_dir)  # before the lock file is its first file
         with DataDirLock(config.data_dir):
             if args.command == "reindex":

@@ -22,17 +22,21 @@ from mds.wire import JSON
 from mds.wire.model import parse_aip_id
 from mds.wire.moments import iso, iso_epoch
 from mdsd import __version__
+from mdsd import backup as backups
 from mdsd import facts as F
 from mdsd.api.access import Remote
 from mdsd.api.changes import ChangeFeed
 from mdsd.api.ports import Services
 from mdsd.api.readers import READ_WORKER
+from mdsd.api.tokens import AUTH_DIR
 from mdsd.base.memory import trim_when_idle
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Job, Supervisor
 from mdsd.config import Config
 from mdsd.connectors import Connector, UnitOf, build_connectors, openlineage
+from mdsd.connectors.feast.poll import STATE_FILE as FEAST_POLL_STATE
 from mdsd.connectors.feast.poll import feast_services
+from mdsd.connectors.mlflow.webhook import CATCH_UP_STATE as MLFLOW_CATCH_UP_STATE
 from mdsd.connectors.mlflow.webhook import mlflow_services
 from mdsd.enrichment.loop import STATE_FILE, Enrichment
 from mdsd.enrichment.reconcile import Reconciler
@@ -48,6 +52,7 @@ from mdsd.intake.housekeeping import keep_tidy
 from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadRunner
 from mdsd.reads.counts import EntityCounts
+from mdsd.reads.queries import BadQuery
 from mdsd.reads.search import Search
 from mdsd.reads.units import UnitReads
 from mdsd.reads.workers import ProcessReader
@@ -225,6 +230,7 @@ class Daemon:
             wait_idle=self.wait_idle,
             redrive=self.redrive,
             reconcile=self.reconciler.start,
+            backup=self.backup,
             stale_days=self.config.enrichment.stale_days,
             reader=self.reader,
             source_url=self.source_url,
@@ -385,6 +391,30 @@ class Daemon:
             if remaining <= 0:
                 return False
             await asyncio.sleep(min(0.05, remaining))
+
+    async def backup(self, folder: str) -> dict[str, Any]:
+        """``mdsd backup``: a consistent copy of the data dir, taken while the daemon runs."""
+        try:
+            manifest = await backups.take(self.backup_parts(), Path(folder))
+        except backups.BackupError as exc:
+            raise BadQuery(str(exc)) from exc
+        except OSError as exc:
+            raise BadQuery(f"cannot write the backup into {folder}: {exc}") from exc
+        log.info("backup of tx %d written to %s", manifest.last_tx, folder)
+        return {"dir": folder, **manifest.to_json()}
+
+    def backup_parts(self) -> backups.BackupParts:
+        return backups.BackupParts(
+            facts=self.store,
+            journal_backup=self.journal.backup,
+            indexes={"search/main": self.search_index, "search/owners": self.owners_index},
+            hold_indexes=self.indexer.commits,
+            auth=self.config.data_dir / AUTH_DIR,
+            state_files=[
+                self.config.data_dir / name
+                for name in (STATE_FILE, FEAST_POLL_STATE, MLFLOW_CATCH_UP_STATE)
+            ],
+        )
 
     async def redrive(self, ids: list[int] | None) -> dict[str, Any]:
         """Send dead letters through intake again (events) or back to hydration (units);

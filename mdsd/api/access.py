@@ -46,6 +46,8 @@ ROUTE_SCOPES: dict[str, dict[str, TokenScope]] = {
     "/v1/dead-letters": {"GET": READ},
     "/v1/dead-letters/redrive": {"POST": ADMIN},
     "/v1/reconcile": {"POST": ADMIN},
+    # writes a copy of everything, tokens included, where the daemon's user can write
+    "/v1/backup": {"POST": ADMIN},
     "/v1/wait-idle": {"GET": READ},
     "/v1/similar": {"GET": READ},
     "/v1/suggestions": {"GET": READ},

@@ -77,6 +77,8 @@ class Services:
     redrive: Callable[[list[int] | None], Awaitable[JSON]]
     #: start a reconciliation pass, unless one runs
     reconcile: Callable[[], JSON]
+    #: write a backup into a new or empty directory (an absolute path); its manifest
+    backup: Callable[[str], Awaitable[JSON]]
     #: ``[enrichment] stale_days``: the default of the entity page and quality report
     stale_days: int
     #: runs reads off the event loop, each within the read limits

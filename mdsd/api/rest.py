@@ -296,6 +296,12 @@ def create_app(services: Ready) -> Starlette:
     async def reconcile(request: Request) -> Response:
         return JSONResponse(ready().reconcile())
 
+    async def backup(request: Request) -> Response:
+        folder = (await _json_body(request)).get("dir")
+        if not isinstance(folder, str) or not folder.startswith("/"):
+            raise queries.BadQuery('give {"dir": "/absolute/path"}: a new or empty directory')
+        return JSONResponse(await ready().backup(folder))
+
     async def wait_idle(request: Request) -> Response:
         d = ready()
         timeout = _number(request, "timeout", 60.0, float, "a number of seconds", 0, 86_400)
@@ -380,6 +386,7 @@ def create_app(services: Ready) -> Starlette:
         Route("/v1/dead-letters", dead_letters),
         Route("/v1/dead-letters/redrive", redrive, methods=["POST"]),
         Route("/v1/reconcile", reconcile, methods=["POST"]),
+        Route("/v1/backup", backup, methods=["POST"]),
         Route("/v1/wait-idle", wait_idle),
         Route("/v1/similar", similar),
         Route("/v1/suggestions", suggestions),

@@ -66,6 +66,11 @@ class Indexer:
                 self._dirty.update(src for _, src in db.refs_in(datom.e)[:MAX_REFERRERS])
 
     @property
+    def commits(self) -> asyncio.Lock:
+        """Held while the indexes commit: whoever holds it keeps them still (a backup)."""
+        return self._commit_lock
+
+    @property
     def behind(self) -> bool:
         """Whether some committed fact is not yet searchable."""
         return bool(self._dirty) or self._commit_lock.locked()

@@ -172,6 +172,13 @@ class Journal:
         return cls(connection)
 
     @_alone
+    async def backup(self, target: Path) -> None:
+        """A consistent copy at ``target`` (SQLite's online backup), taken between two of
+        the journal's transactions (``mdsd backup``)."""
+        async with aiosqlite.connect(target) as copy:
+            await self._db.backup(copy)
+
+    @_alone
     async def close(self) -> None:
         await self._db.close()
 
