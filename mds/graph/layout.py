@@ -15,11 +15,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from grandalf.graphs import Edge, Graph, Vertex
-from grandalf.layouts import SugiyamaLayout
+from typing import TYPE_CHECKING
 
 from mds.graph.flow import FlowEdge, FlowGraph
+
+if TYPE_CHECKING:  # imported where a graph is laid out: grandalf brings numpy (~100 ms)
+    from grandalf.graphs import Edge
+    from grandalf.layouts import SugiyamaLayout
 
 N, E, S, W = 1, 2, 4, 8
 #: the box-drawing glyph of a cell by the directions its lines leave it
@@ -87,6 +89,8 @@ def lay_out(
 ) -> Drawing:
     """Lay ``graph`` out; ``label_width`` is how many cells a node's label takes, of
     which at most ``widest`` are drawn."""
+    from grandalf.graphs import Edge, Graph, Vertex
+
     vertices = {node: Vertex(node) for node in graph.nodes}
     for vertex in vertices.values():
         vertex.view = _View()
@@ -113,6 +117,8 @@ def _component(
     top: int,
 ) -> int:
     """Lay one connected component out below row ``top``; the last row it uses."""
+    from grandalf.layouts import SugiyamaLayout
+
     sugiyama = SugiyamaLayout(component)
     sugiyama.xspace = sugiyama.yspace = 1
     sugiyama.dw = sugiyama.dh = 1
@@ -166,7 +172,8 @@ def _component(
 
 
 def _dummy(vertex: object) -> bool:
-    return not isinstance(vertex, Vertex)
+    """A vertex grandalf added to route a long edge (not one of ours, which have a view)."""
+    return not isinstance(getattr(vertex, "view", None), _View)
 
 
 def _route(sugiyama: SugiyamaLayout, edge: Edge) -> list[object]:

@@ -50,7 +50,11 @@ ENTRY_POINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "mds.client": ("import mds.client", (*DAEMON_SIDE, "tui", "textual")),
     "mds --help": (MDS_HELP, (*DAEMON_SIDE, "tui", "textual")),
-    "tui.app": ("import tui.app, tui.__main__", (*DAEMON_SIDE, "starlette", "uvicorn")),
+    # grandalf (and numpy under it) when a graph is first laid out, not before the first paint
+    "tui.app": (
+        "import tui.app, tui.__main__",
+        (*DAEMON_SIDE, "starlette", "uvicorn", "grandalf", "numpy"),
+    ),
     "mdsd.daemon": ("import mdsd.daemon", (*CLIENT_SIDE, "simulator")),
     "mdsd.__main__": ("import mdsd.__main__", (*CLIENT_SIDE, "simulator")),
 }

@@ -7,6 +7,7 @@ them and ``p`` explains an inferred one.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any, ClassVar
 
@@ -178,6 +179,12 @@ def provenance_text(rel: JSON, names: dict[str, str]) -> Text:
     return text
 
 
+def _seen(task: asyncio.Task[JSON]) -> None:
+    """Take a task's failure, so an answer nobody awaited is not reported as lost."""
+    if not task.cancelled():
+        task.exception()
+
+
 class EntityScreen(ListScreen):
     """Any entity; the per-type sections load after the page so it appears at once."""
 
@@ -194,8 +201,14 @@ class EntityScreen(ListScreen):
         #: rows the sections add; a reload shows the last ones until the sections load again,
         #: so the cursor stays on the row it was on
         self._link_rows: list[Row] = []
+        #: the first answer, asked for while the page's widgets mount (~20 ms) rather than
+        #: after: the daemon's time hides under the mounting
+        self._first: asyncio.Task[JSON] | None = None
 
     def compose_top(self) -> ComposeResult:
+        assert self.entity_id is not None
+        self._first = asyncio.create_task(self.client.entity(self.entity_id, **self.moments))
+        self._first.add_done_callback(_seen)  # a page replaced before it loads never asks
         with VerticalScroll(id="summary"):
             yield Static(id="header")
             yield Static(id="attributes")
@@ -203,7 +216,8 @@ class EntityScreen(ListScreen):
 
     async def load(self) -> None:
         assert self.entity_id is not None
-        entity = await self.client.entity(self.entity_id, **self.moments)
+        first, self._first = self._first, None
+        entity = await (first or self.client.entity(self.entity_id, **self.moments))
         self.note_as_of(entity)
         self.entity = entity
         self.location.title = name_of(entity)
