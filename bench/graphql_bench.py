@@ -50,6 +50,7 @@ from mdsd.connectors.ids import HOME
 from mdsd.enrichment.inference import new_edge_ops
 from mdsd.enrichment.settings import EnrichmentConfig
 from mdsd.reads import queries
+from mdsd.reads.cost import ReadLimits, ReadRunner
 from mdsd.reads.views import view
 from store import Add, FactStore, Op, Replace
 
@@ -313,7 +314,7 @@ def read_only_services(store: FactStore) -> Services:
     """What the API's read endpoints use, over the benchmark's store (no search index, no
     journal); the benchmark never calls the rest."""
 
-    async def no_times(xid: str) -> None:
+    async def never_hydrated(xid: str) -> None:  # no journal: no unit state, no times
         return None
 
     def no_hits(query: str, **_: Any) -> dict[str, Any]:
@@ -325,15 +326,17 @@ def read_only_services(store: FactStore) -> Services:
         intake=unused,
         changes=unused,
         search=no_hits,
-        unit_state=unused,
-        unit_times=no_times,
+        unit_state=never_hydrated,
+        unit_times=never_hydrated,
         quality=unused,
         dead_letters=unused,
         status=unused,
         wait_idle=unused,
         redrive=unused,
         reconcile=unused,
+        backup=unused,
         stale_days=EnrichmentConfig().stale_days,
+        reader=ReadRunner(ReadLimits()),
     )
 
 
