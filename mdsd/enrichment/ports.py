@@ -38,6 +38,9 @@ class Pending(Protocol):
 
     def pending(self) -> Awaitable[list[tuple[str, str, int]]]: ...
 
+    def unit_times(self) -> Awaitable[dict[str, tuple[float | None, float | None]]]:
+        """unit -> (when mds last read it, when it last enriched it), epoch seconds."""
+
 
 class EnrichmentJournal(Pending, Protocol):
     """The journal operations the enrichment loop uses."""

@@ -7,9 +7,11 @@ changed since we last read them, still stubs, or held as resolved but no longer 
 dropped event harmless; nothing is deleted on the strength of an incomplete listing.
 
 "Changed" compares the listed ``updated_at`` with the last one a pass saw for the unit,
-kept in a small side table, else with the entity's own ``updated_at``: runs, users and
-teams carry no ``updated_at`` in their payloads, and source clocks are not ours, so the
-daemon's hydration times cannot stand in for it.
+kept in a small side table, else with the entity's own ``updated_at``. Runs, users and
+teams carry no ``updated_at`` in their payloads: for them the first pass compares the
+listed stamp with when mds last read the unit, and trusts the read only if it came more
+than ``[reconcile] clock_skew_seconds`` after the stamp (source clocks are not ours). So the
+first pass over an already correct graph re-reads nothing but what changed just before it.
 """
 
 from __future__ import annotations
@@ -178,8 +180,15 @@ class Held:
         return cls(status, updated, units)
 
 
-def why_hydrate(held: Held, listed: Listed, memo: dict[str, str]) -> str | None:
-    """The reason a listed unit needs hydrating, or None when the store is up to date."""
+def why_hydrate(
+    held: Held,
+    listed: Listed,
+    memo: dict[str, str],
+    read_at: float | None = None,
+    clock_skew: float = 0.0,
+) -> str | None:
+    """The reason a listed unit needs hydrating, or None when the store is up to date.
+    ``read_at``: when mds last read the unit (epoch seconds, its clock), if it knows."""
     status = held.status.get(listed.id)
     if status is None:
         return "new"
@@ -193,10 +202,14 @@ def why_hydrate(held: Held, listed: Listed, memo: dict[str, str]) -> str | None:
     if seen is not None:
         return "changed" if seen != listed.updated_at else None
     listed_at = parse_instant(listed.updated_at)
+    if listed_at is None:
+        return "unversioned"  # a token, not a time: read it once, remember the listing
     held_at = held.updated_at.get(listed.id)
-    if listed_at is None or held_at is None:
-        return "unversioned"  # nothing to compare yet; read it once, remember the listing
-    return "changed" if listed_at > held_at else None
+    if held_at is not None:
+        return "changed" if listed_at > held_at else None
+    if read_at is not None and listed_at.timestamp() + clock_skew < read_at:
+        return None  # read after its last change, whatever the clocks' skew
+    return "unversioned"  # nothing to compare yet; read it once, remember the listing
 
 
 class Reconciler:
@@ -230,6 +243,9 @@ class Reconciler:
         self._memo_lock = asyncio.Lock()
         #: when the schedule runs the next pass (epoch seconds), once it is known
         self.next_pass_at: float | None = None
+        #: (start, seconds) of the last pass that listed every source whole: whatever
+        #: changed before its start has been seen, lost events or not
+        self.in_step: tuple[float, float] | None = None
 
     @property
     def running(self) -> bool:
@@ -311,6 +327,13 @@ class Reconciler:
             "running": self.running,
             "interval_seconds": self.config.interval_seconds,
             "next_pass_at": iso_epoch(self.next_pass_at) if self.next_pass_at else None,
+            # every change a source made before this is in the graph, or queued for it
+            "in_step_as_of": iso_epoch(self.in_step[0]) if self.in_step else None,
+            # how long a change whose event was lost may wait to be seen: an interval and
+            # the last whole pass's length
+            "staleness_bound_seconds": (
+                round(self.config.interval_seconds + self.in_step[1], 1) if self.in_step else None
+            ),
             "current": self.current.to_json() if self.current else None,
             "last": self.last.to_json() if self.last else None,
         }
@@ -324,13 +347,16 @@ class Reconciler:
             memo = await self._opened_memo()
             await memo.record_running(report.started_at)
             pending = {unit for _, unit, _ in await self.journal.pending()}
+            read_at = {unit: ok for unit, (ok, _) in (await self.journal.unit_times()).items()}
             # a view is safe to read from another thread; the event loop keeps serving
             held = await asyncio.to_thread(Held.read, self.facts.db())
             for key, connector in self.connectors.items():
                 outcome = report.sources[key] = SourcePass()
-                await self._reconcile_source(key, connector, pending, held, outcome)
+                await self._reconcile_source(key, connector, pending, held, read_at, outcome)
             await memo.record_pass(time.time())  # the schedule counts from here
             await memo.record_running(None)
+            if not any(source.error for source in report.sources.values()):
+                self.in_step = (report.started_at, time.time() - report.started_at)
         except Exception as exc:  # logged and reported; the next pass starts afresh
             log.exception("reconciliation pass %d failed", number)
             report.failure = f"{type(exc).__name__}: {exc}"
@@ -355,6 +381,7 @@ class Reconciler:
         connector: Connector,
         pending: set[str],
         held: Held,
+        read_at: Mapping[str, float | None],
         outcome: SourcePass,
     ) -> None:
         assert self._memo is not None
@@ -365,7 +392,9 @@ class Reconciler:
             async for listed in connector.list_units():
                 outcome.listed += 1
                 seen[listed.id] = listed.updated_at
-                reason = why_hydrate(held, listed, memo)
+                reason = why_hydrate(
+                    held, listed, memo, read_at.get(listed.id), self.config.clock_skew_seconds
+                )
                 if reason is not None and listed.id not in pending:
                     queue.append(self._queued(key, listed.id, reason))
                     outcome.queued[reason] += 1

@@ -36,11 +36,18 @@ class EnrichmentConfig:
 @serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
 class ReconcileConfig:
-    interval_seconds: float = 3600.0
+    #: a lost event's change is seen within this and one pass's length (about 5 minutes)
+    interval_seconds: float = 240.0
     #: run one pass right after start-up
     on_start: bool = False
+    #: how far a source's clock may be from ours: a unit whose listing carries a time but
+    #: whose payload does not is trusted as read only this long after that time
+    clock_skew_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         check_minimums(
-            self, {"interval_seconds": 0}, strict={"interval_seconds"}, table="reconcile."
+            self,
+            {"interval_seconds": 0, "clock_skew_seconds": 0},
+            strict={"interval_seconds"},
+            table="reconcile.",
         )

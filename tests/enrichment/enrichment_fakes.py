@@ -240,9 +240,14 @@ class FakeJournal:
     def __init__(self) -> None:
         self.waiting: list[str] = []
         self.enriched: list[str] = []
+        #: unit -> when it was last read (epoch seconds); units never read are absent
+        self.read_at: dict[str, float] = {}
 
     async def pending(self) -> list[tuple[str, str, int]]:
         return [(parse_aip_id(unit).source, unit, seq) for seq, unit in enumerate(self.waiting, 1)]
+
+    async def unit_times(self) -> dict[str, tuple[float | None, float | None]]:
+        return {unit: (at, None) for unit, at in self.read_at.items()}
 
     async def record_enriched(self, units: Iterable[str]) -> None:
         self.enriched += units

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from enrichment_fakes import (
     ET,
+    FakeJournal,
     FakeSource,
     Graph,
     Queue,
@@ -95,6 +96,31 @@ async def test_units_without_updated_at_are_read_once_then_compared_by_listing(
     third = await one_pass(reconciler)
     assert third["sources"]["orchestrator"]["queued_by_reason"] == {"changed": 1}
     assert queue.units == [run.id, run.id]
+
+
+async def test_a_unit_read_well_after_its_listed_time_is_not_read_again(
+    reconciler: Reconciler,
+    graph: Graph,
+    sources: dict[str, FakeSource],
+    journal: FakeJournal,
+    queue: Queue,
+) -> None:
+    """A run (no updated_at in its payload) read an hour after its listing's time is taken
+    as read, even on the first pass: an already correct graph re-reads nothing. One read
+    within the clocks' skew of that time is read again, as one never read is."""
+    listed = datetime.fromisoformat(STAMP_1.replace("Z", "+00:00")).timestamp()
+    for name, read in (("read-late", listed + 3600), ("read-close", listed + 60), ("never", None)):
+        run = run_entity(name)
+        graph.put(run)
+        sources["orchestrator"].add(dataclasses.replace(run, updated_at=STAMP_1))
+        if read is not None:
+            journal.read_at[run.id] = read
+    first = await one_pass(reconciler)
+    assert first["sources"]["orchestrator"]["queued_by_reason"] == {"unversioned": 2}
+    assert sorted(queue.units) == sorted(run_entity(n).id for n in ("read-close", "never"))
+    status = reconciler.status()
+    assert status["in_step_as_of"] == first["started_at"]
+    assert status["staleness_bound_seconds"] >= reconciler.config.interval_seconds
 
 
 async def test_a_resolved_unit_no_longer_listed_is_found_deleted(
