@@ -151,6 +151,8 @@ class Records:
         self._records: dict[str, dict[str, Record]] = {c: {} for c in COLLECTIONS}
         self._stamps: dict[str, dict[str, str]] = {c: {} for c in _UNSTAMPED}
         self._deleted: dict[str, list[str]] = {c: [] for c in COLLECTIONS}
+        #: a deleted A/B test's cell numbers: its cells went with it
+        self._deleted_cells: dict[str, list[int]] = {}
         self._taken: dict[str, set[str]] = {c: set() for c in COLLECTIONS}
         self._sorted: dict[str, list[str]] = {}
         self._rendered: dict[tuple[str, str], bytes] = {}
@@ -212,7 +214,8 @@ class Records:
 
     def truth(self) -> dict[str, Any]:
         """The ground truth: ``{"collections": {collection: {id: record}}, "deleted":
-        {collection: [ids]}}``, a snapshot that later changes do not affect.
+        {collection: [ids]}, "deleted_cells": {test id: [cell numbers]}}``, a snapshot that
+        later changes do not affect.
 
         Cheap at any size: the containers are fresh, the records are shared, which is safe
         because the world never modifies a record in place. Do not modify them either.
@@ -220,6 +223,7 @@ class Records:
         return {
             "collections": {c: dict(records) for c, records in self._records.items()},
             "deleted": {c: list(ids) for c, ids in self._deleted.items()},
+            "deleted_cells": {test: list(cells) for test, cells in self._deleted_cells.items()},
         }
 
     def event(self, collection: str, native_id: str, action: str = "updated") -> Event:
@@ -270,6 +274,9 @@ class Records:
         return record
 
     def _delete(self, collection: str, native_id: str) -> None:
+        if collection == "tests":
+            cells = self._records[collection][native_id].get("cells") or []
+            self._deleted_cells[native_id] = [cell["cell_number"] for cell in cells]
         del self._records[collection][native_id]
         self._stamps.get(collection, {}).pop(native_id, None)
         self._rendered.pop((collection, native_id), None)

@@ -63,6 +63,7 @@ ANSWERS: dict[str, tuple[type[shapes.Shape], ...]] = {
     "/v1/dead-letters": (shapes.DeadLetters,),
     "/v1/dead-letters/redrive": (shapes.Redriven,),
     "/v1/reconcile": (shapes.Reconcile,),
+    "/v1/backup": (shapes.Backup,),
     "/v1/wait-idle": (shapes.WaitIdle,),
     "/v1/similar": (shapes.SimilarModels,),
     "/v1/suggestions": (shapes.Suggestions,),

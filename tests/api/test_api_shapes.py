@@ -8,7 +8,11 @@ its refusals with ``shapes.Error``.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import json
+import shutil
+import tempfile
 from typing import Any
 
 import msgspec
@@ -26,6 +30,11 @@ from mds.wire import shapes
 from mdsd.api.rest import ANSWERS, create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+#: where the backups the shape test asks for go, gone when the run ends
+SCRATCH = tempfile.mkdtemp(prefix="mds-shapes-")
+atexit.register(shutil.rmtree, SCRATCH, True)
+_BACKUPS = itertools.count()
 
 #: followed over a real socket in test_api_changes, whose client decodes each notice
 STREAMED = {"/v1/changes"}
@@ -72,6 +81,7 @@ def calls(truth: Truth) -> list[tuple[str, str, dict[str, Any], Any]]:
         ("GET", "/v1/dead-letters", {"limit": 5}, None),
         ("POST", "/v1/dead-letters/redrive", {}, {"ids": []}),
         ("POST", "/v1/reconcile", {}, None),
+        ("POST", "/v1/backup", {}, {"dir": f"{SCRATCH}/backup-{next(_BACKUPS)}"}),
         ("GET", "/v1/wait-idle", {"timeout": "30"}, None),
         ("GET", "/v1/similar", {"id": model}, None),
         ("GET", "/v1/suggestions", {"id": model}, None),

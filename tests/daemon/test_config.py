@@ -27,7 +27,7 @@ def test_example_config_loads_with_every_source() -> None:
         "identity",
     }
     assert config.enrichment.interval_seconds == 30.0
-    assert config.reconcile.interval_seconds == 3600.0
+    assert config.reconcile.interval_seconds == 240.0
 
 
 def test_empty_config_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

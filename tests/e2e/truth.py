@@ -152,6 +152,11 @@ def expected_graph(truth: dict[str, Any]) -> tuple[dict[str, Expected], set[str]
     deleted = {
         _aip(*kinds[coll], str(native)) for coll, ids in truth["deleted"].items() for native in ids
     }
+    deleted |= {  # a deleted test's cells are deleted with it
+        _aip("ab-test-cell", "experiments", f"{test}/{number}")
+        for test, numbers in truth.get("deleted_cells", {}).items()
+        for number in numbers
+    }
     return graph, deleted
 
 

@@ -10,6 +10,7 @@ an older client reads a newer daemon (answers may add keys, never remove them).
 
 from mds.wire.shapes.base import OffShape, Shape, check
 from mds.wire.shapes.operations import (
+    Backup,
     DeadLetter,
     DeadLetters,
     Error,
@@ -38,6 +39,7 @@ from mds.wire.shapes.reads import (
 )
 
 __all__ = [
+    "Backup",
     "DeadLetter",
     "DeadLetters",
     "Dependencies",

@@ -145,6 +145,24 @@ class Reconcile(Shape):
     reason: str | None = None
 
 
+class BackupFile(Shape):
+    bytes: int
+    sha256: str
+
+
+class Backup(Shape):
+    """``POST /v1/backup``: the manifest of the backup written (``mdsd backup``)."""
+
+    dir: str
+    format: int
+    version: str
+    made_at: float
+    last_tx: int
+    #: index path -> the last transaction it holds; null for one left out (rebuilt)
+    indexed_tx: dict[str, int | None]
+    files: dict[str, BackupFile]
+
+
 class ErrorBody(Shape):
     code: str
     message: str
