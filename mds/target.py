@@ -102,6 +102,11 @@ def _local_socket(env: Mapping[str, str]) -> Path:
     return Path(local).expanduser() if local else default_socket_path()
 
 
+def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--socket`` beats ``MDS_SOCKET`` beats the default socket path."""
+    return Path(explicit).expanduser() if explicit else _local_socket(os.environ)
+
+
 def resolve(
     *,
     server: str | None = None,
