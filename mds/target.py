@@ -10,7 +10,6 @@ context's server, so a token is never sent to a server it was not kept for.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import stat
 from collections.abc import Mapping
@@ -45,6 +44,8 @@ class Target:
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only a server URL asks: a command on the socket need not load it
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
