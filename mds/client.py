@@ -1,6 +1,8 @@
-"""The daemon client: the one way the CLI, the TUI and scripts talk to ``mdsd``.
+"""The async daemon client: how the TUI, scripts, streams and a team's daemon are talked to.
 
-A thin typed layer over ``httpx.AsyncClient``: on the daemon's Unix socket (checking who
+A thin typed layer over ``httpx.AsyncClient``, its questions those of ``mds.calls.Api``
+(the CLI's common paths on the socket take ``mds.socket_client`` instead, which imports
+neither httpx nor asyncio): on the daemon's Unix socket (checking who
 owns it and who answers on it, ``mds.peercheck``), on a team's daemon over HTTPS with a
 bearer token (``mds.target`` says which), or on any ASGI app for in-process tests. Answers
 are the JSON documents of ``docs/api.md``, each checked against its shape
@@ -9,7 +11,7 @@ what the daemon said. Failures raise ``ApiError`` (the daemon said no; ``AccessD
 when it refused the token or its scope), ``OffContract`` (it answered off its documented
 shape) or ``DaemonUnavailable`` (nobody answers, TLS verification failed, or, as
 ``UntrustedDaemon``, another user's process answers on the socket: the client checks before
-it sends). Every message names the target.
+it sends), all of ``mds.errors``. Every message names the target.
 """
 
 from __future__ import annotations
@@ -20,53 +22,41 @@ import re
 import socket as sockets
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpcore
 import httpx
-import msgspec
-import orjson
 
-from mds.peercheck import ForeignSocket, checked_unix_transport
-from mds.target import Target
+from mds.calls import Api, Call
+from mds.errors import (
+    AccessDenied,
+    ApiError,
+    ClientError,
+    DaemonUnavailable,
+    OffContract,
+    UntrustedDaemon,
+    api_error,
+    as_document,
+    checked,
+    decoded,
+    socket_unreachable,
+)
+from mds.peercheck import ForeignSocket, check_peer, check_socket_owner
+from mds.target import Target, resolve_socket
 from mds.wire import JSON, shapes
-from mds.wire.paths import default_socket_path
 
-
-class ClientError(Exception):
-    """Base of the errors a client call can raise."""
-
-
-class DaemonUnavailable(ClientError):
-    """No daemon answers on the socket (not started, restarting, or wrong path)."""
-
-
-class UntrustedDaemon(DaemonUnavailable):
-    """The socket, or the process answering on it, is another user's: nothing was sent."""
-
-
-class ApiError(ClientError):
-    """The daemon answered with an error document."""
-
-    def __init__(self, status: int, code: str, message: str, known_from: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        #: a 404 as of a valid time before the entity's known history: where that begins
-        self.known_from = known_from
-
-
-class AccessDenied(ApiError):
-    """A remote daemon refused the token (401), its scope (403), or, after too many
-    failed attempts from this address, any attempt for a while (429)."""
-
-
-class OffContract(ClientError):
-    """The daemon answered, but not with the shape docs/api.md gives that answer (a daemon
-    of another version, or a bug); the message names the field."""
+__all__ = [
+    "AccessDenied",
+    "ApiError",
+    "Client",
+    "ClientError",
+    "DaemonUnavailable",
+    "OffContract",
+    "UntrustedDaemon",
+]
 
 
 def _cut_short(exc: ClientError, first_line: int) -> ClientError:
@@ -80,21 +70,8 @@ def _cut_short(exc: ClientError, first_line: int) -> ClientError:
     return type(exc)(message)
 
 
-def _body(response: httpx.Response) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-
-
 def _api_error(response: httpx.Response, body: Any) -> ApiError:
-    """The daemon's error document (``{"error": {"code", "message"}}``) as an exception;
-    an answer without one (a proxy's page) says what it is instead."""
-    try:
-        error = msgspec.convert(body, shapes.Error).error
-    except msgspec.ValidationError:
-        return ApiError(response.status_code, "error", response.text or response.reason_phrase)
-    return ApiError(response.status_code, error.code, error.message, error.known_from)
+    return api_error(response.status_code, body, response.text or response.reason_phrase)
 
 
 #: Input larger than this goes to the daemon in parts of about this size when it is JSON
@@ -133,25 +110,6 @@ def json_line_parts(
         size += len(line)
     parts.append((b"".join(held[start:]), start + 1, events))
     return parts
-
-
-def _checked(doc: JSON, shape: type[shapes.Shape], what: str) -> JSON:
-    """``doc`` itself, once it has ``shape``: extra keys stay, for ``--json`` to print."""
-    try:
-        shapes.check(doc, shape, f"mdsd's answer to {what}")
-    except shapes.OffShape as exc:
-        raise OffContract(str(exc)) from None
-    return doc
-
-
-def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """``--socket`` beats ``MDS_SOCKET`` beats the default socket path."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("MDS_SOCKET")
-    if env:
-        return Path(env).expanduser()
-    return default_socket_path()
 
 
 def _tls(target: Target) -> ssl.SSLContext | bool:
@@ -201,8 +159,53 @@ def _why_remote_failed(exc: BaseException, cacert: Path | None = None) -> str:
     return f"unreachable ({exc})"
 
 
-class Client:
-    """Async client of the daemon API. Use as ``async with Client(...) as c``.
+class PeerCheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with the owner and peer checks on Unix sockets."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.inner = inner
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        check_socket_owner(path)
+        stream = await self.inner.connect_unix_socket(path, timeout, socket_options)
+        try:
+            check_peer(stream.get_extra_info("socket"), path)
+        except ForeignSocket:
+            await stream.aclose()
+            raise
+        return stream
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def checked_unix_transport(path: str) -> httpx.AsyncHTTPTransport:
+    """An httpx transport on the Unix socket ``path`` that checks whom it talks to."""
+    transport = httpx.AsyncHTTPTransport(uds=path)
+    # httpx takes no network backend of its own; its connection pool (httpcore) does
+    pool = transport._pool
+    pool._network_backend = PeerCheckedBackend(pool._network_backend)
+    return transport
+
+
+class Client(Api[Coroutine[Any, Any, JSON]]):
+    """Async client of the daemon API. Use as ``async with Client(...) as c``; its
+    questions (``mds.calls.Api``) are awaited: ``await c.entity(id)``.
 
     ``target`` names the daemon (``mds.target.resolve``); without it, ``socket`` or the
     default socket; ``app`` serves in-process instead (tests).
@@ -286,9 +289,9 @@ class Client:
             raise DaemonUnavailable(f"mdsd at {where} did not answer in time ({exc!r})") from exc
         except (httpx.TransportError, OSError) as exc:
             raise DaemonUnavailable(self._unreachable(exc)) from exc
-        body = _body(response)
+        body = decoded(response.content)
         if response.is_success or response.status_code in ok_statuses:
-            return body if isinstance(body, dict) else {"data": body}
+            return as_document(body)
         raise self._refused(response, _api_error(response, body))
 
     def _refused(self, response: httpx.Response, error: ApiError) -> ApiError:
@@ -320,14 +323,7 @@ class Client:
             return f"mdsd at {self.target} is not reachable: {why}"
         if self.socket is None:
             return f"mdsd is not reachable in-process ({exc})"
-        if self.socket.exists() and not self.socket.is_socket():
-            reason = "it is a directory" if self.socket.is_dir() else "it is not a socket"
-        else:
-            reason = str(exc)
-        return (
-            f"mdsd is not reachable at {self.socket} ({reason}); start it with "
-            "`mdsd --config PATH`, or name the socket it listens on with --socket or MDS_SOCKET"
-        )
+        return socket_unreachable(self.socket, exc)
 
     async def get(self, path: str, **params: Any) -> JSON:
         """``GET path?params``, the answer unchecked (for what no method covers)."""
@@ -338,13 +334,26 @@ class Client:
     ) -> JSON:
         """The answer to ``method path`` (``request``'s keywords), checked against the
         ``shape`` docs/api.md gives it; ``OffContract`` names the field that is not."""
-        return _checked(await self.request(method, path, **kwargs), shape, f"{method} {path}")
+        return checked(await self.request(method, path, **kwargs), shape, f"{method} {path}")
+
+    async def send(self, call: Call) -> JSON:
+        """The answer to ``call``, checked against its shape."""
+        return await self.answer(
+            call.shape,
+            call.method,
+            call.path,
+            params=call.query,
+            json_body=call.json_body,
+            content=call.content,
+            timeout=call.timeout,
+            ok_statuses=call.ok_statuses,
+        )
 
     async def read(self, shape: type[shapes.Shape], path: str, **params: Any) -> JSON:
         """``GET path?params``, checked against ``shape``."""
         return await self.answer(shape, "GET", path, params=params)
 
-    # -- the API ----------------------------------------------------------------------------
+    # -- the API (``mds.calls.Api`` has the one-request questions) -------------------
 
     async def ingest(self, body: bytes, *, name: str | None = None) -> JSON:
         """Send raw event input (one JSON event, a JSON array, or JSON lines); ``name`` is
@@ -375,194 +384,6 @@ class Client:
             total["rejected"] += answer["rejected"]
         return total
 
-    async def status(self) -> JSON:
-        return await self.read(shapes.Status, "/v1/status")
-
-    async def search(
-        self,
-        q: str,
-        *,
-        type: str | None = None,
-        limit: int = 20,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        return await self.read(
-            shapes.Search, "/v1/search", q=q, type=type, limit=limit, as_of=as_of, known_at=known_at
-        )
-
-    async def search_owners(self, q: str, *, limit: int = 20) -> JSON:
-        return await self.read(shapes.Search, "/v1/owners/search", q=q, limit=limit)
-
-    async def entity(
-        self, id: str, *, as_of: str | None = None, known_at: str | None = None
-    ) -> JSON:
-        return await self.read(shapes.Entity, "/v1/entity", id=id, as_of=as_of, known_at=known_at)
-
-    async def neighbors(
-        self, id: str, *, as_of: str | None = None, known_at: str | None = None
-    ) -> JSON:
-        return await self.read(
-            shapes.Neighbors, "/v1/neighbors", id=id, as_of=as_of, known_at=known_at
-        )
-
-    async def lineage(
-        self,
-        id: str,
-        *,
-        direction: str = "upstream",
-        depth: int | None = None,
-        types: list[str] | None = None,
-        field: str | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        """The lineage of ``id``, or with ``field`` of that field of the dataset ``id``."""
-        return await self.read(
-            shapes.Lineage,
-            "/v1/lineage",
-            id=id,
-            direction=direction,
-            depth=depth,
-            types=",".join(types) if types else None,
-            field=field,
-            as_of=as_of,
-            known_at=known_at,
-        )
-
-    async def impact(
-        self, id: str, *, as_of: str | None = None, known_at: str | None = None
-    ) -> JSON:
-        return await self.read(shapes.Impact, "/v1/impact", id=id, as_of=as_of, known_at=known_at)
-
-    async def usage(
-        self, id: str, *, as_of: str | None = None, known_at: str | None = None
-    ) -> JSON:
-        return await self.read(shapes.Usage, "/v1/usage", id=id, as_of=as_of, known_at=known_at)
-
-    async def path(
-        self,
-        source: str,
-        target: str,
-        *,
-        max_depth: int | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        ends = {"from": source, "to": target}
-        return await self.read(
-            shapes.Path, "/v1/path", **ends, max_depth=max_depth, as_of=as_of, known_at=known_at
-        )
-
-    async def dependencies(
-        self, id: str, *, as_of: str | None = None, known_at: str | None = None
-    ) -> JSON:
-        return await self.read(
-            shapes.Dependencies, "/v1/dependencies", id=id, as_of=as_of, known_at=known_at
-        )
-
-    async def history(
-        self,
-        id: str | None = None,
-        *,
-        limit: int | None = None,
-        before_tx: int | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        """One entity's transactions with ``id``, else the whole graph's, newest first."""
-        shape = shapes.History if id else shapes.GraphHistory
-        params = {
-            "id": id,
-            "limit": limit,
-            "before_tx": before_tx,
-            "as_of": as_of,
-            "known_at": known_at,
-        }
-        return await self.read(shape, "/v1/history", **params)
-
-    async def dead_letters(self, *, limit: int | None = None) -> JSON:
-        return await self.read(shapes.DeadLetters, "/v1/dead-letters", limit=limit)
-
-    async def redrive(self, ids: list[int] | None = None) -> JSON:
-        """Redrive the dead letters ``ids``, or all of them when ``ids`` is None (an empty
-        list redrives nothing, so a filter that matched nothing cannot redrive everything)."""
-        body: JSON = {"ids": ids} if ids is not None else {"all": True}
-        return await self.answer(
-            shapes.Redriven, "POST", "/v1/dead-letters/redrive", json_body=body
-        )
-
-    async def reconcile(self) -> JSON:
-        return await self.answer(shapes.Reconcile, "POST", "/v1/reconcile")
-
-    async def wait_idle(self, timeout: float = 60.0) -> JSON:
-        """``{"idle": bool, ...}``; ``idle`` is false when ``timeout`` ran out first."""
-        return await self.answer(
-            shapes.WaitIdle,
-            "GET",
-            "/v1/wait-idle",
-            params={"timeout": f"{timeout:g}"},
-            timeout=timeout + 10.0,
-            ok_statuses=(408,),
-        )
-
-    async def similar(
-        self,
-        id: str,
-        *,
-        limit: int | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        return await self.read(
-            shapes.SimilarModels, "/v1/similar", id=id, limit=limit, as_of=as_of, known_at=known_at
-        )
-
-    async def suggestions(
-        self,
-        id: str,
-        *,
-        limit: int | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        return await self.read(
-            shapes.Suggestions,
-            "/v1/suggestions",
-            id=id,
-            limit=limit,
-            as_of=as_of,
-            known_at=known_at,
-        )
-
-    async def quality(
-        self,
-        *,
-        stale_days: int | None = None,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        return await self.read(
-            shapes.Quality, "/v1/quality", stale_days=stale_days, as_of=as_of, known_at=known_at
-        )
-
-    async def graphql(
-        self,
-        query: str,
-        variables: JSON | None = None,
-        *,
-        as_of: str | None = None,
-        known_at: str | None = None,
-    ) -> JSON:
-        body: JSON = {"query": query, "variables": variables or {}}
-        return await self.answer(
-            shapes.GraphQL,
-            "POST",
-            "/v1/graphql",
-            json_body=body,
-            params={"as_of": as_of, "known_at": known_at},
-        )
-
     async def changes(self, on_open: Callable[[], object] | None = None) -> AsyncIterator[JSON]:
         """Follow the daemon's change stream: one dict per committed transaction.
 
@@ -573,13 +394,13 @@ class Client:
             async with self._http.stream("GET", "/v1/changes", timeout=None) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise self._refused(response, _api_error(response, _body(response)))
+                    raise self._refused(response, _api_error(response, decoded(response.content)))
                 if on_open is not None:
                     on_open()
                 async for line in response.aiter_lines():
                     if line.startswith("data:"):
                         notice = json.loads(line[5:].strip())
-                        yield _checked(notice, shapes.Notice, "a change notice of GET /v1/changes")
+                        yield checked(notice, shapes.Notice, "a change notice of GET /v1/changes")
         except ForeignSocket as exc:
             raise UntrustedDaemon(str(exc)) from exc
         except httpx.ConnectError as exc:

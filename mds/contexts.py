@@ -13,13 +13,9 @@ temporary file renamed over the old one, so a crash never leaves half a file.
 from __future__ import annotations
 
 import os
-import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 #: the name ``mds context use`` takes to go back to the local socket; never stored
 DEFAULT = "default"
@@ -82,10 +78,16 @@ def load(path: Path | None = None) -> Contexts:
     """The contexts in ``path`` (default ``contexts_path()``); none when it does not exist."""
     path = path or contexts_path()
     try:
-        doc = tomllib.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         return Contexts({})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContextError(f"cannot read {path}: {exc}") from None
+    import tomllib  # ~5 ms (it compiles its patterns): only when there is a file to read
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ContextError(f"cannot read {path}: {exc}") from None
     tables = doc.get("contexts", {})
     if not isinstance(tables, dict):
@@ -109,6 +111,11 @@ def load(path: Path | None = None) -> Contexts:
 
 def save(contexts: Contexts, path: Path | None = None) -> Path:
     """Write ``contexts`` to ``path`` (default ``contexts_path()``), mode 0600."""
+    # only `mds context` writes: every other command reads, and would pay ~5 ms for these
+    import tempfile
+
+    import tomli_w
+
     path = path or contexts_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     doc: dict[str, Any] = {}

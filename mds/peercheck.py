@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
-from typing import Any
-
-import httpcore
-import httpx
 
 from mds.wire.peers import allowed_peer, peer_uid
 
@@ -47,47 +42,3 @@ def check_peer(sock: socket.socket | None, path: str) -> None:
             f"the process answering on {path} runs as uid {uid}, not as you "
             f"(uid {os.getuid()}) or root: it is not your mdsd, so nothing was sent"
         )
-
-
-class PeerCheckedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend with the owner and peer checks on Unix sockets."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self.inner = inner
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        check_socket_owner(path)
-        stream = await self.inner.connect_unix_socket(path, timeout, socket_options)
-        try:
-            check_peer(stream.get_extra_info("socket"), path)
-        except ForeignSocket:
-            await stream.aclose()
-            raise
-        return stream
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-def checked_unix_transport(path: str) -> httpx.AsyncHTTPTransport:
-    """An httpx transport on the Unix socket ``path`` that checks whom it talks to."""
-    transport = httpx.AsyncHTTPTransport(uds=path)
-    # httpx takes no network backend of its own; its connection pool (httpcore) does
-    pool = transport._pool
-    pool._network_backend = PeerCheckedBackend(pool._network_backend)
-    return transport

@@ -10,7 +10,6 @@ context's server, so a token is never sent to a server it was not kept for.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import stat
 from collections.abc import Mapping
@@ -45,6 +44,8 @@ class Target:
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only a server URL asks: a command on the socket need not load it
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -100,6 +101,11 @@ def _cacert(path: Path) -> Path:
 def _local_socket(env: Mapping[str, str]) -> Path:
     local = env.get("MDS_SOCKET")
     return Path(local).expanduser() if local else default_socket_path()
+
+
+def resolve_socket(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--socket`` beats ``MDS_SOCKET`` beats the default socket path."""
+    return Path(explicit).expanduser() if explicit else _local_socket(os.environ)
 
 
 def resolve(

@@ -1,3 +1,5 @@
 """mdsd: the daemon that keeps the ML lifecycle graph."""
 
-__version__ = "0.1.0"
+from mds.wire import __version__
+
+__all__ = ["__version__"]

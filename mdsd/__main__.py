@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -352,11 +351,7 @@ async def serve(config: Config) -> None:
         if not await wait_for_room(config.data_dir, stop):
             return  # stopped while its disk was full: nothing was opened
         await daemon.start()
-        # What start-up built (modules, schema, connectors, caches) lives as long as the
-        # process, and is most of what the collector tracks: frozen, full collections stop
-        # walking it every few seconds of a backfill.
-        gc.collect()
-        gc.freeze()
+        daemon.freeze()
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait([stopped, *servings], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()

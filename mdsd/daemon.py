@@ -64,11 +64,11 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_SECONDS = 10.0
 
 
-def runtime_status() -> dict[str, Any]:
+def runtime_status(frozen_objects: int) -> dict[str, Any]:
     """The garbage collector's work: each full collection holds the event loop, so these
     are where to look when queries stall now and then."""
     return {
-        "gc_frozen_objects": gc.get_freeze_count(),
+        "gc_frozen_objects": frozen_objects,
         "gc_collections": [generation["collections"] for generation in gc.get_stats()],
     }
 
@@ -83,8 +83,19 @@ class Daemon:
         self.supervisor = Supervisor()
         #: the TCP listener's tokens and refusals (the listener itself is the server's)
         self.remote = Remote(config.api, config.data_dir)
+        #: objects ``freeze`` took out of the collector's reach
+        self.frozen_objects = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Freeze what start-up built (modules, schema, connectors, caches): it lives as long
+        as the process and is most of what the collector tracks, so full collections stop
+        walking it every few seconds of a backfill. Counted once, here: the count walks
+        every frozen object, and ``mds status`` spent 11-16 ms of its time on it per call."""
+        gc.collect()
+        gc.freeze()
+        self.frozen_objects = gc.get_freeze_count()
 
     async def start(self) -> None:
         """Open the stores, build the rooms on them, start the background jobs."""
@@ -366,7 +377,7 @@ class Daemon:
                 "indexed_tx": self.search_index.indexed_tx,
                 "documents": self.search_index.count(),
             },
-            "runtime": runtime_status(),
+            "runtime": runtime_status(self.frozen_objects),
             "storage": self.storage.status(),
             "tasks": self.supervisor.status(),
             "remote": self.remote.status(),

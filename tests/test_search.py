@@ -475,3 +475,27 @@ def test_kinds_counts_each_kind_without_the_deleted(corpus: SearchIndex) -> None
     assert kinds["ModelInstance"] == 7 and kinds["Model"] == 2
     assert kinds["Dataset"] == 2  # playback-events and the stub; old-clicks is deleted
     assert "AbTest" not in kinds  # none held: no zero rows
+
+
+def test_kinds_are_counted_once_per_commit(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mds status`` asks for the kinds on every call: between two commits the counts
+    kept are the answer, and a commit that changes what searches see counts again."""
+    first = index.kinds()
+    counted: list[int] = []
+    searcher = index._searcher
+
+    def counting() -> Any:
+        counted.append(1)
+        return searcher()
+
+    monkeypatch.setattr(index, "_searcher", counting)
+    assert index.kinds() == first and counted == []
+    index.commit(indexed_tx=8)  # nothing staged: searches see the same, nothing to count
+    assert index.kinds() == first and counted == []
+    index.upsert([doc("model", "Model", "fresh-model")])
+    assert index.kinds() == first  # staged, not committed: not seen yet
+    index.commit(indexed_tx=9)
+    assert index.kinds()["Model"] == first["Model"] + 1 and counted == [1]
+    assert index.kinds()["Model"] == first["Model"] + 1 and counted == [1]

@@ -1,23 +1,29 @@
 """The ``mds`` parser and runner: one subcommand per registered command, one place that
-turns daemon answers and failures into output and exit codes."""
+turns daemon answers and failures into output and exit codes.
+
+A question to the local daemon goes through the socket client (``mds.socket_client``), so
+``mds show`` imports neither asyncio nor httpx (249 ms before, most of it those imports);
+a team's daemon over HTTPS, ``ingest`` and ``watch`` take the async client, imported then.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
-from mds.client import AccessDenied, ApiError, Client, ClientError, DaemonUnavailable
+from mds.calls import Api
+from mds.errors import AccessDenied, ApiError, ClientError, DaemonUnavailable
+from mds.socket_client import SocketClient
 from mds.target import Target, TargetError, of_options
-from mds.wire import JSON
+from mds.wire import JSON, __version__
 from mds.wire.moments import AS_OF_HELP, KNOWN_AT_HELP, VALID_TIME_HELP, AsOfError, axes_of
 
 from . import commands as _commands  # noqa: F401  (registers the commands)
-from . import completion, contexts, docs, options, output
+from . import contexts, options, output
 from .exits import (
     EXIT_DENIED,
     EXIT_NOT_FOUND,
@@ -29,11 +35,24 @@ from .exits import (
 from .render import as_of_footer
 from .spec import COMMANDS, Arg, Command, Out, UsageError, arg
 
+if TYPE_CHECKING:
+    from mds.client import Client
+
 #: how the CLI reaches the daemon; tests pass ``lambda target: Client(app=fake)``
-Connect = Callable[[Target], Client]
+Connect = Callable[[Target], Api[Any]]
 
 
-def connect_to(target: Target) -> Client:
+def connect_to(target: Target) -> Api[Any]:
+    """The socket client for a local daemon, the async client for a team's."""
+    if target.socket is not None:
+        return SocketClient(target)
+    return async_client(target)
+
+
+def async_client(target: Target) -> Client:
+    """The async client, httpx and all: imported only by the commands that need it."""
+    from mds.client import Client
+
     return Client(target=target)
 
 
@@ -132,13 +151,6 @@ COMPLETION_EXAMPLES = (
 )
 
 
-def _version() -> str:
-    try:
-        return metadata.version("mds")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _subparser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -178,9 +190,11 @@ def _add_command(
 
 
 @functools.cache
-def build_parser() -> argparse.ArgumentParser:
-    """The whole ``mds`` parser; built once per process (argparse needs ~25 ms for it,
-    mostly gettext look-ups) and never mutated by parsing."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole ``mds`` parser, or with ``only`` the parser of that one command (what
+    ``command_in`` found): argparse needs ~10-25 ms for all of them, mostly gettext
+    look-ups, where one command's start should cost a few. Built once per process and
+    never mutated by parsing."""
     parser = argparse.ArgumentParser(
         prog="mds",
         description=DESCRIPTION,
@@ -189,16 +203,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for spec in COMMON:
         spec.add_to(parser)
-    parser.add_argument("--version", action="version", version=f"mds {_version()}")
+    parser.add_argument("--version", action="version", version=f"mds {__version__}")
     parser.add_argument("--markdown-help", action="store_true", help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for cmd in COMMANDS.values():
-        _add_command(subparsers, cmd)
-    contexts.add_to(subparsers, _subparser, OUTPUT)
-    epilog = "examples:\n" + "\n".join(f"  {line}" for line in COMPLETION_EXAMPLES)
-    sub = _subparser(subparsers, "completion", COMPLETION_DESCRIPTION, epilog)
-    sub.add_argument("shell", choices=completion.SHELLS, help="the shell to complete for")
+        if only in (None, cmd.name):
+            _add_command(subparsers, cmd)
+    if only in (None, contexts.NAME):
+        contexts.add_to(subparsers, _subparser, OUTPUT)
+    if only in (None, "completion"):
+        epilog = "examples:\n" + "\n".join(f"  {line}" for line in COMPLETION_EXAMPLES)
+        sub = _subparser(subparsers, "completion", COMPLETION_DESCRIPTION, epilog)
+        sub.add_argument("shell", choices=options.SHELLS, help="the shell to complete for")
     return parser
+
+
+#: the options before a command that take a value as the next word (``--socket PATH``)
+_VALUED = frozenset(
+    flag for spec in COMMON if spec.options.get("action") is None for flag in spec.flags
+)
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, as argparse will read it: its first word that is neither
+    an option nor an option's value; None when that is no command (the whole parser then
+    says what is wrong) or there is none (``mds --help``)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            known = (*COMMANDS, contexts.NAME, "completion")
+            return word if word in known else None
+    return None
 
 
 def _api_failure(error: ApiError) -> tuple[int, str]:
@@ -241,10 +278,8 @@ def _show(cmd: Command, doc: JSON, args: argparse.Namespace, out: Out, fmt: str)
         as_of_footer(doc, out)
 
 
-async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
-    assert cmd.call is not None
-    async with connect(target_of(args)) as client:
-        doc = await cmd.call(client, args)
+def _shown(cmd: Command, doc: JSON, args: argparse.Namespace, out: Out) -> int:
+    """Print the answer and decide the exit status."""
     _show(cmd, doc, args, out, args.output or "table")
     status, remark = cmd.verdict(doc, args)
     if remark:
@@ -252,11 +287,20 @@ async def _ask(cmd: Command, args: argparse.Namespace, connect: Connect, out: Ou
     return status
 
 
-async def _follow(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
+async def _awaited(cmd: Command, args: argparse.Namespace, client: Client) -> JSON:
+    async with client:
+        if cmd.call is not None:
+            return await cmd.call(client, args)
+        assert cmd.ask is not None
+        answer: JSON = await cmd.ask(client, args)
+        return answer
+
+
+async def _follow(cmd: Command, args: argparse.Namespace, client: Client, out: Out) -> int:
     """Print each answer of a stream as it comes, flushed: ``mds watch | jq`` sees it."""
     assert cmd.stream is not None
     fmt = args.output or "table"
-    async with connect(target_of(args)) as client:
+    async with client:
         async for number, doc in _numbered(cmd.stream(client, args)):
             if fmt == "table":
                 cmd.render(doc, args, out)
@@ -273,12 +317,31 @@ async def _numbered(docs: AsyncIterator[JSON]) -> AsyncIterator[tuple[int, JSON]
         number += 1
 
 
+def _answered(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
+    """Ask the daemon: on the socket client when it is one question, else on the async
+    client (a stream, an input sent in parts, a team's daemon, a test's app)."""
+    client = connect(target_of(args))
+    if isinstance(client, SocketClient):
+        if cmd.ask is not None:
+            with client:
+                return _shown(cmd, cmd.ask(client, args), args, out)
+        client = async_client(client.target)
+    import asyncio
+
+    from mds.client import Client
+
+    assert isinstance(client, Client), "a client is the socket client or the async one"
+    if cmd.stream is not None:
+        return asyncio.run(_follow(cmd, args, client, out))
+    return _shown(cmd, asyncio.run(_awaited(cmd, args, client)), args, out)
+
+
 def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> int:
     """Call the daemon, print its answer, and decide the exit status."""
     try:
         _checked_moments(cmd, args)
         output.check(cmd.name, cmd.ids, args.output or "table")
-        return asyncio.run((_follow if cmd.stream else _ask)(cmd, args, connect, out))
+        return _answered(cmd, args, connect, out)
     except UsageError as exc:
         out.note(str(exc))
         return EXIT_USAGE
@@ -296,21 +359,26 @@ def run(cmd: Command, args: argparse.Namespace, connect: Connect, out: Out) -> i
 
 def main(argv: Sequence[str] | None = None, *, connect: Connect = connect_to) -> int:
     """The ``mds`` entry point; returns the exit status."""
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_in(given))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(given)
     except SystemExit as exit_:  # --help, --version, or a usage error already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     out = Out(sys.stdout, sys.stderr)
     try:
         if args.markdown_help:
-            out.stdout.write(docs.markdown(parser))
+            from . import docs  # as completion: generated from the parser, imported only here
+
+            out.stdout.write(docs.markdown(build_parser()))
             return EXIT_OK
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         if args.command == "completion":
-            out.stdout.write(completion.script(parser, args.shell))
+            from . import completion
+
+            out.stdout.write(completion.script(build_parser(), args.shell))
             return EXIT_OK
         if args.command == contexts.NAME:
             return contexts.run(args, out)

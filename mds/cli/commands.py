@@ -1,6 +1,8 @@
 """The ``mds`` commands: each is one daemon call (``docs/api.md``) plus how to show it.
 
-The docstring of each function is its ``--help``; ``spec.command`` registers it.
+The docstring of each function is its ``--help``; ``spec.command`` registers it. A
+question asks any ``mds.calls.Api`` (the socket client answers it, the async client gives
+an awaitable of the answer); ``ingest`` and ``watch`` need the async client.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mds.client import Client, DaemonUnavailable
+from mds.calls import Api, R
+from mds.errors import DaemonUnavailable
 from mds.wire import JSON
 from mds.wire.model import KIND_OF, parse_aip_id
 
 from . import drawings, options, render
 from .exits import EXIT_REJECTED, EXIT_TIMEOUT
 from .spec import Arg, UsageError, arg, command, listed
+
+if TYPE_CHECKING:
+    from mds.client import Client
 
 ID = arg("id", metavar="ID", help="the entity's id, e.g. aip://model/registry/ranking-model")
 
@@ -124,11 +130,11 @@ def findings(doc: JSON) -> list[Any]:
         "mds search watch time owner:alice --limit 5 --json | jq -r '.results[].id'",
     ),
 )
-async def search(client: Client, args: argparse.Namespace) -> JSON:
+def search(client: Api[R], args: argparse.Namespace) -> R:
     """Full-text search over names, descriptions, owners and tags; best match first."""
     query = " ".join(args.query)
     limit = args.limit if args.limit is not None else 20
-    return await client.search(
+    return client.search(
         query, type=args.type, limit=limit, as_of=args.as_of, known_at=args.known_at
     )
 
@@ -145,12 +151,12 @@ async def search(client: Client, args: argparse.Namespace) -> JSON:
         f"mds show {EXAMPLE_MODEL} --known-at 1m",
     ),
 )
-async def show(client: Client, args: argparse.Namespace) -> JSON:
+def show(client: Api[R], args: argparse.Namespace) -> R:
     """Show one entity: owners, tags, status and relationships by type and direction.
 
     Inferred relationships are marked with the rule (and path) that derived them.
     """
-    return await client.entity(args.id, as_of=args.as_of, known_at=args.known_at)
+    return client.entity(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -161,9 +167,9 @@ async def show(client: Client, args: argparse.Namespace) -> JSON:
     render=render.neighbors,
     examples=(f"mds neighbors {EXAMPLE_INSTANCE}",),
 )
-async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
+def neighbors(client: Api[R], args: argparse.Namespace) -> R:
     """List the entities one edge away, grouped by relationship type and direction."""
-    return await client.neighbors(args.id, as_of=args.as_of, known_at=args.known_at)
+    return client.neighbors(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -206,14 +212,14 @@ async def neighbors(client: Client, args: argparse.Namespace) -> JSON:
         "mds lineage DATASET --field customer_id --direction downstream",
     ),
 )
-async def lineage(client: Client, args: argparse.Namespace) -> JSON:
+def lineage(client: Api[R], args: argparse.Namespace) -> R:
     """Walk lineage from ID and print it as a tree (or draw it: -o graph, dot, mermaid).
 
     Upstream of a model instance: its run and pipeline, the datasets and features it was
     built from, transitively. Downstream is the reverse. Owners are context, not lineage.
     With --field, the same for one field of a dataset, as its column lineage says.
     """
-    return await client.lineage(
+    return client.lineage(
         args.id,
         direction=args.direction,
         depth=args.depth,
@@ -232,9 +238,9 @@ async def lineage(client: Client, args: argparse.Namespace) -> JSON:
     render=render.impact,
     examples=(f"mds impact {EXAMPLE_DATASET}",),
 )
-async def impact(client: Client, args: argparse.Namespace) -> JSON:
+def impact(client: Api[R], args: argparse.Namespace) -> R:
     """What a change to ID affects: its downstream closure by type, and whom to notify."""
-    return await client.impact(args.id, as_of=args.as_of, known_at=args.known_at)
+    return client.impact(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -245,9 +251,9 @@ async def impact(client: Client, args: argparse.Namespace) -> JSON:
     render=render.dependencies,
     examples=(f"mds deps {EXAMPLE_INSTANCE}",),
 )
-async def deps(client: Client, args: argparse.Namespace) -> JSON:
+def deps(client: Api[R], args: argparse.Namespace) -> R:
     """Map what ID depends on: its upstream closure grouped by entity type."""
-    return await client.dependencies(args.id, as_of=args.as_of, known_at=args.known_at)
+    return client.dependencies(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -258,9 +264,9 @@ async def deps(client: Client, args: argparse.Namespace) -> JSON:
     render=render.usage,
     examples=(f"mds usage {EXAMPLE_MODEL}", "mds usage aip://ab-test/experiments/12345"),
 )
-async def usage(client: Client, args: argparse.Namespace) -> JSON:
+def usage(client: Api[R], args: argparse.Namespace) -> R:
     """Where a model is tested: its A/B tests and cells (or, for a test, its models)."""
-    return await client.usage(args.id, as_of=args.as_of, known_at=args.known_at)
+    return client.usage(args.id, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -280,14 +286,14 @@ async def usage(client: Client, args: argparse.Namespace) -> JSON:
     render=render.path,
     examples=(f"mds path {EXAMPLE_DATASET} {EXAMPLE_MODEL}",),
 )
-async def path(client: Client, args: argparse.Namespace) -> JSON:
+def path(client: Api[R], args: argparse.Namespace) -> R:
     """Find how two entities are connected: the shortest path, hop by hop.
 
     Through lineage and structure when they are so connected; through owners and teams only
     when nothing else connects them (the output then says so). Exits 1 when they are not
     connected (within --max-depth).
     """
-    return await client.path(
+    return client.path(
         args.source, args.target, max_depth=args.max_depth, as_of=args.as_of, known_at=args.known_at
     )
 
@@ -314,7 +320,7 @@ async def path(client: Client, args: argparse.Namespace) -> JSON:
         "mds history --limit 10 --before-tx 500",
     ),
 )
-async def history(client: Client, args: argparse.Namespace) -> JSON:
+def history(client: Api[R], args: argparse.Namespace) -> R:
     """Show transactions with what each asserted (+) and retracted (-), with both times.
 
     Each transaction has its system time (when mds recorded it); each change its valid time
@@ -323,7 +329,7 @@ async def history(client: Client, args: argparse.Namespace) -> JSON:
     each with the span of valid times it stated. With --known-at: only the transactions up
     to then; with --as-of: only the changes valid by then.
     """
-    return await client.history(
+    return client.history(
         args.id,
         limit=args.limit,
         before_tx=args.before_tx,
@@ -340,9 +346,9 @@ async def history(client: Client, args: argparse.Namespace) -> JSON:
     render=render.similar,
     examples=(f"mds similar {EXAMPLE_MODEL}",),
 )
-async def similar(client: Client, args: argparse.Namespace) -> JSON:
+def similar(client: Api[R], args: argparse.Namespace) -> R:
     """List models similar to ID by the features they share."""
-    return await client.similar(args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at)
+    return client.similar(args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -354,11 +360,9 @@ async def similar(client: Client, args: argparse.Namespace) -> JSON:
     render=render.suggestions,
     examples=(f"mds suggest {EXAMPLE_MODEL}",),
 )
-async def suggest(client: Client, args: argparse.Namespace) -> JSON:
+def suggest(client: Api[R], args: argparse.Namespace) -> R:
     """Suggest features for ID that similar models use and it does not."""
-    return await client.suggestions(
-        args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at
-    )
+    return client.suggestions(args.id, limit=args.limit, as_of=args.as_of, known_at=args.known_at)
 
 
 @command(
@@ -376,11 +380,9 @@ async def suggest(client: Client, args: argparse.Namespace) -> JSON:
     render=render.quality,
     examples=("mds quality", "mds quality --json | jq '.missing_owners | length'"),
 )
-async def quality(client: Client, args: argparse.Namespace) -> JSON:
+def quality(client: Api[R], args: argparse.Namespace) -> R:
     """Report metadata gaps: missing owners or descriptions, stale entities, stubs, orphans."""
-    return await client.quality(
-        stale_days=args.stale_days, as_of=args.as_of, known_at=args.known_at
-    )
+    return client.quality(stale_days=args.stale_days, as_of=args.as_of, known_at=args.known_at)
 
 
 def _graphql_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
@@ -432,7 +434,7 @@ def _variables(text: str | None) -> JSON | None:
         f'mds graphql @impact.graphql --variables \'{{"id": "{EXAMPLE_DATASET}"}}\'',
     ),
 )
-async def graphql(client: Client, args: argparse.Namespace) -> JSON:
+def graphql(client: Api[R], args: argparse.Namespace) -> R:
     """Run a GraphQL query against the graph and print the result as JSON.
 
     Exits 1 when the only errors are ids that do not exist (as of then), 2 on any other
@@ -442,7 +444,7 @@ async def graphql(client: Client, args: argparse.Namespace) -> JSON:
         query = read_text(args.query.removeprefix("@"))
     else:
         query = args.query
-    return await client.graphql(
+    return client.graphql(
         query, _variables(args.variables), as_of=args.as_of, known_at=args.known_at
     )
 
@@ -495,13 +497,13 @@ async def ingest(client: Client, args: argparse.Namespace) -> JSON:
 @command(
     "status", render=render.mapping, examples=("mds status", "mds status --json | jq .pending")
 )
-async def status(client: Client, args: argparse.Namespace) -> JSON:
+def status(client: Api[R], args: argparse.Namespace) -> R:
     """Show the daemon's counters: entities, stubs, pending work, dead letters, sources.
 
     earliest_valid says how far back the graph reaches in valid time: --as-of before it
     finds nothing.
     """
-    return await client.status()
+    return client.status()
 
 
 @command(
@@ -511,9 +513,9 @@ async def status(client: Client, args: argparse.Namespace) -> JSON:
     render=render.dead_letters,
     examples=("mds dead-letters", "mds dead-letters --json | jq '.dead_letters[].reason'"),
 )
-async def dead_letters(client: Client, args: argparse.Namespace) -> JSON:
+def dead_letters(client: Api[R], args: argparse.Namespace) -> R:
     """List rejected events (with the reason and raw input) that wait for a redrive."""
-    return await client.dead_letters(limit=args.limit)
+    return client.dead_letters(limit=args.limit)
 
 
 def _redrive_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]:
@@ -540,19 +542,19 @@ def _redrive_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | No
     verdict=_redrive_verdict,
     examples=("mds redrive 3 4", "mds redrive --all"),
 )
-async def redrive(client: Client, args: argparse.Namespace) -> JSON:
+def redrive(client: Api[R], args: argparse.Namespace) -> R:
     """Feed dead letters through intake again, e.g. after fixing a connector.
 
     Name the dead letters by id, or pass --all; those rejected again stay dead letters.
     Exits 1 when an id names no dead letter waiting for a redrive (the others are redriven).
     """
-    return await client.redrive(None if args.all else args.ids)
+    return client.redrive(None if args.all else args.ids)
 
 
 @command("reconcile", render=render.reconcile, examples=("mds reconcile",))
-async def reconcile(client: Client, args: argparse.Namespace) -> JSON:
+def reconcile(client: Api[R], args: argparse.Namespace) -> R:
     """Start a reconciliation pass now (re-list every source to catch missed events)."""
-    return await client.reconcile()
+    return client.reconcile()
 
 
 def _busy_with(doc: JSON) -> list[str]:
@@ -597,13 +599,13 @@ def _idle_verdict(doc: JSON, args: argparse.Namespace) -> tuple[int, str | None]
     verdict=_idle_verdict,
     examples=("mds ingest events.jsonl && mds wait --idle --timeout 120 && mds show ID",),
 )
-async def wait(client: Client, args: argparse.Namespace) -> JSON:
+def wait(client: Api[R], args: argparse.Namespace) -> R:
     """Block until the daemon is idle: nothing pending, no stub due, enrichment caught up.
 
     Meant for scripts and tests that ingest and then query. Exits 124 on timeout, as
     timeout(1) does.
     """
-    return await client.wait_idle(timeout=args.timeout)
+    return client.wait_idle(timeout=args.timeout)
 
 
 def _watched(notice: JSON, args: argparse.Namespace) -> JSON | None:

@@ -13,8 +13,6 @@ from collections.abc import Callable
 
 from .introspect import CommandView, Param, commands, global_params, groups
 
-SHELLS = ("bash", "zsh", "fish")
-
 
 def script(parser: argparse.ArgumentParser, shell: str) -> str:
     generate: dict[str, Callable[[argparse.ArgumentParser], str]] = {

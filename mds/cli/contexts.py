@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mds.client import resolve_socket
 from mds.contexts import (
     DEFAULT,
     Context,
@@ -21,7 +20,7 @@ from mds.contexts import (
     load,
     save,
 )
-from mds.target import TargetError, read_token_file, server_url
+from mds.target import TargetError, read_token_file, resolve_socket, server_url
 from mds.wire import JSON
 
 from . import output, render

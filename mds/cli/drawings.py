@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mds.graph.flow import FlowGraph
 from mds.graph.labels import node_label
-from mds.graph.layout import lay_out, plain
 from mds.wire import JSON
 
 from .spec import Out
 
+if TYPE_CHECKING:
+    from mds.graph.flow import FlowGraph
+
 
 def _graph(doc: JSON) -> FlowGraph:
+    # imported when drawing: every command's start would pay for it otherwise (~4 ms)
+    from mds.graph.flow import FlowGraph
+
     return FlowGraph.from_answers(str(doc.get("root")), [doc])
 
 
@@ -30,6 +35,9 @@ WIDEST = 48
 
 def graph(doc: JSON, args: argparse.Namespace, out: Out) -> None:
     """The layered drawing, data flowing left to right."""
+    # grandalf's layout brings numpy (~110 ms to import): only this drawing needs it
+    from mds.graph.layout import lay_out, plain
+
     flow = _graph(doc)
     labels = {node: node_label(item) for node, item in flow.nodes.items()}
     for line in plain(lay_out(flow, lambda n: len(labels[n]), widest=WIDEST), labels):

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from mds.wire.model import KIND_OF, Rel
 from mds.wire.moments import AS_OF_HELP, AsOfError, moment_of
 
+#: the shells ``mds completion SHELL`` writes a script for (``completion`` has the scripts)
+SHELLS = ("bash", "zsh", "fish")
+
 
 def as_of(value: str) -> str:
     """A ``--as-of WHEN`` (valid time), checked with the daemon's own grammar and returned

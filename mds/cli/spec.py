@@ -7,10 +7,13 @@ import argparse
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
-from mds.client import Client
+from mds.calls import Api
 from mds.wire import JSON
+
+if TYPE_CHECKING:
+    from mds.client import Client
 
 
 class UsageError(Exception):
@@ -47,15 +50,19 @@ class Out:
         print(f"mds: {text}", file=self.stderr)
 
 
-Call = Callable[[Client, argparse.Namespace], Awaitable[JSON]]
+#: a command that is one question: the client's answer (on the socket client the answer
+#: itself, on the async client an awaitable of it)
+Ask = Callable[[Api[Any], argparse.Namespace], Any]
+#: a command that needs the async client (``ingest``, which may send its input in parts)
+Call = Callable[["Client", argparse.Namespace], Awaitable[JSON]]
 #: a command that follows the daemon (``watch``): each answer as it comes
-Stream = Callable[[Client, argparse.Namespace], AsyncIterator[JSON]]
+Stream = Callable[["Client", argparse.Namespace], AsyncIterator[JSON]]
 Render = Callable[[JSON, argparse.Namespace, Out], None]
 #: (exit code, message for stderr) once the daemon answered; most commands are always 0
 Verdict = Callable[[JSON, argparse.Namespace], tuple[int, str | None]]
 
 
-F = TypeVar("F", Call, Stream)
+F = TypeVar("F", Ask, Call, Stream)
 #: ``-o jsonl`` writes one line per record; ``-o ids`` the ids they name
 Records = Callable[[JSON], list[Any]]
 
@@ -76,7 +83,9 @@ class Command:
     description: str
     examples: tuple[str, ...]
     args: tuple[Arg, ...]
-    #: exactly one of ``call`` (one answer) and ``stream`` (answers as they come)
+    #: exactly one of ``ask`` (one question), ``call`` (one answer, the async client) and
+    #: ``stream`` (answers as they come)
+    ask: Ask | None
     call: Call | None
     stream: Stream | None
     render: Render
@@ -128,7 +137,8 @@ def command(
     drawings: Mapping[str, Render] | None = None,
 ) -> Callable[[F], F]:
     """Register a command; its docstring is its help (first line: the summary). An async
-    generator follows the daemon (``stream``); a coroutine asks once (``call``). Without
+    generator follows the daemon (``stream``); a coroutine asks once with the async client
+    (``call``); a plain function asks any client one question (``ask``). Without
     ``ids``, a command whose ``records`` are a list of the answer names their ids."""
 
     def register(call: F) -> F:
@@ -137,13 +147,15 @@ def command(
         if not summary or not examples:
             raise ValueError(f"command {name!r} needs a docstring and at least one example")
         streams = inspect.isasyncgenfunction(call)
+        awaits = inspect.iscoroutinefunction(call)
         COMMANDS[name] = Command(
             name=name,
             summary=summary.rstrip("."),
             description=doc,
             examples=examples,
             args=args,
-            call=None if streams else cast(Call, call),
+            ask=None if streams or awaits else cast(Ask, call),
+            call=cast(Call, call) if awaits else None,
             stream=cast(Stream, call) if streams else None,
             render=render,
             reads_graph=reads_graph,

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from mds.cli import build_parser
-from mds.cli.completion import SHELLS, script
+from mds.cli.completion import script
 from mds.cli.docs import REGENERATE, anchor, markdown
 from mds.cli.introspect import commands
+from mds.cli.options import SHELLS
 from tests.doc_examples import ROOT, documented_commands
 
 VIEWS = commands(build_parser())

@@ -22,6 +22,8 @@ import pytest
 from mds import peercheck
 from mds.cli.app import main as mds
 from mds.client import Client, UntrustedDaemon
+from mds.socket_client import SocketClient
+from mds.target import Target
 from tests.reliability.conftest import STRANGER, as_root
 
 ACCEPTED = b'{"accepted": 1, "duplicates": 0, "rejected": []}'
@@ -86,6 +88,15 @@ async def test_a_socket_file_of_another_user_is_refused(fake: FakeDaemon) -> Non
     async with Client(fake.path) as client:
         with pytest.raises(UntrustedDaemon, match=f"belongs to uid {STRANGER}, not to you"):
             await client.status()
+    assert fake.received == b""
+
+
+@as_root
+def test_the_cli_socket_client_refuses_a_socket_file_of_another_user(fake: FakeDaemon) -> None:
+    """The CLI's own client on the socket (``mds show``, ``status``) checks as the async one."""
+    os.chown(fake.path, STRANGER, STRANGER)
+    with pytest.raises(UntrustedDaemon, match=f"belongs to uid {STRANGER}, not to you"):
+        SocketClient(Target(socket=fake.path)).status()
     assert fake.received == b""
 
 
@@ -155,6 +166,20 @@ def test_mds_ingest_to_a_fake_daemon_fails_and_says_why(
     captured = capsys.readouterr()
     assert code != 0
     assert "accepted" not in captured.out
+    assert f"runs as uid {STRANGER}" in captured.err and "nothing was sent" in captured.err
+    out, _ = process.communicate(timeout=30)
+    assert out.strip() == "0"
+
+
+@as_root
+def test_mds_status_to_a_fake_daemon_fails_and_says_why(
+    impostor: tuple[Path, subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mds status`` asks through the socket client: refused before a byte is sent."""
+    path, process = impostor
+    code = mds(["status", "--socket", str(path)])
+    captured = capsys.readouterr()
+    assert code != 0
     assert f"runs as uid {STRANGER}" in captured.err and "nothing was sent" in captured.err
     out, _ = process.communicate(timeout=30)
     assert out.strip() == "0"
