@@ -5,7 +5,7 @@ Knows nothing of the daemon or any screen. The public surface is re-exported her
 
 from store.db import Db, Traversal
 from store.schema import XID, Attribute, Cardinality, SchemaError, ValueType
-from store.store import FactStore, StoreClosed
+from store.store import FactStore, ReplayGap, StoreClosed
 from store.tx import (
     Add,
     Created,
@@ -32,6 +32,7 @@ __all__ = [
     "Interpose",
     "Op",
     "Replace",
+    "ReplayGap",
     "Retract",
     "SchemaError",
     "StoreClosed",

@@ -69,6 +69,10 @@ def _options(block_cache_bytes: int) -> rocksdict.Options:
     return options
 
 
+class ReplayGap(RuntimeError):
+    """A replayed transaction does not follow this store's last one."""
+
+
 class StoreClosed(RuntimeError):
     pass
 
@@ -503,6 +507,40 @@ class FactStore:
             default = at if valid is None else codec.micros(valid)
             transaction = Transaction(self, self._infos, self._next_eid, self._xids, default)
             return transaction.run(ops, meta, partial(self._commit, meta_bytes, at), at)
+
+    def replay(self, report: TxReport, attributes: Sequence[Attribute] = ()) -> bool:
+        """Write ``report``, a transaction of another store's log, as this store's next one:
+        its entity ids, instant, meta and valid times kept, so this store answers every
+        read, as of any moment on both axes, as that one did (a replica following its
+        primary). ``attributes`` define those it names that this store does not know yet.
+
+        False for a transaction this store has already (a redelivery changes nothing);
+        ``ReplayGap`` when one before it is missing."""
+        if self.read_only:
+            raise SchemaError("a secondary store is read-only")
+        if report.tx <= self.last_tx:
+            return False
+        if report.tx != self.last_tx + 1:
+            raise ReplayGap(f"transaction {report.tx} follows {report.tx - 1}, but this store "
+                            f"ends at {self.last_tx}")  # fmt: skip
+        unknown = [a for a in attributes if a.name not in self._infos]
+        if unknown:
+            self.install(unknown)
+        meta_bytes = json.dumps(report.meta, sort_keys=True, separators=(",", ":")).encode()
+        with self._write_lock:
+            self._check_open()
+            next_eid, created, datoms = self._next_eid, {}, []
+            for d in report.datoms:
+                info = self._infos.get(d.a)
+                if info is None:
+                    raise SchemaError(f"transaction {report.tx} names unknown attribute {d.a!r}")
+                encoded = codec.encode_value(info.attribute.value_type, d.v)
+                datoms.append((d.e, info.id, encoded, d.added, codec.micros(d.valid)))
+                next_eid = max(next_eid, d.e + 1)
+                if d.a == XID.name and d.added:
+                    created[str(d.v)] = d.e
+            self._commit(meta_bytes, codec.micros(report.at), datoms, next_eid, created)
+        return True
 
     def _commit(
         self,
