@@ -29,6 +29,7 @@ from mdsd.connectors.openlineage.settings import OpenLineageConfig
 from mdsd.connectors.policy import SourcePolicy
 from mdsd.enrichment.settings import EnrichmentConfig, ReconcileConfig
 from mdsd.intake.buses.settings import IntakeConfig
+from mdsd.replication.settings import ReplicationConfig
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)
@@ -120,6 +121,8 @@ class Config:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     openlineage: OpenLineageConfig = field(default_factory=OpenLineageConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    #: publish every committed transaction to Kafka (docs/replication.md); off when absent
+    replication: ReplicationConfig | None = None
 
     @property
     def data_dir(self) -> Path:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mds.wire import JSON
 from mds.wire.model import parse_aip_id
@@ -58,6 +58,9 @@ from mdsd.reads.units import UnitReads
 from mdsd.reads.workers import ProcessReader
 from store import FactStore, Op, TxReport
 
+if TYPE_CHECKING:
+    from mdsd.replication.publisher import Publisher
+
 log = logging.getLogger(__name__)
 
 #: how long background tasks get to end when the daemon stops
@@ -85,6 +88,8 @@ class Daemon:
         self.remote = Remote(config.api, config.data_dir)
         #: objects ``freeze`` took out of the collector's reach
         self.frozen_objects = 0
+        #: with ``[replication]``: the outbox publishing each transaction to Kafka
+        self.publisher: Publisher | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -214,6 +219,11 @@ class Daemon:
         )
         for bus in self.buses:
             self._spawn(bus.run, f"bus-{bus.kind}")
+        if self.config.replication is not None:
+            from mdsd.replication.publisher import Publisher  # aiokafka: the kafka extra
+
+            self.publisher = Publisher(self.store, self.config.replication, data)
+            self._spawn(self.publisher.run, "replication")
         mlflow = mlflow_services(
             self.config.mlflow,
             self.connectors,
@@ -313,10 +323,13 @@ class Daemon:
     # -- the write path -------------------------------------------------------------------------
 
     def on_commit(self, report: TxReport) -> None:
-        """Every transaction, whoever wrote it, is indexed, announced and offered to enrichment."""
+        """Every transaction, whoever wrote it, is indexed, announced, offered to enrichment
+        and, with ``[replication]``, published."""
         self.indexer.note(report)
         self.changes.publish(report)
         self.enrichment.note(report)
+        if self.publisher is not None:
+            self.publisher.wake()
 
     def commit(self, ops: Sequence[Op], meta: dict[str, Any]) -> TxReport | None:
         """Write ``ops`` as one transaction and fan it out."""
@@ -371,6 +384,7 @@ class Daemon:
             "sources": await self.fetcher.stats(),
             "enrichment": {**self.enrichment.status(), "reconcile": self.reconciler.status()},
             "buses": {bus.kind: await bus.status() for bus in self.buses},
+            "replication": self.publisher.status() if self.publisher is not None else None,
             # entities by kind (deleted ones left out), from the search index's counts
             "kinds": await asyncio.to_thread(self.search_index.kinds),
             "search": {

@@ -19,6 +19,7 @@ from mdsd.intake.buses.kafka import KafkaAdapter, consumer_options
 from mdsd.intake.buses.pump import Message
 from mdsd.intake.buses.settings import IntakeConfig, KafkaConfig, SqsConfig
 from mdsd.intake.buses.sqs import SqsAdapter
+from mdsd.replication.settings import ReplicationConfig
 
 Record = namedtuple("Record", "topic partition offset value")
 P0, P1 = TopicPartition("events", 0), TopicPartition("events", 1)
@@ -268,11 +269,13 @@ def test_a_bus_without_its_extra_is_a_clear_startup_error(
     assert f"install mds[{extra}]" in str(caught.value)
 
 
-def test_the_example_configs_commented_bus_tables_show_the_defaults() -> None:
+def test_the_example_configs_commented_bus_and_replication_tables_show_the_defaults() -> None:
     text = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
     section = text[text.index("[intake]") :]
-    uncommented = re.sub(r"^# (\[intake|[a-z_]+ = )", r"\1", section, flags=re.M)
-    intake = parse_config(uncommented).intake
+    uncommented = re.sub(r"^# (\[intake|\[replication|[a-z_]+ = )", r"\1", section, flags=re.M)
+    config = parse_config(uncommented)
+    intake = config.intake
     assert intake.max_pending == IntakeConfig().max_pending
     assert intake.kafka == KafkaConfig()
     assert intake.sqs is not None and intake.sqs == SqsConfig(queue_url=intake.sqs.queue_url)
+    assert config.replication == ReplicationConfig()

@@ -22,7 +22,7 @@ from aiokafka.helpers import create_ssl_context
 
 from mdsd.intake.buses.offsets import OffsetBook, lag
 from mdsd.intake.buses.pump import Message
-from mdsd.intake.buses.settings import KafkaConfig
+from mdsd.intake.buses.settings import KafkaConfig, KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,20 @@ STATUS_TIMEOUT_SECONDS = 2.0
 
 def consumer_options(config: KafkaConfig) -> dict[str, Any]:
     """aiokafka consumer arguments for ``config``; security settings only where they apply."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in config.bootstrap_servers.split(",") if s.strip()],
+    return {
+        **connection_options(config),
         "group_id": config.group_id,
-        "client_id": "mdsd",
         "enable_auto_commit": False,
         "auto_offset_reset": config.auto_offset_reset,
         "max_poll_records": config.max_batch,
+    }
+
+
+def connection_options(config: KafkaConnection) -> dict[str, Any]:
+    """aiokafka arguments to reach and log in to ``config``'s cluster, any client's."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": [s.strip() for s in config.bootstrap_servers.split(",") if s.strip()],
+        "client_id": "mdsd",
         "security_protocol": config.security_protocol,
     }
     if config.security_protocol.startswith("SASL"):

@@ -19,7 +19,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 OFFSET_RESETS = ("earliest", "latest")
 
 
-def _require(module: str, table: str, extra: str) -> None:
+def require_extra(module: str, table: str, extra: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise ValueError(
             f"[{table}] needs the {module} package, which is not installed: "
@@ -27,22 +27,18 @@ def _require(module: str, table: str, extra: str) -> None:
         )
 
 
-def _check(problems: list[str]) -> None:
+def raise_problems(problems: list[str]) -> None:
     if problems:
         raise ValueError("; ".join(problems))
 
 
-@serde(deny_unknown_fields=True, type_check=disabled)
 @dataclass
-class KafkaConfig:
-    """``[intake.kafka]``: a consumer group member reading thin events from topics."""
+class KafkaConnection:
+    """Where a Kafka cluster is and how to log in to it: what every mds client of Kafka
+    (``[intake.kafka]``, ``[replication]``) names the same way."""
 
     #: comma-separated host:port list, as in Kafka's own clients
     bootstrap_servers: str = "localhost:9092"
-    topics: list[str] = field(default_factory=lambda: ["mds-events"])
-    group_id: str = "mds"
-    #: where a group without committed offsets starts; "earliest" loses nothing
-    auto_offset_reset: str = "earliest"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str = ""
@@ -50,28 +46,46 @@ class KafkaConfig:
     sasl_password: str = ""
     #: CA bundle for SSL/SASL_SSL; empty: the system's trust store
     ssl_cafile: str = ""
-    #: records handed to intake per durable write (and per offset commit)
-    max_batch: int = 1000
 
-    def __post_init__(self) -> None:
-        _require("aiokafka", "intake.kafka", "kafka")
+    def connection_problems(self, table: str) -> list[str]:
         problems = []
         if not self.bootstrap_servers.strip():
-            problems.append("intake.kafka.bootstrap_servers must name at least one host:port")
-        if not self.topics or not all(t.strip() for t in self.topics):
-            problems.append("intake.kafka.topics must list at least one topic name")
-        if not self.group_id.strip():
-            problems.append("intake.kafka.group_id must not be empty")
+            problems.append(f"{table}.bootstrap_servers must name at least one host:port")
         for key, value, allowed in (
-            ("auto_offset_reset", self.auto_offset_reset, OFFSET_RESETS),
             ("security_protocol", self.security_protocol, SECURITY_PROTOCOLS),
             ("sasl_mechanism", self.sasl_mechanism, SASL_MECHANISMS),
         ):
             if value not in allowed:
-                problems.append(f"intake.kafka.{key} must be one of {', '.join(allowed)}")
+                problems.append(f"{table}.{key} must be one of {', '.join(allowed)}")
+        return problems
+
+
+@serde(deny_unknown_fields=True, type_check=disabled)
+@dataclass
+class KafkaConfig(KafkaConnection):
+    """``[intake.kafka]``: a consumer group member reading thin events from topics."""
+
+    topics: list[str] = field(default_factory=lambda: ["mds-events"])
+    group_id: str = "mds"
+    #: where a group without committed offsets starts; "earliest" loses nothing
+    auto_offset_reset: str = "earliest"
+    #: records handed to intake per durable write (and per offset commit)
+    max_batch: int = 1000
+
+    def __post_init__(self) -> None:
+        require_extra("aiokafka", "intake.kafka", "kafka")
+        problems = self.connection_problems("intake.kafka")
+        if not self.topics or not all(t.strip() for t in self.topics):
+            problems.append("intake.kafka.topics must list at least one topic name")
+        if not self.group_id.strip():
+            problems.append("intake.kafka.group_id must not be empty")
+        if self.auto_offset_reset not in OFFSET_RESETS:
+            problems.append(
+                f"intake.kafka.auto_offset_reset must be one of {', '.join(OFFSET_RESETS)}"
+            )
         if self.max_batch < 1:
             problems.append("intake.kafka.max_batch must be at least 1")
-        _check(problems)
+        raise_problems(problems)
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)
@@ -94,7 +108,7 @@ class SqsConfig:
     leave_invalid_to_redrive: bool = False
 
     def __post_init__(self) -> None:
-        _require("aiobotocore", "intake.sqs", "sqs")
+        require_extra("aiobotocore", "intake.sqs", "sqs")
         problems = []
         if not self.queue_url.startswith(("http://", "https://")):
             problems.append(
@@ -106,7 +120,7 @@ class SqsConfig:
             problems.append("intake.sqs.max_messages must be between 1 and 10")
         if not 1 <= self.visibility_timeout <= 43200:
             problems.append("intake.sqs.visibility_timeout must be between 1 and 43200")
-        _check(problems)
+        raise_problems(problems)
 
 
 @serde(deny_unknown_fields=True, type_check=disabled)

@@ -1,0 +1,31 @@
+"""The ``[replication]`` config table: where the primary publishes its transactions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from serde import disabled, serde
+
+from mdsd.intake.buses.settings import KafkaConnection, raise_problems, require_extra
+
+
+@serde(deny_unknown_fields=True, type_check=disabled)
+@dataclass
+class ReplicationConfig(KafkaConnection):
+    """``[replication]``: publish every committed transaction to ``topic``."""
+
+    topic: str = "mds.transactions"
+    #: Kafka's idempotent producer: a retried send is written once. Off only for brokers
+    #: without it (Tansu); consumers drop repeats by transaction id either way
+    idempotent: bool = True
+    #: transactions in flight at once (each is acknowledged before it counts as published)
+    batch: int = 200
+
+    def __post_init__(self) -> None:
+        require_extra("aiokafka", "replication", "kafka")
+        problems = self.connection_problems("replication")
+        if not self.topic.strip():
+            problems.append("replication.topic must not be empty")
+        if self.batch < 1:
+            problems.append("replication.batch must be at least 1")
+        raise_problems(problems)
