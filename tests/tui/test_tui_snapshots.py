@@ -64,7 +64,16 @@ async def loaded(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.02)
     else:
         raise AssertionError(f"{app.screen} did not finish loading")
-    await pilot.pause(0.2)  # what the last answer scheduled (key bar, sections) is drawn
+    # what the last answer scheduled (key bar, sections) is drawn once the screen holds
+    # still: a fixed pause was too short on a loaded machine
+    drawn = None
+    for _ in range(40):
+        await pilot.pause(0.1)
+        shown = app.export_screenshot()
+        if shown == drawn:
+            return
+        drawn = shown
+    raise AssertionError(f"{app.screen} never held still")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

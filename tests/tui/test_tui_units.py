@@ -13,7 +13,13 @@ from tui.format import counted, fmt_time, highlighted, kind_of, tags_text
 from tui.keymap import KeymapError, load_keymap, parse_keymap, unknown_ids
 from tui.nav import History, Location
 from tui.screens.entity import header_text, relationship_rows
-from tui.screens.history import attribute_words, cause_text, change_text, value_text
+from tui.screens.history import (
+    attribute_words,
+    cause_text,
+    change_text,
+    entity_rows,
+    value_text,
+)
 from tui.sections.mlflow import metric_series, sparkline
 
 
@@ -268,3 +274,25 @@ def test_a_change_says_its_valid_time_only_when_it_is_not_the_moment_recorded() 
     assert on_time.plain == "+ status  failed"
     backdated = change_text({**late, "valid": "2025-01-08T17:30:00Z"}, {}, recorded)
     assert backdated.plain == f"+ status  failed  valid from {fmt_time('2025-01-08T17:30:00Z')}"
+
+
+def test_a_transactions_usual_valid_time_is_said_once_on_its_row() -> None:
+    """A hydration dates most changes by the source's own time: said on the transaction's
+    row, so its change rows fit 80 columns; a change holding from another moment says so."""
+    source_date, other = "2024-02-01T06:00:00Z", "2025-01-01T04:00:00Z"
+    changes = [
+        {"attribute": f"attr/{name}", "op": "assert", "value": "x", "valid": source_date}
+        for name in ("name", "status", "source")
+    ] + [{"attribute": "entity/tags", "op": "assert", "value": "t=1", "valid": other}]
+    tx = {
+        "tx": 7,
+        "at": "2026-12-07T21:18:00Z",
+        "cause": {"origin": "hydration"},
+        "changes": changes,
+    }
+    rows = entity_rows([tx], {}, None)
+    head = rows[0].cells[1].plain
+    assert head.endswith(f"valid from {fmt_time(source_date)}")
+    said = [row.cells[1].plain for row in rows[1:]]
+    assert "+ status  x" in said and "+ name  x" in said
+    assert f"+ tags  t=1  valid from {fmt_time(other)}" in said

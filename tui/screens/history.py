@@ -10,6 +10,7 @@ valid by then); the version on screen is marked ◀.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -17,7 +18,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from mds.graph.labels import display_name
-from tui.format import TITLE_WIDTH, clip, fmt_time, native_id
+from tui.format import TITLE_WIDTH, clip, counted, fmt_time, native_id
 from tui.screens.listing import ListScreen
 from tui.widgets.lists import Row
 
@@ -100,14 +101,22 @@ def entity_rows(
         later = current_tx is not None and number > current_tx  # after the as-of moment
         cause = Text(cause_text(tx.get("cause")), style="dim" if later else "bold")
         recorded = fmt_time(tx.get("at"))
-        rows.append(Row((recorded, cause), group=group, data=number))
         changes = sorted(
             tx.get("changes", []), key=lambda c: (str(c.get("attribute")), c.get("op") != "retract")
         )
-        rows += [
-            Row(("", change_text(c, names, recorded)), group=group, data=number) for c in changes
-        ]
+        # most changes of a transaction hold from one moment (a source's date): said once
+        usual = _usual_valid(changes, recorded)
+        if usual != recorded:
+            cause.append(f"  valid from {usual}", style="dim")
+        rows.append(Row((recorded, cause), group=group, data=number))
+        rows += [Row(("", change_text(c, names, usual)), group=group, data=number) for c in changes]
     return rows
+
+
+def _usual_valid(changes: list[dict[str, Any]], recorded: str) -> str:
+    """The valid time most of ``changes`` hold from, as shown (``recorded`` if none says)."""
+    moments = Counter(fmt_time(c["valid"]) if c.get("valid") else recorded for c in changes)
+    return moments.most_common(1)[0][0] if moments else recorded
 
 
 def global_rows(
@@ -158,7 +167,7 @@ class HistoryScreen(ListScreen):
             name = self.mds.names.get(self.entity_id) or native_id(self.entity_id)
             self.location.title = name
             count = len(answer.get("transactions", []))
-            head = f"History of {clip(name, TITLE_WIDTH)}: {count} transactions"
+            head = f"History of {clip(name, TITLE_WIDTH)}: {counted(count, 'transaction')}"
         self.show_rows(rows)
         summary = Text(head, style="bold")
         summary.append("   enter: the graph as of that moment", style="dim")
