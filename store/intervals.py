@@ -19,11 +19,12 @@ almost every (e, a) all edges are visible, which one range check can tell.
 
 from __future__ import annotations
 
+import struct
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
-from store.codec import MAX_U64, VALID_OPEN, decode_value, valid_of
+from store.codec import MAX_U64, SIGN_BIT, VALID_OPEN, decode_value, valid_of
 
 OPEN = MAX_U64  # the end transaction of what is still known
 #: below every valid time: the valid summary of references none of which is still known
@@ -285,8 +286,60 @@ def entity_from_eavt(
     return EntityIntervals(tuple(facts), xid, created, _neighbours(refs), tuple(lives), tops)
 
 
+#: A VAET key after its ``R`` and target: attribute, source, ``~tx`` (then the op byte).
+_VAET_TAIL = struct.Struct(">IQQ")
+
+
 def links_from_vaet(items: Sequence[tuple[bytes, bytes]]) -> dict[int, Neighbours]:
-    """Decode the VAET items of one target (``R v a e ~tx op``): sources by attribute."""
+    """Decode the VAET items of one target (``R v a e ~tx op``): sources by attribute.
+
+    Nearly every reference is asserted once and never retracted; while that holds, the
+    ``Neighbours`` are built straight from the keys (what ``rectangles`` and
+    ``neighbours`` would compute for them, without their general bookkeeping). A walk's
+    first touch is mostly this decoding: it was 57% of a cold 6-hop walk, this fast path
+    cuts it by about three."""
+    unpack, sign = _VAET_TAIL.unpack_from, SIGN_BIT
+    by_attr: dict[int, tuple[list[int], list[int], list[int]]] = {}
+    previous = b""
+    for key, value in items:
+        group = key[9:21]
+        if key[29] != 1 or group == previous:  # a retraction, or a group with history
+            return _links_with_history(items)
+        previous = group
+        a, source, not_tx = unpack(key, 9)
+        found = by_attr.get(a)
+        if found is None:
+            found = by_attr[a] = ([], [], [])
+        found[0].append(source)
+        found[1].append(MAX_U64 - not_tx)
+        found[2].append(int.from_bytes(value, "big") - sign)
+    return {a: _asserted(*found) for a, found in by_attr.items()}
+
+
+def _asserted(ids: list[int], starts: list[int], valid_starts: list[int]) -> Neighbours:
+    """``neighbours`` of edges each asserted once and still open on both axes."""
+    k = len(ids)
+    last, valid_last = max(starts), max(valid_starts)
+    ids_t = tuple(ids)
+    return (
+        ids_t,
+        tuple(starts),
+        (OPEN,) * k,
+        tuple(valid_starts),
+        (VALID_OPEN,) * k,
+        min(starts),
+        last,
+        OPEN,
+        last,
+        ids_t,
+        valid_last,
+        VALID_OPEN,
+        valid_last,
+    )
+
+
+def _links_with_history(items: Sequence[tuple[bytes, bytes]]) -> dict[int, Neighbours]:
+    """``links_from_vaet`` for targets some of whose references changed."""
     links: dict[int, list[tuple[int, int, int, int, int]]] = {}
     for group, start, end, valid_start, valid_end in rectangles(items, 9):
         a = int.from_bytes(group[:4], "big")
