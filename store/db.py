@@ -242,28 +242,28 @@ class Db:
         a, basis, since, valid = info.id, self.basis_tx, self.since_tx, self.valid
         values = [
             v
-            for fa, v, start, end, valid_start, valid_end in self._reads.entity_of(e).facts
-            if fa == a and since < start <= basis < end and valid_start <= valid < valid_end
+            for _, v, start, end, valid_start, valid_end in self._reads.entity_of(e).facts_of(a)
+            if since < start <= basis < end and valid_start <= valid < valid_end
         ]
         if info.many:
             return values
         return values[0] if values else None
 
     def values(self, e: int, attrs: Sequence[str]) -> list[Any]:
-        """``get`` of several distinct attributes in one pass over the entity's facts (a
-        summary asks three of each of a thousand entities, and each ``get`` is a pass)."""
-        infos = [self.store.info(attr) for attr in attrs]
-        slot = {info.id: i for i, info in enumerate(infos)}
-        found: list[list[Any]] = [[] for _ in infos]
+        """``get`` of several attributes with one read of the entity (a summary asks three
+        of each of a thousand entities), decoding only those attributes."""
+        entity = self._reads.entity_of(e)
         basis, since, valid = self.basis_tx, self.since_tx, self.valid
-        for fa, v, start, end, valid_start, valid_end in self._reads.entity_of(e).facts:
-            i = slot.get(fa)
-            if i is not None and since < start <= basis < end and valid_start <= valid < valid_end:
-                found[i].append(v)
-        return [
-            values if info.many else (values[0] if values else None)
-            for info, values in zip(infos, found, strict=True)
-        ]
+        out: list[Any] = []
+        for attr in attrs:
+            info = self.store.info(attr)
+            values = [
+                v
+                for _, v, start, end, valid_start, valid_end in entity.facts_of(info.id)
+                if since < start <= basis < end and valid_start <= valid < valid_end
+            ]
+            out.append(values if info.many else (values[0] if values else None))
+        return out
 
     def refs_out(self, e: int, attrs: Iterable[str] | None = None) -> list[tuple[str, int]]:
         """(attribute, target) of the entity's visible references."""

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Final, NamedTuple
 
-from store.codec import MAX_U64, SIGN_BIT, VALID_OPEN, decode_value, valid_of
+from store.codec import MAX_U64, SIGN_BIT, VALID_OPEN, decode_value
 
 OPEN = MAX_U64  # the end transaction of what is still known
 #: below every valid time: the valid summary of references none of which is still known
@@ -148,32 +148,60 @@ def visible(nb: Neighbours, basis: int, since: int, valid: int) -> Sequence[int]
 
 
 class EntityIntervals:
-    """Everything ever stated about one entity (one EAVT prefix), decoded."""
+    """Everything ever stated about one entity (one EAVT prefix), decoded by attribute when
+    first asked.
 
-    __slots__ = ("created", "facts", "lives", "refs", "tops", "xid")
+    The xid and the references are decoded at once (existence and walks need them); every
+    other attribute keeps its raw index items until a read asks for it. A summary asks for
+    three attributes of an entity that has twenty, and decoding all of them (JSON payloads
+    included) was most of a cold lineage. Decoding is idempotent, so two threads that
+    decode one attribute at once store the same thing.
+    """
 
-    def __init__(
-        self,
-        facts: tuple[RawFact, ...],
-        xid: str | None,
-        created: int,
-        refs: dict[int, Neighbours],
-        lives: tuple[tuple[int, int, int, int], ...] = (),
-        tops: Tops | None = None,
-    ) -> None:
-        #: every rectangle of every value, EAVT order (by attribute, then value); a tuple
-        #: of tuples, which the garbage collector stops tracking altogether
-        self.facts = facts
-        self.xid = xid
+    __slots__ = ("_decoded", "_pending", "_tops", "created", "lives", "refs", "xid")
+
+    def __init__(self, by_attr: dict[int, Sequence[tuple[bytes, bytes]]]) -> None:
+        #: attribute id -> its index items not decoded yet, in EAVT (attribute) order
+        self._pending = by_attr
+        #: attribute id -> its facts, once decoded
+        self._decoded: dict[int, tuple[RawFact, ...]] = {}
+        self._tops: Tops = {}
+        self.xid: str | None = None
         #: the transaction that created the entity (asserted its xid); 0 if it does not exist
-        self.created = created
+        self.created = 0
         #: outgoing references by attribute
-        self.refs = refs
+        self.refs: dict[int, Neighbours] = {}
         #: when the entity exists: the rectangles (start, end, valid_start, valid_end) of
         #: its xid
-        self.lives = lives
-        #: ``Tops`` of its multi-datom (attribute, value) groups, keyed ``a4 + v``
-        self.tops = tops or {}
+        self.lives: tuple[tuple[int, int, int, int], ...] = ()
+
+    def facts_of(self, a: int) -> tuple[RawFact, ...]:
+        """The rectangles of every value of attribute ``a``, by value."""
+        found = self._decoded.get(a)
+        if found is None:
+            items = self._pending.get(a)
+            if items is None:  # never stated, or decoded by another thread meanwhile
+                return self._decoded.get(a, ())
+            found = tuple(
+                (a, decode_value(group[4:]), start, end, valid_start, valid_end)
+                for group, start, end, valid_start, valid_end in rectangles(items, 9, self._tops)
+            )
+            self._decoded[a] = found
+            self._pending.pop(a, None)
+        return found
+
+    @property
+    def facts(self) -> tuple[RawFact, ...]:
+        """Every rectangle of every value, EAVT order (by attribute, then value)."""
+        attrs = sorted({*self._pending, *self._decoded})
+        return tuple(f for a in attrs for f in self.facts_of(a))
+
+    @property
+    def tops(self) -> Tops:
+        """``Tops`` of its multi-datom (attribute, value) groups, keyed ``a4 + v``."""
+        for a in list(self._pending):
+            self.facts_of(a)
+        return self._tops
 
 
 def _intervals(datoms: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
@@ -213,6 +241,20 @@ def _rectangles(group: bytes, versions: list[tuple[int, int, int]]) -> list[Rect
     return out
 
 
+def _restated(out: list[Rectangle], group: bytes, versions: list[tuple[int, int, int]]) -> None:
+    """``_rectangles`` of a value only ever asserted (oldest transaction first): it is true
+    from the earliest valid time asserted so far on, so a rectangle ends only where a
+    transaction moved that start back. The common history (a stub described later,
+    reaching back to its creation): three of four groups with several datoms, which the
+    general replay made most of decoding a daemon's entity on first touch."""
+    start, lowest = versions[0][0], versions[0][2]
+    for tx, _, valid in versions[1:]:
+        if valid < lowest:
+            out.append((group, start, tx, lowest, VALID_OPEN))
+            start, lowest = tx, valid
+    out.append((group, start, OPEN, lowest, VALID_OPEN))
+
+
 #: For a group of several datoms: (the latest valid time of any of its datoms, the latest
 #: of its retractions, or ``NEVER``). A write needs them, not only the rectangles: a value
 #: whose start moved back still has its older assertion, which a retraction must not leave
@@ -231,6 +273,7 @@ def rectangles(
     them. Most groups have one datom (asserted and still true), which is the fast path.
     """
     out: list[Rectangle] = []
+    sign = SIGN_BIT  # valid_of, inlined: this runs once per key of every entity decoded
     groups = [key[head:-9] for key, _ in items]
     n = len(items)
     i = 0
@@ -241,10 +284,17 @@ def rectangles(
             while j < n and groups[j] == group:
                 j += 1
             versions = [
-                (MAX_U64 - int.from_bytes(key[-9:-1], "big"), key[-1], valid_of(value))
+                (
+                    MAX_U64 - int.from_bytes(key[-9:-1], "big"),
+                    key[-1],
+                    int.from_bytes(value, "big") - sign,
+                )
                 for key, value in reversed(items[i:j])
             ]
-            out.extend(_rectangles(group, versions))
+            if all(added for _, added, _ in versions):
+                _restated(out, group, versions)
+            else:
+                out.extend(_rectangles(group, versions))
             if tops is not None:
                 retracted = [valid for _, added, valid in versions if not added]
                 tops[group] = (max(v for _, _, v in versions), max(retracted, default=NEVER))
@@ -252,7 +302,7 @@ def rectangles(
             key, value = items[i]
             if key[-1] == 1:
                 tx = MAX_U64 - int.from_bytes(key[-9:-1], "big")
-                out.append((group, tx, OPEN, valid_of(value), VALID_OPEN))
+                out.append((group, tx, OPEN, int.from_bytes(value, "big") - sign, VALID_OPEN))
         i = j
     return out
 
@@ -266,24 +316,30 @@ def _neighbours(
 def entity_from_eavt(
     items: Sequence[tuple[bytes, bytes]], xid_attr: int, ref_attrs: Collection[int]
 ) -> EntityIntervals:
-    """Decode the EAVT items of one entity (``E e a v ~tx op`` -> valid time)."""
-    facts: list[RawFact] = []
-    xid: str | None = None
-    created = 0
-    lives: list[tuple[int, int, int, int]] = []
-    refs: dict[int, list[tuple[int, int, int, int, int]]] = {}
-    tops: Tops = {}
-    for group, start, end, valid_start, valid_end in rectangles(items, 9, tops):
-        a = int.from_bytes(group[:4], "big")
-        v = decode_value(group[4:])
-        facts.append((a, v, start, end, valid_start, valid_end))
-        if a == xid_attr:
-            xid = v
-            created = start if not created else min(created, start)
-            lives.append((start, end, valid_start, valid_end))
-        elif a in ref_attrs:
-            refs.setdefault(a, []).append((v, start, end, valid_start, valid_end))
-    return EntityIntervals(tuple(facts), xid, created, _neighbours(refs), tuple(lives), tops)
+    """Decode the EAVT items of one entity (``E e a v ~tx op`` -> valid time): its xid and
+    references now, the rest when asked (``EntityIntervals``)."""
+    by_attr: dict[int, Sequence[tuple[bytes, bytes]]] = {}
+    n = len(items)
+    i = 0
+    while i < n:
+        a4 = items[i][0][9:13]
+        j = i + 1
+        while j < n and items[j][0][9:13] == a4:
+            j += 1
+        by_attr[int.from_bytes(a4, "big")] = items[i:j]
+        i = j
+    entity = EntityIntervals(by_attr)
+    lives = [(start, end, vs, ve) for _, _, start, end, vs, ve in entity.facts_of(xid_attr)]
+    if lives:
+        entity.xid = entity.facts_of(xid_attr)[0][1]
+        entity.created = min(start for start, _, _, _ in lives)
+        entity.lives = tuple(lives)
+    for a in list(by_attr):
+        if a in ref_attrs:
+            edges = [(v, start, end, vs, ve) for _, v, start, end, vs, ve in entity.facts_of(a)]
+            if edges:
+                entity.refs[a] = neighbours(edges)
+    return entity
 
 
 #: A VAET key after its ``R`` and target: attribute, source, ``~tx`` (then the op byte).
