@@ -417,8 +417,10 @@ class FactStore:
             self.entity_cache.put(e, cached, generation)
         return cached
 
-    def _decode_entity(self, e: int, items: list[tuple[bytes, bytes]]) -> EntityIntervals:
-        decoded = entity_from_eavt(items, self._xid_attr, self._ref_attrs)
+    def _decode_entity(
+        self, e: int, items: list[tuple[bytes, bytes]], lazy: bool = False
+    ) -> EntityIntervals:
+        decoded = entity_from_eavt(items, self._xid_attr, self._ref_attrs, lazy=lazy)
         if decoded.xid is not None:
             self._remember_xid(decoded.xid, e)
         return decoded
@@ -427,7 +429,8 @@ class FactStore:
         """``entity_of`` and ``links_to`` for one answer, sharing one RocksDB iterator
         (see ``store.reading``): drop it with the answer."""
         self._check_open()
-        return Reads(self._rdb.iter, self.entity_cache, self.links_cache, self._decode_entity)
+        decode = partial(self._decode_entity, lazy=True)  # an answer's entities: a few attributes
+        return Reads(self._rdb.iter, self.entity_cache, self.links_cache, decode)
 
     def facts_of(self, e: int) -> list[Fact]:
         """Every version of every value of ``e`` (see ``Db.facts`` for one view's)."""
