@@ -352,7 +352,7 @@ def entity_from_eavt(
         j = i + 1
         while j < n and items[j][0][9:13] == a4:
             j += 1
-        by_attr[int.from_bytes(a4, "big")] = items[i:j]
+        by_attr[int.from_bytes(a4, "big")] = tuple(items[i:j])  # the collector skips tuples
         i = j
     entity = EntityIntervals(by_attr)
     lives = [(start, end, vs, ve) for _, _, start, end, vs, ve in entity.facts_of(xid_attr)]
