@@ -261,7 +261,7 @@ def _restated(out: list[Rectangle], group: bytes, versions: list[tuple[int, int,
     """``_rectangles`` of a value only ever asserted (oldest transaction first): it is true
     from the earliest valid time asserted so far on, so a rectangle ends only where a
     transaction moved that start back. The common history (a stub described later,
-    reaching back to its creation): three of four groups with several datoms, which the
+    reaching back to its creation): four of five groups with several datoms, which the
     general replay made most of decoding a daemon's entity on first touch."""
     start, lowest = versions[0][0], versions[0][2]
     for tx, _, valid in versions[1:]:

@@ -1,7 +1,7 @@
 """Reads for one answer: the entities and reverse references it touches, through one iterator.
 
 A cold read of one entity or one target's references is a RocksDB prefix scan. Making a
-new iterator (and its read options) for every scan cost a quarter of a cold 6-hop walk;
+new iterator (and its read options) for every scan cost a fifth of a cold 6-hop walk;
 an answer that touches a thousand entities (a walk, a lineage with its summaries) seeks
 one iterator instead. What it decodes goes into the store's interval caches as any read
 fills them, so later answers find it there.

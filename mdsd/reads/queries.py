@@ -84,7 +84,7 @@ def summary(db: Db, e: int) -> JSON:
 
     One pass over the entity's facts for the three, not ``db.entity``: a lineage answer
     summarizes ~1,000 entities, and materializing all their attributes took most of its
-    time (and three ``get``s, three passes each, half of a cold lineage)."""
+    time, and three ``get``s (a pass over the facts each) half of it."""
     kind, name, status = db.values(e, _SUMMARY)
     return {"id": db.xid(e), "entity_type": kind, "name": name, "status": status}
 
