@@ -59,25 +59,30 @@ def roots(path: Path, per_kind: int, seed: int) -> dict[tuple[str, str], list[st
     }
 
 
-def lineage_ms(store: FactStore, xid: str, direction: str) -> tuple[float, int]:
-    """Milliseconds of one lineage through the metered view, and its node count."""
-    started = time.perf_counter()
+def lineage_ms(store: FactStore, xid: str, direction: str) -> tuple[float, float, int]:
+    """Milliseconds of one lineage through the metered view (wall, and CPU: on a machine
+    shared with other work the wall time mostly measures the wait for a core), and its
+    node count."""
+    started, cpu = time.perf_counter(), time.process_time()
     answer = queries.lineage(MeteredDb(store.db(), Meter(ReadLimits())), xid, direction)
-    return (time.perf_counter() - started) * 1000, len(answer["nodes"])
+    wall, spent = time.perf_counter() - started, time.process_time() - cpu
+    return wall * 1000, spent * 1000, len(answer["nodes"])
 
 
 def measure(path: Path, asked: dict[tuple[str, str], list[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for (kind, direction), xids in asked.items():
-        first, warm, nodes = [], [], []
+        first, first_cpu, warm, nodes = [], [], [], []
         for xid in xids:
             with FactStore(path) as store:
-                took, reached = lineage_ms(store, xid, direction)
+                took, spent, reached = lineage_ms(store, xid, direction)
                 first.append(took)
+                first_cpu.append(spent)
                 nodes.append(reached)
                 warm.append(min(lineage_ms(store, xid, direction)[0] for _ in range(3)))
         out[f"{kind} {direction}"] = {
             "first_ms": {"p50": statistics.median(first), "max": max(first)},
+            "first_cpu_ms": {"p50": statistics.median(first_cpu), "max": max(first_cpu)},
             "warm_ms": {"p50": statistics.median(warm), "max": max(warm)},
             "nodes": {"p50": statistics.median(nodes), "max": max(nodes)},
         }
@@ -98,15 +103,22 @@ def main() -> None:
             units, seconds = preload(World.generate(size=args.size, seed=args.seed), path)
             print(f"wrote {units:,} units in {seconds:.0f} s", flush=True)
         result = measure(path, roots(path, args.roots, args.seed))
-    print(f"{'lineage':<24} {'first p50':>10} {'first max':>10} {'warm p50':>9} {'nodes':>6}")
+    print(
+        f"{'lineage':<24} {'first p50':>10} {'cpu p50':>9} {'first max':>10} {'warm p50':>9} "
+        f"{'nodes':>6}"
+    )
     for name, row in result.items():
         print(
-            f"{name:<24} {row['first_ms']['p50']:>8.1f}ms {row['first_ms']['max']:>8.1f}ms "
-            f"{row['warm_ms']['p50']:>7.1f}ms {row['nodes']['p50']:>6.0f}"
+            f"{name:<24} {row['first_ms']['p50']:>8.1f}ms {row['first_cpu_ms']['p50']:>7.1f}ms "
+            f"{row['first_ms']['max']:>8.1f}ms {row['warm_ms']['p50']:>7.1f}ms "
+            f"{row['nodes']['p50']:>6.0f}"
         )
-    firsts = [row["first_ms"]["p50"] for row in result.values()]
-    worst = max(firsts)
-    print(f"first lineage p50, worst kind: {worst:.1f} ms (target <= {TARGET_MS:g} ms)")
+    worst = max(row["first_ms"]["p50"] for row in result.values())
+    worst_cpu = max(row["first_cpu_ms"]["p50"] for row in result.values())
+    print(
+        f"first lineage p50, worst kind: {worst:.1f} ms wall, {worst_cpu:.1f} ms CPU "
+        f"(target <= {TARGET_MS:g} ms)"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"size": args.size, "lineages": result}, indent=2))
 
