@@ -12,10 +12,22 @@ from typing import Protocol
 
 from store.attrinfo import AttrInfo
 from store.intervals import EntityIntervals, IntervalCache, Neighbours
+from store.reading import Reads
 from store.schema import Attribute
 from store.tx import TxChanges, TxReport
 
-__all__ = ["FactSource"]
+__all__ = ["EntityReads", "FactSource"]
+
+
+class EntityReads(Protocol):
+    """Decoded entities and reverse references: what views read most (a ``FactSource``,
+    or the ``Reads`` of one answer)."""
+
+    def entity_of(self, e: int) -> EntityIntervals:
+        """Everything ever stated about ``e``, decoded."""
+
+    def links_to(self, e: int) -> dict[int, Neighbours]:
+        """The references pointing at ``e``, by attribute."""
 
 
 class FactSource(Protocol):
@@ -68,6 +80,9 @@ class FactSource(Protocol):
 
     def links_to(self, e: int) -> dict[int, Neighbours]:
         """The references pointing at ``e``, by attribute."""
+
+    def reading(self) -> Reads:
+        """``entity_of`` and ``links_to`` for one answer, through one iterator."""
 
     def lookup_xid(self, xid: str) -> int | None:
         """The internal id of an external id."""

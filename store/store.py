@@ -36,6 +36,7 @@ from store.intervals import (
     entity_from_eavt,
     links_from_vaet,
 )
+from store.reading import Reads
 from store.schema import XID, Attribute, SchemaError, ValueType
 from store.transaction import Transaction
 from store.tx import Datom, Op, TxChanges, TxReport
@@ -412,12 +413,24 @@ class FactStore:
         cached: EntityIntervals | None = self.entity_cache.get(e)
         if cached is None:
             generation = self.entity_cache.generation()
-            items = self.scan_items(codec.EAVT + U64.pack(e))
-            cached = entity_from_eavt(items, self._xid_attr, self._ref_attrs)
+            cached = self._decode_entity(e, self.scan_items(codec.EAVT + U64.pack(e)))
             self.entity_cache.put(e, cached, generation)
-            if cached.xid is not None:
-                self._remember_xid(cached.xid, e)
         return cached
+
+    def _decode_entity(
+        self, e: int, items: list[tuple[bytes, bytes]], lazy: bool = False
+    ) -> EntityIntervals:
+        decoded = entity_from_eavt(items, self._xid_attr, self._ref_attrs, lazy=lazy)
+        if decoded.xid is not None:
+            self._remember_xid(decoded.xid, e)
+        return decoded
+
+    def reading(self) -> Reads:
+        """``entity_of`` and ``links_to`` for one answer, sharing one RocksDB iterator
+        (see ``store.reading``): drop it with the answer."""
+        self._check_open()
+        decode = partial(self._decode_entity, lazy=True)  # an answer's entities: a few attributes
+        return Reads(self._rdb.iter, self.entity_cache, self.links_cache, decode)
 
     def facts_of(self, e: int) -> list[Fact]:
         """Every version of every value of ``e`` (see ``Db.facts`` for one view's)."""

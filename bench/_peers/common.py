@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from _peers.dataset import Dataset, Queries, generate, queries
+from _peers.dataset import GRAPHS, Dataset, Queries, queries
 
 HOPS = 6
 
@@ -26,12 +26,14 @@ class Config:
     starts: int
     pulls: int
     workdir: str
+    #: which graph of ``dataset.GRAPHS``
+    graph: str = "lineage"
 
     def load(self) -> tuple[Dataset, Queries]:
         """The data and the questions. The generated objects (a million or so) are frozen
         out of the garbage collector: they belong to the harness, and otherwise every
         full collection in the contender's process would walk them too."""
-        data = generate(self.entities)
+        data = GRAPHS[self.graph](self.entities)
         asked = queries(data, self.starts, self.pulls)
         gc.collect()
         gc.freeze()
@@ -67,6 +69,21 @@ def timed(
         latencies.append(best * 1e6)
         answers.append(answer)
     return latencies, answers
+
+
+def first_touch(
+    fn: Callable[[Any], Any], args: Sequence[Any], checksum: Callable[[list[Any]], Any]
+) -> dict[str, Any]:
+    """Each query once, on what ``fn`` opens afresh for it (a store, a connection): its
+    caches empty, the operating system's page cache warm. ``fn`` times the query alone
+    and returns (microseconds, answer), so that opening is not counted."""
+    latencies: list[float] = []
+    answers: list[Any] = []
+    for arg in args:
+        took, answer = fn(arg)
+        latencies.append(took)
+        answers.append(answer)
+    return summary(latencies, checksum(answers))
 
 
 def summary(latencies: list[float], checksum: Any, **extra: Any) -> dict[str, Any]:

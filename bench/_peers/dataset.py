@@ -1,4 +1,4 @@
-"""The benchmark's graph: a layered ML lineage graph with ~10 attributes per entity.
+"""The benchmark's graphs: a layered ML lineage graph with ~10 attributes per entity.
 
 Every contender regenerates it from the same seed (deterministic, a couple of seconds),
 so no data crosses process boundaries and each one loads exactly the same facts.
@@ -10,6 +10,9 @@ layer around the child's relative position, plus an occasional long-range parent
 lineage graphs are clustered by team and domain, and a uniform random graph would make a
 6-hop walk reach the whole graph from any start.
 
+Beside it, ``generate_random_dag`` makes an independent graph of the same attributes by
+another rule (preferential attachment, no layers), so no result rests on one shape alone.
+
 Transactions: the initial load in batches of ``BATCH_ENTITIES`` entities (tx 1..T0), then
 ``churn_txs`` edit transactions that each swap one parent and rescore some entities (~5% of
 the entities in all), so an as-of view at T0 sees edges the current view does not.
@@ -18,6 +21,7 @@ the entities in all), so an as-of view at T0 sees edges the current view does no
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -77,6 +81,8 @@ class Dataset:
     t0: int
     last_tx: int
     layer_bounds: list[tuple[int, int]] = field(default_factory=list)
+    #: where the walks start (entity indexes ``lo <= i < hi``)
+    start_range: tuple[int, int] = (0, 0)
 
     def edge_intervals(self) -> list[tuple[int, int, int, int]]:
         """(child, parent, start_tx, end_tx) for every upstream edge ever asserted."""
@@ -103,8 +109,7 @@ class Dataset:
 
 
 def generate(n_entities: int, seed: int = 7, churn_txs: int = 100) -> Dataset:
-    """The graph and its transactions; churn re-parents ~5% of the entities."""
-    churn_per_tx = max(1, n_entities // 2000)
+    """The layered lineage graph and its transactions; churn re-parents ~5% of the entities."""
     rng = random.Random(seed)
     bounds: list[tuple[int, int]] = []
     start = 0
@@ -114,26 +119,86 @@ def generate(n_entities: int, seed: int = 7, churn_txs: int = 100) -> Dataset:
         start += size
     entities: list[Entity] = []
     for layer, (lo, hi) in enumerate(bounds):
-        kind = LAYERS[layer][0]
         for i in range(lo, hi):
             parents = _parents(rng, layer, i, bounds) if layer else []
-            entities.append(
-                Entity(
-                    xid=f"aip://{kind}/bench/{i}",
-                    layer=layer,
-                    name=f"{kind}-{i}",
-                    kind=kind,
-                    owner=rng.choice(OWNERS),
-                    description=f"{kind} {i}: generated for the store benchmark, seed {seed}",
-                    created=EPOCH + timedelta(seconds=i),
-                    size=rng.randrange(1, 1 << 40),
-                    score=round(rng.random(), 6),
-                    active=rng.random() < 0.8,
-                    tags=sorted(rng.sample(TAGS, 2)),
-                    config={"owner_team": rng.randrange(40), "retries": rng.randrange(5)},
-                    parents=parents,
-                )
-            )
+            entities.append(_entity(rng, i, layer, LAYERS[layer][0], parents, seed))
+
+    def new_parent(e: int) -> int:
+        return _parents(rng, entities[e].layer, e, bounds)[0]
+
+    data = _with_churn(rng, entities, churn_txs, new_parent)
+    data.layer_bounds = bounds
+    data.start_range = (0, bounds[1][1])  # datasets: impact asks about their downstream
+    return data
+
+
+#: The independent graph: each node draws 1-9 parents among the nodes before it, each
+#: either by preferential attachment (an earlier node as likely as the edges it already
+#: has) or uniformly from the ``RECENT_WINDOW`` nodes just before it.
+RECENT_WINDOW = 2000
+PREFERENTIAL_P = 0.5
+
+
+def generate_random_dag(n_entities: int, seed: int = 3, churn_txs: int = 100) -> Dataset:
+    """A graph made by another generator than ``generate``'s layers and windows (Price's
+    preferential attachment mixed with recent-neighbour links), so that the store is not
+    only measured on the shape it was tuned on: hubs with thousands of children, no layers,
+    about 5 parents a node. Walks start in its later half (a hub's downstream is the whole
+    graph, a leaf's nothing)."""
+    rng = random.Random(seed)
+    attach = [0]  # each node once, plus once per child it has: a uniform draw is preferential
+    entities: list[Entity] = []
+    for i in range(n_entities):
+        chosen: set[int] = set()
+        want = min(i, rng.randint(1, 9))
+        while len(chosen) < want:
+            if rng.random() < PREFERENTIAL_P:
+                chosen.add(attach[rng.randrange(len(attach))])
+            else:
+                chosen.add(rng.randrange(max(0, i - RECENT_WINDOW), i))
+        attach.extend(chosen)
+        attach.append(i)
+        entities.append(_entity(rng, i, 0, "node", sorted(chosen), seed))
+
+    def new_parent(e: int) -> int:
+        return rng.randrange(e)
+
+    data = _with_churn(rng, entities, churn_txs, new_parent)
+    data.layer_bounds = [(0, n_entities)]
+    data.start_range = (n_entities // 2, n_entities)
+    return data
+
+
+#: graph name -> its generator
+GRAPHS = {"lineage": generate, "random": generate_random_dag}
+
+
+def _entity(
+    rng: random.Random, i: int, layer: int, kind: str, parents: list[int], seed: int
+) -> Entity:
+    return Entity(
+        xid=f"aip://{kind}/bench/{i}",
+        layer=layer,
+        name=f"{kind}-{i}",
+        kind=kind,
+        owner=rng.choice(OWNERS),
+        description=f"{kind} {i}: generated for the store benchmark, seed {seed}",
+        created=EPOCH + timedelta(seconds=i),
+        size=rng.randrange(1, 1 << 40),
+        score=round(rng.random(), 6),
+        active=rng.random() < 0.8,
+        tags=sorted(rng.sample(TAGS, 2)),
+        config={"owner_team": rng.randrange(40), "retries": rng.randrange(5)},
+        parents=parents,
+    )
+
+
+def _with_churn(
+    rng: random.Random, entities: list[Entity], churn_txs: int, new_parent: Callable[[int], int]
+) -> Dataset:
+    """The initial load's transactions, then ``churn_txs`` that each swap one parent of
+    some entities (``new_parent`` draws the replacement) and rescore them."""
+    churn_per_tx = max(1, len(entities) // 2000)
     created_tx = [i // BATCH_ENTITIES + 1 for i in range(len(entities))]
     t0 = created_tx[-1]
     edits: list[Edit] = []
@@ -144,15 +209,14 @@ def generate(n_entities: int, seed: int = 7, churn_txs: int = 100) -> Dataset:
         tx += 1
         for e in rng.sample(candidates, min(churn_per_tx, len(candidates))):
             old = rng.choice(current[e])
-            new = _parents(rng, entities[e].layer, e, bounds)[0]
+            new = new_parent(e)
             if new in current[e]:
                 continue
             current[e][current[e].index(old)] = new
             edits.append(Edit(tx, e, old, new, round(rng.random(), 6)))
         if not edits or edits[-1].tx != tx:
             tx -= 1  # nothing changed: the store writes no transaction either
-    last_tx = tx
-    return Dataset(entities, created_tx, edits, t0, last_tx, bounds)
+    return Dataset(entities, created_tx, edits, t0, tx)
 
 
 def _parents(rng: random.Random, layer: int, i: int, bounds: list[tuple[int, int]]) -> list[int]:
@@ -183,8 +247,8 @@ class Queries:
 
 def queries(data: Dataset, n_starts: int, n_entities: int, seed: int = 11) -> Queries:
     rng = random.Random(seed)
-    datasets_end = data.layer_bounds[1][1]
+    lo, hi = data.start_range
     return Queries(
-        starts=[rng.randrange(datasets_end) for _ in range(n_starts)],
+        starts=[rng.randrange(lo, hi) for _ in range(n_starts)],
         entities=[rng.randrange(len(data.entities)) for _ in range(n_entities)],
     )

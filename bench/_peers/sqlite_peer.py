@@ -2,8 +2,11 @@
 
 A relational schema with history: static attributes in ``entity``, scores and edges with
 their validity intervals ``[start, end)``. Walks run as a recursive CTE and, as a second
-variant, as one query per hop. SQLite gets a page cache big enough to hold the database,
-so its warm numbers are in-memory numbers too.
+variant, as one query per hop. Beside it, the plain schema a team without history would
+write (``plain_edge``: the current edges only, no intervals to check), walked both ways
+too. SQLite gets a page cache big enough to hold the database, so its warm numbers are
+in-memory numbers too; its first-touch numbers run each walk on a connection opened for
+it (an empty page cache; the OS page cache warm), as the store's run on a fresh store.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from _peers.common import (
     HOPS,
     Config,
+    first_touch,
     flat_pull_checksum,
     length_checksum,
     measure,
@@ -32,11 +36,13 @@ CREATE TABLE entity (
 );
 CREATE TABLE score (e INTEGER NOT NULL, v REAL, start INTEGER, "end" INTEGER);
 CREATE TABLE edge (child INTEGER NOT NULL, parent INTEGER NOT NULL, start INTEGER, "end" INTEGER);
+CREATE TABLE plain_edge (child INTEGER NOT NULL, parent INTEGER NOT NULL);
 """
 INDEXES = """
 CREATE INDEX score_e ON score (e, start);
 CREATE INDEX edge_parent ON edge (parent, start, "end", child);
 CREATE INDEX edge_child ON edge (child, start, "end", parent);
+CREATE INDEX plain_edge_parent ON plain_edge (parent, child);
 """
 WALK = """
 WITH RECURSIVE walk(node, depth) AS (
@@ -44,6 +50,16 @@ WITH RECURSIVE walk(node, depth) AS (
     UNION
     SELECT edge.child, walk.depth + 1 FROM edge JOIN walk ON edge.parent = walk.node
     WHERE walk.depth < ?3 AND edge.start <= ?2 AND ?2 < edge."end"
+)
+SELECT node, min(depth) FROM walk GROUP BY node
+"""
+PLAIN_WALK = """
+WITH RECURSIVE walk(node, depth) AS (
+    SELECT ?1, 0
+    UNION
+    SELECT plain_edge.child, walk.depth + 1 FROM plain_edge JOIN walk
+        ON plain_edge.parent = walk.node
+    WHERE walk.depth < ?2
 )
 SELECT node, min(depth) FROM walk GROUP BY node
 """
@@ -60,6 +76,8 @@ INCOMING = """
 SELECT entity.xid FROM edge JOIN entity ON entity.id = edge.child
 WHERE edge.parent = ?1 AND edge.start <= ?2 AND ?2 < edge."end"
 """
+HOP = 'SELECT child FROM edge WHERE parent IN ({}) AND start <= ? AND ? < "end"'
+PLAIN_HOP = "SELECT child FROM plain_edge WHERE parent IN ({})"
 REFS_IN = 'SELECT child FROM edge WHERE parent = ?1 AND start <= ?2 AND ?2 < "end"'
 
 
@@ -104,6 +122,10 @@ def run(config: Config) -> dict[str, Any]:
             "INSERT INTO edge VALUES (?, ?, ?, ?)",
             ((c, p, s, min(end, SQL_OPEN)) for c, p, s, end in data.edge_intervals()),
         )
+        db.executemany(
+            "INSERT INTO plain_edge VALUES (?, ?)",
+            ((c, p) for c, p, _, end in data.edge_intervals() if end == OPEN),
+        )
     db.executescript(INDEXES)
     db.execute("ANALYZE")
     load_s = time.perf_counter() - started
@@ -118,10 +140,16 @@ def run(config: Config) -> dict[str, Any]:
         out["_in"] = [x for (x,) in db.execute(INCOMING, (i, t))]
         return out
 
-    def walk_cte(t: int) -> Any:
-        return lambda s: len(db.execute(WALK, (s, t, HOPS)).fetchall())
+    def walk_cte(t: int, on: sqlite3.Connection = db) -> Any:
+        return lambda s: len(on.execute(WALK, (s, t, HOPS)).fetchall())
 
-    def walk_per_hop(t: int) -> Any:
+    def walk_plain_cte(on: sqlite3.Connection = db) -> Any:
+        return lambda s: len(on.execute(PLAIN_WALK, (s, HOPS)).fetchall())
+
+    def walk_per_hop(hop: str, *bound: int, on: sqlite3.Connection = db) -> Any:
+        """One query per hop: ``hop`` selects the children of the ``?`` marks it is
+        given, with ``bound`` after them."""
+
         def walk(start: int) -> int:
             depth = {start: 0}
             frontier = [start]
@@ -129,12 +157,7 @@ def run(config: Config) -> dict[str, Any]:
                 following = []
                 for lo in range(0, len(frontier), 500):
                     chunk = frontier[lo : lo + 500]
-                    marks = ",".join("?" * len(chunk))
-                    rows = db.execute(
-                        f"SELECT child FROM edge WHERE parent IN ({marks}) "
-                        f'AND start <= ? AND ? < "end"',
-                        (*chunk, t, t),
-                    )
+                    rows = on.execute(hop.format(",".join("?" * len(chunk))), (*chunk, *bound))
                     for (child,) in rows:
                         if child not in depth:
                             depth[child] = level
@@ -143,6 +166,21 @@ def run(config: Config) -> dict[str, Any]:
             return len(depth)
 
         return walk
+
+    def on_fresh_connection(make: Any) -> Any:
+        """``make(connection)`` is a walk; each runs on a connection opened for it."""
+
+        def each(start: int) -> tuple[float, int]:
+            fresh = sqlite3.connect(path)
+            try:
+                fresh.execute("SELECT count(*) FROM sqlite_master").fetchall()  # the schema
+                started = time.perf_counter()
+                reached = make(fresh)(start)
+                return (time.perf_counter() - started) * 1e6, reached
+            finally:
+                fresh.close()
+
+        return each
 
     now, t0 = data.last_tx, data.t0
     ops = {
@@ -153,8 +191,18 @@ def run(config: Config) -> dict[str, Any]:
         ),
         "traverse": measure(walk_cte(now), asked.starts, reach_checksum),
         "traverse_asof": measure(walk_cte(t0), asked.starts, reach_checksum),
-        "traverse@per hop": measure(walk_per_hop(now), asked.starts, reach_checksum),
-        "traverse_asof@per hop": measure(walk_per_hop(t0), asked.starts, reach_checksum),
+        "traverse@per hop": measure(walk_per_hop(HOP, now, now), asked.starts, reach_checksum),
+        "traverse_asof@per hop": measure(walk_per_hop(HOP, t0, t0), asked.starts, reach_checksum),
+        "traverse@plain": measure(walk_plain_cte(), asked.starts, reach_checksum),
+        "traverse@plain per hop": measure(walk_per_hop(PLAIN_HOP), asked.starts, reach_checksum),
     }
+    first = {
+        "traverse_first": lambda on: walk_cte(now, on),
+        "traverse_first@per hop": lambda on: walk_per_hop(HOP, now, now, on=on),
+        "traverse_first@plain": walk_plain_cte,
+        "traverse_first@plain per hop": lambda on: walk_per_hop(PLAIN_HOP, on=on),
+    }
+    for op, make in first.items():
+        ops[op] = first_touch(on_fresh_connection(make), asked.starts, reach_checksum)
     db.close()
     return {"load_s": load_s, "ops": ops, "peak_rss_mb": peak_rss_mb()}

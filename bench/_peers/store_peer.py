@@ -1,8 +1,10 @@
 """The fact store itself, loaded through its public API exactly as the daemon writes.
 
-Reads are measured warm (the decoded-interval cache already holds what the query touches)
-and cold (that cache emptied before every query; RocksDB's block cache and the OS page
-cache stay warm, so "cold" is the cost of scanning and decoding, not of the disk).
+Reads are measured warm (the decoded-interval cache already holds what the query touches),
+cold (that cache emptied before every query; RocksDB's block cache and the OS page cache
+stay warm, so "cold" is the cost of scanning and decoding, not of the disk) and on first
+touch (each query on a store opened just for it: RocksDB's block cache empty too, only
+the OS page cache warm, as after a daemon starts).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from _peers.common import (
     HOPS,
     Config,
+    first_touch,
     length_checksum,
     measure,
     peak_rss_mb,
@@ -102,6 +105,20 @@ def load(store: FactStore, data: Dataset) -> dict[str, Any]:
     }
 
 
+def pulled_checksum(answers: list[dict[str, Any]]) -> list[float]:
+    """``pull_checksum`` of the store's pulls: values (``_in`` sources included), score."""
+    counted = []
+    for p in answers:
+        values = 0
+        for key, value in p.items():
+            if key == "_in":
+                values += sum(len(sources) for sources in value.values())
+            elif key != "db/id":
+                values += len(value) if isinstance(value, list) else 1
+        counted.append((values, p["bench/score"]))
+    return pull_checksum(counted)
+
+
 def run(config: Config) -> dict[str, Any]:
     data, asked = config.load()
     path = Path(config.workdir) / "store"
@@ -124,20 +141,30 @@ def run(config: Config) -> dict[str, Any]:
         eid[i] = found
     entities = [eid[i] for i in asked.entities]
     starts = [eid[i] for i in asked.starts]
-    now, then = store.db(), store.as_of(data.t0)
     steps = [(UPSTREAM, "in")]
+    store.close()
 
-    def pulled(answers: list[dict[str, Any]]) -> list[float]:
-        counted = []
-        for p in answers:
-            values = 0
-            for key, value in p.items():
-                if key == "_in":
-                    values += sum(len(sources) for sources in value.values())
-                elif key != "db/id":
-                    values += len(value) if isinstance(value, list) else 1
-            counted.append((values, p["bench/score"]))
-        return pull_checksum(counted)
+    def on_fresh_store(read: Any) -> Any:
+        def each(arg: int) -> tuple[float, Any]:
+            with FactStore(path) as fresh:
+                started = time.perf_counter()
+                answer = read(fresh.db(), arg)
+                return (time.perf_counter() - started) * 1e6, answer
+
+        return each
+
+    first = {
+        "pull_first": first_touch(
+            on_fresh_store(lambda db, e: db.pull(e)), entities, pulled_checksum
+        ),
+        "traverse_first": first_touch(
+            on_fresh_store(lambda db, s: len(db.traverse([s], steps, HOPS).depth)),
+            starts,
+            reach_checksum,
+        ),
+    }
+    store = FactStore(path)
+    now, then = store.db(), store.as_of(data.t0)
 
     def cold(fn: Any, args: list[int], checksum: Any) -> dict[str, Any]:
         def each(arg: int) -> Any:
@@ -151,16 +178,17 @@ def run(config: Config) -> dict[str, Any]:
         return lambda s: len(view.traverse([s], steps, HOPS).depth)
 
     ops = {
-        "pull": measure(now.pull, entities, pulled),
-        "pull_asof": measure(then.pull, entities, pulled),
+        "pull": measure(now.pull, entities, pulled_checksum),
+        "pull_asof": measure(then.pull, entities, pulled_checksum),
         "refs_in": measure(now.refs_in, entities, length_checksum),
         "traverse": measure(walk(now), starts, reach_checksum),
         "traverse_asof": measure(walk(then), starts, reach_checksum),
-        "pull_cold": cold(now.pull, entities, pulled),
-        "pull_asof_cold": cold(then.pull, entities, pulled),
+        "pull_cold": cold(now.pull, entities, pulled_checksum),
+        "pull_asof_cold": cold(then.pull, entities, pulled_checksum),
         "refs_in_cold": cold(now.refs_in, entities, length_checksum),
         "traverse_cold": cold(walk(now), starts, reach_checksum),
         "traverse_asof_cold": cold(walk(then), starts, reach_checksum),
+        **first,
     }
     store.close()
     return {

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -132,6 +132,10 @@ class MeteredDb(Db):
     def get(self, e: int, attr: str) -> Any:
         self.meter.charge()
         return super().get(e, attr)
+
+    def values(self, e: int, attrs: Sequence[str]) -> list[Any]:
+        self.meter.charge()
+        return super().values(e, attrs)
 
     def refs_out(self, e: int, attrs: Iterable[str] | None = None) -> list[tuple[str, int]]:
         self.meter.charge()
