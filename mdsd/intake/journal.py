@@ -259,14 +259,9 @@ class Journal:
             "DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_ID_MEMORY_SECONDS,)
         )
         seen: set[tuple[str, str, str]] = set()
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[start : start + _ID_CHUNK]
-            async with self._db.execute(
-                "SELECT event_id, event_type, unit FROM seen_events"
-                f" WHERE event_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ) as cursor:
-                seen.update((str(i), str(t), str(u)) for i, t, u in await cursor.fetchall())
+        query = "SELECT event_id, event_type, unit FROM seen_events WHERE event_id IN ({})"
+        for rows in await self._rows_in(query, ids):
+            seen.update((str(i), str(t), str(u)) for i, t, u in rows)
         fresh = []
         for position, event in enumerate(events):
             if event.event_id is None:
@@ -279,13 +274,29 @@ class Journal:
         return fresh
 
     @_alone
-    async def carried(self, unit: str, seq: int) -> list[str]:
-        """The raw events queued for ``unit`` up to ``seq``, oldest first: the content of
-        a source whose events carry it (OpenLineage), kept here until it is written."""
-        async with self._db.execute(
-            "SELECT raw FROM intake WHERE unit = ? AND seq <= ? ORDER BY seq", (unit, seq)
-        ) as cursor:
-            return [str(raw) for (raw,) in await cursor.fetchall()]
+    async def carried(self, units: Sequence[tuple[str, int]]) -> dict[str, list[str]]:
+        """The raw events queued for each (unit, up to seq), oldest first: the content of
+        a source whose events carry it (OpenLineage), kept here until it is written. One
+        read for a batch of units: a read per unit was a round trip to SQLite's thread
+        each, as much of the event loop as merging the unit."""
+        upto = dict(units)
+        found: dict[str, list[str]] = {unit: [] for unit in upto}
+        query = "SELECT unit, seq, raw FROM intake WHERE unit IN ({}) ORDER BY seq"
+        for rows in await self._rows_in(query, sorted(upto)):
+            for unit, seq, raw in rows:
+                if seq <= upto[unit]:
+                    found[unit].append(str(raw))
+        return found
+
+    async def _rows_in(self, query: str, keys: Sequence[str]) -> list[Iterable[sqlite3.Row]]:
+        """The rows of ``query`` (its ``IN ({})`` filled in) for ``keys``, a part of at
+        most ``_ID_CHUNK`` keys at a time."""
+        parts = []
+        for start in range(0, len(keys), _ID_CHUNK):
+            chunk = keys[start : start + _ID_CHUNK]
+            async with self._db.execute(query.format(",".join("?" * len(chunk))), chunk) as cursor:
+                parts.append(await cursor.fetchall())
+        return parts
 
     @_alone
     async def pending(self) -> list[tuple[str, str, int]]:
