@@ -47,14 +47,19 @@ OnCommit = Callable[[TxReport], None]
 #: they are a few transactions rather than one per event (``mdsd.hydration.merging``);
 #: more would hold the event loop longer at a time, the doors waiting
 MERGE_UNITS = 128
+#: while the doors are taking input, a merge waits this long before it takes its units:
+#: the senders wait on acknowledgement, and what arrives meanwhile joins the merge (a
+#: larger merge costs less per event). It bounds how much later a unit is merged.
+GATHER_SECONDS = 0.05
 
 
 class Carried(Protocol):
     """The reader of a source whose events carry their content
     (``mdsd.connectors.openlineage.Lineage``)."""
 
-    def read(self, raws: Sequence[str]) -> list[Observed]:
-        """What one unit's queued raw events say; ``InvalidPayload`` if they cannot."""
+    def read(self, events: Sequence[tuple[str, object]]) -> list[Observed]:
+        """What one unit's queued events say, each (raw text, what the door made of it
+        or ``None``); ``InvalidPayload`` if they cannot."""
         ...
 
     async def owned(self, observed: Sequence[Observed]) -> list[Observed]:
@@ -112,6 +117,9 @@ class Hydrator:
         self.writer = writer
         self.on_commit = on_commit
         self.carried = dict(carried or {})
+        #: whether intake is taking input now, when a merge then gathers for
+        #: ``GATHER_SECONDS`` first (set by the composition root: intake hands work here)
+        self.doors_busy: Callable[[], bool] = lambda: False
         self.workers = workers
         self.retry_seconds = retry_seconds
         self.stats = HydrationStats()
@@ -260,13 +268,18 @@ class Hydrator:
                 continue
             source, seq = wanted
             batch = [(unit, seq)]
-            if source in self.carried and unit not in self._alone:
-                batch += self._companions(source, MERGE_UNITS - 1)
             self._slots[source] += 1
-            self._busy[source] += len(batch)
-            self._inflight.update(u for u, _ in batch)
+            self._busy[source] += 1
+            self._inflight.add(unit)
             try:
                 if source in self.carried:
+                    if unit not in self._alone:
+                        if self.doors_busy():
+                            await asyncio.sleep(GATHER_SECONDS)
+                        more = self._companions(source, MERGE_UNITS - 1)
+                        self._busy[source] += len(more)
+                        self._inflight.update(u for u, _ in more)
+                        batch += more
                     await self._merge(source, batch)
                 else:
                     await self._hydrate(source, unit, seq)

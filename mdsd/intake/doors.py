@@ -99,6 +99,7 @@ class Intake:
         self.max_request_bytes = max_request_bytes
         self.max_event_bytes = max_event_bytes
         self.received = 0
+        self._submitting = 0  # inputs being judged and queued now
         self._lock = asyncio.Lock()
         self._recheck: asyncio.Task[None] | None = None
         self._inbox: Path | None = None
@@ -135,7 +136,19 @@ class Intake:
             parse_lines(lines, origin, self.max_event_bytes, first_index), origin
         )
 
+    @property
+    def busy(self) -> bool:
+        """Whether a door is taking input now (the hydrator lets merging wait for it)."""
+        return self._submitting > 0
+
     async def _submit(self, results: list[Result], origin: str) -> IntakeResult:
+        self._submitting += 1
+        try:
+            return await self._submit_results(results, origin)
+        finally:
+            self._submitting -= 1
+
+    async def _submit_results(self, results: list[Result], origin: str) -> IntakeResult:
         accepted: list[Accepted] = []
         rejected: list[tuple[int, str, str]] = []
         for item in results:
@@ -168,7 +181,8 @@ class Intake:
 
     async def _queue(self, accepted: list[Accepted], origin: str) -> int:
         events = [
-            QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw) for a in accepted
+            QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw, a.content)
+            for a in accepted
         ]
         return await self.enqueue(events, origin)
 

@@ -17,6 +17,7 @@ from mdsd.connectors.openlineage import Lineage, event_id, event_type, parse_lin
 from mdsd.hydration.fetching import LocalFetcher
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.hydration.writer import Writer
+from mdsd.intake import journal as journal_module
 from mdsd.intake.journal import Journal, QueuedEvent
 from store import FactStore, TxReport
 from tests.openlineage.events import run_event
@@ -95,10 +96,10 @@ class Breaking(Lineage):
         self.unreadable, self.failing = unreadable, failing
         self.batches: list[int] = []
 
-    def read(self, raws: Sequence[str]) -> list[Observed]:
-        if any(self.unreadable in raw for raw in raws):
+    def read(self, events: Sequence[tuple[str, object]]) -> list[Observed]:
+        if any(self.unreadable in raw for raw, _ in events):
             raise InvalidPayload("queued OpenLineage event: unreadable")
-        return super().read(raws)
+        return super().read(events)
 
     async def owned(self, observed: Sequence[Observed]) -> list[Observed]:
         self.batches.append(len(observed))
@@ -122,3 +123,51 @@ async def test_one_unit_fails_alone(journal: Journal, store: FactStore) -> None:
     assert [letter.reason for letter in letters] == ["queued OpenLineage event: unreadable"]
     assert hydrator.stats.dead_lettered == 1
     assert await journal.pending_count() == 0
+
+
+async def test_the_merge_uses_what_the_door_judged_while_it_is_held(tmp_path: Path) -> None:
+    """The door's parsed event travels with the queued one, so the merge does not judge
+    it again; after a restart (or once the unit is written) only the raw text is left."""
+    event = run_event("START", "2025-03-01T10:00:00Z", run=RUNS[0])
+    parsed = parse_lineage(event)
+    unit = unit_of(parsed)
+    journal = await Journal.open(tmp_path / "journal.sqlite")
+    raw = json.dumps(event)
+    queued = QueuedEvent("openlineage", unit, event_type(parsed), None, raw, parsed)
+    [(_, _, seq)] = await journal.enqueue([queued], "test")
+    assert await journal.carried([(unit, seq)]) == {unit: [(raw, parsed)]}
+    # what is held is what the merge reads: the raw text is not judged again
+    [said] = Lineage({}, no_users).read([("not JSON: never parsed", parsed)])
+    assert said.at == parsed.at
+    await journal.close()
+    again = await Journal.open(tmp_path / "journal.sqlite")
+    assert await again.carried([(unit, seq)]) == {unit: [(raw, None)]}
+    [judged] = Lineage({}, no_users).read([(raw, None)])
+    assert [e.id for e in judged.entities] == [e.id for e in said.entities]
+    await again.close()
+
+
+async def test_contents_held_are_bounded_and_let_go_once_written(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Merging far behind, past ``MAX_HELD_CONTENTS`` events the merge judges raw text
+    again; a unit written lets its contents go, making room."""
+    monkeypatch.setattr(journal_module, "MAX_HELD_CONTENTS", 2)
+
+    async def enqueue(run: str) -> tuple[str, int]:
+        event = run_event("START", "2025-03-01T10:00:00Z", run=run)
+        parsed = parse_lineage(event)
+        unit = unit_of(parsed)
+        queued = QueuedEvent("openlineage", unit, "START", None, json.dumps(event), parsed)
+        [(_, _, seq)] = await journal.enqueue([queued], "test")
+        return unit, seq
+
+    async def held(unit: str, seq: int) -> bool:
+        [(_, content)] = (await journal.carried([(unit, seq)]))[unit]
+        return content is not None
+
+    first, second, third = [await enqueue(run) for run in RUNS[:3]]
+    assert [await held(*u) for u in (first, second, third)] == [True, True, False]
+    await journal.complete([first])
+    fourth = await enqueue(RUNS[3])
+    assert [await held(*u) for u in (second, third, fourth)] == [True, False, True]

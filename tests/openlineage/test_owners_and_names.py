@@ -36,7 +36,7 @@ async def identity(emails: Sequence[str]) -> Mapping[str, str]:
 
 def read(lineage: Lineage, *raws: str) -> list[Observed]:
     """What a unit's queued events say, owners resolved, as the hydrator reads them."""
-    return asyncio.run(lineage.owned(lineage.read(raws)))
+    return asyncio.run(lineage.owned(lineage.read([(raw, None) for raw in raws])))
 
 
 def owned_event() -> str:

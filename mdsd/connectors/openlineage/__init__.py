@@ -76,12 +76,16 @@ class Lineage:
         self.namespaces = dict(namespaces)
         self.users = users
 
-    def read(self, raws: Sequence[str]) -> list[Observed]:
-        """What a unit's queued events say; ``InvalidPayload`` if one cannot be read."""
+    def read(self, events: Sequence[tuple[str, object]]) -> list[Observed]:
+        """What a unit's queued events say, each (raw text, what the door made of it or
+        ``None``): judged again only where the door's judgement is not at hand (after a
+        restart); ``InvalidPayload`` if one cannot be read."""
         observed = []
-        for raw in raws:
+        for raw, judged in events:
             try:
-                observed.append(observe(parse_lineage(json.loads(raw)), self.namespaces))
+                if not isinstance(judged, LineageEvent):
+                    judged = parse_lineage(json.loads(raw))
+                observed.append(observe(judged, self.namespaces))
             except (InvalidLineage, ValueError) as exc:  # judged at the door: not expected
                 raise InvalidPayload(f"queued OpenLineage event: {exc}") from exc
         return observed
