@@ -4,7 +4,8 @@ For sources whose events carry their content (OpenLineage), an entity's state is
 of its events by their own time, whatever order they arrive in. Each statement is dated at
 the event's moment, and the store's valid time decides:
 
-- identity (type, name, source, native id, status) and relationships are the same
+- identity (type, name, source, native id, status), the fields the mapping declares
+  ``fixed`` (a dataset's namespace, part of its id) and relationships are the same
   whenever they are said: stated at an earlier moment they move their start back, at a
   later one they change nothing;
 - a changing field (a run's status, a facet, a description, owners) holds each event's
@@ -124,7 +125,7 @@ def _entity(plan: _Plan, entity: NormalizedEntity, at: datetime) -> None:
     changing: list[tuple[str, list[Any]]] = [
         (F.attr_key(name), [value])
         for name, value in entity.attributes.items()
-        if value is not None
+        if value is not None and name not in entity.fixed
     ]
     if entity.description is not None:
         changing.append((F.DESCRIPTION, [entity.description]))
@@ -133,6 +134,10 @@ def _entity(plan: _Plan, entity: NormalizedEntity, at: datetime) -> None:
         changing.append((F.rel_attr(Rel.OWNED_BY), sorted(set(entity.owners))))
     for attr, values in changing:
         plan.interpose(xid, attr, values, at)
+    for name in entity.fixed:
+        held = entity.attributes.get(name)
+        if held is not None:
+            plan.replace(xid, F.attr_key(name), [held], at)
 
 
 def _times(plan: _Plan, db: Db, xid: str, moments: Sequence[datetime]) -> None:

@@ -168,7 +168,8 @@ def test_a_late_event_inside_a_batch_lands_at_its_own_time() -> None:
 
 def test_an_attribute_said_at_several_moments_is_one_transaction_a_moment() -> None:
     """Three events of one run: its status is stated at three moments, so three layers;
-    what only moves a start back (identity, edges) is stated once, in the first."""
+    what only moves a start back (identity, edges, a namespace) is stated once, in the
+    first."""
     sent = [
         run_event("COMPLETE", MOMENTS[2]),
         run_event("START", MOMENTS[0]),
@@ -182,6 +183,18 @@ def test_an_attribute_said_at_several_moments_is_one_transaction_a_moment() -> N
             for ops in layers
         ]
         assert said == [["running"], ["running"], ["succeeded"]]
+        namespaces = [
+            [op.e for op in ops if getattr(op, "attr", None) == F.attr_key("namespace")]
+            for ops in layers
+        ]  # part of the job's and datasets' ids: said once, like their identity
+        assert sorted(namespaces[0]) == sorted(
+            [
+                "aip://pipeline/openlineage/airflow/etl.orders",
+                "aip://dataset/openlineage/pg%3A%2F%2Fdb/public.orders",
+                "aip://dataset/openlineage/pg%3A%2F%2Fdb/public.daily",
+            ]
+        )
+        assert namespaces[1:] == [[], []]
         runs_of = [op for op in layers[0] if getattr(op, "attr", None) == F.rel_attr("run_of")]
         assert len(runs_of) == 1 and all(
             getattr(op, "attr", None) != F.rel_attr("run_of") for ops in layers[1:] for op in ops
