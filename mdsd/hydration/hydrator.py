@@ -53,7 +53,7 @@ MERGE_UNITS = 128
 #: halved the rate a JSON-lines body was taken at). What arrives meanwhile joins the
 #: merge, which costs less per event the larger it is. It bounds how much later than
 #: without the wait a unit is merged, well within the second to queryable of contract 3.
-GATHER_SECONDS = 0.25
+GATHER_SECONDS = 0.1
 #: how often a waiting merge looks whether the doors are still busy
 _GATHER_STEP = 0.01
 
