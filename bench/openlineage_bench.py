@@ -21,6 +21,9 @@ datasets, with schema and ownership facets, as a scheduler's integration sends t
 thin events name distinct entities of a world as large, so each event of either kind is a
 write of its own.
 Between phases the daemon is let go idle, so each phase's merging and hydrating is its own.
+Each phase also reports the daemon's CPU time per event until it is idle again (read from
+``/proc``): on cores shared with other work the rates move with the load, the CPU an event
+costs much less.
 
     .venv/bin/python bench/openlineage_bench.py [--events 5000] [--clients 16] [--rate 200]
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -201,6 +205,12 @@ async def queryable(
     return seconds, reached
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rate_of(n: int, seconds: float) -> float:
     return n / seconds if seconds else 0.0
 
@@ -255,13 +265,22 @@ def measure(
     daemon: DaemonProcess, thin: list[bytes], args: argparse.Namespace, rng: random.Random
 ) -> dict[str, Any]:
     socket = daemon.socket
+    pid = daemon.process.pid
+    #: door -> daemon CPU ms per event of each warm round and batch, until idle
+    cpu: dict[str, dict[str, list[float]]] = {"warm": {}, "batch": {}}
 
     def idle() -> None:
         assert daemon.call("wait_idle", 600)["idle"], daemon.log()[-2000:]
 
-    def posted(target: str, bodies: Sequence[bytes]) -> float:
+    def costed(phase: str, door: str, n: int, used: float) -> None:
+        cpu[phase].setdefault(door, []).append(1000 * (cpu_seconds(pid) - used) / n)
+
+    def posted(target: str, bodies: Sequence[bytes], phase: str = "") -> float:
+        used = cpu_seconds(pid)
         seconds = asyncio.run(post_all(socket, target, bodies, args.clients))
         idle()
+        if phase:
+            costed(phase, "thin" if target == EVENTS else "openlineage", len(bodies), used)
         return rate_of(len(bodies), seconds)
 
     first = {
@@ -270,17 +289,18 @@ def measure(
     }
     warm: dict[str, list[float]] = {"thin": [], "openlineage": []}
     for _ in range(args.rounds):
-        warm["thin"].append(posted(EVENTS, thin))
-        warm["openlineage"].append(posted(LINEAGE, lineage_bodies(args.events, rng)))
+        warm["thin"].append(posted(EVENTS, thin, "warm"))
+        warm["openlineage"].append(posted(LINEAGE, lineage_bodies(args.events, rng), "warm"))
     median = {door: statistics.median(rates) for door, rates in warm.items()}
 
     batch = {}
     for door, bodies in (("thin", thin), ("openlineage", lineage_bodies(args.events, rng))):
-        started = time.perf_counter()
+        used, started = cpu_seconds(pid), time.perf_counter()
         answer = daemon.call("ingest", b"\n".join(bodies), name="bench.jsonl")
         batch[door] = rate_of(len(bodies), time.perf_counter() - started)
         assert answer["accepted"] == len(bodies), answer
         idle()
+        costed("batch", door, len(bodies), used)
 
     latency = {}
     for label, rate in (("idle", 0.0), ("streaming", args.rate)):
@@ -301,6 +321,10 @@ def measure(
         "ingest_batch_events_per_second": {k: round(v) for k, v in batch.items()},
         "ingest_thin_over_openlineage": round(batch["thin"] / batch["openlineage"], 2),
         "queryable_after_ack_ms": latency,
+        "daemon_cpu_ms_per_event": {
+            phase: {door: round(statistics.median(ms), 2) for door, ms in doors.items()}
+            for phase, doors in cpu.items()
+        },
     }
 
 
@@ -317,6 +341,12 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"mds ingest (one JSON-lines body): thin {batch['thin']}/s, OpenLineage "
         f"{batch['openlineage']}/s, ratio {result['ingest_thin_over_openlineage']}x"
+    )
+    cpu = result["daemon_cpu_ms_per_event"]
+    print(
+        "daemon CPU ms per event, until idle: one a request thin "
+        f"{cpu['warm']['thin']}, OpenLineage {cpu['warm']['openlineage']}; one body thin "
+        f"{cpu['batch']['thin']}, OpenLineage {cpu['batch']['openlineage']}"
     )
     for label, q in result["queryable_after_ack_ms"].items():
         print(

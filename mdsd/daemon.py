@@ -178,6 +178,7 @@ class Daemon:
             max_event_bytes=self.config.intake.max_event_bytes,
             storage=self.storage,
         )
+        self.hydrator.doors_busy = lambda: self.intake.busy
         self.enrichment = Enrichment(
             self.store,
             self.journal,

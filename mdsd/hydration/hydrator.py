@@ -23,8 +23,9 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.storage import StorageHealth
@@ -42,10 +43,34 @@ MAX_RETRY_SECONDS = 3600.0
 COMPLETE_EVERY_SECONDS = 0.05
 
 OnCommit = Callable[[TxReport], None]
-#: the reader of a source whose events carry their content: a unit's queued raw events ->
-#: what they say (``mdsd.connectors.openlineage.Lineage``); raises ``SourceUnavailable``
-#: when what it needs to say it (identity, for owners) cannot answer
-Carried = Callable[[Sequence[str]], Awaitable[list[Observed]]]
+#: the most units of a source whose events carry their content merged at once: together
+#: they are a few transactions rather than one per event (``mdsd.hydration.merging``);
+#: more would hold the event loop longer at a time, the doors waiting
+MERGE_UNITS = 128
+#: while the doors are taking input, a merge waits, up to this long, before it takes its
+#: units: the senders wait on acknowledgement, and a merge holds the event loop for as
+#: long as it writes (a burst's first part merged while its second was being judged
+#: halved the rate a JSON-lines body was taken at). What arrives meanwhile joins the
+#: merge, which costs less per event the larger it is. It bounds how much later than
+#: without the wait a unit is merged, well within the second to queryable of contract 3.
+GATHER_SECONDS = 0.1
+#: how often a waiting merge looks whether the doors are still busy
+_GATHER_STEP = 0.01
+
+
+class Carried(Protocol):
+    """The reader of a source whose events carry their content
+    (``mdsd.connectors.openlineage.Lineage``)."""
+
+    def read(self, events: Sequence[tuple[str, object]]) -> list[Observed]:
+        """What one unit's queued events say, each (raw text, what the door made of it
+        or ``None``); ``InvalidPayload`` if they cannot."""
+        ...
+
+    async def owned(self, observed: Sequence[Observed]) -> list[Observed]:
+        """``observed`` with owners resolved; ``SourceUnavailable`` when what it needs to
+        say them (identity) cannot answer."""
+        ...
 
 
 @dataclass(slots=True)
@@ -97,6 +122,9 @@ class Hydrator:
         self.writer = writer
         self.on_commit = on_commit
         self.carried = dict(carried or {})
+        #: whether intake is taking input now, when a merge then gathers for
+        #: ``GATHER_SECONDS`` first (set by the composition root: intake hands work here)
+        self.doors_busy: Callable[[], bool] = lambda: False
         self.workers = workers
         self.retry_seconds = retry_seconds
         self.stats = HydrationStats()
@@ -104,6 +132,9 @@ class Hydrator:
         self._queues: dict[str, deque[tuple[int, str]]] = {}  # source -> (arrival, unit)
         self._arrivals = itertools.count()
         self._busy: Counter[str] = Counter()  # units in flight per source
+        self._slots: Counter[str] = Counter()  # hydrations in flight per source (a merge
+        # of several units of a carried source takes one slot)
+        self._alone: set[str] = set()  # units a failed merge left to be merged by themselves
         self._wanted: dict[str, tuple[str, int]] = {}  # unit -> (source, newest seq)
         self._inflight: set[str] = set()
         self._delayed: dict[str, asyncio.TimerHandle] = {}
@@ -194,7 +225,7 @@ class Hydrator:
         for source, queue in self._queues.items():
             if (
                 queue
-                and self._busy[source] < self._limits.get(source, 1)
+                and self._slots[source] < self._limits.get(source, 1)
                 and (oldest is None or queue[0][0] < oldest[0][0])
             ):
                 oldest = queue
@@ -241,22 +272,60 @@ class Hydrator:
             if wanted is None:
                 continue
             source, seq = wanted
+            batch = [(unit, seq)]
+            self._slots[source] += 1
             self._busy[source] += 1
             self._inflight.add(unit)
             try:
-                await self._hydrate(source, unit, seq)
+                if source in self.carried:
+                    if unit not in self._alone:
+                        await self._gather()
+                        more = self._companions(source, MERGE_UNITS - 1)
+                        self._busy[source] += len(more)
+                        self._inflight.update(u for u, _ in more)
+                        batch += more
+                    await self._merge(source, batch)
+                else:
+                    await self._hydrate(source, unit, seq)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the worker must survive anything one unit does
-                await self._failed(source, unit, seq, exc)
+                for failed, upto in batch:
+                    await self._failed(source, failed, upto, exc)
             finally:
-                self._busy[source] -= 1
-                self._inflight.discard(unit)
-                if unit in self._wanted and unit not in self._delayed:
-                    self._push(source, unit)
-                elif self._queues.get(source):
+                self._slots[source] -= 1
+                self._busy[source] -= len(batch)
+                for u, _ in batch:
+                    self._inflight.discard(u)
+                    if u in self._wanted and u not in self._delayed:
+                        self._push(source, u)
+                if self._queues.get(source):
                     self._wake_one()  # a slot of ``source`` is free for its next unit
                 self._maybe_idle()
+
+    async def _gather(self) -> None:
+        """Let the doors take their input first, for at most ``GATHER_SECONDS``."""
+        until = time.monotonic() + GATHER_SECONDS
+        while self.doors_busy() and time.monotonic() < until:
+            await asyncio.sleep(_GATHER_STEP)
+
+    def _companions(self, source: str, most: int) -> list[tuple[str, int]]:
+        """Up to ``most`` more queued units of ``source``, oldest first, to merge with the
+        one taken; a unit left to be merged by itself stays queued."""
+        queue = self._queues.get(source)
+        taken: list[tuple[str, int]] = []
+        kept: list[tuple[int, str]] = []
+        while queue and len(taken) < most:
+            arrival, unit = queue.popleft()
+            if unit in self._alone:
+                kept.append((arrival, unit))
+                continue
+            wanted = self._wanted.pop(unit, None)
+            if wanted is not None:  # else already taken: a stale entry
+                taken.append((unit, wanted[1]))
+        if queue is not None:
+            queue.extendleft(reversed(kept))
+        return taken
 
     async def _failed(self, source: str, unit: str, seq: int, exc: Exception) -> None:
         """A unit's hydration raised: a bug or bad data is a dead letter, but a storage
@@ -280,9 +349,6 @@ class Hydrator:
         self._wanted[unit] = (source, max(seq, previous[1] if previous else 0))
 
     async def _hydrate(self, source: str, unit: str, seq: int) -> None:
-        if source in self.carried:
-            await self._merge(source, unit, seq)
-            return
         if source not in self.fetcher.sources:
             await self._dead_letter(source, unit, seq, f"source {source!r} is not configured")
             return
@@ -320,28 +386,67 @@ class Hydrator:
         self._done.append((unit, seq))
         self._ok_units.append((source, unit))
 
-    async def _merge(self, source: str, unit: str, seq: int) -> None:
-        """A unit of a source whose events are its content: its queued events, merged."""
+    async def _merge(self, source: str, batch: list[tuple[str, int]]) -> None:
+        """Units of a source whose events are their content: their queued events, read in
+        one go and merged together (``Writer.observe``)."""
         started = time.perf_counter()
+        reader = self.carried[source]
+        queued = await self.journal.carried(batch)
+        observed: list[Observed] = []
+        merged: list[tuple[str, int]] = []
+        for unit, seq in batch:
+            try:
+                observed += reader.read(queued[unit])
+            except InvalidPayload as exc:
+                await self._dead_letter(source, unit, seq, str(exc))
+                continue
+            merged.append((unit, seq))
+        cause = {
+            "origin": "hydration",
+            "source": source,
+            "units": sorted(unit for unit, _ in merged),
+        }
         try:
-            observed = await self.carried[source](await self.journal.carried(unit, seq))
+            reports = self.writer.observe(await reader.owned(observed), cause)
         except SourceUnavailable as exc:
-            await self._retry_later(source, unit, seq, str(exc))
+            for unit, seq in merged:
+                await self._retry_later(source, unit, seq, str(exc))
             return
-        except InvalidPayload as exc:
-            await self._dead_letter(source, unit, seq, str(exc))
+        except Exception as exc:
+            await self._merge_failed(source, merged, exc)
             return
-        cause = {"origin": "hydration", "source": source, "unit": unit, "seq": seq}
-        reports = self.writer.observe(observed, cause)
         self.stats.seconds["write"] += time.perf_counter() - started
         if reports:
-            self.stats.hydrated += 1
+            self.stats.hydrated += len(merged)
         else:
-            self.stats.unchanged += 1
+            self.stats.unchanged += len(merged)
         for report in reports:
             self.on_commit(report)
-        self._done.append((unit, seq))
-        self._ok_units.append((source, unit))
+        for unit, seq in merged:
+            self._alone.discard(unit)
+            self._done.append((unit, seq))
+            self._ok_units.append((source, unit))
+
+    async def _merge_failed(
+        self, source: str, merged: list[tuple[str, int]], exc: Exception
+    ) -> None:
+        """Merging units raised. Several are merged again one by one, so that what one
+        unit brings fails it alone (what was written before the failure is restated then,
+        which changes nothing); a unit by itself has failed."""
+        if len(merged) > 1 and storage_fault(exc) is None:
+            log.warning(
+                "merging %d units of %s failed (%r); merging them one by one",
+                len(merged),
+                source,
+                exc,
+            )
+            for unit, seq in merged:
+                self._alone.add(unit)
+                self._keep(source, unit, seq)
+            return
+        for unit, seq in merged:
+            self._alone.discard(unit)
+            await self._failed(source, unit, seq, exc)
 
     async def _retry_later(self, source: str, unit: str, seq: int, reason: str) -> None:
         self.stats.failures += 1

@@ -23,7 +23,7 @@ from typing import Any
 from mds.wire.model import IDENTITY, NormalizedEntity, Rel, parse_aip_id
 from mdsd import facts as F
 from mdsd.connectors.base import Gone, Hydrated, HydrationResult, Observed
-from mdsd.hydration.merging import merge_ops
+from mdsd.hydration.merging import merge_layers
 from store import Add, Created, Db, FactStore, Op, Replace, TxReport
 
 #: Relationships the writer owns; inferred ones belong to enrichment.
@@ -157,14 +157,16 @@ class Writer:
         return [r for r in reports if r is not None]
 
     def observe(self, observed: Iterable[Observed], cause: dict[str, Any]) -> list[TxReport]:
-        """Merge what events that carry their content say (``mdsd.hydration.merging``),
-        oldest first, one transaction each: a run's START and COMPLETE written together
-        still leave it running between the two moments."""
-        reports: list[TxReport] = []
-        for observation in sorted(observed, key=lambda o: o.at):
-            self._ensure_attributes(observation.entities)
-            ops = merge_ops(self.store.db(), observation, self._stub)
-            report = self.store.transact(ops, cause) if ops else None
+        """Merge what events that carry their content say (``mdsd.hydration.merging``):
+        a batch of them in as few transactions as their moments allow, oldest first, so a
+        run's START and COMPLETE written together still leave it running between the two.
+        The transactions follow one another without a pause: each was planned from what
+        the store held before the first."""
+        observed = list(observed)
+        self._ensure_attributes(entity for o in observed for entity in o.entities)
+        reports = []
+        for ops in merge_layers(self.store.db(), observed, self._stub):
+            report = self.store.transact(ops, cause)
             if report is not None:
                 reports.append(report)
         return reports

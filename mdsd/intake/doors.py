@@ -49,6 +49,9 @@ INBOX_SUFFIXES = (".json", ".jsonl")
 INBOX_SETTLE_SECONDS = 1.0
 #: work from these origins may be served from the sources' short-lived response cache
 CACHED_ORIGINS = frozenset({"enrichment"})
+#: intake counts as busy this long after an input was queued: the gap between the parts
+#: of one input sent in parts (``mds ingest``), or a sender's next request
+QUIET_SECONDS = 0.02
 #: a ``.jsonl`` inbox file is queued this many lines at a time (one durable write each)
 INBOX_BATCH_LINES = 10_000
 #: how much of an oversize line is read at a time while it is skipped
@@ -99,6 +102,8 @@ class Intake:
         self.max_request_bytes = max_request_bytes
         self.max_event_bytes = max_event_bytes
         self.received = 0
+        self._submitting = 0  # inputs being judged and queued now
+        self._submitted = 0.0  # when the last one was (``time.monotonic``)
         self._lock = asyncio.Lock()
         self._recheck: asyncio.Task[None] | None = None
         self._inbox: Path | None = None
@@ -135,7 +140,21 @@ class Intake:
             parse_lines(lines, origin, self.max_event_bytes, first_index), origin
         )
 
+    @property
+    def busy(self) -> bool:
+        """Whether a door is taking input now, or took some within ``QUIET_SECONDS`` (the
+        hydrator lets merging wait for it)."""
+        return self._submitting > 0 or time.monotonic() - self._submitted < QUIET_SECONDS
+
     async def _submit(self, results: list[Result], origin: str) -> IntakeResult:
+        self._submitting += 1
+        try:
+            return await self._submit_results(results, origin)
+        finally:
+            self._submitting -= 1
+            self._submitted = time.monotonic()
+
+    async def _submit_results(self, results: list[Result], origin: str) -> IntakeResult:
         accepted: list[Accepted] = []
         rejected: list[tuple[int, str, str]] = []
         for item in results:
@@ -168,7 +187,8 @@ class Intake:
 
     async def _queue(self, accepted: list[Accepted], origin: str) -> int:
         events = [
-            QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw) for a in accepted
+            QueuedEvent(a.source, a.target, a.event_type, a.event_id, a.raw, a.content)
+            for a in accepted
         ]
         return await self.enqueue(events, origin)
 

@@ -41,6 +41,9 @@ class Accepted:
     #: position among the input's events, counting from 0
     index: int
     origin: str
+    #: what judging it made of an event that carries its content (OpenLineage's parsed
+    #: event), handed to the merge with it so that the merge does not judge it again
+    content: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +281,7 @@ def _judge_lineage(index: int, prefix: str, raw: str, event: Any, origin: str) -
         raw=kept,
         index=index,
         origin=origin,
+        content=parsed,
     )
 
 

@@ -29,6 +29,9 @@ from mdsd.base.faults import storage_fault
 EVENT_ID_MEMORY_SECONDS = 24 * 3600
 #: ids per ``IN (...)`` look-up, well under SQLite's limit on bound parameters
 _ID_CHUNK = 500
+#: the most queued events whose judged content is held in memory for their merge; past
+#: it (merging far behind) the merge judges the raw text again, as after a restart
+MAX_HELD_CONTENTS = 20_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake (
@@ -79,6 +82,9 @@ class QueuedEvent:
     event_type: str
     event_id: str | None
     raw: str
+    #: what the door made of ``raw`` (``Accepted.content``): held in memory only, for the
+    #: merge of a source whose events carry their content; never written
+    content: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,9 @@ class Journal:
             tuple[list[QueuedEvent], str, asyncio.Future[list[tuple[str, str, int]]]]
         ] = []
         self._writing: asyncio.Task[None] | None = None
+        #: unit -> {seq: content} of queued events whose content the door judged
+        self._contents: dict[str, dict[int, object]] = {}
+        self._held = 0
 
     @classmethod
     async def open(cls, path: Path, *, fsync: bool = False) -> Journal:
@@ -250,6 +259,9 @@ class Journal:
         first = (int(row[0]) if row else 0) - len(fresh) + 1
         for i, (g, _, e) in enumerate(fresh):
             parts[g].append((e.source, e.unit, first + i))
+            if e.content is not None and self._held < MAX_HELD_CONTENTS:
+                self._contents.setdefault(e.unit, {})[first + i] = e.content
+                self._held += 1
         return parts
 
     async def _unseen(self, events: Sequence[QueuedEvent], now: float) -> list[int]:
@@ -266,14 +278,9 @@ class Journal:
             "DELETE FROM seen_events WHERE seen_at < ?", (now - EVENT_ID_MEMORY_SECONDS,)
         )
         seen: set[tuple[str, str, str]] = set()
-        for start in range(0, len(ids), _ID_CHUNK):
-            chunk = ids[start : start + _ID_CHUNK]
-            async with self._db.execute(
-                "SELECT event_id, event_type, unit FROM seen_events"
-                f" WHERE event_id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ) as cursor:
-                seen.update((str(i), str(t), str(u)) for i, t, u in await cursor.fetchall())
+        query = "SELECT event_id, event_type, unit FROM seen_events WHERE event_id IN ({})"
+        for rows in await self._rows_in(query, ids):
+            seen.update((str(i), str(t), str(u)) for i, t, u in rows)
         fresh = []
         for position, event in enumerate(events):
             if event.event_id is None:
@@ -286,13 +293,33 @@ class Journal:
         return fresh
 
     @_alone
-    async def carried(self, unit: str, seq: int) -> list[str]:
-        """The raw events queued for ``unit`` up to ``seq``, oldest first: the content of
-        a source whose events carry it (OpenLineage), kept here until it is written."""
-        async with self._db.execute(
-            "SELECT raw FROM intake WHERE unit = ? AND seq <= ? ORDER BY seq", (unit, seq)
-        ) as cursor:
-            return [str(raw) for (raw,) in await cursor.fetchall()]
+    async def carried(
+        self, units: Sequence[tuple[str, int]]
+    ) -> dict[str, list[tuple[str, object]]]:
+        """The events queued for each (unit, up to seq), oldest first, each as its raw text
+        and what the door made of it (``None`` when this process did not judge it, or no
+        longer holds it): the content of a source whose events carry it (OpenLineage),
+        kept here until it is written. One read for a batch of units: a read per unit was
+        a round trip to SQLite's thread each, as much of the event loop as merging it."""
+        upto = dict(units)
+        found: dict[str, list[tuple[str, object]]] = {unit: [] for unit in upto}
+        query = "SELECT unit, seq, raw FROM intake WHERE unit IN ({}) ORDER BY seq"
+        for rows in await self._rows_in(query, sorted(upto)):
+            for unit, seq, raw in rows:
+                if seq <= upto[unit]:
+                    held = self._contents.get(unit, {}).get(seq)
+                    found[unit].append((str(raw), held))
+        return found
+
+    async def _rows_in(self, query: str, keys: Sequence[str]) -> list[Iterable[sqlite3.Row]]:
+        """The rows of ``query`` (its ``IN ({})`` filled in) for ``keys``, a part of at
+        most ``_ID_CHUNK`` keys at a time."""
+        parts = []
+        for start in range(0, len(keys), _ID_CHUNK):
+            chunk = keys[start : start + _ID_CHUNK]
+            async with self._db.execute(query.format(",".join("?" * len(chunk))), chunk) as cursor:
+                parts.append(await cursor.fetchall())
+        return parts
 
     @_alone
     async def pending(self) -> list[tuple[str, str, int]]:
@@ -309,6 +336,15 @@ class Journal:
         if rows:
             await self._db.executemany("DELETE FROM intake WHERE unit = ? AND seq <= ?", rows)
             await self._db.commit()
+        for unit, upto in rows:
+            held = self._contents.get(unit)
+            if held is None:
+                continue
+            for seq in [seq for seq in held if seq <= upto]:
+                del held[seq]
+                self._held -= 1
+            if not held:
+                del self._contents[unit]
 
     @_alone
     async def pending_count(self) -> int:

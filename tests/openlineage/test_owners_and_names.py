@@ -11,7 +11,7 @@ import pytest
 
 from mds.wire.model import Rel
 from mdsd import facts as F
-from mdsd.connectors import SourceUnavailable
+from mdsd.connectors import Observed, SourceUnavailable
 from mdsd.connectors.openlineage import Lineage
 from mdsd.connectors.openlineage.mapping import run_name
 from mdsd.hydration.writer import Writer
@@ -34,6 +34,11 @@ async def identity(emails: Sequence[str]) -> Mapping[str, str]:
     return {email: KNOWN[email] for email in emails if email in KNOWN}
 
 
+def read(lineage: Lineage, *raws: str) -> list[Observed]:
+    """What a unit's queued events say, owners resolved, as the hydrator reads them."""
+    return asyncio.run(lineage.owned(lineage.read([(raw, None) for raw in raws])))
+
+
 def owned_event() -> str:
     event = run_event("START", "2025-03-01T10:00:00Z")
     owners = [{"name": "user:alice@example.com"}, {"name": "Alice@Other.org", "type": "MAINTAINER"}]
@@ -44,7 +49,7 @@ def owned_event() -> str:
 def test_an_owner_is_the_identity_user_of_their_email_else_a_user_keyed_by_it(
     store: FactStore,
 ) -> None:
-    observed = asyncio.run(Lineage({}, identity)([owned_event()]))
+    observed = read(Lineage({}, identity), owned_event())
     Writer(store).observe(observed, {"origin": "test"})
     db = store.db()
     job = db.entid(JOB)
@@ -62,13 +67,13 @@ def test_identity_down_leaves_the_owners_to_a_retry() -> None:
         raise SourceUnavailable("identity: connection refused")
 
     with pytest.raises(SourceUnavailable):
-        asyncio.run(Lineage({}, down)([owned_event()]))
+        read(Lineage({}, down), owned_event())
 
 
 def test_a_run_is_named_by_its_job_and_the_end_of_its_id(store: FactStore) -> None:
     parent = facet(run={"runId": PARENT}, job={"namespace": "airflow", "name": "orders_dag"})
     event = run_event("START", "2025-03-01T10:00:00Z", run_facets={"parent": parent})
-    observed = asyncio.run(Lineage({}, identity)([json.dumps(event)]))
+    observed = read(Lineage({}, identity), json.dumps(event))
     Writer(store).observe(observed, {"origin": "test"})
     db = store.db()
     run = db.entity(db.entid(f"aip://pipeline-run/openlineage/{RUN}"))

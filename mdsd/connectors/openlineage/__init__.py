@@ -25,14 +25,13 @@ from mdsd.connectors.openlineage.parse import (
     parse_lineage,
 )
 
-#: units of this source merged at once. A unit (a run, or the dataset or job a static
-#: event is about) is independent of the others, and its events are merged in one write
-#: in ``eventTime`` order whatever the concurrency; a merge waits on the journal's read of
-#: its events (and identity, for owners), so while one waits another writes. Merged one
-#: at a time, a burst of 4,000 events through ``POST /api/v1/lineage`` was merged 12 s
-#: after its last acknowledgement; four or more at once kept up (0.7 s). Writes are CPU
-#: on the event loop, so more only takes turns from the doors.
-CONCURRENCY = 8
+#: merges of this source's units at once. A merge takes every unit queued then (up to
+#: ``hydrator.MERGE_UNITS``) and writes them together; a unit (a run, or the dataset or job
+#: a static event is about) is merged in ``eventTime`` order whatever the concurrency.
+#: While one merge waits on the journal's read of its events (and identity, for owners),
+#: the other writes; more only split a burst into smaller merges, each a few transactions
+#: of its own, and take turns from the doors (writes are CPU on the event loop).
+CONCURRENCY = 2
 
 
 def unit_of(event: LineageEvent) -> str:
@@ -69,19 +68,31 @@ class Lineage:
 
     ``namespaces`` is ``[openlineage.namespaces]``: dataset namespace -> source key;
     ``users`` resolves owner emails through identity, the same lookup every source's
-    owners go through."""
+    owners go through. Reading and resolving owners are apart so that a batch of units
+    is read unit by unit (one unit's bad event is that unit's dead letter, not the
+    batch's) and its owners resolved in one look-up."""
 
     def __init__(self, namespaces: Mapping[str, str], users: UsersByEmail) -> None:
         self.namespaces = dict(namespaces)
         self.users = users
 
-    async def __call__(self, raws: Sequence[str]) -> list[Observed]:
+    def read(self, events: Sequence[tuple[str, object]]) -> list[Observed]:
+        """What a unit's queued events say, each (raw text, what the door made of it or
+        ``None``): judged again only where the door's judgement is not at hand (after a
+        restart); ``InvalidPayload`` if one cannot be read."""
         observed = []
-        for raw in raws:
+        for raw, judged in events:
             try:
-                observed.append(observe(parse_lineage(json.loads(raw)), self.namespaces))
+                if not isinstance(judged, LineageEvent):
+                    judged = parse_lineage(json.loads(raw))
+                observed.append(observe(judged, self.namespaces))
             except (InvalidLineage, ValueError) as exc:  # judged at the door: not expected
                 raise InvalidPayload(f"queued OpenLineage event: {exc}") from exc
+        return observed
+
+    async def owned(self, observed: Sequence[Observed]) -> list[Observed]:
+        """``observed`` with their owners resolved to identity's users where it knows the
+        email; raises ``SourceUnavailable`` while identity cannot say."""
         emails = sorted({e for o in observed for entity in o.entities for e in entity.owner_emails})
         known = await self.users(emails) if emails else {}
         return [owned(o, known) for o in observed]

@@ -45,6 +45,9 @@ _READ = frozenset(
     {"schema", "documentation", "ownership", "datasetVersion", "parent", "columnLineage"}
 )
 _READ_RUN = _READ | {"errorMessage"}
+#: what a job or dataset is fixed by, part of its id: the same in every event that names
+#: it, so merged as its identity is (stated once, from its earliest event)
+_FIXED = frozenset({"namespace"})
 
 
 def observe(event: LineageEvent, namespaces: Mapping[str, str]) -> Observed:
@@ -119,6 +122,7 @@ def _job(job: ol.Job) -> NormalizedEntity:
     facets = job.facets or {}
     entity = _named(EntityType.PIPELINE, job_id(job.namespace, job.name), job.name)
     entity.attributes["namespace"] = job.namespace
+    entity.fixed = _FIXED
     _describe(entity, facets)
     return entity
 
@@ -144,6 +148,7 @@ def _datasets(
             continue
         entity = _named(EntityType.DATASET, xid, dataset.name)
         entity.attributes["namespace"] = dataset.namespace
+        entity.fixed = _FIXED
         schema = facets.get("schema")
         if isinstance(schema, SchemaDatasetFacet):
             entity.attributes["fields"] = [
