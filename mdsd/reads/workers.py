@@ -49,6 +49,8 @@ DEADLINE_GRACE_SECONDS = 5.0
 #: how long a worker waits for the primary's commit a request needs before it gives up
 CATCH_UP_SECONDS = 5.0
 _CATCH_UP_PAUSE_SECONDS = 0.002
+#: a follower that has not reached a request's transaction by then is opened again
+REOPEN_AFTER_SECONDS = 1.0
 #: the follower's decoded-entity caches (each catch-up empties them)
 CACHE_ENTRIES = 200_000
 BLOCK_CACHE_BYTES = 64 << 20
@@ -158,14 +160,10 @@ class Reading(Handler):
 
     def __init__(self, setup: dict[str, Any]) -> None:
         data = Path(setup["data"])
-        follower = data / "followers" / str(setup["index"])
-        follower.mkdir(parents=True, exist_ok=True)
-        self.store = FactStore(
-            data / "facts",
-            secondary=follower,
-            cache_entries=CACHE_ENTRIES,
-            block_cache_bytes=BLOCK_CACHE_BYTES,
-        )
+        self._follower = data / "followers" / str(setup["index"])
+        self._follower.mkdir(parents=True, exist_ok=True)
+        self._facts = data / "facts"
+        self.store = self._open()
         self.ops: dict[str, Op] = {"read": _query}
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mds-read")
         self._baseline = memory.rss_bytes()
@@ -202,14 +200,33 @@ class Reading(Handler):
         self._reach(basis_tx)
         return run(Db(self.store, basis_tx, since_tx).valid_at(valid_time), limits, *args)
 
+    def _open(self) -> FactStore:
+        return FactStore(
+            self._facts,
+            secondary=self._follower,
+            cache_entries=CACHE_ENTRIES,
+            block_cache_bytes=BLOCK_CACHE_BYTES,
+        )
+
     def _reach(self, basis_tx: int) -> None:
         """Catch up until the follower holds transaction ``basis_tx`` (the primary had
-        committed it when the request arrived, so it is on its way)."""
+        committed it when the request arrived, so it is on its way).
+
+        A follower that stops moving is opened afresh, once: after the primary made a
+        checkpoint (``mdsd backup``) a follower stayed at the transaction before it, and
+        every read after failed, where a new one reads the primary's current files."""
         give_up = time.monotonic() + CATCH_UP_SECONDS
+        reopen_at: float | None = time.monotonic() + REOPEN_AFTER_SECONDS
         while self.store.last_tx < basis_tx:
             self.store.catch_up()
             if self.store.last_tx >= basis_tx:
                 return
+            if reopen_at is not None and time.monotonic() > reopen_at:
+                log.warning("read follower stuck at tx %d; opening it again", self.store.last_tx)
+                self.store.close()
+                self.store = self._open()
+                reopen_at = None
+                continue
             if time.monotonic() > give_up:
                 raise ReadUnavailable(
                     f"the read worker has transaction {self.store.last_tx}, the request "

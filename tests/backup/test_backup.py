@@ -49,10 +49,12 @@ def graph_of(daemon: DaemonProcess, ids: list[str]) -> dict[str, Any]:
             for xid in ids:
                 entity = await client.entity(xid)
                 found[xid] = {k: v for k, v in entity.items() if k not in _THEIR_OWN}
-            found["search"] = [
-                [r["id"] for r in (await client.search(q))["results"]]
-                for q in ("ranking", "churn", "type:model")
-            ]
+            # each name finds its entity first (equal scores may come in either order: the
+            # restored index's segments are laid out otherwise)
+            names = sorted({str(e["name"]) for e in found.values() if e.get("name")})[:40]
+            found["search"] = {
+                name: (await client.search(name, limit=1))["results"][0]["name"] for name in names
+            }
             return found
 
     return asyncio.run(read())
