@@ -53,9 +53,10 @@ def config_toml(
     """A daemon config with every source at ``base_url`` and test-friendly timings.
 
     Sources are unthrottled (a local simulator needs no protecting): 5,000 reads/s and 32 in
-    flight each, against the defaults' 200/s and 8. With ``default_limits`` each source
-    table holds only its ``base_url``, as in a user's minimal config: the default rate,
-    burst, concurrency and backoff apply."""
+    flight each, against the defaults' 200/s and 8, and reconciliation runs only when asked.
+    With ``default_limits`` each source table holds only its ``base_url``, as in a user's
+    minimal config: the default rate, burst, concurrency, backoff and reconciliation
+    interval apply."""
     lines = [
         "[daemon]",
         f'data_dir = "{data_dir}"',
@@ -68,6 +69,12 @@ def config_toml(
         f"retry_seconds = {retry_seconds}",
         "",
     ]
+    # a test's daemon reconciles when the test asks (``mds reconcile``), not every 4 minutes
+    # in the middle of it; a user's minimal config keeps the default
+    quiet = {} if default_limits else {"interval_seconds": 3600.0}
+    reconcile = {**quiet, **(extra or {}).get("reconcile", {})}
+    if reconcile:
+        lines += ["[reconcile]", *_keys(reconcile), ""]
     for key in SOURCES:
         lines += [f"[sources.{key}]", f'base_url = "{base_url}"']
         if not default_limits:
@@ -85,7 +92,7 @@ def config_toml(
     namespaces = {"warehouse": "datasets", **(extra or {}).get("openlineage.namespaces", {})}
     lines += ["[openlineage.namespaces]", *_keys(namespaces), ""]
     for table, values in (extra or {}).items():
-        if table not in ("daemon", "openlineage.namespaces"):  # joined the tables above
+        if table not in ("daemon", "reconcile", "openlineage.namespaces"):  # joined above
             lines += [f"[{table}]", *_keys(values), ""]
     return "\n".join(lines)
 
