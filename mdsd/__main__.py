@@ -210,6 +210,7 @@ async def _backup_stopped(config: Config, folder: Path) -> backup.Manifest:
     """A backup of a data dir no daemon runs on: its stores, opened for it alone."""
     from mdsd import backup
     from mdsd.api.tokens import AUTH_DIR
+    from mdsd.daemon import state_files
     from mdsd.index.search import SearchIndex
     from mdsd.intake.journal import Journal
     from store import FactStore
@@ -225,7 +226,7 @@ async def _backup_stopped(config: Config, folder: Path) -> backup.Manifest:
                 indexes,
                 asyncio.Lock(),
                 data / AUTH_DIR,
-                state_files=sorted(data.glob("*.json")),
+                state_files=state_files(data),
             )
             return await backup.take(parts, folder)
         finally:

@@ -41,6 +41,7 @@ from typing import Any
 import tantivy
 
 from mdsd import __version__
+from mdsd.base.files import write_json
 from mdsd.base.private import PRIVATE_DIR_MODE
 from mdsd.index.search import SearchIndex
 from store import FactStore
@@ -190,12 +191,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> None:
-    temporary = folder / f"{MANIFEST}.tmp"
-    with temporary.open("w") as f:
-        json.dump(manifest.to_json(), f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    temporary.replace(folder / MANIFEST)
+    write_json(folder / MANIFEST, manifest.to_json(), indent=2, sort_keys=True)
 
 
 def verify(folder: Path) -> Manifest:

@@ -76,6 +76,13 @@ def runtime_status(frozen_objects: int) -> dict[str, Any]:
     }
 
 
+def state_files(data: Path) -> list[Path]:
+    """The stages' state files a backup carries: enrichment's and the sources' polls'. Not
+    ``replication.json``: a restored primary publishes its log from the start, to the new
+    topic docs/replication.md asks for."""
+    return [data / name for name in (STATE_FILE, FEAST_POLL_STATE, MLFLOW_CATCH_UP_STATE)]
+
+
 class Daemon:
     """Everything the running daemon holds. ``await start()``, then ``await stop()``."""
 
@@ -436,10 +443,7 @@ class Daemon:
             indexes={"search/main": self.search_index, "search/owners": self.owners_index},
             hold_indexes=self.indexer.commits,
             auth=self.config.data_dir / AUTH_DIR,
-            state_files=[
-                self.config.data_dir / name
-                for name in (STATE_FILE, FEAST_POLL_STATE, MLFLOW_CATCH_UP_STATE)
-            ],
+            state_files=state_files(self.config.data_dir),
         )
 
     async def redrive(self, ids: list[int] | None) -> dict[str, Any]:

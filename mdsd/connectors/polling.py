@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from mdsd.base.files import write_json
 from mdsd.connectors.base import InvalidPayload, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,4 @@ class Poller(ABC):
         return state if isinstance(state, dict) else None
 
     def write_state(self, state: dict[str, Any]) -> None:
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_path)
+        write_json(self.state_path, state)

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ from mds.wire.model import Rel, parse_aip_id
 from mds.wire.moments import iso_epoch
 from mdsd import facts as F
 from mdsd.base.faults import StorageFault, storage_fault
+from mdsd.base.files import write_json
 from mdsd.base.pacing import paced
 from mdsd.base.storage import StorageHealth
 from mdsd.enrichment.inference import Evaluator, Work, touched_entities
@@ -433,10 +433,7 @@ class Enrichment:
 
     def _save_state(self) -> None:
         state = {"processed_tx": self._processed_tx, "rules": fingerprint(self.rules)}
-        path = self._state_path
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, path)
+        write_json(self._state_path, state)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable
@@ -51,6 +50,7 @@ import tantivy
 from tantivy import DocAddress, Occur, Query
 
 from mds.wire.model import EntityType
+from mdsd.base.files import write_json
 from mdsd.index.grammar import parse_query
 from mdsd.index.highlight import Highlighter
 from mdsd.index.ranking import TIER_BASE, TOP_PRIOR, MatchTier, listing_key, prior
@@ -318,12 +318,7 @@ class SearchIndex(Searching):
         return data if isinstance(data, dict) else None
 
     def _write_sidecar(self, indexed_tx: int | None) -> None:
-        tmp = self.path / f"{_SIDECAR}.tmp"
-        with tmp.open("w") as f:
-            json.dump({"layout": LAYOUT_FINGERPRINT, "indexed_tx": indexed_tx}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(self.path / _SIDECAR)
+        write_json(self.path / _SIDECAR, {"layout": LAYOUT_FINGERPRINT, "indexed_tx": indexed_tx})
 
     def close(self) -> None:
         """Release the writer and its directory lock, after tantivy's background merges end

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from mds.wire.moments import iso_epoch
+from mdsd.base.files import write_json
 from mdsd.intake.buses.kafka import connection_options
 from mdsd.replication.message import encode
 from mdsd.replication.settings import ReplicationConfig
@@ -54,11 +54,7 @@ class Publisher:
             return 0
 
     def _write_state(self) -> None:
-        temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"published_tx": self.published}))
-        with temporary.open("rb") as f:
-            os.fsync(f.fileno())
-        temporary.replace(self.state_path)
+        write_json(self.state_path, {"published_tx": self.published})
 
     def wake(self) -> None:
         """A transaction committed: publish it soon."""
