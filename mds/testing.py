@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -105,8 +105,19 @@ def _keys(values: Mapping[str, Any]) -> list[str]:
 class DaemonProcess:
     """``mdsd`` as a child process. Use as a context manager or call start/stop."""
 
-    def __init__(self, workdir: Path, base_url: str, *, tls: bool = False, **config: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        base_url: str,
+        *,
+        tls: bool = False,
+        command: Sequence[str] = (),
+        **config: Any,
+    ) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        #: the ``mdsd`` command line after the config: ``("replica",)`` for a replica
+        self.command = list(command)
         self.data_dir = workdir / "data"
         self.socket = workdir / "run" / "mdsd.sock"
         self.config_path = workdir / "mdsd.toml"
@@ -144,7 +155,7 @@ class DaemonProcess:
     def start(self, timeout: float = 60.0) -> DaemonProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mdsd", "--config", str(self.config_path)],
+            [sys.executable, "-m", "mdsd", "--config", str(self.config_path), *self.command],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -41,6 +41,7 @@ EPILOG = """\
 examples:
   mdsd                                        run the daemon in the foreground
   mdsd demo                                   a simulated ML platform, a living graph
+  mdsd replica --config PATH --from-backup DIR  a read-only replica of a primary
   mdsd reindex                                rebuild the search index from the facts
   mdsd check-config --config PATH             validate a config file and exit
   mdsd token create alice --scope read        a token for the TCP listener, shown once
@@ -89,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index from the facts (stop the daemon first)"
     )
     reindex.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    replica = commands.add_parser(
+        "replica",
+        help="run a read-only replica following a primary's [replication] topic",
+        description="Serves every read as the primary does, applying its transactions from "
+        "the Kafka topic of the config's [replica] table in order; refuses writes, naming "
+        "the primary (docs/replication.md).",
+    )
+    replica.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
+    replica.add_argument(
+        "--from-backup",
+        metavar="DIR",
+        help="start from this backup of the primary (mdsd backup) when the data dir holds "
+        "no facts yet, instead of reading the topic from its start",
+    )
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", metavar="PATH", dest="sub_config", help="TOML config")
     _token_parsers(commands)
@@ -325,8 +340,28 @@ def _token_list(args: argparse.Namespace, folder: TokenFolder) -> None:
         )
 
 
-async def serve(config: Config) -> None:
-    """Run the daemon on its sockets until SIGINT/SIGTERM."""
+def _seed_replica(config: Config, folder: Path) -> None:
+    """A new replica's data dir from a backup of its primary: its facts, search indexes
+    and tokens; not the primary's journal, whose work the primary does."""
+    from mdsd import backup
+
+    if (config.data_dir / backup.FACTS).exists():
+        log.info("the data dir holds facts already: --from-backup is not needed, not used")
+        return
+    manifest, _ = backup.restore(folder.expanduser().resolve(), config.data_dir)
+    for name in (backup.JOURNAL, *(f.name for f in _state_files(config.data_dir))):
+        (config.data_dir / name).unlink(missing_ok=True)
+    log.info("replica seeded from %s: %s", folder, _held(manifest))
+
+
+def _state_files(data: Path) -> list[Path]:
+    from mdsd.daemon import state_files
+
+    return state_files(data)
+
+
+async def serve(config: Config, *, replica: bool = False) -> None:
+    """Run the daemon (or, with ``replica``, a replica) on its sockets until SIGINT/SIGTERM."""
     # Reads run on threads beside the event loop (mdsd.reads.cost). CPython hands the
     # interpreter lock between threads every 5 ms by default; at 1 ms, acknowledgements
     # taken while the worst reads ran waited 15 ms at the median instead of 62, and 0.6 s
@@ -336,8 +371,9 @@ async def serve(config: Config) -> None:
     from mdsd.base.listeners import bind_unix_socket, build_server
     from mdsd.base.storage import wait_for_room
     from mdsd.daemon import Daemon
+    from mdsd.replica import Replica
 
-    daemon = Daemon(config)
+    daemon = Replica(config) if replica else Daemon(config)
     app = create_app(daemon.api)
     listeners = [(build_server(app), bind_unix_socket(config.socket_path))]
     log.info("listening on %s", config.socket_path)
@@ -413,6 +449,20 @@ def _reindex(config: Config) -> str:
     return f"indexed {count} entities"
 
 
+def _check_role(command: str | None, config: Config, origin: str) -> None:
+    """A replica's config runs only as ``mdsd replica``, and that only with one."""
+    if command == "replica" and config.replica is None:
+        raise ConfigError(
+            f"{origin}: mdsd replica needs a [replica] table: the primary's topic and where "
+            "its brokers are (docs/replication.md)"
+        )
+    if command in (None, "run") and config.replica is not None:
+        raise ConfigError(
+            f"{origin}: this config has a [replica] table: run it with "
+            f"`mdsd replica --config {origin}`"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -435,10 +485,15 @@ def main(argv: list[str] | None = None) -> int:
             return _token_command(args, config)
         if args.command in ("backup", "restore", "verify-backup"):
             return _backup_command(args, config)
+        _check_role(args.command, config, origin)
         make_private(config.data_dir)  # before the lock file is its first file
         with DataDirLock(config.data_dir):
             if args.command == "reindex":
                 print(_reindex(config))
+            elif args.command == "replica":
+                if args.from_backup:
+                    _seed_replica(config, Path(args.from_backup))
+                asyncio.run(serve(config, replica=True))
             else:
                 asyncio.run(serve(config))
         return 0

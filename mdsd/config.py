@@ -29,7 +29,7 @@ from mdsd.connectors.openlineage.settings import OpenLineageConfig
 from mdsd.connectors.policy import SourcePolicy
 from mdsd.enrichment.settings import EnrichmentConfig, ReconcileConfig
 from mdsd.intake.buses.settings import IntakeConfig
-from mdsd.replication.settings import ReplicationConfig
+from mdsd.replication.settings import ReplicaConfig, ReplicationConfig
 
 # Checked by ``_problems`` with messages that name the key; serde only builds the objects.
 serde(SourcePolicy, deny_unknown_fields=True, type_check=disabled)
@@ -123,6 +123,15 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     #: publish every committed transaction to Kafka (docs/replication.md); off when absent
     replication: ReplicationConfig | None = None
+    #: ``mdsd replica``: follow a primary's transactions from Kafka (docs/replication.md)
+    replica: ReplicaConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.replication is not None and self.replica is not None:
+            raise ValueError(
+                "[replication] and [replica] cannot both be set: a replica publishes nothing; "
+                "its primary does"
+            )
 
     @property
     def data_dir(self) -> Path:

@@ -115,17 +115,23 @@ class Daemon:
         data.mkdir(parents=True, exist_ok=True)
         await self._open_stores(data)
         await self._build_rooms(data)
-        resumed = await self.hydrator.start()
-        if resumed:
-            log.info("resumed %d unit(s) left pending by the last run", resumed)
+        await self._resume()
         self._start_jobs(data)
         self.ready = True
+        self.log_ready()
+
+    def log_ready(self) -> None:
         log.info(
             "mdsd ready: %d transactions, sources %s, inbox %s",
             self.store.last_tx,
             ", ".join(sorted(self.connectors)) or "(none)",
             self.inbox,
         )
+
+    async def _resume(self) -> None:
+        resumed = await self.hydrator.start()
+        if resumed:
+            log.info("resumed %d unit(s) left pending by the last run", resumed)
 
     async def _open_stores(self, data: Path) -> None:
         """The fact store, the intake journal and the search indexes (caught up)."""
@@ -313,8 +319,7 @@ class Daemon:
             log.error("background task %s did not stop in time", task.get_name())
         await self.storage.close()
         await self.reader.aclose()
-        await self.hydrator.stop()
-        await self.fetcher.aclose()
+        await self._stop_writing()
         try:
             await self.indexer.drain()
         except Exception:  # the index is rebuilt from the facts at the next start
@@ -327,6 +332,11 @@ class Daemon:
         self.store.sync_wal()
         self.store.close()
         log.info("mdsd stopped cleanly")
+
+    async def _stop_writing(self) -> None:
+        """What the background jobs leave to stop: hydration and its fetch workers."""
+        await self.hydrator.stop()
+        await self.fetcher.aclose()
 
     # -- the write path -------------------------------------------------------------------------
 
@@ -359,26 +369,14 @@ class Daemon:
 
     async def status(self) -> dict[str, Any]:
         """``mds status``: every room's counters, assembled."""
-        counts = await self.counts.latest()
         return {
-            "version": __version__,
-            "ready": self.ready,
-            "started_at": iso_epoch(self.started_at),
-            "entities": counts[F.STATUS_RESOLVED] + counts[F.STATUS_STUB],
-            "resolved": counts[F.STATUS_RESOLVED],
-            "stubs": counts[F.STATUS_STUB],
-            "deleted": counts[F.STATUS_DELETED],
+            **await self._graph_status(),
+            "role": "primary",
             "pending": await self.journal.pending_count(),
             "pending_units": self.hydrator.pending_units,
             # files in the inbox not read yet (one still being written settles first)
             "inbox_files": sum(1 for _ in inbox_files(self.inbox)),
             "dead_letters": await self.journal.dead_letter_count(),
-            "last_tx": self.store.last_tx,
-            "last_tx_at": iso(self.store.instant_of(self.store.last_tx))
-            if self.store.last_tx
-            else None,
-            # how far back the graph reaches in valid time (an as-of before it finds nothing)
-            "earliest_valid": iso(self.store.earliest_valid()),
             "received": self.intake.received,
             "hydration": {
                 **self.hydrator.stats.to_json(),
@@ -393,6 +391,26 @@ class Daemon:
             "enrichment": {**self.enrichment.status(), "reconcile": self.reconciler.status()},
             "buses": {bus.kind: await bus.status() for bus in self.buses},
             "replication": self.publisher.status() if self.publisher is not None else None,
+        }
+
+    async def _graph_status(self) -> dict[str, Any]:
+        """The part of ``mds status`` a primary and a replica answer alike: what the graph
+        holds, its search index, and the process."""
+        counts = await self.counts.latest()
+        return {
+            "version": __version__,
+            "ready": self.ready,
+            "started_at": iso_epoch(self.started_at),
+            "entities": counts[F.STATUS_RESOLVED] + counts[F.STATUS_STUB],
+            "resolved": counts[F.STATUS_RESOLVED],
+            "stubs": counts[F.STATUS_STUB],
+            "deleted": counts[F.STATUS_DELETED],
+            "last_tx": self.store.last_tx,
+            "last_tx_at": iso(self.store.instant_of(self.store.last_tx))
+            if self.store.last_tx
+            else None,
+            # how far back the graph reaches in valid time (an as-of before it finds nothing)
+            "earliest_valid": iso(self.store.earliest_valid()),
             # entities by kind (deleted ones left out), from the search index's counts
             "kinds": await asyncio.to_thread(self.search_index.kinds),
             "search": {

@@ -543,12 +543,16 @@ class FactStore:
         with self._write_lock:
             self._check_open()
             next_eid, created, datoms = self._next_eid, {}, []
+            valid_micros: dict[datetime, int] = {}  # most datoms share a valid time
             for d in report.datoms:
                 info = self._infos.get(d.a)
                 if info is None:
                     raise SchemaError(f"transaction {report.tx} names unknown attribute {d.a!r}")
                 encoded = codec.encode_value(info.attribute.value_type, d.v)
-                datoms.append((d.e, info.id, encoded, d.added, codec.micros(d.valid)))
+                valid = valid_micros.get(d.valid)
+                if valid is None:
+                    valid = valid_micros[d.valid] = codec.micros(d.valid)
+                datoms.append((d.e, info.id, encoded, d.added, valid))
                 next_eid = max(next_eid, d.e + 1)
                 if d.a == XID.name and d.added:
                     created[str(d.v)] = d.e

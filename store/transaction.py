@@ -34,17 +34,20 @@ class Touch:
 
     ``before`` are the values true now (at the latest valid time) with ``starts``, when
     each became valid; ``tops`` hold, per value with several datoms, the latest valid time
-    of any of them and of its retractions (``intervals.Tops``). ``after`` are the values
-    as the ops leave them, ``valid`` the valid time each was stated with (absent: carried
-    over unchanged) and ``removed`` the valid time of the last op that took values away."""
+    of any of them and of its retractions (``intervals.Tops``), and ``ends`` where the
+    last window such a value holds in (as known now) ends, absent if it holds nowhere.
+    ``after`` are the values as the ops leave them, ``valid`` the valid time each was
+    stated with (absent: carried over unchanged) and ``removed`` the valid time of the last
+    op that took values away."""
 
-    __slots__ = ("after", "before", "removed", "starts", "tops", "valid")
+    __slots__ = ("after", "before", "ends", "removed", "starts", "tops", "valid")
 
     def __init__(
         self,
         before: dict[bytes, Any],
         starts: dict[bytes, int],
         tops: Tops,
+        ends: dict[bytes, int],
         after: dict[bytes, Any],
         valid: dict[bytes, int],
         removed: int,
@@ -52,6 +55,7 @@ class Touch:
         self.before = before
         self.starts = starts
         self.tops = tops
+        self.ends = ends
         self.after = after
         self.valid = valid
         self.removed = removed
@@ -187,7 +191,7 @@ class Transaction:
             key = (e, info.id)
             found = touched_get(key)
             if found is None:  # a new entity has no past
-                found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TOPS, {}, {}, 0)
+                found = touched[key] = Touch(_NOTHING, _NO_TIMES, _NO_TOPS, _NO_TIMES, {}, {}, 0)
             touch = found
             moment = op.valid
             when = default if moment is None else (micros_get(moment) or valid_of(moment))
@@ -240,7 +244,7 @@ class Transaction:
                 self.created[ref] = eid
                 v = self.xid_info.encode(ref)
                 self.touched[(eid, self.xid_info.id)] = Touch(
-                    _NOTHING, _NO_TIMES, _NO_TOPS, {v: ref}, {v: self.default_valid}, 0
+                    _NOTHING, _NO_TIMES, _NO_TOPS, _NO_TIMES, {v: ref}, {v: self.default_valid}, 0
                 )
             return eid
         if isinstance(ref, int) and not isinstance(ref, bool):
@@ -259,15 +263,20 @@ class Transaction:
         before: dict[bytes, Any] = {}
         starts: dict[bytes, int] = {}
         tops: Tops = {}
+        ends: dict[bytes, int] = {}
         if e < self.first_new_eid:
             cached: EntityIntervals | None = self.source.entity_cache.get(e)
             if cached is not None:
                 a, encode = info.id, info.raw_encode
                 for fa, value, _, end, valid_start, valid_end in cached.facts:
-                    if fa == a and end == OPEN and valid_end == VALID_OPEN:
-                        v = encode(value)  # stored values re-encode to their bytes
+                    if fa != a or end != OPEN:
+                        continue
+                    v = encode(value)  # stored values re-encode to their bytes
+                    if valid_end == VALID_OPEN:
                         before[v] = value
                         starts[v] = valid_start
+                    else:
+                        ends[v] = max(ends.get(v, NEVER), valid_end)
                 if cached.tops:
                     a4 = info.a4
                     tops = {g[4:]: top for g, top in cached.tops.items() if g[:4] == a4}
@@ -277,12 +286,16 @@ class Transaction:
                 prefix = codec.EAVT + U64.pack(e) + info.a4
                 items = self.source.scan_items(prefix)
                 for v, _, end, valid_start, valid_end in rectangles(items, len(prefix), tops):
-                    if end == OPEN and valid_end == VALID_OPEN:
+                    if end != OPEN:
+                        continue
+                    if valid_end == VALID_OPEN:
                         before[v] = codec.decode_value(v)
                         starts[v] = valid_start
+                    else:
+                        ends[v] = max(ends.get(v, NEVER), valid_end)
         # A new entity's empty "before" is shared: before dicts are never mutated.
         touch = self.touched[key] = Touch(
-            before or _NOTHING, starts, tops, dict(before), {}, self.default_valid
+            before or _NOTHING, starts, tops, ends, dict(before), {}, self.default_valid
         )
         return touch
 
@@ -424,9 +437,9 @@ class Transaction:
         own latest datom (or an older assertion would outlive the retraction); taken away
         before it began, with nothing after its start, it never held (a correction). An
         assertion never starts before its value's own latest datom (which would override
-        it), nor, for a cardinality-one attribute, before any other value's latest datom or
-        the leaving of the value it replaces, so the attribute never holds two values at
-        once. A value restated with an earlier valid time moves its start back as far as
+        it), nor, for a cardinality-one attribute, before the end of any other value's
+        last window or the leaving of the value it replaces, so the attribute never holds
+        two values at once. A value restated with an earlier valid time moves its start back as far as
         that allows."""
         retracts: list[EncodedDatom] = []
         retracted: list[Any] = []
@@ -442,8 +455,9 @@ class Transaction:
                 continue
             starts = touch.starts
             many = infos(a).many
-            # cardinality one: what a new value must not start before
-            floor = max((top for v, (top, _) in tops.items() if v not in before), default=NEVER)
+            # cardinality one: what a new value must not start before, the end of where
+            # another value holds (one asserted and taken back at one moment holds nowhere)
+            floor = max((end for v, end in touch.ends.items() if v not in before), default=NEVER)
             for v, value in before.items():
                 if v in after:
                     floor = max(floor, tops.get(v, (NEVER, NEVER))[1])

@@ -16,7 +16,7 @@ from textual import Logger
 
 from mds.client import AccessDenied, ApiError, DaemonUnavailable
 from tui.host import Host
-from tui.widgets.chrome import StatusInfo
+from tui.widgets.chrome import StatusInfo, replica_lag
 
 MAX_BACKOFF = 15.0
 #: a change stream that ends sooner than this after opening is reopened with backoff
@@ -114,6 +114,7 @@ class LiveLink:
             last_tx_at=status.get("last_tx_at"),
             stream=self.info.stream,
             storage=storage_problem(status),
+            replica_lag=replica_lag(status),
         )
         page = self.app.page
         if page is None:

@@ -19,6 +19,11 @@ from mdsd.reads.units import UnitTimes
 from store import Db, FactStore
 
 
+class PrimaryOnly(Exception):
+    """Work only the primary does (writes, dead letters, redrive, reconciliation), asked of
+    a read-only replica; the message names the primary."""
+
+
 class Accepted(Protocol):
     """What intake answers a submission with."""
 

@@ -25,7 +25,7 @@ from starlette.types import HTTPExceptionHandler
 from mds.wire import shapes
 from mds.wire.moments import AsOfError, iso_epoch
 from mdsd.api import graphql
-from mdsd.api.ports import Ready, Services
+from mdsd.api.ports import PrimaryOnly, Ready, Services
 from mdsd.base import jsondepth
 from mdsd.base.bodies import BodyTooLarge, read_body
 from mdsd.base.faults import StorageFault
@@ -464,6 +464,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], HTTPExceptionHandler] = {
     AsOfError: _answer(400, "bad_request"),
     QueryError: _answer(400, "bad_request"),
     Starting: _answer(503, "starting"),
+    PrimaryOnly: _answer(409, "read_only_replica"),
     TooLarge: _answer(413, "too_large"),
     TooCostly: _answer(422, "too_costly"),
     ReadUnavailable: _answer(503, "unavailable"),

@@ -141,14 +141,12 @@ def _entity(plan: _Plan, entity: NormalizedEntity, at: datetime) -> None:
 
 
 def _times(plan: _Plan, db: Db, xid: str, moments: Sequence[datetime]) -> None:
-    """An entity's ``created_at`` moves back to its earliest event; its ``updated_at``
-    moves on to each later one, each from its own moment."""
+    """An entity's ``created_at`` moves back to its earliest event; its ``updated_at`` is,
+    at each moment, the latest event's up to then: each event's from its own moment to the
+    next one's, so a late event lands between the two around it, as a changing field does."""
     e = db.entid(xid)
     created = None if e is None else db.get(e, F.CREATED_AT)
-    updated = None if e is None else db.get(e, F.UPDATED_AT)
     if created is None or moments[0] < created:
         plan.replace(xid, F.CREATED_AT, [moments[0]], moments[0])
     for at in moments:
-        if updated is None or at > updated:
-            plan.replace(xid, F.UPDATED_AT, [at], at)
-            updated = at
+        plan.interpose(xid, F.UPDATED_AT, [at], at)

@@ -63,13 +63,14 @@ def decode(raw: bytes) -> tuple[TxReport, list[Attribute]]:
     if body.get("format") != FORMAT:
         raise ValueError(f"replication message format {body.get('format')!r}, not {FORMAT}")
     attributes = {name: Attribute.from_json(a) for name, a in body["attributes"].items()}
+    instants = {name for name, a in attributes.items() if a.value_type is ValueType.INSTANT}
     tx = int(body["tx"])
-    datoms = [
-        Datom(int(e), a, _typed(attributes[a].value_type, v), tx, bool(added), _moment(valid))
-        for e, a, v, added, valid in body["datoms"]
-    ]
+    moments: dict[str, datetime] = {}  # most datoms of a transaction share a valid time
+    datoms = []
+    for e, a, v, added, valid in body["datoms"]:
+        moment = moments.get(valid)
+        if moment is None:
+            moment = moments[valid] = _moment(valid)
+        value = _moment(v) if a in instants else v
+        datoms.append(Datom(int(e), a, value, tx, bool(added), moment))
     return TxReport(tx, _moment(body["at"]), body["meta"], datoms, {}), list(attributes.values())
-
-
-def _typed(value_type: ValueType, value: Any) -> Any:
-    return _moment(value) if value_type is ValueType.INSTANT else value

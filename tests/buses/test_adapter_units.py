@@ -19,7 +19,7 @@ from mdsd.intake.buses.kafka import KafkaAdapter, consumer_options
 from mdsd.intake.buses.pump import Message
 from mdsd.intake.buses.settings import IntakeConfig, KafkaConfig, SqsConfig
 from mdsd.intake.buses.sqs import SqsAdapter
-from mdsd.replication.settings import ReplicationConfig
+from mdsd.replication.settings import ReplicaConfig, ReplicationConfig
 
 Record = namedtuple("Record", "topic partition offset value")
 P0, P1 = TopicPartition("events", 0), TopicPartition("events", 1)
@@ -271,9 +271,12 @@ def test_a_bus_without_its_extra_is_a_clear_startup_error(
 
 def test_the_example_configs_commented_bus_and_replication_tables_show_the_defaults() -> None:
     text = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
-    section = text[text.index("[intake]") :]
+    replica = text.index("\n# [replica]\n")
+    section = text[text.index("[intake]") : replica]
     uncommented = re.sub(r"^# (\[intake|\[replication|[a-z_]+ = )", r"\1", section, flags=re.M)
     config = parse_config(uncommented)
+    replica_table = re.sub(r"^# (\[replica|[a-z_]+ = )", r"\1", text[replica:], flags=re.M)
+    assert parse_config(replica_table).replica == ReplicaConfig()
     intake = config.intake
     assert intake.max_pending == IntakeConfig().max_pending
     assert intake.kafka == KafkaConfig()

@@ -128,3 +128,27 @@ def test_a_late_event_lands_between_the_two_events_around_it(store: FactStore) -
     assert step() == 3
     assert status(store) == "succeeded"
     assert status(store, "2025-03-01T11:30:00+00:00") == "running"
+
+
+@pytest.mark.parametrize("arrival", [(0, 1, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1)])
+def test_a_runs_creation_and_update_times_follow_its_events_whatever_their_order(
+    tmp_path: Path, arrival: tuple[int, int, int]
+) -> None:
+    """Created at its earliest event and, at each moment, updated at the latest event up
+    to then, however late the earlier ones came (newest first moved creation back once)."""
+    moments = [T1, T2, "2025-03-01T12:00:00Z"]
+    events = [
+        run_event(kind, at)
+        for kind, at in zip(("START", "RUNNING", "COMPLETE"), moments, strict=True)
+    ]
+    with FactStore(tmp_path / "facts") as store:
+        store.install(F.SCHEMA)
+        for i in arrival:
+            write(store, events[i])
+        db = store.db()
+        e = db.entid(RUN_ID)
+        for at, updated in (("10:30", T1), ("11:30", T2), ("12:30", moments[2])):
+            then = db.valid_at(datetime.fromisoformat(f"2025-03-01T{at}:00+00:00"))
+            assert then.get(e, F.CREATED_AT) == datetime.fromisoformat(T1), at
+            assert then.get(e, F.UPDATED_AT) == datetime.fromisoformat(updated), at
+        assert status(store) == "succeeded"

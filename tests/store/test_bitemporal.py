@@ -264,6 +264,21 @@ def test_restating_a_value_with_an_earlier_valid_time_moves_its_start_back() -> 
         assert store.earliest_valid() == BASE + 2 * DAY
 
 
+def test_a_value_replaced_from_ever_earlier_moments_holds_from_the_earliest() -> None:
+    """Each ``Replace`` states the present from its moment on, whatever came before it:
+    one whose value was asserted and taken back at one moment (it held nowhere) does not
+    keep the next one from starting where it says (an entity's creation moved back twice
+    by late events started at the first move)."""
+    with tempfile.TemporaryDirectory() as tmp, a_store(tmp) as store:
+        for day, name in ((8, "c"), (4, "b"), (0, "a")):
+            store.transact([Replace("aip://e0", "p/name", [name], BASE + day * DAY)])
+        e = store.lookup_xid("aip://e0")
+        assert e is not None
+        for day in (0, 4, 8, 9):
+            assert store.valid_at(BASE + day * DAY).get(e, "p/name") == "a", day
+        assert store.as_of(2).valid_at(BASE + 5 * DAY).get(e, "p/name") == "b"
+
+
 # -- a statement slotted into the past -------------------------------------------------------
 
 

@@ -499,6 +499,8 @@ class FakeDaemon:
 
     def __init__(self) -> None:
         self.graph = FakeGraph()
+        #: set, the daemon answers as ``mdsd replica`` does: this lag, no dead letters
+        self.replica: JSON | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/status", self.status),
@@ -580,10 +582,14 @@ class FakeDaemon:
                 "enrichment": {},
                 "started_at": g.txs[0].at,
                 "version": "fake",
+                "replica": self.replica,
             }
         )
 
     async def dead_letters(self, request: Request) -> Response:
+        if self.replica is not None:  # as mdsd replica answers
+            error = {"code": "read_only_replica", "message": "the primary's"}
+            return JSONResponse({"error": error}, status_code=409)
         return JSONResponse({"dead_letters": self.letters})
 
     async def redrive(self, request: Request) -> Response:

@@ -195,6 +195,33 @@ async def test_status_lists_sources_and_dead_letters_and_redrives_them(
         assert fake.letters[1]["redriven_at"] is None
 
 
+async def test_a_replica_shows_its_lag_where_a_primary_shows_its_queue(
+    make_app: Callable[..., MdsApp], fake: FakeDaemon
+) -> None:
+    fake.replica = {
+        "topic": "mds.transactions",
+        "primary": "https://primary:8443",
+        "applied_tx": 41,
+        "last_applied_committed_at": None,
+        "behind_messages": 3,
+        "behind_seconds": 2.5,
+        "last_error": None,
+    }
+    app = make_app(start=Location("status"), live=True)  # the status line polls
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, StatusScreen))
+        page = app.screen
+        assert isinstance(page, StatusScreen)
+        await wait_for(pilot, lambda: "applied tx 41" in str(page.query_one("#summary").render()))
+        summary = str(page.query_one("#summary", Static).render())
+        assert "replica, 2.5s behind" in summary and "https://primary:8443" in summary
+        assert "dead letter" not in summary.split("read-only")[0]
+        assert not any(row.group.startswith("dead letters") for row in page.table.rows_shown)
+        await wait_for(pilot, lambda: app.status_info.replica_lag is not None)
+        line = str(app.screen.query_one("#status-line", Static).render())
+        assert "replica, 2.5s behind" in line and "pending" not in line
+
+
 async def test_colon_status_opens_it(make_app: Callable[..., MdsApp]) -> None:
     app = make_app()
     async with app.run_test() as pilot:

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from mds.wire import JSON
 from tui.format import ago, clip, counted, fmt_time
 from tui.screens.listing import ListScreen
+from tui.widgets.chrome import ReplicaLag
 from tui.widgets.lists import Row
 
 #: the dead letters listed (the daemon keeps them all; ``mds dead-letters`` pages)
@@ -77,7 +78,9 @@ class StatusScreen(ListScreen):
 
     async def load(self) -> None:
         status = await self.client.status()
-        letters = (await self.client.dead_letters(limit=DEAD_LETTERS_SHOWN))["dead_letters"]
+        letters = []
+        if status.get("replica") is None:  # a replica's primary keeps the dead letters
+            letters = (await self.client.dead_letters(limit=DEAD_LETTERS_SHOWN))["dead_letters"]
         self.location.title = "daemon"
         self.show_rows(source_rows(status) + letter_rows(letters))
         self.query_one("#summary", Static).update(summary(status, letters))
@@ -117,9 +120,28 @@ def summary(status: JSON, letters: list[Any]) -> Text:
     )
     text.append(
         f"\n{counted(status.get('entities', 0), 'entity', 'entities')}  ·  "
-        f"{counted(status.get('stubs', 0), 'stub')}  ·  {status.get('pending', 0):,} pending  ·  "
+        f"{counted(status.get('stubs', 0), 'stub')}  ·  "
     )
+    lag = status.get("replica")
+    if lag is not None:
+        return text.append_text(replica_summary(lag))
+    text.append(f"{status.get('pending', 0):,} pending  ·  ")
     style = "bold red" if waiting else "green"
     text.append(f"{counted(waiting, 'dead letter')} waiting", style=style)
     text.append("\nenter: redrive the dead letter  ·  R: redrive all  ·  /: filter", style="dim")
+    return text
+
+
+def replica_summary(lag: JSON) -> Text:
+    """A replica's place behind its primary, where a primary shows its queue."""
+    said, style = ReplicaLag.of(lag).describe()
+    text = Text.assemble((said, style), f"  ·  applied tx {lag.get('applied_tx')}")
+    if lag.get("behind_messages"):
+        text.append(f" ({lag['behind_messages']:,} to apply)", style="yellow")
+    if lag.get("last_error"):
+        text.append(f"\n{lag['last_error']}", style="red")
+    text.append(
+        f"\nread-only: writes, dead letters and redrive are the primary's ({lag.get('primary')})",
+        style="dim",
+    )
     return text

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 from rich.text import Text
 from textual.widgets import Static
 
+from mds.wire import JSON
 from tui.format import TITLE_WIDTH, clip, fmt_time
 from tui.host import Host
 from tui.textual_internals import unwatch
@@ -33,6 +34,39 @@ class StatusInfo:
     retry_in: float | None = None
     #: while the daemon's disk fails (full, or I/O errors), what it says: writing is paused
     storage: str | None = None
+    #: a replica (``mdsd replica``): its lag behind the primary, None on a primary
+    replica_lag: ReplicaLag | None = None
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    """How far a replica is behind its primary, from its status."""
+
+    #: 0 in step; None until the broker first said
+    seconds: float | None
+    messages: int | None
+    error: str | None
+
+    @classmethod
+    def of(cls, lag: JSON) -> ReplicaLag:
+        """From the ``replica`` part of a status."""
+        return cls(lag.get("behind_seconds"), lag.get("behind_messages"), lag.get("last_error"))
+
+    def describe(self) -> tuple[str, str]:
+        """What the status line says of it, and in which style."""
+        if self.error:
+            return "replica: not following", "bold red"
+        if self.seconds is None:
+            return "replica: connecting", "yellow"
+        if self.seconds == 0:
+            return "replica, in step", "dim"
+        return f"replica, {self.seconds:.1f}s behind", "yellow"
+
+
+def replica_lag(status: JSON) -> ReplicaLag | None:
+    """A replica's lag from its status; None from a primary's."""
+    lag = status.get("replica")
+    return ReplicaLag.of(lag) if isinstance(lag, dict) else None
 
 
 class OneLine(Static):
@@ -159,7 +193,10 @@ class StatusLine(_AppWatcher):
                 text.append(f"  {info.entities:,} entities", style="dim")
             if info.stubs:
                 text.append(f" · {info.stubs:,} stubs", style="dim")
-            if info.pending is not None:
+            if info.replica_lag is not None:
+                said, style = info.replica_lag.describe()
+                text.append(f"  {said}", style=style)
+            elif info.pending is not None:
                 style = "yellow" if info.pending else "dim"
                 text.append(f"  pending {info.pending:,}", style=style)
             if info.dead_letters:

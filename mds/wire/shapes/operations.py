@@ -68,6 +68,24 @@ class RemoteStatus(Shape):
     token_file_problem: str | None = None
 
 
+class ReplicaStatus(Shape):
+    """A replica's place in its primary's transaction topic (``mdsd replica``)."""
+
+    topic: str
+    #: where writes go: the replica's ``[replica] primary``
+    primary: str
+    #: the primary's transactions this replica holds, the last one's number
+    applied_tx: int
+    #: the primary's commit time of that transaction
+    last_applied_committed_at: str | None
+    #: messages in the topic not applied yet; None until the broker first said
+    behind_messages: int | None
+    #: 0 when caught up, else how long ago the primary committed the last one applied
+    behind_seconds: float | None
+    last_error: str | None
+    applied_since_start: int = 0
+
+
 class Status(Shape):
     """``GET /v1/status``: what the daemon holds, and what it is doing."""
 
@@ -90,6 +108,10 @@ class Status(Shape):
     remote: RemoteStatus | None = None
     #: entities by kind, deleted ones left out
     kinds: dict[str, int] | None = None
+    #: "primary", or "replica" for ``mdsd replica``
+    role: str | None = None
+    #: a replica's lag behind its primary; None on a primary
+    replica: ReplicaStatus | None = None
 
 
 class WaitIdle(Status, kw_only=True):  # `idle` follows optional fields
