@@ -193,12 +193,12 @@ class Follower:
             )
 
     async def _measure(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        ends = {partition: consumer.highwater(partition) for partition in partitions}
+        if None in ends.values():  # known from fetches that brought messages; else asked
+            ends = await consumer.end_offsets(partitions)
         behind = 0
-        for partition in partitions:
-            high = consumer.highwater(partition)
-            if high is None:
-                return  # not known until the first fetch answers
-            behind += max(0, high - await consumer.position(partition))
+        for partition, end in ends.items():
+            behind += max(0, end - await consumer.position(partition))
         self.behind_messages = behind
         self.last_error = None
 

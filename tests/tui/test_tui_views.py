@@ -217,6 +217,7 @@ async def test_a_replica_shows_its_lag_where_a_primary_shows_its_queue(
         assert "replica, 2.5s behind" in summary and "https://primary:8443" in summary
         assert "dead letter" not in summary.split("read-only")[0]
         assert not any(row.group.startswith("dead letters") for row in page.table.rows_shown)
+        assert page.check_action("redrive_all", ()) is False  # the primary's to do
         await wait_for(pilot, lambda: app.status_info.replica_lag is not None)
         line = str(app.screen.query_one("#status-line", Static).render())
         assert "replica, 2.5s behind" in line and "pending" not in line

@@ -73,14 +73,24 @@ class StatusScreen(ListScreen):
         Binding("R", "redrive_all", "Redrive all", id="redrive_all"),
     ]
 
+    #: on a replica (``mdsd replica``): its primary keeps the dead letters and redrives them
+    replica = False
+
     def compose_top(self) -> ComposeResult:
         yield Static(id="summary")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "redrive_all" and self.replica:
+            return False
+        return super().check_action(action, parameters)
 
     async def load(self) -> None:
         status = await self.client.status()
         letters = []
-        if status.get("replica") is None:  # a replica's primary keeps the dead letters
+        self.replica = status.get("replica") is not None
+        if not self.replica:
             letters = (await self.client.dead_letters(limit=DEAD_LETTERS_SHOWN))["dead_letters"]
+        self.refresh_bindings()
         self.location.title = "daemon"
         self.show_rows(source_rows(status) + letter_rows(letters))
         self.query_one("#summary", Static).update(summary(status, letters))
