@@ -406,7 +406,9 @@ class Transaction:
     ) -> list[tuple[EncodedDatom, Any]]:
         """The datoms making exactly ``values`` true from ``when`` until the next datom of
         (e, attribute) after it: each value whose state at ``when`` differs is set there,
-        and set back at that next moment unless a datom of its own already decides it."""
+        and set back at that next moment unless a datom of its own already decides it. A
+        value already true is asserted again at ``when`` (unless a datom of it is there):
+        the statement is the bound of one delivered later for an earlier moment."""
         datoms: dict[bytes, list[tuple[int, int, int]]] = {}  # value -> (valid, tx, added)
         if e < self.first_new_eid:
             prefix = codec.EAVT + U64.pack(e) + info.a4
@@ -421,6 +423,10 @@ class Transaction:
             before = [d for d in datoms.get(v, ()) if d[0] <= when]
             held = bool(before) and bool(max(before)[2])
             wanted = v in values
+            if held and wanted and all(valid != when for valid, _, _ in datoms.get(v, ())):
+                # said again: a datom at its moment, so a statement delivered later that
+                # belongs before it ends here, not at whatever was said after
+                out.append(((e, info.id, v, True, when), values[v]))
             if held == wanted:
                 continue
             value = values[v] if wanted else codec.decode_value(v)
