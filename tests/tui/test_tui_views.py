@@ -8,13 +8,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fake_daemon import PIPE, PLAYBACK, PLAYBACK_V2, RUN2, TENURE, TEST, V5, WATCH, FakeDaemon
+from fake_daemon import (
+    DAILY,
+    PIPE,
+    PLAYBACK,
+    PLAYBACK_V2,
+    RUN2,
+    TENURE,
+    TEST,
+    V5,
+    WATCH,
+    FakeDaemon,
+)
 from test_tui_navigation import open_entity
 from textual.widgets import Static
 from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.nav import Location
+from tui.screens.history import HistoryScreen
 from tui.screens.impact import ImpactScreen
 from tui.screens.info import InfoScreen
 from tui.screens.lineage import LineageScreen
@@ -248,3 +260,30 @@ async def test_a_fact_a_section_lays_out_is_not_repeated_in_the_attribute_line(
         assert "Deployment" in sections and "production" in sections
         line = str(page.query_one("#attributes", Static).render())
         assert "status" not in line.split() and "version" not in line.split()
+
+
+@pytest.mark.parametrize("entity_id", [DAILY, None], ids=["entity", "whole graph"])
+async def test_history_rows_fit_80_columns_and_widen_with_the_terminal(
+    make_app: Callable[..., MdsApp], entity_id: str | None
+) -> None:
+    """A long name (an OpenLineage dataset's, a schema's JSON) is cut with an ellipsis so
+    every row and the headline fit 80 columns: nothing scrolls sideways, nothing wraps.
+    Wider, the same rows show more of the names again."""
+    app = make_app(start=Location("history", entity_id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table.row_count
+        )
+        page = app.screen
+        assert isinstance(page, HistoryScreen)
+        await pilot.pause(0.1)
+        table = page.table
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        cut = [row.cells[1] for row in table.rows_shown if "…" in row.cells[1].plain]
+        assert cut, "the fake's long names should need cutting at 80 columns"
+        assert page.query_one("#summary", Static).size.height == 1
+        narrow = sum(row.cells[1].cell_len for row in table.rows_shown)
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.2)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert sum(row.cells[1].cell_len for row in table.rows_shown) > narrow
