@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mds.wire import JSON
@@ -189,6 +189,8 @@ class EntityScreen(ListScreen):
     """Any entity; the per-type sections load after the page so it appears at once."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ("related", "type", "")
+    #: an entity page left for good is given the next entity to show (:mod:`tui.kept_pages`)
+    REUSABLE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "provenance", "Provenance", id="provenance"),
@@ -204,15 +206,39 @@ class EntityScreen(ListScreen):
         #: the first answer, asked for while the page's widgets mount (~20 ms) rather than
         #: after: the daemon's time hides under the mounting
         self._first: asyncio.Task[JSON] | None = None
+        #: set when the sections of the last load are drawn (or will not be)
+        self._sections_drawn = asyncio.Event()
 
     def compose_top(self) -> ComposeResult:
-        assert self.entity_id is not None
-        self._first = asyncio.create_task(self.client.entity(self.entity_id, **self.moments))
-        self._first.add_done_callback(_seen)  # a page replaced before it loads never asks
+        self._ask_first()
         with VerticalScroll(id="summary"):
             yield Static(id="header")
             yield Static(id="attributes")
-            yield Vertical(id="sections")
+            # every section in one widget: mounting one per section laid the page out and
+            # painted it twice more on each Enter
+            sections = Static(id="sections", classes="section")
+            sections.display = False  # until there are some: no blank line meanwhile
+            yield sections
+
+    def _ask_first(self) -> None:
+        assert self.entity_id is not None
+        self._first = asyncio.create_task(self.client.entity(self.entity_id, **self.moments))
+        self._first.add_done_callback(_seen)  # a page replaced before it loads never asks
+
+    def forget(self) -> None:
+        """The last entity's header, sections and relationships go; the next one is asked
+        for at once, as a page being built asks while it mounts."""
+        super().forget()
+        self.workers.cancel_group(self, "sections")
+        self.entity = None
+        self._relationship_rows = []
+        self._link_rows = []
+        self.query_one("#header", Static).update("")
+        for part in ("#attributes", "#sections"):
+            self.query_one(part, Static).update("")
+            self.query_one(part, Static).display = False
+        self.query_one("#summary", VerticalScroll).scroll_home(animate=False)
+        self._ask_first()
 
     async def load(self) -> None:
         assert self.entity_id is not None
@@ -237,7 +263,8 @@ class EntityScreen(ListScreen):
         self.query_one("#attributes", Static).display = bool(attributes)
         self._relationship_rows = relationship_rows(entity)
         self._show_all_rows()
-        self._load_sections(entity)
+        self._sections_drawn = asyncio.Event()
+        self._load_sections(entity, self._sections_drawn)
 
     def _show_all_rows(self) -> None:
         shown = {row.target for row in self._relationship_rows}
@@ -245,37 +272,42 @@ class EntityScreen(ListScreen):
             self._relationship_rows + [row for row in self._link_rows if row.target not in shown]
         )
 
+    async def content_ready(self) -> None:
+        """Loaded, and its sections drawn: with them in the first paint, the page is laid
+        out once rather than again when they arrive (they change the summary's height)."""
+        await super().content_ready()
+        if self.entity is not None:
+            await self._sections_drawn.wait()
+
     @work(exclusive=True, group="sections", exit_on_error=False)
-    async def _load_sections(self, entity: JSON) -> None:
-        sections = await load_sections(self.client, entity, self.moments)  # never raises
-        if not self.is_attached:
-            return
+    async def _load_sections(self, entity: JSON, drawn: asyncio.Event) -> None:
         try:
-            await self._draw_sections(sections)
+            sections = await load_sections(self.client, entity, self.moments)  # never raises
+            if not self.is_attached:
+                return
+            self._draw_sections(sections)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # a bug here must not take the page down with it
             self.log.error("drawing sections failed", exc)
             self.notify(f"Could not draw the sections: {exc}", severity="error")
+        finally:
+            drawn.set()
 
-    async def _draw_sections(self, sections: list[Section]) -> None:
+    def _draw_sections(self, sections: list[Section]) -> None:
         if self.entity is not None:  # what the sections lay out leaves the attribute line
             shown = frozenset().union(*(section.shows for section in sections))
             attributes = attributes_text(self.entity, shown)
             line = self.query_one("#attributes", Static)
             line.update(attributes)
             line.display = bool(attributes)
-        container = self.query_one("#sections", Vertical)
-        bodies = []
-        for section in sections:
-            body = Text.assemble((section.title, "bold underline"), "\n")
-            body.append_text(section.body)
-            bodies.append(body)
-        drawn = container.query_children(Static)
-        if len(drawn) == len(bodies):  # a reload: the same sections, drawn in place
-            for widget, body in zip(drawn, bodies, strict=True):
-                widget.update(body)
-        else:
-            await container.remove_children()
-            await container.mount_all(Static(body, classes="section") for body in bodies)
+        bodies = Text("\n\n").join(
+            Text.assemble((section.title, "bold underline"), "\n", section.body)
+            for section in sections
+        )
+        drawn = self.query_one("#sections", Static)
+        drawn.update(bodies)
+        drawn.display = bool(sections)
         links = link_rows([link for section in sections for link in section.links])
         if links or self._link_rows:
             self._link_rows = links
