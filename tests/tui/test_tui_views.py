@@ -35,6 +35,7 @@ from tui.screens.path import PathScreen
 from tui.screens.quality import QualityScreen
 from tui.screens.status import StatusScreen
 from tui.screens.usage import UsageScreen
+from tui.widgets.chrome import StatusLine
 
 
 def child_ids(node: object) -> set[str]:
@@ -287,3 +288,33 @@ async def test_history_rows_fit_80_columns_and_widen_with_the_terminal(
         await pilot.pause(0.2)
         assert table.virtual_size.width <= table.scrollable_content_region.width
         assert sum(row.cells[1].cell_len for row in table.rows_shown) > narrow
+
+
+async def test_an_entity_page_fits_80_columns_and_its_status_line_keeps_what_matters(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """At 80 columns the relationships cut their long names, not the type nor "inferred ·
+    p"; the header says when it was enriched on a line of its own rather than wrap it;
+    the status line leaves out the last transaction's time before "live" is cut."""
+    app = make_app(status_interval=0.2, live=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        await pilot.pause(0.3)
+        table = page.table
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        cells = [[str(c) for c in row.cells] for row in table.rows_shown]
+        assert any(name.endswith("…") for name, _, _ in cells)
+        assert "inferred · p" in [note for _, _, note in cells]
+        header = str(page.query_one("#header", Static).render()).splitlines()
+        assert all(len(line) <= 78 for line in header)
+        assert any(line.startswith("Enriched ") for line in header)
+        line = page.query_one(StatusLine)
+        await wait_for(pilot, lambda: line._shown is not None and "entities" in line._shown.plain)
+        assert line._shown is not None
+        said = line._shown.plain
+        assert line._shown.cell_len <= line.size.width and "  live " in said
+        assert "dead letters 2" in said and "last tx" not in said
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.3)
+        assert all(not str(row.cells[0]).endswith("…") for row in table.rows_shown)
+        assert line._shown is not None and "last tx" in line._shown.plain

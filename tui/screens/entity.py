@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -36,15 +37,16 @@ from tui.nav import Location
 from tui.screens.info import InfoScreen
 from tui.screens.listing import ListScreen
 from tui.sections import LAID_OUT, Link, Section, load_sections
-from tui.widgets.lists import Row
+from tui.widgets.lists import NavTable, Row
 
 
-def header_text(entity: JSON, past: bool = False) -> Text:
+def header_text(entity: JSON, past: bool = False, width: int | None = None) -> Text:
     """Name, type and record status (always: "resolved" is what tells a hydrated entity
     from a stub), id, description, owners, tags and times.
 
     In a ``past`` view, ages count to the moment shown, not to now: "enriched 5m ago"
-    beside a page of last Tuesday would be about today."""
+    beside a page of last Tuesday would be about today. Within ``width`` columns, when it
+    was enriched goes on a line of its own rather than wrap mid-phrase."""
     view = entity.get("as_of") or {}
     then = parse_time(view.get("valid_time") or view.get("at")) if past else None
     text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
@@ -86,16 +88,18 @@ def header_text(entity: JSON, past: bool = False) -> Text:
     text.append(f"{fmt_time(updated)} ({ago(updated, then)}{' then' if then else ''})")
     enriched = entity.get("last_enriched_at")
     stale = bool(entity.get("stale"))
-    text.append("   Enriched ", style="bold")
     enriched_at = parse_time(enriched)
     if then and enriched_at and enriched_at > then:
         # enrichment is mds's own work, on its own clock: after the moment shown
-        text.append(f"{fmt_time(enriched)} (after this moment)", style="dim")
-        return text
-    text.append(
-        ago(enriched, then) + (" then" if then and enriched else "") + ("  STALE" if stale else ""),
-        style=staleness_style(enriched, stale, then),
-    )
+        said, style = f"{fmt_time(enriched)} (after this moment)", "dim"
+    else:
+        said = ago(enriched, then) + (" then" if then and enriched else "")
+        said += "  STALE" if stale else ""
+        style = staleness_style(enriched, stale, then)
+    line = text.plain.rsplit("\n", 1)[-1]
+    fits = width is None or len(line) + len("   Enriched ") + len(said) <= width
+    text.append("   Enriched " if fits else "\nEnriched ", style="bold")
+    text.append(said, style=style)
     return text
 
 
@@ -148,6 +152,50 @@ def relationship_rows(entity: JSON) -> list[Row]:
             )
         )
     return rows
+
+
+#: the fewest cells a related entity's badge and name are cut to, however narrow the page
+MIN_NAME = 16
+#: the fewest cells a row's note (a field's description) is cut to before the name is
+MIN_NOTE = 6
+
+
+def fit_names(rows: list[Row], width: int, table: NavTable) -> list[Row]:
+    """``rows`` cut with an ellipsis so each fits ``width`` columns: a section's note (a
+    field's description) gives way first, then the badge and name; the relationship, the
+    type and a relationship's "inferred · p" are what a row means and stay whole. The
+    vertical scrollbar's room is kept whether or not it shows."""
+    if not rows:
+        return rows
+    group = max(len(row.group) for row in rows)
+    types = max(cell_width(row.cells[1]) for row in rows)
+    padding = 2 * table.cell_padding
+    room = width - group - types - 4 * padding - table.styles.scrollbar_size_vertical
+    names = max(cell_width(row.cells[0]) for row in rows)
+    notes = max(cell_width(row.cells[2]) for row in rows)
+    if names + notes <= room:
+        return rows
+    kept = max((cell_width(r.cells[2]) for r in rows if isinstance(r.data, dict)), default=0)
+    note_room = max(MIN_NOTE, kept, room - names)
+    name_room = max(MIN_NAME, room - min(notes, note_room))
+    return [cut(row, name_room, note_room) for row in rows]
+
+
+def cut(row: Row, name_room: int, note_room: int) -> Row:
+    """``row`` with its name and its note cut to their room (the filter still matches
+    what they said whole)."""
+    cells = list(row.cells)
+    for index, room in ((0, name_room), (2, note_room)):
+        cell = cells[index]
+        if isinstance(cell, Text) and cell.cell_len > room:
+            cell = cell.copy()
+            cell.truncate(room, overflow="ellipsis")
+            cells[index] = cell
+    return replace(row, cells=tuple(cells), search=row.haystack())
+
+
+def cell_width(cell: object) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
 
 
 def link_rows(links: list[Link]) -> list[Row]:
@@ -257,7 +305,7 @@ class EntityScreen(ListScreen):
         names.update(
             (o["id"], o["name"]) for o in entity.get("owners_resolved", []) if o.get("name")
         )
-        self.query_one("#header", Static).update(header_text(entity, past=self.mds.travelling))
+        self._draw_header()
         attributes = attributes_text(entity)
         self.query_one("#attributes", Static).update(attributes)
         self.query_one("#attributes", Static).display = bool(attributes)
@@ -266,11 +314,23 @@ class EntityScreen(ListScreen):
         self._sections_drawn = asyncio.Event()
         self._load_sections(entity, self._sections_drawn)
 
+    def _draw_header(self) -> None:
+        if self.entity is not None:
+            width = (self.size.width or self.app.size.width) - 3  # the summary's padding
+            header = header_text(self.entity, past=self.mds.travelling, width=width)
+            self.query_one("#header", Static).update(header)
+
+    def on_resize(self) -> None:
+        """The header's lines and the rows' names are fitted to the width: fitted again
+        (the rows after the layout: a table's rows replaced during it keep the old widths)."""
+        self._draw_header()
+        if self.entity is not None:
+            self.call_after_refresh(self._show_all_rows)
+
     def _show_all_rows(self) -> None:
         shown = {row.target for row in self._relationship_rows}
-        self.show_rows(
-            self._relationship_rows + [row for row in self._link_rows if row.target not in shown]
-        )
+        rows = self._relationship_rows + [r for r in self._link_rows if r.target not in shown]
+        self.show_rows(fit_names(rows, (self.size.width or self.app.size.width), self.table))
 
     async def content_ready(self) -> None:
         """Loaded, and its sections drawn: with them in the first paint, the page is laid

@@ -202,9 +202,10 @@ class HistoryScreen(ListScreen):
         self._draw()
 
     def on_resize(self) -> None:
-        """Rows are cut to the width: a wider terminal shows more of each name again."""
+        """Rows are cut to the width: a wider terminal shows more of each name again.
+        Drawn after the layout: a table's rows replaced during it keep the old widths."""
         if self._answer is not None:
-            self._draw()
+            self.call_after_refresh(self._draw)
 
     def _draw(self) -> None:
         assert self._answer is not None
