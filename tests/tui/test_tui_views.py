@@ -6,6 +6,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from fake_daemon import (
@@ -21,6 +22,7 @@ from fake_daemon import (
     FakeDaemon,
 )
 from test_tui_navigation import open_entity
+from textual.pilot import Pilot
 from textual.widgets import Static
 from tui_support import wait_for
 
@@ -36,6 +38,16 @@ from tui.screens.quality import QualityScreen
 from tui.screens.status import StatusScreen
 from tui.screens.usage import UsageScreen
 from tui.widgets.chrome import StatusLine
+
+Page = TypeVar("Page", bound=ListScreen)
+
+
+async def listed(pilot: Pilot[None], app: MdsApp, view: type[Page]) -> Page:
+    """The page on screen once it is a ``view`` with rows."""
+    await wait_for(pilot, lambda: isinstance(app.screen, view) and app.screen.table.row_count)
+    page = app.screen
+    assert isinstance(page, view)
+    return page
 
 
 def child_ids(node: object) -> set[str]:
@@ -73,11 +85,7 @@ async def test_lineage_tree_expands_lazily_and_toggles_direction(
 async def test_impact_groups_by_type_with_owners_to_notify(make_app: Callable[..., MdsApp]) -> None:
     app = make_app(start=Location("impact", PLAYBACK))
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, ImpactScreen)
+        page = await listed(pilot, app, ImpactScreen)
         groups = {row.group.split(" (")[0] for row in page.table.rows_shown}
         assert {"Dataset", "Feature", "ModelInstance", "notify owners"} <= groups
         summary = str(page.query_one("#summary", Static).render())
@@ -221,11 +229,7 @@ async def test_lists_sort_by_any_column_and_export_what_is_shown(
     monkeypatch.chdir(tmp_path)
     app = make_app(start=Location("impact", PLAYBACK))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, ImpactScreen)
+        page = await listed(pilot, app, ImpactScreen)
         table = page.table
 
         def names_in(group: str) -> list[str]:
@@ -272,11 +276,7 @@ async def test_history_rows_fit_80_columns_and_widen_with_the_terminal(
     Wider, the same rows show more of the names again."""
     app = make_app(start=Location("history", entity_id))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, HistoryScreen)
+        page = await listed(pilot, app, HistoryScreen)
         await pilot.pause(0.1)
         table = page.table
         assert table.virtual_size.width <= table.scrollable_content_region.width
