@@ -238,7 +238,12 @@ class MdsApp(App[None]):
     def _show(self, location: Location) -> None:
         page = self.kept_pages.get(location)
         if page is None:
-            page = VIEWS[location.view](location)
+            view = VIEWS[location.view]
+            page = self.kept_pages.spare(view, self.history.holds)
+            if page is None:
+                page = view(location)
+            else:
+                page.retarget(location)
             self.kept_pages.keep(page)
         elif page is self.screen:
             page.reload()

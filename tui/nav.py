@@ -91,6 +91,10 @@ class History:
         self._index += 1
         return self.current
 
+    def holds(self, location: Location) -> bool:
+        """Whether ``location`` is still an entry (back or forward can reach it)."""
+        return any(entry is location for entry in self._entries)
+
     def recent_entities(self, limit: int = 10) -> list[Location]:
         """Entity pages visited, most recent first, each once."""
         seen: set[str] = set()

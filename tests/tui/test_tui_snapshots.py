@@ -93,3 +93,18 @@ def test_the_looks_of_each_page(
         bookmarks=tmp_path / "bookmarks.json",
     )
     assert snap_compare(app, terminal_size=size, run_before=loaded)
+
+
+def test_the_history_of_a_long_name_fits_80x24(
+    snap_compare: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An OpenLineage dataset's name and its schema's JSON are longer than the screen is
+    wide: the headline stays one line and every row ends in an ellipsis, not at the edge."""
+    monkeypatch.setattr("tui.format.clock", lambda: PINNED)
+    app = MdsApp(
+        client_factory=lambda: Client(app=FakeDaemon().app),
+        start=Location("history", DAILY),
+        live=False,
+        bookmarks=tmp_path / "bookmarks.json",
+    )
+    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)

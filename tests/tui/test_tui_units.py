@@ -296,3 +296,16 @@ def test_a_transactions_usual_valid_time_is_said_once_on_its_row() -> None:
     said = [row.cells[1].plain for row in rows[1:]]
     assert "+ status  x" in said and "+ name  x" in said
     assert f"+ tags  t=1  valid from {fmt_time(other)}" in said
+
+
+def test_a_change_too_long_for_its_room_cuts_the_value_not_what_changed() -> None:
+    change = {"attribute": "attr/description", "op": "assert", "value": "x" * 200}
+    late = {**change, "valid": "2025-01-08T17:30:00Z"}
+    for said in (change_text(change, {}, room=40), change_text(late, {}, "", room=60)):
+        assert said.cell_len <= 60 and "…" in said.plain
+        assert said.plain.startswith("+ description  xxx")
+    assert change_text(late, {}, "", room=60).plain.endswith(
+        f"valid from {fmt_time('2025-01-08T17:30:00Z')}"
+    )
+    assert change_text(change, {}, room=40).cell_len == 40
+    assert change_text({**change, "value": "short"}, {}, room=40).plain == "+ description  short"

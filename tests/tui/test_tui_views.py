@@ -6,15 +6,29 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
-from fake_daemon import PIPE, PLAYBACK, PLAYBACK_V2, RUN2, TENURE, TEST, V5, WATCH, FakeDaemon
+from fake_daemon import (
+    DAILY,
+    PIPE,
+    PLAYBACK,
+    PLAYBACK_V2,
+    RUN2,
+    TENURE,
+    TEST,
+    V5,
+    WATCH,
+    FakeDaemon,
+)
 from test_tui_navigation import open_entity
+from textual.pilot import Pilot
 from textual.widgets import Static
 from tui_support import wait_for
 
 from tui.app import MdsApp
 from tui.nav import Location
+from tui.screens.history import HistoryScreen
 from tui.screens.impact import ImpactScreen
 from tui.screens.info import InfoScreen
 from tui.screens.lineage import LineageScreen
@@ -23,6 +37,17 @@ from tui.screens.path import PathScreen
 from tui.screens.quality import QualityScreen
 from tui.screens.status import StatusScreen
 from tui.screens.usage import UsageScreen
+from tui.widgets.chrome import StatusLine
+
+Page = TypeVar("Page", bound=ListScreen)
+
+
+async def listed(pilot: Pilot[None], app: MdsApp, view: type[Page]) -> Page:
+    """The page on screen once it is a ``view`` with rows."""
+    await wait_for(pilot, lambda: isinstance(app.screen, view) and app.screen.table.row_count)
+    page = app.screen
+    assert isinstance(page, view)
+    return page
 
 
 def child_ids(node: object) -> set[str]:
@@ -60,11 +85,7 @@ async def test_lineage_tree_expands_lazily_and_toggles_direction(
 async def test_impact_groups_by_type_with_owners_to_notify(make_app: Callable[..., MdsApp]) -> None:
     app = make_app(start=Location("impact", PLAYBACK))
     async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, ImpactScreen)
+        page = await listed(pilot, app, ImpactScreen)
         groups = {row.group.split(" (")[0] for row in page.table.rows_shown}
         assert {"Dataset", "Feature", "ModelInstance", "notify owners"} <= groups
         summary = str(page.query_one("#summary", Static).render())
@@ -236,11 +257,7 @@ async def test_lists_sort_by_any_column_and_export_what_is_shown(
     monkeypatch.chdir(tmp_path)
     app = make_app(start=Location("impact", PLAYBACK))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, ImpactScreen) and app.screen.table.row_count
-        )
-        page = app.screen
-        assert isinstance(page, ImpactScreen)
+        page = await listed(pilot, app, ImpactScreen)
         table = page.table
 
         def names_in(group: str) -> list[str]:
@@ -276,3 +293,56 @@ async def test_a_fact_a_section_lays_out_is_not_repeated_in_the_attribute_line(
         assert "Deployment" in sections and "production" in sections
         line = str(page.query_one("#attributes", Static).render())
         assert "status" not in line.split() and "version" not in line.split()
+
+
+@pytest.mark.parametrize("entity_id", [DAILY, None], ids=["entity", "whole graph"])
+async def test_history_rows_fit_80_columns_and_widen_with_the_terminal(
+    make_app: Callable[..., MdsApp], entity_id: str | None
+) -> None:
+    """A long name (an OpenLineage dataset's, a schema's JSON) is cut with an ellipsis so
+    every row and the headline fit 80 columns: nothing scrolls sideways, nothing wraps.
+    Wider, the same rows show more of the names again."""
+    app = make_app(start=Location("history", entity_id))
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await listed(pilot, app, HistoryScreen)
+        await pilot.pause(0.1)
+        table = page.table
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        cut = [row.cells[1] for row in table.rows_shown if "…" in row.cells[1].plain]
+        assert cut, "the fake's long names should need cutting at 80 columns"
+        assert page.query_one("#summary", Static).size.height == 1
+        narrow = sum(row.cells[1].cell_len for row in table.rows_shown)
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.2)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert sum(row.cells[1].cell_len for row in table.rows_shown) > narrow
+
+
+async def test_an_entity_page_fits_80_columns_and_its_status_line_keeps_what_matters(
+    make_app: Callable[..., MdsApp],
+) -> None:
+    """At 80 columns the relationships cut their long names, not the type nor "inferred ·
+    p"; the header says when it was enriched on a line of its own rather than wrap it;
+    the status line leaves out the last transaction's time before "live" is cut."""
+    app = make_app(status_interval=0.2, live=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await open_entity(pilot, app, V5)
+        await pilot.pause(0.3)
+        table = page.table
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        cells = [[str(c) for c in row.cells] for row in table.rows_shown]
+        assert any(name.endswith("…") for name, _, _ in cells)
+        assert "inferred · p" in [note for _, _, note in cells]
+        header = str(page.query_one("#header", Static).render()).splitlines()
+        assert all(len(line) <= 78 for line in header)
+        assert any(line.startswith("Enriched ") for line in header)
+        line = page.query_one(StatusLine)
+        await wait_for(pilot, lambda: line._shown is not None and "entities" in line._shown.plain)
+        assert line._shown is not None
+        said = line._shown.plain
+        assert line._shown.cell_len <= line.size.width and "  live " in said
+        assert "dead letters 2" in said and "last tx" not in said
+        await pilot.resize_terminal(160, 45)
+        await pilot.pause(0.3)
+        assert all(not str(row.cells[0]).endswith("…") for row in table.rows_shown)
+        assert line._shown is not None and "last tx" in line._shown.plain

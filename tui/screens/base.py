@@ -9,6 +9,7 @@ explorer never dies because the daemon did.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, ClassVar, cast
 
 from textual import work
@@ -30,12 +31,22 @@ from tui.nav import Location
 from tui.widgets.chrome import AsOfBar, Breadcrumbs, StatusLine
 from tui.widgets.keybar import KeyBar
 
+#: how long a page being built waits for its content before it is first painted: a
+#: daemon that answers in time (an entity and its sections' calls take a few ms) gets one
+#: layout and paint with the content, instead of an empty page laid out and painted, then
+#: again with the content, then again with the sections; a slower one shows the page empty
+#: (then "Loading…") as before, this much later
+FIRST_PAINT_WAIT = 0.03
+
 
 class PageScreen(Screen[None]):
     """Base of all pages. Subclasses implement :meth:`compose_body` and :meth:`load`."""
 
     #: the views that make sense only with an entity
     ENTITY_ACTIONS: ClassVar[frozenset[str]] = frozenset({"lineage", "graph", "impact", "usage"})
+    #: whether a built page of this view may be given another location to show
+    #: (:meth:`retarget`) rather than a new page built for it
+    REUSABLE: ClassVar[bool] = False
     #: what a failure that leaves nothing to show hides (:meth:`show_failure`)
     CONTENT: ClassVar[str] = "#body"
 
@@ -62,6 +73,8 @@ class PageScreen(Screen[None]):
         #: whether the page was shown: one replaced while it mounted never was, and has no
         #: state to save
         self.shown = False
+        #: set when the last load ends (loaded, failed or replaced): a paint waits on it
+        self._load_ended = asyncio.Event()
 
     # -- structure ------------------------------------------------------------------------
 
@@ -106,10 +119,37 @@ class PageScreen(Screen[None]):
         self.shown = True
         self.reload()
 
+    async def on_screen_resume(self) -> None:
+        """Hold the paint until the load in flight is shown, for at most
+        :data:`FIRST_PAINT_WAIT`. Textual runs a subclass's handler before the base
+        class's, and ``Screen``'s lays the page out and paints it: with the content in by
+        then, the page is laid out and painted once, with its content."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.content_ready(), FIRST_PAINT_WAIT)
+
+    async def content_ready(self) -> None:
+        """Until the page shows what its last load brought."""
+        await self._load_ended.wait()
+
     def resume(self) -> None:
         """Shown again, kept since it was left (:mod:`tui.kept_pages`): load afresh, as the
         data, or the moment the app looks at, may have changed meanwhile."""
         self.reload()
+
+    def retarget(self, location: Location) -> None:
+        """Show ``location`` in this page, built for another one of its view
+        (:meth:`KeptPages.spare <tui.kept_pages.KeptPages.spare>`): what it showed is
+        forgotten, the location's saved state restored, and it loads."""
+        self.location = location
+        self.forget()
+        self.restore_state()
+        self.reload()
+
+    def forget(self) -> None:
+        """Clear what the page shows, before it shows another location (:meth:`retarget`):
+        here the message; each view adds its own content."""
+        self.failure = None
+        self.clear_message()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -119,7 +159,8 @@ class PageScreen(Screen[None]):
         ``quiet``: no "Loading…" even if slow (live updates, typing); ``delay``: wait first,
         so a burst of calls (keystrokes, change events) costs one request.
         """
-        self._load(quiet, delay)
+        self._load_ended = asyncio.Event()
+        self._load(quiet, delay, self._load_ended)
 
     def refresh_live(self) -> None:
         """A committed change touched this page: reload shortly, once.
@@ -132,7 +173,7 @@ class PageScreen(Screen[None]):
             self.reload(quiet=True, delay=0.3)
 
     @work(exclusive=True, group="load", exit_on_error=False)
-    async def _load(self, quiet: bool, delay: float) -> None:
+    async def _load(self, quiet: bool, delay: float, ended: asyncio.Event) -> None:
         if delay:
             await asyncio.sleep(delay)
         if not quiet:
@@ -151,6 +192,7 @@ class PageScreen(Screen[None]):
             self.clear_message()
             self._show_content(True)
         finally:
+            ended.set()
             self._live_pending = False
             if self._loading_timer is not None:
                 self._loading_timer.stop()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mds.wire import JSON
@@ -36,15 +37,16 @@ from tui.nav import Location
 from tui.screens.info import InfoScreen
 from tui.screens.listing import ListScreen
 from tui.sections import LAID_OUT, Link, Section, load_sections
-from tui.widgets.lists import Row
+from tui.widgets.lists import NavTable, Row
 
 
-def header_text(entity: JSON, past: bool = False) -> Text:
+def header_text(entity: JSON, past: bool = False, width: int | None = None) -> Text:
     """Name, type and record status (always: "resolved" is what tells a hydrated entity
     from a stub), id, description, owners, tags and times.
 
     In a ``past`` view, ages count to the moment shown, not to now: "enriched 5m ago"
-    beside a page of last Tuesday would be about today."""
+    beside a page of last Tuesday would be about today. Within ``width`` columns, when it
+    was enriched goes on a line of its own rather than wrap mid-phrase."""
     view = entity.get("as_of") or {}
     then = parse_time(view.get("valid_time") or view.get("at")) if past else None
     text = Text.assemble(badge(entity.get("entity_type")), " ", (name_of(entity), "bold"))
@@ -86,16 +88,18 @@ def header_text(entity: JSON, past: bool = False) -> Text:
     text.append(f"{fmt_time(updated)} ({ago(updated, then)}{' then' if then else ''})")
     enriched = entity.get("last_enriched_at")
     stale = bool(entity.get("stale"))
-    text.append("   Enriched ", style="bold")
     enriched_at = parse_time(enriched)
     if then and enriched_at and enriched_at > then:
         # enrichment is mds's own work, on its own clock: after the moment shown
-        text.append(f"{fmt_time(enriched)} (after this moment)", style="dim")
-        return text
-    text.append(
-        ago(enriched, then) + (" then" if then and enriched else "") + ("  STALE" if stale else ""),
-        style=staleness_style(enriched, stale, then),
-    )
+        said, style = f"{fmt_time(enriched)} (after this moment)", "dim"
+    else:
+        said = ago(enriched, then) + (" then" if then and enriched else "")
+        said += "  STALE" if stale else ""
+        style = staleness_style(enriched, stale, then)
+    line = text.plain.rsplit("\n", 1)[-1]
+    fits = width is None or len(line) + len("   Enriched ") + len(said) <= width
+    text.append("   Enriched " if fits else "\nEnriched ", style="bold")
+    text.append(said, style=style)
     return text
 
 
@@ -150,6 +154,50 @@ def relationship_rows(entity: JSON) -> list[Row]:
     return rows
 
 
+#: the fewest cells a related entity's badge and name are cut to, however narrow the page
+MIN_NAME = 16
+#: the fewest cells a row's note (a field's description) is cut to before the name is
+MIN_NOTE = 6
+
+
+def fit_names(rows: list[Row], width: int, table: NavTable) -> list[Row]:
+    """``rows`` cut with an ellipsis so each fits ``width`` columns: a section's note (a
+    field's description) gives way first, then the badge and name; the relationship, the
+    type and a relationship's "inferred · p" are what a row means and stay whole. The
+    vertical scrollbar's room is kept whether or not it shows."""
+    if not rows:
+        return rows
+    group = max(len(row.group) for row in rows)
+    types = max(cell_width(row.cells[1]) for row in rows)
+    padding = 2 * table.cell_padding
+    room = width - group - types - 4 * padding - table.styles.scrollbar_size_vertical
+    names = max(cell_width(row.cells[0]) for row in rows)
+    notes = max(cell_width(row.cells[2]) for row in rows)
+    if names + notes <= room:
+        return rows
+    kept = max((cell_width(r.cells[2]) for r in rows if isinstance(r.data, dict)), default=0)
+    note_room = max(MIN_NOTE, kept, room - names)
+    name_room = max(MIN_NAME, room - min(notes, note_room))
+    return [cut(row, name_room, note_room) for row in rows]
+
+
+def cut(row: Row, name_room: int, note_room: int) -> Row:
+    """``row`` with its name and its note cut to their room (the filter still matches
+    what they said whole)."""
+    cells = list(row.cells)
+    for index, room in ((0, name_room), (2, note_room)):
+        cell = cells[index]
+        if isinstance(cell, Text) and cell.cell_len > room:
+            cell = cell.copy()
+            cell.truncate(room, overflow="ellipsis")
+            cells[index] = cell
+    return replace(row, cells=tuple(cells), search=row.haystack())
+
+
+def cell_width(cell: object) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
+
+
 def link_rows(links: list[Link]) -> list[Row]:
     return [
         Row(
@@ -189,6 +237,8 @@ class EntityScreen(ListScreen):
     """Any entity; the per-type sections load after the page so it appears at once."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ("related", "type", "")
+    #: an entity page left for good is given the next entity to show (:mod:`tui.kept_pages`)
+    REUSABLE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "provenance", "Provenance", id="provenance"),
@@ -204,15 +254,39 @@ class EntityScreen(ListScreen):
         #: the first answer, asked for while the page's widgets mount (~20 ms) rather than
         #: after: the daemon's time hides under the mounting
         self._first: asyncio.Task[JSON] | None = None
+        #: set when the sections of the last load are drawn (or will not be)
+        self._sections_drawn = asyncio.Event()
 
     def compose_top(self) -> ComposeResult:
-        assert self.entity_id is not None
-        self._first = asyncio.create_task(self.client.entity(self.entity_id, **self.moments))
-        self._first.add_done_callback(_seen)  # a page replaced before it loads never asks
+        self._ask_first()
         with VerticalScroll(id="summary"):
             yield Static(id="header")
             yield Static(id="attributes")
-            yield Vertical(id="sections")
+            # every section in one widget: mounting one per section laid the page out and
+            # painted it twice more on each Enter
+            sections = Static(id="sections", classes="section")
+            sections.display = False  # until there are some: no blank line meanwhile
+            yield sections
+
+    def _ask_first(self) -> None:
+        assert self.entity_id is not None
+        self._first = asyncio.create_task(self.client.entity(self.entity_id, **self.moments))
+        self._first.add_done_callback(_seen)  # a page replaced before it loads never asks
+
+    def forget(self) -> None:
+        """The last entity's header, sections and relationships go; the next one is asked
+        for at once, as a page being built asks while it mounts."""
+        super().forget()
+        self.workers.cancel_group(self, "sections")
+        self.entity = None
+        self._relationship_rows = []
+        self._link_rows = []
+        self.query_one("#header", Static).update("")
+        for part in ("#attributes", "#sections"):
+            self.query_one(part, Static).update("")
+            self.query_one(part, Static).display = False
+        self.query_one("#summary", VerticalScroll).scroll_home(animate=False)
+        self._ask_first()
 
     async def load(self) -> None:
         assert self.entity_id is not None
@@ -231,51 +305,69 @@ class EntityScreen(ListScreen):
         names.update(
             (o["id"], o["name"]) for o in entity.get("owners_resolved", []) if o.get("name")
         )
-        self.query_one("#header", Static).update(header_text(entity, past=self.mds.travelling))
+        self._draw_header()
         attributes = attributes_text(entity)
         self.query_one("#attributes", Static).update(attributes)
         self.query_one("#attributes", Static).display = bool(attributes)
         self._relationship_rows = relationship_rows(entity)
         self._show_all_rows()
-        self._load_sections(entity)
+        self._sections_drawn = asyncio.Event()
+        self._load_sections(entity, self._sections_drawn)
+
+    def _draw_header(self) -> None:
+        if self.entity is not None:
+            width = (self.size.width or self.app.size.width) - 3  # the summary's padding
+            header = header_text(self.entity, past=self.mds.travelling, width=width)
+            self.query_one("#header", Static).update(header)
+
+    def on_resize(self) -> None:
+        """The header's lines and the rows' names are fitted to the width: fitted again
+        (the rows after the layout: a table's rows replaced during it keep the old widths)."""
+        self._draw_header()
+        if self.entity is not None:
+            self.call_after_refresh(self._show_all_rows)
 
     def _show_all_rows(self) -> None:
         shown = {row.target for row in self._relationship_rows}
-        self.show_rows(
-            self._relationship_rows + [row for row in self._link_rows if row.target not in shown]
-        )
+        rows = self._relationship_rows + [r for r in self._link_rows if r.target not in shown]
+        self.show_rows(fit_names(rows, (self.size.width or self.app.size.width), self.table))
+
+    async def content_ready(self) -> None:
+        """Loaded, and its sections drawn: with them in the first paint, the page is laid
+        out once rather than again when they arrive (they change the summary's height)."""
+        await super().content_ready()
+        if self.entity is not None:
+            await self._sections_drawn.wait()
 
     @work(exclusive=True, group="sections", exit_on_error=False)
-    async def _load_sections(self, entity: JSON) -> None:
-        sections = await load_sections(self.client, entity, self.moments)  # never raises
-        if not self.is_attached:
-            return
+    async def _load_sections(self, entity: JSON, drawn: asyncio.Event) -> None:
         try:
-            await self._draw_sections(sections)
+            sections = await load_sections(self.client, entity, self.moments)  # never raises
+            if not self.is_attached:
+                return
+            self._draw_sections(sections)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # a bug here must not take the page down with it
             self.log.error("drawing sections failed", exc)
             self.notify(f"Could not draw the sections: {exc}", severity="error")
+        finally:
+            drawn.set()
 
-    async def _draw_sections(self, sections: list[Section]) -> None:
+    def _draw_sections(self, sections: list[Section]) -> None:
         if self.entity is not None:  # what the sections lay out leaves the attribute line
             shown = frozenset().union(*(section.shows for section in sections))
             attributes = attributes_text(self.entity, shown)
             line = self.query_one("#attributes", Static)
             line.update(attributes)
             line.display = bool(attributes)
-        container = self.query_one("#sections", Vertical)
-        bodies = []
-        for section in sections:
-            body = Text.assemble((section.title, "bold underline"), "\n")
-            body.append_text(section.body)
-            bodies.append(body)
-        drawn = container.query_children(Static)
-        if len(drawn) == len(bodies):  # a reload: the same sections, drawn in place
-            for widget, body in zip(drawn, bodies, strict=True):
-                widget.update(body)
-        else:
-            await container.remove_children()
-            await container.mount_all(Static(body, classes="section") for body in bodies)
+        bodies = Text("\n\n").join(
+            Text.assemble((section.title, "bold underline"), "\n", section.body)
+            for section in sections
+        )
+        drawn = self.query_one("#sections", Static)
+        drawn.update(bodies)
+        drawn.display = bool(sections)
         links = link_rows([link for section in sections for link in section.links])
         if links or self._link_rows:
             self._link_rows = links

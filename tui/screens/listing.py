@@ -71,6 +71,19 @@ class ListScreen(PageScreen):
         self.location.state["cursor"] = self.table.cursor_row
         self.location.state["filter"] = self.query_one("#filter", FilterBar).value
 
+    def forget(self) -> None:
+        """No rows, no filter, no sort: as a page built anew starts."""
+        super().forget()
+        self._restore_cursor = None
+        bar = self.query_one("#filter", FilterBar)
+        bar.value = ""
+        bar.display = False
+        table = self.table
+        table.filter_text = ""
+        table.sort_column = None
+        table.sort_reversed = False
+        table.set_rows([], keep_cursor=False)
+
     def restore_state(self) -> None:
         self._restore_cursor = self.location.state.get("cursor")
         text = self.location.state.get("filter", "")

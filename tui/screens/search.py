@@ -110,6 +110,11 @@ class SearchScreen(PageScreen):
         yield ResultList(id="results")
 
     @property
+    def home_shown(self) -> bool:
+        """Whether the first screen is drawn whole: the graph's counts and its list."""
+        return self._drawn_query in ("", "@") and self._home_parts is not None
+
+    @property
     def shown_query(self) -> str | None:
         """The query whose results are on screen (None before the first search)."""
         return self._drawn_query
@@ -216,7 +221,7 @@ class SearchScreen(PageScreen):
     def status_changed(self, status: dict[str, Any]) -> None:
         """The counts on the first screen follow the status poll (a backfill fills the
         graph under it); the list and its highlight stay as they are."""
-        if self._drawn_query in ("", "@") and self._home_parts is not None:
+        if self.home_shown:
             self._say_home(status)
 
     def recent(self) -> list[dict[str, Any]]:

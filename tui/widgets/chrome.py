@@ -169,9 +169,23 @@ class StatusLine(_AppWatcher):
         super().on_unmount()
         unwatch(self.app, "as_of_label", self)
 
+    def on_resize(self) -> None:
+        self._refresh(self._info)
+
     def _refresh(self, info: StatusInfo) -> None:
+        """The line, with its least needed parts left out until it fits: the time of the
+        last transaction first, then its number, the stub count and an empty queue; the
+        connection, the counts that need action and whether it is live always stay."""
         self._info = info
-        text = Text()
+        room = (self.size.width or self.app.size.width - 2) - 1
+        for dropped in range(len(_SPARED) + 1):
+            text = self._line(info, frozenset(_SPARED[:dropped]))
+            if text.cell_len <= room:
+                break
+        self.show(text)
+
+    def _line(self, info: StatusInfo, left_out: frozenset[str]) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
         target = self.mds.client.target
         remote = target.context or target.server  # the local socket goes without saying
         if remote:
@@ -191,21 +205,21 @@ class StatusLine(_AppWatcher):
         if info.state in ("up", "starting"):
             if info.entities is not None:
                 text.append(f"  {info.entities:,} entities", style="dim")
-            if info.stubs:
+            if info.stubs and "stubs" not in left_out:
                 text.append(f" · {info.stubs:,} stubs", style="dim")
             if info.replica_lag is not None:
                 said, style = info.replica_lag.describe()
                 text.append(f"  {said}", style=style)
-            elif info.pending is not None:
+            elif info.pending is not None and (info.pending or "pending" not in left_out):
                 style = "yellow" if info.pending else "dim"
                 text.append(f"  pending {info.pending:,}", style=style)
             if info.dead_letters:
                 text.append(f"  dead letters {info.dead_letters:,} (:status)", style="red")
             if info.storage:
                 text.append(f"  ⚠ {info.storage}: paused", style="bold red")
-            if info.last_tx is not None:
+            if info.last_tx is not None and "last tx" not in left_out:
                 text.append(f"  last tx {info.last_tx}", style="dim")
-                if info.last_tx_at:
+                if info.last_tx_at and "last tx at" not in left_out:
                     text.append(f" ({fmt_time(info.last_tx_at)})", style="dim")
             if self.mds.travelling:
                 # the page is of the past: changes arriving do not redraw it
@@ -220,4 +234,8 @@ class StatusLine(_AppWatcher):
                 )
         elif info.message:
             text.append(f"  {info.message}", style="dim")
-        self.show(text)
+        return text
+
+
+#: the parts of the status line left out, in this order, while it does not fit
+_SPARED = ("last tx at", "last tx", "stubs", "pending")

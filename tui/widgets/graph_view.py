@@ -81,6 +81,9 @@ class GraphView(ScrollView, can_focus=True):
         chosen = selected if selected in drawing.places else root
         self.set_reactive(GraphView.selected, None)
         self.selected = chosen
+        # the new size lays the view out again (a scrollbar comes or goes): scrolled to the
+        # selection once more after that, so the scrollbar shows where the view is
+        self.call_after_refresh(self.on_resize)
         self.refresh()
 
     def watch_selected(self, node: str | None) -> None:
@@ -91,13 +94,28 @@ class GraphView(ScrollView, can_focus=True):
         )
         place = self.place(node)
         if place is not None:
-            self.scroll_to_region(
-                Region(max(place.col - 2, 0), place.row, place.width + 4, 1),
-                animate=False,
-                force=True,
-            )
+            if self.size.area:  # else not laid out yet: on_resize scrolls once it is
+                self._show_place(place)
             self.post_message(self.Moved(node))  # type: ignore[arg-type]
         self.refresh()
+
+    def on_resize(self) -> None:
+        """Keep the selected node in view: when first laid out (a graph drawn before the
+        page's first paint), and when the terminal is resized."""
+        place = self.place(self.selected)
+        if place is not None:
+            self._show_place(place)
+        # Textual moves a scrollbar with the scroll only while the bar shows: one that
+        # came with this layout stays where the view was scrolled before it came
+        if self.show_horizontal_scrollbar:
+            self.horizontal_scrollbar.position = self.scroll_x
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = self.scroll_y
+
+    def _show_place(self, place: Place) -> None:
+        self.scroll_to_region(
+            Region(max(place.col - 2, 0), place.row, place.width + 4, 1), animate=False, force=True
+        )
 
     def place(self, node: str | None) -> Place | None:
         return None if node is None else self.drawing.places.get(node)

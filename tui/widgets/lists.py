@@ -83,6 +83,9 @@ class NavTable(DataTable[RenderableType]):
         self.sort_reversed = False
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         if self._grouped:
             self.add_column("", key="group")
         for index, label in enumerate(self._columns):
@@ -170,7 +173,10 @@ class NavTable(DataTable[RenderableType]):
             cursor = next(
                 (i for i, r in enumerate(self._visible) if (r.group, r.target) == same), cursor
             )
-        self.clear()
+        # the columns too: a column only ever widens to its rows, so narrower rows (cut
+        # to a narrower terminal) would keep the width of the widest ever shown
+        self.clear(columns=True)
+        self._add_columns()
         previous_group: str | None = None
         for index, row in enumerate(self._visible):
             cells: tuple[RenderableType, ...] = row.cells
