@@ -30,7 +30,7 @@ import tantivy
 from tantivy import Occur, Query, TextAnalyzer
 
 from mdsd.index.grammar import QueryError, SearchQuery, entity_type_of
-from mdsd.index.ranking import MAX_BONUS, TIER_BASE, fuzzy_distance
+from mdsd.index.ranking import MAX_BONUS, TIER_BASE, MatchTier, fuzzy_distance
 from mdsd.index.schema import NAME_PREFIX_CHARS, WORD_PREFIX_CHARS
 
 __all__ = ["TierQueries"]
@@ -89,27 +89,63 @@ class TierQueries:
         """Every query word starts a name word."""
         return _all([self._word_prefix(w, top) for w in words])
 
-    def misspelled(
-        self, searcher: tantivy.Searcher, words: list[str], *, found: bool
-    ) -> tuple[set[str], bool] | None:
+    def word_counts(self, searcher: tantivy.Searcher, words: list[str]) -> dict[str, int]:
+        """How many documents have a name word each query word starts (deleted ones too):
+        one term lookup per word, which tells misspelled words and bounds the tiers."""
+        return {w: searcher.doc_freq("name_word_prefix", w[:WORD_PREFIX_CHARS]) for w in words}
+
+    def misspelled(self, counts: dict[str, int], *, found: bool) -> tuple[set[str], bool] | None:
         """The words the fuzzy tier expands, and whether exactly spelled words then score.
 
-        A word that starts no name word is misspelled, and only those are expanded. If every
-        word is spelled like some name word, the words tier already found what they spell;
-        only when it and the tiers above found nothing at all are they all taken as possibly
-        misspelled (a mistyped date is still a date), and then the words that match exactly
-        earn a bonus. None when there is nothing to expand.
+        A word that starts no name word is misspelled (``counts``, from ``word_counts``),
+        and only those are expanded. If every word is spelled like some name word, the words
+        tier already found what they spell; only when it and the tiers above found nothing
+        at all are they all taken as possibly misspelled (a mistyped date is still a date),
+        and then the words that match exactly earn a bonus. None when there is nothing to
+        expand.
         """
-        misspelled = {
-            w
-            for w in words
-            if fuzzy_distance(w)
-            and not searcher.doc_freq("name_word_prefix", w[:WORD_PREFIX_CHARS])
-        }
+        misspelled = {w for w, count in counts.items() if fuzzy_distance(w) and not count}
         scored = not misspelled
         if scored and not found:
-            misspelled = {w for w in words if fuzzy_distance(w)}
+            misspelled = {w for w in counts if fuzzy_distance(w)}
         return (misspelled, scored) if misspelled else None
+
+    def sizes(
+        self, searcher: tantivy.Searcher, text: str, words: list[str], counts: dict[str, int]
+    ) -> dict[MatchTier, int | None]:
+        """Upper bounds on the documents each tier matches (deleted ones too), from term
+        statistics alone: a tier bounded by 0 need not be searched, and a query whose
+        tiers all match few documents is cheaper searched at once. None where only a walk
+        of the term dictionary could tell (a misspelled word, an unfinished one in other
+        text, every word when none is misspelled and nothing else may be found).
+        """
+        keyword = self._keyword(text)
+        exact = searcher.doc_freq("name", keyword) + searcher.doc_freq("native", keyword)
+        if text.startswith("aip://"):
+            exact += searcher.doc_freq("id", text)
+        if not words:
+            return {"exact": exact, "prefix": 0, "words": 0, "fuzzy": 0, "other": 0}
+        normalized = " ".join(words)[:NAME_PREFIX_CHARS]
+        typos = self.misspelled(counts, found=True)
+        fuzzy: int | None = 0
+        if typos is not None:  # every word not misspelled must start a name word
+            fuzzy = min((counts[w] for w in words if w not in typos[0]), default=None)
+        elif self.misspelled(counts, found=False) is not None:
+            fuzzy = None  # every word expanded if nothing else is found: a walk
+        # other text: every finished word, and the last as a name word prefix or in text
+        *finished, last = words
+        in_text = searcher.doc_freq("text", last)
+        bounds = [searcher.doc_freq("text", w) for w in finished]
+        if in_text or len(last) < 3:  # else a walk of the text vocabulary: not bounded
+            bounds.append(counts[last] + in_text)
+        other = min(bounds, default=None)
+        return {
+            "exact": exact,
+            "prefix": searcher.doc_freq("name_prefix", normalized),
+            "words": min(counts.values()),
+            "fuzzy": fuzzy,
+            "other": other,
+        }
 
     def fuzzy(self, words: list[str], misspelled: set[str], scored: bool, top: bool) -> Query:
         """Every word matches a name word, the misspelled ones within their edit budget."""
