@@ -1,16 +1,19 @@
-"""A text query's best hits, tier by tier or all tiers in one tantivy search.
+"""A text query's best hits: tier by tier, or the best tiers in one tantivy search.
 
 Tier by tier is what keeps as-you-type queries cheap: ``tra`` matches a tenth of a graph,
 but its exact and prefix tiers (among top documents first) fill the page and the broad
-tiers below are never scanned. A query that matches few documents in every tier (a whole
-name, a typo in one) fills no page early, and tier by tier it paid for six to eight
-searches, each with its fixed cost, most finding nothing: at a million names an exact
-query took 2.4x and a typo 2.9x the time raw tantivy took for the same job. So the tiers'
-sizes are bounded first from term statistics (``TierQueries.sizes``, a few term lookups);
-a tier bounded by 0 is not searched, and when the bounds together stay under
-``AT_ONCE_DOCS`` every tier goes into one disjunction-max query whose tier scores keep
-their strict order. Both ways give the same hits in the same order (a property test holds
-them to it).
+tiers below are never scanned. A query that matches few documents (a whole name, a typo in
+one) fills no page early, and tier by tier it ran six to eight searches, top documents
+first and then all of them, most finding nothing after intersecting long postings (a typo's
+words tier intersects the n-grams of its right words before learning that one word starts
+no name word); the fuzzy tier walked the term dictionary twice. At a million names an exact
+query took 2.4x and a typo 2.9x the time raw tantivy took for the same job.
+
+So the tiers' sizes are bounded first, from term statistics (``TierQueries.sizes``, a few
+term lookups): a tier bounded by 0 is not searched, top documents are not searched first
+when the tier cannot fill the page anyway, and the best tiers whose bounds sum to at most
+``AT_ONCE_DOCS`` go into one disjunction-max query, each scoring its base times the prior
+factor, as alone. Both ways give the same hits (a property test holds them to it).
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from mdsd.index.tiers import TierQueries
 
 __all__ = ["AT_ONCE_DOCS", "Found", "ranked"]
 
-#: Up to how many matching documents (summed bounds of all tiers) one search of every tier
-#: costs less than the tiers' searches one by one: scoring a few thousand documents takes
-#: less than the fixed cost of the searches it saves.
+#: Up to how many documents (the tiers' summed bounds) the best tiers are searched at once:
+#: beyond, a broad tier is better left to the top documents first, and to a full page that
+#: may make it unnecessary.
 AT_ONCE_DOCS = 4000
 #: tiers in rank order
 _TIERS: Final[tuple[MatchTier, ...]] = ("exact", "prefix", "words", "fuzzy", "other")

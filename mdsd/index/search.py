@@ -8,13 +8,15 @@ Relevance is tiered, and the tiers are strict (every hit of a tier ranks above e
 the next): ``exact``, ``prefix``, ``words``, ``fuzzy``, ``other`` (what each matches:
 ``mdsd.index.tiers``; the order within a tier: ``mdsd.index.ranking``).
 
-Each tier is one tantivy search, best tier first, and the search stops as soon as ``limit``
-hits are found: as-you-type queries are nearly always answered by the exact and prefix tiers
-and never pay for the others. What a search costs is the number of documents a tier matches,
-all of which must be ordered by prior: ``tra`` matches a tenth of a graph. So the name fields
-are indexed twice, the second time for the top documents only (the resolved canonical ones, a
-fifth of a graph, whose prior is above every other's); a tier first looks there, and only if
-they cannot fill the page goes on to every document.
+Tiers are searched best first, and the search stops as soon as ``limit`` hits are found:
+as-you-type queries are nearly always answered by the exact and prefix tiers and never pay
+for the others. What a search costs is the number of documents a tier matches, all of which
+must be ordered by prior: ``tra`` matches a tenth of a graph. So the name fields are indexed
+twice, the second time for the top documents only (the resolved canonical ones, a fifth of a
+graph, whose prior is above every other's); a tier first looks there, and only if they cannot
+fill the page goes on to every document. A query whose tiers match few documents (a whole
+name, a typo) fills no page early: its best tiers are searched in one go instead
+(``mdsd.index.ranked``).
 
 Owners index: users and teams are searched through a second ``SearchIndex`` at its own path
 (the daemon uses ``{data_dir}/search/owners``) fed only the User and Team documents, with
