@@ -19,6 +19,7 @@ factor, as alone. Both ways give the same hits (a property test holds them to it
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Final
 
 import tantivy
@@ -75,7 +76,7 @@ def ranked(
     if len(together) < 2:  # one tier alone is searched as it would be by itself
         together = []
     page.at_once([tier for tier in together if sizes[tier]])
-    if "fuzzy" in together and not any(tier != "other" for _, _, tier in page.found):
+    if deferred and "fuzzy" in together and all(tier == "other" for _, _, tier in page.found):
         page.fuzzy_before_other()
     for tier in _TIERS[len(together) :]:
         if page.full() or (tier != "exact" and not words):
@@ -85,28 +86,20 @@ def ranked(
     return page.found
 
 
+@dataclass
 class _Page:
     """The hits found so far for one search, on one searcher."""
 
-    def __init__(
-        self,
-        searcher: tantivy.Searcher,
-        tiers: TierQueries,
-        text: str,
-        words: list[str],
-        filters: Filters,
-        limit: int,
-        counts: dict[str, int],
-    ) -> None:
-        self.searcher = searcher
-        self.tiers = tiers
-        self.text = text
-        self.words = words
-        self.filters = filters
-        self.limit = limit
-        self.counts = counts
-        self.found: list[Found] = []
-        self.seen: set[tuple[int, int]] = set()
+    searcher: tantivy.Searcher
+    tiers: TierQueries
+    text: str
+    words: list[str]
+    filters: Filters
+    limit: int
+    #: ``TierQueries.word_counts`` of the words
+    counts: dict[str, int]
+    found: list[Found] = field(default_factory=list)
+    seen: set[tuple[int, int]] = field(default_factory=set)
 
     def full(self) -> bool:
         return len(self.found) >= self.limit
