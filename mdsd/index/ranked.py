@@ -7,13 +7,15 @@ one) fills no page early, and tier by tier it ran six to eight searches, top doc
 first and then all of them, most finding nothing after intersecting long postings (a typo's
 words tier intersects the n-grams of its right words before learning that one word starts
 no name word); the fuzzy tier walked the term dictionary twice. At a million names an exact
-query took 2.4x and a typo 2.9x the time raw tantivy took for the same job.
+query took 2.4x and a typo 2.9x the time raw tantivy took for the same job (on an
+independent set of names).
 
 So the tiers' sizes are bounded first, from term statistics (``TierQueries.sizes``, a few
 term lookups): a tier bounded by 0 is not searched, top documents are not searched first
 when the tier cannot fill the page anyway, and the best tiers whose bounds sum to at most
 ``AT_ONCE_DOCS`` go into one disjunction-max query, each scoring its base times the prior
-factor, as alone. Both ways give the same hits (a property test holds them to it).
+factor, as alone. Both ways give the same hits, ties in any order (a property test holds
+them to it).
 """
 
 from __future__ import annotations
