@@ -10,8 +10,8 @@ no name word); the fuzzy tier walked the term dictionary twice. At a million nam
 query took 2.4x and a typo 2.9x the time raw tantivy took for the same job (on an
 independent set of names).
 
-So the tiers' sizes are bounded first, from term statistics (``TierQueries.sizes``, a few
-term lookups): a tier bounded by 0 is not searched, top documents are not searched first
+So the tiers' sizes are bounded first, from term statistics (``TierSizes``, a few term
+lookups): a tier bounded by 0 is not searched, top documents are not searched first
 when the tier cannot fill the page anyway, and the best tiers whose bounds sum to at most
 ``AT_ONCE_DOCS`` go into one disjunction-max query, each scoring its base times the prior
 factor, as alone. Both ways give the same hits, ties in any order (a property test holds
@@ -28,7 +28,7 @@ import tantivy
 from tantivy import DocAddress, Occur, Query
 
 from mdsd.index.ranking import TIER_BASE, MatchTier
-from mdsd.index.tiers import TierQueries
+from mdsd.index.tiers import TierQueries, TierSizes
 
 __all__ = ["AT_ONCE_DOCS", "Found", "ranked"]
 
@@ -58,19 +58,17 @@ def ranked(
 
     The best tiers whose bounds sum to at most ``AT_ONCE_DOCS`` are searched at once, the
     rest one by one as long as the page is not full."""
-    counts = tiers.word_counts(searcher, words)
-    page = _Page(searcher, tiers, text, words, filters, limit, counts)
-    sizes = tiers.sizes(searcher, text, words, counts)
-    # With no word misspelled, the fuzzy tier expands every word, and only if the tiers
-    # above find nothing: it is left out of a search at once and run after it if so.
-    deferred = tiers.misspelled(counts, found=True) is None
+    sizes = TierSizes(searcher, tiers, text, words)
+    page = _Page(searcher, tiers, text, words, filters, limit, sizes)
     together: list[MatchTier] = []
     total = 0
     for tier in _TIERS if words else ("exact",):
-        size = sizes[tier]
-        if tier == "fuzzy" and deferred:
+        # With no word misspelled, the fuzzy tier expands every word, and only if the tiers
+        # above find nothing: it is left out of a search at once and run after it if so.
+        if tier == "fuzzy" and tiers.misspelled(sizes.counts, found=True) is None:
             together.append(tier)
             continue
+        size = sizes[tier]
         if size is None or total + size > AT_ONCE_DOCS:
             break
         total += size
@@ -78,7 +76,8 @@ def ranked(
     if len(together) < 2:  # one tier alone is searched as it would be by itself
         together = []
     page.at_once([tier for tier in together if sizes[tier]])
-    if deferred and "fuzzy" in together and all(tier == "other" for _, _, tier in page.found):
+    deferred = "fuzzy" in together and sizes["fuzzy"] is None
+    if deferred and all(tier == "other" for _, _, tier in page.found):
         page.fuzzy_before_other()
     for tier in _TIERS[len(together) :]:
         if page.full() or (tier != "exact" and not words):
@@ -98,8 +97,7 @@ class _Page:
     words: list[str]
     filters: Filters
     limit: int
-    #: ``TierQueries.word_counts`` of the words
-    counts: dict[str, int]
+    sizes: TierSizes
     found: list[Found] = field(default_factory=list)
     seen: set[tuple[int, int]] = field(default_factory=set)
 
@@ -132,7 +130,7 @@ class _Page:
         rest is never scanned. Not when the tier matches too few documents (``size``) to
         fill it: the top documents are some of them."""
         if tier == "fuzzy":  # which words it expands depends on whether anything was found
-            typos = self.tiers.misspelled(self.counts, found=bool(self.found))
+            typos = self.tiers.misspelled(self.sizes.counts, found=bool(self.found))
             if typos is None:
                 return
             scored = typos[1]
@@ -156,7 +154,7 @@ class _Page:
         elif tier == "words":
             query = tiers.words(words, top)
         elif tier == "fuzzy":
-            typos = tiers.misspelled(self.counts, found=bool(self.found))
+            typos = tiers.misspelled(self.sizes.counts, found=bool(self.found))
             assert typos is not None  # asked only when there is something to expand
             return tiers.fuzzy(words, *typos, top)
         else:
