@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from mdsd import facts as F
+from mdsd.index import SearchDoc, SearchIndex
 from mdsd.index.search import SearchHit
 from mdsd.reads.search import PAST_WINDOW, Search
 from store import Add, Created, FactStore, Op
@@ -21,7 +24,7 @@ class Index:
         self.ids = ids
         self.asked: list[int] = []
 
-    def search(
+    def hits(
         self,
         query: str,
         *,
@@ -55,3 +58,39 @@ def test_a_past_search_asks_further_when_the_first_window_holds_too_few(tmp_path
         index.asked.clear()
         now = search("m", limit=limit)["results"]
         assert [hit["id"] for hit in now] == ids[:5] and index.asked == [limit]
+
+
+def test_a_past_search_reads_from_the_index_only_the_hits_it_looks_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It asks the index for four pages; reading the stored fields and highlights of all
+    of them made it cost four times a search of now."""
+    ids = [f"aip://model/registry/m{i:03}" for i in range(50)]
+    with FactStore(tmp_path / "facts") as store, SearchIndex(tmp_path / "search") as index:
+        store.install(F.SCHEMA)
+        ops: list[Op] = []
+        for x in ids:
+            born = THEN - timedelta(days=1)
+            ops += [Created(x, born), Add(x, F.NAME, x, born), Add(x, F.STATUS, "resolved", born)]
+        store.transact(ops)
+        index.upsert(SearchDoc(x, "Model", x) for x in ids)
+        index.commit()
+        read: list[object] = []
+        searcher_of = index._searcher
+
+        class Counting:
+            def __init__(self) -> None:
+                self.inner = searcher_of()
+
+            def doc(self, address: object) -> object:
+                read.append(address)
+                return self.inner.doc(address)
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self.inner, name)
+
+        monkeypatch.setattr(index, "_searcher", Counting)
+        found = Search(store, index, index)(
+            "aip://model/registry/m", limit=5, db=store.valid_at(THEN)
+        )
+        assert len(found["results"]) == 5 and len(read) == 5

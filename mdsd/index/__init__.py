@@ -2,8 +2,9 @@
 
 The room's public surface is re-exported here; its modules, by job: ``grammar`` (the query
 language), ``schema`` (document and field layout), ``ranking`` (tiers and priors), ``tiers``
-(the tantivy query of each tier), ``highlight`` (marking hit names), ``search`` (the index)
-and ``indexer`` (feeding it from the fact store).
+(the tantivy query of each tier), ``ranked`` (searching the tiers: one by one, or the best
+at once), ``highlight`` (marking hit names), ``search`` (the index) and ``indexer`` (feeding
+it from the fact store).
 """
 
 from mdsd.index.grammar import QueryError, SearchQuery, parse_query

@@ -8,13 +8,15 @@ Relevance is tiered, and the tiers are strict (every hit of a tier ranks above e
 the next): ``exact``, ``prefix``, ``words``, ``fuzzy``, ``other`` (what each matches:
 ``mdsd.index.tiers``; the order within a tier: ``mdsd.index.ranking``).
 
-Each tier is one tantivy search, best tier first, and the search stops as soon as ``limit``
-hits are found: as-you-type queries are nearly always answered by the exact and prefix tiers
-and never pay for the others. What a search costs is the number of documents a tier matches,
-all of which must be ordered by prior: ``tra`` matches a tenth of a graph. So the name fields
-are indexed twice, the second time for the top documents only (the resolved canonical ones, a
-fifth of a graph, whose prior is above every other's); a tier first looks there, and only if
-they cannot fill the page goes on to every document.
+Tiers are searched best first, and the search stops as soon as ``limit`` hits are found:
+as-you-type queries are nearly always answered by the exact and prefix tiers and never pay
+for the others. What a search costs is the number of documents a tier matches, all of which
+must be ordered by prior: ``tra`` matches a tenth of a graph. So the name fields are indexed
+twice, the second time for the top documents only (the resolved canonical ones, a fifth of a
+graph, whose prior is above every other's); a tier first looks there, and only if they cannot
+fill the page goes on to every document. A query whose tiers match few documents (a whole
+name, a typo) fills no page early: its best tiers are searched in one go instead
+(``mdsd.index.ranked``).
 
 Owners index: users and teams are searched through a second ``SearchIndex`` at its own path
 (the daemon uses ``{data_dir}/search/owners``) fed only the User and Team documents, with
@@ -37,22 +39,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Final
 
 import tantivy
-from tantivy import DocAddress, Occur, Query
+from tantivy import Occur, Query
 
 from mds.wire.model import EntityType
 from mdsd.base.files import write_json
 from mdsd.index.grammar import parse_query
 from mdsd.index.highlight import Highlighter
+from mdsd.index.ranked import Found, ranked
 from mdsd.index.ranking import TIER_BASE, TOP_PRIOR, MatchTier, listing_key, prior
 from mdsd.index.schema import (
     LAYOUT_FINGERPRINT,
@@ -65,7 +66,7 @@ from mdsd.index.schema import (
 )
 from mdsd.index.tiers import TierQueries
 
-__all__ = ["MAX_SEARCH_LIMIT", "IndexFollower", "SearchHit", "SearchIndex", "Searching"]
+__all__ = ["MAX_SEARCH_LIMIT", "Hits", "IndexFollower", "SearchHit", "SearchIndex", "Searching"]
 
 #: the most hits one search answers
 MAX_SEARCH_LIMIT: Final = 500
@@ -144,85 +145,61 @@ class Searching:
         A query with neither text nor filters (nor ``*``) finds nothing: ``type:`` as it
         is being typed lists no one.
         """
+        return list(
+            self.hits(query, entity_type=entity_type, limit=limit, include_deleted=include_deleted)
+        )
+
+    def hits(
+        self,
+        query: str,
+        *,
+        entity_type: str | None = None,
+        limit: int = 20,
+        include_deleted: bool = False,
+    ) -> Hits:
+        """As ``search``, each hit read from the index only when iterated to."""
         parsed = parse_query(query)
         filters = self._tiers.filters(parsed, entity_type, include_deleted)
-        if filters is None or limit <= 0:
-            return []
-        words = self._analyzers["mds_words"].analyze(parsed.text) if parsed.text else []
         searcher = self._searcher()
-        found: list[tuple[float, DocAddress, MatchTier]] = []
-        seen: set[tuple[int, int]] = set()
+        if filters is None or limit <= 0:
+            return Hits(searcher, [], Highlighter("", []))
+        words = self._analyzers["mds_words"].analyze(parsed.text) if parsed.text else []
+        found: list[Found] = []
+        if parsed.text:
+            found = ranked(searcher, self._tiers, parsed.text, words, filters, limit)
+        elif parsed.types or parsed.owners or parsed.tags or entity_type or parsed.everything:
+            found = _listed(searcher, filters, limit)
+        return Hits(searcher, found, Highlighter(parsed.text, words))
 
-        def best(tier: MatchTier, query: Query, scored: bool) -> list[tuple[float, DocAddress]]:
-            # ``limit`` and not fewer: every hit found so far may be among this tier's best.
-            full = Query.boolean_query([(Occur.Must, query), *filters])
-            if tier == "filter":  # a listing: by group, then name (``listing_key``)
-                listed = searcher.search(
-                    full, limit, count=False, order_by_field="listing", order=tantivy.Order.Asc
-                )
-                return [(TIER_BASE[tier], address) for _, address in listed.hits]
-            if scored:  # words spelled exactly earn a bonus
-                return searcher.search(full, limit, count=False, weight_by_field="prior").hits
-            # all hits of a tier are equal: the prior alone orders them, at less cost
-            base = TIER_BASE[tier]
-            ordered = searcher.search(full, limit, count=False, order_by_field="prior")
-            return [(base * math.log2(2 + weight), address) for weight, address in ordered.hits]
 
-        def run(
-            tier: MatchTier, make: Callable[[bool], Query], *, top: bool, scored: bool = False
-        ) -> None:
-            """Add the tier's best hits. With ``top``, first among top documents only: if
-            they alone fill the page, no other document could rank among them, and the
-            (five times more numerous) rest is never scanned."""
-            hits: list[tuple[float, DocAddress]] = []
-            if top and not scored:
-                hits = [h for h in best(tier, make(True), scored) if _key(h[1]) not in seen]
-            if len(hits) < limit - len(found):
-                hits = best(tier, make(False), scored)
-            for score, address in hits:
-                if _key(address) not in seen and len(found) < limit:
-                    seen.add(_key(address))
-                    found.append((score, address, tier))
+class Hits:
+    """A search's hits, best first, each read from the index (its stored fields, its
+    highlight) only when iterated to. A search of the past asks the index for several pages
+    and keeps the hits that existed then: reading all of them cost it 4x a search of now."""
 
-        if not parsed.text:
-            filtered = parsed.types or parsed.owners or parsed.tags or entity_type is not None
-            if filtered or parsed.everything:
-                run("filter", lambda _top: Query.all_query(), top=False)  # list the matches
-        else:
-            for tier in ("exact", "prefix", "words", "fuzzy", "other"):
-                if len(found) >= limit or (tier != "exact" and not words):
-                    break
-                if tier == "exact":
-                    run(tier, lambda _top: self._tiers.exact(parsed.text), top=False)
-                elif tier == "prefix":
-                    run(tier, partial(self._tiers.prefix, words), top=True)
-                elif tier == "words":
-                    run(tier, partial(self._tiers.words, words), top=True)
-                elif tier == "fuzzy":
-                    if typos := self._tiers.misspelled(searcher, words, found=bool(found)):
-                        misspelled, scored = typos
-                        make = partial(self._tiers.fuzzy, words, misspelled, scored)
-                        run(tier, make, top=True, scored=scored)
-                else:
-                    run(tier, lambda _top: self._tiers.other(searcher, words), top=False)
+    def __init__(
+        self, searcher: tantivy.Searcher, found: list[Found], highlight: Highlighter
+    ) -> None:
+        self._searcher = searcher
+        self._found = found
+        self._highlight = highlight
 
-        hits = []
-        highlight = Highlighter(parsed.text, words)
-        for score, address, tier in found:
-            stored = searcher.doc(address)
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __iter__(self) -> Iterator[SearchHit]:
+        for score, address, tier in self._found:
+            stored = self._searcher.doc(address)
             name = stored.get_first("name") or ""
-            hits.append(
-                SearchHit(
-                    id=stored.get_first("id") or "",
-                    entity_type=stored.get_first("entity_type") or "",
-                    name=name,
-                    score=score,
-                    highlights={"name": highlight(name, tier)},
-                    status=stored.get_first("status") or "resolved",
-                    match=tier,
-                )
+            yield SearchHit(
+                id=stored.get_first("id") or "",
+                entity_type=stored.get_first("entity_type") or "",
+                name=name,
+                score=score,
+                highlights={"name": self._highlight(name, tier)},
+                status=stored.get_first("status") or "resolved",
+                match=tier,
             )
-        return hits
 
 
 class IndexFollower(Searching):
@@ -451,5 +428,12 @@ class SearchIndex(Searching):
         return self._index.searcher().num_docs
 
 
-def _key(address: DocAddress) -> tuple[int, int]:
-    return address.segment_ord, address.doc
+def _listed(
+    searcher: tantivy.Searcher, filters: list[tuple[Occur, Query]], limit: int
+) -> list[Found]:
+    """A listing (filters and no words): by group, then name (``listing_key``)."""
+    query = Query.boolean_query([(Occur.Must, Query.all_query()), *filters])
+    listed = searcher.search(
+        query, limit, count=False, order_by_field="listing", order=tantivy.Order.Asc
+    )
+    return [(TIER_BASE["filter"], address, "filter") for _, address in listed.hits]

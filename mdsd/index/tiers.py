@@ -26,14 +26,16 @@ only fuzzy words and the unfinished last word in other text walk it. Queries tha
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import tantivy
 from tantivy import Occur, Query, TextAnalyzer
 
 from mdsd.index.grammar import QueryError, SearchQuery, entity_type_of
-from mdsd.index.ranking import MAX_BONUS, TIER_BASE, fuzzy_distance
+from mdsd.index.ranking import MAX_BONUS, TIER_BASE, MatchTier, fuzzy_distance
 from mdsd.index.schema import NAME_PREFIX_CHARS, WORD_PREFIX_CHARS
 
-__all__ = ["TierQueries"]
+__all__ = ["TierQueries", "TierSizes"]
 
 
 class TierQueries:
@@ -89,26 +91,20 @@ class TierQueries:
         """Every query word starts a name word."""
         return _all([self._word_prefix(w, top) for w in words])
 
-    def misspelled(
-        self, searcher: tantivy.Searcher, words: list[str], *, found: bool
-    ) -> tuple[set[str], bool] | None:
+    def misspelled(self, counts: dict[str, int], *, found: bool) -> tuple[set[str], bool] | None:
         """The words the fuzzy tier expands, and whether exactly spelled words then score.
 
-        A word that starts no name word is misspelled, and only those are expanded. If every
-        word is spelled like some name word, the words tier already found what they spell;
-        only when it and the tiers above found nothing at all are they all taken as possibly
-        misspelled (a mistyped date is still a date), and then the words that match exactly
-        earn a bonus. None when there is nothing to expand.
+        A word that starts no name word is misspelled (``counts``: ``TierSizes.counts``),
+        and only those are expanded. If every word is spelled like some name word, the words
+        tier already found what they spell; only when it and the tiers above found nothing
+        at all are they all taken as possibly misspelled (a mistyped date is still a date),
+        and then the words that match exactly earn a bonus. None when there is nothing to
+        expand.
         """
-        misspelled = {
-            w
-            for w in words
-            if fuzzy_distance(w)
-            and not searcher.doc_freq("name_word_prefix", w[:WORD_PREFIX_CHARS])
-        }
+        misspelled = {w for w, count in counts.items() if fuzzy_distance(w) and not count}
         scored = not misspelled
         if scored and not found:
-            misspelled = {w for w in words if fuzzy_distance(w)}
+            misspelled = {w for w in counts if fuzzy_distance(w)}
         return (misspelled, scored) if misspelled else None
 
     def fuzzy(self, words: list[str], misspelled: set[str], scored: bool, top: bool) -> Query:
@@ -175,3 +171,60 @@ def _all(queries: list[Query]) -> Query:
 
 def _any(queries: list[Query]) -> Query:
     return Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+class TierSizes:
+    """Upper bounds on the documents each tier of one query matches (deleted ones too), from
+    term statistics alone, each looked up when first asked for: a term lookup costs one
+    per segment, and an as-you-type query answered by its prefix tier needs three.
+
+    A tier bounded by 0 need not be searched, and tiers that all match few documents are
+    cheaper searched at once. None where only a walk of the term dictionary could tell (a
+    misspelled word, an unfinished one in other text, every word when none is misspelled
+    and nothing else may be found).
+    """
+
+    def __init__(
+        self, searcher: tantivy.Searcher, tiers: TierQueries, text: str, words: list[str]
+    ) -> None:
+        self._searcher = searcher
+        self._tiers = tiers
+        self._text = text
+        self._words = words
+        self._known: dict[MatchTier, int | None] = {}
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """How many documents have a name word each query word starts: one term lookup per
+        word, which tells misspelled words (``TierQueries.misspelled``)."""
+        doc_freq = self._searcher.doc_freq
+        return {w: doc_freq("name_word_prefix", w[:WORD_PREFIX_CHARS]) for w in self._words}
+
+    def __getitem__(self, tier: MatchTier) -> int | None:
+        if tier not in self._known:
+            self._known[tier] = self._bound(tier) if self._words or tier == "exact" else 0
+        return self._known[tier]
+
+    def _bound(self, tier: MatchTier) -> int | None:
+        doc_freq, words = self._searcher.doc_freq, self._words
+        if tier == "exact":
+            keyword = self._tiers._keyword(self._text)
+            exact = doc_freq("name", keyword) + doc_freq("native", keyword)
+            return exact + (doc_freq("id", self._text) if self._text.startswith("aip://") else 0)
+        if tier == "prefix":
+            return doc_freq("name_prefix", " ".join(words)[:NAME_PREFIX_CHARS])
+        if tier == "words":
+            return min(self.counts.values())
+        if tier == "fuzzy":
+            typos = self._tiers.misspelled(self.counts, found=True)
+            if typos is not None:  # every word not misspelled must start a name word
+                return min((self.counts[w] for w in words if w not in typos[0]), default=None)
+            # with none misspelled, every word is expanded if nothing else is found: a walk
+            return None if self._tiers.misspelled(self.counts, found=False) else 0
+        # other text: every finished word, and the last as a name word prefix or in text
+        *finished, last = words
+        in_text = doc_freq("text", last)
+        bounds = [doc_freq("text", w) for w in finished]
+        if in_text or len(last) < 3:  # else a walk of the text vocabulary: not bounded
+            bounds.append(self.counts[last] + in_text)
+        return min(bounds, default=None)

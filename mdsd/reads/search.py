@@ -7,6 +7,7 @@ all answer through ``Search``, so they never disagree about which entities match
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from mds.wire import JSON
@@ -46,21 +47,22 @@ class Search:
         index = self.owners if owners else self.main
         text = query if query.strip() else "*"
         if db.is_current:
-            hits = index.search(text, entity_type=entity_type, limit=limit)
+            hits = index.hits(text, entity_type=entity_type, limit=limit)
             return {"results": self._there(db, hits, limit), "as_of": describe(db)}
         # The past keeps fewer of the index's hits: ask for a few times the page first, and
         # for all the index may give only when that window did not fill it.
         window = min(PAST_WINDOW * limit, MAX_SEARCH_LIMIT)
         while True:
-            hits = index.search(text, entity_type=entity_type, limit=window, include_deleted=True)
+            hits = index.hits(text, entity_type=entity_type, limit=window, include_deleted=True)
             results = self._there(db, hits, limit)
             if len(results) == limit or len(hits) < window or window == MAX_SEARCH_LIMIT:
                 return {"results": results, "as_of": describe(db)}
             window = MAX_SEARCH_LIMIT
 
     @staticmethod
-    def _there(db: Db, hits: list[SearchHit], limit: int) -> list[JSON]:
-        """The first ``limit`` hits that exist, undeleted, in the view ``db``."""
+    def _there(db: Db, hits: Iterable[SearchHit], limit: int) -> list[JSON]:
+        """The first ``limit`` hits that exist, undeleted, in the view ``db`` (the index
+        reads no hit past them)."""
         results: list[JSON] = []
         for hit in hits:
             e = db.entid(hit.id)
