@@ -160,12 +160,14 @@ async def _measure_lag(
         primary = DaemonProcess(
             folder / "primary", simulator.base_url,
             extra={"replication": {**connection, "idempotent": False}},
-        ).start()  # fmt: skip
+        )  # fmt: skip
         replica = DaemonProcess(
             folder / "replica", simulator.base_url, command=["replica"],
             extra={"replica": connection},
-        ).start()  # fmt: skip
+        )  # fmt: skip
         try:
+            primary.start()
+            replica.start()
             initial = [json.dumps(e) for e in simulator.world.initial_events()]
             async with Client(primary.socket) as client:
                 await client.ingest("\n".join(initial).encode())

@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +116,17 @@ def test_two_replicas_answer_as_the_primary(kafka: KafkaBroker, tmp_path: Path) 
     replication = {**connection, "idempotent": False}
     replica_table = {**connection, "primary": PRIMARY}
     world = World.generate(size=400, seed=25)
-    with SimulatorThread(world) as simulator:
+    with SimulatorThread(world) as simulator, ExitStack() as stopping:
         primary = DaemonProcess(
             tmp_path / "primary", simulator.base_url, extra={"replication": replication}
-        ).start()
+        )
         follower = DaemonProcess(
             tmp_path / "first", simulator.base_url, command=["replica"],
             extra={"replica": replica_table},
-        ).start()  # fmt: skip
+        )  # fmt: skip
+        for daemon in (primary, follower):
+            stopping.callback(daemon.stop)  # a failing test leaves no daemon behind
+            daemon.start()
         initial = list(world.initial_events())
         half = len(initial) // 2
         _ingest(primary, initial[:half])
@@ -147,7 +151,9 @@ def test_two_replicas_answer_as_the_primary(kafka: KafkaBroker, tmp_path: Path) 
             tmp_path / "second", simulator.base_url,
             command=["replica", "--from-backup", str(backup)],
             extra={"replica": replica_table},
-        ).start()  # fmt: skip
+        )  # fmt: skip
+        stopping.callback(seeded.stop)
+        seeded.start()
         assert _applied(seeded) >= taken["last_tx"], "started where the backup ends"
 
         for round in range(3):  # changes after the backup; a kill -9 of the primary with
