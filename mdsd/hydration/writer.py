@@ -136,7 +136,11 @@ class Writer:
     ) -> list[TxReport]:
         """The points of each entity's series after the last one held, each at its own
         moment: one transaction per step, as a transaction states one value per attribute
-        (the k-th new point of every series goes in the k-th transaction)."""
+        (the k-th new point of every series goes in the k-th transaction). Most units have
+        no series: they cost no view of the store."""
+        entities = [entity for entity in entities if entity.series]
+        if not entities:
+            return []
         db = self.store.db()
         steps: list[list[Op]] = []
         for entity in entities:
