@@ -13,8 +13,9 @@ it lives, and the objects that outlive a spike (cache entries, ids) are spread o
 During a big load the daemon is never quiet, and what grew was mostly malloc arenas: glibc
 gives each thread that meets contention an arena of its own, up to eight per core, and each
 keeps the memory it freed for its own reuse. The daemon's threads (reads, the search
-commits, RocksDB's, SQLite's) made a dozen of them, 15-35 MB each, a third of its resident
-set at 100k entities. ``limit_arenas`` caps them at ``MALLOC_ARENAS`` for the daemon and its
+commits, RocksDB's, SQLite's) made a dozen of them, 15-35 MB each midway through a 100k
+load (``bench/million_bench.py``); capped, the daemon peaked at 396 MB instead of 589 MB
+loading 20k entities. ``limit_arenas`` caps them at ``MALLOC_ARENAS`` for the daemon and its
 worker processes (glibc's ``M_ARENA_MAX``, what ``MALLOC_ARENA_MAX`` sets).
 """
 
