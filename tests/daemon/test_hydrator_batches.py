@@ -4,20 +4,15 @@ on once, and a unit whose data cannot be written fails alone."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from collections.abc import Set as AbstractSet
-from pathlib import Path
-
-import pytest
 
 from mds.wire.model import EntityType, NormalizedEntity
-from mdsd import facts as F
 from mdsd.connectors import Hydrated
 from mdsd.hydration.fetching import Fetched, Fetcher, SourceStats
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.hydration.writer import Writer
 from mdsd.intake.journal import Journal
-from store import FactStore, TxReport
+from store import TxReport
 
 UNITS = [f"aip://model/registry/m{i}" for i in range(8)]
 
@@ -50,16 +45,6 @@ class HeldFetcher(Fetcher):
 
     async def stats(self) -> SourceStats:
         return {}
-
-
-@pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[tuple[Journal, Writer]]:
-    store = FactStore(tmp_path / "facts")
-    store.install(F.SCHEMA)
-    journal = await Journal.open(tmp_path / "journal.sqlite")
-    yield journal, Writer(store)
-    await journal.close()
-    store.close()
 
 
 async def hydrate(
