@@ -20,6 +20,7 @@ from mdsd.api.settings import ListenAddress
 from mdsd.api.tokens import Scope, TokenError, TokenFolder
 from mdsd.base.datalock import DataDirLock
 from mdsd.base.logs import LOG_LEVELS, configure_logging
+from mdsd.base.memory import limit_arenas
 from mdsd.base.private import PRIVATE_UMASK, check_private_dir, make_private
 from mdsd.config import Config, ConfigError, load_config, parse_config
 
@@ -487,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             return _backup_command(args, config)
         _check_role(args.command, config, origin)
         make_private(config.data_dir)  # before the lock file is its first file
+        limit_arenas()  # before the daemon starts a thread
         with DataDirLock(config.data_dir):
             if args.command == "reindex":
                 print(_reindex(config))

@@ -56,11 +56,14 @@ class DaemonConfig:
     #: without it a process crash still loses nothing acknowledged
     fsync: bool = False
     #: decoded entities kept in memory (and as many reverse-reference lists): reads of a
-    #: cached entity skip RocksDB; each costs about 3 KB, so 100,000 hold ~300 MB at most
+    #: cached entity skip RocksDB; each costs about 3 KB, so 100,000 hold ~300 MB at most.
+    #: While read workers answer the reads (``[api] read_processes``), the daemon's own
+    #: process keeps at most 10,000 (``mdsd.daemon.WRITE_PATH_CACHE_ENTITIES``)
     cache_entities: int = 100_000
     #: external ids kept in memory with their internal ids, about 250 bytes each
     cache_ids: int = 500_000
     #: RocksDB's cache of uncompressed blocks, which serves the reads the above misses
+    #: (with read workers, the daemon's own process keeps at most 32 MB of it)
     block_cache_mb: int = 256
     #: seconds the daemon must be quiet before it hands memory freed after a spike back to
     #: the system (glibc's malloc_trim); 0 never does

@@ -65,6 +65,13 @@ log = logging.getLogger(__name__)
 
 #: how long background tasks get to end when the daemon stops
 STOP_TIMEOUT_SECONDS = 10.0
+#: While read workers answer the queries, the daemon's own fact store serves the write path
+#: (a unit's held state, search documents, enrichment's neighbours) and search hits. Its
+#: caches at the read sizes (``cache_entities``, ``block_cache_mb``) then held what a load
+#: wrote and indexed once, entity by entity: 100,000 entities filled them during a 100k
+#: load. Capped at these, the daemon keeps the hot part (owners, teams, shared datasets).
+WRITE_PATH_CACHE_ENTITIES = 10_000
+WRITE_PATH_BLOCK_CACHE_MB = 32
 
 
 def runtime_status(frozen_objects: int) -> dict[str, Any]:
@@ -138,12 +145,16 @@ class Daemon:
         fsync = self.config.daemon.fsync
         self.storage = StorageHealth(data)
         daemon = self.config.daemon
+        entities, blocks_mb = daemon.cache_entities, daemon.block_cache_mb
+        if self.config.api.read_processes:  # the reads have caches of their own
+            entities = min(entities, WRITE_PATH_CACHE_ENTITIES)
+            blocks_mb = min(blocks_mb, WRITE_PATH_BLOCK_CACHE_MB)
         self.store = FactStore(
             data / "facts",
             sync=fsync,
-            cache_entries=daemon.cache_entities,
+            cache_entries=entities,
             xid_entries=daemon.cache_ids,
-            block_cache_bytes=daemon.block_cache_mb << 20,
+            block_cache_bytes=blocks_mb << 20,
         )
         self.storage.add_recovery("facts", self.store.reopen)
         self.store.install(F.SCHEMA)

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mdsd.base.logs import configure_logging
+from mdsd.base.memory import limit_arenas
 
 log = logging.getLogger(__name__)
 
@@ -373,4 +374,5 @@ def run_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.nice(WORKER_NICENESS)
+    limit_arenas()
     asyncio.run(_serve(build, passed))

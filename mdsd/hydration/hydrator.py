@@ -25,14 +25,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from mdsd.base.faults import StorageFault, storage_fault
 from mdsd.base.storage import StorageHealth
 from mdsd.base.supervise import Supervisor
-from mdsd.connectors import Gone, InvalidPayload, Observed, SourceUnavailable
-from mdsd.hydration.fetching import Fetcher
-from mdsd.hydration.writer import Writer
+from mdsd.connectors import Gone, Hydrated, InvalidPayload, Observed, SourceUnavailable
+from mdsd.hydration.fetching import Fetched, Fetcher
+from mdsd.hydration.writer import WriteOutcome, Writer
 from mdsd.intake.journal import Journal
 from store import TxReport
 
@@ -140,6 +140,8 @@ class Hydrator:
         self._delayed: dict[str, asyncio.TimerHandle] = {}
         self._done: list[tuple[str, int]] = []
         self._ok_units: list[tuple[str, str]] = []
+        #: fetched units waiting for ``_write_pending``: (what was read, cause, its outcome)
+        self._writes: list[tuple[Fetched, dict[str, Any], asyncio.Future[WriteOutcome]]] = []
         self._fresh: set[str] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()  # workers with nothing to do
         self._idle = asyncio.Event()
@@ -366,12 +368,10 @@ class Hydrator:
                 source, unit, seq, f"{source} gave no usable answer for {unit}: {exc}"
             )
             return
-        fetched_at = time.perf_counter()
-        self.stats.seconds["fetch"] += fetched_at - started
+        self.stats.seconds["fetch"] += time.perf_counter() - started
         cause = {"origin": "hydration", "source": source, "unit": unit, "seq": seq}
         result = fetched.result
-        outcome = self.writer.write(result, fetched.owners, cause)
-        self.stats.seconds["write"] += time.perf_counter() - fetched_at
+        outcome = await self._written(fetched, cause)
         if outcome.stale:
             self.stats.stale += 1
         elif outcome.report is None and not outcome.series:
@@ -380,11 +380,65 @@ class Hydrator:
             self.stats.deleted += 1
         else:
             self.stats.hydrated += 1
-        for report in [outcome.report, *outcome.series]:
-            if report is not None:
-                self.on_commit(report)
         self._done.append((unit, seq))
         self._ok_units.append((source, unit))
+
+    def _written(self, fetched: Fetched, cause: dict[str, Any]) -> asyncio.Future[WriteOutcome]:
+        """``fetched`` written, with the other units fetched by the time the loop gets to
+        it (``_write_pending``)."""
+        written: asyncio.Future[WriteOutcome] = asyncio.get_running_loop().create_future()
+        self._writes.append((fetched, cause, written))
+        if len(self._writes) == 1:
+            asyncio.get_running_loop().call_soon(self._write_pending)
+        return written
+
+    def _write_pending(self) -> None:
+        """Write the units fetched since the last call: several in one transaction where
+        they allow it (``Writer.write_units``), each by itself otherwise, or when their
+        transaction failed other than by storage, so that what one unit brings fails it
+        alone. Every transaction is handed on once, in order. Whatever goes wrong, every
+        unit's outcome is settled: its worker waits on it."""
+        pending, self._writes = self._writes, []
+        started = time.perf_counter()
+        try:
+            self._write_all(pending)
+        except Exception as exc:
+            for _, _, written in pending:
+                if not written.done():
+                    written.set_exception(exc)
+        self.stats.seconds["write"] += time.perf_counter() - started
+
+    def _write_all(
+        self, pending: list[tuple[Fetched, dict[str, Any], asyncio.Future[WriteOutcome]]]
+    ) -> None:
+        outcomes: list[WriteOutcome] | None = None
+        units = [(f.result, f.owners) for f, _, _ in pending if isinstance(f.result, Hydrated)]
+        if 1 < len(pending) == len(units):
+            cause = {"origin": "hydration", "units": sorted(c["unit"] for _, c, _ in pending)}
+            try:
+                outcomes = self.writer.write_units(units, cause)
+            except Exception as exc:
+                if storage_fault(exc) is not None:
+                    raise  # ours, not the units': each is kept for when writing resumes
+                log.warning("writing %d units together failed (%r); one by one", len(units), exc)
+        if outcomes is None:
+            outcomes = []
+            for fetched, cause, written in pending:
+                try:
+                    outcome = self.writer.write(fetched.result, fetched.owners, cause)
+                except Exception as exc:
+                    if not written.done():
+                        written.set_exception(exc)
+                    outcome = WriteOutcome(report=None)
+                outcomes.append(outcome)
+        handed: set[int] = set()
+        for (_, _, written), outcome in zip(pending, outcomes, strict=True):
+            for report in [outcome.report, *outcome.series]:
+                if report is not None and report.tx not in handed:
+                    handed.add(report.tx)
+                    self.on_commit(report)
+            if not written.done():
+                written.set_result(outcome)
 
     async def _merge(self, source: str, batch: list[tuple[str, int]]) -> None:
         """Units of a source whose events are their content: their queued events, read in

@@ -15,7 +15,7 @@ own time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -131,12 +131,70 @@ class Writer:
             outcome.series = self._write_series(result.entities, cause)
         return outcome
 
+    def write_units(
+        self,
+        units: Sequence[tuple[Hydrated, Mapping[str, list[str]]]],
+        cause: dict[str, Any],
+    ) -> list[WriteOutcome] | None:
+        """Several units, each as ``write`` would, in one transaction (their series after
+        it, together); ``None`` when they cannot share one, to be written one by one: an
+        entity stated by two of them, or a part one would delete that another states.
+
+        A transaction's fixed costs (its log record, the write to RocksDB, one round of
+        indexing, change feed and enrichment bookkeeping) are paid once for the lot. The
+        units are planned from one view, as ``write`` plans one: with no entity in common,
+        what one says does not change what another's plan reads. A referenced entity
+        another unit of the lot describes gets no stub. Each outcome carries the shared
+        transaction if it changed one of the unit's entities; stale units write nothing."""
+        stated = [{e.id for e in result.entities} for result, _ in units]
+        everything: set[str] = set()
+        for ids in stated:
+            if ids & everything:
+                return None
+            everything |= ids
+        db = self.store.db()
+        ops: list[Op] = []
+        outcomes: list[WriteOutcome] = []
+        written: list[tuple[WriteOutcome, set[str]]] = []
+        described: list[NormalizedEntity] = []
+        for (result, owners), kept in zip(units, stated, strict=True):
+            outcome = WriteOutcome(report=None)
+            outcomes.append(outcome)
+            primary = result.entities[0]
+            if self._is_older(db, primary):
+                outcome.stale.append(primary.id)
+                continue
+            self._ensure_attributes(result.entities)
+            for entity in result.entities:
+                ops += self._state(db, entity, owners.get(entity.id, []), everything)
+            for part in self._parts(db, primary.id):
+                if part in everything - kept:
+                    return None
+                if part not in kept:
+                    ops += self._delete_entity(db, part)
+            written.append((outcome, kept))
+            described += result.entities
+        report = self.store.transact(ops, cause) if ops else None
+        series = self._write_series(described, cause)
+        after = self.store.db()
+        touched = report.entities if report is not None else set()
+        for outcome, kept in written:
+            eids = {after.entid(xid) for xid in kept}
+            if eids & touched:
+                outcome.report = report
+            outcome.series = [r for r in series if eids & r.entities]
+        return outcomes
+
     def _write_series(
         self, entities: Iterable[NormalizedEntity], cause: dict[str, Any]
     ) -> list[TxReport]:
         """The points of each entity's series after the last one held, each at its own
         moment: one transaction per step, as a transaction states one value per attribute
-        (the k-th new point of every series goes in the k-th transaction)."""
+        (the k-th new point of every series goes in the k-th transaction). Most units have
+        no series: they cost no view of the store."""
+        entities = [entity for entity in entities if entity.series]
+        if not entities:
+            return []
         db = self.store.db()
         steps: list[list[Op]] = []
         for entity in entities:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from collections.abc import Set as AbstractSet
-from pathlib import Path
-
-import pytest
 
 from mds.testing import SOURCES as PLATFORM_SOURCES
-from mdsd import facts as F
 from mdsd.config import DaemonConfig
 from mdsd.connectors import Gone
 from mdsd.connectors.policy import SourcePolicy
@@ -19,7 +14,6 @@ from mdsd.hydration.fetching import Fetched, Fetcher, SourceStats
 from mdsd.hydration.hydrator import Hydrator
 from mdsd.hydration.writer import Writer
 from mdsd.intake.journal import Journal
-from store import FactStore
 
 FETCHABLE = frozenset({"slow", "fast", *PLATFORM_SOURCES})
 
@@ -50,16 +44,6 @@ class GatedFetcher(Fetcher):
 
     async def stats(self) -> SourceStats:
         return {}
-
-
-@pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[tuple[Journal, Writer]]:
-    store = FactStore(tmp_path / "facts")
-    store.install(F.SCHEMA)
-    journal = await Journal.open(tmp_path / "journal.sqlite")
-    yield journal, Writer(store)
-    await journal.close()
-    store.close()
 
 
 async def test_a_blocked_source_leaves_workers_for_the_others(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,40 @@ async def test_the_job_trims_once_the_process_is_quiet(monkeypatch: pytest.Monke
             break
     job.cancel()
     assert trims == [True]  # once: after it, growth counts from what the trim left
+
+
+_ARENAS = """
+import ctypes, sys, threading
+from mdsd.base.memory import limit_arenas
+if sys.argv[1] == "limit":
+    assert limit_arenas(2)
+together = threading.Barrier(8)
+def work():
+    held = bytearray(1 << 16)  # from malloc, in this thread's arena
+    together.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@glibc
+@pytest.mark.parametrize(("mode", "most"), [("limit", 2), ("default", None)])
+def test_arenas_are_capped_for_threads(mode: str, most: int | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENAS, mode], capture_output=True, text=True, env=env, check=True
+    )
+    arenas = sum(1 for line in done.stderr.splitlines() if line.startswith("Arena "))
+    if most is None:
+        assert arenas > 2  # eight threads at once get arenas of their own
+    else:
+        assert 1 <= arenas <= most
+
+
+def test_an_operators_arena_setting_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert not memory.limit_arenas()
