@@ -29,6 +29,15 @@ from store import FactStore
 log = logging.getLogger(__name__)
 
 STATE_FILE = "replication.json"
+#: how often, while behind, how far publication got is written down: a crash repeats at
+#: most this long's transactions (consumers drop repeats), and a busy daemon does not wait
+#: on an fsync per batch
+RECORD_EVERY_SECONDS = 1.0
+#: the most bytes of messages sent to the broker in one record batch
+BATCH_BYTES = 512 << 10
+#: the largest transaction the producer sends (the broker's own limit applies after
+#: compression: message.max.bytes, 1 MB by default)
+MAX_MESSAGE_BYTES = 64 << 20
 #: every message has this key: Kafka keeps one key's messages in one partition, in order
 KEY = b"mds"
 
@@ -41,7 +50,8 @@ class Publisher:
         self.store = store
         self.config = config
         self.state_path = data_dir / STATE_FILE
-        self.published = self._read_state()
+        self.published = self._recorded = self._read_state()
+        self._recorded_at = 0.0
         self._more = asyncio.Event()
         self._more.set()  # whatever the log holds beyond the record, at start
         self.last_error: str | None = None
@@ -54,7 +64,9 @@ class Publisher:
             return 0
 
     def _write_state(self) -> None:
-        write_json(self.state_path, {"published_tx": self.published})
+        published = self.published
+        write_json(self.state_path, {"published_tx": published})
+        self._recorded, self._recorded_at = published, time.monotonic()
 
     def wake(self) -> None:
         """A transaction committed: publish it soon."""
@@ -68,6 +80,14 @@ class Publisher:
             acks="all",
             enable_idempotence=self.config.idempotent,
             linger_ms=5,
+            # aiokafka's 16 kB batches held a few transactions each, and a full one waits
+            # for its round trip: a busy primary published ~200 transactions/s and fell
+            # seconds behind; brokers take record batches up to 1 MB by default
+            max_batch_size=BATCH_BYTES,
+            # JSON shrinks several times: a broker's 1 MB limit on a record batch then
+            # holds a bulk transaction of several MB, which a producer must not refuse
+            compression_type="gzip",
+            max_request_size=MAX_MESSAGE_BYTES,
         )
         await producer.start()
         try:
@@ -92,6 +112,9 @@ class Publisher:
             self.published = end
             self.last_published_at = time.time()
             self.last_error = None
+            if time.monotonic() - self._recorded_at >= RECORD_EVERY_SECONDS:
+                await asyncio.to_thread(self._write_state)
+        if self._recorded < self.published:  # caught up: the record says so too
             await asyncio.to_thread(self._write_state)
 
     def status(self) -> dict[str, Any]:

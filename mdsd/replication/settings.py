@@ -19,7 +19,7 @@ class ReplicationConfig(KafkaConnection):
     #: without it (Tansu); consumers drop repeats by transaction id either way
     idempotent: bool = True
     #: transactions in flight at once (each is acknowledged before it counts as published)
-    batch: int = 200
+    batch: int = 1000
 
     def __post_init__(self) -> None:
         require_extra("aiokafka", "replication", "kafka")
