@@ -51,3 +51,11 @@ def kill_mid_stream(daemon: DaemonProcess, bus: str, timeout: float = 60.0) -> N
         assert time.monotonic() < deadline, "never caught mid-stream:\n" + daemon.log()[-3000:]
         time.sleep(0.01)
     daemon.kill()
+
+
+def until_published(daemon: DaemonProcess, last_tx: int, timeout: float = 60.0) -> None:
+    """Wait until ``daemon``'s ``[replication]`` has published ``last_tx``."""
+    deadline = time.monotonic() + timeout
+    while daemon.call("status")["replication"]["published_tx"] < last_tx:
+        assert time.monotonic() < deadline, daemon.call("status")["replication"]
+        time.sleep(0.2)

@@ -27,6 +27,7 @@ from simulator.runner import SimulatorThread
 from simulator.world import World
 from store import FactStore
 from tests.buses.brokers import KafkaBroker
+from tests.buses.scenario import until_published
 
 pytestmark = pytest.mark.slow
 
@@ -165,10 +166,7 @@ def test_two_replicas_answer_as_the_primary(kafka: KafkaBroker, tmp_path: Path) 
             assert primary.call("wait_idle", 180.0)["idle"]
         status = primary.call("status")
         last_tx = status["last_tx"]
-        deadline = time.monotonic() + 60
-        while primary.call("status")["replication"]["published_tx"] < last_tx:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        until_published(primary, last_tx)
         for replica in (follower, seeded):
             _caught_up(replica, last_tx)
             lag = replica.call("status")["replica"]

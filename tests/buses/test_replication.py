@@ -23,6 +23,7 @@ from simulator.runner import SimulatorThread
 from simulator.world import World
 from store import FactStore, TxReport
 from tests.buses.brokers import KafkaBroker
+from tests.buses.scenario import until_published
 
 pytestmark = pytest.mark.slow
 
@@ -75,10 +76,7 @@ def test_every_transaction_is_published_once_in_order_across_a_kill(
         assert daemon.call("wait_idle", 180.0)["idle"]
         status = daemon.call("status")
         last_tx = status["last_tx"]
-        deadline = time.monotonic() + 30
-        while daemon.call("status")["replication"]["published_tx"] < last_tx:
-            assert time.monotonic() < deadline, daemon.call("status")["replication"]
-            time.sleep(0.2)
+        until_published(daemon, last_tx)
         assert daemon.call("status")["replication"]["behind"] == 0
         daemon.stop()
 
