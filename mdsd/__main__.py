@@ -361,6 +361,18 @@ def _state_files(data: Path) -> list[Path]:
     return state_files(data)
 
 
+def node(config: Config, *, replica: bool) -> Daemon:
+    """The daemon ``serve`` runs. Only a replica's imports its Kafka client (the kafka
+    extra, which a primary without ``[replication]`` does without)."""
+    if replica:
+        from mdsd.replica import Replica
+
+        return Replica(config)
+    from mdsd.daemon import Daemon
+
+    return Daemon(config)
+
+
 async def serve(config: Config, *, replica: bool = False) -> None:
     """Run the daemon (or, with ``replica``, a replica) on its sockets until SIGINT/SIGTERM."""
     # Reads run on threads beside the event loop (mdsd.reads.cost). CPython hands the
@@ -371,10 +383,8 @@ async def serve(config: Config, *, replica: bool = False) -> None:
     from mdsd.api.rest import create_app
     from mdsd.base.listeners import bind_unix_socket, build_server
     from mdsd.base.storage import wait_for_room
-    from mdsd.daemon import Daemon
-    from mdsd.replica import Replica
 
-    daemon = Replica(config) if replica else Daemon(config)
+    daemon = node(config, replica=replica)
     app = create_app(daemon.api)
     listeners = [(build_server(app), bind_unix_socket(config.socket_path))]
     log.info("listening on %s", config.socket_path)

@@ -26,6 +26,13 @@ MDS_VERSION = (
     "assert out.getvalue().startswith('mds '), out.getvalue()\n"
 )
 
+PRIMARY = (
+    "import tempfile, mdsd.__main__ as m\n"
+    "from mdsd.config import parse_config\n"
+    "data = tempfile.mkdtemp()\n"
+    "m.node(parse_config(f'[daemon]\\ndata_dir = \"{data}\"'), replica=False)\n"
+)
+
 
 def _loaded(code: str) -> set[str]:
     """The modules a fresh interpreter holds after running ``code``."""
@@ -69,6 +76,8 @@ ENTRY_POINTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "mdsd.daemon": ("import mdsd.daemon", (*CLIENT_SIDE, "simulator")),
     "mdsd.__main__": ("import mdsd.__main__", (*CLIENT_SIDE, "simulator")),
+    # a primary without [replication] runs without the kafka extra (a plain `pip install`)
+    "mdsd (the primary)": (PRIMARY, (*CLIENT_SIDE, "simulator", "aiokafka")),
 }
 
 
