@@ -345,20 +345,15 @@ def _seed_replica(config: Config, folder: Path) -> None:
     """A new replica's data dir from a backup of its primary: its facts, search indexes
     and tokens; not the primary's journal, whose work the primary does."""
     from mdsd import backup
+    from mdsd.daemon import state_files
 
     if (config.data_dir / backup.FACTS).exists():
         log.info("the data dir holds facts already: --from-backup is not needed, not used")
         return
     manifest, _ = backup.restore(folder.expanduser().resolve(), config.data_dir)
-    for name in (backup.JOURNAL, *(f.name for f in _state_files(config.data_dir))):
+    for name in (backup.JOURNAL, *(f.name for f in state_files(config.data_dir))):
         (config.data_dir / name).unlink(missing_ok=True)
     log.info("replica seeded from %s: %s", folder, _held(manifest))
-
-
-def _state_files(data: Path) -> list[Path]:
-    from mdsd.daemon import state_files
-
-    return state_files(data)
 
 
 def node(config: Config, *, replica: bool) -> Daemon:

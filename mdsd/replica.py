@@ -24,7 +24,7 @@ from mdsd.config import Config
 from mdsd.connectors import build_connectors
 from mdsd.daemon import Daemon
 from mdsd.reads.search import Search
-from mdsd.reads.units import UnitReads
+from mdsd.reads.units import NoAsks, UnitReads
 from mdsd.replication.follower import Follower
 from mdsd.replication.settings import ReplicaConfig
 from store import TxReport
@@ -56,15 +56,6 @@ class ReadOnlyDoor:
         self.refuse()
 
 
-class _NoAsks:
-    """Enrichment's bookkeeping, for the quality report: a replica runs none."""
-
-    last_pass_started_at: float | None = None
-
-    def asked(self) -> dict[str, int]:
-        return {}
-
-
 class Replica(Daemon):
     """A daemon that follows ``config.replica``'s topic instead of its sources."""
 
@@ -81,7 +72,7 @@ class Replica(Daemon):
         self.reader = self._reader(data)
         await self.reader.start()
         self.follower = Follower(self.store, self.replica, data, self.on_commit)
-        self.units = UnitReads(self.journal, self._unit_of, _NoAsks())
+        self.units = UnitReads(self.journal, self._unit_of, NoAsks())
         self.services = self._services()
 
     async def _resume(self) -> None:

@@ -25,21 +25,12 @@ from mdsd.index.search import IndexFollower
 from mdsd.intake.journal import Journal
 from mdsd.reads.cost import ReadLimits, encode
 from mdsd.reads.search import Search
-from mdsd.reads.units import UnitReads, UnitTimes
+from mdsd.reads.units import NoAsks, UnitReads, UnitTimes
 from mdsd.reads.workers import PASSED, Reading
 from store import Db
 
 #: the module ``ProcessReader`` runs for the daemon
 READ_WORKER = "mdsd.api.readers"
-
-
-class _NoAsks:
-    """Enrichment's own bookkeeping, which only the quality report reads (in the daemon)."""
-
-    last_pass_started_at: float | None = None
-
-    def asked(self) -> dict[str, int]:
-        return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +53,7 @@ class _ApiReading(Reading):
             IndexFollower(data / "search" / "main"),
             IndexFollower(data / "search" / "owners"),
         )
-        units = UnitReads(journal, setup["unit_of"], _NoAsks())
+        units = UnitReads(journal, setup["unit_of"], NoAsks())
         self.services = _Services(search, units.times)
         self.ops["graphql"] = self._graphql
 

@@ -39,6 +39,16 @@ class Asks(Protocol):
     def asked(self) -> dict[str, int]: ...
 
 
+class NoAsks:
+    """``Asks`` where no enrichment loop runs beside the reads (a read worker, a replica):
+    nothing asked, no pass started."""
+
+    last_pass_started_at: float | None = None
+
+    def asked(self) -> dict[str, int]:
+        return {}
+
+
 class UnitReads:
     """Unit records by aip id; ``unit_of`` maps an id to its hydration unit (None when its
     source is not configured)."""
